@@ -1,0 +1,196 @@
+//! The append-only audit log. Every state change writes its row through `record`, inside the
+//! same transaction as the change itself.
+
+pub mod admin;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::auth::User;
+use crate::db::schema::audit_log;
+use crate::db::DbConnection;
+use crate::error::AppResult;
+
+/// Who did it, and from where.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: Option<i32>,
+    pub name: String,
+    pub ip: Option<String>,
+    pub now: NaiveDateTime,
+}
+
+impl Actor {
+    pub fn user(user: &User, ip: Option<String>, now: NaiveDateTime) -> Self {
+        Actor {
+            id: Some(user.id),
+            name: user.name.clone(),
+            ip,
+            now,
+        }
+    }
+
+    /// The command line or the system itself (imports, setup, background jobs).
+    pub fn system(name: &str, now: NaiveDateTime) -> Self {
+        Actor {
+            id: None,
+            name: name.to_string(),
+            ip: None,
+            now,
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_log)]
+struct NewAuditEntry<'a> {
+    at: NaiveDateTime,
+    actor_id: Option<i32>,
+    actor_name: &'a str,
+    unit_id: Option<i32>,
+    action: &'a str,
+    object_type: &'a str,
+    object_id: Option<&'a str>,
+    detail: &'a str,
+    ip: Option<&'a str>,
+}
+
+/// Append one audit row. Call it inside the transaction that makes the change.
+pub fn record(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    unit_id: Option<i32>,
+    action: &str,
+    object: (&str, Option<i32>),
+    detail: &str,
+) -> AppResult<()> {
+    let object_id = object.1.map(|i| i.to_string());
+    diesel::insert_into(audit_log::table)
+        .values(NewAuditEntry {
+            at: actor.now,
+            actor_id: actor.id,
+            actor_name: &actor.name,
+            unit_id,
+            action,
+            object_type: object.0,
+            object_id: object_id.as_deref(),
+            detail,
+            ip: actor.ip.as_deref(),
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = audit_log)]
+pub struct AuditEntry {
+    pub id: i32,
+    pub at: NaiveDateTime,
+    pub actor_id: Option<i32>,
+    pub actor_name: String,
+    pub unit_id: Option<i32>,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: Option<String>,
+    pub detail: String,
+    pub ip: Option<String>,
+}
+
+/// Filters of the audit page.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct AuditFilter {
+    #[serde(default)]
+    pub actor: String,
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    pub page: Option<i64>,
+}
+
+/// Zh-CN label of an action code.
+pub fn action_label(action: &str) -> &str {
+    match action {
+        "login.success" => "登录成功",
+        "login.failed" => "登录失败",
+        "logout" => "退出登录",
+        "password.change" => "修改密码",
+        "password.reset" => "重置密码",
+        "setup.admin" => "初始化管理员",
+        "member.create" => "新建会员",
+        "member.update" => "修改会员",
+        "member.disable" => "停用会员",
+        "member.enable" => "启用会员",
+        "member.import" => "导入会员",
+        "role.grant" => "授予角色",
+        "role.revoke" => "撤销角色",
+        "org.create" => "新建组织",
+        "org.rename" => "重命名组织",
+        "org.move" => "移动组织",
+        "org.disable" => "停用组织",
+        "org.enable" => "启用组织",
+        other => other,
+    }
+}
+
+pub const ACTIONS: &[&str] = &[
+    "login.success",
+    "login.failed",
+    "logout",
+    "password.change",
+    "password.reset",
+    "setup.admin",
+    "member.create",
+    "member.update",
+    "member.disable",
+    "member.enable",
+    "member.import",
+    "role.grant",
+    "role.revoke",
+    "org.create",
+    "org.rename",
+    "org.move",
+    "org.disable",
+    "org.enable",
+];
+
+/// One page of audit entries matching the filter, newest first. `unit_ids` limits the rows to
+/// a cadre's scope; `None` means everything (admins).
+pub fn search(
+    conn: &mut DbConnection,
+    filter: &AuditFilter,
+    unit_ids: Option<&[i32]>,
+    per_page: i64,
+) -> AppResult<(Vec<AuditEntry>, crate::web::Pager)> {
+    let build = |f: &AuditFilter| {
+        let mut q = audit_log::table.into_boxed();
+        if !f.actor.trim().is_empty() {
+            q = q.filter(audit_log::actor_name.like(format!("%{}%", f.actor.trim())));
+        }
+        if !f.action.is_empty() {
+            q = q.filter(audit_log::action.eq(f.action.clone()));
+        }
+        if let Ok(d) = chrono::NaiveDate::parse_from_str(f.from.trim(), "%Y-%m-%d") {
+            q = q.filter(audit_log::at.ge(d.and_hms_opt(0, 0, 0).unwrap_or_default()));
+        }
+        if let Ok(d) = chrono::NaiveDate::parse_from_str(f.to.trim(), "%Y-%m-%d") {
+            let end = d.succ_opt().unwrap_or(d).and_hms_opt(0, 0, 0).unwrap_or_default();
+            q = q.filter(audit_log::at.lt(end));
+        }
+        if let Some(ids) = unit_ids {
+            q = q.filter(audit_log::unit_id.eq_any(ids.to_vec()));
+        }
+        q
+    };
+    let total: i64 = build(filter).count().get_result(conn)?;
+    let pager = crate::web::Pager::new(filter.page, per_page, total);
+    let rows = build(filter)
+        .order(audit_log::id.desc())
+        .limit(pager.per_page)
+        .offset(pager.offset())
+        .select(AuditEntry::as_select())
+        .load(conn)?;
+    Ok((rows, pager))
+}

@@ -1,0 +1,61 @@
+//! Accounts and sessions: password hashing, login throttling, server-side sessions, CSRF, the
+//! user extractors, and the first-run setup.
+
+pub mod csrf;
+pub mod handlers;
+pub mod password;
+pub mod service;
+pub mod session;
+pub mod user;
+
+use blake2::{Blake2b512, Digest};
+
+pub use user::{CurrentUser, MaybeUser, User};
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// `n` random bytes from the OS, written as Crockford base32 (5 bits a character).
+pub fn random_token(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    // The OS random source failing means the machine cannot do crypto at all.
+    getrandom::fill(&mut buf).expect("OS random number generator unavailable");
+    let mut out = String::with_capacity(n * 8 / 5 + 1);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for b in buf {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(CROCKFORD[((acc >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(CROCKFORD[((acc << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+/// Hex of BLAKE2b over the parts, each length-prefixed so part boundaries cannot shift.
+pub fn digest(parts: &[&[u8]]) -> String {
+    let mut h = Blake2b512::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    let out = h.finalize();
+    out.iter().take(32).map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the database stores for a bearer token (session id, setup token): never the token.
+pub fn hash_token(token: &str) -> String {
+    digest(&[b"zhijia-token", token.as_bytes()])
+}
+
+/// Equality that takes the same time wherever the first difference is.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

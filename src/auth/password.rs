@@ -1,0 +1,105 @@
+//! Argon2id password hashing on a bounded pool, off the actix worker threads.
+
+use std::sync::Arc;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+use crate::config::HashCost;
+use crate::error::{AppError, AppResult};
+
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Hashes and verifies passwords. At most `permits` hashes run at once, so a burst of logins
+/// queues here instead of exhausting memory (each hash takes `m_kib` KiB).
+#[derive(Clone)]
+pub struct Hasher {
+    cost: HashCost,
+    permits: Arc<Semaphore>,
+    dummy_hash: Arc<String>,
+}
+
+impl Hasher {
+    pub fn new(cost: HashCost) -> AppResult<Self> {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let dummy_hash = hash_blocking(cost, "zhijia-dummy-password-for-timing")?;
+        Ok(Hasher {
+            cost,
+            permits: Arc::new(Semaphore::new(threads)),
+            dummy_hash: Arc::new(dummy_hash),
+        })
+    }
+
+    pub fn cost(&self) -> HashCost {
+        self.cost
+    }
+
+    pub async fn hash(&self, password: String) -> AppResult<String> {
+        let _permit = self.acquire().await?;
+        let cost = self.cost;
+        actix_web::web::block(move || hash_blocking(cost, &password)).await?
+    }
+
+    /// Verify against `hash`, or against a dummy hash when there is none, so that an unknown
+    /// account costs the same time as a wrong password.
+    pub async fn verify(&self, hash: Option<String>, password: String) -> AppResult<bool> {
+        let _permit = self.acquire().await?;
+        let (target, real) = match hash {
+            Some(h) => (h, true),
+            None => (self.dummy_hash.as_ref().clone(), false),
+        };
+        let ok = actix_web::web::block(move || verify_blocking(&target, &password)).await?;
+        Ok(ok && real)
+    }
+
+    async fn acquire(&self) -> AppResult<tokio::sync::SemaphorePermit<'_>> {
+        self.permits
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(format!("hash pool closed: {e}")))
+    }
+}
+
+fn argon(cost: HashCost) -> AppResult<Argon2<'static>> {
+    let params = Params::new(cost.m_kib, cost.t, cost.p, None)
+        .map_err(|e| AppError::Internal(format!("argon2 params: {e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Hash synchronously (CLI import and demo seeding, which are not on a web worker).
+pub fn hash_blocking(cost: HashCost, password: &str) -> AppResult<String> {
+    argon(cost)?
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("argon2: {e}")))
+}
+
+pub fn verify_blocking(hash: &str, password: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
+}
+
+/// Zh-CN reason a new password is refused, if it is.
+pub fn weak_password_reason(password: &str, employee_no: &str) -> Option<&'static str> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        return Some("密码至少 8 位");
+    }
+    if n > 128 {
+        return Some("密码不能超过 128 位");
+    }
+    if password == employee_no {
+        return Some("密码不能与工号相同");
+    }
+    let distinct: std::collections::HashSet<char> = password.chars().collect();
+    if distinct.len() < 4 {
+        return Some("密码过于简单，请混合使用字母、数字或符号");
+    }
+    None
+}

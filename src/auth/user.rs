@@ -1,0 +1,214 @@
+//! The logged-in user, loaded once per request from the session cookie, and the extractors
+//! handlers use to require a login, a staff role or the admin flag.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use diesel::prelude::*;
+
+use crate::app::AppState;
+use crate::db::schema::{members, org_units, roles};
+use crate::db::DbConnection;
+use crate::error::{AppError, AppResult};
+use crate::org::Role;
+
+/// A role held at a unit; it reaches the unit's whole subtree.
+#[derive(Debug, Clone)]
+pub struct RoleGrant {
+    pub unit_id: i32,
+    pub unit_name: String,
+    pub unit_path: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i32,
+    pub name: String,
+    pub employee_no: String,
+    pub unit_id: i32,
+    pub unit_name: String,
+    pub unit_path: String,
+    pub is_admin: bool,
+    pub must_change_password: bool,
+    pub roles: Vec<RoleGrant>,
+    /// Hash of the session token (the sessions table key).
+    pub session_id: String,
+}
+
+impl User {
+    /// Staff: anyone with a role or the admin flag; they get the admin area and shorter sessions.
+    pub fn is_staff(&self) -> bool {
+        self.is_admin || !self.roles.is_empty()
+    }
+}
+
+/// Load a member with unit and roles. `None` if the member is missing or disabled.
+pub fn load_user(conn: &mut DbConnection, member_id: i32, session_id: &str) -> AppResult<Option<User>> {
+    let row: Option<(i32, String, String, i32, bool, bool, bool, String, String)> = members::table
+        .inner_join(org_units::table)
+        .filter(members::id.eq(member_id))
+        .select((
+            members::id,
+            members::name,
+            members::employee_no,
+            members::unit_id,
+            members::is_admin,
+            members::must_change_password,
+            members::disabled,
+            org_units::name,
+            org_units::path,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((id, name, employee_no, unit_id, is_admin, must_change, disabled, unit_name, unit_path)) = row
+    else {
+        return Ok(None);
+    };
+    if disabled {
+        return Ok(None);
+    }
+    let grants: Vec<(i32, String, String, String)> = roles::table
+        .inner_join(org_units::table)
+        .filter(roles::member_id.eq(id))
+        .filter(org_units::disabled.eq(false))
+        .select((roles::unit_id, org_units::name, org_units::path, roles::role))
+        .order(org_units::path.asc())
+        .load(conn)?;
+    let roles = grants
+        .into_iter()
+        .filter_map(|(unit_id, unit_name, unit_path, role)| {
+            Role::parse(&role).map(|role| RoleGrant {
+                unit_id,
+                unit_name,
+                unit_path,
+                role,
+            })
+        })
+        .collect();
+    Ok(Some(User {
+        id,
+        name,
+        employee_no,
+        unit_id,
+        unit_name,
+        unit_path,
+        is_admin,
+        must_change_password: must_change,
+        roles,
+        session_id: session_id.to_string(),
+    }))
+}
+
+#[derive(Clone)]
+struct Loaded(Option<Arc<User>>);
+
+/// The user behind this request's session cookie, loaded at most once per request.
+pub async fn user_of(req: &HttpRequest) -> AppResult<Option<Arc<User>>> {
+    if let Some(Loaded(u)) = req.extensions().get::<Loaded>() {
+        return Ok(u.clone());
+    }
+    let token = req.cookie(super::session::COOKIE).map(|c| c.value().to_string());
+    let user = match token {
+        None => None,
+        Some(token) => {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| AppError::Internal("app state missing".into()))?
+                .clone();
+            let now = state.config.clock.now();
+            crate::db::run(&state.pool, move |conn| {
+                let Some(s) = super::session::load(conn, &token, now)? else {
+                    return Ok(None);
+                };
+                load_user(conn, s.member_id, &s.id)
+            })
+            .await?
+            .map(Arc::new)
+        }
+    };
+    req.extensions_mut().insert(Loaded(user.clone()));
+    Ok(user)
+}
+
+type Fut<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
+
+/// Optional login.
+pub struct MaybeUser(pub Option<Arc<User>>);
+
+impl FromRequest for MaybeUser {
+    type Error = AppError;
+    type Future = Fut<Self>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(MaybeUser(user_of(&req).await?)) })
+    }
+}
+
+/// Paths a member who must change the password may still reach.
+const ALLOWED_BEFORE_PASSWORD_CHANGE: &[&str] = &["/me/password", "/logout"];
+
+async fn required(req: &HttpRequest) -> AppResult<Arc<User>> {
+    let Some(user) = user_of(req).await? else {
+        let next = match req.query_string() {
+            "" => req.path().to_string(),
+            q => format!("{}?{q}", req.path()),
+        };
+        return Err(AppError::Unauthorized { next });
+    };
+    if user.must_change_password && !ALLOWED_BEFORE_PASSWORD_CHANGE.contains(&req.path()) {
+        return Err(AppError::Redirect("/me/password".into()));
+    }
+    Ok(user)
+}
+
+/// Any logged-in member.
+pub struct CurrentUser(pub Arc<User>);
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Fut<Self>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(CurrentUser(required(&req).await?)) })
+    }
+}
+
+/// A cadre, chair or finance role holder, or an admin: the admin area.
+pub struct StaffUser(pub Arc<User>);
+
+impl FromRequest for StaffUser {
+    type Error = AppError;
+    type Future = Fut<Self>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let user = required(&req).await?;
+            if !user.is_staff() {
+                return Err(AppError::Forbidden);
+            }
+            Ok(StaffUser(user))
+        })
+    }
+}
+
+/// The system administrator.
+pub struct AdminUser(pub Arc<User>);
+
+impl FromRequest for AdminUser {
+    type Error = AppError;
+    type Future = Fut<Self>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let user = required(&req).await?;
+            if !user.is_admin {
+                return Err(AppError::Forbidden);
+            }
+            Ok(AdminUser(user))
+        })
+    }
+}

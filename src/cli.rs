@@ -1,0 +1,106 @@
+//! Command line: flags and environment become a `Config`; each subcommand calls into the library.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{load_or_create_secret, Clock, Config, HashCost};
+use crate::db::DbUrl;
+use crate::error::{AppError, AppResult};
+
+/// 职工之家 zhijia — the trade union's online staff home, in one binary.
+///
+/// With no command it serves the portal. On first start with an empty database it logs a
+/// one-time setup link for creating the first administrator.
+#[derive(Parser, Debug)]
+#[command(name = "zhijia", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Database: sqlite://PATH (embedded, the default) or postgres://USER@HOST/DB
+    #[arg(long, global = true, env = "ZHIJIA_DATABASE_URL", default_value = "sqlite://data/zhijia.db")]
+    pub database_url: String,
+    /// Address to listen on (port 0 picks a free port)
+    #[arg(long, global = true, env = "ZHIJIA_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Secret for CSRF tokens (≥ 32 characters). Default: generated once into secret.key beside
+    /// the SQLite file. Set the same value on every instance behind a load balancer.
+    #[arg(long, global = true, env = "ZHIJIA_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Mark cookies Secure: set this when users reach the portal over HTTPS
+    #[arg(long, global = true, env = "ZHIJIA_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// Database connections per instance
+    #[arg(long, global = true, env = "ZHIJIA_POOL_SIZE", default_value_t = 8)]
+    pub pool_size: u32,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the portal (the default)
+    Serve,
+    /// Apply pending database migrations and exit
+    Migrate,
+    /// Manage administrator accounts
+    Admin {
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+    /// Import or update members from a CSV or XLSX roster
+    ///
+    /// Columns (header row, any order): 工号, 姓名, 手机, 单位, optional 初始密码. 单位 is a unique
+    /// unit name or a full path such as 集团工会/第一工程公司工会/机关分会. Re-running the same file
+    /// updates changed rows and creates no duplicates. New members get an initial password (from
+    /// the file, else generated and written to FILE.passwords.csv) and must change it at first login.
+    ImportMembers {
+        /// The roster file (.csv or .xlsx)
+        file: std::path::PathBuf,
+    },
+    /// Seed a realistic demo union (about 300 members) and print the demo accounts
+    Demo {
+        /// Start serving right after seeding
+        #[arg(long)]
+        serve: bool,
+    },
+    /// Write a consistent online copy of the SQLite database to FILE
+    Backup {
+        /// Destination file (must not exist)
+        file: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create a system administrator
+    Create {
+        /// Employee number used to log in
+        #[arg(long)]
+        employee_no: String,
+        /// Display name
+        #[arg(long, default_value = "系统管理员")]
+        name: String,
+        /// Password (default: ZHIJIA_ADMIN_PASSWORD, else a generated one is printed)
+        #[arg(long, env = "ZHIJIA_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+}
+
+impl GlobalArgs {
+    pub fn config(&self) -> AppResult<Config> {
+        let database = DbUrl::parse(&self.database_url).map_err(AppError::Internal)?;
+        let secret_key = load_or_create_secret(self.secret_key.as_deref(), &Config::data_dir(&database))?;
+        Ok(Config {
+            database,
+            bind: self.bind.clone(),
+            secret_key,
+            secure_cookies: self.secure_cookies,
+            hash_cost: HashCost::PRODUCTION,
+            pool_size: self.pool_size,
+            clock: Clock::default(),
+        })
+    }
+}

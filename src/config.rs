@@ -1,0 +1,125 @@
+//! Runtime configuration, built once from flags and environment and passed explicitly.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+
+use crate::db::DbUrl;
+use crate::error::{AppError, AppResult};
+
+/// Argon2id cost. Production is at least OWASP's m=19456 KiB, t=2, p=1.
+#[derive(Clone, Copy, Debug)]
+pub struct HashCost {
+    pub m_kib: u32,
+    pub t: u32,
+    pub p: u32,
+}
+
+impl HashCost {
+    pub const PRODUCTION: HashCost = HashCost {
+        m_kib: 19456,
+        t: 2,
+        p: 1,
+    };
+    /// For tests only: the same algorithm at a cost that keeps the suite fast.
+    pub const TEST: HashCost = HashCost {
+        m_kib: 64,
+        t: 1,
+        p: 1,
+    };
+}
+
+/// Wall clock with an adjustable offset, so tests can move time forward without sleeping.
+#[derive(Clone, Default, Debug)]
+pub struct Clock {
+    offset_secs: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn now(&self) -> NaiveDateTime {
+        chrono::Utc::now().naive_utc()
+            + chrono::Duration::seconds(self.offset_secs.load(Ordering::Relaxed))
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.offset_secs.fetch_add(secs, Ordering::Relaxed);
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database: DbUrl,
+    pub bind: String,
+    pub secret_key: Vec<u8>,
+    /// Mark cookies `Secure` (set when served behind HTTPS).
+    pub secure_cookies: bool,
+    pub hash_cost: HashCost,
+    pub pool_size: u32,
+    pub clock: Clock,
+}
+
+impl Config {
+    /// Directory for the secret key and other local files: beside the SQLite file, else `data/`.
+    pub fn data_dir(database: &DbUrl) -> PathBuf {
+        match database {
+            DbUrl::Sqlite(p) => p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(".")),
+            DbUrl::Postgres(_) => PathBuf::from("data"),
+        }
+    }
+}
+
+/// The secret key: the given one, else the one kept in the data directory, else a new one
+/// written there (mode 0600) on first run.
+pub fn load_or_create_secret(given: Option<&str>, data_dir: &Path) -> AppResult<Vec<u8>> {
+    if let Some(k) = given.filter(|k| !k.is_empty()) {
+        if k.len() < 32 {
+            return Err(AppError::Internal(
+                "ZHIJIA_SECRET_KEY must be at least 32 characters".into(),
+            ));
+        }
+        return Ok(k.as_bytes().to_vec());
+    }
+    let path = data_dir.join("secret.key");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().as_bytes().to_vec()),
+        Ok(_) => {
+            return Err(AppError::Internal(format!(
+                "{} is too short; delete it to generate a new key",
+                path.display()
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(AppError::Internal(format!("cannot read {}: {e}", path.display()))),
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| AppError::Internal(format!("cannot create {}: {e}", data_dir.display())))?;
+    let key = crate::auth::random_token(32);
+    write_private(&path, &key)
+        .map_err(|e| AppError::Internal(format!("cannot write {}: {e}", path.display())))?;
+    log::info!("generated a new secret key in {}", path.display());
+    Ok(key.into_bytes())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    std::fs::write(path, content)
+}

@@ -1,0 +1,197 @@
+//! Database access: the two-backend connection type, the pool, migrations and the one helper
+//! (`run`) that moves blocking diesel work off the actix worker threads.
+
+pub mod dialect;
+pub mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::{AppError, AppResult};
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// One connection type for both backends; the variant is chosen by the URL scheme.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// Where the data lives, parsed from `ZHIJIA_DATABASE_URL`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DbUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> Result<DbUrl, String> {
+        if let Some(rest) = url.strip_prefix("sqlite://") {
+            if rest.is_empty() {
+                return Err("sqlite:// 地址缺少文件路径 (e.g. sqlite://data/zhijia.db)".into());
+            }
+            Ok(DbUrl::Sqlite(PathBuf::from(rest)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DbUrl::Postgres(url.to_string()))
+        } else {
+            Err(format!(
+                "unsupported database URL {url:?}: use sqlite://PATH or postgres://USER@HOST/DB"
+            ))
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, DbUrl::Sqlite(_))
+    }
+}
+
+/// r2d2 manager that opens the backend named by the URL (diesel's own tries each in turn, and
+/// SQLite accepts almost any string) and applies the SQLite pragmas on every new connection.
+#[derive(Clone, Debug)]
+pub struct Manager {
+    url: DbUrl,
+}
+
+impl Manager {
+    pub fn new(url: DbUrl) -> Self {
+        Manager { url }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.url {
+            DbUrl::Sqlite(path) => {
+                let path = path.to_string_lossy();
+                let mut conn = diesel::SqliteConnection::establish(&path)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // busy_timeout first: switching to WAL may itself wait for a lock.
+                // synchronous=FULL: a commit that returned is on disk, even after a power cut.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000;
+                     PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = FULL;
+                     PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            DbUrl::Postgres(url) => diesel::PgConnection::establish(url)
+                .map(DbConnection::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// Build the pool. SQLite files get their directory created first.
+pub fn build_pool(url: &DbUrl, max_size: u32) -> AppResult<Pool> {
+    if let DbUrl::Sqlite(path) = url {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| AppError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+        }
+    }
+    r2d2::Pool::builder()
+        .max_size(max_size.max(2))
+        .connection_timeout(Duration::from_secs(5))
+        .build(Manager::new(url.clone()))
+        .map_err(|e| AppError::Internal(format!("cannot open database: {e}")))
+}
+
+/// Run the embedded migrations of the connection's backend. On PostgreSQL an advisory lock
+/// keeps several instances starting at once from racing each other.
+pub fn migrate(conn: &mut DbConnection) -> AppResult<usize> {
+    let applied = match conn {
+        DbConnection::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map_err(|e| AppError::Internal(format!("migration failed: {e}")))?
+            .len(),
+        DbConnection::Postgres(c) => {
+            c.batch_execute("SELECT pg_advisory_lock(727100)")?;
+            let res = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len())
+                .map_err(|e| AppError::Internal(format!("migration failed: {e}")));
+            c.batch_execute("SELECT pg_advisory_unlock(727100)")?;
+            res?
+        }
+    };
+    Ok(applied)
+}
+
+/// Run blocking database work on actix's blocking pool with a pooled connection. This is the only
+/// place that touches `pool.get()` and `web::block`.
+pub async fn run<T, F>(pool: &Pool, f: F) -> AppResult<T>
+where
+    F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await?
+}
+
+/// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so a read-then-write
+/// transaction takes the write lock up front instead of failing with SQLITE_BUSY on upgrade.
+pub fn write_tx<T, F>(conn: &mut DbConnection, f: F) -> AppResult<T>
+where
+    F: FnOnce(&mut DbConnection) -> AppResult<T>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let outermost_sqlite = match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()?
+            .is_none(),
+        DbConnection::Postgres(_) => false,
+    };
+    if let (true, DbConnection::Sqlite(c)) = (outermost_sqlite, &mut *conn) {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+        let result = f(conn);
+        let DbConnection::Sqlite(c) = conn else {
+            unreachable!("backend cannot change inside a transaction")
+        };
+        return match result {
+            Ok(v) => match AnsiTransactionManager::commit_transaction(c) {
+                Ok(()) => Ok(v),
+                Err(e) => {
+                    let _ = AnsiTransactionManager::rollback_transaction(c);
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                AnsiTransactionManager::rollback_transaction(c)?;
+                Err(e)
+            }
+        };
+    }
+    conn.transaction(f)
+}
+
+/// The backend of a pooled connection, for the rare query that must differ.
+pub fn is_sqlite(conn: &DbConnection) -> bool {
+    matches!(conn, DbConnection::Sqlite(_))
+}

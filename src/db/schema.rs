@@ -1,0 +1,100 @@
+//! Portable diesel schema shared by both backends (Integer ids, Text enums, naive-UTC Timestamps).
+
+diesel::table! {
+    org_units (id) {
+        id -> Integer,
+        parent_id -> Nullable<Integer>,
+        name -> Text,
+        kind -> Text,
+        path -> Text,
+        sort_order -> Integer,
+        disabled -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    members (id) {
+        id -> Integer,
+        employee_no -> Text,
+        phone -> Nullable<Text>,
+        name -> Text,
+        unit_id -> Integer,
+        password_hash -> Nullable<Text>,
+        must_change_password -> Bool,
+        is_admin -> Bool,
+        disabled -> Bool,
+        grid_cadre_id -> Nullable<Integer>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    roles (id) {
+        id -> Integer,
+        member_id -> Integer,
+        unit_id -> Integer,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        member_id -> Integer,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        idle_secs -> Integer,
+        expires_at -> Timestamp,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    login_throttle (identifier) {
+        identifier -> Text,
+        failures -> Integer,
+        last_failed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Integer,
+        at -> Timestamp,
+        actor_id -> Nullable<Integer>,
+        actor_name -> Text,
+        unit_id -> Nullable<Integer>,
+        action -> Text,
+        object_type -> Text,
+        object_id -> Nullable<Text>,
+        detail -> Text,
+        ip -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(members -> org_units (unit_id));
+diesel::joinable!(roles -> org_units (unit_id));
+diesel::joinable!(roles -> members (member_id));
+diesel::joinable!(sessions -> members (member_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    org_units,
+    members,
+    roles,
+    sessions,
+    login_throttle,
+    settings,
+    audit_log,
+);

@@ -1,0 +1,171 @@
+//! The staff home (`/`), the personal centre (`/me`), the section landing pages that later
+//! features fill, the admin overview (`/admin`) and `/healthz`.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use diesel::connection::SimpleConnection;
+
+use crate::app::AppState;
+use crate::auth::user::StaffUser;
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::error::{AppError, AppResult};
+use crate::org::scope;
+use crate::web::{render, Ctx};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home))
+        .route("/me", web::get().to(me))
+        .route("/news", web::get().to(news))
+        .route("/activities", web::get().to(activities))
+        .route("/services", web::get().to(services))
+        .route("/admin", web::get().to(admin_home))
+        .route("/healthz", web::get().to(healthz));
+}
+
+/// A service tile; `href` is None until the feature ships.
+pub struct Service {
+    pub name: &'static str,
+    pub desc: &'static str,
+    pub icon: &'static str,
+    pub href: Option<&'static str>,
+}
+
+pub fn services_list() -> Vec<Service> {
+    vec![
+        Service { name: "维权申诉", desc: "劳动报酬、工时休假等问题，可匿名反映", icon: "维", href: None },
+        Service { name: "普惠慰问", desc: "生日、结婚、生育、住院等慰问申请", icon: "惠", href: None },
+        Service { name: "困难帮扶", desc: "困难职工帮扶、金秋助学", icon: "帮", href: None },
+        Service { name: "调研问卷", desc: "参与工会调研与投票", icon: "调", href: None },
+        Service { name: "风采展示", desc: "劳模风采、活动剪影、才艺展示", icon: "风", href: None },
+        Service { name: "修改密码", desc: "定期修改密码更安全", icon: "密", href: Some("/me/password") },
+    ]
+}
+
+#[derive(Template)]
+#[template(path = "home/index.html")]
+pub struct HomePage {
+    ctx: Ctx,
+    services: Vec<Service>,
+    greeting: &'static str,
+}
+
+fn greeting(hour: u32) -> &'static str {
+    match hour {
+        5..=10 => "早上好",
+        11..=12 => "中午好",
+        13..=17 => "下午好",
+        _ => "晚上好",
+    }
+}
+
+async fn home(state: web::Data<AppState>, ctx: Ctx, CurrentUser(_): CurrentUser) -> AppResult<HttpResponse> {
+    use chrono::Timelike;
+    // Beijing time for the greeting (UTC+8, no daylight saving).
+    let hour = (state.config.clock.now() + chrono::Duration::hours(8)).hour();
+    render(&HomePage {
+        ctx,
+        services: services_list(),
+        greeting: greeting(hour),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "home/me.html")]
+pub struct MePage {
+    ctx: Ctx,
+    employee_no: String,
+    roles: Vec<(String, &'static str)>,
+}
+
+async fn me(ctx: Ctx, CurrentUser(user): CurrentUser) -> AppResult<HttpResponse> {
+    let roles = user
+        .roles
+        .iter()
+        .map(|g| (g.unit_name.clone(), g.role.label()))
+        .collect();
+    render(&MePage {
+        employee_no: user.employee_no.clone(),
+        roles,
+        ctx,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "home/section.html")]
+pub struct SectionPage {
+    ctx: Ctx,
+    title: &'static str,
+    empty_title: &'static str,
+    empty_text: &'static str,
+}
+
+async fn news(ctx: Ctx, CurrentUser(_): CurrentUser) -> AppResult<HttpResponse> {
+    render(&SectionPage {
+        ctx,
+        title: "资讯",
+        empty_title: "暂无资讯",
+        empty_text: "工会发布的通知公告、工会动态和政策法规会显示在这里。",
+    })
+}
+
+async fn activities(ctx: Ctx, CurrentUser(_): CurrentUser) -> AppResult<HttpResponse> {
+    render(&SectionPage {
+        ctx,
+        title: "活动",
+        empty_title: "暂无活动",
+        empty_text: "文体活动、培训讲座、志愿服务开放报名后会显示在这里。",
+    })
+}
+
+#[derive(Template)]
+#[template(path = "home/services.html")]
+pub struct ServicesPage {
+    ctx: Ctx,
+    services: Vec<Service>,
+}
+
+async fn services(ctx: Ctx, CurrentUser(_): CurrentUser) -> AppResult<HttpResponse> {
+    render(&ServicesPage {
+        ctx,
+        services: services_list(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "admin/index.html")]
+pub struct AdminHomePage {
+    ctx: Ctx,
+    member_count: i64,
+    unit_count: usize,
+    roles: Vec<(String, &'static str)>,
+}
+
+async fn admin_home(state: web::Data<AppState>, ctx: Ctx, StaffUser(user): StaffUser) -> AppResult<HttpResponse> {
+    let roles = user
+        .roles
+        .iter()
+        .map(|g| (g.unit_name.clone(), g.role.label()))
+        .collect();
+    let (member_count, unit_count) = db::run(&state.pool, move |conn| {
+        let units = scope::managed_units(conn, &user)?;
+        let ids: Option<Vec<i32>> = (!user.is_admin).then(|| units.iter().map(|u| u.id).collect());
+        let n = crate::members::service::count_in(conn, ids.as_deref())?;
+        Ok((n, units.len()))
+    })
+    .await?;
+    render(&AdminHomePage {
+        ctx,
+        member_count,
+        unit_count,
+        roles,
+    })
+}
+
+async fn healthz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    db::run(&state.pool, |conn| {
+        conn.batch_execute("SELECT 1").map_err(AppError::from)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok"))
+}

@@ -1,0 +1,17 @@
+//! zhijia (职工之家): the trade union's online staff home. One binary, SQLite or PostgreSQL.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod home;
+pub mod members;
+pub mod org;
+pub mod web;
+
+pub use app::{app, build_state, configure, AppState};
+pub use config::Config;

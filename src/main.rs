@@ -1,0 +1,93 @@
+//! The `zhijia` binary: parse the command line and run the chosen command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use zhijia::cli::{AdminCommand, Cli, Command};
+use zhijia::error::{AppError, AppResult};
+use zhijia::{db, demo, members};
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("错误 / error: {}", describe(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn describe(e: &AppError) -> String {
+    match e {
+        AppError::Internal(m) | AppError::Validation(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn run(cli: Cli) -> AppResult<()> {
+    let config = cli.global.config()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Migrate => {
+            let pool = db::build_pool(&config.database, 2)?;
+            let mut conn = pool.get()?;
+            let n = db::migrate(&mut conn)?;
+            println!("applied {n} migration(s); the database is up to date");
+            Ok(())
+        }
+        Command::Admin {
+            action: AdminCommand::Create { employee_no, name, password },
+        } => {
+            let state = zhijia::build_state(config)?;
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(|| zhijia::auth::random_token(10));
+            if let Some(r) = zhijia::auth::password::weak_password_reason(&password, &employee_no) {
+                return Err(AppError::Validation(format!("password refused: {r}")));
+            }
+            let hash = zhijia::auth::password::hash_blocking(state.config.hash_cost, &password)?;
+            let now = state.config.clock.now();
+            let mut conn = state.pool.get()?;
+            let id = zhijia::auth::service::create_admin(&mut conn, &employee_no, &name, &hash, now)?;
+            println!("administrator {employee_no} created (id {id})");
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(())
+        }
+        Command::ImportMembers { file } => {
+            let state = zhijia::build_state(config)?;
+            let report = members::import::import_file(&state, &file)?;
+            print!("{}", report.summary());
+            if !report.errors.is_empty() {
+                return Err(AppError::Validation(format!("{} row(s) were not imported", report.errors.len())));
+            }
+            Ok(())
+        }
+        Command::Demo { serve: and_serve } => {
+            let state = zhijia::build_state(config.clone())?;
+            demo::seed(&state)?;
+            drop(state);
+            if and_serve {
+                serve(config)?;
+            }
+            Ok(())
+        }
+        Command::Backup { file } => {
+            if file.exists() {
+                return Err(AppError::Validation(format!("{} already exists", file.display())));
+            }
+            let pool = db::build_pool(&config.database, 2)?;
+            let dest = file.to_string_lossy().to_string();
+            let mut conn = pool.get()?;
+            db::dialect::backup(&mut conn, &dest)?;
+            println!("backup written to {}", file.display());
+            Ok(())
+        }
+    }
+}
+
+fn serve(config: zhijia::Config) -> AppResult<()> {
+    actix_web::rt::System::new().block_on(zhijia::app::run(config))
+}

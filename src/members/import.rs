@@ -1,0 +1,270 @@
+//! Roster import from CSV or XLSX. Each row is its own transaction, so one bad row never blocks
+//! the rest; members are matched by employee number, so re-running a file creates no duplicates.
+
+use std::path::Path;
+
+use crate::app::AppState;
+use crate::audit::{self, Actor};
+use crate::auth::password::hash_blocking;
+use crate::config::HashCost;
+use crate::db::{write_tx, DbConnection};
+use crate::error::{AppError, AppResult};
+use crate::org;
+
+use super::model::{self, MemberChanges};
+use super::service::{self, MemberForm};
+
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// (row number as shown in a spreadsheet, message)
+    pub errors: Vec<(usize, String)>,
+    /// Generated initial passwords of new members: (employee no, name, password).
+    pub passwords: Vec<(String, String, String)>,
+}
+
+impl ImportReport {
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "新建 {} 人，更新 {} 人，未变 {} 人，错误 {} 行\n",
+            self.created,
+            self.updated,
+            self.unchanged,
+            self.errors.len()
+        );
+        for (row, msg) in &self.errors {
+            s.push_str(&format!("  第 {row} 行：{msg}\n"));
+        }
+        s
+    }
+}
+
+/// Column positions found in the header row.
+struct Columns {
+    employee_no: usize,
+    name: usize,
+    phone: Option<usize>,
+    unit: usize,
+    password: Option<usize>,
+}
+
+fn find_columns(header: &[String]) -> AppResult<Columns> {
+    let pos = |names: &[&str]| {
+        header.iter().position(|h| {
+            let h = h.trim().trim_start_matches('\u{feff}').to_lowercase();
+            names.iter().any(|n| h == *n)
+        })
+    };
+    let missing = |what: &str| AppError::Validation(format!("表头缺少“{what}”列（需要：工号、姓名、单位，可选：手机、初始密码）"));
+    Ok(Columns {
+        employee_no: pos(&["工号", "员工编号", "employee_no"]).ok_or_else(|| missing("工号"))?,
+        name: pos(&["姓名", "name"]).ok_or_else(|| missing("姓名"))?,
+        phone: pos(&["手机", "手机号", "手机号码", "phone"]),
+        unit: pos(&["单位", "所属单位", "unit"]).ok_or_else(|| missing("单位"))?,
+        password: pos(&["初始密码", "password"]),
+    })
+}
+
+/// Read a roster: the first row is the header.
+pub fn read_rows(path: &Path) -> AppResult<Vec<Vec<String>>> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_lowercase();
+    match ext.as_str() {
+        "csv" => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| AppError::Validation(format!("cannot read {}: {e}", path.display())))?;
+            if std::str::from_utf8(&bytes).is_err() {
+                return Err(AppError::Validation(
+                    "CSV 文件不是 UTF-8 编码：请在 Excel 中另存为“CSV UTF-8”，或直接导入 .xlsx".into(),
+                ));
+            }
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(bytes.as_slice());
+            let mut rows = Vec::new();
+            for rec in reader.records() {
+                let rec = rec.map_err(|e| AppError::Validation(format!("CSV 格式错误：{e}")))?;
+                rows.push(rec.iter().map(str::to_string).collect());
+            }
+            Ok(rows)
+        }
+        "xlsx" | "xlsm" | "xls" | "ods" => {
+            use calamine::{open_workbook_auto, Data, Reader};
+            let mut wb = open_workbook_auto(path)
+                .map_err(|e| AppError::Validation(format!("无法打开表格：{e}")))?;
+            let range = wb
+                .worksheet_range_at(0)
+                .ok_or_else(|| AppError::Validation("表格中没有工作表".into()))?
+                .map_err(|e| AppError::Validation(format!("无法读取工作表：{e}")))?;
+            Ok(range
+                .rows()
+                .map(|r| {
+                    r.iter()
+                        .map(|c| match c {
+                            // Employee numbers and phones typed as numbers come back as floats.
+                            Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
+                            Data::Int(i) => i.to_string(),
+                            Data::Empty => String::new(),
+                            other => other.to_string(),
+                        })
+                        .collect()
+                })
+                .collect())
+        }
+        _ => Err(AppError::Validation("只支持 .csv 和 .xlsx 文件".into())),
+    }
+}
+
+/// Import rows (header first). `progress` is called after each data row.
+pub fn import_rows(
+    conn: &mut DbConnection,
+    rows: &[Vec<String>],
+    cost: HashCost,
+    now: chrono::NaiveDateTime,
+    mut progress: impl FnMut(usize),
+) -> AppResult<ImportReport> {
+    let Some((header, data)) = rows.split_first() else {
+        return Err(AppError::Validation("文件是空的".into()));
+    };
+    let cols = find_columns(header)?;
+    let units = org::model::all(conn)?;
+    let actor = Actor::system("名册导入", now);
+    let mut report = ImportReport::default();
+    let mut seen = std::collections::HashSet::new();
+    for (i, row) in data.iter().enumerate() {
+        let line = i + 2;
+        progress(i + 1);
+        let cell = |c: usize| row.get(c).map(|s| s.trim().to_string()).unwrap_or_default();
+        if row.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let unit_id = match org::service::resolve_unit(&units, &cell(cols.unit)) {
+            Ok(id) => id,
+            Err(msg) => {
+                report.errors.push((line, msg));
+                continue;
+            }
+        };
+        let form = MemberForm {
+            employee_no: cell(cols.employee_no),
+            name: cell(cols.name),
+            phone: cols.phone.map(&cell).unwrap_or_default(),
+            unit_id: unit_id.to_string(),
+        };
+        let input = match form.validate() {
+            Ok(i) => i,
+            Err(errs) => {
+                let msg = errs.0.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("；");
+                report.errors.push((line, msg));
+                continue;
+            }
+        };
+        if !seen.insert(input.employee_no.clone()) {
+            report.errors.push((line, format!("工号 {} 在文件中重复", input.employee_no)));
+            continue;
+        }
+        match model::find_by_employee_no(conn, &input.employee_no)? {
+            Some(existing) => {
+                let same = existing.name == input.name
+                    && existing.unit_id == input.unit_id
+                    && (input.phone.is_none() || existing.phone == input.phone);
+                if same {
+                    report.unchanged += 1;
+                    continue;
+                }
+                let phone = input.phone.clone().or(existing.phone.clone());
+                if let Some(p) = &phone {
+                    if model::phone_taken(conn, p, Some(existing.id))? {
+                        report.errors.push((line, "手机号已被其他会员使用".into()));
+                        continue;
+                    }
+                }
+                write_tx(conn, |conn| {
+                    model::update(
+                        conn,
+                        existing.id,
+                        &MemberChanges {
+                            employee_no: &input.employee_no,
+                            phone: phone.as_deref(),
+                            name: &input.name,
+                            unit_id: input.unit_id,
+                            updated_at: now,
+                        },
+                    )?;
+                    audit::record(
+                        conn,
+                        &actor,
+                        Some(input.unit_id),
+                        "member.import",
+                        ("member", Some(existing.id)),
+                        &format!("更新 {} {}", input.employee_no, input.name),
+                    )
+                })?;
+                report.updated += 1;
+            }
+            None => {
+                let given = cols.password.map(&cell).filter(|p| !p.is_empty());
+                let password = given.clone().unwrap_or_else(|| crate::auth::random_token(7));
+                if let Some(r) = crate::auth::password::weak_password_reason(&password, &input.employee_no) {
+                    report.errors.push((line, format!("初始密码不符合要求：{r}")));
+                    continue;
+                }
+                let hash = hash_blocking(cost, &password)?;
+                match service::create(conn, None, &actor, &input, &hash, true)? {
+                    Ok(_) => {
+                        report.created += 1;
+                        if given.is_none() {
+                            report
+                                .passwords
+                                .push((input.employee_no.clone(), input.name.clone(), password));
+                        }
+                    }
+                    Err(errs) => {
+                        let msg = errs.0.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("；");
+                        report.errors.push((line, msg));
+                    }
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The CLI import: progress bar, then the generated passwords written beside the file.
+pub fn import_file(state: &AppState, path: &Path) -> AppResult<ImportReport> {
+    let rows = read_rows(path)?;
+    let bar = indicatif::ProgressBar::new(rows.len().saturating_sub(1) as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} 行 {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut conn = state.pool.get()?;
+    let report = import_rows(&mut conn, &rows, state.config.hash_cost, state.config.clock.now(), |n| {
+        bar.set_position(n as u64)
+    })?;
+    bar.finish_and_clear();
+    if !report.passwords.is_empty() {
+        let out = path.with_extension("passwords.csv");
+        let mut w = csv::Writer::from_path(&out)
+            .map_err(|e| AppError::Internal(format!("cannot write {}: {e}", out.display())))?;
+        let io = |e: csv::Error| AppError::Internal(format!("cannot write {}: {e}", out.display()));
+        w.write_record(["工号", "姓名", "初始密码"]).map_err(io)?;
+        for (no, name, pw) in &report.passwords {
+            w.write_record([no, name, pw]).map_err(io)?;
+        }
+        w.flush()
+            .map_err(|e| AppError::Internal(format!("cannot write {}: {e}", out.display())))?;
+        println!(
+            "{} 个新会员的初始密码已写入 {}（请安全分发后删除该文件）",
+            report.passwords.len(),
+            out.display()
+        );
+    }
+    Ok(report)
+}

@@ -1,0 +1,6 @@
+//! Members: the roster, account changes, roles and grid assignment, and the roster import.
+
+pub mod admin;
+pub mod import;
+pub mod model;
+pub mod service;

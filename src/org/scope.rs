@@ -1,0 +1,85 @@
+//! Scope rules. A role held at a unit reaches that unit's whole subtree and nothing outside it;
+//! admins reach everything. Later features call these instead of writing their own checks.
+
+use crate::auth::User;
+use crate::db::DbConnection;
+use crate::error::AppResult;
+
+use super::{model, OrgUnit, Role};
+
+/// Path prefixes where the user may manage members and content (cadre or chair roles).
+/// `None` means no limit (admin).
+pub fn manage_prefixes(user: &User) -> Option<Vec<String>> {
+    if user.is_admin {
+        return None;
+    }
+    Some(prefixes_for(user, &[Role::Cadre, Role::Chair]))
+}
+
+fn prefixes_for(user: &User, roles: &[Role]) -> Vec<String> {
+    let mut out: Vec<String> = user
+        .roles
+        .iter()
+        .filter(|g| roles.contains(&g.role))
+        .map(|g| g.unit_path.clone())
+        .collect();
+    out.sort();
+    // Drop prefixes already covered by a shorter one.
+    let mut kept: Vec<String> = Vec::new();
+    for p in out {
+        if !kept.iter().any(|k| p.starts_with(k.as_str())) {
+            kept.push(p);
+        }
+    }
+    kept
+}
+
+/// Whether the user may manage members and content of the unit with this path.
+pub fn manages(user: &User, unit_path: &str) -> bool {
+    match manage_prefixes(user) {
+        None => true,
+        Some(ps) => ps.iter().any(|p| unit_path.starts_with(p.as_str())),
+    }
+}
+
+/// Whether the user may grant or revoke roles at this unit: admins, and chairs of an
+/// ancestor-or-self unit. Cadres cannot hand out roles.
+pub fn may_grant_roles(user: &User, unit_path: &str) -> bool {
+    user.is_admin
+        || prefixes_for(user, &[Role::Chair])
+            .iter()
+            .any(|p| unit_path.starts_with(p.as_str()))
+}
+
+/// Whether the user may restructure the tree at this unit (create children, rename, move,
+/// disable): admins anywhere, chairs strictly below their own unit.
+pub fn may_edit_unit(user: &User, unit: &OrgUnit) -> bool {
+    user.is_admin
+        || prefixes_for(user, &[Role::Chair])
+            .iter()
+            .any(|p| unit.path.starts_with(p.as_str()) && unit.path != *p)
+}
+
+/// Whether the user may add a child under `parent`.
+pub fn may_add_child(user: &User, parent: &OrgUnit) -> bool {
+    user.is_admin
+        || prefixes_for(user, &[Role::Chair])
+            .iter()
+            .any(|p| parent.path.starts_with(p.as_str()))
+}
+
+/// Units the user manages, in tree order.
+pub fn managed_units(conn: &mut DbConnection, user: &User) -> AppResult<Vec<OrgUnit>> {
+    match manage_prefixes(user) {
+        None => model::all(conn),
+        Some(ps) => model::under_paths(conn, &ps),
+    }
+}
+
+/// Ids of the units the user manages; `None` for admins (everything).
+pub fn managed_unit_ids(conn: &mut DbConnection, user: &User) -> AppResult<Option<Vec<i32>>> {
+    if user.is_admin {
+        return Ok(None);
+    }
+    Ok(Some(managed_units(conn, user)?.into_iter().map(|u| u.id).collect()))
+}

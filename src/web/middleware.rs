@@ -1,0 +1,69 @@
+//! Site-wide response rules: security headers, no-store on dynamic pages, the anonymous CSRF
+//! anchor cookie, and clearing a flash message once a page has shown it.
+
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage};
+
+use crate::auth::csrf::{MintedPre, PRE_COOKIE};
+use crate::auth::session;
+
+use super::FLASH_COOKIE;
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+pub async fn site(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let is_static = req.path().starts_with("/static/");
+    let had_flash = req.cookie(FLASH_COOKIE).is_some();
+    let secure = req
+        .app_data::<actix_web::web::Data<crate::app::AppState>>()
+        .is_some_and(|s| s.config.secure_cookies);
+    let minted = if !is_static
+        && req.cookie(PRE_COOKIE).is_none()
+        && req.cookie(session::COOKIE).is_none()
+    {
+        let value = crate::auth::random_token(20);
+        req.extensions_mut().insert(MintedPre(value.clone()));
+        Some(value)
+    } else {
+        None
+    };
+
+    let mut res = next.call(req).await?;
+
+    let status = res.status();
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    let sets_flash = headers
+        .get_all(header::SET_COOKIE)
+        .any(|v| v.to_str().is_ok_and(|s| s.starts_with(FLASH_COOKIE)));
+
+    if let Some(value) = minted {
+        let mut c = Cookie::new(PRE_COOKIE, value);
+        c.set_path("/");
+        c.set_http_only(true);
+        c.set_secure(secure);
+        c.set_same_site(SameSite::Lax);
+        res.response_mut().add_cookie(&c)?;
+    }
+    if had_flash && !sets_flash && !status.is_redirection() {
+        let mut c = Cookie::new(FLASH_COOKIE, "");
+        c.set_path("/");
+        c.make_removal();
+        res.response_mut().add_cookie(&c)?;
+    }
+    Ok(res)
+}

@@ -1,0 +1,265 @@
+//! Page plumbing shared by every feature: the page context (user, CSRF token, flash), rendering,
+//! redirects with flash messages, pagination, embedded assets and the site-wide middleware.
+
+pub mod assets;
+pub mod middleware;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::{header, StatusCode};
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::auth::User;
+use crate::error::{AppError, AppResult};
+
+pub const FLASH_COOKIE: &str = "zj_flash";
+
+#[derive(Debug, Clone)]
+pub struct Flash {
+    /// "ok" or "error"; used as a CSS class.
+    pub kind: String,
+    pub message: String,
+}
+
+/// Everything the layout needs: who is looking, the CSRF token for forms, a flash message.
+pub struct Ctx {
+    pub user: Option<Arc<User>>,
+    pub csrf: String,
+    pub flash: Option<Flash>,
+    pub path: String,
+}
+
+impl Ctx {
+    pub fn logged_in(&self) -> bool {
+        self.user.is_some()
+    }
+
+    pub fn is_staff(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.is_staff())
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.is_admin)
+    }
+
+    pub fn user_name(&self) -> &str {
+        self.user.as_ref().map_or("", |u| u.name.as_str())
+    }
+
+    pub fn unit_name(&self) -> &str {
+        self.user.as_ref().map_or("", |u| u.unit_name.as_str())
+    }
+
+    /// Content-hashed URL of an embedded static file.
+    pub fn asset(&self, name: &str) -> String {
+        assets::url(name)
+    }
+
+    /// Whether a nav entry is the current section ("/" only matches itself).
+    pub fn active(&self, prefix: &str) -> bool {
+        if prefix == "/" {
+            self.path == "/"
+        } else {
+            self.path == prefix || self.path.starts_with(&format!("{prefix}/"))
+        }
+    }
+
+    pub fn user(&self) -> AppResult<&Arc<User>> {
+        self.user.as_ref().ok_or(AppError::Unauthorized {
+            next: self.path.clone(),
+        })
+    }
+}
+
+impl FromRequest for Ctx {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let user = crate::auth::user::user_of(&req).await?;
+            let csrf = crate::auth::csrf::expected_token(&req).await?;
+            let flash = req
+                .cookie(FLASH_COOKIE)
+                .and_then(|c| decode_flash(c.value()));
+            Ok(Ctx {
+                user,
+                csrf,
+                flash,
+                path: req.path().to_string(),
+            })
+        })
+    }
+}
+
+/// Render a page with status 200.
+pub fn render<T: Template>(page: &T) -> AppResult<HttpResponse> {
+    render_status(page, StatusCode::OK)
+}
+
+/// Render a page with a given status (422 for a form with errors).
+pub fn render_status<T: Template>(page: &T, status: StatusCode) -> AppResult<HttpResponse> {
+    let body = page.render()?;
+    Ok(HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .body(body))
+}
+
+/// 303 to `to` with a flash message shown on the next page.
+pub fn redirect_flash(to: &str, kind: &str, message: &str) -> HttpResponse {
+    let value = encode_flash(kind, message);
+    let mut cookie = actix_web::cookie::Cookie::new(FLASH_COOKIE, value);
+    cookie.set_path("/");
+    cookie.set_http_only(true);
+    cookie.set_same_site(actix_web::cookie::SameSite::Lax);
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .cookie(cookie)
+        .finish()
+}
+
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn encode_flash(kind: &str, message: &str) -> String {
+    hex(format!("{kind}\n{message}").as_bytes())
+}
+
+fn decode_flash(value: &str) -> Option<Flash> {
+    if value.len() % 2 != 0 || value.len() > 2000 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..value.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(value.get(i..i + 2)?, 16).ok())
+        .collect();
+    let text = String::from_utf8(bytes?).ok()?;
+    let (kind, message) = text.split_once('\n')?;
+    let kind = if kind == "ok" { "ok" } else { "error" };
+    Some(Flash {
+        kind: kind.into(),
+        message: message.into(),
+    })
+}
+
+/// Percent-encode for a query-string value.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// A local path safe to redirect to after login (no scheme, no `//host`).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+/// Page numbers for a list.
+#[derive(Debug, Clone)]
+pub struct Pager {
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+impl Pager {
+    pub fn new(page: Option<i64>, per_page: i64, total: i64) -> Self {
+        let mut p = Pager {
+            page: page.unwrap_or(1).max(1),
+            per_page,
+            total,
+        };
+        p.page = p.page.min(p.pages());
+        p
+    }
+
+    pub fn pages(&self) -> i64 {
+        ((self.total + self.per_page - 1) / self.per_page).max(1)
+    }
+
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * self.per_page
+    }
+
+    pub fn has_prev(&self) -> bool {
+        self.page > 1
+    }
+
+    pub fn has_next(&self) -> bool {
+        self.page < self.pages()
+    }
+
+    pub fn prev(&self) -> i64 {
+        self.page - 1
+    }
+
+    pub fn next(&self) -> i64 {
+        self.page + 1
+    }
+}
+
+/// Client address for the audit log (X-Forwarded-For from the load balancer, else the peer).
+pub fn client_ip(req: &HttpRequest) -> Option<String> {
+    req.connection_info()
+        .realip_remote_addr()
+        .map(|s| s.chars().take(64).collect())
+}
+
+/// Per-field messages for a form shown again with status 422.
+#[derive(Debug, Default, Clone)]
+pub struct FieldErrors(pub Vec<(&'static str, String)>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &'static str, msg: impl Into<String>) {
+        self.0.push((field, msg.into()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The message for `field`, or "" (templates print it only when non-empty).
+    pub fn get(&self, field: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map_or("", |(_, m)| m.as_str())
+    }
+
+    pub fn has(&self, field: &str) -> bool {
+        self.0.iter().any(|(f, _)| *f == field)
+    }
+}
+
+/// Full-width digits and letters (０-９, Ａ-Ｚ) to ASCII, as people type them on Chinese IMEs.
+pub fn to_halfwidth(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            _ => c,
+        })
+        .collect()
+}
