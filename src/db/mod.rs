@@ -112,6 +112,13 @@ pub fn build_pool(url: &DbUrl, max_size: u32) -> AppResult<Pool> {
                 .map_err(|e| AppError::Internal(format!("cannot create {}: {e}", dir.display())))?;
         }
     }
+    // Switch a new SQLite file to WAL once, alone: WAL is persistent, and several pool
+    // connections switching at the same moment race for the lock and fail with "locked".
+    if url.is_sqlite() {
+        Manager::new(url.clone())
+            .connect()
+            .map_err(|e| AppError::Internal(format!("cannot open database: {e}")))?;
+    }
     r2d2::Pool::builder()
         .max_size(max_size.max(2))
         .connection_timeout(Duration::from_secs(5))

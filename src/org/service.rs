@@ -166,29 +166,32 @@ pub fn set_disabled(
     })
 }
 
-/// Resolve a unit written in an import file: a full name path ("集团工会/一公司工会/机关分会")
-/// or a unique name.
+/// Resolve a unit written in an import file: a unique name ("结构所分会") or a path of names
+/// ending at the unit ("第一工程公司工会/机关分会", or from the root).
 pub fn resolve_unit(units: &[OrgUnit], text: &str) -> Result<i32, String> {
-    let text = text.trim();
-    if text.is_empty() {
+    let names: Vec<&str> = text.split('/').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let Some((leaf, above)) = names.split_last() else {
         return Err("单位为空".into());
-    }
-    if text.contains('/') {
-        let names: Vec<&str> = text.split('/').map(str::trim).filter(|s| !s.is_empty()).collect();
-        let mut parent: Option<i32> = None;
-        for name in &names {
-            let found = units
-                .iter()
-                .find(|u| u.parent_id == parent && u.name == *name)
-                .ok_or_else(|| format!("找不到单位“{text}”"))?;
-            parent = Some(found.id);
-        }
-        return parent.ok_or_else(|| format!("找不到单位“{text}”"));
-    }
-    let matches: Vec<&OrgUnit> = units.iter().filter(|u| u.name == text).collect();
+    };
+    let by_id = |id: i32| units.iter().find(|u| u.id == id);
+    let matches: Vec<&OrgUnit> = units
+        .iter()
+        .filter(|u| u.name == *leaf)
+        .filter(|u| {
+            // Walk up from the candidate, matching the written ancestors from the right.
+            let mut parent = u.parent_id;
+            above.iter().rev().all(|name| match parent.and_then(by_id) {
+                Some(p) if p.name == *name => {
+                    parent = p.parent_id;
+                    true
+                }
+                _ => false,
+            })
+        })
+        .collect();
     match matches.len() {
         0 => Err(format!("找不到单位“{text}”")),
         1 => Ok(matches[0].id),
-        _ => Err(format!("单位“{text}”重名，请写完整路径，如 上级/本单位")),
+        _ => Err(format!("单位“{text}”重名，请写上级，如 上级单位/{leaf}")),
     }
 }

@@ -1,1 +1,13 @@
+//! The one integration-test binary. Runs on SQLite; on PostgreSQL too when ZHIJIA_TEST_PG_URL is set.
 
+mod helpers;
+
+mod admin_members;
+mod auth;
+mod browser;
+mod csrf;
+mod import;
+mod org;
+mod platform;
+mod scope;
+mod smoke;

@@ -1,0 +1,314 @@
+//! TestApp: the real app in-process on a fresh database (a temp SQLite file, or a fresh
+//! PostgreSQL database when ZHIJIA_TEST_PG_URL is set), with a cookie jar and form helpers.
+
+use std::collections::HashMap;
+use std::sync::Once;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::test::{self, TestRequest};
+use actix_web::web;
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use zhijia::config::{Clock, Config, HashCost};
+use zhijia::db::DbUrl;
+use zhijia::AppState;
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: actix_web::http::header::HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, s: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), s, "unexpected status; body:\n{}", self.body);
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_contains(&self, needle: &str) -> &Self {
+        assert!(self.body.contains(needle), "body lacks {needle:?}:\n{}", self.body);
+        self
+    }
+
+    /// The CSRF token of the first form on the page.
+    pub fn csrf(&self) -> String {
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = self.body.find(marker).expect("page has no csrf field") + marker.len();
+        let end = self.body[start..].find('"').unwrap() + start;
+        self.body[start..end].to_string()
+    }
+}
+
+/// Where a test's data lives; dropped with the test.
+pub enum TestDb {
+    Sqlite(#[allow(dead_code)] tempfile_dir::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            if let Ok(mut c) = diesel::PgConnection::establish(admin_url) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// A tiny temp-dir type so the suite needs no extra crate.
+pub mod tempfile_dir {
+    pub struct TempDir(pub std::path::PathBuf);
+    impl TempDir {
+        pub fn new() -> Self {
+            let p = std::env::temp_dir().join(format!("zhijia-test-{}", zhijia::auth::random_token(10)));
+            std::fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+static SWEEP: Once = Once::new();
+
+pub fn pg_base_url() -> Option<String> {
+    std::env::var("ZHIJIA_TEST_PG_URL").ok().filter(|s| !s.is_empty())
+}
+
+fn with_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end);
+    let host = match path_start {
+        Some(i) => &base[..i],
+        None => base,
+    };
+    format!("{host}/{name}{query}")
+}
+
+/// A fresh database for one test.
+pub fn fresh_db() -> (DbUrl, TestDb) {
+    match pg_base_url() {
+        Some(base) => {
+            let admin_url = with_db_name(&base, "postgres");
+            let mut admin = diesel::PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
+            SWEEP.call_once(|| {
+                // Leftovers of earlier runs that were killed before dropping their databases.
+                use diesel::prelude::*;
+                #[derive(QueryableByName)]
+                struct Name {
+                    #[diesel(sql_type = diesel::sql_types::Text)]
+                    datname: String,
+                }
+                let names: Vec<Name> = diesel::sql_query(
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'zhijia_t_%'",
+                )
+                .load(&mut admin)
+                .unwrap_or_default();
+                for n in names {
+                    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", n.datname));
+                }
+            });
+            let name = format!("zhijia_t_{}", zhijia::auth::random_token(8).to_lowercase());
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create test database");
+            (
+                DbUrl::Postgres(with_db_name(&base, &name)),
+                TestDb::Postgres { admin_url, name },
+            )
+        }
+        None => {
+            let dir = tempfile_dir::TempDir::new();
+            let path = dir.0.join("test.db");
+            (DbUrl::Sqlite(path), TestDb::Sqlite(dir))
+        }
+    }
+}
+
+pub fn test_config(database: DbUrl) -> Config {
+    Config {
+        database,
+        bind: "127.0.0.1:0".into(),
+        secret_key: b"test-secret-key-test-secret-key-0123456789".to_vec(),
+        secure_cookies: false,
+        hash_cost: HashCost::TEST,
+        pool_size: 4,
+        clock: Clock::default(),
+    }
+}
+
+pub struct TestApp<S> {
+    pub svc: S,
+    pub state: web::Data<AppState>,
+    pub cookies: HashMap<String, String>,
+    pub _db: TestDb,
+}
+
+/// A fresh app on a fresh database.
+pub async fn spawn() -> TestApp<impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>> {
+    let (url, db) = fresh_db();
+    let state = zhijia::build_state(test_config(url)).expect("build state");
+    let svc = test::init_service(zhijia::app(state.clone())).await;
+    TestApp {
+        svc,
+        state,
+        cookies: HashMap::new(),
+        _db: db,
+    }
+}
+
+/// A fresh app seeded with `zhijia demo`.
+pub async fn spawn_demo() -> TestApp<impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>> {
+    let app = spawn().await;
+    zhijia::demo::seed(&app.state).expect("seed demo");
+    app
+}
+
+impl<S, B> TestApp<S>
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub async fn send(&mut self, req: TestRequest) -> Resp {
+        let mut req = req;
+        if !self.cookies.is_empty() {
+            req = req.insert_header(("cookie", self.cookie_header()));
+        }
+        let res = test::call_service(&self.svc, req.to_request()).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        for v in headers.get_all("set-cookie") {
+            let s = v.to_str().unwrap();
+            let c = actix_web::cookie::Cookie::parse(s.to_string()).unwrap();
+            let removed = c.max_age().is_some_and(|a| a.is_zero() || a.is_negative());
+            if removed || c.value().is_empty() {
+                self.cookies.remove(c.name());
+            } else {
+                self.cookies.insert(c.name().to_string(), c.value().to_string());
+            }
+        }
+        let bytes = test::read_body(res).await;
+        Resp {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Resp {
+        self.send(TestRequest::get().uri(path)).await
+    }
+
+    /// POST a form as is (no token added).
+    pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        self.send(
+            TestRequest::post()
+                .uri(path)
+                .insert_header(("content-type", "application/x-www-form-urlencoded"))
+                .set_payload(body),
+        )
+        .await
+    }
+
+    /// The CSRF token this browser's forms carry (read from a page, as a browser would).
+    pub async fn csrf(&mut self) -> String {
+        if self.cookies.contains_key("zj_session") {
+            for page in ["/me", "/me/password"] {
+                let r = self.get(page).await;
+                if r.status == StatusCode::OK {
+                    return r.csrf();
+                }
+            }
+            // The session is gone (expired or revoked): the browser is anonymous again.
+            self.cookies.remove("zj_session");
+        }
+        self.get("/login").await.csrf()
+    }
+
+    /// POST a form with this browser's CSRF token.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    pub async fn login(&mut self, username: &str, password: &str) -> Resp {
+        self.post("/login", &[("username", username), ("password", password)]).await
+    }
+
+    /// Log in and assert it worked.
+    pub async fn login_ok(&mut self, username: &str) {
+        let r = self.login(username, "zhijia-demo").await;
+        assert_eq!(r.status.as_u16(), 303, "login of {username} failed: {}", r.body);
+    }
+
+    pub async fn logout(&mut self) {
+        self.post("/logout", &[]).await.assert_status(303);
+    }
+
+    pub fn conn(&self) -> zhijia::db::PooledConn {
+        self.state.pool.get().unwrap()
+    }
+
+    pub fn member_id(&self, employee_no: &str) -> i32 {
+        zhijia::members::model::find_by_employee_no(&mut self.conn(), employee_no)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no member {employee_no}"))
+            .id
+    }
+
+    pub fn count(&self, sql_table: &str) -> i64 {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let r: N = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {sql_table}"))
+            .get_result(&mut self.conn())
+            .unwrap();
+        r.n
+    }
+
+    pub fn audit_count(&self, action: &str) -> i64 {
+        use diesel::prelude::*;
+        use zhijia::db::schema::audit_log;
+        audit_log::table
+            .filter(audit_log::action.eq(action))
+            .count()
+            .get_result(&mut self.conn())
+            .unwrap()
+    }
+}

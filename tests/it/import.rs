@@ -1,0 +1,109 @@
+//! Roster import from CSV and XLSX.
+
+use crate::helpers::*;
+use zhijia::members::import::{import_rows, read_rows};
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const ROSTER: &str = "\u{feff}工号,姓名,手机,单位
+NEW001,周一,13911110001,第一工程公司工会/机关分会
+NEW002,吴二,,第一工程公司工会/项目一部分会
+NEW003,郑三,13911110003,中建华能集团工会/设计研究院工会/结构所分会
+NEW004,,13911110004,项目二部分会
+NEW005,冯五,12345,项目二部分会
+NEW006,陈六,13911110006,不存在的分会
+NEW007,褚七,13911110007,路桥分会
+";
+
+#[actix_web::test]
+async fn an_import_with_three_bad_rows_reports_them_and_imports_the_rest() {
+    let app = spawn_demo().await;
+    let dir = tempfile_dir::TempDir::new();
+    let file = write(&dir.0, "roster.csv", ROSTER);
+    let rows = read_rows(&file).unwrap();
+    let mut seen = 0;
+    let report = import_rows(&mut app.conn(), &rows, app.state.config.hash_cost, app.state.config.clock.now(), |n| seen = n).unwrap();
+    assert_eq!(seen, 7);
+    let bad_lines: Vec<usize> = report.errors.iter().map(|(l, _)| *l).collect();
+    assert_eq!(bad_lines, vec![5, 6, 7], "{:?}", report.errors);
+    assert!(report.errors[0].1.contains("请填写姓名"));
+    assert!(report.errors[1].1.contains("手机号"));
+    assert!(report.errors[2].1.contains("找不到单位"));
+    assert_eq!(report.created, 4);
+    assert_eq!(report.passwords.len(), 4);
+    assert_eq!(app.audit_count("member.create"), 4);
+    let m = zhijia::members::model::find_by_employee_no(&mut app.conn(), "NEW003").unwrap().unwrap();
+    assert!(m.must_change_password);
+    let summary = report.summary();
+    assert!(summary.contains("第 5 行"), "{summary}");
+}
+
+#[actix_web::test]
+async fn reimporting_the_same_file_creates_no_duplicates_and_applies_changes() {
+    let app = spawn_demo().await;
+    let dir = tempfile_dir::TempDir::new();
+    let text = "工号,姓名,手机,单位\nR1,甲,13922220001,路桥分会\nR2,乙,13922220002,市政分会\n";
+    let file = write(&dir.0, "r.csv", text);
+    let cost = app.state.config.hash_cost;
+    let now = app.state.config.clock.now();
+    let first = import_rows(&mut app.conn(), &read_rows(&file).unwrap(), cost, now, |_| {}).unwrap();
+    assert_eq!((first.created, first.updated, first.unchanged), (2, 0, 0));
+    let members = app.count("members");
+    let again = import_rows(&mut app.conn(), &read_rows(&file).unwrap(), cost, now, |_| {}).unwrap();
+    assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 2));
+    assert_eq!(app.count("members"), members);
+    let changed = write(&dir.0, "r2.csv", "工号,姓名,手机,单位\nR1,甲改,13922220001,市政分会\nR2,乙,13922220002,市政分会\n");
+    let third = import_rows(&mut app.conn(), &read_rows(&changed).unwrap(), cost, now, |_| {}).unwrap();
+    assert_eq!((third.created, third.updated, third.unchanged), (0, 1, 1));
+    let r1 = zhijia::members::model::find_by_employee_no(&mut app.conn(), "R1").unwrap().unwrap();
+    assert_eq!(r1.name, "甲改");
+    assert_eq!(app.count("members"), members);
+}
+
+#[actix_web::test]
+async fn an_xlsx_roster_imports_like_a_csv_one() {
+    let app = spawn_demo().await;
+    let dir = tempfile_dir::TempDir::new();
+    let path = dir.0.join("roster.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["工号", "姓名", "手机", "单位", "初始密码"].iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.write_number(1, 0, 880001.0).unwrap();
+    ws.write_string(1, 1, "蒋八").unwrap();
+    ws.write_number(1, 2, 13933330001.0).unwrap();
+    ws.write_string(1, 3, "勘察测绘分会").unwrap();
+    ws.write_string(1, 4, "Start-2026-x").unwrap();
+    wb.save(&path).unwrap();
+    let rows = read_rows(&path).unwrap();
+    let report = import_rows(&mut app.conn(), &rows, app.state.config.hash_cost, app.state.config.clock.now(), |_| {}).unwrap();
+    assert_eq!(report.created, 1, "{:?}", report.errors);
+    assert!(report.passwords.is_empty(), "the file gave the password");
+    let m = zhijia::members::model::find_by_employee_no(&mut app.conn(), "880001").unwrap().unwrap();
+    assert_eq!(m.phone.as_deref(), Some("13933330001"));
+}
+
+#[test]
+fn a_non_utf8_csv_gets_a_helpful_message() {
+    let dir = tempfile_dir::TempDir::new();
+    let p = dir.0.join("gbk.csv");
+    std::fs::write(&p, [0xb9u8, 0xa4, 0xba, 0xc5, b',', b'\n']).unwrap();
+    let err = read_rows(&p).unwrap_err().to_string();
+    assert!(err.contains("UTF-8"), "{err}");
+}
+
+#[actix_web::test]
+async fn an_ambiguous_unit_name_is_refused_with_a_hint() {
+    let app = spawn_demo().await;
+    let dir = tempfile_dir::TempDir::new();
+    // 机关分会 exists in two subsidiaries.
+    let file = write(&dir.0, "a.csv", "工号,姓名,单位\nAMB1,某甲,机关分会\n");
+    let report = import_rows(&mut app.conn(), &read_rows(&file).unwrap(), app.state.config.hash_cost, app.state.config.clock.now(), |_| {}).unwrap();
+    assert_eq!(report.created, 0);
+    assert!(report.errors[0].1.contains("重名"), "{:?}", report.errors);
+}
