@@ -34,7 +34,10 @@ pub fn build_state(config: Config) -> AppResult<web::Data<AppState>> {
 
 /// Routes and middleware of the whole site.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/static/{file:.*}", web::get().to(crate::web::assets::serve));
+    cfg.route(
+        "/static/{file:.*}",
+        web::get().to(crate::web::assets::serve),
+    );
     crate::home::routes(cfg);
     crate::auth::handlers::routes(cfg);
     crate::members::admin::routes(cfg);
@@ -58,15 +61,18 @@ pub fn app(
         .app_data(state)
         .app_data(web::FormConfig::default().limit(64 * 1024))
         .app_data(web::PayloadConfig::new(256 * 1024))
-        .app_data(web::QueryConfig::default().error_handler(|_, _| {
-            AppError::Validation("链接参数有误".into()).into()
-        }))
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|_, _| AppError::Validation("链接参数有误".into()).into()),
+        )
         .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
         .wrap(from_fn(crate::web::middleware::site))
         .wrap(Compress::default())
         .wrap(Logger::new("%{r}a \"%r\" %s %b %Dms").exclude("/healthz"))
         .configure(configure)
-        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, _>(AppError::NotFound)
+        }))
 }
 
 /// Serve until stopped. Logs the one-time setup link on an install without an administrator.
@@ -76,7 +82,11 @@ pub async fn run(config: Config) -> AppResult<()> {
     let state = build_state(config)?;
     let st = state.clone();
     let now = state.config.clock.now();
-    if let Some(token) = db::run(&state.pool, move |conn| crate::auth::service::ensure_setup_token(conn, now)).await? {
+    if let Some(token) = db::run(&state.pool, move |conn| {
+        crate::auth::service::ensure_setup_token(conn, now)
+    })
+    .await?
+    {
         let scheme = if secure { "https" } else { "http" };
         log::warn!(
             "no administrator yet: open {scheme}://{bind}/setup?token={token} once to create one (this link stops working afterwards)"
@@ -95,7 +105,11 @@ pub async fn run(config: Config) -> AppResult<()> {
         loop {
             tick.tick().await;
             let now = housekeeping.config.clock.now();
-            if let Err(e) = db::run(&housekeeping.pool, move |conn| crate::auth::session::purge_expired(conn, now)).await {
+            if let Err(e) = db::run(&housekeeping.pool, move |conn| {
+                crate::auth::session::purge_expired(conn, now)
+            })
+            .await
+            {
                 log::warn!("session purge failed: {e}");
             }
         }

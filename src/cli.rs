@@ -22,10 +22,20 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
     /// Database: sqlite://PATH (embedded, the default) or postgres://USER@HOST/DB
-    #[arg(long, global = true, env = "ZHIJIA_DATABASE_URL", default_value = "sqlite://data/zhijia.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "ZHIJIA_DATABASE_URL",
+        default_value = "sqlite://data/zhijia.db"
+    )]
     pub database_url: String,
     /// Address to listen on (port 0 picks a free port)
-    #[arg(long, global = true, env = "ZHIJIA_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "ZHIJIA_BIND",
+        default_value = "127.0.0.1:8080"
+    )]
     pub bind: String,
     /// Secret for CSRF tokens (≥ 32 characters). Default: generated once into secret.key beside
     /// the SQLite file. Set the same value on every instance behind a load balancer.
@@ -92,7 +102,8 @@ pub enum AdminCommand {
 impl GlobalArgs {
     pub fn config(&self) -> AppResult<Config> {
         let database = DbUrl::parse(&self.database_url).map_err(AppError::Internal)?;
-        let secret_key = load_or_create_secret(self.secret_key.as_deref(), &Config::data_dir(&database))?;
+        let secret_key =
+            load_or_create_secret(self.secret_key.as_deref(), &Config::data_dir(&database))?;
         Ok(Config {
             database,
             bind: self.bind.clone(),

@@ -95,7 +95,12 @@ pub fn load_or_create_secret(given: Option<&str>, data_dir: &Path) -> AppResult<
             )))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(AppError::Internal(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(AppError::Internal(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )))
+        }
     }
     std::fs::create_dir_all(data_dir)
         .map_err(|e| AppError::Internal(format!("cannot create {}: {e}", data_dir.display())))?;

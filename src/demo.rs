@@ -16,29 +16,49 @@ pub const DEMO_PASSWORD: &str = "zhijia-demo";
 
 /// (login, name, what it is)
 pub const ACCOUNTS: &[(&str, &str, &str)] = &[
-    ("demo-member", "王小明", "会员，第一工程公司工会 · 机关分会（分会 A）"),
-    ("demo-member-b", "李晓红", "会员，第一工程公司工会 · 项目一部分会（分会 B）"),
-    ("demo-cadre", "张建国", "分会 A 工会干部，demo-member 的网格员"),
+    (
+        "demo-member",
+        "王小明",
+        "会员，第一工程公司工会 · 机关分会（分会 A）",
+    ),
+    (
+        "demo-member-b",
+        "李晓红",
+        "会员，第一工程公司工会 · 项目一部分会（分会 B）",
+    ),
+    (
+        "demo-cadre",
+        "张建国",
+        "分会 A 工会干部，demo-member 的网格员",
+    ),
     ("demo-cadre-b", "刘芳", "分会 B 工会干部"),
-    ("demo-chair", "陈志强", "第一工程公司工会主席（A、B 的上级工会）"),
+    (
+        "demo-chair",
+        "陈志强",
+        "第一工程公司工会主席（A、B 的上级工会）",
+    ),
     ("demo-finance", "赵丽", "第一工程公司工会财务"),
     ("demo-admin", "系统管理员", "系统管理员"),
 ];
 
 const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何",
-    "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾", "肖", "田",
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾",
+    "肖", "田",
 ];
 const GIVEN: &[&str] = &[
-    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超",
-    "秀英", "霞", "平", "刚", "桂英", "建华", "志刚", "海燕", "丹", "鑫", "波", "宁", "婷", "浩然", "子涵",
-    "俊杰", "欣怡", "晓东", "红梅", "国庆", "建军", "春生", "立新", "思远", "雨桐",
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
+    "超", "秀英", "霞", "平", "刚", "桂英", "建华", "志刚", "海燕", "丹", "鑫", "波", "宁", "婷",
+    "浩然", "子涵", "俊杰", "欣怡", "晓东", "红梅", "国庆", "建军", "春生", "立新", "思远", "雨桐",
 ];
 
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) as usize
     }
 }
@@ -55,7 +75,10 @@ pub fn seed(state: &AppState) -> AppResult<()> {
         // One hash for every demo account: they share the published demo password anyway.
         let hash = hash_blocking(state.config.hash_cost, DEMO_PASSWORD)?;
         let n = write_tx(&mut conn, |conn| seed_in(conn, &hash, now))?;
-        println!("已创建 {n} 名会员（{:.1} 秒）。", started.elapsed().as_secs_f32());
+        println!(
+            "已创建 {n} 名会员（{:.1} 秒）。",
+            started.elapsed().as_secs_f32()
+        );
     }
     println!("\n演示账号（密码均为 {DEMO_PASSWORD}）：");
     for (login, name, what) in ACCOUNTS {
@@ -67,7 +90,10 @@ pub fn seed(state: &AppState) -> AppResult<()> {
 
 fn seed_in(conn: &mut DbConnection, hash: &str, now: NaiveDateTime) -> AppResult<usize> {
     let actor = Actor::system("演示数据", now);
-    let root = match org::model::all(conn)?.into_iter().find(|u| u.parent_id.is_none()) {
+    let root = match org::model::all(conn)?
+        .into_iter()
+        .find(|u| u.parent_id.is_none())
+    {
         Some(r) => {
             org::model::rename(conn, r.id, "中建华能集团工会")?;
             r
@@ -93,14 +119,22 @@ fn seed_in(conn: &mut DbConnection, hash: &str, now: NaiveDateTime) -> AppResult
     branches.push(child(conn, &sub3, "勘察测绘分会", "branch")?);
     branches.push(child(conn, &root, "集团机关分会", "branch")?);
     let mut teams = Vec::new();
-    for (b, names) in [(&branches[1], ["钢筋班组", "混凝土班组"]), (&branches[5], ["桥梁一组", "桥梁二组"])] {
+    for (b, names) in [
+        (&branches[1], ["钢筋班组", "混凝土班组"]),
+        (&branches[5], ["桥梁一组", "桥梁二组"]),
+    ] {
         for n in names {
             teams.push(child(conn, b, n, "team")?);
         }
     }
 
     let mut count = 0usize;
-    let mut add = |conn: &mut DbConnection, no: &str, name: &str, phone: Option<String>, unit: i32, admin: bool| {
+    let mut add = |conn: &mut DbConnection,
+                   no: &str,
+                   name: &str,
+                   phone: Option<String>,
+                   unit: i32,
+                   admin: bool| {
         count += 1;
         members::insert(
             conn,
@@ -118,17 +152,61 @@ fn seed_in(conn: &mut DbConnection, hash: &str, now: NaiveDateTime) -> AppResult
             },
         )
     };
-    let grant = |conn: &mut DbConnection, m: i32, u: i32, r: Role| members::insert_role(conn, m, u, r.as_str(), now);
+    let grant = |conn: &mut DbConnection, m: i32, u: i32, r: Role| {
+        members::insert_role(conn, m, u, r.as_str(), now)
+    };
 
-    let demo_member = add(conn, "demo-member", "王小明", Some("13800000001".into()), branch_a.id, false)?;
-    add(conn, "demo-member-b", "李晓红", Some("13800000002".into()), branch_b.id, false)?;
-    let cadre = add(conn, "demo-cadre", "张建国", Some("13800000003".into()), branch_a.id, false)?;
+    let demo_member = add(
+        conn,
+        "demo-member",
+        "王小明",
+        Some("13800000001".into()),
+        branch_a.id,
+        false,
+    )?;
+    add(
+        conn,
+        "demo-member-b",
+        "李晓红",
+        Some("13800000002".into()),
+        branch_b.id,
+        false,
+    )?;
+    let cadre = add(
+        conn,
+        "demo-cadre",
+        "张建国",
+        Some("13800000003".into()),
+        branch_a.id,
+        false,
+    )?;
     grant(conn, cadre, branch_a.id, Role::Cadre)?;
-    let cadre_b = add(conn, "demo-cadre-b", "刘芳", Some("13800000004".into()), branch_b.id, false)?;
+    let cadre_b = add(
+        conn,
+        "demo-cadre-b",
+        "刘芳",
+        Some("13800000004".into()),
+        branch_b.id,
+        false,
+    )?;
     grant(conn, cadre_b, branch_b.id, Role::Cadre)?;
-    let chair = add(conn, "demo-chair", "陈志强", Some("13800000005".into()), sub1.id, false)?;
+    let chair = add(
+        conn,
+        "demo-chair",
+        "陈志强",
+        Some("13800000005".into()),
+        sub1.id,
+        false,
+    )?;
     grant(conn, chair, sub1.id, Role::Chair)?;
-    let finance = add(conn, "demo-finance", "赵丽", Some("13800000006".into()), sub1.id, false)?;
+    let finance = add(
+        conn,
+        "demo-finance",
+        "赵丽",
+        Some("13800000006".into()),
+        sub1.id,
+        false,
+    )?;
     grant(conn, finance, sub1.id, Role::Finance)?;
     add(conn, "demo-admin", "系统管理员", None, root.id, true)?;
     members::set_grid_cadre(conn, demo_member, Some(cadre), now)?;
@@ -141,12 +219,20 @@ fn seed_in(conn: &mut DbConnection, hash: &str, now: NaiveDateTime) -> AppResult
     let mut staffed = std::collections::HashSet::from([branch_a.id, branch_b.id, sub1.id]);
     for i in 0..293 {
         let unit = places[i % places.len()];
-        let name = format!("{}{}", SURNAMES[rng.next() % SURNAMES.len()], GIVEN[rng.next() % GIVEN.len()]);
+        let name = format!(
+            "{}{}",
+            SURNAMES[rng.next() % SURNAMES.len()],
+            GIVEN[rng.next() % GIVEN.len()]
+        );
         let no = format!("ZJ{:05}", 10001 + i);
         let phone = format!("139{:08}", 10_000_000 + i * 7919 % 89_999_999);
         let id = add(conn, &no, &name, Some(phone), unit.id, false)?;
         if staffed.insert(unit.id) {
-            let role = if unit.kind == "branch" || unit.kind == "team" { Role::Cadre } else { Role::Chair };
+            let role = if unit.kind == "branch" || unit.kind == "team" {
+                Role::Cadre
+            } else {
+                Role::Chair
+            };
             grant(conn, id, unit.id, role)?;
         }
     }

@@ -41,7 +41,10 @@ pub enum AppError {
 impl AppError {
     fn message(&self) -> (&'static str, String) {
         match self {
-            AppError::NotFound => ("页面不存在", "您访问的页面不存在，或您没有查看它的权限。".into()),
+            AppError::NotFound => (
+                "页面不存在",
+                "您访问的页面不存在，或您没有查看它的权限。".into(),
+            ),
             AppError::Unauthorized { .. } => ("请先登录", "请登录后继续。".into()),
             AppError::Forbidden => ("无权访问", "您没有执行此操作的权限。".into()),
             AppError::Csrf => (
@@ -51,7 +54,10 @@ impl AppError {
             AppError::Conflict(m) => ("已被他人处理", m.clone()),
             AppError::Validation(m) => ("输入有误", m.clone()),
             AppError::TooManyRequests(m) => ("操作过于频繁", m.clone()),
-            _ => ("系统繁忙", "服务器暂时无法完成请求，请稍后再试。如果问题持续，请联系信息中心。".into()),
+            _ => (
+                "系统繁忙",
+                "服务器暂时无法完成请求，请稍后再试。如果问题持续，请联系信息中心。".into(),
+            ),
         }
     }
 }

@@ -38,7 +38,12 @@ fn run(cli: Cli) -> AppResult<()> {
             Ok(())
         }
         Command::Admin {
-            action: AdminCommand::Create { employee_no, name, password },
+            action:
+                AdminCommand::Create {
+                    employee_no,
+                    name,
+                    password,
+                },
         } => {
             let state = zhijia::build_state(config)?;
             let generated = password.is_none();
@@ -49,7 +54,8 @@ fn run(cli: Cli) -> AppResult<()> {
             let hash = zhijia::auth::password::hash_blocking(state.config.hash_cost, &password)?;
             let now = state.config.clock.now();
             let mut conn = state.pool.get()?;
-            let id = zhijia::auth::service::create_admin(&mut conn, &employee_no, &name, &hash, now)?;
+            let id =
+                zhijia::auth::service::create_admin(&mut conn, &employee_no, &name, &hash, now)?;
             println!("administrator {employee_no} created (id {id})");
             if generated {
                 println!("password: {password}");
@@ -61,7 +67,10 @@ fn run(cli: Cli) -> AppResult<()> {
             let report = members::import::import_file(&state, &file)?;
             print!("{}", report.summary());
             if !report.errors.is_empty() {
-                return Err(AppError::Validation(format!("{} row(s) were not imported", report.errors.len())));
+                return Err(AppError::Validation(format!(
+                    "{} row(s) were not imported",
+                    report.errors.len()
+                )));
             }
             Ok(())
         }
@@ -76,7 +85,10 @@ fn run(cli: Cli) -> AppResult<()> {
         }
         Command::Backup { file } => {
             if file.exists() {
-                return Err(AppError::Validation(format!("{} already exists", file.display())));
+                return Err(AppError::Validation(format!(
+                    "{} already exists",
+                    file.display()
+                )));
             }
             let pool = db::build_pool(&config.database, 2)?;
             let dest = file.to_string_lossy().to_string();

@@ -166,17 +166,22 @@ pub fn search(
 ) -> AppResult<(Vec<AuditEntry>, crate::web::Pager)> {
     let build = |f: &AuditFilter| {
         let mut q = audit_log::table.into_boxed();
-        if !f.actor.trim().is_empty() {
-            q = q.filter(audit_log::actor_name.like(format!("%{}%", f.actor.trim())));
+        let actor = crate::web::clean_search(&f.actor);
+        if !actor.is_empty() {
+            q = q.filter(audit_log::actor_name.like(format!("%{actor}%")));
         }
-        if !f.action.is_empty() {
+        if !f.action.is_empty() && ACTIONS.contains(&f.action.as_str()) {
             q = q.filter(audit_log::action.eq(f.action.clone()));
         }
         if let Ok(d) = chrono::NaiveDate::parse_from_str(f.from.trim(), "%Y-%m-%d") {
             q = q.filter(audit_log::at.ge(d.and_hms_opt(0, 0, 0).unwrap_or_default()));
         }
         if let Ok(d) = chrono::NaiveDate::parse_from_str(f.to.trim(), "%Y-%m-%d") {
-            let end = d.succ_opt().unwrap_or(d).and_hms_opt(0, 0, 0).unwrap_or_default();
+            let end = d
+                .succ_opt()
+                .unwrap_or(d)
+                .and_hms_opt(0, 0, 0)
+                .unwrap_or_default();
             q = q.filter(audit_log::at.lt(end));
         }
         if let Some(ids) = unit_ids {

@@ -13,7 +13,9 @@ use crate::app::AppState;
 use crate::audit::Actor;
 use crate::db;
 use crate::error::{AppError, AppResult};
-use crate::web::{client_ip, redirect, redirect_flash, render, render_status, safe_next, Ctx, FieldErrors};
+use crate::web::{
+    client_ip, redirect, redirect_flash, render, render_status, safe_next, Ctx, FieldErrors,
+};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::get().to(login_form))
@@ -87,7 +89,11 @@ async fn login(
     let id2 = identifier.clone();
     let (wait, account) = db::run(&state.pool, move |conn| {
         let wait = service::wait_secs(conn, &id2, now)?;
-        let account = if wait > 0 { None } else { service::lookup(conn, &id2)? };
+        let account = if wait > 0 {
+            None
+        } else {
+            service::lookup(conn, &id2)?
+        };
         Ok((wait, account))
     })
     .await?;
@@ -102,8 +108,14 @@ async fn login(
     let ok = state.hasher.verify(hash, form.password.clone()).await?;
     let Some(member_id) = member_id.filter(|_| ok) else {
         let id3 = identifier.clone();
-        db::run(&state.pool, move |conn| service::record_failure(conn, &id3, ip, now)).await?;
-        return render_status(&page(ctx, BAD_LOGIN.into()), StatusCode::UNPROCESSABLE_ENTITY);
+        db::run(&state.pool, move |conn| {
+            service::record_failure(conn, &id3, ip, now)
+        })
+        .await?;
+        return render_status(
+            &page(ctx, BAD_LOGIN.into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     };
     let ua = req
         .headers()
@@ -144,7 +156,10 @@ async fn logout(
     Form(_): Form<EmptyForm>,
 ) -> AppResult<HttpResponse> {
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
-    db::run(&state.pool, move |conn| service::end_session(conn, &user, &actor)).await?;
+    db::run(&state.pool, move |conn| {
+        service::end_session(conn, &user, &actor)
+    })
+    .await?;
     let mut gone = Cookie::new(session::COOKIE, "");
     gone.set_path("/");
     gone.make_removal();
@@ -196,13 +211,23 @@ async fn change_password(
         errors.add("new_password", "新密码不能与当前密码相同");
     }
     let uid = user.id;
-    let hash = db::run(&state.pool, move |conn| crate::members::model::password_hash(conn, uid)).await?;
+    let hash = db::run(&state.pool, move |conn| {
+        crate::members::model::password_hash(conn, uid)
+    })
+    .await?;
     if !state.hasher.verify(hash, form.current.clone()).await? {
         errors.0.insert(0, ("current", "当前密码不正确".into()));
     }
     if !errors.is_empty() {
         let forced = user.must_change_password;
-        return render_status(&PasswordPage { ctx, forced, errors }, StatusCode::UNPROCESSABLE_ENTITY);
+        return render_status(
+            &PasswordPage {
+                ctx,
+                forced,
+                errors,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     }
     let hash = state.hasher.hash(form.new_password).await?;
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
@@ -210,7 +235,11 @@ async fn change_password(
         crate::members::service::change_own_password(conn, &user, &actor, &hash)
     })
     .await?;
-    Ok(redirect_flash("/me", "ok", "密码已修改，其他设备上的登录已失效"))
+    Ok(redirect_flash(
+        "/me",
+        "ok",
+        "密码已修改，其他设备上的登录已失效",
+    ))
 }
 
 #[derive(Template)]
@@ -244,10 +273,18 @@ pub struct TokenQuery {
     token: String,
 }
 
-async fn setup_form(state: web::Data<AppState>, ctx: Ctx, q: web::Query<TokenQuery>) -> AppResult<HttpResponse> {
+async fn setup_form(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    q: web::Query<TokenQuery>,
+) -> AppResult<HttpResponse> {
     let token = q.into_inner().token;
     let t = token.clone();
-    if !db::run(&state.pool, move |conn| service::setup_token_valid(conn, &t)).await? {
+    if !db::run(&state.pool, move |conn| {
+        service::setup_token_valid(conn, &t)
+    })
+    .await?
+    {
         return Err(AppError::NotFound);
     }
     render(&SetupPage {
@@ -261,9 +298,17 @@ async fn setup_form(state: web::Data<AppState>, ctx: Ctx, q: web::Query<TokenQue
     })
 }
 
-async fn setup(state: web::Data<AppState>, ctx: Ctx, Form(form): Form<SetupForm>) -> AppResult<HttpResponse> {
+async fn setup(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    Form(form): Form<SetupForm>,
+) -> AppResult<HttpResponse> {
     let t = form.token.clone();
-    if !db::run(&state.pool, move |conn| service::setup_token_valid(conn, &t)).await? {
+    if !db::run(&state.pool, move |conn| {
+        service::setup_token_valid(conn, &t)
+    })
+    .await?
+    {
         return Err(AppError::NotFound);
     }
     let mut errors = FieldErrors::default();
@@ -284,7 +329,15 @@ async fn setup(state: web::Data<AppState>, ctx: Ctx, Form(form): Form<SetupForm>
     }
     if !errors.is_empty() {
         let token = form.token.clone();
-        return render_status(&SetupPage { ctx, token, form, errors }, StatusCode::UNPROCESSABLE_ENTITY);
+        return render_status(
+            &SetupPage {
+                ctx,
+                token,
+                form,
+                errors,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     }
     let password_hash = state.hasher.hash(form.password.clone()).await?;
     let input = service::SetupInput {
@@ -295,7 +348,10 @@ async fn setup(state: web::Data<AppState>, ctx: Ctx, Form(form): Form<SetupForm>
     };
     let now = state.config.clock.now();
     let token = form.token;
-    db::run(&state.pool, move |conn| service::complete_setup(conn, &token, &input, now)).await?;
+    db::run(&state.pool, move |conn| {
+        service::complete_setup(conn, &token, &input, now)
+    })
+    .await?;
     log::info!("first administrator created; the setup link is now disabled");
     Ok(redirect_flash("/login", "ok", "管理员账号已创建，请登录"))
 }

@@ -46,12 +46,20 @@ pub fn wait_secs(conn: &mut DbConnection, identifier: &str, now: NaiveDateTime) 
 }
 
 /// What the login form needs to verify a password: (member id, hash, disabled).
-pub fn lookup(conn: &mut DbConnection, identifier: &str) -> AppResult<Option<(i32, Option<String>, bool)>> {
+pub fn lookup(
+    conn: &mut DbConnection,
+    identifier: &str,
+) -> AppResult<Option<(i32, Option<String>, bool)>> {
     members::find_for_login(conn, identifier)
 }
 
 /// Record a failed attempt (same path for unknown accounts and wrong passwords).
-pub fn record_failure(conn: &mut DbConnection, identifier: &str, ip: Option<String>, now: NaiveDateTime) -> AppResult<()> {
+pub fn record_failure(
+    conn: &mut DbConnection,
+    identifier: &str,
+    ip: Option<String>,
+    now: NaiveDateTime,
+) -> AppResult<()> {
     let shown: String = identifier.chars().take(40).collect();
     write_tx(conn, |conn| {
         let updated = diesel::update(login_throttle::table.find(identifier))
@@ -75,7 +83,14 @@ pub fn record_failure(conn: &mut DbConnection, identifier: &str, ip: Option<Stri
             ip,
             now,
         };
-        audit::record(conn, &actor, None, "login.failed", ("account", None), &shown)
+        audit::record(
+            conn,
+            &actor,
+            None,
+            "login.failed",
+            ("account", None),
+            &shown,
+        )
     })
 }
 
@@ -100,7 +115,14 @@ pub fn start_session(
             user_agent.as_deref(),
         )?;
         let actor = Actor::user(&user, ip, now);
-        audit::record(conn, &actor, Some(user.unit_id), "login.success", ("member", Some(member_id)), "")?;
+        audit::record(
+            conn,
+            &actor,
+            Some(user.unit_id),
+            "login.success",
+            ("member", Some(member_id)),
+            "",
+        )?;
         Ok(token)
     })
 }
@@ -108,7 +130,14 @@ pub fn start_session(
 pub fn end_session(conn: &mut DbConnection, user: &super::User, actor: &Actor) -> AppResult<()> {
     write_tx(conn, |conn| {
         super::session::delete(conn, &user.session_id)?;
-        audit::record(conn, actor, Some(user.unit_id), "logout", ("member", Some(user.id)), "")
+        audit::record(
+            conn,
+            actor,
+            Some(user.unit_id),
+            "logout",
+            ("member", Some(user.id)),
+            "",
+        )
     })
 }
 
@@ -116,7 +145,10 @@ const SETUP_KEY: &str = "setup_token_hash";
 
 /// On an empty install (no administrator), mint a one-time setup token and return it; its hash
 /// is kept in `settings`. Returns None once an administrator exists.
-pub fn ensure_setup_token(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<Option<String>> {
+pub fn ensure_setup_token(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+) -> AppResult<Option<String>> {
     write_tx(conn, |conn| {
         if members::any_admin(conn)? {
             diesel::delete(settings::table.find(SETUP_KEY)).execute(conn)?;
@@ -156,7 +188,12 @@ pub struct SetupInput {
 
 /// Create the root union and the first administrator, once: the token dies in the same
 /// transaction, and a second attempt finds no token (NotFound).
-pub fn complete_setup(conn: &mut DbConnection, token: &str, input: &SetupInput, now: NaiveDateTime) -> AppResult<i32> {
+pub fn complete_setup(
+    conn: &mut DbConnection,
+    token: &str,
+    input: &SetupInput,
+    now: NaiveDateTime,
+) -> AppResult<i32> {
     write_tx(conn, |conn| {
         if !setup_token_valid(conn, token)? || members::any_admin(conn)? {
             return Err(AppError::NotFound);
@@ -183,7 +220,14 @@ pub fn complete_setup(conn: &mut DbConnection, token: &str, input: &SetupInput, 
                 updated_at: now,
             },
         )?;
-        audit::record(conn, &actor, Some(root.id), "setup.admin", ("member", Some(id)), &input.name)?;
+        audit::record(
+            conn,
+            &actor,
+            Some(root.id),
+            "setup.admin",
+            ("member", Some(id)),
+            &input.name,
+        )?;
         Ok(id)
     })
 }
@@ -222,7 +266,14 @@ pub fn create_admin(
             },
         )?;
         diesel::delete(settings::table.find(SETUP_KEY)).execute(conn)?;
-        audit::record(conn, &actor, Some(root.id), "setup.admin", ("member", Some(id)), name)?;
+        audit::record(
+            conn,
+            &actor,
+            Some(root.id),
+            "setup.admin",
+            ("member", Some(id)),
+            name,
+        )?;
         Ok(id)
     })
 }

@@ -73,7 +73,11 @@ pub fn create(
 }
 
 /// The live session for a token, refreshing its seen-at time; expired sessions are deleted.
-pub fn load(conn: &mut DbConnection, token: &str, now: NaiveDateTime) -> AppResult<Option<Session>> {
+pub fn load(
+    conn: &mut DbConnection,
+    token: &str,
+    now: NaiveDateTime,
+) -> AppResult<Option<Session>> {
     let id = super::hash_token(token);
     let Some(s) = sessions::table
         .find(&id)

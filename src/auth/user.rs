@@ -31,6 +31,8 @@ pub struct User {
     pub employee_no: String,
     pub unit_id: i32,
     pub unit_name: String,
+    /// The unit with its ancestors below the top union, e.g. "第一工程公司工会 · 机关分会".
+    pub unit_label: String,
     pub unit_path: String,
     pub is_admin: bool,
     pub must_change_password: bool,
@@ -46,9 +48,26 @@ impl User {
     }
 }
 
+#[derive(Queryable)]
+struct UserRow {
+    id: i32,
+    name: String,
+    employee_no: String,
+    unit_id: i32,
+    is_admin: bool,
+    must_change_password: bool,
+    disabled: bool,
+    unit_name: String,
+    unit_path: String,
+}
+
 /// Load a member with unit and roles. `None` if the member is missing or disabled.
-pub fn load_user(conn: &mut DbConnection, member_id: i32, session_id: &str) -> AppResult<Option<User>> {
-    let row: Option<(i32, String, String, i32, bool, bool, bool, String, String)> = members::table
+pub fn load_user(
+    conn: &mut DbConnection,
+    member_id: i32,
+    session_id: &str,
+) -> AppResult<Option<User>> {
+    let row: Option<UserRow> = members::table
         .inner_join(org_units::table)
         .filter(members::id.eq(member_id))
         .select((
@@ -64,18 +83,20 @@ pub fn load_user(conn: &mut DbConnection, member_id: i32, session_id: &str) -> A
         ))
         .first(conn)
         .optional()?;
-    let Some((id, name, employee_no, unit_id, is_admin, must_change, disabled, unit_name, unit_path)) = row
-    else {
+    let Some(row) = row.filter(|r| !r.disabled) else {
         return Ok(None);
     };
-    if disabled {
-        return Ok(None);
-    }
+    let id = row.id;
     let grants: Vec<(i32, String, String, String)> = roles::table
         .inner_join(org_units::table)
         .filter(roles::member_id.eq(id))
         .filter(org_units::disabled.eq(false))
-        .select((roles::unit_id, org_units::name, org_units::path, roles::role))
+        .select((
+            roles::unit_id,
+            org_units::name,
+            org_units::path,
+            roles::role,
+        ))
         .order(org_units::path.asc())
         .load(conn)?;
     let roles = grants
@@ -91,13 +112,14 @@ pub fn load_user(conn: &mut DbConnection, member_id: i32, session_id: &str) -> A
         .collect();
     Ok(Some(User {
         id,
-        name,
-        employee_no,
-        unit_id,
-        unit_name,
-        unit_path,
-        is_admin,
-        must_change_password: must_change,
+        name: row.name,
+        employee_no: row.employee_no,
+        unit_id: row.unit_id,
+        unit_label: unit_label(conn, &row.unit_path)?.unwrap_or_else(|| row.unit_name.clone()),
+        unit_name: row.unit_name,
+        unit_path: row.unit_path,
+        is_admin: row.is_admin,
+        must_change_password: row.must_change_password,
         roles,
         session_id: session_id.to_string(),
     }))
@@ -111,7 +133,9 @@ pub async fn user_of(req: &HttpRequest) -> AppResult<Option<Arc<User>>> {
     if let Some(Loaded(u)) = req.extensions().get::<Loaded>() {
         return Ok(u.clone());
     }
-    let token = req.cookie(super::session::COOKIE).map(|c| c.value().to_string());
+    let token = req
+        .cookie(super::session::COOKIE)
+        .map(|c| c.value().to_string());
     let user = match token {
         None => None,
         Some(token) => {
@@ -211,4 +235,19 @@ impl FromRequest for AdminUser {
             Ok(AdminUser(user))
         })
     }
+}
+
+/// Names along a unit path below the root, joined for display.
+fn unit_label(conn: &mut DbConnection, path: &str) -> AppResult<Option<String>> {
+    let ids: Vec<i32> = path.split('/').filter_map(|s| s.parse().ok()).collect();
+    let shown: Vec<i32> = if ids.len() > 1 { ids[1..].to_vec() } else { ids };
+    let names: Vec<(i32, String)> = org_units::table
+        .filter(org_units::id.eq_any(shown.clone()))
+        .select((org_units::id, org_units::name))
+        .load(conn)?;
+    let parts: Vec<&str> = shown
+        .iter()
+        .filter_map(|id| names.iter().find(|(i, _)| i == id).map(|(_, n)| n.as_str()))
+        .collect();
+    Ok((!parts.is_empty()).then(|| parts.join(" · ")))
 }

@@ -33,12 +33,42 @@ pub struct Service {
 
 pub fn services_list() -> Vec<Service> {
     vec![
-        Service { name: "维权申诉", desc: "劳动报酬、工时休假等问题，可匿名反映", icon: "维", href: None },
-        Service { name: "普惠慰问", desc: "生日、结婚、生育、住院等慰问申请", icon: "惠", href: None },
-        Service { name: "困难帮扶", desc: "困难职工帮扶、金秋助学", icon: "帮", href: None },
-        Service { name: "调研问卷", desc: "参与工会调研与投票", icon: "调", href: None },
-        Service { name: "风采展示", desc: "劳模风采、活动剪影、才艺展示", icon: "风", href: None },
-        Service { name: "修改密码", desc: "定期修改密码更安全", icon: "密", href: Some("/me/password") },
+        Service {
+            name: "维权申诉",
+            desc: "劳动报酬、工时休假等问题，可匿名反映",
+            icon: "维",
+            href: None,
+        },
+        Service {
+            name: "普惠慰问",
+            desc: "生日、结婚、生育、住院等慰问申请",
+            icon: "惠",
+            href: None,
+        },
+        Service {
+            name: "困难帮扶",
+            desc: "困难职工帮扶、金秋助学",
+            icon: "帮",
+            href: None,
+        },
+        Service {
+            name: "调研问卷",
+            desc: "参与工会调研与投票",
+            icon: "调",
+            href: None,
+        },
+        Service {
+            name: "风采展示",
+            desc: "劳模风采、活动剪影、才艺展示",
+            icon: "风",
+            href: None,
+        },
+        Service {
+            name: "修改密码",
+            desc: "定期修改密码更安全",
+            icon: "密",
+            href: Some("/me/password"),
+        },
     ]
 }
 
@@ -59,7 +89,11 @@ fn greeting(hour: u32) -> &'static str {
     }
 }
 
-async fn home(state: web::Data<AppState>, ctx: Ctx, CurrentUser(_): CurrentUser) -> AppResult<HttpResponse> {
+async fn home(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    CurrentUser(_): CurrentUser,
+) -> AppResult<HttpResponse> {
     use chrono::Timelike;
     // Beijing time for the greeting (UTC+8, no daylight saving).
     let hour = (state.config.clock.now() + chrono::Duration::hours(8)).hour();
@@ -141,7 +175,11 @@ pub struct AdminHomePage {
     roles: Vec<(String, &'static str)>,
 }
 
-async fn admin_home(state: web::Data<AppState>, ctx: Ctx, StaffUser(user): StaffUser) -> AppResult<HttpResponse> {
+async fn admin_home(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+) -> AppResult<HttpResponse> {
     let roles = user
         .roles
         .iter()
@@ -167,5 +205,7 @@ async fn healthz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
         conn.batch_execute("SELECT 1").map_err(AppError::from)
     })
     .await?;
-    Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok"))
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok"))
 }

@@ -14,7 +14,9 @@ use crate::auth::user::StaffUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::org::{scope, OrgUnit, Role};
-use crate::web::{client_ip, redirect_flash, render, render_status, url_encode, Ctx, FieldErrors, Pager};
+use crate::web::{
+    client_ip, redirect_flash, render, render_status, url_encode, Ctx, FieldErrors, Pager,
+};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/members", web::get().to(list))
@@ -22,13 +24,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/members/new", web::get().to(new_form))
         .route("/admin/members/{id}", web::get().to(edit_form))
         .route("/admin/members/{id}", web::post().to(update))
-        .route("/admin/members/{id}/disable", web::get().to(confirm_disable))
+        .route(
+            "/admin/members/{id}/disable",
+            web::get().to(confirm_disable),
+        )
         .route("/admin/members/{id}/disable", web::post().to(disable))
         .route("/admin/members/{id}/enable", web::post().to(enable))
-        .route("/admin/members/{id}/reset-password", web::get().to(confirm_reset))
-        .route("/admin/members/{id}/reset-password", web::post().to(reset_password))
+        .route(
+            "/admin/members/{id}/reset-password",
+            web::get().to(confirm_reset),
+        )
+        .route(
+            "/admin/members/{id}/reset-password",
+            web::post().to(reset_password),
+        )
         .route("/admin/members/{id}/roles", web::post().to(grant_role))
-        .route("/admin/members/{id}/roles/{role_id}/delete", web::post().to(revoke_role))
+        .route(
+            "/admin/members/{id}/roles/{role_id}/delete",
+            web::post().to(revoke_role),
+        )
         .route("/admin/members/{id}/grid", web::post().to(set_grid));
 }
 
@@ -113,7 +127,11 @@ impl MemberFormPage {
     }
 }
 
-async fn new_form(state: web::Data<AppState>, ctx: Ctx, StaffUser(user): StaffUser) -> AppResult<HttpResponse> {
+async fn new_form(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+) -> AppResult<HttpResponse> {
     let units = db::run(&state.pool, move |conn| scope::managed_units(conn, &user)).await?;
     render(&MemberFormPage {
         ctx,
@@ -154,7 +172,10 @@ async fn create(
     let hash = state.hasher.hash(password.clone()).await?;
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let (u2, i2) = (user.clone(), input.clone());
-    let result = db::run(&state.pool, move |conn| service::create(conn, Some(&u2), &actor, &i2, &hash, true)).await?;
+    let result = db::run(&state.pool, move |conn| {
+        service::create(conn, Some(&u2), &actor, &i2, &hash, true)
+    })
+    .await?;
     match result {
         Ok(id) => render(&InitialPasswordPage {
             ctx,
@@ -239,7 +260,15 @@ async fn edit_form(
     StaffUser(user): StaffUser,
     path: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
-    let page = edit_page(&state, ctx, user, path.into_inner(), None, FieldErrors::default()).await?;
+    let page = edit_page(
+        &state,
+        ctx,
+        user,
+        path.into_inner(),
+        None,
+        FieldErrors::default(),
+    )
+    .await?;
     render(&page)
 }
 
@@ -256,8 +285,18 @@ async fn update(
         Ok(input) => {
             let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
             let u2 = user.clone();
-            match db::run(&state.pool, move |conn| service::update(conn, &u2, &actor, id, &input)).await? {
-                Ok(()) => return Ok(redirect_flash(&format!("/admin/members/{id}"), "ok", "会员信息已保存")),
+            match db::run(&state.pool, move |conn| {
+                service::update(conn, &u2, &actor, id, &input)
+            })
+            .await?
+            {
+                Ok(()) => {
+                    return Ok(redirect_flash(
+                        &format!("/admin/members/{id}"),
+                        "ok",
+                        "会员信息已保存",
+                    ))
+                }
                 Err(e) => e,
             }
         }
@@ -285,11 +324,17 @@ async fn confirm_disable(
     path: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let (m, _) = db::run(&state.pool, move |conn| service::load_in_scope(conn, &user, id)).await?;
+    let (m, _) = db::run(&state.pool, move |conn| {
+        service::load_in_scope(conn, &user, id)
+    })
+    .await?;
     render(&ConfirmPage {
         ctx,
         title: "停用会员".into(),
-        message: format!("确定停用 {}（工号 {}）吗？停用后该账号立即退出登录且无法再登录，可随时重新启用。", m.name, m.employee_no),
+        message: format!(
+            "确定停用 {}（工号 {}）吗？停用后该账号立即退出登录且无法再登录，可随时重新启用。",
+            m.name, m.employee_no
+        ),
         action: format!("/admin/members/{id}/disable"),
         button: "确认停用".into(),
         back: format!("/admin/members/{id}"),
@@ -307,10 +352,17 @@ async fn set_disabled(
     disabled: bool,
 ) -> AppResult<HttpResponse> {
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
-    let res = db::run(&state.pool, move |conn| service::set_disabled(conn, &user, &actor, id, disabled)).await;
+    let res = db::run(&state.pool, move |conn| {
+        service::set_disabled(conn, &user, &actor, id, disabled)
+    })
+    .await;
     let back = format!("/admin/members/{id}");
     match res {
-        Ok(()) if disabled => Ok(redirect_flash(&back, "ok", "已停用，该会员的登录已全部失效")),
+        Ok(()) if disabled => Ok(redirect_flash(
+            &back,
+            "ok",
+            "已停用，该会员的登录已全部失效",
+        )),
         Ok(()) => Ok(redirect_flash(&back, "ok", "已重新启用")),
         Err(AppError::Validation(m)) => Ok(redirect_flash(&back, "error", &m)),
         Err(e) => Err(e),
@@ -344,7 +396,10 @@ async fn confirm_reset(
     path: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let (m, _) = db::run(&state.pool, move |conn| service::load_in_scope(conn, &user, id)).await?;
+    let (m, _) = db::run(&state.pool, move |conn| {
+        service::load_in_scope(conn, &user, id)
+    })
+    .await?;
     render(&ConfirmPage {
         ctx,
         title: "重置密码".into(),
@@ -403,7 +458,11 @@ async fn grant_role(
         return Ok(redirect_flash(&back, "error", "请选择单位和角色"));
     };
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
-    match db::run(&state.pool, move |conn| service::grant_role(conn, &user, &actor, id, unit_id, role)).await {
+    match db::run(&state.pool, move |conn| {
+        service::grant_role(conn, &user, &actor, id, unit_id, role)
+    })
+    .await
+    {
         Ok(()) => Ok(redirect_flash(&back, "ok", "角色已授予")),
         Err(AppError::Validation(m)) => Ok(redirect_flash(&back, "error", &m)),
         Err(e) => Err(e),
@@ -420,7 +479,11 @@ async fn revoke_role(
     let (id, role_id) = path.into_inner();
     let back = format!("/admin/members/{id}");
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
-    match db::run(&state.pool, move |conn| service::revoke_role(conn, &user, &actor, role_id)).await {
+    match db::run(&state.pool, move |conn| {
+        service::revoke_role(conn, &user, &actor, role_id)
+    })
+    .await
+    {
         Ok(()) => Ok(redirect_flash(&back, "ok", "角色已撤销")),
         Err(AppError::Validation(m)) => Ok(redirect_flash(&back, "error", &m)),
         Err(e) => Err(e),
@@ -444,7 +507,11 @@ async fn set_grid(
     let back = format!("/admin/members/{id}");
     let cadre = form.cadre_id.parse::<i32>().ok();
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
-    match db::run(&state.pool, move |conn| service::set_grid_cadre(conn, &user, &actor, id, cadre)).await {
+    match db::run(&state.pool, move |conn| {
+        service::set_grid_cadre(conn, &user, &actor, id, cadre)
+    })
+    .await
+    {
         Ok(()) => Ok(redirect_flash(&back, "ok", "网格员已保存")),
         Err(AppError::Validation(m)) => Ok(redirect_flash(&back, "error", &m)),
         Err(e) => Err(e),

@@ -57,7 +57,11 @@ fn find_columns(header: &[String]) -> AppResult<Columns> {
             names.iter().any(|n| h == *n)
         })
     };
-    let missing = |what: &str| AppError::Validation(format!("表头缺少“{what}”列（需要：工号、姓名、单位，可选：手机、初始密码）"));
+    let missing = |what: &str| {
+        AppError::Validation(format!(
+            "表头缺少“{what}”列（需要：工号、姓名、单位，可选：手机、初始密码）"
+        ))
+    };
     Ok(Columns {
         employee_no: pos(&["工号", "员工编号", "employee_no"]).ok_or_else(|| missing("工号"))?,
         name: pos(&["姓名", "name"]).ok_or_else(|| missing("姓名"))?,
@@ -76,11 +80,13 @@ pub fn read_rows(path: &Path) -> AppResult<Vec<Vec<String>>> {
         .to_lowercase();
     match ext.as_str() {
         "csv" => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| AppError::Validation(format!("cannot read {}: {e}", path.display())))?;
+            let bytes = std::fs::read(path).map_err(|e| {
+                AppError::Validation(format!("cannot read {}: {e}", path.display()))
+            })?;
             if std::str::from_utf8(&bytes).is_err() {
                 return Err(AppError::Validation(
-                    "CSV 文件不是 UTF-8 编码：请在 Excel 中另存为“CSV UTF-8”，或直接导入 .xlsx".into(),
+                    "CSV 文件不是 UTF-8 编码：请在 Excel 中另存为“CSV UTF-8”，或直接导入 .xlsx"
+                        .into(),
                 ));
             }
             let mut reader = csv::ReaderBuilder::new()
@@ -160,13 +166,20 @@ pub fn import_rows(
         let input = match form.validate() {
             Ok(i) => i,
             Err(errs) => {
-                let msg = errs.0.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("；");
+                let msg = errs
+                    .0
+                    .iter()
+                    .map(|(_, m)| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join("；");
                 report.errors.push((line, msg));
                 continue;
             }
         };
         if !seen.insert(input.employee_no.clone()) {
-            report.errors.push((line, format!("工号 {} 在文件中重复", input.employee_no)));
+            report
+                .errors
+                .push((line, format!("工号 {} 在文件中重复", input.employee_no)));
             continue;
         }
         match model::find_by_employee_no(conn, &input.employee_no)? {
@@ -210,9 +223,15 @@ pub fn import_rows(
             }
             None => {
                 let given = cols.password.map(&cell).filter(|p| !p.is_empty());
-                let password = given.clone().unwrap_or_else(|| crate::auth::random_token(7));
-                if let Some(r) = crate::auth::password::weak_password_reason(&password, &input.employee_no) {
-                    report.errors.push((line, format!("初始密码不符合要求：{r}")));
+                let password = given
+                    .clone()
+                    .unwrap_or_else(|| crate::auth::random_token(7));
+                if let Some(r) =
+                    crate::auth::password::weak_password_reason(&password, &input.employee_no)
+                {
+                    report
+                        .errors
+                        .push((line, format!("初始密码不符合要求：{r}")));
                     continue;
                 }
                 let hash = hash_blocking(cost, &password)?;
@@ -220,13 +239,20 @@ pub fn import_rows(
                     Ok(_) => {
                         report.created += 1;
                         if given.is_none() {
-                            report
-                                .passwords
-                                .push((input.employee_no.clone(), input.name.clone(), password));
+                            report.passwords.push((
+                                input.employee_no.clone(),
+                                input.name.clone(),
+                                password,
+                            ));
                         }
                     }
                     Err(errs) => {
-                        let msg = errs.0.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("；");
+                        let msg = errs
+                            .0
+                            .iter()
+                            .map(|(_, m)| m.as_str())
+                            .collect::<Vec<_>>()
+                            .join("；");
                         report.errors.push((line, msg));
                     }
                 }
@@ -245,9 +271,13 @@ pub fn import_file(state: &AppState, path: &Path) -> AppResult<ImportReport> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut conn = state.pool.get()?;
-    let report = import_rows(&mut conn, &rows, state.config.hash_cost, state.config.clock.now(), |n| {
-        bar.set_position(n as u64)
-    })?;
+    let report = import_rows(
+        &mut conn,
+        &rows,
+        state.config.hash_cost,
+        state.config.clock.now(),
+        |n| bar.set_position(n as u64),
+    )?;
     bar.finish_and_clear();
     if !report.passwords.is_empty() {
         let out = path.with_extension("passwords.csv");

@@ -123,18 +123,33 @@ pub fn insert(conn: &mut DbConnection, new: &NewMember<'_>) -> AppResult<i32> {
 }
 
 pub fn update(conn: &mut DbConnection, id: i32, changes: &MemberChanges<'_>) -> AppResult<usize> {
-    Ok(diesel::update(members::table.find(id)).set(changes).execute(conn)?)
+    Ok(diesel::update(members::table.find(id))
+        .set(changes)
+        .execute(conn)?)
 }
 
-pub fn set_disabled(conn: &mut DbConnection, id: i32, disabled: bool, now: NaiveDateTime) -> AppResult<usize> {
+pub fn set_disabled(
+    conn: &mut DbConnection,
+    id: i32,
+    disabled: bool,
+    now: NaiveDateTime,
+) -> AppResult<usize> {
     Ok(diesel::update(members::table.find(id))
         .set((members::disabled.eq(disabled), members::updated_at.eq(now)))
         .execute(conn)?)
 }
 
-pub fn set_grid_cadre(conn: &mut DbConnection, id: i32, cadre: Option<i32>, now: NaiveDateTime) -> AppResult<usize> {
+pub fn set_grid_cadre(
+    conn: &mut DbConnection,
+    id: i32,
+    cadre: Option<i32>,
+    now: NaiveDateTime,
+) -> AppResult<usize> {
     Ok(diesel::update(members::table.find(id))
-        .set((members::grid_cadre_id.eq(cadre), members::updated_at.eq(now)))
+        .set((
+            members::grid_cadre_id.eq(cadre),
+            members::updated_at.eq(now),
+        ))
         .execute(conn)?)
 }
 
@@ -179,9 +194,9 @@ pub fn search(
         if let Some(u) = filter.unit {
             q = q.filter(members::unit_id.eq(u));
         }
-        let text = filter.q.trim();
+        let text = crate::web::clean_search(&filter.q);
         if !text.is_empty() {
-            let pat = format!("%{}%", text.replace(['%', '_'], ""));
+            let pat = format!("%{text}%");
             q = q.filter(
                 members::name
                     .like(pat.clone())
@@ -212,14 +227,20 @@ pub fn search(
                 .find(|(id, _)| *id == m.unit_id)
                 .map(|(_, n)| n.clone())
                 .unwrap_or_default();
-            MemberRow { member: m, unit_name }
+            MemberRow {
+                member: m,
+                unit_name,
+            }
         })
         .collect();
     Ok((rows, pager))
 }
 
 /// A member's roles with unit names: (role id, unit id, unit name, role code).
-pub fn roles_of(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<(i32, i32, String, String)>> {
+pub fn roles_of(
+    conn: &mut DbConnection,
+    member_id: i32,
+) -> AppResult<Vec<(i32, i32, String, String)>> {
     Ok(roles::table
         .inner_join(org_units::table)
         .filter(roles::member_id.eq(member_id))
@@ -228,7 +249,13 @@ pub fn roles_of(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<(i32, 
         .load(conn)?)
 }
 
-pub fn insert_role(conn: &mut DbConnection, member_id: i32, unit_id: i32, role: &str, now: NaiveDateTime) -> AppResult<()> {
+pub fn insert_role(
+    conn: &mut DbConnection,
+    member_id: i32,
+    unit_id: i32,
+    role: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
     diesel::insert_into(roles::table)
         .values((
             roles::member_id.eq(member_id),
@@ -240,7 +267,12 @@ pub fn insert_role(conn: &mut DbConnection, member_id: i32, unit_id: i32, role: 
     Ok(())
 }
 
-pub fn has_role(conn: &mut DbConnection, member_id: i32, unit_id: i32, role: &str) -> AppResult<bool> {
+pub fn has_role(
+    conn: &mut DbConnection,
+    member_id: i32,
+    unit_id: i32,
+    role: &str,
+) -> AppResult<bool> {
     let n: i64 = roles::table
         .filter(roles::member_id.eq(member_id))
         .filter(roles::unit_id.eq(unit_id))

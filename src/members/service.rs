@@ -43,7 +43,10 @@ pub fn normalize_phone(raw: &str) -> Result<Option<String>, &'static str> {
     if s.is_empty() {
         return Ok(None);
     }
-    let s = s.strip_prefix("+86").or_else(|| s.strip_prefix("0086")).unwrap_or(&s);
+    let s = s
+        .strip_prefix("+86")
+        .or_else(|| s.strip_prefix("0086"))
+        .unwrap_or(&s);
     if s.len() == 11 && s.starts_with('1') && s.chars().all(|c| c.is_ascii_digit()) {
         Ok(Some(s.to_string()))
     } else {
@@ -59,7 +62,10 @@ pub fn normalize_employee_no(raw: &str) -> Result<String, &'static str> {
     if s.chars().count() > 32 {
         return Err("工号不能超过 32 位");
     }
-    if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err("工号只能包含字母、数字、- 和 _");
     }
     Ok(s)
@@ -109,7 +115,11 @@ impl MemberForm {
 }
 
 /// Load a member the user may manage; NotFound otherwise (outsiders learn nothing).
-pub fn load_in_scope(conn: &mut DbConnection, user: &User, id: i32) -> AppResult<(Member, org::OrgUnit)> {
+pub fn load_in_scope(
+    conn: &mut DbConnection,
+    user: &User,
+    id: i32,
+) -> AppResult<(Member, org::OrgUnit)> {
     let member = model::find(conn, id)?.ok_or(AppError::NotFound)?;
     let unit = org::model::find(conn, member.unit_id)?.ok_or(AppError::NotFound)?;
     if !scope::manages(user, &unit.path) {
@@ -118,7 +128,11 @@ pub fn load_in_scope(conn: &mut DbConnection, user: &User, id: i32) -> AppResult
     Ok((member, unit))
 }
 
-fn unit_in_scope(conn: &mut DbConnection, user: Option<&User>, unit_id: i32) -> AppResult<Option<org::OrgUnit>> {
+fn unit_in_scope(
+    conn: &mut DbConnection,
+    user: Option<&User>,
+    unit_id: i32,
+) -> AppResult<Option<org::OrgUnit>> {
     let Some(unit) = org::model::find(conn, unit_id)? else {
         return Ok(None);
     };
@@ -226,7 +240,10 @@ pub fn update(
             changes.push(format!("姓名 {} → {}", before.name, input.name));
         }
         if before.employee_no != input.employee_no {
-            changes.push(format!("工号 {} → {}", before.employee_no, input.employee_no));
+            changes.push(format!(
+                "工号 {} → {}",
+                before.employee_no, input.employee_no
+            ));
         }
         if before.phone != input.phone {
             changes.push("手机号已修改".to_string());
@@ -247,7 +264,13 @@ pub fn update(
 }
 
 /// Disable (revoking every session at once) or re-enable a member.
-pub fn set_disabled(conn: &mut DbConnection, user: &User, actor: &Actor, id: i32, disabled: bool) -> AppResult<()> {
+pub fn set_disabled(
+    conn: &mut DbConnection,
+    user: &User,
+    actor: &Actor,
+    id: i32,
+    disabled: bool,
+) -> AppResult<()> {
     if id == user.id {
         return Err(AppError::Validation("不能停用自己的账号".into()));
     }
@@ -257,18 +280,42 @@ pub fn set_disabled(conn: &mut DbConnection, user: &User, actor: &Actor, id: i32
         if disabled {
             session::delete_for_member(conn, id)?;
         }
-        let action = if disabled { "member.disable" } else { "member.enable" };
-        audit::record(conn, actor, Some(m.unit_id), action, ("member", Some(id)), &m.name)
+        let action = if disabled {
+            "member.disable"
+        } else {
+            "member.enable"
+        };
+        audit::record(
+            conn,
+            actor,
+            Some(m.unit_id),
+            action,
+            ("member", Some(id)),
+            &m.name,
+        )
     })
 }
 
 /// Set a new initial password (the member must change it at next login); revokes sessions.
-pub fn reset_password(conn: &mut DbConnection, user: &User, actor: &Actor, id: i32, hash: &str) -> AppResult<()> {
+pub fn reset_password(
+    conn: &mut DbConnection,
+    user: &User,
+    actor: &Actor,
+    id: i32,
+    hash: &str,
+) -> AppResult<()> {
     write_tx(conn, |conn| {
         let (m, _) = load_in_scope(conn, user, id)?;
         model::set_password(conn, id, hash, true, actor.now)?;
         session::delete_for_member(conn, id)?;
-        audit::record(conn, actor, Some(m.unit_id), "password.reset", ("member", Some(id)), &m.name)
+        audit::record(
+            conn,
+            actor,
+            Some(m.unit_id),
+            "password.reset",
+            ("member", Some(id)),
+            &m.name,
+        )
     })
 }
 
@@ -307,9 +354,15 @@ pub fn grant_role(
     })
 }
 
-pub fn revoke_role(conn: &mut DbConnection, user: &User, actor: &Actor, role_id: i32) -> AppResult<()> {
+pub fn revoke_role(
+    conn: &mut DbConnection,
+    user: &User,
+    actor: &Actor,
+    role_id: i32,
+) -> AppResult<()> {
     write_tx(conn, |conn| {
-        let (member_id, unit_id, role) = model::find_role(conn, role_id)?.ok_or(AppError::NotFound)?;
+        let (member_id, unit_id, role) =
+            model::find_role(conn, role_id)?.ok_or(AppError::NotFound)?;
         if member_id == user.id {
             return Err(AppError::Validation("不能修改自己的角色".into()));
         }
@@ -344,8 +397,13 @@ pub fn set_grid_cadre(
         let (m, unit) = load_in_scope(conn, user, member_id)?;
         if let Some(c) = cadre_id {
             let ancestors = ancestor_ids(&unit.path);
-            if !model::cadres_at(conn, &ancestors)?.iter().any(|(id, _)| *id == c) {
-                return Err(AppError::Validation("网格员必须是该会员所在单位或上级单位的工会干部".into()));
+            if !model::cadres_at(conn, &ancestors)?
+                .iter()
+                .any(|(id, _)| *id == c)
+            {
+                return Err(AppError::Validation(
+                    "网格员必须是该会员所在单位或上级单位的工会干部".into(),
+                ));
             }
         }
         model::set_grid_cadre(conn, member_id, cadre_id, actor.now)?;
@@ -367,18 +425,32 @@ pub fn ancestor_ids(path: &str) -> Vec<i32> {
 
 /// Change one's own password; needs the current one (checked by the caller, off-thread).
 /// Keeps the current session and revokes the others.
-pub fn change_own_password(conn: &mut DbConnection, user: &User, actor: &Actor, hash: &str) -> AppResult<()> {
+pub fn change_own_password(
+    conn: &mut DbConnection,
+    user: &User,
+    actor: &Actor,
+    hash: &str,
+) -> AppResult<()> {
     write_tx(conn, |conn| {
         model::set_password(conn, user.id, hash, false, actor.now)?;
         session::delete_others(conn, user.id, &user.session_id)?;
-        audit::record(conn, actor, Some(user.unit_id), "password.change", ("member", Some(user.id)), "")
+        audit::record(
+            conn,
+            actor,
+            Some(user.unit_id),
+            "password.change",
+            ("member", Some(user.id)),
+            "",
+        )
     })
 }
 
 /// Count members (for the admin overview).
 pub fn count_in(conn: &mut DbConnection, unit_ids: Option<&[i32]>) -> AppResult<i64> {
     use crate::db::schema::members;
-    let mut q = members::table.filter(members::disabled.eq(false)).into_boxed();
+    let mut q = members::table
+        .filter(members::disabled.eq(false))
+        .into_boxed();
     if let Some(ids) = unit_ids {
         q = q.filter(members::unit_id.eq_any(ids.to_vec()));
     }

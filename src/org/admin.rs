@@ -42,7 +42,11 @@ pub struct OrgTreePage {
     kinds: Vec<(&'static str, &'static str)>,
 }
 
-async fn tree(state: web::Data<AppState>, ctx: Ctx, StaffUser(user): StaffUser) -> AppResult<HttpResponse> {
+async fn tree(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+) -> AppResult<HttpResponse> {
     let (rows, parents) = db::run(&state.pool, move |conn| {
         let units = scope::managed_units(conn, &user)?;
         let counts = model::member_counts(conn)?;
@@ -57,7 +61,10 @@ async fn tree(state: web::Data<AppState>, ctx: Ctx, StaffUser(user): StaffUser) 
             .map(|u| UnitRow {
                 indent: u.depth() - base,
                 editable: scope::may_edit_unit(&user, &u),
-                member_count: counts.iter().find(|(id, _)| *id == u.id).map_or(0, |(_, n)| *n),
+                member_count: counts
+                    .iter()
+                    .find(|(id, _)| *id == u.id)
+                    .map_or(0, |(_, n)| *n),
                 unit: u,
             })
             .collect();
@@ -97,7 +104,11 @@ async fn create(
     })
     .await;
     match res {
-        Ok(u) => Ok(redirect_flash("/admin/org", "ok", &format!("已创建“{}”", u.name))),
+        Ok(u) => Ok(redirect_flash(
+            "/admin/org",
+            "ok",
+            &format!("已创建“{}”", u.name),
+        )),
         Err(AppError::Validation(m)) => Ok(redirect_flash("/admin/org", "error", &m)),
         Err(e) => Err(e),
     }
@@ -162,7 +173,10 @@ async fn rename(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
-    let res = db::run(&state.pool, move |conn| service::rename(conn, &user, &actor, id, &form.name)).await;
+    let res = db::run(&state.pool, move |conn| {
+        service::rename(conn, &user, &actor, id, &form.name)
+    })
+    .await;
     outcome(res, &format!("/admin/org/{id}"), "名称已修改")
 }
 
@@ -185,7 +199,10 @@ async fn move_unit(
         return Ok(redirect_flash(&back, "error", "请选择新的上级组织"));
     };
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
-    let res = db::run(&state.pool, move |conn| service::move_unit(conn, &user, &actor, id, parent)).await;
+    let res = db::run(&state.pool, move |conn| {
+        service::move_unit(conn, &user, &actor, id, parent)
+    })
+    .await;
     outcome(res, &back, "已移动")
 }
 
@@ -229,7 +246,10 @@ async fn disable(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
-    let res = db::run(&state.pool, move |conn| service::set_disabled(conn, &user, &actor, id, true)).await;
+    let res = db::run(&state.pool, move |conn| {
+        service::set_disabled(conn, &user, &actor, id, true)
+    })
+    .await;
     outcome(res, &format!("/admin/org/{id}"), "已停用")
 }
 
@@ -242,6 +262,9 @@ async fn enable(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
-    let res = db::run(&state.pool, move |conn| service::set_disabled(conn, &user, &actor, id, false)).await;
+    let res = db::run(&state.pool, move |conn| {
+        service::set_disabled(conn, &user, &actor, id, false)
+    })
+    .await;
     outcome(res, &format!("/admin/org/{id}"), "已重新启用")
 }

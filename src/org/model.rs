@@ -79,7 +79,11 @@ pub fn under_paths(conn: &mut DbConnection, prefixes: &[String]) -> AppResult<Ve
 }
 
 /// Insert a unit and fill in its path, which needs the new id.
-pub fn insert(conn: &mut DbConnection, new: NewOrgUnit<'_>, parent_path: &str) -> AppResult<OrgUnit> {
+pub fn insert(
+    conn: &mut DbConnection,
+    new: NewOrgUnit<'_>,
+    parent_path: &str,
+) -> AppResult<OrgUnit> {
     let id: i32 = diesel::insert_into(org_units::table)
         .values(&new)
         .returning(org_units::id)
@@ -120,13 +124,11 @@ pub fn reparent(conn: &mut DbConnection, unit: &OrgUnit, new_parent: &OrgUnit) -
         .set(org_units::parent_id.eq(Some(new_parent.id)))
         .execute(conn)?;
     // path = new_path || substr(path, old_len + 1) for every unit in the old subtree.
-    diesel::sql_query(
-        "UPDATE org_units SET path = $1 || substr(path, $2) WHERE path LIKE $3",
-    )
-    .bind::<diesel::sql_types::Text, _>(&new_path)
-    .bind::<diesel::sql_types::Integer, _>(old_len + 1)
-    .bind::<diesel::sql_types::Text, _>(format!("{}%", unit.path))
-    .execute(conn)?;
+    diesel::sql_query("UPDATE org_units SET path = $1 || substr(path, $2) WHERE path LIKE $3")
+        .bind::<diesel::sql_types::Text, _>(&new_path)
+        .bind::<diesel::sql_types::Integer, _>(old_len + 1)
+        .bind::<diesel::sql_types::Text, _>(format!("{}%", unit.path))
+        .execute(conn)?;
     Ok(())
 }
 

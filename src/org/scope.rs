@@ -81,5 +81,10 @@ pub fn managed_unit_ids(conn: &mut DbConnection, user: &User) -> AppResult<Optio
     if user.is_admin {
         return Ok(None);
     }
-    Ok(Some(managed_units(conn, user)?.into_iter().map(|u| u.id).collect()))
+    Ok(Some(
+        managed_units(conn, user)?
+            .into_iter()
+            .map(|u| u.id)
+            .collect(),
+    ))
 }

@@ -32,7 +32,12 @@ fn load(conn: &mut DbConnection, id: i32) -> AppResult<OrgUnit> {
 }
 
 /// Create a root unit (CLI, demo, import). No scope check: callers are trusted.
-pub fn create_root(conn: &mut DbConnection, actor: &Actor, name: &str, kind: &str) -> AppResult<OrgUnit> {
+pub fn create_root(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    name: &str,
+    kind: &str,
+) -> AppResult<OrgUnit> {
     let name = clean_name(name)?;
     check_kind(kind)?;
     write_tx(conn, |conn| {
@@ -49,7 +54,14 @@ pub fn create_root(conn: &mut DbConnection, actor: &Actor, name: &str, kind: &st
             },
             "/",
         )?;
-        audit::record(conn, actor, Some(unit.id), "org.create", ("org_unit", Some(unit.id)), &name)?;
+        audit::record(
+            conn,
+            actor,
+            Some(unit.id),
+            "org.create",
+            ("org_unit", Some(unit.id)),
+            &name,
+        )?;
         Ok(unit)
     })
 }
@@ -97,7 +109,13 @@ pub fn create_child(
     })
 }
 
-pub fn rename(conn: &mut DbConnection, user: &User, actor: &Actor, id: i32, name: &str) -> AppResult<()> {
+pub fn rename(
+    conn: &mut DbConnection,
+    user: &User,
+    actor: &Actor,
+    id: i32,
+    name: &str,
+) -> AppResult<()> {
     let name = clean_name(name)?;
     write_tx(conn, |conn| {
         let unit = load(conn, id)?;
@@ -131,7 +149,9 @@ pub fn move_unit(
             return Err(AppError::NotFound);
         }
         if unit.contains(&parent) {
-            return Err(AppError::Validation("不能把组织移动到它自己或它的下级之下".into()));
+            return Err(AppError::Validation(
+                "不能把组织移动到它自己或它的下级之下".into(),
+            ));
         }
         if unit.parent_id == Some(parent.id) {
             return Ok(());
@@ -161,15 +181,30 @@ pub fn set_disabled(
             return Err(AppError::NotFound);
         }
         model::set_disabled(conn, id, disabled)?;
-        let action = if disabled { "org.disable" } else { "org.enable" };
-        audit::record(conn, actor, Some(id), action, ("org_unit", Some(id)), &unit.name)
+        let action = if disabled {
+            "org.disable"
+        } else {
+            "org.enable"
+        };
+        audit::record(
+            conn,
+            actor,
+            Some(id),
+            action,
+            ("org_unit", Some(id)),
+            &unit.name,
+        )
     })
 }
 
 /// Resolve a unit written in an import file: a unique name ("结构所分会") or a path of names
 /// ending at the unit ("第一工程公司工会/机关分会", or from the root).
 pub fn resolve_unit(units: &[OrgUnit], text: &str) -> Result<i32, String> {
-    let names: Vec<&str> = text.split('/').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let names: Vec<&str> = text
+        .split('/')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     let Some((leaf, above)) = names.split_last() else {
         return Err("单位为空".into());
     };

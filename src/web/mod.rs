@@ -51,7 +51,7 @@ impl Ctx {
     }
 
     pub fn unit_name(&self) -> &str {
-        self.user.as_ref().map_or("", |u| u.unit_name.as_str())
+        self.user.as_ref().map_or("", |u| u.unit_label.as_str())
     }
 
     /// Content-hashed URL of an embedded static file.
@@ -138,7 +138,7 @@ fn encode_flash(kind: &str, message: &str) -> String {
 }
 
 fn decode_flash(value: &str) -> Option<Flash> {
-    if value.len() % 2 != 0 || value.len() > 2000 {
+    if !value.len().is_multiple_of(2) || value.len() > 2000 {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..value.len())
@@ -262,4 +262,15 @@ pub fn to_halfwidth(s: &str) -> String {
             _ => c,
         })
         .collect()
+}
+
+/// Search text from a query string: trimmed, without control characters (PostgreSQL refuses
+/// NUL) and without LIKE wildcards, at most 50 characters.
+pub fn clean_search(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() && *c != '%' && *c != '_')
+        .take(50)
+        .collect::<String>()
+        .trim()
+        .to_string()
 }

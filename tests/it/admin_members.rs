@@ -4,7 +4,11 @@ use crate::helpers::*;
 
 fn branch_a(app_conn: &mut zhijia::db::PooledConn) -> i32 {
     let units = zhijia::org::model::find_by_name(app_conn, "机关分会").unwrap();
-    units.iter().find(|u| u.path.matches('/').count() == 4).unwrap().id
+    units
+        .iter()
+        .find(|u| u.path.matches('/').count() == 4)
+        .unwrap()
+        .id
 }
 
 #[actix_web::test]
@@ -15,11 +19,20 @@ async fn a_cadre_creates_a_member_who_must_change_the_initial_password() {
     let r = app
         .post(
             "/admin/members",
-            &[("employee_no", "ＺＪ２０２６"), ("name", " 孙悟空 "), ("phone", "+86 139-0000-1234"), ("unit_id", &unit)],
+            &[
+                ("employee_no", "ＺＪ２０２６"),
+                ("name", " 孙悟空 "),
+                ("phone", "+86 139-0000-1234"),
+                ("unit_id", &unit),
+            ],
         )
         .await;
-    r.assert_status(200).assert_contains("会员已创建").assert_contains("ZJ2026");
-    let m = zhijia::members::model::find_by_employee_no(&mut app.conn(), "ZJ2026").unwrap().unwrap();
+    r.assert_status(200)
+        .assert_contains("会员已创建")
+        .assert_contains("ZJ2026");
+    let m = zhijia::members::model::find_by_employee_no(&mut app.conn(), "ZJ2026")
+        .unwrap()
+        .unwrap();
     assert_eq!(m.name, "孙悟空");
     assert_eq!(m.phone.as_deref(), Some("13900001234"));
     assert!(m.must_change_password);
@@ -34,7 +47,12 @@ async fn invalid_member_input_rerenders_the_form_with_422_and_keeps_what_was_typ
     let r = app
         .post(
             "/admin/members",
-            &[("employee_no", "bad no!"), ("name", "<b>赵六</b>"), ("phone", "12345"), ("unit_id", "abc")],
+            &[
+                ("employee_no", "bad no!"),
+                ("name", "<b>赵六</b>"),
+                ("phone", "12345"),
+                ("unit_id", "abc"),
+            ],
         )
         .await;
     r.assert_status(422)
@@ -47,7 +65,15 @@ async fn invalid_member_input_rerenders_the_form_with_422_and_keeps_what_was_typ
     // A duplicate employee number is a field error too, not a 500.
     let unit = branch_a(&mut app.conn()).to_string();
     let r = app
-        .post("/admin/members", &[("employee_no", "demo-member-b"), ("name", "重复"), ("phone", ""), ("unit_id", &unit)])
+        .post(
+            "/admin/members",
+            &[
+                ("employee_no", "demo-member-b"),
+                ("name", "重复"),
+                ("phone", ""),
+                ("unit_id", &unit),
+            ],
+        )
         .await;
     r.assert_status(422).assert_contains("该工号已存在");
     assert_eq!(app.count("members"), before);
@@ -62,16 +88,36 @@ async fn odd_inputs_never_cause_a_server_error() {
         vec![],
         vec![("employee_no", "")],
         vec![("employee_no", "A1"), ("name", &long), ("unit_id", "1")],
-        vec![("employee_no", "A2"), ("name", "x"), ("unit_id", "99999999999999")],
+        vec![
+            ("employee_no", "A2"),
+            ("name", "x"),
+            ("unit_id", "99999999999999"),
+        ],
         vec![("employee_no", "A3"), ("name", "x"), ("unit_id", "-1")],
-        vec![("employee_no", "A4"), ("name", "\u{0000}"), ("unit_id", "1")],
-        vec![("employee_no", "A5"), ("name", "x"), ("phone", "１３９００００９９９９"), ("unit_id", "1")],
+        vec![
+            ("employee_no", "A4"),
+            ("name", "\u{0000}"),
+            ("unit_id", "1"),
+        ],
+        vec![
+            ("employee_no", "A5"),
+            ("name", "x"),
+            ("phone", "１３９００００９９９９"),
+            ("unit_id", "1"),
+        ],
     ];
     for c in cases {
         let r = app.post("/admin/members", &c).await;
         assert!(r.status.as_u16() < 500, "{c:?} → {}", r.status);
     }
-    for p in ["/admin/members?page=-5", "/admin/members?page=abc", "/admin/members?unit=x", "/admin/members/abc", "/admin/members/99999999999", "/admin/audit?from=garbage&page=999999"] {
+    for p in [
+        "/admin/members?page=-5",
+        "/admin/members?page=abc",
+        "/admin/members?unit=x",
+        "/admin/members/abc",
+        "/admin/members/99999999999",
+        "/admin/audit?from=garbage&page=999999",
+    ] {
         let r = app.get(p).await;
         assert!(r.status.as_u16() < 500, "{p} → {}", r.status);
     }
@@ -97,13 +143,36 @@ async fn disabling_asks_for_confirmation_first() {
     app.login_ok("demo-cadre").await;
     let id = app.member_id("demo-member");
     let r = app.get(&format!("/admin/members/{id}/disable")).await;
-    r.assert_status(200).assert_contains("确定停用").assert_contains("确认停用");
-    assert!(!zhijia::members::model::find(&mut app.conn(), id).unwrap().unwrap().disabled);
-    app.post(&format!("/admin/members/{id}/disable"), &[]).await.assert_status(303);
-    assert!(zhijia::members::model::find(&mut app.conn(), id).unwrap().unwrap().disabled);
-    app.get(&format!("/admin/members/{id}")).await.assert_contains("已停用，该会员的登录已全部失效");
-    app.post(&format!("/admin/members/{id}/enable"), &[]).await.assert_status(303);
-    assert!(!zhijia::members::model::find(&mut app.conn(), id).unwrap().unwrap().disabled);
+    r.assert_status(200)
+        .assert_contains("确定停用")
+        .assert_contains("确认停用");
+    assert!(
+        !zhijia::members::model::find(&mut app.conn(), id)
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
+    app.post(&format!("/admin/members/{id}/disable"), &[])
+        .await
+        .assert_status(303);
+    assert!(
+        zhijia::members::model::find(&mut app.conn(), id)
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
+    app.get(&format!("/admin/members/{id}"))
+        .await
+        .assert_contains("已停用，该会员的登录已全部失效");
+    app.post(&format!("/admin/members/{id}/enable"), &[])
+        .await
+        .assert_status(303);
+    assert!(
+        !zhijia::members::model::find(&mut app.conn(), id)
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
     assert_eq!(app.audit_count("member.disable"), 1);
     assert_eq!(app.audit_count("member.enable"), 1);
 }
@@ -115,9 +184,43 @@ async fn the_grid_cadre_is_assigned_from_cadres_above_the_member() {
     let member = app.member_id("demo-member");
     let cadre_b = app.member_id("demo-cadre-b").to_string();
     let cadre = app.member_id("demo-cadre").to_string();
-    app.post(&format!("/admin/members/{member}/grid"), &[("cadre_id", &cadre_b)]).await.assert_status(303);
-    app.get(&format!("/admin/members/{member}")).await.assert_contains("网格员必须是");
-    app.post(&format!("/admin/members/{member}/grid"), &[("cadre_id", &cadre)]).await.assert_status(303);
-    let m = zhijia::members::model::find(&mut app.conn(), member).unwrap().unwrap();
+    app.post(
+        &format!("/admin/members/{member}/grid"),
+        &[("cadre_id", &cadre_b)],
+    )
+    .await
+    .assert_status(303);
+    app.get(&format!("/admin/members/{member}"))
+        .await
+        .assert_contains("网格员必须是");
+    app.post(
+        &format!("/admin/members/{member}/grid"),
+        &[("cadre_id", &cadre)],
+    )
+    .await
+    .assert_status(303);
+    let m = zhijia::members::model::find(&mut app.conn(), member)
+        .unwrap()
+        .unwrap();
     assert_eq!(m.grid_cadre_id, Some(cadre.parse().unwrap()));
+}
+
+#[actix_web::test]
+async fn nul_bytes_and_wildcards_get_a_clear_answer_not_a_server_error() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-admin").await;
+    let r = app
+        .post(
+            "/admin/members",
+            &[("employee_no", "N1"), ("name", "a\u{0}b"), ("unit_id", "1")],
+        )
+        .await;
+    r.assert_status(422).assert_contains("非法字符");
+    app.login("demo\u{0}member", "zhijia-demo")
+        .await
+        .assert_status(422);
+    app.get("/admin/members?q=%00%25_").await.assert_status(200);
+    app.get("/admin/audit?actor=%00&action=%00")
+        .await
+        .assert_status(200);
 }

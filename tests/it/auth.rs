@@ -7,7 +7,10 @@ async fn login_with_employee_number_succeeds_and_rotates_the_session_id() {
     let mut app = spawn_demo().await;
     app.login_ok("demo-member").await;
     let first = app.cookies["zj_session"].clone();
-    app.get("/").await.assert_status(200).assert_contains("王小明");
+    app.get("/")
+        .await
+        .assert_status(200)
+        .assert_contains("王小明");
     app.logout().await;
     app.login_ok("demo-member").await;
     let second = app.cookies["zj_session"].clone();
@@ -21,9 +24,13 @@ async fn login_with_employee_number_succeeds_and_rotates_the_session_id() {
 #[actix_web::test]
 async fn login_with_mobile_phone_works_including_fullwidth_digits() {
     let mut app = spawn_demo().await;
-    app.login("13800000001", "zhijia-demo").await.assert_status(303);
+    app.login("13800000001", "zhijia-demo")
+        .await
+        .assert_status(303);
     app.logout().await;
-    app.login("１３８０００００００１", "zhijia-demo").await.assert_status(303);
+    app.login("１３８０００００００１", "zhijia-demo")
+        .await
+        .assert_status(303);
 }
 
 #[actix_web::test]
@@ -47,14 +54,19 @@ async fn wrong_password_and_unknown_user_look_identical() {
 #[actix_web::test]
 async fn empty_login_form_rerenders_with_422() {
     let mut app = spawn_demo().await;
-    app.login("", "").await.assert_status(422).assert_contains("请输入工号");
+    app.login("", "")
+        .await
+        .assert_status(422)
+        .assert_contains("请输入工号");
 }
 
 #[actix_web::test]
 async fn repeated_failures_throttle_that_account_only_and_wear_off() {
     let mut app = spawn_demo().await;
     for _ in 0..5 {
-        app.login("demo-member", "wrong-password").await.assert_status(422);
+        app.login("demo-member", "wrong-password")
+            .await
+            .assert_status(422);
     }
     // Even the right password waits now.
     let r = app.login("demo-member", "zhijia-demo").await;
@@ -66,7 +78,9 @@ async fn repeated_failures_throttle_that_account_only_and_wear_off() {
     app.state.config.clock.advance(31);
     app.login_ok("demo-member").await;
     app.logout().await;
-    app.login("demo-member", "wrong-password").await.assert_status(422);
+    app.login("demo-member", "wrong-password")
+        .await
+        .assert_status(422);
     app.login_ok("demo-member").await;
 }
 
@@ -145,7 +159,10 @@ async fn disabling_an_account_revokes_its_sessions_at_once() {
         .assert_status(303);
     member.cookies = session;
     member.get("/me").await.assert_status(303);
-    member.login("demo-member", "zhijia-demo").await.assert_status(422);
+    member
+        .login("demo-member", "zhijia-demo")
+        .await
+        .assert_status(422);
 }
 
 #[actix_web::test]
@@ -156,23 +173,51 @@ async fn change_password_needs_the_current_one_and_logs_out_other_devices() {
     app.cookies.clear();
     app.login_ok("demo-member").await;
     let r = app
-        .post("/me/password", &[("current", "wrong-one"), ("new_password", "Better-pass-2026"), ("confirm", "Better-pass-2026")])
+        .post(
+            "/me/password",
+            &[
+                ("current", "wrong-one"),
+                ("new_password", "Better-pass-2026"),
+                ("confirm", "Better-pass-2026"),
+            ],
+        )
         .await;
     r.assert_status(422).assert_contains("当前密码不正确");
     let r = app
-        .post("/me/password", &[("current", "zhijia-demo"), ("new_password", "short"), ("confirm", "short")])
+        .post(
+            "/me/password",
+            &[
+                ("current", "zhijia-demo"),
+                ("new_password", "short"),
+                ("confirm", "short"),
+            ],
+        )
         .await;
     r.assert_status(422).assert_contains("密码至少 8 位");
     let r = app
-        .post("/me/password", &[("current", "zhijia-demo"), ("new_password", "Better-pass-2026"), ("confirm", "Better-pass-2026")])
+        .post(
+            "/me/password",
+            &[
+                ("current", "zhijia-demo"),
+                ("new_password", "Better-pass-2026"),
+                ("confirm", "Better-pass-2026"),
+            ],
+        )
         .await;
     r.assert_status(303);
-    app.get("/me").await.assert_status(200).assert_contains("密码已修改");
+    app.get("/me")
+        .await
+        .assert_status(200)
+        .assert_contains("密码已修改");
     app.cookies = other_device;
     app.get("/me").await.assert_status(303);
     app.cookies.clear();
-    app.login("demo-member", "zhijia-demo").await.assert_status(422);
-    app.login("demo-member", "Better-pass-2026").await.assert_status(303);
+    app.login("demo-member", "zhijia-demo")
+        .await
+        .assert_status(422);
+    app.login("demo-member", "Better-pass-2026")
+        .await
+        .assert_status(303);
     assert_eq!(app.audit_count("password.change"), 1);
 }
 
@@ -181,7 +226,9 @@ async fn a_reset_account_must_change_its_password_before_anything_else() {
     let mut app = spawn_demo().await;
     app.login_ok("demo-cadre").await;
     let id = app.member_id("demo-member");
-    let r = app.post(&format!("/admin/members/{id}/reset-password"), &[]).await;
+    let r = app
+        .post(&format!("/admin/members/{id}/reset-password"), &[])
+        .await;
     r.assert_status(200).assert_contains("初始密码");
     let marker = "<p class=\"secret\">";
     let start = r.body.find(marker).unwrap() + marker.len();
@@ -191,10 +238,20 @@ async fn a_reset_account_must_change_its_password_before_anything_else() {
     let r = app.get("/").await;
     r.assert_status(303);
     assert_eq!(r.location(), "/me/password");
-    app.get("/me/password").await.assert_status(200).assert_contains("请先设置新密码");
-    app.post("/me/password", &[("current", &password), ("new_password", "Fresh-start-99"), ("confirm", "Fresh-start-99")])
+    app.get("/me/password")
         .await
-        .assert_status(303);
+        .assert_status(200)
+        .assert_contains("请先设置新密码");
+    app.post(
+        "/me/password",
+        &[
+            ("current", &password),
+            ("new_password", "Fresh-start-99"),
+            ("confirm", "Fresh-start-99"),
+        ],
+    )
+    .await
+    .assert_status(303);
     app.get("/").await.assert_status(200);
 }
 
@@ -202,9 +259,18 @@ async fn a_reset_account_must_change_its_password_before_anything_else() {
 fn production_hash_cost_meets_the_owasp_minimum() {
     let cost = zhijia::config::HashCost::PRODUCTION;
     let hash = zhijia::auth::password::hash_blocking(cost, "some password").unwrap();
-    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-    assert!(zhijia::auth::password::verify_blocking(&hash, "some password"));
-    assert!(!zhijia::auth::password::verify_blocking(&hash, "other password"));
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    assert!(zhijia::auth::password::verify_blocking(
+        &hash,
+        "some password"
+    ));
+    assert!(!zhijia::auth::password::verify_blocking(
+        &hash,
+        "other password"
+    ));
 }
 
 #[test]

@@ -18,7 +18,11 @@ fn chromedriver() -> Option<String> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Driver(std::process::Child);
@@ -60,7 +64,11 @@ async fn browser() -> Option<(fantoccini::Client, Driver)> {
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..50 {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
             Ok(c) => return Some((c, guard)),
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
@@ -77,9 +85,20 @@ fn shots_dir() -> std::path::PathBuf {
 /// Set the viewport (not the window) to width × height.
 async fn viewport(c: &fantoccini::Client, width: u32, height: u32) {
     c.set_window_size(width, height).await.unwrap();
-    let inner = c.execute("return [window.innerWidth, window.innerHeight]", vec![]).await.unwrap();
-    let (iw, ih) = (inner[0].as_u64().unwrap() as u32, inner[1].as_u64().unwrap() as u32);
-    c.set_window_size(width + (width - iw.min(width)), height + (height - ih.min(height))).await.unwrap();
+    let inner = c
+        .execute("return [window.innerWidth, window.innerHeight]", vec![])
+        .await
+        .unwrap();
+    let (iw, ih) = (
+        inner[0].as_u64().unwrap() as u32,
+        inner[1].as_u64().unwrap() as u32,
+    );
+    c.set_window_size(
+        width + (width - iw.min(width)),
+        height + (height - ih.min(height)),
+    )
+    .await
+    .unwrap();
 }
 
 async fn shot(c: &fantoccini::Client, name: &str) {
@@ -89,7 +108,9 @@ async fn shot(c: &fantoccini::Client, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_demo_member_logs_in_and_sees_the_home_page_on_phone_and_desktop() {
-    let Some((c, _driver)) = browser().await else { return };
+    let Some((c, _driver)) = browser().await else {
+        return;
+    };
     let server = start_server(true);
     let base = format!("http://{}", server.addr);
 
@@ -98,33 +119,96 @@ async fn a_demo_member_logs_in_and_sees_the_home_page_on_phone_and_desktop() {
     // Sent to the login page first.
     assert!(c.current_url().await.unwrap().path().starts_with("/login"));
     shot(&c, "login-375.png").await;
-    c.find(Locator::Id("username")).await.unwrap().send_keys("demo-member").await.unwrap();
-    c.find(Locator::Id("password")).await.unwrap().send_keys("zhijia-demo").await.unwrap();
-    c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Css(".hero-greet")).await.unwrap();
-    let greet = c.find(Locator::Css(".hero-greet")).await.unwrap().text().await.unwrap();
-    assert!(greet.contains("王小明"), "{greet}");
-    // Phone: the bottom tab bar is shown, the top navigation is not, and nothing overflows.
-    assert!(c.find(Locator::Css(".tabbar")).await.unwrap().is_displayed().await.unwrap());
-    assert!(!c.find(Locator::Css(".topnav")).await.unwrap().is_displayed().await.unwrap());
-    let overflow = c
-        .execute("return document.documentElement.scrollWidth > window.innerWidth", vec![])
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys("demo-member")
         .await
         .unwrap();
-    assert_eq!(overflow, serde_json::Value::Bool(false), "page wider than a 375 px phone");
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("zhijia-demo")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css(".hero-greet"))
+        .await
+        .unwrap();
+    let greet = c
+        .find(Locator::Css(".hero-greet"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(greet.contains("王小明"), "{greet}");
+    // Phone: the bottom tab bar is shown, the top navigation is not, and nothing overflows.
+    assert!(c
+        .find(Locator::Css(".tabbar"))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap());
+    assert!(!c
+        .find(Locator::Css(".topnav"))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap());
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        overflow,
+        serde_json::Value::Bool(false),
+        "page wider than a 375 px phone"
+    );
     shot(&c, "home-375.png").await;
 
     viewport(&c, 1280, 800).await;
     c.refresh().await.unwrap();
-    c.wait().for_element(Locator::Css(".hero-greet")).await.unwrap();
-    assert!(!c.find(Locator::Css(".tabbar")).await.unwrap().is_displayed().await.unwrap());
-    assert!(c.find(Locator::Css(".topnav")).await.unwrap().is_displayed().await.unwrap());
+    c.wait()
+        .for_element(Locator::Css(".hero-greet"))
+        .await
+        .unwrap();
+    assert!(!c
+        .find(Locator::Css(".tabbar"))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap());
+    assert!(c
+        .find(Locator::Css(".topnav"))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap());
     shot(&c, "home-1280.png").await;
 
     // The personal centre and logout work without any script.
     c.goto(&format!("{base}/me")).await.unwrap();
     shot(&c, "me-1280.png").await;
-    c.find(Locator::Css(".logout-form button")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(".logout-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     c.wait().for_element(Locator::Id("username")).await.unwrap();
     assert!(c.source().await.unwrap().contains("您已安全退出"));
     c.close().await.unwrap();
@@ -132,18 +216,41 @@ async fn a_demo_member_logs_in_and_sees_the_home_page_on_phone_and_desktop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cadre_uses_the_admin_area_on_desktop_and_phone() {
-    let Some((c, _driver)) = browser().await else { return };
+    let Some((c, _driver)) = browser().await else {
+        return;
+    };
     let server = start_server(true);
     let base = format!("http://{}", server.addr);
     viewport(&c, 1280, 800).await;
     c.goto(&format!("{base}/login")).await.unwrap();
-    c.find(Locator::Id("username")).await.unwrap().send_keys("demo-chair").await.unwrap();
-    c.find(Locator::Id("password")).await.unwrap().send_keys("zhijia-demo").await.unwrap();
-    c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Css(".hero-greet")).await.unwrap();
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys("demo-chair")
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("zhijia-demo")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css(".hero-greet"))
+        .await
+        .unwrap();
     c.goto(&format!("{base}/admin/members")).await.unwrap();
     let src = c.source().await.unwrap();
-    assert!(src.contains("demo-member-b") || src.contains("第 1 /"), "member list missing");
+    assert!(
+        src.contains("demo-member-b") || src.contains("第 1 /"),
+        "member list missing"
+    );
     shot(&c, "admin-members-1280.png").await;
     c.goto(&format!("{base}/admin/org")).await.unwrap();
     shot(&c, "admin-org-1280.png").await;

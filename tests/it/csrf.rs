@@ -10,7 +10,14 @@ async fn a_post_without_a_token_is_refused_and_changes_nothing() {
     app.login_ok("demo-admin").await;
     let before = app.count("members");
     let r = app
-        .post_raw("/admin/members", &[("employee_no", "X1001"), ("name", "新会员"), ("unit_id", "1")])
+        .post_raw(
+            "/admin/members",
+            &[
+                ("employee_no", "X1001"),
+                ("name", "新会员"),
+                ("unit_id", "1"),
+            ],
+        )
         .await;
     r.assert_status(403).assert_contains("请求已过期");
     assert_eq!(app.count("members"), before);
@@ -24,7 +31,12 @@ async fn a_post_with_a_wrong_token_is_refused_and_changes_nothing() {
     let r = app
         .post_raw(
             "/admin/members",
-            &[("csrf_token", "0000"), ("employee_no", "X1001"), ("name", "新会员"), ("unit_id", "1")],
+            &[
+                ("csrf_token", "0000"),
+                ("employee_no", "X1001"),
+                ("name", "新会员"),
+                ("unit_id", "1"),
+            ],
         )
         .await;
     r.assert_status(403);
@@ -47,7 +59,10 @@ async fn a_token_from_another_session_is_refused() {
 async fn login_without_a_token_is_refused() {
     let mut app = spawn_demo().await;
     let r = app
-        .post_raw("/login", &[("username", "demo-member"), ("password", "zhijia-demo")])
+        .post_raw(
+            "/login",
+            &[("username", "demo-member"), ("password", "zhijia-demo")],
+        )
         .await;
     r.assert_status(403);
     assert!(!app.cookies.contains_key("zj_session"));
@@ -95,7 +110,10 @@ fn every_post_form_in_the_templates_carries_the_csrf_macro() {
         }
     }
     let mut files = Vec::new();
-    walk(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates")), &mut files);
+    walk(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates")),
+        &mut files,
+    );
     let mut forms = 0;
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();

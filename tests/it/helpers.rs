@@ -30,18 +30,30 @@ impl Resp {
     }
 
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     #[track_caller]
     pub fn assert_status(&self, s: u16) -> &Self {
-        assert_eq!(self.status.as_u16(), s, "unexpected status; body:\n{}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            s,
+            "unexpected status; body:\n{}",
+            self.body
+        );
         self
     }
 
     #[track_caller]
     pub fn assert_contains(&self, needle: &str) -> &Self {
-        assert!(self.body.contains(needle), "body lacks {needle:?}:\n{}", self.body);
+        assert!(
+            self.body.contains(needle),
+            "body lacks {needle:?}:\n{}",
+            self.body
+        );
         self
     }
 
@@ -75,7 +87,8 @@ pub mod tempfile_dir {
     pub struct TempDir(pub std::path::PathBuf);
     impl TempDir {
         pub fn new() -> Self {
-            let p = std::env::temp_dir().join(format!("zhijia-test-{}", zhijia::auth::random_token(10)));
+            let p = std::env::temp_dir()
+                .join(format!("zhijia-test-{}", zhijia::auth::random_token(10)));
             std::fs::create_dir_all(&p).unwrap();
             TempDir(p)
         }
@@ -90,7 +103,9 @@ pub mod tempfile_dir {
 static SWEEP: Once = Once::new();
 
 pub fn pg_base_url() -> Option<String> {
-    std::env::var("ZHIJIA_TEST_PG_URL").ok().filter(|s| !s.is_empty())
+    std::env::var("ZHIJIA_TEST_PG_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 fn with_db_name(url: &str, name: &str) -> String {
@@ -112,7 +127,8 @@ pub fn fresh_db() -> (DbUrl, TestDb) {
     match pg_base_url() {
         Some(base) => {
             let admin_url = with_db_name(&base, "postgres");
-            let mut admin = diesel::PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
+            let mut admin =
+                diesel::PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
             SWEEP.call_once(|| {
                 // Leftovers of earlier runs that were killed before dropping their databases.
                 use diesel::prelude::*;
@@ -127,7 +143,10 @@ pub fn fresh_db() -> (DbUrl, TestDb) {
                 .load(&mut admin)
                 .unwrap_or_default();
                 for n in names {
-                    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", n.datname));
+                    let _ = admin.batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        n.datname
+                    ));
                 }
             });
             let name = format!("zhijia_t_{}", zhijia::auth::random_token(8).to_lowercase());
@@ -167,7 +186,13 @@ pub struct TestApp<S> {
 }
 
 /// A fresh app on a fresh database.
-pub async fn spawn() -> TestApp<impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>> {
+pub async fn spawn() -> TestApp<
+    impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    >,
+> {
     let (url, db) = fresh_db();
     let state = zhijia::build_state(test_config(url)).expect("build state");
     let svc = test::init_service(zhijia::app(state.clone())).await;
@@ -180,7 +205,13 @@ pub async fn spawn() -> TestApp<impl Service<actix_http::Request, Response = Ser
 }
 
 /// A fresh app seeded with `zhijia demo`.
-pub async fn spawn_demo() -> TestApp<impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>> {
+pub async fn spawn_demo() -> TestApp<
+    impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    >,
+> {
     let app = spawn().await;
     zhijia::demo::seed(&app.state).expect("seed demo");
     app
@@ -214,7 +245,8 @@ where
             if removed || c.value().is_empty() {
                 self.cookies.remove(c.name());
             } else {
-                self.cookies.insert(c.name().to_string(), c.value().to_string());
+                self.cookies
+                    .insert(c.name().to_string(), c.value().to_string());
             }
         }
         let bytes = test::read_body(res).await;
@@ -265,13 +297,19 @@ where
     }
 
     pub async fn login(&mut self, username: &str, password: &str) -> Resp {
-        self.post("/login", &[("username", username), ("password", password)]).await
+        self.post("/login", &[("username", username), ("password", password)])
+            .await
     }
 
     /// Log in and assert it worked.
     pub async fn login_ok(&mut self, username: &str) {
         let r = self.login(username, "zhijia-demo").await;
-        assert_eq!(r.status.as_u16(), 303, "login of {username} failed: {}", r.body);
+        assert_eq!(
+            r.status.as_u16(),
+            303,
+            "login of {username} failed: {}",
+            r.body
+        );
     }
 
     pub async fn logout(&mut self) {

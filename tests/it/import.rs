@@ -26,7 +26,14 @@ async fn an_import_with_three_bad_rows_reports_them_and_imports_the_rest() {
     let file = write(&dir.0, "roster.csv", ROSTER);
     let rows = read_rows(&file).unwrap();
     let mut seen = 0;
-    let report = import_rows(&mut app.conn(), &rows, app.state.config.hash_cost, app.state.config.clock.now(), |n| seen = n).unwrap();
+    let report = import_rows(
+        &mut app.conn(),
+        &rows,
+        app.state.config.hash_cost,
+        app.state.config.clock.now(),
+        |n| seen = n,
+    )
+    .unwrap();
     assert_eq!(seen, 7);
     let bad_lines: Vec<usize> = report.errors.iter().map(|(l, _)| *l).collect();
     assert_eq!(bad_lines, vec![5, 6, 7], "{:?}", report.errors);
@@ -36,7 +43,9 @@ async fn an_import_with_three_bad_rows_reports_them_and_imports_the_rest() {
     assert_eq!(report.created, 4);
     assert_eq!(report.passwords.len(), 4);
     assert_eq!(app.audit_count("member.create"), 4);
-    let m = zhijia::members::model::find_by_employee_no(&mut app.conn(), "NEW003").unwrap().unwrap();
+    let m = zhijia::members::model::find_by_employee_no(&mut app.conn(), "NEW003")
+        .unwrap()
+        .unwrap();
     assert!(m.must_change_password);
     let summary = report.summary();
     assert!(summary.contains("第 5 行"), "{summary}");
@@ -50,16 +59,43 @@ async fn reimporting_the_same_file_creates_no_duplicates_and_applies_changes() {
     let file = write(&dir.0, "r.csv", text);
     let cost = app.state.config.hash_cost;
     let now = app.state.config.clock.now();
-    let first = import_rows(&mut app.conn(), &read_rows(&file).unwrap(), cost, now, |_| {}).unwrap();
+    let first = import_rows(
+        &mut app.conn(),
+        &read_rows(&file).unwrap(),
+        cost,
+        now,
+        |_| {},
+    )
+    .unwrap();
     assert_eq!((first.created, first.updated, first.unchanged), (2, 0, 0));
     let members = app.count("members");
-    let again = import_rows(&mut app.conn(), &read_rows(&file).unwrap(), cost, now, |_| {}).unwrap();
+    let again = import_rows(
+        &mut app.conn(),
+        &read_rows(&file).unwrap(),
+        cost,
+        now,
+        |_| {},
+    )
+    .unwrap();
     assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 2));
     assert_eq!(app.count("members"), members);
-    let changed = write(&dir.0, "r2.csv", "工号,姓名,手机,单位\nR1,甲改,13922220001,市政分会\nR2,乙,13922220002,市政分会\n");
-    let third = import_rows(&mut app.conn(), &read_rows(&changed).unwrap(), cost, now, |_| {}).unwrap();
+    let changed = write(
+        &dir.0,
+        "r2.csv",
+        "工号,姓名,手机,单位\nR1,甲改,13922220001,市政分会\nR2,乙,13922220002,市政分会\n",
+    );
+    let third = import_rows(
+        &mut app.conn(),
+        &read_rows(&changed).unwrap(),
+        cost,
+        now,
+        |_| {},
+    )
+    .unwrap();
     assert_eq!((third.created, third.updated, third.unchanged), (0, 1, 1));
-    let r1 = zhijia::members::model::find_by_employee_no(&mut app.conn(), "R1").unwrap().unwrap();
+    let r1 = zhijia::members::model::find_by_employee_no(&mut app.conn(), "R1")
+        .unwrap()
+        .unwrap();
     assert_eq!(r1.name, "甲改");
     assert_eq!(app.count("members"), members);
 }
@@ -71,7 +107,10 @@ async fn an_xlsx_roster_imports_like_a_csv_one() {
     let path = dir.0.join("roster.xlsx");
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet();
-    for (c, h) in ["工号", "姓名", "手机", "单位", "初始密码"].iter().enumerate() {
+    for (c, h) in ["工号", "姓名", "手机", "单位", "初始密码"]
+        .iter()
+        .enumerate()
+    {
         ws.write_string(0, c as u16, *h).unwrap();
     }
     ws.write_number(1, 0, 880001.0).unwrap();
@@ -81,10 +120,19 @@ async fn an_xlsx_roster_imports_like_a_csv_one() {
     ws.write_string(1, 4, "Start-2026-x").unwrap();
     wb.save(&path).unwrap();
     let rows = read_rows(&path).unwrap();
-    let report = import_rows(&mut app.conn(), &rows, app.state.config.hash_cost, app.state.config.clock.now(), |_| {}).unwrap();
+    let report = import_rows(
+        &mut app.conn(),
+        &rows,
+        app.state.config.hash_cost,
+        app.state.config.clock.now(),
+        |_| {},
+    )
+    .unwrap();
     assert_eq!(report.created, 1, "{:?}", report.errors);
     assert!(report.passwords.is_empty(), "the file gave the password");
-    let m = zhijia::members::model::find_by_employee_no(&mut app.conn(), "880001").unwrap().unwrap();
+    let m = zhijia::members::model::find_by_employee_no(&mut app.conn(), "880001")
+        .unwrap()
+        .unwrap();
     assert_eq!(m.phone.as_deref(), Some("13933330001"));
 }
 
@@ -103,7 +151,14 @@ async fn an_ambiguous_unit_name_is_refused_with_a_hint() {
     let dir = tempfile_dir::TempDir::new();
     // 机关分会 exists in two subsidiaries.
     let file = write(&dir.0, "a.csv", "工号,姓名,单位\nAMB1,某甲,机关分会\n");
-    let report = import_rows(&mut app.conn(), &read_rows(&file).unwrap(), app.state.config.hash_cost, app.state.config.clock.now(), |_| {}).unwrap();
+    let report = import_rows(
+        &mut app.conn(),
+        &read_rows(&file).unwrap(),
+        app.state.config.hash_cost,
+        app.state.config.clock.now(),
+        |_| {},
+    )
+    .unwrap();
     assert_eq!(report.created, 0);
     assert!(report.errors[0].1.contains("重名"), "{:?}", report.errors);
 }

@@ -18,8 +18,14 @@ fn the_migration_directories_of_both_backends_match() {
     assert_eq!(s, p);
     for d in &s {
         for f in ["up.sql", "down.sql"] {
-            assert!(root.join("sqlite").join(d).join(f).exists(), "sqlite/{d}/{f}");
-            assert!(root.join("postgres").join(d).join(f).exists(), "postgres/{d}/{f}");
+            assert!(
+                root.join("sqlite").join(d).join(f).exists(),
+                "sqlite/{d}/{f}"
+            );
+            assert!(
+                root.join("postgres").join(d).join(f).exists(),
+                "postgres/{d}/{f}"
+            );
         }
     }
 }
@@ -30,7 +36,10 @@ async fn every_response_carries_the_security_headers() {
     for path in ["/login", "/healthz", "/no-such-page"] {
         let r = app.get(path).await;
         let csp = r.header("content-security-policy");
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
         assert!(csp.contains("frame-ancestors 'none'"));
         assert_eq!(r.header("x-content-type-options"), "nosniff");
         assert_eq!(r.header("referrer-policy"), "same-origin");
@@ -42,7 +51,10 @@ async fn every_response_carries_the_security_headers() {
         let r = app.login("demo-member", "zhijia-demo").await;
         r.header("set-cookie").to_string()
     };
-    assert!(cookie_flags.contains("HttpOnly") && cookie_flags.contains("SameSite=Lax"), "{cookie_flags}");
+    assert!(
+        cookie_flags.contains("HttpOnly") && cookie_flags.contains("SameSite=Lax"),
+        "{cookie_flags}"
+    );
 }
 
 #[actix_web::test]
@@ -64,7 +76,9 @@ async fn static_files_are_served_under_hashed_names_with_long_caching() {
 async fn errors_render_inside_the_layout_without_internal_detail() {
     let mut app = spawn_demo().await;
     let r = app.get("/definitely/not/here").await;
-    r.assert_status(404).assert_contains("页面不存在").assert_contains("职工之家");
+    r.assert_status(404)
+        .assert_contains("页面不存在")
+        .assert_contains("职工之家");
     assert!(r.header("content-type").starts_with("text/html"));
 }
 
@@ -80,24 +94,53 @@ async fn healthz_answers_ok_when_the_database_answers() {
 async fn the_setup_token_works_exactly_once() {
     let mut app = spawn().await;
     let now = app.state.config.clock.now();
-    let token = zhijia::auth::service::ensure_setup_token(&mut app.conn(), now).unwrap().unwrap();
+    let token = zhijia::auth::service::ensure_setup_token(&mut app.conn(), now)
+        .unwrap()
+        .unwrap();
     app.get("/setup?token=wrong").await.assert_status(404);
     let page = app.get(&format!("/setup?token={token}")).await;
     page.assert_status(200).assert_contains("创建第一个管理员");
     // Invalid input re-renders with 422 and keeps the token usable.
-    app.post("/setup", &[("token", &token), ("union_name", "某某集团工会"), ("employee_no", "it001"), ("name", "信息中心"), ("password", "short"), ("confirm", "short")])
-        .await
-        .assert_status(422)
-        .assert_contains("密码至少 8 位");
-    let fields = [("token", token.as_str()), ("union_name", "某某集团工会"), ("employee_no", "it001"), ("name", "信息中心"), ("password", "Admin-pass-2026"), ("confirm", "Admin-pass-2026")];
+    app.post(
+        "/setup",
+        &[
+            ("token", &token),
+            ("union_name", "某某集团工会"),
+            ("employee_no", "it001"),
+            ("name", "信息中心"),
+            ("password", "short"),
+            ("confirm", "short"),
+        ],
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("密码至少 8 位");
+    let fields = [
+        ("token", token.as_str()),
+        ("union_name", "某某集团工会"),
+        ("employee_no", "it001"),
+        ("name", "信息中心"),
+        ("password", "Admin-pass-2026"),
+        ("confirm", "Admin-pass-2026"),
+    ];
     let r = app.post("/setup", &fields).await;
     r.assert_status(303);
     assert_eq!(r.location(), "/login");
     app.post("/setup", &fields).await.assert_status(404);
-    app.get(&format!("/setup?token={token}")).await.assert_status(404);
-    assert_eq!(zhijia::auth::service::ensure_setup_token(&mut app.conn(), now).unwrap(), None);
-    app.login("it001", "Admin-pass-2026").await.assert_status(303);
-    app.get("/admin/org").await.assert_status(200).assert_contains("某某集团工会");
+    app.get(&format!("/setup?token={token}"))
+        .await
+        .assert_status(404);
+    assert_eq!(
+        zhijia::auth::service::ensure_setup_token(&mut app.conn(), now).unwrap(),
+        None
+    );
+    app.login("it001", "Admin-pass-2026")
+        .await
+        .assert_status(303);
+    app.get("/admin/org")
+        .await
+        .assert_status(200)
+        .assert_contains("某某集团工会");
     assert_eq!(app.audit_count("setup.admin"), 1);
 }
 
@@ -111,7 +154,10 @@ async fn state_changes_are_audited_and_the_audit_log_is_append_only() {
     assert_eq!(app.audit_count("login.success"), 1);
     assert_eq!(app.audit_count("logout"), 1);
     use diesel::connection::SimpleConnection;
-    assert!(app.conn().batch_execute("UPDATE audit_log SET detail = 'x'").is_err());
+    assert!(app
+        .conn()
+        .batch_execute("UPDATE audit_log SET detail = 'x'")
+        .is_err());
     assert!(app.conn().batch_execute("DELETE FROM audit_log").is_err());
     // Admins read it on the audit page, filtered.
     app.login_ok("demo-admin").await;
@@ -123,5 +169,8 @@ async fn state_changes_are_audited_and_the_audit_log_is_append_only() {
     app.login_ok("demo-cadre-b").await;
     let r = app.get("/admin/audit").await;
     r.assert_status(200);
-    assert!(!r.body.contains("王小明"), "a cadre of B saw A's audit rows");
+    assert!(
+        !r.body.contains("王小明"),
+        "a cadre of B saw A's audit rows"
+    );
 }

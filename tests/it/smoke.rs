@@ -36,17 +36,27 @@ pub fn start_server(demo: bool) -> Server {
         let out = Command::new(bin)
             .arg("demo")
             .env("ZHIJIA_DATABASE_URL", &url)
-            .env("ZHIJIA_SECRET_KEY", "smoke-test-secret-key-0123456789abcdef")
+            .env(
+                "ZHIJIA_SECRET_KEY",
+                "smoke-test-secret-key-0123456789abcdef",
+            )
             .output()
             .unwrap();
-        assert!(out.status.success(), "demo failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "demo failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).contains("demo-member"));
     }
     let mut child = Command::new(bin)
         .arg("serve")
         .env("ZHIJIA_DATABASE_URL", &url)
         .env("ZHIJIA_BIND", "127.0.0.1:0")
-        .env("ZHIJIA_SECRET_KEY", "smoke-test-secret-key-0123456789abcdef")
+        .env(
+            "ZHIJIA_SECRET_KEY",
+            "smoke-test-secret-key-0123456789abcdef",
+        )
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -67,7 +77,11 @@ pub fn start_server(demo: bool) -> Server {
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     let addr = addr.unwrap_or_else(|| panic!("server did not start:\n{}", seen.join("\n")));
-    Server { child, addr, _db: db }
+    Server {
+        child,
+        addr,
+        _db: db,
+    }
 }
 
 /// A bare HTTP/1.0 GET: (status, headers, body).
@@ -108,7 +122,10 @@ fn an_empty_install_logs_a_one_time_setup_link() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_zhijia"))
         .env("ZHIJIA_DATABASE_URL", &url)
         .env("ZHIJIA_BIND", "127.0.0.1:0")
-        .env("ZHIJIA_SECRET_KEY", "smoke-test-secret-key-0123456789abcdef")
+        .env(
+            "ZHIJIA_SECRET_KEY",
+            "smoke-test-secret-key-0123456789abcdef",
+        )
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -130,9 +147,22 @@ fn an_empty_install_logs_a_one_time_setup_link() {
 
 #[test]
 fn help_documents_every_command_and_setting() {
-    let out = Command::new(env!("CARGO_BIN_EXE_zhijia")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_zhijia"))
+        .arg("--help")
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for word in ["serve", "migrate", "admin", "import-members", "demo", "backup", "ZHIJIA_DATABASE_URL", "ZHIJIA_BIND", "ZHIJIA_SECRET_KEY"] {
+    for word in [
+        "serve",
+        "migrate",
+        "admin",
+        "import-members",
+        "demo",
+        "backup",
+        "ZHIJIA_DATABASE_URL",
+        "ZHIJIA_BIND",
+        "ZHIJIA_SECRET_KEY",
+    ] {
         assert!(text.contains(word), "--help lacks {word}:\n{text}");
     }
 }
@@ -147,7 +177,10 @@ fn backup_writes_a_consistent_copy_on_sqlite_and_explains_pg_dump_on_postgres() 
         Command::new(env!("CARGO_BIN_EXE_zhijia"))
             .args(args)
             .env("ZHIJIA_DATABASE_URL", &url_s)
-            .env("ZHIJIA_SECRET_KEY", "smoke-test-secret-key-0123456789abcdef")
+            .env(
+                "ZHIJIA_SECRET_KEY",
+                "smoke-test-secret-key-0123456789abcdef",
+            )
             .output()
             .unwrap()
     };
@@ -155,11 +188,19 @@ fn backup_writes_a_consistent_copy_on_sqlite_and_explains_pg_dump_on_postgres() 
     let out = run(&["backup", dest.to_str().unwrap()]);
     match url {
         zhijia::db::DbUrl::Sqlite(_) => {
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let copy = zhijia::db::DbUrl::parse(&format!("sqlite://{}", dest.display())).unwrap();
             let pool = zhijia::db::build_pool(&copy, 2).unwrap();
             let mut conn = pool.get().unwrap();
-            assert_eq!(zhijia::db::migrate(&mut conn).unwrap(), 0, "the copy has the whole schema");
+            assert_eq!(
+                zhijia::db::migrate(&mut conn).unwrap(),
+                0,
+                "the copy has the whole schema"
+            );
             // Refuses to overwrite.
             assert!(!run(&["backup", dest.to_str().unwrap()]).status.success());
         }
