@@ -49,7 +49,7 @@ pub async fn expected_token(req: &HttpRequest) -> Result<String, AppError> {
 }
 
 /// Refuse cross-site form posts by their headers (browsers set these; tests may omit them).
-fn check_origin(req: &HttpRequest) -> Result<(), AppError> {
+pub fn check_origin(req: &HttpRequest) -> Result<(), AppError> {
     let headers = req.headers();
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         if site == "cross-site" {

@@ -39,6 +39,8 @@ pub struct User {
     pub roles: Vec<RoleGrant>,
     /// Hash of the session token (the sessions table key).
     pub session_id: String,
+    /// Unread notifications, for the badge in the layout.
+    pub unread: i64,
 }
 
 impl User {
@@ -122,6 +124,7 @@ pub fn load_user(
         must_change_password: row.must_change_password,
         roles,
         session_id: session_id.to_string(),
+        unread: crate::notifications::unread_count(conn, id)?,
     }))
 }
 

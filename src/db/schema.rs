@@ -84,10 +84,89 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    grievances (id) {
+        id -> Integer,
+        member_id -> Nullable<Integer>,
+        anonymous -> Bool,
+        receipt_hash -> Nullable<Text>,
+        submit_token -> Text,
+        unit_id -> Integer,
+        handler_id -> Nullable<Integer>,
+        category -> Text,
+        title -> Text,
+        description -> Text,
+        desired_outcome -> Text,
+        state -> Text,
+        version -> Integer,
+        due_at -> Nullable<Timestamp>,
+        overdue -> Bool,
+        escalations -> Integer,
+        resolution -> Nullable<Text>,
+        reject_reason -> Nullable<Text>,
+        rating -> Nullable<Integer>,
+        rating_comment -> Nullable<Text>,
+        reopened -> Bool,
+        answered_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    grievance_events (id) {
+        id -> Integer,
+        grievance_id -> Integer,
+        kind -> Text,
+        from_state -> Nullable<Text>,
+        to_state -> Nullable<Text>,
+        author_id -> Nullable<Integer>,
+        author_label -> Text,
+        body -> Text,
+        internal -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> Integer,
+        owner_type -> Text,
+        owner_id -> Integer,
+        filename -> Text,
+        content_type -> Text,
+        size -> Integer,
+        data -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Integer,
+        member_id -> Integer,
+        title -> Text,
+        link -> Text,
+        read -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(members -> org_units (unit_id));
 diesel::joinable!(roles -> org_units (unit_id));
 diesel::joinable!(roles -> members (member_id));
 diesel::joinable!(sessions -> members (member_id));
+diesel::joinable!(grievance_events -> grievances (grievance_id));
+diesel::joinable!(grievances -> org_units (unit_id));
+diesel::joinable!(notifications -> members (member_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     org_units,
@@ -97,4 +176,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_throttle,
     settings,
     audit_log,
+    grievances,
+    grievance_events,
+    attachments,
+    notifications,
+    job_leases,
 );

@@ -2,6 +2,7 @@
 //! redirects with flash messages, pagination, embedded assets and the site-wide middleware.
 
 pub mod assets;
+pub mod upload;
 pub mod middleware;
 
 use std::future::Future;
@@ -48,6 +49,10 @@ impl Ctx {
 
     pub fn user_name(&self) -> &str {
         self.user.as_ref().map_or("", |u| u.name.as_str())
+    }
+
+    pub fn unread(&self) -> i64 {
+        self.user.as_ref().map_or(0, |u| u.unread)
     }
 
     pub fn unit_name(&self) -> &str {

@@ -1,0 +1,124 @@
+//! In-app notifications: state changes of my cases, new work in a cadre's inbox.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::app::AppState;
+use crate::auth::csrf::Form;
+use crate::auth::CurrentUser;
+use crate::db::schema::notifications;
+use crate::db::{self, DbConnection};
+use crate::error::{AppError, AppResult};
+use crate::web::{redirect, redirect_flash, render, Ctx, Pager};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/notifications", web::get().to(list))
+        .route("/notifications/read-all", web::post().to(read_all))
+        .route("/notifications/{id}", web::get().to(open));
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = notifications)]
+pub struct Notification {
+    pub id: i32,
+    pub title: String,
+    pub link: String,
+    pub read: bool,
+    pub created_at: NaiveDateTime,
+}
+
+/// Notify one member. Call inside the transaction of the change it reports.
+pub fn notify(conn: &mut DbConnection, member_id: i32, title: &str, link: &str, at: NaiveDateTime) -> AppResult<()> {
+    diesel::insert_into(notifications::table)
+        .values((
+            notifications::member_id.eq(member_id),
+            notifications::title.eq(title),
+            notifications::link.eq(link),
+            notifications::read.eq(false),
+            notifications::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn unread_count(conn: &mut DbConnection, member_id: i32) -> AppResult<i64> {
+    Ok(notifications::table
+        .filter(notifications::member_id.eq(member_id))
+        .filter(notifications::read.eq(false))
+        .count()
+        .get_result(conn)?)
+}
+
+#[derive(Template)]
+#[template(path = "notifications/list.html")]
+pub struct NotificationsPage {
+    ctx: Ctx,
+    rows: Vec<Notification>,
+    pager: Pager,
+}
+
+#[derive(serde::Deserialize)]
+pub struct PageQuery {
+    page: Option<i64>,
+}
+
+async fn list(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): CurrentUser, q: web::Query<PageQuery>) -> AppResult<HttpResponse> {
+    let page = q.page;
+    let (rows, pager) = db::run(&state.pool, move |conn| {
+        let total: i64 = notifications::table
+            .filter(notifications::member_id.eq(user.id))
+            .count()
+            .get_result(conn)?;
+        let pager = Pager::new(page, 20, total);
+        let rows = notifications::table
+            .filter(notifications::member_id.eq(user.id))
+            .order(notifications::id.desc())
+            .limit(pager.per_page)
+            .offset(pager.offset())
+            .select(Notification::as_select())
+            .load(conn)?;
+        Ok((rows, pager))
+    })
+    .await?;
+    render(&NotificationsPage { ctx, rows, pager })
+}
+
+/// Mark one read and follow its link.
+async fn open(state: web::Data<AppState>, CurrentUser(user): CurrentUser, path: web::Path<i32>) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let link = db::run(&state.pool, move |conn| {
+        let link: String = notifications::table
+            .filter(notifications::id.eq(id))
+            .filter(notifications::member_id.eq(user.id))
+            .select(notifications::link)
+            .first(conn)
+            .optional()?
+            .ok_or(AppError::NotFound)?;
+        diesel::update(notifications::table.find(id))
+            .set(notifications::read.eq(true))
+            .execute(conn)?;
+        Ok(link)
+    })
+    .await?;
+    Ok(redirect(&crate::web::safe_next(Some(&link))))
+}
+
+#[derive(serde::Deserialize)]
+pub struct Empty {}
+
+async fn read_all(state: web::Data<AppState>, CurrentUser(user): CurrentUser, Form(_): Form<Empty>) -> AppResult<HttpResponse> {
+    db::run(&state.pool, move |conn| {
+        diesel::update(
+            notifications::table
+                .filter(notifications::member_id.eq(user.id))
+                .filter(notifications::read.eq(false)),
+        )
+        .set(notifications::read.eq(true))
+        .execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    Ok(redirect_flash("/notifications", "ok", "已全部标为已读"))
+}

@@ -1,0 +1,125 @@
+//! Multipart forms with files: the CSRF check of `Form`, limits on size and count, and file types
+//! decided from the bytes, never from the name or the browser's claim.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_multipart::Multipart;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+
+use crate::error::AppError;
+
+pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+pub const MAX_FILES: usize = 5;
+const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+/// A received file that passed the size limit (its type is checked by `sniff`).
+pub struct Upload {
+    pub filename: String,
+    pub data: Vec<u8>,
+}
+
+/// A multipart form whose CSRF token has been checked. Problems with files (too many, too big)
+/// are collected in `file_errors` so the handler can show the form again, filled in.
+pub struct MultipartForm {
+    pub fields: HashMap<String, String>,
+    pub files: Vec<Upload>,
+    pub file_errors: Vec<String>,
+}
+
+impl MultipartForm {
+    pub fn text(&self, name: &str) -> String {
+        self.fields.get(name).cloned().unwrap_or_default()
+    }
+}
+
+/// The types people may attach: (mime, extension).
+pub fn sniff(data: &[u8]) -> Option<(&'static str, &'static str)> {
+    if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(("image/jpeg", "jpg"))
+    } else if data.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(("image/png", "png"))
+    } else if data.starts_with(b"%PDF-") {
+        Some(("application/pdf", "pdf"))
+    } else {
+        None
+    }
+}
+
+/// A display file name without path parts or control characters, at most 80 characters.
+pub fn clean_filename(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(80).collect();
+    if cleaned.trim().is_empty() {
+        "附件".into()
+    } else {
+        cleaned
+    }
+}
+
+impl FromRequest for MultipartForm {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut multipart = Multipart::new(req.headers(), payload.take());
+        Box::pin(async move {
+            crate::auth::csrf::check_origin(&req)?;
+            let mut form = MultipartForm {
+                fields: HashMap::new(),
+                files: Vec::new(),
+                file_errors: Vec::new(),
+            };
+            while let Some(field) = multipart.next().await {
+                let mut field = field.map_err(|_| AppError::Validation("上传的内容格式不正确，请重试".into()))?;
+                let name = field.name().unwrap_or("").to_string();
+                let filename = field.content_disposition().and_then(|cd| cd.get_filename()).map(str::to_string);
+                let limit = if filename.is_some() { MAX_FILE_BYTES } else { MAX_TEXT_BYTES };
+                let mut data = Vec::new();
+                let mut too_big = false;
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk.map_err(|_| AppError::Validation("上传中断，请重试".into()))?;
+                    if data.len() + chunk.len() > limit {
+                        too_big = true;
+                    } else if !too_big {
+                        data.extend_from_slice(&chunk);
+                    }
+                }
+                match filename {
+                    Some(f) if f.is_empty() && data.is_empty() => {} // an empty file input
+                    Some(f) => {
+                        let f = clean_filename(&f);
+                        if too_big {
+                            form.file_errors.push(format!("“{f}”超过 10 MB"));
+                        } else if form.files.len() >= MAX_FILES {
+                            form.file_errors.push(format!("最多上传 {MAX_FILES} 个附件"));
+                        } else {
+                            form.files.push(Upload { filename: f, data });
+                        }
+                    }
+                    None => {
+                        if too_big {
+                            return Err(AppError::Validation("填写的内容过长".into()));
+                        }
+                        let text = String::from_utf8(data).map_err(|_| AppError::Validation("提交的内容含有非法字符".into()))?;
+                        if text.contains('\0') {
+                            return Err(AppError::Validation("提交的内容含有非法字符".into()));
+                        }
+                        form.fields.insert(name, text);
+                    }
+                }
+            }
+            let sent = form.fields.get("csrf_token").cloned().unwrap_or_default();
+            let expected = crate::auth::csrf::expected_token(&req).await?;
+            if sent.is_empty() || !crate::auth::constant_time_eq(&sent, &expected) {
+                return Err(AppError::Csrf);
+            }
+            form.file_errors.dedup();
+            Ok(form)
+        })
+    }
+}

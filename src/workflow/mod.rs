@@ -1,0 +1,103 @@
+//! Case workflows shared by grievances and benefit requests: states and allowed transitions as
+//! data, the guarded state change (one conditional UPDATE on state and version), time limits,
+//! and database leases for background jobs that may run on several instances at once.
+
+pub mod lease;
+
+use chrono::{Datelike, Duration, NaiveDateTime, Weekday};
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
+
+use crate::db::DbConnection;
+use crate::error::{AppError, AppResult};
+
+/// One allowed move: `action` takes a case in any of `from` to `to`.
+#[derive(Debug)]
+pub struct Transition {
+    pub action: &'static str,
+    pub from: &'static [&'static str],
+    pub to: &'static str,
+}
+
+/// A workflow: the table holding the cases (with `state`, `version`, `due_at`, `updated_at`
+/// columns) and its transitions.
+#[derive(Debug)]
+pub struct Flow {
+    pub table: &'static str,
+    pub transitions: &'static [Transition],
+}
+
+impl Flow {
+    /// The transition for `action` from `state`, if allowed.
+    pub fn transition(&self, action: &str, state: &str) -> Option<&'static Transition> {
+        self.transitions
+            .iter()
+            .find(|t| t.action == action && t.from.contains(&state))
+    }
+
+    /// Actions allowed from `state`.
+    pub fn actions(&self, state: &str) -> Vec<&'static str> {
+        self.transitions
+            .iter()
+            .filter(|t| t.from.contains(&state))
+            .map(|t| t.action)
+            .collect()
+    }
+}
+
+pub const CONFLICT: &str = "已被他人处理：该事项的状态刚刚发生了变化，请刷新后查看。";
+
+/// Move case `id` by `action`, provided it is still in `state` at `version` (what the actor saw).
+/// One conditional UPDATE: if another actor got there first, nothing changes and the result is
+/// `Conflict`. Returns the new state. Call inside the transaction that writes the audit row.
+#[allow(clippy::too_many_arguments)]
+pub fn apply(
+    conn: &mut DbConnection,
+    flow: &Flow,
+    id: i32,
+    action: &str,
+    state: &str,
+    version: i32,
+    due_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> AppResult<&'static str> {
+    let Some(t) = flow.transition(action, state) else {
+        return Err(AppError::Conflict(CONFLICT.into()));
+    };
+    // The table name comes from a static Flow, never from input.
+    let sql = format!(
+        "UPDATE {} SET state = $1, version = version + 1, due_at = $2, updated_at = $3 \
+         WHERE id = $4 AND state = $5 AND version = $6",
+        flow.table
+    );
+    let changed = diesel::sql_query(sql)
+        .bind::<Text, _>(t.to)
+        .bind::<Nullable<Timestamp>, _>(due_at)
+        .bind::<Timestamp, _>(now)
+        .bind::<Integer, _>(id)
+        .bind::<Text, _>(state)
+        .bind::<Integer, _>(version)
+        .execute(conn)?;
+    if changed != 1 {
+        return Err(AppError::Conflict(CONFLICT.into()));
+    }
+    Ok(t.to)
+}
+
+/// `n` working days (Monday–Friday) after `from`, at the same time of day.
+pub fn add_working_days(from: NaiveDateTime, n: u32) -> NaiveDateTime {
+    let mut t = from;
+    let mut left = n;
+    while left > 0 {
+        t += Duration::days(1);
+        if !matches!(t.weekday(), Weekday::Sat | Weekday::Sun) {
+            left -= 1;
+        }
+    }
+    t
+}
+
+/// Midnight of the same day: what anonymous cases store instead of the exact time.
+pub fn date_only(t: NaiveDateTime) -> NaiveDateTime {
+    t.date().and_hms_opt(0, 0, 0).unwrap_or(t)
+}
