@@ -43,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::members::admin::routes(cfg);
     crate::org::admin::routes(cfg);
     crate::audit::admin::routes(cfg);
+    crate::notifications::routes(cfg);
 }
 
 /// The app as served and as tested: state, middleware, routes, and the 404 page.

@@ -10,8 +10,10 @@ pub mod demo;
 pub mod error;
 pub mod home;
 pub mod members;
+pub mod notifications;
 pub mod org;
 pub mod web;
+pub mod workflow;
 
 pub use app::{app, build_state, configure, AppState};
 pub use config::Config;
