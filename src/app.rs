@@ -13,6 +13,8 @@ pub struct AppState {
     pub pool: Pool,
     pub config: Config,
     pub hasher: Hasher,
+    /// Wrong receipt codes per address (anonymous grievance follow-up).
+    pub track_limiter: crate::web::RateLimiter,
 }
 
 /// Open the database, apply migrations and build the state (used by `serve` and by tests).
@@ -29,6 +31,7 @@ pub fn build_state(config: Config) -> AppResult<web::Data<AppState>> {
         pool,
         config,
         hasher,
+        track_limiter: crate::web::RateLimiter::new(10, std::time::Duration::from_secs(600)),
     }))
 }
 
@@ -44,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::org::admin::routes(cfg);
     crate::audit::admin::routes(cfg);
     crate::notifications::routes(cfg);
+    crate::grievances::routes(cfg);
 }
 
 /// The app as served and as tested: state, middleware, routes, and the 404 page.
@@ -69,7 +73,13 @@ pub fn app(
         .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
         .wrap(from_fn(crate::web::middleware::site))
         .wrap(Compress::default())
-        .wrap(Logger::new("%{r}a \"%r\" %s %b %Dms").exclude("/healthz"))
+        // Grievance submission and receipt follow-up are never access-logged: an address and a
+        // time next to an anonymous case would trace it back to its member.
+        .wrap(
+            Logger::new("%{r}a \"%r\" %s %b %Dms")
+                .exclude("/healthz")
+                .exclude_regex("^/grievances/(new|track)"),
+        )
         .configure(configure)
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(AppError::NotFound)
@@ -99,24 +109,36 @@ pub async fn run(config: Config) -> AppResult<()> {
     for addr in server.addrs() {
         log::info!("zhijia listening on http://{addr}");
     }
-    // Housekeeping: drop expired sessions every 10 minutes.
-    let housekeeping = state.clone();
-    actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(600));
-        loop {
-            tick.tick().await;
-            let now = housekeeping.config.clock.now();
-            if let Err(e) = db::run(&housekeeping.pool, move |conn| {
-                crate::auth::session::purge_expired(conn, now)
-            })
-            .await
-            {
-                log::warn!("session purge failed: {e}");
-            }
-        }
-    });
+    spawn_jobs(state.clone());
     server
         .run()
         .await
         .map_err(|e| AppError::Internal(format!("server stopped: {e}")))
+}
+
+/// Background jobs, every minute: grievance deadlines (under a lease, so one instance of many
+/// does the work each round) and expired-session cleanup.
+fn spawn_jobs(state: web::Data<AppState>) {
+    let holder = crate::auth::random_token(8);
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let now = state.config.clock.now();
+            let h = holder.clone();
+            let res = db::run(&state.pool, move |conn| {
+                crate::auth::session::purge_expired(conn, now)?;
+                if !crate::workflow::lease::try_acquire(conn, "deadlines", &h, now, chrono::Duration::seconds(55))? {
+                    return Ok((0, 0));
+                }
+                crate::grievances::service::run_deadlines(conn, now)
+            })
+            .await;
+            match res {
+                Ok((0, 0)) => {}
+                Ok((e, c)) => log::info!("deadlines: {e} case(s) escalated, {c} closed"),
+                Err(e) => log::warn!("background job failed: {e}"),
+            }
+        }
+    });
 }

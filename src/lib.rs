@@ -8,10 +8,12 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod grievances;
 pub mod home;
 pub mod members;
 pub mod notifications;
 pub mod org;
+pub mod settings;
 pub mod web;
 pub mod workflow;
 

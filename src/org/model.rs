@@ -148,3 +148,16 @@ pub fn member_counts(conn: &mut DbConnection) -> AppResult<Vec<(i32, i64)>> {
         .select((members::unit_id, diesel::dsl::count_star()))
         .load(conn)?)
 }
+
+/// Active members holding one of `roles` exactly at `unit_id`.
+pub fn role_holders(conn: &mut DbConnection, unit_id: i32, roles: &[&str]) -> AppResult<Vec<i32>> {
+    use crate::db::schema::{members, roles as r};
+    Ok(r::table
+        .inner_join(members::table)
+        .filter(r::unit_id.eq(unit_id))
+        .filter(r::role.eq_any(roles.iter().map(|s| s.to_string()).collect::<Vec<_>>()))
+        .filter(members::disabled.eq(false))
+        .select(members::id)
+        .distinct()
+        .load(conn)?)
+}

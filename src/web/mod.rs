@@ -279,3 +279,40 @@ pub fn clean_search(s: &str) -> String {
         .trim()
         .to_string()
 }
+
+/// Counts failures per key (a client address) in this instance's memory, and blocks a key
+/// after too many within a window. Nothing is written anywhere: anonymous follow-ups leave no
+/// trace. Several instances each keep their own count.
+pub struct RateLimiter {
+    max: u32,
+    window: std::time::Duration,
+    hits: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
+}
+
+impl RateLimiter {
+    pub fn new(max: u32, window: std::time::Duration) -> Self {
+        RateLimiter {
+            max,
+            window,
+            hits: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    pub fn blocked(&self, key: &str) -> bool {
+        let Ok(map) = self.hits.lock() else { return false };
+        map.get(key)
+            .is_some_and(|(n, since)| *n >= self.max && since.elapsed() < self.window)
+    }
+
+    pub fn fail(&self, key: &str) {
+        let Ok(mut map) = self.hits.lock() else { return };
+        if map.len() > 100_000 {
+            map.retain(|_, (_, since)| since.elapsed() < self.window);
+        }
+        let e = map.entry(key.to_string()).or_insert((0, std::time::Instant::now()));
+        if e.1.elapsed() >= self.window {
+            *e = (0, std::time::Instant::now());
+        }
+        e.0 += 1;
+    }
+}

@@ -1,0 +1,323 @@
+//! Member pages: my cases, file a case, follow it (or an anonymous one by receipt), reply, rate.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::model::{self, AttachmentMeta, Grievance, GrievanceEvent, CATEGORIES};
+use super::service::{self, MemberAction, SubmitForm, Submitted};
+use crate::app::AppState;
+use crate::auth::csrf::Form;
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::error::{AppError, AppResult};
+use crate::org::OrgUnit;
+use crate::web::upload::{sniff, MultipartForm};
+use crate::web::{client_ip, redirect_flash, render, render_status, Ctx, FieldErrors};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/grievances", web::get().to(list))
+        .route("/grievances/new", web::get().to(new_form))
+        .route("/grievances/new", web::post().to(submit))
+        .route("/grievances/track", web::get().to(track_form))
+        .route("/grievances/track", web::post().to(track))
+        .route("/grievances/track/act", web::post().to(track_act))
+        .route("/grievances/track/attachment", web::post().to(track_attachment))
+        .route("/grievances/{id}", web::get().to(show))
+        .route("/grievances/{id}/act", web::post().to(act))
+        .route("/grievances/{id}/attachments/{aid}", web::get().to(attachment));
+}
+
+#[derive(Template)]
+#[template(path = "grievances/list.html")]
+pub struct GrievanceListPage {
+    ctx: Ctx,
+    rows: Vec<Grievance>,
+}
+
+async fn list(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): CurrentUser) -> AppResult<HttpResponse> {
+    let rows = db::run(&state.pool, move |conn| model::for_member(conn, user.id)).await?;
+    render(&GrievanceListPage { ctx, rows })
+}
+
+#[derive(Template)]
+#[template(path = "grievances/new.html")]
+pub struct GrievanceNewPage {
+    ctx: Ctx,
+    form: SubmitForm,
+    errors: FieldErrors,
+    units: Vec<OrgUnit>,
+    categories: Vec<(&'static str, &'static str)>,
+}
+
+impl GrievanceNewPage {
+    fn unit_selected(&self, id: &i32) -> bool {
+        self.form.unit_id == id.to_string()
+    }
+}
+
+async fn units(state: &web::Data<AppState>) -> AppResult<Vec<OrgUnit>> {
+    db::run(&state.pool, |conn| {
+        Ok(crate::org::model::all(conn)?.into_iter().filter(|u| !u.disabled).collect())
+    })
+    .await
+}
+
+async fn new_form(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): CurrentUser) -> AppResult<HttpResponse> {
+    let form = SubmitForm {
+        submit_token: crate::auth::random_token(16),
+        unit_id: user.unit_id.to_string(),
+        ..SubmitForm::default()
+    };
+    render(&GrievanceNewPage {
+        ctx,
+        form,
+        errors: FieldErrors::default(),
+        units: units(&state).await?,
+        categories: CATEGORIES.to_vec(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "grievances/receipt.html")]
+pub struct ReceiptPage {
+    ctx: Ctx,
+    /// None when the same form arrived twice: the code was shown the first time only.
+    receipt: Option<String>,
+}
+
+async fn submit(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): CurrentUser, mp: MultipartForm) -> AppResult<HttpResponse> {
+    let form = SubmitForm {
+        category: mp.text("category"),
+        title: mp.text("title"),
+        description: mp.text("description"),
+        desired_outcome: mp.text("desired_outcome"),
+        anonymous: mp.text("anonymous") == "1",
+        unit_id: mp.text("unit_id"),
+        submit_token: mp.text("submit_token"),
+    };
+    let mut errors = form.check();
+    for e in &mp.file_errors {
+        errors.add("files", e.clone());
+    }
+    let mut files = Vec::new();
+    for f in mp.files {
+        match sniff(&f.data) {
+            Some((mime, _)) => files.push((f.filename, mime, f.data)),
+            None => errors.add("files", format!("“{}”不是 JPEG、PNG 或 PDF 文件（按文件内容判断），请换一个文件", f.filename)),
+        }
+    }
+    if !errors.is_empty() {
+        let units = units(&state).await?;
+        return render_status(
+            &GrievanceNewPage { ctx, form, errors, units, categories: CATEGORIES.to_vec() },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    let now = state.config.clock.now();
+    let f2 = form.clone();
+    let outcome = db::run(&state.pool, move |conn| service::submit(conn, &user, &f2, &files, now)).await;
+    match outcome {
+        Ok(Submitted::Named(id)) => Ok(redirect_flash(&format!("/grievances/{id}"), "ok", "申诉已提交，工会将在 2 个工作日内受理")),
+        Ok(Submitted::Anonymous(receipt)) => render(&ReceiptPage { ctx, receipt: Some(service::format_receipt(&receipt)) }),
+        Ok(Submitted::Duplicate { id, anonymous: false }) => Ok(redirect_flash(&format!("/grievances/{id}"), "ok", "这份申诉已经提交过，没有重复创建")),
+        Ok(Submitted::Duplicate { anonymous: true, .. }) => render(&ReceiptPage { ctx, receipt: None }),
+        Err(AppError::Validation(m)) => {
+            let mut errors = FieldErrors::default();
+            errors.add("unit_id", m);
+            let units = units(&state).await?;
+            render_status(&GrievanceNewPage { ctx, form, errors, units, categories: CATEGORIES.to_vec() }, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The case as its member (or receipt holder) sees it: no internal notes.
+#[derive(Template)]
+#[template(path = "grievances/show.html")]
+pub struct GrievanceShowPage {
+    ctx: Ctx,
+    g: Grievance,
+    events: Vec<GrievanceEvent>,
+    files: Vec<AttachmentMeta>,
+    /// Set on the anonymous follow-up page: forms carry it in a hidden field, never in a URL.
+    receipt: Option<String>,
+    notice: String,
+    error: String,
+    can_reopen: bool,
+}
+
+impl GrievanceShowPage {
+    fn action_url(&self) -> String {
+        match self.receipt {
+            Some(_) => "/grievances/track/act".into(),
+            None => format!("/grievances/{}/act", self.g.id),
+        }
+    }
+}
+
+fn can_reopen(g: &Grievance, now: chrono::NaiveDateTime) -> bool {
+    g.state == "answered" && !g.reopened && g.answered_at.is_some_and(|a| now - a <= chrono::Duration::days(service::REOPEN_DAYS))
+}
+
+async fn show_page(state: &web::Data<AppState>, ctx: Ctx, g: Grievance, receipt: Option<String>, notice: String, error: String) -> AppResult<GrievanceShowPage> {
+    let id = g.id;
+    let (events, files) = db::run(&state.pool, move |conn| Ok((model::events(conn, id, false)?, model::attachments_of(conn, id)?))).await?;
+    let can_reopen = can_reopen(&g, state.config.clock.now());
+    Ok(GrievanceShowPage { ctx, g, events, files, receipt, notice, error, can_reopen })
+}
+
+async fn show(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): CurrentUser, path: web::Path<i32>) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let g = db::run(&state.pool, move |conn| service::load_for_member(conn, &user, id)).await?;
+    render(&show_page(&state, ctx, g, None, String::new(), String::new()).await?)
+}
+
+#[derive(Deserialize, Default)]
+pub struct ActForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    rating: String,
+    #[serde(default)]
+    receipt: String,
+}
+
+fn member_action(f: &ActForm) -> AppResult<MemberAction> {
+    match f.action.as_str() {
+        "reply" => Ok(MemberAction::Reply { text: f.text.clone() }),
+        "rate" => Ok(MemberAction::Rate {
+            rating: f.rating.parse().map_err(|_| AppError::Validation("请选择 1 到 5 星".into()))?,
+            comment: f.text.clone(),
+        }),
+        "reopen" => Ok(MemberAction::Reopen { reason: f.text.clone() }),
+        _ => Err(AppError::Validation("未知的操作".into())),
+    }
+}
+
+async fn act(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): CurrentUser, path: web::Path<i32>, Form(f): Form<ActForm>) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let now = state.config.clock.now();
+    let u2 = user.clone();
+    let result = async {
+        let action = member_action(&f)?;
+        db::run(&state.pool, move |conn| {
+            let g = service::load_for_member(conn, &u2, id)?;
+            service::member_act(conn, &g, Some(&u2), action, now)
+        })
+        .await
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(redirect_flash(&format!("/grievances/{id}"), "ok", "已提交")),
+        Err(AppError::Validation(m)) => {
+            let g = db::run(&state.pool, move |conn| service::load_for_member(conn, &user, id)).await?;
+            render_status(&show_page(&state, ctx, g, None, String::new(), m).await?, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn attachment(state: web::Data<AppState>, CurrentUser(user): CurrentUser, path: web::Path<(i32, i32)>) -> AppResult<HttpResponse> {
+    let (id, aid) = path.into_inner();
+    let (name, mime, data) = db::run(&state.pool, move |conn| {
+        service::load_for_member(conn, &user, id)?;
+        model::attachment_data(conn, id, aid)?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    Ok(super::attachment_response(&name, &mime, data))
+}
+
+#[derive(Template)]
+#[template(path = "grievances/track.html")]
+pub struct TrackPage {
+    ctx: Ctx,
+    error: String,
+}
+
+async fn track_form(ctx: Ctx) -> AppResult<HttpResponse> {
+    render(&TrackPage { ctx, error: String::new() })
+}
+
+/// Refuse when this address has tried too many wrong codes lately.
+fn check_track_rate(state: &AppState, req: &HttpRequest) -> AppResult<String> {
+    let key = client_ip(req).unwrap_or_default();
+    if state.track_limiter.blocked(&key) {
+        return Err(AppError::TooManyRequests("尝试次数过多，请 10 分钟后再试".into()));
+    }
+    Ok(key)
+}
+
+const UNKNOWN_RECEIPT: &str = "没有找到与该回执码对应的申诉，请核对后重试";
+
+/// Open the case behind a receipt, counting failures against the address.
+async fn by_receipt(state: &web::Data<AppState>, req: &HttpRequest, receipt: &str) -> AppResult<Option<Grievance>> {
+    let key = check_track_rate(state, req)?;
+    let r = receipt.to_string();
+    match db::run(&state.pool, move |conn| service::load_by_receipt(conn, &r)).await {
+        Ok(g) => Ok(Some(g)),
+        Err(AppError::NotFound) => {
+            state.track_limiter.fail(&key);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TrackForm {
+    #[serde(default)]
+    receipt: String,
+}
+
+async fn track(req: HttpRequest, state: web::Data<AppState>, ctx: Ctx, Form(f): Form<TrackForm>) -> AppResult<HttpResponse> {
+    match by_receipt(&state, &req, &f.receipt).await? {
+        Some(g) => {
+            let receipt = service::normalize_receipt(&f.receipt);
+            render(&show_page(&state, ctx, g, Some(receipt), String::new(), String::new()).await?)
+        }
+        None => render_status(&TrackPage { ctx, error: UNKNOWN_RECEIPT.into() }, StatusCode::UNPROCESSABLE_ENTITY),
+    }
+}
+
+async fn track_act(req: HttpRequest, state: web::Data<AppState>, ctx: Ctx, Form(f): Form<ActForm>) -> AppResult<HttpResponse> {
+    let Some(g) = by_receipt(&state, &req, &f.receipt).await? else {
+        return render_status(&TrackPage { ctx, error: UNKNOWN_RECEIPT.into() }, StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    let receipt = service::normalize_receipt(&f.receipt);
+    let now = state.config.clock.now();
+    let result = async {
+        let action = member_action(&f)?;
+        let g2 = g.clone();
+        db::run(&state.pool, move |conn| service::member_act(conn, &g2, None, action, now)).await
+    }
+    .await;
+    let (notice, error, status) = match result {
+        Ok(()) => ("已提交".to_string(), String::new(), StatusCode::OK),
+        Err(AppError::Validation(m)) => (String::new(), m, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(e) => return Err(e),
+    };
+    let id = g.id;
+    let g = db::run(&state.pool, move |conn| model::find(conn, id)?.ok_or(AppError::NotFound)).await?;
+    render_status(&show_page(&state, ctx, g, Some(receipt), notice, error).await?, status)
+}
+
+#[derive(Deserialize)]
+pub struct TrackAttachmentForm {
+    #[serde(default)]
+    receipt: String,
+    #[serde(default)]
+    attachment_id: i32,
+}
+
+async fn track_attachment(req: HttpRequest, state: web::Data<AppState>, Form(f): Form<TrackAttachmentForm>) -> AppResult<HttpResponse> {
+    let Some(g) = by_receipt(&state, &req, &f.receipt).await? else {
+        return Err(AppError::NotFound);
+    };
+    let (id, aid) = (g.id, f.attachment_id);
+    let (name, mime, data) = db::run(&state.pool, move |conn| model::attachment_data(conn, id, aid)?.ok_or(AppError::NotFound)).await?;
+    Ok(super::attachment_response(&name, &mime, data))
+}

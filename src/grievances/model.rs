@@ -1,0 +1,376 @@
+//! Grievance rows, their timeline and attachments, and the queries over them.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{attachments, grievance_events, grievances};
+use crate::db::DbConnection;
+use crate::error::AppResult;
+use crate::web::Pager;
+
+pub const CATEGORIES: &[(&str, &str)] = &[
+    ("pay", "劳动报酬"),
+    ("hours", "工时休假"),
+    ("safety", "劳动安全"),
+    ("contract", "劳动合同"),
+    ("insurance", "社会保险"),
+    ("bullying", "职场欺凌"),
+    ("other", "其他"),
+];
+
+pub const STATES: &[(&str, &str)] = &[
+    ("submitted", "已提交"),
+    ("escalated", "已转办"),
+    ("accepted", "已受理"),
+    ("in_progress", "办理中"),
+    ("answered", "已答复"),
+    ("rated", "已评价"),
+    ("closed", "已办结"),
+    ("rejected", "不予受理"),
+];
+
+/// States in which a case waits for a cadre.
+pub const OPEN_STATES: &[&str] = &["submitted", "escalated", "accepted", "in_progress"];
+
+pub fn category_label(code: &str) -> &str {
+    CATEGORIES.iter().find(|(c, _)| *c == code).map_or(code, |(_, l)| l)
+}
+
+pub fn state_label(code: &str) -> &str {
+    STATES.iter().find(|(c, _)| *c == code).map_or(code, |(_, l)| l)
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = grievances)]
+pub struct Grievance {
+    pub id: i32,
+    pub member_id: Option<i32>,
+    pub anonymous: bool,
+    pub unit_id: i32,
+    pub handler_id: Option<i32>,
+    pub category: String,
+    pub title: String,
+    pub description: String,
+    pub desired_outcome: String,
+    pub state: String,
+    pub version: i32,
+    pub due_at: Option<NaiveDateTime>,
+    pub overdue: bool,
+    pub escalations: i32,
+    pub resolution: Option<String>,
+    pub reject_reason: Option<String>,
+    pub rating: Option<i32>,
+    pub rating_comment: Option<String>,
+    pub reopened: bool,
+    pub answered_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Grievance {
+    pub fn category_label(&self) -> &str {
+        category_label(&self.category)
+    }
+
+    pub fn state_label(&self) -> &str {
+        state_label(&self.state)
+    }
+
+    pub fn is_open(&self) -> bool {
+        OPEN_STATES.contains(&self.state.as_str())
+    }
+
+    /// Past its time limit (the flag stays once escalated for lateness).
+    pub fn is_late(&self, now: NaiveDateTime) -> bool {
+        self.overdue || (self.is_open() && self.due_at.is_some_and(|d| d < now))
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = grievances)]
+pub struct NewGrievance<'a> {
+    pub member_id: Option<i32>,
+    pub anonymous: bool,
+    pub receipt_hash: Option<&'a str>,
+    pub submit_token: &'a str,
+    pub unit_id: i32,
+    pub handler_id: Option<i32>,
+    pub category: &'a str,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub desired_outcome: &'a str,
+    pub state: &'a str,
+    pub version: i32,
+    pub due_at: Option<NaiveDateTime>,
+    pub overdue: bool,
+    pub escalations: i32,
+    pub reopened: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = grievance_events)]
+pub struct GrievanceEvent {
+    pub id: i32,
+    pub kind: String,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    pub author_label: String,
+    pub body: String,
+    pub internal: bool,
+    pub created_at: NaiveDateTime,
+}
+
+impl GrievanceEvent {
+    /// Date and time; the date alone for entries stored date-only (anonymous side).
+    pub fn when(&self) -> String {
+        if self.created_at.time() == chrono::NaiveTime::MIN {
+            self.created_at.format("%Y-%m-%d").to_string()
+        } else {
+            self.created_at.format("%Y-%m-%d %H:%M").to_string()
+        }
+    }
+
+    pub fn headline(&self) -> String {
+        match (self.kind.as_str(), self.to_state.as_deref()) {
+            ("state", Some(to)) => format!("{} · {}", self.author_label, state_label(to)),
+            ("reply", _) => format!("{} 回复", self.author_label),
+            ("note", _) => format!("{} · 内部备注", self.author_label),
+            ("assign", _) => format!("{} · 指派", self.author_label),
+            _ => self.author_label.clone(),
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = grievance_events)]
+pub struct NewEvent<'a> {
+    pub grievance_id: i32,
+    pub kind: &'a str,
+    pub from_state: Option<&'a str>,
+    pub to_state: Option<&'a str>,
+    pub author_id: Option<i32>,
+    pub author_label: &'a str,
+    pub body: &'a str,
+    pub internal: bool,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = attachments)]
+pub struct AttachmentMeta {
+    pub id: i32,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i32,
+}
+
+impl AttachmentMeta {
+    pub fn size_label(&self) -> String {
+        let s = f64::from(self.size);
+        if s >= 1024.0 * 1024.0 {
+            format!("{:.1} MB", s / 1024.0 / 1024.0)
+        } else {
+            format!("{:.0} KB", (s / 1024.0).max(1.0))
+        }
+    }
+}
+
+pub fn find(conn: &mut DbConnection, id: i32) -> AppResult<Option<Grievance>> {
+    Ok(grievances::table.find(id).select(Grievance::as_select()).first(conn).optional()?)
+}
+
+pub fn find_by_receipt(conn: &mut DbConnection, receipt_hash: &str) -> AppResult<Option<Grievance>> {
+    Ok(grievances::table
+        .filter(grievances::receipt_hash.eq(receipt_hash))
+        .select(Grievance::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn id_by_submit_token(conn: &mut DbConnection, token: &str) -> AppResult<Option<(i32, bool)>> {
+    Ok(grievances::table
+        .filter(grievances::submit_token.eq(token))
+        .select((grievances::id, grievances::anonymous))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewGrievance<'_>) -> AppResult<i32> {
+    Ok(diesel::insert_into(grievances::table)
+        .values(new)
+        .returning(grievances::id)
+        .get_result(conn)?)
+}
+
+pub fn insert_event(conn: &mut DbConnection, e: &NewEvent<'_>) -> AppResult<()> {
+    diesel::insert_into(grievance_events::table).values(e).execute(conn)?;
+    Ok(())
+}
+
+pub fn events(conn: &mut DbConnection, id: i32, with_internal: bool) -> AppResult<Vec<GrievanceEvent>> {
+    let mut q = grievance_events::table
+        .filter(grievance_events::grievance_id.eq(id))
+        .into_boxed();
+    if !with_internal {
+        q = q.filter(grievance_events::internal.eq(false));
+    }
+    Ok(q.order(grievance_events::id.asc())
+        .select(GrievanceEvent::as_select())
+        .load(conn)?)
+}
+
+pub fn insert_attachment(
+    conn: &mut DbConnection,
+    owner_id: i32,
+    filename: &str,
+    content_type: &str,
+    data: &[u8],
+    at: NaiveDateTime,
+) -> AppResult<()> {
+    diesel::insert_into(attachments::table)
+        .values((
+            attachments::owner_type.eq("grievance"),
+            attachments::owner_id.eq(owner_id),
+            attachments::filename.eq(filename),
+            attachments::content_type.eq(content_type),
+            attachments::size.eq(data.len() as i32),
+            attachments::data.eq(data),
+            attachments::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn attachments_of(conn: &mut DbConnection, id: i32) -> AppResult<Vec<AttachmentMeta>> {
+    Ok(attachments::table
+        .filter(attachments::owner_type.eq("grievance"))
+        .filter(attachments::owner_id.eq(id))
+        .order(attachments::id.asc())
+        .select(AttachmentMeta::as_select())
+        .load(conn)?)
+}
+
+/// (file name, content type, bytes) of an attachment of case `id`.
+pub fn attachment_data(conn: &mut DbConnection, id: i32, attachment_id: i32) -> AppResult<Option<(String, String, Vec<u8>)>> {
+    Ok(attachments::table
+        .filter(attachments::id.eq(attachment_id))
+        .filter(attachments::owner_type.eq("grievance"))
+        .filter(attachments::owner_id.eq(id))
+        .select((attachments::filename, attachments::content_type, attachments::data))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn for_member(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<Grievance>> {
+    Ok(grievances::table
+        .filter(grievances::member_id.eq(member_id))
+        .order(grievances::id.desc())
+        .select(Grievance::as_select())
+        .load(conn)?)
+}
+
+/// Filters of the cadre list.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct CaseFilter {
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub category: String,
+    pub unit: Option<i32>,
+    #[serde(default)]
+    pub overdue: String,
+    pub page: Option<i64>,
+}
+
+/// Cases a cadre may handle: in `unit_ids` (None: all) or assigned to `handler`.
+pub fn search(
+    conn: &mut DbConnection,
+    unit_ids: Option<&[i32]>,
+    handler: i32,
+    filter: &CaseFilter,
+    open_only: bool,
+    now: NaiveDateTime,
+    per_page: i64,
+) -> AppResult<(Vec<Grievance>, Pager)> {
+    let build = || {
+        let mut q = grievances::table.into_boxed();
+        if let Some(ids) = unit_ids {
+            q = q.filter(grievances::unit_id.eq_any(ids.to_vec()).or(grievances::handler_id.eq(handler)));
+        }
+        if open_only {
+            q = q.filter(grievances::state.eq_any(OPEN_STATES));
+        }
+        if STATES.iter().any(|(s, _)| *s == filter.state) {
+            q = q.filter(grievances::state.eq(filter.state.clone()));
+        }
+        if CATEGORIES.iter().any(|(c, _)| *c == filter.category) {
+            q = q.filter(grievances::category.eq(filter.category.clone()));
+        }
+        if let Some(u) = filter.unit {
+            q = q.filter(grievances::unit_id.eq(u));
+        }
+        if filter.overdue == "1" {
+            q = q.filter(
+                grievances::overdue
+                    .eq(true)
+                    .or(grievances::state.eq_any(OPEN_STATES).and(grievances::due_at.lt(now))),
+            );
+        }
+        q
+    };
+    let total: i64 = build().count().get_result(conn)?;
+    let pager = Pager::new(filter.page, per_page, total);
+    let rows = build()
+        // Overdue first, then the nearest deadline, then the oldest.
+        .order((grievances::overdue.desc(), grievances::due_at.asc(), grievances::id.asc()))
+        .limit(pager.per_page)
+        .offset(pager.offset())
+        .select(Grievance::as_select())
+        .load(conn)?;
+    Ok((rows, pager))
+}
+
+/// Open cases whose deadline has passed (for the escalation job).
+pub fn past_due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> AppResult<Vec<Grievance>> {
+    Ok(grievances::table
+        .filter(grievances::state.eq_any(OPEN_STATES))
+        .filter(grievances::due_at.lt(now))
+        .order(grievances::due_at.asc())
+        .limit(limit)
+        .select(Grievance::as_select())
+        .load(conn)?)
+}
+
+/// Answered cases the member left unrated past `before` (closed by the job).
+pub fn answered_before(conn: &mut DbConnection, before: NaiveDateTime, limit: i64) -> AppResult<Vec<Grievance>> {
+    Ok(grievances::table
+        .filter(grievances::state.eq("answered"))
+        .filter(grievances::answered_at.lt(before))
+        .limit(limit)
+        .select(Grievance::as_select())
+        .load(conn)?)
+}
+
+/// Update columns that travel with a transition (after `workflow::apply` claimed the row).
+pub fn set_fields(conn: &mut DbConnection, id: i32, changes: &GrievanceChanges<'_>) -> AppResult<()> {
+    diesel::update(grievances::table.find(id)).set(changes).execute(conn)?;
+    Ok(())
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = grievances)]
+pub struct GrievanceChanges<'a> {
+    pub unit_id: Option<i32>,
+    pub handler_id: Option<Option<i32>>,
+    pub overdue: Option<bool>,
+    pub escalations: Option<i32>,
+    pub resolution: Option<&'a str>,
+    pub reject_reason: Option<&'a str>,
+    pub rating: Option<i32>,
+    pub rating_comment: Option<&'a str>,
+    pub reopened: Option<bool>,
+    pub answered_at: Option<NaiveDateTime>,
+    pub updated_at: Option<NaiveDateTime>,
+}

@@ -1,0 +1,557 @@
+//! The grievance rules: submission (named or anonymous), who may see a case, every cadre and
+//! member action as one transaction with its timeline entry, audit row and notifications.
+
+use chrono::{Duration, NaiveDateTime};
+
+use super::model::{self, Grievance, GrievanceChanges, NewEvent, NewGrievance, CATEGORIES};
+use crate::audit::{self, Actor};
+use crate::auth::User;
+use crate::db::{write_tx, DbConnection};
+use crate::error::{AppError, AppResult};
+use crate::notifications::notify;
+use crate::org::{self, scope};
+use crate::web::FieldErrors;
+use crate::workflow::{self, add_working_days, date_only, Flow, Transition};
+
+pub static FLOW: Flow = Flow {
+    table: "grievances",
+    transitions: &[
+        Transition { action: "accept", from: &["submitted", "escalated"], to: "accepted" },
+        Transition { action: "reject", from: &["submitted", "escalated"], to: "rejected" },
+        Transition { action: "start", from: &["accepted"], to: "in_progress" },
+        Transition { action: "answer", from: &["accepted", "in_progress"], to: "answered" },
+        Transition { action: "escalate", from: &["submitted", "escalated", "accepted", "in_progress"], to: "escalated" },
+        Transition { action: "rate", from: &["answered"], to: "rated" },
+        Transition { action: "reopen", from: &["answered"], to: "in_progress" },
+        Transition { action: "close", from: &["answered"], to: "closed" },
+    ],
+};
+
+/// Time limits, in the `settings` table (admins change them on the case list page).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub accept_working_days: u32,
+    pub answer_days: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { accept_working_days: 2, answer_days: 15 }
+    }
+}
+
+pub const REOPEN_DAYS: i64 = 7;
+
+pub fn limits(conn: &mut DbConnection) -> AppResult<Limits> {
+    let d = Limits::default();
+    Ok(Limits {
+        accept_working_days: crate::settings::get_u32(conn, "grievance.accept_working_days")?.unwrap_or(d.accept_working_days),
+        answer_days: i64::from(crate::settings::get_u32(conn, "grievance.answer_days")?.unwrap_or(15)),
+    })
+}
+
+fn due_for(state: &str, limits: Limits, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    match state {
+        "submitted" | "escalated" => Some(add_working_days(now, limits.accept_working_days)),
+        "accepted" | "in_progress" => Some(now + Duration::days(limits.answer_days)),
+        _ => None,
+    }
+}
+
+/// What the member filled in.
+#[derive(Debug, Default, Clone)]
+pub struct SubmitForm {
+    pub category: String,
+    pub title: String,
+    pub description: String,
+    pub desired_outcome: String,
+    pub anonymous: bool,
+    pub unit_id: String,
+    pub submit_token: String,
+}
+
+/// A validated attachment: (file name, mime, bytes).
+pub type File = (String, &'static str, Vec<u8>);
+
+fn required(errors: &mut FieldErrors, field: &'static str, value: &str, label: &str, max: usize) -> String {
+    let v = value.trim();
+    if v.is_empty() {
+        errors.add(field, format!("请填写{label}"));
+    } else if v.chars().count() > max {
+        errors.add(field, format!("{label}不能超过 {max} 字"));
+    }
+    v.to_string()
+}
+
+impl SubmitForm {
+    /// Field errors, checked without the database.
+    pub fn check(&self) -> FieldErrors {
+        let mut e = FieldErrors::default();
+        if !CATEGORIES.iter().any(|(c, _)| *c == self.category) {
+            e.add("category", "请选择问题类别");
+        }
+        required(&mut e, "title", &self.title, "标题", 60);
+        required(&mut e, "description", &self.description, "问题描述", 5000);
+        required(&mut e, "desired_outcome", &self.desired_outcome, "期望的处理结果", 1000);
+        if self.anonymous && self.unit_id.parse::<i32>().is_err() {
+            e.add("unit_id", "匿名申诉请选择受理的工会组织");
+        }
+        if self.submit_token.len() < 16 {
+            e.add("title", "表单已过期，请刷新页面后重新填写");
+        }
+        e
+    }
+}
+
+/// Outcome of a submission.
+#[derive(Debug)]
+pub enum Submitted {
+    Named(i32),
+    /// The receipt code, shown once.
+    Anonymous(String),
+    /// The same form arrived again (double click, refresh): nothing new was created.
+    Duplicate { id: i32, anonymous: bool },
+}
+
+/// Normalise a typed receipt: Crockford base32, dashes and spaces ignored, I/L→1, O→0.
+pub fn normalize_receipt(raw: &str) -> String {
+    crate::web::to_halfwidth(raw)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| match c.to_ascii_uppercase() {
+            'I' | 'L' => '1',
+            'O' => '0',
+            u => u,
+        })
+        .collect()
+}
+
+/// The receipt shown to people: 16 characters in groups of four.
+pub fn format_receipt(r: &str) -> String {
+    r.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn receipt_hash(receipt: &str) -> String {
+    crate::auth::digest(&[b"zhijia-receipt", normalize_receipt(receipt).as_bytes()])
+}
+
+/// File a case. Named cases go to the member's grid cadre, else to the cadres of their unit;
+/// anonymous ones to the chosen unit, with nothing that links them to the member: no member id,
+/// no session, no address, and the date instead of the time everywhere.
+pub fn submit(conn: &mut DbConnection, user: &User, form: &SubmitForm, files: &[File], now: NaiveDateTime) -> AppResult<Submitted> {
+    let limits = limits(conn)?;
+    write_tx(conn, |conn| {
+        if let Some((id, anonymous)) = model::id_by_submit_token(conn, &form.submit_token)? {
+            return Ok(Submitted::Duplicate { id, anonymous });
+        }
+        let (unit, handler, at, receipt) = if form.anonymous {
+            let unit_id: i32 = form.unit_id.parse().map_err(|_| AppError::Validation("请选择受理的工会组织".into()))?;
+            let unit = org::model::find(conn, unit_id)?
+                .filter(|u| !u.disabled)
+                .ok_or_else(|| AppError::Validation("请选择受理的工会组织".into()))?;
+            (unit, None, date_only(now), Some(crate::auth::random_token(10)))
+        } else {
+            let unit = org::model::find(conn, user.unit_id)?.ok_or(AppError::NotFound)?;
+            let member = crate::members::model::find(conn, user.id)?.ok_or(AppError::NotFound)?;
+            (unit, member.grid_cadre_id, now, None)
+        };
+        let hash = receipt.as_deref().map(receipt_hash);
+        let id = model::insert(
+            conn,
+            &NewGrievance {
+                member_id: (!form.anonymous).then_some(user.id),
+                anonymous: form.anonymous,
+                receipt_hash: hash.as_deref(),
+                submit_token: &form.submit_token,
+                unit_id: unit.id,
+                handler_id: handler,
+                category: &form.category,
+                title: form.title.trim(),
+                description: form.description.trim(),
+                desired_outcome: form.desired_outcome.trim(),
+                state: "submitted",
+                version: 1,
+                due_at: due_for("submitted", limits, at),
+                overdue: false,
+                escalations: 0,
+                reopened: false,
+                created_at: at,
+                updated_at: at,
+            },
+        )?;
+        let author = if form.anonymous { "匿名会员".to_string() } else { user.name.clone() };
+        model::insert_event(
+            conn,
+            &NewEvent {
+                grievance_id: id,
+                kind: "state",
+                from_state: None,
+                to_state: Some("submitted"),
+                author_id: (!form.anonymous).then_some(user.id),
+                author_label: &author,
+                body: "",
+                internal: false,
+                created_at: at,
+            },
+        )?;
+        for (name, mime, data) in files {
+            model::insert_attachment(conn, id, name, mime, data, at)?;
+        }
+        let actor = if form.anonymous {
+            Actor { id: None, name: "匿名会员".into(), ip: None, now: at }
+        } else {
+            Actor::user(user, None, now)
+        };
+        audit::record(conn, &actor, Some(unit.id), "grievance.submit", ("grievance", Some(id)), model::category_label(&form.category))?;
+        let recipients = match handler {
+            Some(h) => vec![h],
+            None => scope::responsible_cadres(conn, &unit)?,
+        };
+        for r in recipients {
+            notify(conn, r, &format!("新的维权申诉：{}", form.title.trim()), &format!("/admin/grievances/{id}"), at)?;
+        }
+        Ok(match receipt {
+            Some(r) => Submitted::Anonymous(r),
+            None => Submitted::Named(id),
+        })
+    })
+}
+
+/// A member's own named case, else NotFound.
+pub fn load_for_member(conn: &mut DbConnection, user: &User, id: i32) -> AppResult<Grievance> {
+    model::find(conn, id)?
+        .filter(|g| g.member_id == Some(user.id))
+        .ok_or(AppError::NotFound)
+}
+
+/// The case behind a receipt, else NotFound (a wrong code and an unknown one are the same).
+pub fn load_by_receipt(conn: &mut DbConnection, receipt: &str) -> AppResult<Grievance> {
+    let r = normalize_receipt(receipt);
+    if r.len() != 16 {
+        return Err(AppError::NotFound);
+    }
+    model::find_by_receipt(conn, &receipt_hash(&r))?
+        .filter(|g| g.anonymous)
+        .ok_or(AppError::NotFound)
+}
+
+/// A case the cadre may handle (unit in their scope, or assigned to them), else NotFound.
+pub fn load_for_cadre(conn: &mut DbConnection, user: &User, id: i32) -> AppResult<(Grievance, org::OrgUnit)> {
+    let g = model::find(conn, id)?.ok_or(AppError::NotFound)?;
+    let unit = org::model::find(conn, g.unit_id)?.ok_or(AppError::NotFound)?;
+    if !(scope::handles(user, &unit.path) || g.handler_id == Some(user.id)) {
+        return Err(AppError::NotFound);
+    }
+    Ok((g, unit))
+}
+
+/// Record that a cadre opened a named case (who looked at whose personal data).
+pub fn record_view(conn: &mut DbConnection, actor: &Actor, g: &Grievance) -> AppResult<()> {
+    if g.anonymous {
+        return Ok(());
+    }
+    write_tx(conn, |conn| audit::record(conn, actor, Some(g.unit_id), "grievance.view", ("grievance", Some(g.id)), &g.title))
+}
+
+/// What a cadre does on the case page.
+#[derive(Debug, Clone)]
+pub enum CadreAction {
+    Accept,
+    Reject { reason: String },
+    Reply { text: String },
+    Note { text: String },
+    Answer { resolution: String },
+    Assign { cadre_id: i32 },
+    Escalate,
+    Close,
+}
+
+fn text_or(errors_msg: &str, text: &str, max: usize) -> AppResult<String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(AppError::Validation(errors_msg.into()));
+    }
+    if t.chars().count() > max {
+        return Err(AppError::Validation(format!("内容不能超过 {max} 字")));
+    }
+    Ok(t.to_string())
+}
+
+fn event(conn: &mut DbConnection, g: &Grievance, kind: &str, to: Option<&str>, author: (Option<i32>, &str), body: &str, internal: bool, at: NaiveDateTime) -> AppResult<()> {
+    model::insert_event(
+        conn,
+        &NewEvent {
+            grievance_id: g.id,
+            kind,
+            from_state: Some(&g.state),
+            to_state: to,
+            author_id: author.0,
+            author_label: author.1,
+            body,
+            internal,
+            created_at: at,
+        },
+    )
+}
+
+fn notify_member(conn: &mut DbConnection, g: &Grievance, title: &str, now: NaiveDateTime) -> AppResult<()> {
+    if let Some(m) = g.member_id {
+        notify(conn, m, title, &format!("/grievances/{}", g.id), now)?;
+    }
+    Ok(())
+}
+
+/// Apply a cadre's action to the case they saw at `version`. Fails with Conflict when someone
+/// else changed the case first; nothing is written then.
+pub fn cadre_act(conn: &mut DbConnection, user: &User, actor: &Actor, id: i32, version: i32, action: CadreAction) -> AppResult<()> {
+    let now = actor.now;
+    let limits = limits(conn)?;
+    write_tx(conn, |conn| {
+        let (g, unit) = load_for_cadre(conn, user, id)?;
+        if g.version != version {
+            return Err(AppError::Conflict(workflow::CONFLICT.into()));
+        }
+        let me = (Some(user.id), user.name.as_str());
+        let step = |conn: &mut DbConnection, action: &str| -> AppResult<&'static str> {
+            let to = FLOW.transition(action, &g.state).map(|t| t.to).unwrap_or("");
+            workflow::apply(conn, &FLOW, g.id, action, &g.state, g.version, due_for(to, limits, now), now)
+        };
+        let (audit_action, detail) = match &action {
+            CadreAction::Accept => {
+                let to = step(conn, "accept")?;
+                let handler = g.handler_id.or(Some(user.id));
+                model::set_fields(conn, g.id, &GrievanceChanges { handler_id: Some(handler), updated_at: Some(now), ..Default::default() })?;
+                event(conn, &g, "state", Some(to), me, "", false, now)?;
+                notify_member(conn, &g, &format!("您的申诉“{}”已受理", g.title), now)?;
+                ("grievance.accept", String::new())
+            }
+            CadreAction::Reject { reason } => {
+                let reason = text_or("请填写不予受理的理由", reason, 1000)?;
+                let to = step(conn, "reject")?;
+                model::set_fields(conn, g.id, &GrievanceChanges { reject_reason: Some(&reason), updated_at: Some(now), ..Default::default() })?;
+                event(conn, &g, "state", Some(to), me, &reason, false, now)?;
+                notify_member(conn, &g, &format!("您的申诉“{}”不予受理", g.title), now)?;
+                ("grievance.reject", reason)
+            }
+            CadreAction::Reply { text } => {
+                let text = text_or("请填写回复内容", text, 5000)?;
+                if !matches!(g.state.as_str(), "accepted" | "in_progress") {
+                    return Err(AppError::Validation("受理后才能回复".into()));
+                }
+                let to = if g.state == "accepted" { Some(step(conn, "start")?) } else { None };
+                if to.is_none() {
+                    bump(conn, &g, now)?;
+                }
+                event(conn, &g, "reply", to, me, &text, false, now)?;
+                notify_member(conn, &g, &format!("您的申诉“{}”有新回复", g.title), now)?;
+                ("grievance.reply", String::new())
+            }
+            CadreAction::Note { text } => {
+                let text = text_or("请填写备注内容", text, 5000)?;
+                bump(conn, &g, now)?;
+                event(conn, &g, "note", None, me, &text, true, now)?;
+                ("grievance.note", String::new())
+            }
+            CadreAction::Answer { resolution } => {
+                let resolution = text_or("请填写处理结果", resolution, 5000)?;
+                let to = step(conn, "answer")?;
+                model::set_fields(conn, g.id, &GrievanceChanges { resolution: Some(&resolution), answered_at: Some(now), updated_at: Some(now), ..Default::default() })?;
+                event(conn, &g, "state", Some(to), me, &resolution, false, now)?;
+                notify_member(conn, &g, &format!("您的申诉“{}”已答复，请评价", g.title), now)?;
+                ("grievance.answer", String::new())
+            }
+            CadreAction::Assign { cadre_id } => {
+                let candidates = scope::responsible_cadres(conn, &unit)?;
+                let reach = candidates.contains(cadre_id) || {
+                    let member = crate::members::model::find(conn, *cadre_id)?;
+                    match member {
+                        Some(m) if !m.disabled => {
+                            let target = crate::auth::user::load_user(conn, m.id, "")?;
+                            target.is_some_and(|t| scope::handles(&t, &unit.path))
+                        }
+                        _ => false,
+                    }
+                };
+                if !reach {
+                    return Err(AppError::Validation("只能指派给负责该单位的工会干部".into()));
+                }
+                bump(conn, &g, now)?;
+                model::set_fields(conn, g.id, &GrievanceChanges { handler_id: Some(Some(*cadre_id)), updated_at: Some(now), ..Default::default() })?;
+                let name = crate::members::model::find(conn, *cadre_id)?.map(|m| m.name).unwrap_or_default();
+                event(conn, &g, "assign", None, me, &format!("指派给 {name}"), true, now)?;
+                notify(conn, *cadre_id, &format!("指派给您的维权申诉：{}", g.title), &format!("/admin/grievances/{}", g.id), now)?;
+                ("grievance.assign", name)
+            }
+            CadreAction::Escalate => {
+                escalate(conn, &g, &unit, limits, me, now, false)?;
+                ("grievance.escalate", String::new())
+            }
+            CadreAction::Close => {
+                let to = step(conn, "close")?;
+                event(conn, &g, "state", Some(to), me, "", false, now)?;
+                notify_member(conn, &g, &format!("您的申诉“{}”已办结", g.title), now)?;
+                ("grievance.close", String::new())
+            }
+        };
+        audit::record(conn, actor, Some(g.unit_id), audit_action, ("grievance", Some(g.id)), &detail)
+    })
+}
+
+/// Claim the case for an action that changes no state (reply, note, assign): the version still
+/// moves, so two cadres acting on the same view cannot both win silently.
+fn bump(conn: &mut DbConnection, g: &Grievance, now: NaiveDateTime) -> AppResult<()> {
+    use diesel::prelude::*;
+    use crate::db::schema::grievances;
+    let n = diesel::update(grievances::table.filter(grievances::id.eq(g.id)).filter(grievances::version.eq(g.version)))
+        .set((grievances::version.eq(g.version + 1), grievances::updated_at.eq(now)))
+        .execute(conn)?;
+    if n != 1 {
+        return Err(AppError::Conflict(workflow::CONFLICT.into()));
+    }
+    Ok(())
+}
+
+/// Hand the case up to the parent unit's cadres (state 已转办). `late` marks it overdue.
+fn escalate(conn: &mut DbConnection, g: &Grievance, unit: &org::OrgUnit, limits: Limits, author: (Option<i32>, &str), now: NaiveDateTime, late: bool) -> AppResult<()> {
+    let parent = match unit.parent_id {
+        Some(p) => org::model::find(conn, p)?.ok_or(AppError::NotFound)?,
+        None => return Err(AppError::Validation("已是最高一级工会，无法再转办".into())),
+    };
+    let to = workflow::apply(conn, &FLOW, g.id, "escalate", &g.state, g.version, due_for("escalated", limits, now), now)?;
+    model::set_fields(
+        conn,
+        g.id,
+        &GrievanceChanges {
+            unit_id: Some(parent.id),
+            handler_id: Some(None),
+            overdue: late.then_some(true),
+            escalations: Some(g.escalations + 1),
+            updated_at: Some(now),
+            ..Default::default()
+        },
+    )?;
+    let why = if late { format!("超过办理时限，转至{}", parent.name) } else { format!("转至{}", parent.name) };
+    event(conn, g, "state", Some(to), author, &why, false, now)?;
+    for c in scope::responsible_cadres(conn, &parent)? {
+        notify(conn, c, &format!("转办的维权申诉：{}", g.title), &format!("/admin/grievances/{}", g.id), now)?;
+    }
+    notify_member(conn, g, &format!("您的申诉“{}”已转上级工会办理", g.title), now)?;
+    Ok(())
+}
+
+/// What a member (or the holder of a receipt) does on their case.
+#[derive(Debug, Clone)]
+pub enum MemberAction {
+    Reply { text: String },
+    Rate { rating: i32, comment: String },
+    Reopen { reason: String },
+}
+
+/// Apply a member's action to case `g` (already access-checked). For anonymous cases every
+/// time written is the date only, and no member id is recorded.
+pub fn member_act(conn: &mut DbConnection, g: &Grievance, author: Option<&User>, action: MemberAction, now: NaiveDateTime) -> AppResult<()> {
+    let limits = limits(conn)?;
+    let at = if g.anonymous { date_only(now) } else { now };
+    let (author_id, label) = match (g.anonymous, author) {
+        (false, Some(u)) => (Some(u.id), u.name.clone()),
+        _ => (None, "匿名会员".to_string()),
+    };
+    write_tx(conn, |conn| {
+        let g = model::find(conn, g.id)?.ok_or(AppError::NotFound)?;
+        let who = (author_id, label.as_str());
+        let (action_code, note_handler) = match &action {
+            MemberAction::Reply { text } => {
+                let text = text_or("请填写回复内容", text, 5000)?;
+                if matches!(g.state.as_str(), "rejected" | "rated" | "closed") {
+                    return Err(AppError::Validation("该申诉已结束，不能再回复".into()));
+                }
+                bump(conn, &g, at)?;
+                event(conn, &g, "reply", None, who, &text, false, at)?;
+                ("grievance.member_reply", "有新的会员回复")
+            }
+            MemberAction::Rate { rating, comment } => {
+                if !(1..=5).contains(rating) {
+                    return Err(AppError::Validation("请选择 1 到 5 星".into()));
+                }
+                let comment: String = comment.trim().chars().take(1000).collect();
+                let to = workflow::apply(conn, &FLOW, g.id, "rate", &g.state, g.version, None, at)?;
+                model::set_fields(conn, g.id, &GrievanceChanges { rating: Some(*rating), rating_comment: Some(&comment), updated_at: Some(at), ..Default::default() })?;
+                event(conn, &g, "state", Some(to), who, &format!("{rating} 星 {comment}"), false, at)?;
+                ("grievance.rate", "会员已评价")
+            }
+            MemberAction::Reopen { reason } => {
+                let reason = text_or("请说明重新办理的理由", reason, 2000)?;
+                if g.reopened {
+                    return Err(AppError::Validation("每个申诉只能申请重新办理一次".into()));
+                }
+                if g.answered_at.is_none_or(|a| now - a > Duration::days(REOPEN_DAYS)) {
+                    return Err(AppError::Validation("答复超过 7 天后不能再申请重新办理".into()));
+                }
+                let to = workflow::apply(conn, &FLOW, g.id, "reopen", &g.state, g.version, due_for("in_progress", limits, now), at)?;
+                model::set_fields(conn, g.id, &GrievanceChanges { reopened: Some(true), updated_at: Some(at), ..Default::default() })?;
+                event(conn, &g, "state", Some(to), who, &reason, false, at)?;
+                ("grievance.reopen", "会员申请重新办理")
+            }
+        };
+        let actor = Actor { id: author_id, name: label.clone(), ip: None, now: at };
+        audit::record(conn, &actor, Some(g.unit_id), action_code, ("grievance", Some(g.id)), "")?;
+        let recipients = match g.handler_id {
+            Some(h) => vec![h],
+            None => {
+                let unit = org::model::find(conn, g.unit_id)?.ok_or(AppError::NotFound)?;
+                scope::responsible_cadres(conn, &unit)?
+            }
+        };
+        for r in recipients {
+            notify(conn, r, &format!("{}：{}", note_handler, g.title), &format!("/admin/grievances/{}", g.id), at)?;
+        }
+        Ok(())
+    })
+}
+
+/// The background job: escalate cases past their time limit to the parent unit (flagged
+/// overdue) and close answers left unrated for 7 days. Safe on several instances: each case
+/// moves by a guarded update, so a case is escalated once whoever runs the job.
+pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(usize, usize)> {
+    let limits = limits(conn)?;
+    let mut escalated = 0;
+    for g in model::past_due(conn, now, 200)? {
+        let res = write_tx(conn, |conn| {
+            let unit = org::model::find(conn, g.unit_id)?.ok_or(AppError::NotFound)?;
+            if unit.parent_id.is_none() {
+                // Nowhere to go: flag it once so the top union sees it first.
+                if !g.overdue {
+                    bump(conn, &g, now)?;
+                    model::set_fields(conn, g.id, &GrievanceChanges { overdue: Some(true), updated_at: Some(now), ..Default::default() })?;
+                }
+                return Ok(false);
+            }
+            escalate(conn, &g, &unit, limits, (None, "系统"), now, true)?;
+            audit::record(conn, &Actor::system("系统", now), Some(g.unit_id), "grievance.escalate", ("grievance", Some(g.id)), "超过办理时限")?;
+            Ok(true)
+        });
+        match res {
+            Ok(true) => escalated += 1,
+            Ok(false) | Err(AppError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut closed = 0;
+    for g in model::answered_before(conn, now - Duration::days(REOPEN_DAYS), 200)? {
+        let res = write_tx(conn, |conn| {
+            let to = workflow::apply(conn, &FLOW, g.id, "close", &g.state, g.version, None, now)?;
+            event(conn, &g, "state", Some(to), (None, "系统"), "答复 7 天内未评价，自动办结", false, now)?;
+            audit::record(conn, &Actor::system("系统", now), Some(g.unit_id), "grievance.close", ("grievance", Some(g.id)), "自动办结")
+        });
+        match res {
+            Ok(()) => closed += 1,
+            Err(AppError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((escalated, closed))
+}
