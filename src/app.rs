@@ -128,7 +128,13 @@ fn spawn_jobs(state: web::Data<AppState>) {
             let h = holder.clone();
             let res = db::run(&state.pool, move |conn| {
                 crate::auth::session::purge_expired(conn, now)?;
-                if !crate::workflow::lease::try_acquire(conn, "deadlines", &h, now, chrono::Duration::seconds(55))? {
+                if !crate::workflow::lease::try_acquire(
+                    conn,
+                    "deadlines",
+                    &h,
+                    now,
+                    chrono::Duration::seconds(55),
+                )? {
                     return Ok((0, 0));
                 }
                 crate::grievances::service::run_deadlines(conn, now)

@@ -26,7 +26,11 @@ pub fn set(conn: &mut DbConnection, key: &str, value: &str, now: NaiveDateTime) 
         .execute(conn)?;
     if n == 0 {
         diesel::insert_into(settings::table)
-            .values((settings::key.eq(key), settings::value.eq(value), settings::updated_at.eq(now)))
+            .values((
+                settings::key.eq(key),
+                settings::value.eq(value),
+                settings::updated_at.eq(now),
+            ))
             .execute(conn)?;
     }
     Ok(())

@@ -6,7 +6,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::model::{self, AttachmentMeta, CaseFilter, Grievance, GrievanceEvent, CATEGORIES, STATES};
+use super::model::{
+    self, AttachmentMeta, CaseFilter, Grievance, GrievanceEvent, CATEGORIES, STATES,
+};
 use super::service::{self, CadreAction, Limits, FLOW};
 use crate::app::AppState;
 use crate::audit::Actor;
@@ -23,7 +25,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/grievances/limits", web::post().to(save_limits))
         .route("/admin/grievances/{id}", web::get().to(show))
         .route("/admin/grievances/{id}/act", web::post().to(act))
-        .route("/admin/grievances/{id}/attachments/{aid}", web::get().to(attachment));
+        .route(
+            "/admin/grievances/{id}/attachments/{aid}",
+            web::get().to(attachment),
+        );
 }
 
 /// A case row with the names a list shows.
@@ -33,17 +38,27 @@ pub struct CaseRow {
     pub late: bool,
 }
 
-async fn rows(state: &web::Data<AppState>, user: std::sync::Arc<crate::auth::User>, filter: CaseFilter, open_only: bool) -> AppResult<(Vec<CaseRow>, Pager, Vec<OrgUnit>)> {
+async fn rows(
+    state: &web::Data<AppState>,
+    user: std::sync::Arc<crate::auth::User>,
+    filter: CaseFilter,
+    open_only: bool,
+) -> AppResult<(Vec<CaseRow>, Pager, Vec<OrgUnit>)> {
     let now = state.config.clock.now();
     db::run(&state.pool, move |conn| {
         let units = scope::managed_units(conn, &user)?;
         let ids: Option<Vec<i32>> = (!user.is_admin).then(|| units.iter().map(|u| u.id).collect());
-        let (cases, pager) = model::search(conn, ids.as_deref(), user.id, &filter, open_only, now, 20)?;
+        let (cases, pager) =
+            model::search(conn, ids.as_deref(), user.id, &filter, open_only, now, 20)?;
         let all = crate::org::model::all(conn)?;
         let rows = cases
             .into_iter()
             .map(|g| CaseRow {
-                unit_name: all.iter().find(|u| u.id == g.unit_id).map(|u| u.name.clone()).unwrap_or_default(),
+                unit_name: all
+                    .iter()
+                    .find(|u| u.id == g.unit_id)
+                    .map(|u| u.name.clone())
+                    .unwrap_or_default(),
                 late: g.is_late(now),
                 g,
             })
@@ -61,8 +76,16 @@ pub struct InboxPage {
     pager: Pager,
 }
 
-async fn inbox(state: web::Data<AppState>, ctx: Ctx, StaffUser(user): StaffUser, q: web::Query<CaseFilter>) -> AppResult<HttpResponse> {
-    let filter = CaseFilter { page: q.page, ..CaseFilter::default() };
+async fn inbox(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+    q: web::Query<CaseFilter>,
+) -> AppResult<HttpResponse> {
+    let filter = CaseFilter {
+        page: q.page,
+        ..CaseFilter::default()
+    };
     let (rows, pager, _) = rows(&state, user, filter, true).await?;
     render(&InboxPage { ctx, rows, pager })
 }
@@ -87,11 +110,21 @@ impl CaseListPage {
     }
 }
 
-async fn list(state: web::Data<AppState>, ctx: Ctx, StaffUser(user): StaffUser, q: web::Query<CaseFilter>) -> AppResult<HttpResponse> {
+async fn list(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+    q: web::Query<CaseFilter>,
+) -> AppResult<HttpResponse> {
     let filter = q.into_inner();
     let (rows, pager, units) = rows(&state, user, filter.clone(), false).await?;
     let limits = db::run(&state.pool, service::limits).await?;
-    let mut query_base = format!("state={}&category={}&overdue={}", url_encode(&filter.state), url_encode(&filter.category), url_encode(&filter.overdue));
+    let mut query_base = format!(
+        "state={}&category={}&overdue={}",
+        url_encode(&filter.state),
+        url_encode(&filter.category),
+        url_encode(&filter.overdue)
+    );
     if let Some(u) = filter.unit {
         query_base.push_str(&format!("&unit={u}"));
     }
@@ -116,23 +149,55 @@ pub struct LimitsForm {
     answer_days: String,
 }
 
-async fn save_limits(req: HttpRequest, state: web::Data<AppState>, AdminUser(user): AdminUser, Form(f): Form<LimitsForm>) -> AppResult<HttpResponse> {
-    let (Ok(a), Ok(d)) = (f.accept_working_days.trim().parse::<u32>(), f.answer_days.trim().parse::<u32>()) else {
-        return Ok(redirect_flash("/admin/grievances", "error", "时限请填写整数天数"));
+async fn save_limits(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    Form(f): Form<LimitsForm>,
+) -> AppResult<HttpResponse> {
+    let (Ok(a), Ok(d)) = (
+        f.accept_working_days.trim().parse::<u32>(),
+        f.answer_days.trim().parse::<u32>(),
+    ) else {
+        return Ok(redirect_flash(
+            "/admin/grievances",
+            "error",
+            "时限请填写整数天数",
+        ));
     };
     if !(1..=30).contains(&a) || !(1..=90).contains(&d) {
-        return Ok(redirect_flash("/admin/grievances", "error", "受理时限 1–30 个工作日，答复时限 1–90 天"));
+        return Ok(redirect_flash(
+            "/admin/grievances",
+            "error",
+            "受理时限 1–30 个工作日，答复时限 1–90 天",
+        ));
     }
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     db::run(&state.pool, move |conn| {
         crate::db::write_tx(conn, |conn| {
-            crate::settings::set(conn, "grievance.accept_working_days", &a.to_string(), actor.now)?;
+            crate::settings::set(
+                conn,
+                "grievance.accept_working_days",
+                &a.to_string(),
+                actor.now,
+            )?;
             crate::settings::set(conn, "grievance.answer_days", &d.to_string(), actor.now)?;
-            crate::audit::record(conn, &actor, None, "settings.change", ("settings", None), &format!("申诉时限：受理 {a} 个工作日，答复 {d} 天"))
+            crate::audit::record(
+                conn,
+                &actor,
+                None,
+                "settings.change",
+                ("settings", None),
+                &format!("申诉时限：受理 {a} 个工作日，答复 {d} 天"),
+            )
         })
     })
     .await?;
-    Ok(redirect_flash("/admin/grievances", "ok", "时限已保存，对之后的办理步骤生效"))
+    Ok(redirect_flash(
+        "/admin/grievances",
+        "ok",
+        "时限已保存，对之后的办理步骤生效",
+    ))
 }
 
 #[derive(Template)]
@@ -162,7 +227,15 @@ impl CaseShowPage {
     }
 }
 
-async fn show_page(state: &web::Data<AppState>, ctx: Ctx, user: std::sync::Arc<crate::auth::User>, id: i32, log_view: Option<Actor>, error: String, draft: String) -> AppResult<CaseShowPage> {
+async fn show_page(
+    state: &web::Data<AppState>,
+    ctx: Ctx,
+    user: std::sync::Arc<crate::auth::User>,
+    id: i32,
+    log_view: Option<Actor>,
+    error: String,
+    draft: String,
+) -> AppResult<CaseShowPage> {
     let now = state.config.clock.now();
     db::run(&state.pool, move |conn| {
         let (g, unit) = service::load_for_cadre(conn, &user, id)?;
@@ -174,7 +247,9 @@ async fn show_page(state: &web::Data<AppState>, ctx: Ctx, user: std::sync::Arc<c
             None => None,
         };
         let handler = match g.handler_id {
-            Some(h) => crate::members::model::find(conn, h)?.map(|m| m.name).unwrap_or_default(),
+            Some(h) => crate::members::model::find(conn, h)?
+                .map(|m| m.name)
+                .unwrap_or_default(),
             None => String::new(),
         };
         let mut cadres = Vec::new();
@@ -189,14 +264,44 @@ async fn show_page(state: &web::Data<AppState>, ctx: Ctx, user: std::sync::Arc<c
         if unit.parent_id.is_none() {
             actions.retain(|a| *a != "escalate");
         }
-        Ok(CaseShowPage { ctx, late: g.is_late(now), g, unit, member, handler, events, files, actions, cadres, error, draft })
+        Ok(CaseShowPage {
+            ctx,
+            late: g.is_late(now),
+            g,
+            unit,
+            member,
+            handler,
+            events,
+            files,
+            actions,
+            cadres,
+            error,
+            draft,
+        })
     })
     .await
 }
 
-async fn show(req: HttpRequest, state: web::Data<AppState>, ctx: Ctx, StaffUser(user): StaffUser, path: web::Path<i32>) -> AppResult<HttpResponse> {
+async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+    path: web::Path<i32>,
+) -> AppResult<HttpResponse> {
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
-    render(&show_page(&state, ctx, user, path.into_inner(), Some(actor), String::new(), String::new()).await?)
+    render(
+        &show_page(
+            &state,
+            ctx,
+            user,
+            path.into_inner(),
+            Some(actor),
+            String::new(),
+            String::new(),
+        )
+        .await?,
+    )
 }
 
 #[derive(Deserialize)]
@@ -214,12 +319,23 @@ pub struct CaseActForm {
 fn cadre_action(f: &CaseActForm) -> AppResult<CadreAction> {
     Ok(match f.action.as_str() {
         "accept" => CadreAction::Accept,
-        "reject" => CadreAction::Reject { reason: f.text.clone() },
-        "reply" => CadreAction::Reply { text: f.text.clone() },
-        "note" => CadreAction::Note { text: f.text.clone() },
-        "answer" => CadreAction::Answer { resolution: f.text.clone() },
+        "reject" => CadreAction::Reject {
+            reason: f.text.clone(),
+        },
+        "reply" => CadreAction::Reply {
+            text: f.text.clone(),
+        },
+        "note" => CadreAction::Note {
+            text: f.text.clone(),
+        },
+        "answer" => CadreAction::Answer {
+            resolution: f.text.clone(),
+        },
         "assign" => CadreAction::Assign {
-            cadre_id: f.cadre_id.parse().map_err(|_| AppError::Validation("请选择要指派的干部".into()))?,
+            cadre_id: f
+                .cadre_id
+                .parse()
+                .map_err(|_| AppError::Validation("请选择要指派的干部".into()))?,
         },
         "escalate" => CadreAction::Escalate,
         "close" => CadreAction::Close,
@@ -241,20 +357,38 @@ fn done_message(action: &str) -> &'static str {
     }
 }
 
-async fn act(req: HttpRequest, state: web::Data<AppState>, ctx: Ctx, StaffUser(user): StaffUser, path: web::Path<i32>, Form(f): Form<CaseActForm>) -> AppResult<HttpResponse> {
+async fn act(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+    path: web::Path<i32>,
+    Form(f): Form<CaseActForm>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let u2 = user.clone();
     let version = f.version;
     let result = async {
         let action = cadre_action(&f)?;
-        db::run(&state.pool, move |conn| service::cadre_act(conn, &u2, &actor, id, version, action)).await
+        db::run(&state.pool, move |conn| {
+            service::cadre_act(conn, &u2, &actor, id, version, action)
+        })
+        .await
     }
     .await;
     match result {
         // After an escalation the case may be out of this cadre's reach: go back to the inbox.
-        Ok(()) if f.action == "escalate" => Ok(redirect_flash("/admin/inbox", "ok", done_message(&f.action))),
-        Ok(()) => Ok(redirect_flash(&format!("/admin/grievances/{id}"), "ok", done_message(&f.action))),
+        Ok(()) if f.action == "escalate" => Ok(redirect_flash(
+            "/admin/inbox",
+            "ok",
+            done_message(&f.action),
+        )),
+        Ok(()) => Ok(redirect_flash(
+            &format!("/admin/grievances/{id}"),
+            "ok",
+            done_message(&f.action),
+        )),
         Err(AppError::Validation(m)) => {
             let page = show_page(&state, ctx, user, id, None, m, f.text.clone()).await?;
             render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
@@ -263,7 +397,11 @@ async fn act(req: HttpRequest, state: web::Data<AppState>, ctx: Ctx, StaffUser(u
     }
 }
 
-async fn attachment(state: web::Data<AppState>, StaffUser(user): StaffUser, path: web::Path<(i32, i32)>) -> AppResult<HttpResponse> {
+async fn attachment(
+    state: web::Data<AppState>,
+    StaffUser(user): StaffUser,
+    path: web::Path<(i32, i32)>,
+) -> AppResult<HttpResponse> {
     let (id, aid) = path.into_inner();
     let (name, mime, data) = db::run(&state.pool, move |conn| {
         service::load_for_cadre(conn, &user, id)?;

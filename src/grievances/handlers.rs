@@ -23,10 +23,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/grievances/track", web::get().to(track_form))
         .route("/grievances/track", web::post().to(track))
         .route("/grievances/track/act", web::post().to(track_act))
-        .route("/grievances/track/attachment", web::post().to(track_attachment))
+        .route(
+            "/grievances/track/attachment",
+            web::post().to(track_attachment),
+        )
         .route("/grievances/{id}", web::get().to(show))
         .route("/grievances/{id}/act", web::post().to(act))
-        .route("/grievances/{id}/attachments/{aid}", web::get().to(attachment));
+        .route(
+            "/grievances/{id}/attachments/{aid}",
+            web::get().to(attachment),
+        );
 }
 
 #[derive(Template)]
@@ -36,7 +42,11 @@ pub struct GrievanceListPage {
     rows: Vec<Grievance>,
 }
 
-async fn list(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): CurrentUser) -> AppResult<HttpResponse> {
+async fn list(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    CurrentUser(user): CurrentUser,
+) -> AppResult<HttpResponse> {
     let rows = db::run(&state.pool, move |conn| model::for_member(conn, user.id)).await?;
     render(&GrievanceListPage { ctx, rows })
 }
@@ -59,12 +69,19 @@ impl GrievanceNewPage {
 
 async fn units(state: &web::Data<AppState>) -> AppResult<Vec<OrgUnit>> {
     db::run(&state.pool, |conn| {
-        Ok(crate::org::model::all(conn)?.into_iter().filter(|u| !u.disabled).collect())
+        Ok(crate::org::model::all(conn)?
+            .into_iter()
+            .filter(|u| !u.disabled)
+            .collect())
     })
     .await
 }
 
-async fn new_form(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): CurrentUser) -> AppResult<HttpResponse> {
+async fn new_form(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    CurrentUser(user): CurrentUser,
+) -> AppResult<HttpResponse> {
     let form = SubmitForm {
         submit_token: crate::auth::random_token(16),
         unit_id: user.unit_id.to_string(),
@@ -87,7 +104,12 @@ pub struct ReceiptPage {
     receipt: Option<String>,
 }
 
-async fn submit(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): CurrentUser, mp: MultipartForm) -> AppResult<HttpResponse> {
+async fn submit(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    CurrentUser(user): CurrentUser,
+    mp: MultipartForm,
+) -> AppResult<HttpResponse> {
     let form = SubmitForm {
         category: mp.text("category"),
         title: mp.text("title"),
@@ -105,29 +127,69 @@ async fn submit(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): Current
     for f in mp.files {
         match sniff(&f.data) {
             Some((mime, _)) => files.push((f.filename, mime, f.data)),
-            None => errors.add("files", format!("“{}”不是 JPEG、PNG 或 PDF 文件（按文件内容判断），请换一个文件", f.filename)),
+            None => errors.add(
+                "files",
+                format!(
+                    "“{}”不是 JPEG、PNG 或 PDF 文件（按文件内容判断），请换一个文件",
+                    f.filename
+                ),
+            ),
         }
     }
     if !errors.is_empty() {
         let units = units(&state).await?;
         return render_status(
-            &GrievanceNewPage { ctx, form, errors, units, categories: CATEGORIES.to_vec() },
+            &GrievanceNewPage {
+                ctx,
+                form,
+                errors,
+                units,
+                categories: CATEGORIES.to_vec(),
+            },
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
     let now = state.config.clock.now();
     let f2 = form.clone();
-    let outcome = db::run(&state.pool, move |conn| service::submit(conn, &user, &f2, &files, now)).await;
+    let outcome = db::run(&state.pool, move |conn| {
+        service::submit(conn, &user, &f2, &files, now)
+    })
+    .await;
     match outcome {
-        Ok(Submitted::Named(id)) => Ok(redirect_flash(&format!("/grievances/{id}"), "ok", "申诉已提交，工会将在 2 个工作日内受理")),
-        Ok(Submitted::Anonymous(receipt)) => render(&ReceiptPage { ctx, receipt: Some(service::format_receipt(&receipt)) }),
-        Ok(Submitted::Duplicate { id, anonymous: false }) => Ok(redirect_flash(&format!("/grievances/{id}"), "ok", "这份申诉已经提交过，没有重复创建")),
-        Ok(Submitted::Duplicate { anonymous: true, .. }) => render(&ReceiptPage { ctx, receipt: None }),
+        Ok(Submitted::Named(id)) => Ok(redirect_flash(
+            &format!("/grievances/{id}"),
+            "ok",
+            "申诉已提交，工会将在 2 个工作日内受理",
+        )),
+        Ok(Submitted::Anonymous(receipt)) => render(&ReceiptPage {
+            ctx,
+            receipt: Some(service::format_receipt(&receipt)),
+        }),
+        Ok(Submitted::Duplicate {
+            id,
+            anonymous: false,
+        }) => Ok(redirect_flash(
+            &format!("/grievances/{id}"),
+            "ok",
+            "这份申诉已经提交过，没有重复创建",
+        )),
+        Ok(Submitted::Duplicate {
+            anonymous: true, ..
+        }) => render(&ReceiptPage { ctx, receipt: None }),
         Err(AppError::Validation(m)) => {
             let mut errors = FieldErrors::default();
             errors.add("unit_id", m);
             let units = units(&state).await?;
-            render_status(&GrievanceNewPage { ctx, form, errors, units, categories: CATEGORIES.to_vec() }, StatusCode::UNPROCESSABLE_ENTITY)
+            render_status(
+                &GrievanceNewPage {
+                    ctx,
+                    form,
+                    errors,
+                    units,
+                    categories: CATEGORIES.to_vec(),
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
         }
         Err(e) => Err(e),
     }
@@ -158,19 +220,52 @@ impl GrievanceShowPage {
 }
 
 fn can_reopen(g: &Grievance, now: chrono::NaiveDateTime) -> bool {
-    g.state == "answered" && !g.reopened && g.answered_at.is_some_and(|a| now - a <= chrono::Duration::days(service::REOPEN_DAYS))
+    g.state == "answered"
+        && !g.reopened
+        && g.answered_at
+            .is_some_and(|a| now - a <= chrono::Duration::days(service::REOPEN_DAYS))
 }
 
-async fn show_page(state: &web::Data<AppState>, ctx: Ctx, g: Grievance, receipt: Option<String>, notice: String, error: String) -> AppResult<GrievanceShowPage> {
+async fn show_page(
+    state: &web::Data<AppState>,
+    ctx: Ctx,
+    g: Grievance,
+    receipt: Option<String>,
+    notice: String,
+    error: String,
+) -> AppResult<GrievanceShowPage> {
     let id = g.id;
-    let (events, files) = db::run(&state.pool, move |conn| Ok((model::events(conn, id, false)?, model::attachments_of(conn, id)?))).await?;
+    let (events, files) = db::run(&state.pool, move |conn| {
+        Ok((
+            model::events(conn, id, false)?,
+            model::attachments_of(conn, id)?,
+        ))
+    })
+    .await?;
     let can_reopen = can_reopen(&g, state.config.clock.now());
-    Ok(GrievanceShowPage { ctx, g, events, files, receipt, notice, error, can_reopen })
+    Ok(GrievanceShowPage {
+        ctx,
+        g,
+        events,
+        files,
+        receipt,
+        notice,
+        error,
+        can_reopen,
+    })
 }
 
-async fn show(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): CurrentUser, path: web::Path<i32>) -> AppResult<HttpResponse> {
+async fn show(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<i32>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let g = db::run(&state.pool, move |conn| service::load_for_member(conn, &user, id)).await?;
+    let g = db::run(&state.pool, move |conn| {
+        service::load_for_member(conn, &user, id)
+    })
+    .await?;
     render(&show_page(&state, ctx, g, None, String::new(), String::new()).await?)
 }
 
@@ -188,17 +283,30 @@ pub struct ActForm {
 
 fn member_action(f: &ActForm) -> AppResult<MemberAction> {
     match f.action.as_str() {
-        "reply" => Ok(MemberAction::Reply { text: f.text.clone() }),
+        "reply" => Ok(MemberAction::Reply {
+            text: f.text.clone(),
+        }),
         "rate" => Ok(MemberAction::Rate {
-            rating: f.rating.parse().map_err(|_| AppError::Validation("请选择 1 到 5 星".into()))?,
+            rating: f
+                .rating
+                .parse()
+                .map_err(|_| AppError::Validation("请选择 1 到 5 星".into()))?,
             comment: f.text.clone(),
         }),
-        "reopen" => Ok(MemberAction::Reopen { reason: f.text.clone() }),
+        "reopen" => Ok(MemberAction::Reopen {
+            reason: f.text.clone(),
+        }),
         _ => Err(AppError::Validation("未知的操作".into())),
     }
 }
 
-async fn act(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): CurrentUser, path: web::Path<i32>, Form(f): Form<ActForm>) -> AppResult<HttpResponse> {
+async fn act(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<i32>,
+    Form(f): Form<ActForm>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let now = state.config.clock.now();
     let u2 = user.clone();
@@ -214,14 +322,24 @@ async fn act(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): CurrentUse
     match result {
         Ok(()) => Ok(redirect_flash(&format!("/grievances/{id}"), "ok", "已提交")),
         Err(AppError::Validation(m)) => {
-            let g = db::run(&state.pool, move |conn| service::load_for_member(conn, &user, id)).await?;
-            render_status(&show_page(&state, ctx, g, None, String::new(), m).await?, StatusCode::UNPROCESSABLE_ENTITY)
+            let g = db::run(&state.pool, move |conn| {
+                service::load_for_member(conn, &user, id)
+            })
+            .await?;
+            render_status(
+                &show_page(&state, ctx, g, None, String::new(), m).await?,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
         }
         Err(e) => Err(e),
     }
 }
 
-async fn attachment(state: web::Data<AppState>, CurrentUser(user): CurrentUser, path: web::Path<(i32, i32)>) -> AppResult<HttpResponse> {
+async fn attachment(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(i32, i32)>,
+) -> AppResult<HttpResponse> {
     let (id, aid) = path.into_inner();
     let (name, mime, data) = db::run(&state.pool, move |conn| {
         service::load_for_member(conn, &user, id)?;
@@ -239,14 +357,19 @@ pub struct TrackPage {
 }
 
 async fn track_form(ctx: Ctx) -> AppResult<HttpResponse> {
-    render(&TrackPage { ctx, error: String::new() })
+    render(&TrackPage {
+        ctx,
+        error: String::new(),
+    })
 }
 
 /// Refuse when this address has tried too many wrong codes lately.
 fn check_track_rate(state: &AppState, req: &HttpRequest) -> AppResult<String> {
     let key = client_ip(req).unwrap_or_default();
     if state.track_limiter.blocked(&key) {
-        return Err(AppError::TooManyRequests("尝试次数过多，请 10 分钟后再试".into()));
+        return Err(AppError::TooManyRequests(
+            "尝试次数过多，请 10 分钟后再试".into(),
+        ));
     }
     Ok(key)
 }
@@ -254,7 +377,11 @@ fn check_track_rate(state: &AppState, req: &HttpRequest) -> AppResult<String> {
 const UNKNOWN_RECEIPT: &str = "没有找到与该回执码对应的申诉，请核对后重试";
 
 /// Open the case behind a receipt, counting failures against the address.
-async fn by_receipt(state: &web::Data<AppState>, req: &HttpRequest, receipt: &str) -> AppResult<Option<Grievance>> {
+async fn by_receipt(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    receipt: &str,
+) -> AppResult<Option<Grievance>> {
     let key = check_track_rate(state, req)?;
     let r = receipt.to_string();
     match db::run(&state.pool, move |conn| service::load_by_receipt(conn, &r)).await {
@@ -273,26 +400,51 @@ pub struct TrackForm {
     receipt: String,
 }
 
-async fn track(req: HttpRequest, state: web::Data<AppState>, ctx: Ctx, Form(f): Form<TrackForm>) -> AppResult<HttpResponse> {
+async fn track(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    Form(f): Form<TrackForm>,
+) -> AppResult<HttpResponse> {
     match by_receipt(&state, &req, &f.receipt).await? {
         Some(g) => {
             let receipt = service::normalize_receipt(&f.receipt);
             render(&show_page(&state, ctx, g, Some(receipt), String::new(), String::new()).await?)
         }
-        None => render_status(&TrackPage { ctx, error: UNKNOWN_RECEIPT.into() }, StatusCode::UNPROCESSABLE_ENTITY),
+        None => render_status(
+            &TrackPage {
+                ctx,
+                error: UNKNOWN_RECEIPT.into(),
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     }
 }
 
-async fn track_act(req: HttpRequest, state: web::Data<AppState>, ctx: Ctx, Form(f): Form<ActForm>) -> AppResult<HttpResponse> {
+async fn track_act(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    Form(f): Form<ActForm>,
+) -> AppResult<HttpResponse> {
     let Some(g) = by_receipt(&state, &req, &f.receipt).await? else {
-        return render_status(&TrackPage { ctx, error: UNKNOWN_RECEIPT.into() }, StatusCode::UNPROCESSABLE_ENTITY);
+        return render_status(
+            &TrackPage {
+                ctx,
+                error: UNKNOWN_RECEIPT.into(),
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     };
     let receipt = service::normalize_receipt(&f.receipt);
     let now = state.config.clock.now();
     let result = async {
         let action = member_action(&f)?;
         let g2 = g.clone();
-        db::run(&state.pool, move |conn| service::member_act(conn, &g2, None, action, now)).await
+        db::run(&state.pool, move |conn| {
+            service::member_act(conn, &g2, None, action, now)
+        })
+        .await
     }
     .await;
     let (notice, error, status) = match result {
@@ -301,8 +453,14 @@ async fn track_act(req: HttpRequest, state: web::Data<AppState>, ctx: Ctx, Form(
         Err(e) => return Err(e),
     };
     let id = g.id;
-    let g = db::run(&state.pool, move |conn| model::find(conn, id)?.ok_or(AppError::NotFound)).await?;
-    render_status(&show_page(&state, ctx, g, Some(receipt), notice, error).await?, status)
+    let g = db::run(&state.pool, move |conn| {
+        model::find(conn, id)?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    render_status(
+        &show_page(&state, ctx, g, Some(receipt), notice, error).await?,
+        status,
+    )
 }
 
 #[derive(Deserialize)]
@@ -313,11 +471,18 @@ pub struct TrackAttachmentForm {
     attachment_id: i32,
 }
 
-async fn track_attachment(req: HttpRequest, state: web::Data<AppState>, Form(f): Form<TrackAttachmentForm>) -> AppResult<HttpResponse> {
+async fn track_attachment(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Form(f): Form<TrackAttachmentForm>,
+) -> AppResult<HttpResponse> {
     let Some(g) = by_receipt(&state, &req, &f.receipt).await? else {
         return Err(AppError::NotFound);
     };
     let (id, aid) = (g.id, f.attachment_id);
-    let (name, mime, data) = db::run(&state.pool, move |conn| model::attachment_data(conn, id, aid)?.ok_or(AppError::NotFound)).await?;
+    let (name, mime, data) = db::run(&state.pool, move |conn| {
+        model::attachment_data(conn, id, aid)?.ok_or(AppError::NotFound)
+    })
+    .await?;
     Ok(super::attachment_response(&name, &mime, data))
 }

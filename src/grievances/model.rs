@@ -33,11 +33,17 @@ pub const STATES: &[(&str, &str)] = &[
 pub const OPEN_STATES: &[&str] = &["submitted", "escalated", "accepted", "in_progress"];
 
 pub fn category_label(code: &str) -> &str {
-    CATEGORIES.iter().find(|(c, _)| *c == code).map_or(code, |(_, l)| l)
+    CATEGORIES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(code, |(_, l)| l)
 }
 
 pub fn state_label(code: &str) -> &str {
-    STATES.iter().find(|(c, _)| *c == code).map_or(code, |(_, l)| l)
+    STATES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(code, |(_, l)| l)
 }
 
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -178,10 +184,17 @@ impl AttachmentMeta {
 }
 
 pub fn find(conn: &mut DbConnection, id: i32) -> AppResult<Option<Grievance>> {
-    Ok(grievances::table.find(id).select(Grievance::as_select()).first(conn).optional()?)
+    Ok(grievances::table
+        .find(id)
+        .select(Grievance::as_select())
+        .first(conn)
+        .optional()?)
 }
 
-pub fn find_by_receipt(conn: &mut DbConnection, receipt_hash: &str) -> AppResult<Option<Grievance>> {
+pub fn find_by_receipt(
+    conn: &mut DbConnection,
+    receipt_hash: &str,
+) -> AppResult<Option<Grievance>> {
     Ok(grievances::table
         .filter(grievances::receipt_hash.eq(receipt_hash))
         .select(Grievance::as_select())
@@ -205,11 +218,17 @@ pub fn insert(conn: &mut DbConnection, new: &NewGrievance<'_>) -> AppResult<i32>
 }
 
 pub fn insert_event(conn: &mut DbConnection, e: &NewEvent<'_>) -> AppResult<()> {
-    diesel::insert_into(grievance_events::table).values(e).execute(conn)?;
+    diesel::insert_into(grievance_events::table)
+        .values(e)
+        .execute(conn)?;
     Ok(())
 }
 
-pub fn events(conn: &mut DbConnection, id: i32, with_internal: bool) -> AppResult<Vec<GrievanceEvent>> {
+pub fn events(
+    conn: &mut DbConnection,
+    id: i32,
+    with_internal: bool,
+) -> AppResult<Vec<GrievanceEvent>> {
     let mut q = grievance_events::table
         .filter(grievance_events::grievance_id.eq(id))
         .into_boxed();
@@ -253,12 +272,20 @@ pub fn attachments_of(conn: &mut DbConnection, id: i32) -> AppResult<Vec<Attachm
 }
 
 /// (file name, content type, bytes) of an attachment of case `id`.
-pub fn attachment_data(conn: &mut DbConnection, id: i32, attachment_id: i32) -> AppResult<Option<(String, String, Vec<u8>)>> {
+pub fn attachment_data(
+    conn: &mut DbConnection,
+    id: i32,
+    attachment_id: i32,
+) -> AppResult<Option<(String, String, Vec<u8>)>> {
     Ok(attachments::table
         .filter(attachments::id.eq(attachment_id))
         .filter(attachments::owner_type.eq("grievance"))
         .filter(attachments::owner_id.eq(id))
-        .select((attachments::filename, attachments::content_type, attachments::data))
+        .select((
+            attachments::filename,
+            attachments::content_type,
+            attachments::data,
+        ))
         .first(conn)
         .optional()?)
 }
@@ -297,7 +324,11 @@ pub fn search(
     let build = || {
         let mut q = grievances::table.into_boxed();
         if let Some(ids) = unit_ids {
-            q = q.filter(grievances::unit_id.eq_any(ids.to_vec()).or(grievances::handler_id.eq(handler)));
+            q = q.filter(
+                grievances::unit_id
+                    .eq_any(ids.to_vec())
+                    .or(grievances::handler_id.eq(handler)),
+            );
         }
         if open_only {
             q = q.filter(grievances::state.eq_any(OPEN_STATES));
@@ -313,9 +344,9 @@ pub fn search(
         }
         if filter.overdue == "1" {
             q = q.filter(
-                grievances::overdue
-                    .eq(true)
-                    .or(grievances::state.eq_any(OPEN_STATES).and(grievances::due_at.lt(now))),
+                grievances::overdue.eq(true).or(grievances::state
+                    .eq_any(OPEN_STATES)
+                    .and(grievances::due_at.lt(now))),
             );
         }
         q
@@ -324,7 +355,11 @@ pub fn search(
     let pager = Pager::new(filter.page, per_page, total);
     let rows = build()
         // Overdue first, then the nearest deadline, then the oldest.
-        .order((grievances::overdue.desc(), grievances::due_at.asc(), grievances::id.asc()))
+        .order((
+            grievances::overdue.desc(),
+            grievances::due_at.asc(),
+            grievances::id.asc(),
+        ))
         .limit(pager.per_page)
         .offset(pager.offset())
         .select(Grievance::as_select())
@@ -333,7 +368,11 @@ pub fn search(
 }
 
 /// Open cases whose deadline has passed (for the escalation job).
-pub fn past_due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> AppResult<Vec<Grievance>> {
+pub fn past_due(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    limit: i64,
+) -> AppResult<Vec<Grievance>> {
     Ok(grievances::table
         .filter(grievances::state.eq_any(OPEN_STATES))
         .filter(grievances::due_at.lt(now))
@@ -344,7 +383,11 @@ pub fn past_due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> AppR
 }
 
 /// Answered cases the member left unrated past `before` (closed by the job).
-pub fn answered_before(conn: &mut DbConnection, before: NaiveDateTime, limit: i64) -> AppResult<Vec<Grievance>> {
+pub fn answered_before(
+    conn: &mut DbConnection,
+    before: NaiveDateTime,
+    limit: i64,
+) -> AppResult<Vec<Grievance>> {
     Ok(grievances::table
         .filter(grievances::state.eq("answered"))
         .filter(grievances::answered_at.lt(before))
@@ -354,8 +397,14 @@ pub fn answered_before(conn: &mut DbConnection, before: NaiveDateTime, limit: i6
 }
 
 /// Update columns that travel with a transition (after `workflow::apply` claimed the row).
-pub fn set_fields(conn: &mut DbConnection, id: i32, changes: &GrievanceChanges<'_>) -> AppResult<()> {
-    diesel::update(grievances::table.find(id)).set(changes).execute(conn)?;
+pub fn set_fields(
+    conn: &mut DbConnection,
+    id: i32,
+    changes: &GrievanceChanges<'_>,
+) -> AppResult<()> {
+    diesel::update(grievances::table.find(id))
+        .set(changes)
+        .execute(conn)?;
     Ok(())
 }
 

@@ -16,14 +16,46 @@ use crate::workflow::{self, add_working_days, date_only, Flow, Transition};
 pub static FLOW: Flow = Flow {
     table: "grievances",
     transitions: &[
-        Transition { action: "accept", from: &["submitted", "escalated"], to: "accepted" },
-        Transition { action: "reject", from: &["submitted", "escalated"], to: "rejected" },
-        Transition { action: "start", from: &["accepted"], to: "in_progress" },
-        Transition { action: "answer", from: &["accepted", "in_progress"], to: "answered" },
-        Transition { action: "escalate", from: &["submitted", "escalated", "accepted", "in_progress"], to: "escalated" },
-        Transition { action: "rate", from: &["answered"], to: "rated" },
-        Transition { action: "reopen", from: &["answered"], to: "in_progress" },
-        Transition { action: "close", from: &["answered"], to: "closed" },
+        Transition {
+            action: "accept",
+            from: &["submitted", "escalated"],
+            to: "accepted",
+        },
+        Transition {
+            action: "reject",
+            from: &["submitted", "escalated"],
+            to: "rejected",
+        },
+        Transition {
+            action: "start",
+            from: &["accepted"],
+            to: "in_progress",
+        },
+        Transition {
+            action: "answer",
+            from: &["accepted", "in_progress"],
+            to: "answered",
+        },
+        Transition {
+            action: "escalate",
+            from: &["submitted", "escalated", "accepted", "in_progress"],
+            to: "escalated",
+        },
+        Transition {
+            action: "rate",
+            from: &["answered"],
+            to: "rated",
+        },
+        Transition {
+            action: "reopen",
+            from: &["answered"],
+            to: "in_progress",
+        },
+        Transition {
+            action: "close",
+            from: &["answered"],
+            to: "closed",
+        },
     ],
 };
 
@@ -36,7 +68,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { accept_working_days: 2, answer_days: 15 }
+        Limits {
+            accept_working_days: 2,
+            answer_days: 15,
+        }
     }
 }
 
@@ -45,8 +80,11 @@ pub const REOPEN_DAYS: i64 = 7;
 pub fn limits(conn: &mut DbConnection) -> AppResult<Limits> {
     let d = Limits::default();
     Ok(Limits {
-        accept_working_days: crate::settings::get_u32(conn, "grievance.accept_working_days")?.unwrap_or(d.accept_working_days),
-        answer_days: i64::from(crate::settings::get_u32(conn, "grievance.answer_days")?.unwrap_or(15)),
+        accept_working_days: crate::settings::get_u32(conn, "grievance.accept_working_days")?
+            .unwrap_or(d.accept_working_days),
+        answer_days: i64::from(
+            crate::settings::get_u32(conn, "grievance.answer_days")?.unwrap_or(15),
+        ),
     })
 }
 
@@ -73,7 +111,13 @@ pub struct SubmitForm {
 /// A validated attachment: (file name, mime, bytes).
 pub type File = (String, &'static str, Vec<u8>);
 
-fn required(errors: &mut FieldErrors, field: &'static str, value: &str, label: &str, max: usize) -> String {
+fn required(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    value: &str,
+    label: &str,
+    max: usize,
+) -> String {
     let v = value.trim();
     if v.is_empty() {
         errors.add(field, format!("请填写{label}"));
@@ -92,7 +136,13 @@ impl SubmitForm {
         }
         required(&mut e, "title", &self.title, "标题", 60);
         required(&mut e, "description", &self.description, "问题描述", 5000);
-        required(&mut e, "desired_outcome", &self.desired_outcome, "期望的处理结果", 1000);
+        required(
+            &mut e,
+            "desired_outcome",
+            &self.desired_outcome,
+            "期望的处理结果",
+            1000,
+        );
         if self.anonymous && self.unit_id.parse::<i32>().is_err() {
             e.add("unit_id", "匿名申诉请选择受理的工会组织");
         }
@@ -110,7 +160,10 @@ pub enum Submitted {
     /// The receipt code, shown once.
     Anonymous(String),
     /// The same form arrived again (double click, refresh): nothing new was created.
-    Duplicate { id: i32, anonymous: bool },
+    Duplicate {
+        id: i32,
+        anonymous: bool,
+    },
 }
 
 /// Normalise a typed receipt: Crockford base32, dashes and spaces ignored, I/L→1, O→0.
@@ -142,18 +195,32 @@ fn receipt_hash(receipt: &str) -> String {
 /// File a case. Named cases go to the member's grid cadre, else to the cadres of their unit;
 /// anonymous ones to the chosen unit, with nothing that links them to the member: no member id,
 /// no session, no address, and the date instead of the time everywhere.
-pub fn submit(conn: &mut DbConnection, user: &User, form: &SubmitForm, files: &[File], now: NaiveDateTime) -> AppResult<Submitted> {
+pub fn submit(
+    conn: &mut DbConnection,
+    user: &User,
+    form: &SubmitForm,
+    files: &[File],
+    now: NaiveDateTime,
+) -> AppResult<Submitted> {
     let limits = limits(conn)?;
     write_tx(conn, |conn| {
         if let Some((id, anonymous)) = model::id_by_submit_token(conn, &form.submit_token)? {
             return Ok(Submitted::Duplicate { id, anonymous });
         }
         let (unit, handler, at, receipt) = if form.anonymous {
-            let unit_id: i32 = form.unit_id.parse().map_err(|_| AppError::Validation("请选择受理的工会组织".into()))?;
+            let unit_id: i32 = form
+                .unit_id
+                .parse()
+                .map_err(|_| AppError::Validation("请选择受理的工会组织".into()))?;
             let unit = org::model::find(conn, unit_id)?
                 .filter(|u| !u.disabled)
                 .ok_or_else(|| AppError::Validation("请选择受理的工会组织".into()))?;
-            (unit, None, date_only(now), Some(crate::auth::random_token(10)))
+            (
+                unit,
+                None,
+                date_only(now),
+                Some(crate::auth::random_token(10)),
+            )
         } else {
             let unit = org::model::find(conn, user.unit_id)?.ok_or(AppError::NotFound)?;
             let member = crate::members::model::find(conn, user.id)?.ok_or(AppError::NotFound)?;
@@ -183,7 +250,11 @@ pub fn submit(conn: &mut DbConnection, user: &User, form: &SubmitForm, files: &[
                 updated_at: at,
             },
         )?;
-        let author = if form.anonymous { "匿名会员".to_string() } else { user.name.clone() };
+        let author = if form.anonymous {
+            "匿名会员".to_string()
+        } else {
+            user.name.clone()
+        };
         model::insert_event(
             conn,
             &NewEvent {
@@ -202,17 +273,35 @@ pub fn submit(conn: &mut DbConnection, user: &User, form: &SubmitForm, files: &[
             model::insert_attachment(conn, id, name, mime, data, at)?;
         }
         let actor = if form.anonymous {
-            Actor { id: None, name: "匿名会员".into(), ip: None, now: at }
+            Actor {
+                id: None,
+                name: "匿名会员".into(),
+                ip: None,
+                now: at,
+            }
         } else {
             Actor::user(user, None, now)
         };
-        audit::record(conn, &actor, Some(unit.id), "grievance.submit", ("grievance", Some(id)), model::category_label(&form.category))?;
+        audit::record(
+            conn,
+            &actor,
+            Some(unit.id),
+            "grievance.submit",
+            ("grievance", Some(id)),
+            model::category_label(&form.category),
+        )?;
         let recipients = match handler {
             Some(h) => vec![h],
             None => scope::responsible_cadres(conn, &unit)?,
         };
         for r in recipients {
-            notify(conn, r, &format!("新的维权申诉：{}", form.title.trim()), &format!("/admin/grievances/{id}"), at)?;
+            notify(
+                conn,
+                r,
+                &format!("新的维权申诉：{}", form.title.trim()),
+                &format!("/admin/grievances/{id}"),
+                at,
+            )?;
         }
         Ok(match receipt {
             Some(r) => Submitted::Anonymous(r),
@@ -240,7 +329,11 @@ pub fn load_by_receipt(conn: &mut DbConnection, receipt: &str) -> AppResult<Grie
 }
 
 /// A case the cadre may handle (unit in their scope, or assigned to them), else NotFound.
-pub fn load_for_cadre(conn: &mut DbConnection, user: &User, id: i32) -> AppResult<(Grievance, org::OrgUnit)> {
+pub fn load_for_cadre(
+    conn: &mut DbConnection,
+    user: &User,
+    id: i32,
+) -> AppResult<(Grievance, org::OrgUnit)> {
     let g = model::find(conn, id)?.ok_or(AppError::NotFound)?;
     let unit = org::model::find(conn, g.unit_id)?.ok_or(AppError::NotFound)?;
     if !(scope::handles(user, &unit.path) || g.handler_id == Some(user.id)) {
@@ -254,7 +347,16 @@ pub fn record_view(conn: &mut DbConnection, actor: &Actor, g: &Grievance) -> App
     if g.anonymous {
         return Ok(());
     }
-    write_tx(conn, |conn| audit::record(conn, actor, Some(g.unit_id), "grievance.view", ("grievance", Some(g.id)), &g.title))
+    write_tx(conn, |conn| {
+        audit::record(
+            conn,
+            actor,
+            Some(g.unit_id),
+            "grievance.view",
+            ("grievance", Some(g.id)),
+            &g.title,
+        )
+    })
 }
 
 /// What a cadre does on the case page.
@@ -281,7 +383,18 @@ fn text_or(errors_msg: &str, text: &str, max: usize) -> AppResult<String> {
     Ok(t.to_string())
 }
 
-fn event(conn: &mut DbConnection, g: &Grievance, kind: &str, to: Option<&str>, author: (Option<i32>, &str), body: &str, internal: bool, at: NaiveDateTime) -> AppResult<()> {
+/// One timeline entry; the arguments are its columns.
+#[allow(clippy::too_many_arguments)]
+fn event(
+    conn: &mut DbConnection,
+    g: &Grievance,
+    kind: &str,
+    to: Option<&str>,
+    author: (Option<i32>, &str),
+    body: &str,
+    internal: bool,
+    at: NaiveDateTime,
+) -> AppResult<()> {
     model::insert_event(
         conn,
         &NewEvent {
@@ -298,7 +411,12 @@ fn event(conn: &mut DbConnection, g: &Grievance, kind: &str, to: Option<&str>, a
     )
 }
 
-fn notify_member(conn: &mut DbConnection, g: &Grievance, title: &str, now: NaiveDateTime) -> AppResult<()> {
+fn notify_member(
+    conn: &mut DbConnection,
+    g: &Grievance,
+    title: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
     if let Some(m) = g.member_id {
         notify(conn, m, title, &format!("/grievances/{}", g.id), now)?;
     }
@@ -307,7 +425,14 @@ fn notify_member(conn: &mut DbConnection, g: &Grievance, title: &str, now: Naive
 
 /// Apply a cadre's action to the case they saw at `version`. Fails with Conflict when someone
 /// else changed the case first; nothing is written then.
-pub fn cadre_act(conn: &mut DbConnection, user: &User, actor: &Actor, id: i32, version: i32, action: CadreAction) -> AppResult<()> {
+pub fn cadre_act(
+    conn: &mut DbConnection,
+    user: &User,
+    actor: &Actor,
+    id: i32,
+    version: i32,
+    action: CadreAction,
+) -> AppResult<()> {
     let now = actor.now;
     let limits = limits(conn)?;
     write_tx(conn, |conn| {
@@ -317,14 +442,34 @@ pub fn cadre_act(conn: &mut DbConnection, user: &User, actor: &Actor, id: i32, v
         }
         let me = (Some(user.id), user.name.as_str());
         let step = |conn: &mut DbConnection, action: &str| -> AppResult<&'static str> {
-            let to = FLOW.transition(action, &g.state).map(|t| t.to).unwrap_or("");
-            workflow::apply(conn, &FLOW, g.id, action, &g.state, g.version, due_for(to, limits, now), now)
+            let to = FLOW
+                .transition(action, &g.state)
+                .map(|t| t.to)
+                .unwrap_or("");
+            workflow::apply(
+                conn,
+                &FLOW,
+                g.id,
+                action,
+                &g.state,
+                g.version,
+                due_for(to, limits, now),
+                now,
+            )
         };
         let (audit_action, detail) = match &action {
             CadreAction::Accept => {
                 let to = step(conn, "accept")?;
                 let handler = g.handler_id.or(Some(user.id));
-                model::set_fields(conn, g.id, &GrievanceChanges { handler_id: Some(handler), updated_at: Some(now), ..Default::default() })?;
+                model::set_fields(
+                    conn,
+                    g.id,
+                    &GrievanceChanges {
+                        handler_id: Some(handler),
+                        updated_at: Some(now),
+                        ..Default::default()
+                    },
+                )?;
                 event(conn, &g, "state", Some(to), me, "", false, now)?;
                 notify_member(conn, &g, &format!("您的申诉“{}”已受理", g.title), now)?;
                 ("grievance.accept", String::new())
@@ -332,7 +477,15 @@ pub fn cadre_act(conn: &mut DbConnection, user: &User, actor: &Actor, id: i32, v
             CadreAction::Reject { reason } => {
                 let reason = text_or("请填写不予受理的理由", reason, 1000)?;
                 let to = step(conn, "reject")?;
-                model::set_fields(conn, g.id, &GrievanceChanges { reject_reason: Some(&reason), updated_at: Some(now), ..Default::default() })?;
+                model::set_fields(
+                    conn,
+                    g.id,
+                    &GrievanceChanges {
+                        reject_reason: Some(&reason),
+                        updated_at: Some(now),
+                        ..Default::default()
+                    },
+                )?;
                 event(conn, &g, "state", Some(to), me, &reason, false, now)?;
                 notify_member(conn, &g, &format!("您的申诉“{}”不予受理", g.title), now)?;
                 ("grievance.reject", reason)
@@ -342,7 +495,11 @@ pub fn cadre_act(conn: &mut DbConnection, user: &User, actor: &Actor, id: i32, v
                 if !matches!(g.state.as_str(), "accepted" | "in_progress") {
                     return Err(AppError::Validation("受理后才能回复".into()));
                 }
-                let to = if g.state == "accepted" { Some(step(conn, "start")?) } else { None };
+                let to = if g.state == "accepted" {
+                    Some(step(conn, "start")?)
+                } else {
+                    None
+                };
                 if to.is_none() {
                     bump(conn, &g, now)?;
                 }
@@ -359,9 +516,23 @@ pub fn cadre_act(conn: &mut DbConnection, user: &User, actor: &Actor, id: i32, v
             CadreAction::Answer { resolution } => {
                 let resolution = text_or("请填写处理结果", resolution, 5000)?;
                 let to = step(conn, "answer")?;
-                model::set_fields(conn, g.id, &GrievanceChanges { resolution: Some(&resolution), answered_at: Some(now), updated_at: Some(now), ..Default::default() })?;
+                model::set_fields(
+                    conn,
+                    g.id,
+                    &GrievanceChanges {
+                        resolution: Some(&resolution),
+                        answered_at: Some(now),
+                        updated_at: Some(now),
+                        ..Default::default()
+                    },
+                )?;
                 event(conn, &g, "state", Some(to), me, &resolution, false, now)?;
-                notify_member(conn, &g, &format!("您的申诉“{}”已答复，请评价", g.title), now)?;
+                notify_member(
+                    conn,
+                    &g,
+                    &format!("您的申诉“{}”已答复，请评价", g.title),
+                    now,
+                )?;
                 ("grievance.answer", String::new())
             }
             CadreAction::Assign { cadre_id } => {
@@ -377,13 +548,40 @@ pub fn cadre_act(conn: &mut DbConnection, user: &User, actor: &Actor, id: i32, v
                     }
                 };
                 if !reach {
-                    return Err(AppError::Validation("只能指派给负责该单位的工会干部".into()));
+                    return Err(AppError::Validation(
+                        "只能指派给负责该单位的工会干部".into(),
+                    ));
                 }
                 bump(conn, &g, now)?;
-                model::set_fields(conn, g.id, &GrievanceChanges { handler_id: Some(Some(*cadre_id)), updated_at: Some(now), ..Default::default() })?;
-                let name = crate::members::model::find(conn, *cadre_id)?.map(|m| m.name).unwrap_or_default();
-                event(conn, &g, "assign", None, me, &format!("指派给 {name}"), true, now)?;
-                notify(conn, *cadre_id, &format!("指派给您的维权申诉：{}", g.title), &format!("/admin/grievances/{}", g.id), now)?;
+                model::set_fields(
+                    conn,
+                    g.id,
+                    &GrievanceChanges {
+                        handler_id: Some(Some(*cadre_id)),
+                        updated_at: Some(now),
+                        ..Default::default()
+                    },
+                )?;
+                let name = crate::members::model::find(conn, *cadre_id)?
+                    .map(|m| m.name)
+                    .unwrap_or_default();
+                event(
+                    conn,
+                    &g,
+                    "assign",
+                    None,
+                    me,
+                    &format!("指派给 {name}"),
+                    true,
+                    now,
+                )?;
+                notify(
+                    conn,
+                    *cadre_id,
+                    &format!("指派给您的维权申诉：{}", g.title),
+                    &format!("/admin/grievances/{}", g.id),
+                    now,
+                )?;
                 ("grievance.assign", name)
             }
             CadreAction::Escalate => {
@@ -397,18 +595,32 @@ pub fn cadre_act(conn: &mut DbConnection, user: &User, actor: &Actor, id: i32, v
                 ("grievance.close", String::new())
             }
         };
-        audit::record(conn, actor, Some(g.unit_id), audit_action, ("grievance", Some(g.id)), &detail)
+        audit::record(
+            conn,
+            actor,
+            Some(g.unit_id),
+            audit_action,
+            ("grievance", Some(g.id)),
+            &detail,
+        )
     })
 }
 
 /// Claim the case for an action that changes no state (reply, note, assign): the version still
 /// moves, so two cadres acting on the same view cannot both win silently.
 fn bump(conn: &mut DbConnection, g: &Grievance, now: NaiveDateTime) -> AppResult<()> {
-    use diesel::prelude::*;
     use crate::db::schema::grievances;
-    let n = diesel::update(grievances::table.filter(grievances::id.eq(g.id)).filter(grievances::version.eq(g.version)))
-        .set((grievances::version.eq(g.version + 1), grievances::updated_at.eq(now)))
-        .execute(conn)?;
+    use diesel::prelude::*;
+    let n = diesel::update(
+        grievances::table
+            .filter(grievances::id.eq(g.id))
+            .filter(grievances::version.eq(g.version)),
+    )
+    .set((
+        grievances::version.eq(g.version + 1),
+        grievances::updated_at.eq(now),
+    ))
+    .execute(conn)?;
     if n != 1 {
         return Err(AppError::Conflict(workflow::CONFLICT.into()));
     }
@@ -416,12 +628,29 @@ fn bump(conn: &mut DbConnection, g: &Grievance, now: NaiveDateTime) -> AppResult
 }
 
 /// Hand the case up to the parent unit's cadres (state 已转办). `late` marks it overdue.
-fn escalate(conn: &mut DbConnection, g: &Grievance, unit: &org::OrgUnit, limits: Limits, author: (Option<i32>, &str), now: NaiveDateTime, late: bool) -> AppResult<()> {
+fn escalate(
+    conn: &mut DbConnection,
+    g: &Grievance,
+    unit: &org::OrgUnit,
+    limits: Limits,
+    author: (Option<i32>, &str),
+    now: NaiveDateTime,
+    late: bool,
+) -> AppResult<()> {
     let parent = match unit.parent_id {
         Some(p) => org::model::find(conn, p)?.ok_or(AppError::NotFound)?,
         None => return Err(AppError::Validation("已是最高一级工会，无法再转办".into())),
     };
-    let to = workflow::apply(conn, &FLOW, g.id, "escalate", &g.state, g.version, due_for("escalated", limits, now), now)?;
+    let to = workflow::apply(
+        conn,
+        &FLOW,
+        g.id,
+        "escalate",
+        &g.state,
+        g.version,
+        due_for("escalated", limits, now),
+        now,
+    )?;
     model::set_fields(
         conn,
         g.id,
@@ -434,12 +663,27 @@ fn escalate(conn: &mut DbConnection, g: &Grievance, unit: &org::OrgUnit, limits:
             ..Default::default()
         },
     )?;
-    let why = if late { format!("超过办理时限，转至{}", parent.name) } else { format!("转至{}", parent.name) };
+    let why = if late {
+        format!("超过办理时限，转至{}", parent.name)
+    } else {
+        format!("转至{}", parent.name)
+    };
     event(conn, g, "state", Some(to), author, &why, false, now)?;
     for c in scope::responsible_cadres(conn, &parent)? {
-        notify(conn, c, &format!("转办的维权申诉：{}", g.title), &format!("/admin/grievances/{}", g.id), now)?;
+        notify(
+            conn,
+            c,
+            &format!("转办的维权申诉：{}", g.title),
+            &format!("/admin/grievances/{}", g.id),
+            now,
+        )?;
     }
-    notify_member(conn, g, &format!("您的申诉“{}”已转上级工会办理", g.title), now)?;
+    notify_member(
+        conn,
+        g,
+        &format!("您的申诉“{}”已转上级工会办理", g.title),
+        now,
+    )?;
     Ok(())
 }
 
@@ -453,7 +697,13 @@ pub enum MemberAction {
 
 /// Apply a member's action to case `g` (already access-checked). For anonymous cases every
 /// time written is the date only, and no member id is recorded.
-pub fn member_act(conn: &mut DbConnection, g: &Grievance, author: Option<&User>, action: MemberAction, now: NaiveDateTime) -> AppResult<()> {
+pub fn member_act(
+    conn: &mut DbConnection,
+    g: &Grievance,
+    author: Option<&User>,
+    action: MemberAction,
+    now: NaiveDateTime,
+) -> AppResult<()> {
     let limits = limits(conn)?;
     let at = if g.anonymous { date_only(now) } else { now };
     let (author_id, label) = match (g.anonymous, author) {
@@ -479,8 +729,26 @@ pub fn member_act(conn: &mut DbConnection, g: &Grievance, author: Option<&User>,
                 }
                 let comment: String = comment.trim().chars().take(1000).collect();
                 let to = workflow::apply(conn, &FLOW, g.id, "rate", &g.state, g.version, None, at)?;
-                model::set_fields(conn, g.id, &GrievanceChanges { rating: Some(*rating), rating_comment: Some(&comment), updated_at: Some(at), ..Default::default() })?;
-                event(conn, &g, "state", Some(to), who, &format!("{rating} 星 {comment}"), false, at)?;
+                model::set_fields(
+                    conn,
+                    g.id,
+                    &GrievanceChanges {
+                        rating: Some(*rating),
+                        rating_comment: Some(&comment),
+                        updated_at: Some(at),
+                        ..Default::default()
+                    },
+                )?;
+                event(
+                    conn,
+                    &g,
+                    "state",
+                    Some(to),
+                    who,
+                    &format!("{rating} 星 {comment}"),
+                    false,
+                    at,
+                )?;
                 ("grievance.rate", "会员已评价")
             }
             MemberAction::Reopen { reason } => {
@@ -488,17 +756,50 @@ pub fn member_act(conn: &mut DbConnection, g: &Grievance, author: Option<&User>,
                 if g.reopened {
                     return Err(AppError::Validation("每个申诉只能申请重新办理一次".into()));
                 }
-                if g.answered_at.is_none_or(|a| now - a > Duration::days(REOPEN_DAYS)) {
-                    return Err(AppError::Validation("答复超过 7 天后不能再申请重新办理".into()));
+                if g.answered_at
+                    .is_none_or(|a| now - a > Duration::days(REOPEN_DAYS))
+                {
+                    return Err(AppError::Validation(
+                        "答复超过 7 天后不能再申请重新办理".into(),
+                    ));
                 }
-                let to = workflow::apply(conn, &FLOW, g.id, "reopen", &g.state, g.version, due_for("in_progress", limits, now), at)?;
-                model::set_fields(conn, g.id, &GrievanceChanges { reopened: Some(true), updated_at: Some(at), ..Default::default() })?;
+                let to = workflow::apply(
+                    conn,
+                    &FLOW,
+                    g.id,
+                    "reopen",
+                    &g.state,
+                    g.version,
+                    due_for("in_progress", limits, now),
+                    at,
+                )?;
+                model::set_fields(
+                    conn,
+                    g.id,
+                    &GrievanceChanges {
+                        reopened: Some(true),
+                        updated_at: Some(at),
+                        ..Default::default()
+                    },
+                )?;
                 event(conn, &g, "state", Some(to), who, &reason, false, at)?;
                 ("grievance.reopen", "会员申请重新办理")
             }
         };
-        let actor = Actor { id: author_id, name: label.clone(), ip: None, now: at };
-        audit::record(conn, &actor, Some(g.unit_id), action_code, ("grievance", Some(g.id)), "")?;
+        let actor = Actor {
+            id: author_id,
+            name: label.clone(),
+            ip: None,
+            now: at,
+        };
+        audit::record(
+            conn,
+            &actor,
+            Some(g.unit_id),
+            action_code,
+            ("grievance", Some(g.id)),
+            "",
+        )?;
         let recipients = match g.handler_id {
             Some(h) => vec![h],
             None => {
@@ -507,7 +808,13 @@ pub fn member_act(conn: &mut DbConnection, g: &Grievance, author: Option<&User>,
             }
         };
         for r in recipients {
-            notify(conn, r, &format!("{}：{}", note_handler, g.title), &format!("/admin/grievances/{}", g.id), at)?;
+            notify(
+                conn,
+                r,
+                &format!("{}：{}", note_handler, g.title),
+                &format!("/admin/grievances/{}", g.id),
+                at,
+            )?;
         }
         Ok(())
     })
@@ -526,12 +833,27 @@ pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(
                 // Nowhere to go: flag it once so the top union sees it first.
                 if !g.overdue {
                     bump(conn, &g, now)?;
-                    model::set_fields(conn, g.id, &GrievanceChanges { overdue: Some(true), updated_at: Some(now), ..Default::default() })?;
+                    model::set_fields(
+                        conn,
+                        g.id,
+                        &GrievanceChanges {
+                            overdue: Some(true),
+                            updated_at: Some(now),
+                            ..Default::default()
+                        },
+                    )?;
                 }
                 return Ok(false);
             }
             escalate(conn, &g, &unit, limits, (None, "系统"), now, true)?;
-            audit::record(conn, &Actor::system("系统", now), Some(g.unit_id), "grievance.escalate", ("grievance", Some(g.id)), "超过办理时限")?;
+            audit::record(
+                conn,
+                &Actor::system("系统", now),
+                Some(g.unit_id),
+                "grievance.escalate",
+                ("grievance", Some(g.id)),
+                "超过办理时限",
+            )?;
             Ok(true)
         });
         match res {
@@ -544,8 +866,24 @@ pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(
     for g in model::answered_before(conn, now - Duration::days(REOPEN_DAYS), 200)? {
         let res = write_tx(conn, |conn| {
             let to = workflow::apply(conn, &FLOW, g.id, "close", &g.state, g.version, None, now)?;
-            event(conn, &g, "state", Some(to), (None, "系统"), "答复 7 天内未评价，自动办结", false, now)?;
-            audit::record(conn, &Actor::system("系统", now), Some(g.unit_id), "grievance.close", ("grievance", Some(g.id)), "自动办结")
+            event(
+                conn,
+                &g,
+                "state",
+                Some(to),
+                (None, "系统"),
+                "答复 7 天内未评价，自动办结",
+                false,
+                now,
+            )?;
+            audit::record(
+                conn,
+                &Actor::system("系统", now),
+                Some(g.unit_id),
+                "grievance.close",
+                ("grievance", Some(g.id)),
+                "自动办结",
+            )
         });
         match res {
             Ok(()) => closed += 1,

@@ -30,7 +30,13 @@ pub struct Notification {
 }
 
 /// Notify one member. Call inside the transaction of the change it reports.
-pub fn notify(conn: &mut DbConnection, member_id: i32, title: &str, link: &str, at: NaiveDateTime) -> AppResult<()> {
+pub fn notify(
+    conn: &mut DbConnection,
+    member_id: i32,
+    title: &str,
+    link: &str,
+    at: NaiveDateTime,
+) -> AppResult<()> {
     diesel::insert_into(notifications::table)
         .values((
             notifications::member_id.eq(member_id),
@@ -64,7 +70,12 @@ pub struct PageQuery {
     page: Option<i64>,
 }
 
-async fn list(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): CurrentUser, q: web::Query<PageQuery>) -> AppResult<HttpResponse> {
+async fn list(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    CurrentUser(user): CurrentUser,
+    q: web::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
     let page = q.page;
     let (rows, pager) = db::run(&state.pool, move |conn| {
         let total: i64 = notifications::table
@@ -86,7 +97,11 @@ async fn list(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): CurrentUs
 }
 
 /// Mark one read and follow its link.
-async fn open(state: web::Data<AppState>, CurrentUser(user): CurrentUser, path: web::Path<i32>) -> AppResult<HttpResponse> {
+async fn open(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<i32>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let link = db::run(&state.pool, move |conn| {
         let link: String = notifications::table
@@ -108,7 +123,11 @@ async fn open(state: web::Data<AppState>, CurrentUser(user): CurrentUser, path: 
 #[derive(serde::Deserialize)]
 pub struct Empty {}
 
-async fn read_all(state: web::Data<AppState>, CurrentUser(user): CurrentUser, Form(_): Form<Empty>) -> AppResult<HttpResponse> {
+async fn read_all(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    Form(_): Form<Empty>,
+) -> AppResult<HttpResponse> {
     db::run(&state.pool, move |conn| {
         diesel::update(
             notifications::table

@@ -2,8 +2,8 @@
 //! redirects with flash messages, pagination, embedded assets and the site-wide middleware.
 
 pub mod assets;
-pub mod upload;
 pub mod middleware;
+pub mod upload;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -299,17 +299,23 @@ impl RateLimiter {
     }
 
     pub fn blocked(&self, key: &str) -> bool {
-        let Ok(map) = self.hits.lock() else { return false };
+        let Ok(map) = self.hits.lock() else {
+            return false;
+        };
         map.get(key)
             .is_some_and(|(n, since)| *n >= self.max && since.elapsed() < self.window)
     }
 
     pub fn fail(&self, key: &str) {
-        let Ok(mut map) = self.hits.lock() else { return };
+        let Ok(mut map) = self.hits.lock() else {
+            return;
+        };
         if map.len() > 100_000 {
             map.retain(|_, (_, since)| since.elapsed() < self.window);
         }
-        let e = map.entry(key.to_string()).or_insert((0, std::time::Instant::now()));
+        let e = map
+            .entry(key.to_string())
+            .or_insert((0, std::time::Instant::now()));
         if e.1.elapsed() >= self.window {
             *e = (0, std::time::Instant::now());
         }

@@ -75,14 +75,23 @@ impl FromRequest for MultipartForm {
                 file_errors: Vec::new(),
             };
             while let Some(field) = multipart.next().await {
-                let mut field = field.map_err(|_| AppError::Validation("上传的内容格式不正确，请重试".into()))?;
+                let mut field = field
+                    .map_err(|_| AppError::Validation("上传的内容格式不正确，请重试".into()))?;
                 let name = field.name().unwrap_or("").to_string();
-                let filename = field.content_disposition().and_then(|cd| cd.get_filename()).map(str::to_string);
-                let limit = if filename.is_some() { MAX_FILE_BYTES } else { MAX_TEXT_BYTES };
+                let filename = field
+                    .content_disposition()
+                    .and_then(|cd| cd.get_filename())
+                    .map(str::to_string);
+                let limit = if filename.is_some() {
+                    MAX_FILE_BYTES
+                } else {
+                    MAX_TEXT_BYTES
+                };
                 let mut data = Vec::new();
                 let mut too_big = false;
                 while let Some(chunk) = field.next().await {
-                    let chunk = chunk.map_err(|_| AppError::Validation("上传中断，请重试".into()))?;
+                    let chunk =
+                        chunk.map_err(|_| AppError::Validation("上传中断，请重试".into()))?;
                     if data.len() + chunk.len() > limit {
                         too_big = true;
                     } else if !too_big {
@@ -96,7 +105,8 @@ impl FromRequest for MultipartForm {
                         if too_big {
                             form.file_errors.push(format!("“{f}”超过 10 MB"));
                         } else if form.files.len() >= MAX_FILES {
-                            form.file_errors.push(format!("最多上传 {MAX_FILES} 个附件"));
+                            form.file_errors
+                                .push(format!("最多上传 {MAX_FILES} 个附件"));
                         } else {
                             form.files.push(Upload { filename: f, data });
                         }
@@ -105,7 +115,8 @@ impl FromRequest for MultipartForm {
                         if too_big {
                             return Err(AppError::Validation("填写的内容过长".into()));
                         }
-                        let text = String::from_utf8(data).map_err(|_| AppError::Validation("提交的内容含有非法字符".into()))?;
+                        let text = String::from_utf8(data)
+                            .map_err(|_| AppError::Validation("提交的内容含有非法字符".into()))?;
                         if text.contains('\0') {
                             return Err(AppError::Validation("提交的内容含有非法字符".into()));
                         }

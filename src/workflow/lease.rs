@@ -9,14 +9,25 @@ use crate::db::{write_tx, DbConnection};
 use crate::error::AppResult;
 
 /// Take or renew the lease `name` for `holder` until `now + ttl`. True when this holder has it.
-pub fn try_acquire(conn: &mut DbConnection, name: &str, holder: &str, now: NaiveDateTime, ttl: Duration) -> AppResult<bool> {
+pub fn try_acquire(
+    conn: &mut DbConnection,
+    name: &str,
+    holder: &str,
+    now: NaiveDateTime,
+    ttl: Duration,
+) -> AppResult<bool> {
     write_tx(conn, |conn| {
         let taken = diesel::update(
-            job_leases::table
-                .filter(job_leases::name.eq(name))
-                .filter(job_leases::expires_at.lt(now).or(job_leases::holder.eq(holder))),
+            job_leases::table.filter(job_leases::name.eq(name)).filter(
+                job_leases::expires_at
+                    .lt(now)
+                    .or(job_leases::holder.eq(holder)),
+            ),
         )
-        .set((job_leases::holder.eq(holder), job_leases::expires_at.eq(now + ttl)))
+        .set((
+            job_leases::holder.eq(holder),
+            job_leases::expires_at.eq(now + ttl),
+        ))
         .execute(conn)?;
         if taken == 1 {
             return Ok(true);

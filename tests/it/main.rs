@@ -6,6 +6,7 @@ mod admin_members;
 mod auth;
 mod browser;
 mod csrf;
+mod grievances;
 mod import;
 mod org;
 mod platform;

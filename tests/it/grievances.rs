@@ -1,0 +1,786 @@
+//! 维权申诉: the case loop, anonymity, receipts, deadlines and escalation, isolation, concurrency.
+
+use actix_web::test::TestRequest;
+use zhijia::grievances::model;
+
+use crate::helpers::*;
+
+/// A tiny valid PNG (1×1).
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 0x49, 0x48, 0x44, 0x52, 0, 0, 0,
+    1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1F, 0x15, 0xC4, 0x89, 0, 0, 0, 0x0D, 0x49, 0x44, 0x41, 0x54,
+    0x78, 0x9C, 0x63, 0, 1, 0, 0, 5, 0, 1, 0x0D, 0x0A, 0x2D, 0xB4, 0, 0, 0, 0, 0x49, 0x45, 0x4E,
+    0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+fn case_fields<'a>(token: &'a str, title: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("submit_token", token),
+        ("category", "pay"),
+        ("title", title),
+        (
+            "description",
+            "三月份加班费至今未发放，车间主任说要等年底统一结算。",
+        ),
+        ("desired_outcome", "按劳动法足额发放加班费。"),
+    ]
+}
+
+/// File a named case as the logged-in member; returns its id.
+async fn file_named<S, B>(app: &mut TestApp<S>, title: &str) -> i32
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let token = zhijia::auth::random_token(16);
+    let r = app
+        .post_multipart(
+            "/grievances/new",
+            &case_fields(&token, title),
+            &[("工资条.png", PNG)],
+        )
+        .await;
+    r.assert_status(303);
+    r.location()
+        .trim_start_matches("/grievances/")
+        .parse()
+        .unwrap()
+}
+
+fn case(app_conn: &mut zhijia::db::PooledConn, id: i32) -> model::Grievance {
+    model::find(app_conn, id).unwrap().unwrap()
+}
+
+async fn act<S, B>(app: &mut TestApp<S>, id: i32, action: &str, text: &str) -> Resp
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let version = case(&mut app.conn(), id).version.to_string();
+    app.post(
+        &format!("/admin/grievances/{id}/act"),
+        &[("action", action), ("version", &version), ("text", text)],
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn the_whole_named_case_loop_from_filing_to_rating() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let id = file_named(&mut app, "加班费未发放").await;
+    app.get(&format!("/grievances/{id}"))
+        .await
+        .assert_status(200)
+        .assert_contains("申诉已提交")
+        .assert_contains("工资条.png");
+    let g = case(&mut app.conn(), id);
+    assert_eq!(g.state, "submitted");
+    assert_eq!(
+        g.handler_id,
+        Some(app.member_id("demo-cadre")),
+        "routed to the member's grid cadre"
+    );
+    assert!(g.due_at.is_some());
+    app.logout().await;
+
+    app.login_ok("demo-cadre").await;
+    app.get("/").await.assert_contains("class=\"count\"");
+    app.get("/admin/inbox")
+        .await
+        .assert_status(200)
+        .assert_contains("加班费未发放");
+    let page = app.get(&format!("/admin/grievances/{id}")).await;
+    page.assert_status(200)
+        .assert_contains("王小明")
+        .assert_contains("受理");
+    assert_eq!(
+        app.audit_count("grievance.view"),
+        1,
+        "opening a named case is audit-logged"
+    );
+    // The cadre can download the attachment, with download headers.
+    let aid = model::attachments_of(&mut app.conn(), id).unwrap()[0].id;
+    let f = app
+        .get(&format!("/admin/grievances/{id}/attachments/{aid}"))
+        .await;
+    f.assert_status(200);
+    assert!(f.header("content-disposition").starts_with("attachment"));
+    assert_eq!(f.header("content-type"), "image/png");
+    act(&mut app, id, "accept", "").await.assert_status(303);
+    act(&mut app, id, "note", "内部：已联系车间主任核实")
+        .await
+        .assert_status(303);
+    act(&mut app, id, "reply", "已联系人力资源部核实考勤记录")
+        .await
+        .assert_status(303);
+    assert_eq!(case(&mut app.conn(), id).state, "in_progress");
+    act(&mut app, id, "answer", "")
+        .await
+        .assert_status(422)
+        .assert_contains("请填写处理结果");
+    act(&mut app, id, "answer", "经核实，加班费已于本月补发。")
+        .await
+        .assert_status(303);
+    assert_eq!(case(&mut app.conn(), id).state, "answered");
+    app.logout().await;
+
+    app.login_ok("demo-member").await;
+    let page = app.get(&format!("/grievances/{id}")).await;
+    page.assert_contains("经核实，加班费已于本月补发")
+        .assert_contains("已联系人力资源部核实考勤记录");
+    assert!(
+        !page.body.contains("内部：已联系车间主任核实"),
+        "internal notes never reach the member"
+    );
+    let notes = app.get("/notifications").await;
+    notes.assert_contains("已受理").assert_contains("已答复");
+    app.post(
+        &format!("/grievances/{id}/act"),
+        &[("action", "rate"), ("rating", "5"), ("text", "处理及时")],
+    )
+    .await
+    .assert_status(303);
+    let g = case(&mut app.conn(), id);
+    assert_eq!((g.state.as_str(), g.rating), ("rated", Some(5)));
+    for a in [
+        "grievance.submit",
+        "grievance.accept",
+        "grievance.reply",
+        "grievance.answer",
+        "grievance.rate",
+    ] {
+        assert_eq!(app.audit_count(a), 1, "{a}");
+    }
+}
+
+#[actix_web::test]
+async fn a_cadre_rejects_with_a_reason_the_member_can_read() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let id = file_named(&mut app, "食堂饭菜太贵").await;
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    act(&mut app, id, "reject", "  ")
+        .await
+        .assert_status(422)
+        .assert_contains("请填写不予受理的理由");
+    assert_eq!(case(&mut app.conn(), id).state, "submitted");
+    act(
+        &mut app,
+        id,
+        "reject",
+        "食堂定价不属于劳动权益争议，已转交后勤部门",
+    )
+    .await
+    .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.get(&format!("/grievances/{id}"))
+        .await
+        .assert_contains("不予受理")
+        .assert_contains("已转交后勤部门");
+    app.post(
+        &format!("/grievances/{id}/act"),
+        &[("action", "reply"), ("text", "为什么")],
+    )
+    .await
+    .assert_status(422);
+}
+
+#[actix_web::test]
+async fn an_overdue_case_escalates_to_the_parent_union_by_the_job() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let id = file_named(&mut app, "安全帽破损无人更换").await;
+    let now = app.state.config.clock.now();
+    // Not yet due: the job leaves it alone.
+    assert_eq!(
+        zhijia::grievances::service::run_deadlines(&mut app.conn(), now).unwrap(),
+        (0, 0)
+    );
+    app.state.config.clock.advance(5 * 24 * 3600);
+    let later = app.state.config.clock.now();
+    assert_eq!(
+        zhijia::grievances::service::run_deadlines(&mut app.conn(), later).unwrap(),
+        (1, 0)
+    );
+    // Running again (another instance) does nothing more.
+    assert_eq!(
+        zhijia::grievances::service::run_deadlines(&mut app.conn(), later).unwrap(),
+        (0, 0)
+    );
+    let g = case(&mut app.conn(), id);
+    assert_eq!(g.state, "escalated");
+    assert!(g.overdue);
+    let sub1 = zhijia::org::model::find_by_name(&mut app.conn(), "第一工程公司工会").unwrap()[0].id;
+    assert_eq!(g.unit_id, sub1);
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    app.get("/notifications")
+        .await
+        .assert_contains("转办的维权申诉");
+    let inbox = app.get("/admin/inbox").await;
+    inbox
+        .assert_contains("安全帽破损无人更换")
+        .assert_contains("已超期");
+    app.logout().await;
+    // The branch cadre no longer holds it.
+    app.login_ok("demo-cadre").await;
+    app.get(&format!("/admin/grievances/{id}"))
+        .await
+        .assert_status(404);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.get(&format!("/grievances/{id}"))
+        .await
+        .assert_contains("超过办理时限");
+}
+
+#[actix_web::test]
+async fn other_members_and_unrelated_cadres_get_404() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let id = file_named(&mut app, "排班不公").await;
+    let aid = model::attachments_of(&mut app.conn(), id).unwrap()[0].id;
+    app.logout().await;
+    app.login_ok("demo-member-b").await;
+    app.get(&format!("/grievances/{id}"))
+        .await
+        .assert_status(404);
+    app.get(&format!("/grievances/{id}/attachments/{aid}"))
+        .await
+        .assert_status(404);
+    app.post(
+        &format!("/grievances/{id}/act"),
+        &[("action", "reply"), ("text", "x")],
+    )
+    .await
+    .assert_status(404);
+    app.logout().await;
+    app.login_ok("demo-cadre-b").await;
+    app.get(&format!("/admin/grievances/{id}"))
+        .await
+        .assert_status(404);
+    app.get(&format!("/admin/grievances/{id}/attachments/{aid}"))
+        .await
+        .assert_status(404);
+    let v = case(&mut app.conn(), id).version.to_string();
+    app.post(
+        &format!("/admin/grievances/{id}/act"),
+        &[("action", "accept"), ("version", &v)],
+    )
+    .await
+    .assert_status(404);
+    assert!(!app.get("/admin/grievances").await.body.contains("排班不公"));
+    assert_eq!(case(&mut app.conn(), id).state, "submitted");
+}
+
+#[actix_web::test]
+async fn the_same_form_submitted_three_times_makes_one_case() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let token = zhijia::auth::random_token(16);
+    let before = app.count("grievances");
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let r = app
+            .post_multipart("/grievances/new", &case_fields(&token, "重复提交"), &[])
+            .await;
+        r.assert_status(303);
+        ids.push(r.location().to_string());
+    }
+    assert_eq!(app.count("grievances"), before + 1);
+    assert!(ids.iter().all(|l| l == &ids[0]));
+    app.get(&ids[0]).await.assert_contains("没有重复创建");
+    // Anonymous too: the second post shows no second receipt.
+    let token = zhijia::auth::random_token(16);
+    let mut f = case_fields(&token, "匿名重复");
+    f.extend([("anonymous", "1"), ("unit_id", "1")]);
+    app.post_multipart("/grievances/new", &f, &[])
+        .await
+        .assert_status(200)
+        .assert_contains("回执码");
+    app.post_multipart("/grievances/new", &f, &[])
+        .await
+        .assert_status(200)
+        .assert_contains("已经提交过");
+    assert_eq!(app.count("grievances"), before + 2);
+}
+
+#[actix_web::test]
+async fn a_jpg_that_holds_html_is_refused_with_a_clear_message() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let token = zhijia::auth::random_token(16);
+    let before = app.count("grievances");
+    let r = app
+        .post_multipart(
+            "/grievances/new",
+            &case_fields(&token, "附件测试"),
+            &[("photo.jpg", b"<html><script>alert(1)</script></html>")],
+        )
+        .await;
+    r.assert_status(422)
+        .assert_contains("photo.jpg")
+        .assert_contains("不是 JPEG、PNG 或 PDF");
+    r.assert_contains("附件测试"); // the form comes back filled in
+    let big = vec![0xFFu8; 10 * 1024 * 1024 + 10];
+    let r = app
+        .post_multipart(
+            "/grievances/new",
+            &case_fields(&token, "大附件"),
+            &[("big.jpg", &big)],
+        )
+        .await;
+    r.assert_status(422).assert_contains("超过 10 MB");
+    assert_eq!(app.count("grievances"), before);
+    let r = app
+        .post_multipart("/grievances/new", &[("submit_token", &token)], &[])
+        .await;
+    r.assert_status(422)
+        .assert_contains("请选择问题类别")
+        .assert_contains("请填写标题");
+}
+
+/// Every row of every table, as text (for the anonymity scan).
+fn dump_all(app_conn: &mut zhijia::db::PooledConn) -> Vec<String> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Col {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        r: String,
+    }
+    let sqlite = zhijia::db::is_sqlite(app_conn);
+    let tables: Vec<Col> = if sqlite {
+        diesel::sql_query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )
+        .load(app_conn)
+        .unwrap()
+    } else {
+        diesel::sql_query("SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = 'public'").load(app_conn).unwrap()
+    };
+    let mut out = Vec::new();
+    for t in tables {
+        let cols: Vec<Col> = if sqlite {
+            diesel::sql_query(format!("SELECT name FROM pragma_table_info('{}')", t.name))
+                .load(app_conn)
+                .unwrap()
+        } else {
+            diesel::sql_query(format!(
+                "SELECT column_name::text AS name FROM information_schema.columns WHERE table_name = '{}'",
+                t.name
+            ))
+            .load(app_conn)
+            .unwrap()
+        };
+        let expr = cols
+            .iter()
+            .map(|c| {
+                format!(
+                    "'{}=' || COALESCE(CAST({} AS TEXT), 'NULL')",
+                    c.name, c.name
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" || ' ' || ");
+        let rows: Vec<Row> = diesel::sql_query(format!("SELECT {expr} AS r FROM {}", t.name))
+            .load(app_conn)
+            .unwrap();
+        out.extend(rows.into_iter().map(|r| format!("{}: {}", t.name, r.r)));
+    }
+    out
+}
+
+#[actix_web::test]
+async fn an_anonymous_case_filed_while_logged_in_leaves_nothing_that_links_it_to_the_member() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let member = app.member_id("demo-member");
+    let session_hash = zhijia::auth::hash_token(&app.cookies["zj_session"]);
+    // Warm the session so the submission itself does not refresh its seen-at time.
+    app.get("/grievances/new").await;
+    let before: std::collections::HashSet<String> = dump_all(&mut app.conn()).into_iter().collect();
+    let token = zhijia::auth::random_token(16);
+    let csrf = app.csrf().await;
+    let branch_b = zhijia::org::model::find_by_name(&mut app.conn(), "项目一部分会").unwrap()[0]
+        .id
+        .to_string();
+    let mut f = case_fields(&token, "匿名反映：班组长辱骂员工");
+    f.extend([
+        ("anonymous", "1"),
+        ("unit_id", branch_b.as_str()),
+        ("csrf_token", csrf.as_str()),
+    ]);
+    let boundary = "XyZboundary";
+    let mut body = String::new();
+    for (k, v) in &f {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    let r = app
+        .send(
+            TestRequest::post()
+                .uri("/grievances/new")
+                .insert_header((
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                ))
+                .insert_header(("user-agent", "UA-FINGERPRINT-4711"))
+                .insert_header(("x-forwarded-for", "203.0.113.77"))
+                .set_payload(body),
+        )
+        .await;
+    r.assert_status(200).assert_contains("回执码");
+    let now = app.state.config.clock.now();
+    let after = dump_all(&mut app.conn());
+    let new_rows: Vec<&String> = after.iter().filter(|r| !before.contains(*r)).collect();
+    assert!(!new_rows.is_empty());
+    let exact_time = now.format("%H:%M:%S").to_string();
+    let member_ref = format!("member_id={member} ");
+    for row in &new_rows {
+        for needle in [
+            "UA-FINGERPRINT-4711",
+            "203.0.113.77",
+            "王小明",
+            "demo-member",
+            session_hash.as_str(),
+            exact_time.as_str(),
+            member_ref.as_str(),
+            &format!("author_id={member} "),
+            &format!("actor_id={member} "),
+        ] {
+            assert!(
+                !row.contains(needle),
+                "new row links the anonymous case to the member ({needle}):\n{row}"
+            );
+        }
+    }
+    let g = model::find(
+        &mut app.conn(),
+        new_rows
+            .iter()
+            .find(|r| r.starts_with("grievances:"))
+            .map(|r| {
+                r.split_whitespace()
+                    .find_map(|p| p.strip_prefix("id="))
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .unwrap(),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(g.member_id, None);
+    assert!(g.anonymous);
+    assert_eq!(g.created_at.time(), chrono::NaiveTime::MIN);
+    // The member's own list does not show it either.
+    assert!(!app.get("/grievances").await.body.contains("班组长辱骂员工"));
+}
+
+#[actix_web::test]
+async fn the_receipt_opens_the_case_and_wrong_codes_look_like_unknown_ones() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let token = zhijia::auth::random_token(16);
+    let mut f = case_fields(&token, "匿名：宿舍漏水");
+    f.extend([("anonymous", "1"), ("unit_id", "1")]);
+    let r = app
+        .post_multipart("/grievances/new", &f, &[("照片.png", PNG)])
+        .await;
+    let marker = "<p class=\"secret receipt\">";
+    let start = r.body.find(marker).unwrap() + marker.len();
+    let receipt = r.body[start..start + 19].to_string();
+    assert_eq!(receipt.len(), 19, "XXXX-XXXX-XXXX-XXXX");
+    app.logout().await;
+
+    // Anyone holding the code, not logged in, follows the case (code typed in lower case, no dashes).
+    let typed = receipt.replace('-', "").to_lowercase();
+    let page = app.post("/grievances/track", &[("receipt", &typed)]).await;
+    page.assert_status(200)
+        .assert_contains("匿名：宿舍漏水")
+        .assert_contains("照片.png");
+    assert!(
+        !page.body.contains(&receipt.replace('-', "")) || page.body.contains("name=\"receipt\"")
+    );
+    let wrong = app
+        .post("/grievances/track", &[("receipt", "ZZZZ-ZZZZ-ZZZZ-ZZZZ")])
+        .await;
+    let garbage = app.post("/grievances/track", &[("receipt", "hello")]).await;
+    wrong.assert_status(422);
+    garbage.assert_status(422);
+    assert_eq!(
+        wrong.body, garbage.body,
+        "a wrong code and an unknown one must look the same"
+    );
+    // Reply and, after the answer, rate through the receipt.
+    app.post(
+        "/grievances/track/act",
+        &[
+            ("receipt", &typed),
+            ("action", "reply"),
+            ("text", "补充：三楼也漏"),
+        ],
+    )
+    .await
+    .assert_status(200)
+    .assert_contains("补充：三楼也漏");
+    let id = model::find_by_receipt(&mut app.conn(), "x").unwrap();
+    assert!(id.is_none());
+    app.login_ok("demo-admin").await;
+    let list = app.get("/admin/grievances?state=submitted").await;
+    list.assert_contains("匿名：宿舍漏水");
+    let start = list.body.find("/admin/grievances/").unwrap();
+    let id: i32 = list.body[start + 18..]
+        .split('"')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let page = app.get(&format!("/admin/grievances/{id}")).await;
+    page.assert_contains("匿名会员");
+    assert!(!page.body.contains("王小明"));
+    act(&mut app, id, "accept", "").await.assert_status(303);
+    act(&mut app, id, "answer", "已安排维修")
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.post(
+        "/grievances/track/act",
+        &[
+            ("receipt", &typed),
+            ("action", "rate"),
+            ("rating", "4"),
+            ("text", ""),
+        ],
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(case(&mut app.conn(), id).state, "rated");
+}
+
+#[actix_web::test]
+async fn too_many_wrong_receipts_are_rate_limited() {
+    let mut app = spawn_demo().await;
+    for _ in 0..10 {
+        app.post("/grievances/track", &[("receipt", "AAAA-AAAA-AAAA-AAAA")])
+            .await
+            .assert_status(422);
+    }
+    app.post("/grievances/track", &[("receipt", "AAAA-AAAA-AAAA-AAAA")])
+        .await
+        .assert_status(429);
+}
+
+#[actix_web::test]
+async fn a_member_may_reopen_once_within_seven_days() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let id = file_named(&mut app, "年假被拒").await;
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    act(&mut app, id, "accept", "").await;
+    act(&mut app, id, "answer", "已与部门协调")
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.post(
+        &format!("/grievances/{id}/act"),
+        &[("action", "reopen"), ("text", "部门仍不批准")],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(case(&mut app.conn(), id).state, "in_progress");
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    act(&mut app, id, "answer", "已批准年假")
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.post(
+        &format!("/grievances/{id}/act"),
+        &[("action", "reopen"), ("text", "再来一次")],
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("只能申请重新办理一次");
+}
+
+#[actix_web::test]
+async fn two_cadres_acting_on_the_same_view_cannot_both_win() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let id = file_named(&mut app, "并发测试").await;
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    let stale = case(&mut app.conn(), id).version.to_string();
+    act(&mut app, id, "accept", "").await.assert_status(303);
+    let r = app
+        .post(
+            &format!("/admin/grievances/{id}/act"),
+            &[("action", "reject"), ("version", &stale), ("text", "重复")],
+        )
+        .await;
+    r.assert_status(409).assert_contains("已被他人处理");
+    assert_eq!(case(&mut app.conn(), id).state, "accepted");
+}
+
+#[actix_web::test]
+async fn eight_cadres_racing_over_200_cases_make_exactly_one_transition_each() {
+    let app = spawn_demo().await;
+    let now = app.state.config.clock.now();
+    let member = zhijia::auth::user::load_user(&mut app.conn(), app.member_id("demo-member"), "")
+        .unwrap()
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        let form = zhijia::grievances::service::SubmitForm {
+            category: "hours".into(),
+            title: format!("并发 {i}"),
+            description: "d".into(),
+            desired_outcome: "o".into(),
+            anonymous: false,
+            unit_id: String::new(),
+            submit_token: format!("race-token-{i:04}-xxxxxxxx"),
+        };
+        match zhijia::grievances::service::submit(&mut app.conn(), &member, &form, &[], now)
+            .unwrap()
+        {
+            zhijia::grievances::service::Submitted::Named(id) => ids.push(id),
+            other => panic!("{other:?}"),
+        }
+    }
+    let cadres: Vec<_> = [
+        "demo-cadre",
+        "demo-chair",
+        "demo-admin",
+        "demo-cadre",
+        "demo-chair",
+        "demo-admin",
+        "demo-cadre",
+        "demo-chair",
+    ]
+    .iter()
+    .map(|n| {
+        zhijia::auth::user::load_user(&mut app.conn(), app.member_id(n), "")
+            .unwrap()
+            .unwrap()
+    })
+    .collect();
+    let ok = std::sync::atomic::AtomicUsize::new(0);
+    let conflict = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for (t, cadre) in cadres.iter().enumerate() {
+            let (pool, ids, ok, conflict) = (app.state.pool.clone(), &ids, &ok, &conflict);
+            s.spawn(move || {
+                let mut conn = pool.get().unwrap();
+                let actor = zhijia::audit::Actor::user(cadre, None, now);
+                for (i, id) in ids.iter().enumerate() {
+                    // Half the threads accept, half reject: each case must end up with one decision.
+                    let action = if (i + t) % 2 == 0 {
+                        zhijia::grievances::service::CadreAction::Accept
+                    } else {
+                        zhijia::grievances::service::CadreAction::Reject {
+                            reason: "并发测试".into(),
+                        }
+                    };
+                    match zhijia::grievances::service::cadre_act(
+                        &mut conn, cadre, &actor, *id, 1, action,
+                    ) {
+                        Ok(()) => ok.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+                        Err(zhijia::error::AppError::Conflict(_)) => {
+                            conflict.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                        }
+                        Err(e) => panic!("unexpected error: {e}"),
+                    };
+                }
+            });
+        }
+    });
+    assert_eq!(ok.load(std::sync::atomic::Ordering::SeqCst), 200);
+    assert_eq!(conflict.load(std::sync::atomic::Ordering::SeqCst), 1400);
+    for id in ids {
+        let decisions = model::events(&mut app.conn(), id, true)
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e.to_state.as_deref(), Some("accepted") | Some("rejected")))
+            .count();
+        assert_eq!(decisions, 1, "case {id}");
+    }
+}
+
+#[actix_web::test]
+async fn admins_change_the_time_limits() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-admin").await;
+    app.post(
+        "/admin/grievances/limits",
+        &[("accept_working_days", "3"), ("answer_days", "10")],
+    )
+    .await
+    .assert_status(303);
+    let l = zhijia::grievances::service::limits(&mut app.conn()).unwrap();
+    assert_eq!((l.accept_working_days, l.answer_days), (3, 10));
+    app.post(
+        "/admin/grievances/limits",
+        &[("accept_working_days", "0"), ("answer_days", "x")],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(
+        zhijia::grievances::service::limits(&mut app.conn())
+            .unwrap()
+            .accept_working_days,
+        3
+    );
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    app.post(
+        "/admin/grievances/limits",
+        &[("accept_working_days", "9"), ("answer_days", "9")],
+    )
+    .await
+    .assert_status(403);
+}
+
+#[test]
+fn receipts_normalise_what_people_type() {
+    use zhijia::grievances::service::{format_receipt, normalize_receipt};
+    assert_eq!(normalize_receipt("abcd-efgh ijkl-mnop"), "ABCDEFGH1JK1MN0P");
+    assert_eq!(format_receipt("ABCDEFGHJKMNPQRS"), "ABCD-EFGH-JKMN-PQRS");
+    assert_eq!(
+        zhijia::auth::random_token(10).len(),
+        16,
+        "80 bits = 16 base32 characters"
+    );
+}
+
+#[test]
+fn working_days_skip_weekends() {
+    use chrono::NaiveDate;
+    let fri = NaiveDate::from_ymd_opt(2026, 11, 27)
+        .unwrap()
+        .and_hms_opt(9, 0, 0)
+        .unwrap();
+    let due = zhijia::workflow::add_working_days(fri, 2);
+    assert_eq!(due.date(), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+}
