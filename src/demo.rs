@@ -75,8 +75,9 @@ pub fn seed(state: &AppState) -> AppResult<()> {
         // One hash for every demo account: they share the published demo password anyway.
         let hash = hash_blocking(state.config.hash_cost, DEMO_PASSWORD)?;
         let n = write_tx(&mut conn, |conn| seed_in(conn, &hash, now))?;
+        let g = write_tx(&mut conn, |conn| seed_grievances(conn, now))?;
         println!(
-            "已创建 {n} 名会员（{:.1} 秒）。",
+            "已创建 {n} 名会员、{g} 件维权申诉（{:.1} 秒）。",
             started.elapsed().as_secs_f32()
         );
     }
@@ -236,5 +237,202 @@ fn seed_in(conn: &mut DbConnection, hash: &str, now: NaiveDateTime) -> AppResult
             grant(conn, id, unit.id, role)?;
         }
     }
+    Ok(count)
+}
+
+const CASES: &[(&str, &str, &str)] = &[
+    (
+        "pay",
+        "三月加班费至今未发放",
+        "车间三月份连续加班 12 天，加班费至今没有发放，班组长说要等年底统一结算。",
+    ),
+    (
+        "hours",
+        "年休假申请多次被驳回",
+        "今年申请了三次年休假都被部门驳回，理由是项目忙，但其他同事可以正常休假。",
+    ),
+    (
+        "safety",
+        "工地安全帽破损无人更换",
+        "钢筋班组有七八顶安全帽已经开裂，报给安全员两周了还没有更换。",
+    ),
+    (
+        "contract",
+        "劳动合同到期未续签",
+        "我的劳动合同上个月到期，单位既没有续签也没有通知终止，仍在正常上班。",
+    ),
+    (
+        "insurance",
+        "社保缴费基数明显偏低",
+        "查询社保记录发现单位按最低基数给我缴费，和实际工资差距很大。",
+    ),
+    (
+        "bullying",
+        "班组长经常当众辱骂员工",
+        "班组长开会时经常当众辱骂年轻员工，有同事因此情绪低落想辞职。",
+    ),
+    (
+        "hours",
+        "夜班后第二天仍被安排白班",
+        "连续上完夜班后第二天早上八点又被排白班，休息时间严重不足。",
+    ),
+    (
+        "pay",
+        "高温补贴未按标准发放",
+        "七八月份在室外作业，高温补贴只发了一半，没有说明原因。",
+    ),
+    (
+        "safety",
+        "宿舍楼消防通道被杂物堵塞",
+        "项目部宿舍楼二楼消防通道堆满了材料和杂物，存在安全隐患。",
+    ),
+    (
+        "other",
+        "食堂卫生状况较差",
+        "项目部食堂餐具清洗不干净，最近有几位同事吃完后肠胃不适。",
+    ),
+];
+
+/// ~40 grievances in every state over the last month, some anonymous and some overdue.
+fn seed_grievances(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+    use crate::grievances::service::{self, CadreAction, MemberAction, SubmitForm, Submitted};
+    let user = |conn: &mut DbConnection, no: &str| -> AppResult<crate::auth::User> {
+        let id = members::find_by_employee_no(conn, no)?
+            .map(|m| m.id)
+            .ok_or(crate::error::AppError::NotFound)?;
+        crate::auth::user::load_user(conn, id, "")?.ok_or(crate::error::AppError::NotFound)
+    };
+    let filers = [
+        "demo-member",
+        "demo-member-b",
+        "ZJ10001",
+        "ZJ10002",
+        "ZJ10003",
+        "ZJ10004",
+        "ZJ10012",
+        "ZJ10013",
+    ];
+    let chair = user(conn, "demo-chair")?;
+    let cadre_a = user(conn, "demo-cadre")?;
+    let cadre_b = user(conn, "demo-cadre-b")?;
+    let mut count = 0;
+    for i in 0..40usize {
+        let filer = user(conn, filers[i % filers.len()])?;
+        let (category, title, text) = CASES[i % CASES.len()];
+        let target = i % 8;
+        // Answers wait 7 days for a rating: keep those recent so some stay 已答复.
+        let days_ago = if target == 3 {
+            1 + i % 6
+        } else {
+            1 + (i * 7) % 28
+        };
+        let filed = now
+            - chrono::Duration::days(days_ago as i64)
+            - chrono::Duration::minutes((i * 37 % 600) as i64);
+        let anonymous = i % 5 == 4;
+        let form = SubmitForm {
+            category: category.into(),
+            title: title.into(),
+            description: text.into(),
+            desired_outcome: "希望工会协调解决，并给出明确答复。".into(),
+            anonymous,
+            unit_id: filer.unit_id.to_string(),
+            submit_token: format!("demo-case-{i:03}-0000000000"),
+        };
+        let (id, _receipt) = match service::submit(conn, &filer, &form, &[], filed)? {
+            Submitted::Named(id) => (id, None),
+            Submitted::Anonymous(r) => {
+                let id = crate::grievances::model::find_by_receipt(
+                    conn,
+                    &crate::auth::digest(&[
+                        b"zhijia-receipt",
+                        service::normalize_receipt(&r).as_bytes(),
+                    ]),
+                )?
+                .map(|g| g.id)
+                .ok_or(crate::error::AppError::NotFound)?;
+                (id, Some(r))
+            }
+            Submitted::Duplicate { id, .. } => (id, None),
+        };
+        count += 1;
+        let cadre = if filer.unit_id == cadre_a.unit_id {
+            &cadre_a
+        } else if filer.unit_id == cadre_b.unit_id {
+            &cadre_b
+        } else {
+            &chair
+        };
+        // Steps up to the target state, a few hours apart.
+        let steps: &[&str] = match target {
+            0 | 7 => &[],
+            1 => &["accept"],
+            2 => &["accept", "reply"],
+            3 => &["accept", "reply", "answer"],
+            4 | 5 => &["accept", "reply", "answer", "rate"],
+            _ => &["reject"],
+        };
+        // Recent cases waiting for acceptance stay within their time limit; older ones go overdue.
+        if target == 0 && days_ago > 2 {
+            continue;
+        }
+        let mut t = filed;
+        for step in steps {
+            t += chrono::Duration::hours(5);
+            let g = crate::grievances::model::find(conn, id)?
+                .ok_or(crate::error::AppError::NotFound)?;
+            let actor = crate::audit::Actor::user(cadre, None, t);
+            match *step {
+                "rate" if target == 5 => {
+                    service::cadre_act(conn, cadre, &actor, id, g.version, CadreAction::Close)?;
+                }
+                "rate" => service::member_act(
+                    conn,
+                    &g,
+                    Some(&filer),
+                    MemberAction::Rate {
+                        rating: 3 + (i % 3) as i32,
+                        comment: "处理及时，谢谢工会".into(),
+                    },
+                    t,
+                )?,
+                "accept" => {
+                    service::cadre_act(conn, cadre, &actor, id, g.version, CadreAction::Accept)?
+                }
+                "reply" => service::cadre_act(
+                    conn,
+                    cadre,
+                    &actor,
+                    id,
+                    g.version,
+                    CadreAction::Reply {
+                        text: "已联系相关部门了解情况，请耐心等待。".into(),
+                    },
+                )?,
+                "answer" => service::cadre_act(
+                    conn,
+                    cadre,
+                    &actor,
+                    id,
+                    g.version,
+                    CadreAction::Answer {
+                        resolution: "经与单位协调，问题已解决，相关款项和安排已落实。".into(),
+                    },
+                )?,
+                _ => service::cadre_act(
+                    conn,
+                    cadre,
+                    &actor,
+                    id,
+                    g.version,
+                    CadreAction::Reject {
+                        reason: "该事项不属于工会维权受理范围，已建议向相关职能部门反映。".into(),
+                    },
+                )?,
+            }
+        }
+    }
+    // Escalate what is already past its limit, as the server's job would.
+    service::run_deadlines(conn, now)?;
     Ok(count)
 }

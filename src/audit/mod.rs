@@ -96,6 +96,12 @@ pub struct AuditEntry {
     pub ip: Option<String>,
 }
 
+impl AuditEntry {
+    pub fn when(&self) -> String {
+        crate::web::beijing(&self.at, "%Y-%m-%d %H:%M:%S")
+    }
+}
+
 /// Filters of the audit page.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 pub struct AuditFilter {

@@ -281,6 +281,14 @@ pub struct ActForm {
     receipt: String,
 }
 
+fn done_message(action: &str) -> &'static str {
+    match action {
+        "rate" => "评价已提交，谢谢您的反馈",
+        "reopen" => "已申请重新办理，工会将继续处理",
+        _ => "补充说明已发送",
+    }
+}
+
 fn member_action(f: &ActForm) -> AppResult<MemberAction> {
     match f.action.as_str() {
         "reply" => Ok(MemberAction::Reply {
@@ -320,7 +328,11 @@ async fn act(
     }
     .await;
     match result {
-        Ok(()) => Ok(redirect_flash(&format!("/grievances/{id}"), "ok", "已提交")),
+        Ok(()) => Ok(redirect_flash(
+            &format!("/grievances/{id}"),
+            "ok",
+            done_message(&f.action),
+        )),
         Err(AppError::Validation(m)) => {
             let g = db::run(&state.pool, move |conn| {
                 service::load_for_member(conn, &user, id)
@@ -448,7 +460,11 @@ async fn track_act(
     }
     .await;
     let (notice, error, status) = match result {
-        Ok(()) => ("已提交".to_string(), String::new(), StatusCode::OK),
+        Ok(()) => (
+            done_message(&f.action).to_string(),
+            String::new(),
+            StatusCode::OK,
+        ),
         Err(AppError::Validation(m)) => (String::new(), m, StatusCode::UNPROCESSABLE_ENTITY),
         Err(e) => return Err(e),
     };

@@ -82,6 +82,18 @@ impl Grievance {
         state_label(&self.state)
     }
 
+    pub fn filed_on(&self) -> String {
+        crate::web::date_of(&self.created_at)
+    }
+
+    /// The deadline in Beijing time, with `fmt`, while the case is open.
+    pub fn due_label(&self, fmt: &str) -> String {
+        match self.due_at {
+            Some(d) if self.is_open() => crate::web::beijing(&d, fmt),
+            _ => String::new(),
+        }
+    }
+
     pub fn is_open(&self) -> bool {
         OPEN_STATES.contains(&self.state.as_str())
     }
@@ -132,9 +144,9 @@ impl GrievanceEvent {
     /// Date and time; the date alone for entries stored date-only (anonymous side).
     pub fn when(&self) -> String {
         if self.created_at.time() == chrono::NaiveTime::MIN {
-            self.created_at.format("%Y-%m-%d").to_string()
+            crate::web::date_of(&self.created_at)
         } else {
-            self.created_at.format("%Y-%m-%d %H:%M").to_string()
+            crate::web::beijing(&self.created_at, "%Y-%m-%d %H:%M")
         }
     }
 

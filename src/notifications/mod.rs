@@ -19,6 +19,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/notifications/{id}", web::get().to(open));
 }
 
+impl Notification {
+    pub fn date(&self) -> String {
+        crate::web::date_of(&self.created_at)
+    }
+}
+
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = notifications)]
 pub struct Notification {

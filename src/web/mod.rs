@@ -322,3 +322,17 @@ impl RateLimiter {
         e.0 += 1;
     }
 }
+
+/// Show a stored time (naive UTC) in Beijing time, UTC+8 all year, as people read it.
+pub fn beijing(t: &chrono::NaiveDateTime, fmt: &str) -> String {
+    (*t + chrono::Duration::hours(8)).format(fmt).to_string()
+}
+
+/// The date of a stored date-only value (anonymous cases keep the UTC date, no time).
+pub fn date_of(t: &chrono::NaiveDateTime) -> String {
+    if t.time() == chrono::NaiveTime::MIN {
+        t.format("%Y-%m-%d").to_string()
+    } else {
+        beijing(t, "%Y-%m-%d")
+    }
+}

@@ -259,3 +259,139 @@ async fn a_cadre_uses_the_admin_area_on_desktop_and_phone() {
     shot(&c, "admin-members-375.png").await;
     c.close().await.unwrap();
 }
+
+/// Scroll an element to the middle of the screen (clear of the fixed tab bar) and click it.
+async fn click(c: &fantoccini::Client, css: &str) {
+    let e = c.find(Locator::Css(css)).await.unwrap();
+    let arg = serde_json::to_value(&e).unwrap();
+    c.execute("arguments[0].scrollIntoView({block: 'center'})", vec![arg])
+        .await
+        .unwrap();
+    e.click().await.unwrap();
+}
+
+async fn login(c: &fantoccini::Client, base: &str, who: &str) {
+    c.delete_all_cookies().await.unwrap();
+    c.goto(&format!("{base}/login")).await.unwrap();
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys(who)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("zhijia-demo")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Css(".topbar")).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_a_member_files_a_case_a_cadre_answers_and_the_member_rates_it() {
+    let Some((c, _driver)) = browser().await else {
+        return;
+    };
+    let server = start_server(true);
+    let base = format!("http://{}", server.addr);
+    viewport(&c, 375, 812).await;
+
+    login(&c, &base, "demo-member").await;
+    c.goto(&format!("{base}/grievances")).await.unwrap();
+    shot(&c, "grievances-list-375.png").await;
+    c.goto(&format!("{base}/grievances/new")).await.unwrap();
+    c.find(Locator::Id("category"))
+        .await
+        .unwrap()
+        .select_by_value("safety")
+        .await
+        .unwrap();
+    c.find(Locator::Id("title"))
+        .await
+        .unwrap()
+        .send_keys("脚手架护栏松动")
+        .await
+        .unwrap();
+    c.find(Locator::Id("description"))
+        .await
+        .unwrap()
+        .send_keys("三号楼脚手架东侧护栏松动，已报班组两次。")
+        .await
+        .unwrap();
+    c.find(Locator::Id("desired_outcome"))
+        .await
+        .unwrap()
+        .send_keys("尽快加固并检查其他楼栋。")
+        .await
+        .unwrap();
+    shot(&c, "grievance-new-375.png").await;
+    click(&c, "form[action='/grievances/new'] button[type=submit]").await;
+    c.wait()
+        .for_element(Locator::Css(".timeline"))
+        .await
+        .unwrap();
+    let case_url = c.current_url().await.unwrap();
+    assert!(c.source().await.unwrap().contains("申诉已提交"));
+    shot(&c, "grievance-filed-375.png").await;
+
+    login(&c, &base, "demo-cadre").await;
+    c.goto(&format!("{base}/admin/inbox")).await.unwrap();
+    shot(&c, "admin-inbox-375.png").await;
+    assert!(
+        c.source().await.unwrap().contains("脚手架护栏松动"),
+        "the new case is in the cadre's inbox"
+    );
+    c.goto(&format!("{base}/admin{}", case_url.path()))
+        .await
+        .unwrap();
+    click(&c, "input[value=accept] ~ button").await;
+    c.wait().for_element(Locator::Id("answer")).await.unwrap();
+    c.find(Locator::Id("answer"))
+        .await
+        .unwrap()
+        .send_keys("已安排安全员加固护栏，并对全部楼栋进行了排查。")
+        .await
+        .unwrap();
+    click(&c, "input[value=answer] ~ button").await;
+    c.wait()
+        .for_element(Locator::Css(".flash-ok"))
+        .await
+        .unwrap();
+    assert!(c.source().await.unwrap().contains("已答复"));
+    shot(&c, "admin-grievance-375.png").await;
+
+    login(&c, &base, "demo-member").await;
+    c.goto(case_url.as_str()).await.unwrap();
+    click(&c, "input[name=rating][value='5']").await;
+    c.find(Locator::Id("rate-text"))
+        .await
+        .unwrap()
+        .send_keys("处理很快")
+        .await
+        .unwrap();
+    shot(&c, "grievance-answered-375.png").await;
+    click(&c, "input[value=rate] ~ button").await;
+    c.wait()
+        .for_element(Locator::Css(".flash-ok"))
+        .await
+        .unwrap();
+    let src = c.source().await.unwrap();
+    assert!(src.contains("已评价"), "rating not recorded");
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(overflow, serde_json::Value::Bool(false));
+    shot(&c, "grievance-rated-375.png").await;
+    c.close().await.unwrap();
+}

@@ -158,8 +158,21 @@ async fn the_whole_named_case_loop_from_filing_to_rating() {
         "grievance.answer",
         "grievance.rate",
     ] {
-        assert_eq!(app.audit_count(a), 1, "{a}");
+        assert_eq!(audit_for(&mut app.conn(), a, id), 1, "{a}");
     }
+}
+
+/// Audit rows of one action on one case.
+fn audit_for(conn: &mut zhijia::db::PooledConn, action: &str, id: i32) -> i64 {
+    use diesel::prelude::*;
+    use zhijia::db::schema::audit_log;
+    audit_log::table
+        .filter(audit_log::action.eq(action))
+        .filter(audit_log::object_type.eq("grievance"))
+        .filter(audit_log::object_id.eq(id.to_string()))
+        .count()
+        .get_result(conn)
+        .unwrap()
 }
 
 #[actix_web::test]
@@ -203,16 +216,13 @@ async fn an_overdue_case_escalates_to_the_parent_union_by_the_job() {
     let id = file_named(&mut app, "安全帽破损无人更换").await;
     let now = app.state.config.clock.now();
     // Not yet due: the job leaves it alone.
-    assert_eq!(
-        zhijia::grievances::service::run_deadlines(&mut app.conn(), now).unwrap(),
-        (0, 0)
-    );
+    zhijia::grievances::service::run_deadlines(&mut app.conn(), now).unwrap();
+    assert_eq!(case(&mut app.conn(), id).state, "submitted");
     app.state.config.clock.advance(5 * 24 * 3600);
     let later = app.state.config.clock.now();
-    assert_eq!(
-        zhijia::grievances::service::run_deadlines(&mut app.conn(), later).unwrap(),
-        (1, 0)
-    );
+    let (escalated, _) =
+        zhijia::grievances::service::run_deadlines(&mut app.conn(), later).unwrap();
+    assert!(escalated >= 1);
     // Running again (another instance) does nothing more.
     assert_eq!(
         zhijia::grievances::service::run_deadlines(&mut app.conn(), later).unwrap(),
@@ -547,13 +557,15 @@ async fn the_receipt_opens_the_case_and_wrong_codes_look_like_unknown_ones() {
     app.login_ok("demo-admin").await;
     let list = app.get("/admin/grievances?state=submitted").await;
     list.assert_contains("匿名：宿舍漏水");
-    let start = list.body.find("/admin/grievances/").unwrap();
-    let id: i32 = list.body[start + 18..]
-        .split('"')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let id = {
+        use diesel::prelude::*;
+        use zhijia::db::schema::grievances;
+        grievances::table
+            .filter(grievances::title.eq("匿名：宿舍漏水"))
+            .select(grievances::id)
+            .first::<i32>(&mut app.conn())
+            .unwrap()
+    };
     let page = app.get(&format!("/admin/grievances/{id}")).await;
     page.assert_contains("匿名会员");
     assert!(!page.body.contains("王小明"));
