@@ -78,6 +78,8 @@ pub struct HomePage {
     ctx: Ctx,
     services: Vec<Service>,
     greeting: &'static str,
+    /// My cases still moving (open, or answered and waiting for my rating).
+    my_cases: Vec<crate::grievances::model::Grievance>,
 }
 
 fn greeting(hour: u32) -> &'static str {
@@ -92,15 +94,24 @@ fn greeting(hour: u32) -> &'static str {
 async fn home(
     state: web::Data<AppState>,
     ctx: Ctx,
-    CurrentUser(_): CurrentUser,
+    CurrentUser(user): CurrentUser,
 ) -> AppResult<HttpResponse> {
     use chrono::Timelike;
     // Beijing time for the greeting (UTC+8, no daylight saving).
     let hour = (state.config.clock.now() + chrono::Duration::hours(8)).hour();
+    let my_cases = db::run(&state.pool, move |conn| {
+        Ok(crate::grievances::model::for_member(conn, user.id)?
+            .into_iter()
+            .filter(|g| g.is_open() || g.state == "answered")
+            .take(5)
+            .collect())
+    })
+    .await?;
     render(&HomePage {
         ctx,
         services: services_list(),
         greeting: greeting(hour),
+        my_cases,
     })
 }
 
@@ -170,6 +181,7 @@ async fn services(ctx: Ctx, CurrentUser(_): CurrentUser) -> AppResult<HttpRespon
 #[template(path = "admin/index.html")]
 pub struct AdminHomePage {
     ctx: Ctx,
+    inbox_count: i64,
     member_count: i64,
     unit_count: usize,
     roles: Vec<(String, &'static str)>,
@@ -185,15 +197,20 @@ async fn admin_home(
         .iter()
         .map(|g| (g.unit_name.clone(), g.role.label()))
         .collect();
-    let (member_count, unit_count) = db::run(&state.pool, move |conn| {
+    let now = state.config.clock.now();
+    let (member_count, unit_count, inbox_count) = db::run(&state.pool, move |conn| {
         let units = scope::managed_units(conn, &user)?;
         let ids: Option<Vec<i32>> = (!user.is_admin).then(|| units.iter().map(|u| u.id).collect());
         let n = crate::members::service::count_in(conn, ids.as_deref())?;
-        Ok((n, units.len()))
+        let filter = crate::grievances::model::CaseFilter::default();
+        let (_, inbox) =
+            crate::grievances::model::search(conn, ids.as_deref(), user.id, &filter, true, now, 1)?;
+        Ok((n, units.len(), inbox.total))
     })
     .await?;
     render(&AdminHomePage {
         ctx,
+        inbox_count,
         member_count,
         unit_count,
         roles,
