@@ -48,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::audit::admin::routes(cfg);
     crate::notifications::routes(cfg);
     crate::grievances::routes(cfg);
+    crate::benefits::routes(cfg);
 }
 
 /// The app as served and as tested: state, middleware, routes, and the 404 page.

@@ -76,8 +76,9 @@ pub fn seed(state: &AppState) -> AppResult<()> {
         let hash = hash_blocking(state.config.hash_cost, DEMO_PASSWORD)?;
         let n = write_tx(&mut conn, |conn| seed_in(conn, &hash, now))?;
         let g = write_tx(&mut conn, |conn| seed_grievances(conn, now))?;
+        let b = write_tx(&mut conn, |conn| seed_benefits(conn, now))?;
         println!(
-            "已创建 {n} 名会员、{g} 件维权申诉（{:.1} 秒）。",
+            "已创建 {n} 名会员、{g} 件维权申诉、{b} 件普惠申请（{:.1} 秒）。",
             started.elapsed().as_secs_f32()
         );
     }
@@ -434,5 +435,333 @@ fn seed_grievances(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usi
     }
     // Escalate what is already past its limit, as the server's job would.
     service::run_deadlines(conn, now)?;
+    Ok(count)
+}
+
+/// The benefit catalogue (within common union fund rules), this year's budgets, and ~60
+/// requests in every state.
+fn seed_benefits(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+    use crate::benefits::model::{insert_item, set_budget, NewBenefitItem};
+    use crate::benefits::service::{self, ApplyForm, Decision};
+    use chrono::Datelike;
+    #[allow(clippy::type_complexity)]
+    let catalogue: &[(
+        &str,
+        &str,
+        &str,
+        &str,
+        i64,
+        &str,
+        &str,
+        &str,
+        &str,
+        Option<i64>,
+        bool,
+    )] = &[
+        (
+            "生日慰问",
+            "greeting",
+            "会员生日当月发放生日慰问。",
+            "fixed",
+            30000,
+            "yearly",
+            "",
+            "",
+            "cadre",
+            None,
+            false,
+        ),
+        (
+            "结婚慰问",
+            "greeting",
+            "会员本人依法登记结婚。",
+            "max",
+            100000,
+            "yearly",
+            "结婚登记日期\n配偶姓名",
+            "结婚证",
+            "cadre,chair",
+            None,
+            false,
+        ),
+        (
+            "生育慰问",
+            "greeting",
+            "会员本人或配偶生育子女。",
+            "max",
+            100000,
+            "yearly",
+            "出生日期",
+            "出生医学证明",
+            "cadre,chair",
+            None,
+            false,
+        ),
+        (
+            "住院慰问",
+            "greeting",
+            "会员因病住院，同一疾病每年慰问一次；超过 1000 元需上级工会主席审批。",
+            "max",
+            200000,
+            "per_event",
+            "住院医院\n住院天数",
+            "住院发票或出院小结",
+            "cadre,chair",
+            Some(100000),
+            true,
+        ),
+        (
+            "丧葬慰问",
+            "greeting",
+            "会员或其直系亲属去世。",
+            "max",
+            200000,
+            "per_event",
+            "逝者姓名及关系",
+            "",
+            "cadre,chair",
+            None,
+            false,
+        ),
+        (
+            "退休慰问",
+            "greeting",
+            "会员光荣退休。",
+            "max",
+            200000,
+            "yearly",
+            "退休日期",
+            "",
+            "cadre,chair",
+            None,
+            false,
+        ),
+        (
+            "困难帮扶",
+            "aid",
+            "家庭生活困难的会员，经核实给予帮扶；超过 3000 元需上级工会主席审批。",
+            "max",
+            500000,
+            "yearly",
+            "家庭困难情况\n收款银行卡号",
+            "困难情况证明",
+            "cadre,chair",
+            Some(300000),
+            true,
+        ),
+        (
+            "金秋助学",
+            "aid",
+            "会员子女当年考入全日制普通高校。",
+            "max",
+            300000,
+            "yearly",
+            "子女姓名\n录取学校",
+            "录取通知书",
+            "cadre,chair",
+            None,
+            false,
+        ),
+        (
+            "健身卡补贴",
+            "perk",
+            "会员办理健身卡的年度补贴。",
+            "max",
+            50000,
+            "yearly",
+            "健身场馆",
+            "",
+            "cadre,chair",
+            None,
+            false,
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (name, cat, desc, mode, amount, freq, fields, atts, steps, extra, sensitive) in catalogue {
+        ids.push(insert_item(
+            conn,
+            &NewBenefitItem {
+                name,
+                category: cat,
+                description: desc,
+                amount_mode: mode,
+                amount_fen: *amount,
+                frequency: freq,
+                required_fields: fields,
+                required_attachments: atts,
+                unit_id: None,
+                steps,
+                extra_step_above_fen: *extra,
+                extra_step_role: extra.map(|_| "chair"),
+                sensitive: *sensitive,
+                active: true,
+                created_at: now,
+            },
+        )?);
+    }
+    let year = now.year();
+    for u in org::model::all(conn)?
+        .iter()
+        .filter(|u| u.kind == "subsidiary" || u.parent_id.is_none())
+    {
+        for (cat, yuan) in [("greeting", 200_000i64), ("aid", 300_000), ("perk", 50_000)] {
+            set_budget(conn, u.id, year, cat, yuan * 100, now)?;
+        }
+    }
+    let user = |conn: &mut DbConnection, id: i32| -> AppResult<crate::auth::User> {
+        crate::auth::user::load_user(conn, id, "")?.ok_or(crate::error::AppError::NotFound)
+    };
+    let find = |conn: &mut DbConnection, no: &str| -> AppResult<i32> {
+        members::find_by_employee_no(conn, no)?
+            .map(|m| m.id)
+            .ok_or(crate::error::AppError::NotFound)
+    };
+    let by_no = |conn: &mut DbConnection, no: &str| -> AppResult<crate::auth::User> {
+        let id = find(conn, no)?;
+        user(conn, id)
+    };
+    let cadre_a = by_no(conn, "demo-cadre")?;
+    let cadre_b = by_no(conn, "demo-cadre-b")?;
+    let chair = by_no(conn, "demo-chair")?;
+    let finance = by_no(conn, "demo-finance")?;
+    let root = org::model::all(conn)?
+        .into_iter()
+        .find(|u| u.parent_id.is_none())
+        .ok_or(crate::error::AppError::NotFound)?;
+    let top_chair = match org::model::role_holders(conn, root.id, &["chair"])?.first() {
+        Some(id) => Some(user(conn, *id)?),
+        None => None,
+    };
+    // Applicants: members of branches A and B (whose cadres are demo-cadre and demo-cadre-b).
+    let mut applicants = Vec::new();
+    for id in members::search(
+        conn,
+        Some(&[cadre_a.unit_id, cadre_b.unit_id]),
+        &Default::default(),
+        500,
+    )?
+    .0
+    .into_iter()
+    .map(|r| r.member.id)
+    {
+        let u = user(conn, id)?;
+        if !u.is_staff() && u.employee_no != "demo-member" {
+            applicants.push(u);
+        }
+    }
+    let mut count = 0;
+    for i in 0..60usize {
+        let applicant = &applicants[i % applicants.len()];
+        let item_ix = (i / applicants.len() + i) % 8; // skip 健身卡补贴 (index 8): left for the walkthrough
+        let item = crate::benefits::model::item(conn, ids[item_ix])?
+            .ok_or(crate::error::AppError::NotFound)?;
+        let filed = now
+            - chrono::Duration::days((1 + i % 25) as i64)
+            - chrono::Duration::hours((i % 7) as i64);
+        let amount = if item.is_fixed() {
+            String::new()
+        } else {
+            crate::benefits::model::yuan(
+                (item.amount_fen / 2 / 100 * 100).max(10000) + if i % 9 == 0 { 60000 } else { 0 },
+            )
+            .to_string()
+        };
+        let form = ApplyForm {
+            amount,
+            event: if item.per_event() {
+                ["高血压", "腰椎间盘突出", "阑尾炎", "骨折"][i % 4].into()
+            } else {
+                String::new()
+            },
+            values: item
+                .fields()
+                .iter()
+                .map(|f| format!("{f}（演示）"))
+                .collect(),
+            submit_token: format!("demo-benefit-{i:03}-00000000"),
+        };
+        let files: Vec<service::File> = item
+            .attachments()
+            .iter()
+            .map(|a| {
+                (
+                    format!("{a}.pdf"),
+                    "application/pdf",
+                    b"%PDF-1.4 demo".to_vec(),
+                )
+            })
+            .collect();
+        let Ok(id) = service::apply(conn, applicant, item.id, &form, &files, filed)? else {
+            continue;
+        };
+        count += 1;
+        let first = if applicant.unit_id == cadre_a.unit_id {
+            &cadre_a
+        } else {
+            &cadre_b
+        };
+        let mut t = filed;
+        let mut step =
+            |conn: &mut DbConnection, who: &crate::auth::User, d: Decision| -> AppResult<()> {
+                t += chrono::Duration::hours(6);
+                let v = crate::benefits::model::request(conn, id)?
+                    .map(|r| r.version)
+                    .unwrap_or(0);
+                service::decide(
+                    conn,
+                    who,
+                    &crate::audit::Actor::user(who, None, t),
+                    id,
+                    v,
+                    d,
+                )
+            };
+        match i % 7 {
+            0 => {}
+            1 => step(conn, first, Decision::Approve)?,
+            2 => step(
+                conn,
+                first,
+                Decision::Return {
+                    note: "请补充清晰的证明材料扫描件。".into(),
+                },
+            )?,
+            3 => step(
+                conn,
+                first,
+                Decision::Reject {
+                    reason: "经核实不符合申领条件。".into(),
+                },
+            )?,
+            4 => {
+                service::withdraw(conn, applicant, id, filed + chrono::Duration::hours(1))?;
+            }
+            _ => {
+                let req = crate::benefits::model::request(conn, id)?
+                    .ok_or(crate::error::AppError::NotFound)?;
+                step(conn, first, Decision::Approve)?;
+                if req.chain().len() > 1 {
+                    step(conn, &chair, Decision::Approve)?;
+                }
+                if req.chain().len() > 2 {
+                    match &top_chair {
+                        Some(tc) => step(conn, tc, Decision::Approve)?,
+                        None => continue,
+                    }
+                }
+                if i % 7 == 6 {
+                    let actor =
+                        crate::audit::Actor::user(&finance, None, t + chrono::Duration::hours(20));
+                    service::mark_paid(
+                        conn,
+                        &finance,
+                        &actor,
+                        &[id],
+                        &format!("FK{}{:04}", year, i),
+                    )?;
+                }
+            }
+        }
+    }
     Ok(count)
 }

@@ -1,8 +1,10 @@
 //! zhijia (职工之家): the trade union's online staff home. One binary, SQLite or PostgreSQL.
 
 pub mod app;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
+pub mod benefits;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -151,6 +151,17 @@ pub fn action_label(action: &str) -> &str {
         "grievance.member_reply" => "会员补充说明",
         "grievance.rate" => "会员评价",
         "grievance.reopen" => "申请重新办理",
+        "benefit.apply" => "申请普惠",
+        "benefit.approve" => "审批同意",
+        "benefit.reject" => "审批不同意",
+        "benefit.return" => "退回补充",
+        "benefit.resubmit" => "补充材料",
+        "benefit.withdraw" => "撤回申请",
+        "benefit.pay" => "标记发放",
+        "benefit.view_details" => "查看敏感信息",
+        "benefit.budget" => "设置预算",
+        "benefit.item_create" => "新增普惠项目",
+        "benefit.item_toggle" => "启停普惠项目",
         other => other,
     }
 }
@@ -188,6 +199,17 @@ pub const ACTIONS: &[&str] = &[
     "grievance.member_reply",
     "grievance.rate",
     "grievance.reopen",
+    "benefit.apply",
+    "benefit.approve",
+    "benefit.reject",
+    "benefit.return",
+    "benefit.resubmit",
+    "benefit.withdraw",
+    "benefit.pay",
+    "benefit.view_details",
+    "benefit.budget",
+    "benefit.item_create",
+    "benefit.item_toggle",
 ];
 
 /// One page of audit entries matching the filter, newest first. `unit_ids` limits the rows to

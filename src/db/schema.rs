@@ -160,6 +160,80 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    benefit_items (id) {
+        id -> Integer,
+        name -> Text,
+        category -> Text,
+        description -> Text,
+        amount_mode -> Text,
+        amount_fen -> BigInt,
+        frequency -> Text,
+        required_fields -> Text,
+        required_attachments -> Text,
+        unit_id -> Nullable<Integer>,
+        steps -> Text,
+        extra_step_above_fen -> Nullable<BigInt>,
+        extra_step_role -> Nullable<Text>,
+        sensitive -> Bool,
+        active -> Bool,
+        active_from -> Nullable<Timestamp>,
+        active_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    benefit_requests (id) {
+        id -> Integer,
+        item_id -> Integer,
+        member_id -> Integer,
+        unit_id -> Integer,
+        year -> Integer,
+        amount_fen -> BigInt,
+        event_key -> Text,
+        details -> Text,
+        steps -> Text,
+        step -> Integer,
+        approvers -> Text,
+        state -> Text,
+        version -> Integer,
+        due_at -> Nullable<Timestamp>,
+        budget_id -> Nullable<Integer>,
+        reject_reason -> Nullable<Text>,
+        paid_ref -> Nullable<Text>,
+        paid_at -> Nullable<Timestamp>,
+        approved_at -> Nullable<Timestamp>,
+        submit_token -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    benefit_events (id) {
+        id -> Integer,
+        request_id -> Integer,
+        kind -> Text,
+        to_state -> Nullable<Text>,
+        author_id -> Nullable<Integer>,
+        author_label -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    budgets (id) {
+        id -> Integer,
+        unit_id -> Integer,
+        year -> Integer,
+        category -> Text,
+        planned_fen -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(members -> org_units (unit_id));
 diesel::joinable!(roles -> org_units (unit_id));
 diesel::joinable!(roles -> members (member_id));
@@ -167,6 +241,8 @@ diesel::joinable!(sessions -> members (member_id));
 diesel::joinable!(grievance_events -> grievances (grievance_id));
 diesel::joinable!(grievances -> org_units (unit_id));
 diesel::joinable!(notifications -> members (member_id));
+diesel::joinable!(benefit_requests -> benefit_items (item_id));
+diesel::joinable!(benefit_events -> benefit_requests (request_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     org_units,
@@ -181,4 +257,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     attachments,
     notifications,
     job_leases,
+    benefit_items,
+    benefit_requests,
+    benefit_events,
+    budgets,
 );

@@ -74,6 +74,8 @@ pub struct InboxPage {
     ctx: Ctx,
     rows: Vec<CaseRow>,
     pager: Pager,
+    /// Benefit requests whose current step is the user's to decide.
+    benefits: Vec<crate::benefits::admin::Row>,
 }
 
 async fn inbox(
@@ -86,8 +88,23 @@ async fn inbox(
         page: q.page,
         ..CaseFilter::default()
     };
+    let u2 = user.clone();
     let (rows, pager, _) = rows(&state, user, filter, true).await?;
-    render(&InboxPage { ctx, rows, pager })
+    let benefits = db::run(&state.pool, move |conn| {
+        Ok(
+            crate::benefits::admin::rows_for(conn, &u2, Some("submitted"))?
+                .into_iter()
+                .filter(|r| r.mine)
+                .collect(),
+        )
+    })
+    .await?;
+    render(&InboxPage {
+        ctx,
+        rows,
+        pager,
+        benefits,
+    })
 }
 
 #[derive(Template)]

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{attachments, grievance_events, grievances};
+use crate::db::schema::{grievance_events, grievances};
 use crate::db::DbConnection;
 use crate::error::AppResult;
 use crate::web::Pager;
@@ -175,25 +175,7 @@ pub struct NewEvent<'a> {
     pub created_at: NaiveDateTime,
 }
 
-#[derive(Queryable, Selectable, Debug, Clone)]
-#[diesel(table_name = attachments)]
-pub struct AttachmentMeta {
-    pub id: i32,
-    pub filename: String,
-    pub content_type: String,
-    pub size: i32,
-}
-
-impl AttachmentMeta {
-    pub fn size_label(&self) -> String {
-        let s = f64::from(self.size);
-        if s >= 1024.0 * 1024.0 {
-            format!("{:.1} MB", s / 1024.0 / 1024.0)
-        } else {
-            format!("{:.0} KB", (s / 1024.0).max(1.0))
-        }
-    }
-}
+pub use crate::attachments::AttachmentMeta;
 
 pub fn find(conn: &mut DbConnection, id: i32) -> AppResult<Option<Grievance>> {
     Ok(grievances::table
@@ -260,46 +242,26 @@ pub fn insert_attachment(
     data: &[u8],
     at: NaiveDateTime,
 ) -> AppResult<()> {
-    diesel::insert_into(attachments::table)
-        .values((
-            attachments::owner_type.eq("grievance"),
-            attachments::owner_id.eq(owner_id),
-            attachments::filename.eq(filename),
-            attachments::content_type.eq(content_type),
-            attachments::size.eq(data.len() as i32),
-            attachments::data.eq(data),
-            attachments::created_at.eq(at),
-        ))
-        .execute(conn)?;
-    Ok(())
+    crate::attachments::insert(
+        conn,
+        ("grievance", owner_id),
+        filename,
+        content_type,
+        data,
+        at,
+    )
 }
 
 pub fn attachments_of(conn: &mut DbConnection, id: i32) -> AppResult<Vec<AttachmentMeta>> {
-    Ok(attachments::table
-        .filter(attachments::owner_type.eq("grievance"))
-        .filter(attachments::owner_id.eq(id))
-        .order(attachments::id.asc())
-        .select(AttachmentMeta::as_select())
-        .load(conn)?)
+    crate::attachments::list(conn, ("grievance", id))
 }
 
-/// (file name, content type, bytes) of an attachment of case `id`.
 pub fn attachment_data(
     conn: &mut DbConnection,
     id: i32,
     attachment_id: i32,
 ) -> AppResult<Option<(String, String, Vec<u8>)>> {
-    Ok(attachments::table
-        .filter(attachments::id.eq(attachment_id))
-        .filter(attachments::owner_type.eq("grievance"))
-        .filter(attachments::owner_id.eq(id))
-        .select((
-            attachments::filename,
-            attachments::content_type,
-            attachments::data,
-        ))
-        .first(conn)
-        .optional()?)
+    crate::attachments::data(conn, ("grievance", id), attachment_id)
 }
 
 pub fn for_member(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<Grievance>> {

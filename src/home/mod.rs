@@ -43,13 +43,13 @@ pub fn services_list() -> Vec<Service> {
             name: "普惠慰问",
             desc: "生日、结婚、生育、住院等慰问申请",
             icon: "惠",
-            href: None,
+            href: Some("/benefits"),
         },
         Service {
             name: "困难帮扶",
             desc: "困难职工帮扶、金秋助学",
             icon: "帮",
-            href: None,
+            href: Some("/benefits"),
         },
         Service {
             name: "调研问卷",

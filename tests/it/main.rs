@@ -4,6 +4,7 @@ mod helpers;
 
 mod admin_members;
 mod auth;
+mod benefits;
 mod browser;
 mod csrf;
 mod grievances;

@@ -1,0 +1,643 @@
+//! Cadre pages: requests awaiting me and all in scope, the decision page, the catalogue,
+//! budgets, and finance's payout list with its XLSX export.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::Datelike;
+use serde::Deserialize;
+
+use super::model::{
+    self, BenefitEvent, BenefitItem, BenefitRequest, NewBenefitItem, CATEGORIES, STATES,
+};
+use super::service::{self, Decision, PayoutRow};
+use crate::app::AppState;
+use crate::attachments::AttachmentMeta;
+use crate::audit::{self, Actor};
+use crate::auth::csrf::Form;
+use crate::auth::user::{AdminUser, StaffUser};
+use crate::auth::User;
+use crate::db;
+use crate::error::{AppError, AppResult};
+use crate::org::{scope, OrgUnit};
+use crate::web::{client_ip, redirect_flash, render, render_status, Ctx};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/benefits", web::get().to(list))
+        .route("/admin/benefits/catalogue", web::get().to(catalogue))
+        .route("/admin/benefits/catalogue", web::post().to(create_item))
+        .route(
+            "/admin/benefits/catalogue/{id}/toggle",
+            web::post().to(toggle_item),
+        )
+        .route("/admin/benefits/budgets", web::get().to(budgets))
+        .route("/admin/benefits/budgets", web::post().to(set_budget))
+        .route("/admin/benefits/payouts", web::get().to(payouts))
+        .route("/admin/benefits/payouts", web::post().to(pay))
+        .route("/admin/benefits/payouts.xlsx", web::get().to(payouts_xlsx))
+        .route("/admin/benefits/{id}", web::get().to(show))
+        .route("/admin/benefits/{id}/decide", web::post().to(decide))
+        .route(
+            "/admin/benefits/{id}/attachments/{aid}",
+            web::get().to(attachment),
+        );
+}
+
+/// A request in a list, with the names it shows.
+pub struct Row {
+    pub req: BenefitRequest,
+    pub item: String,
+    pub member: String,
+    pub unit: String,
+    pub mine: bool,
+}
+
+/// Requests in the user's reach, newest first; `mine` marks those awaiting the user's decision.
+pub fn rows_for(
+    conn: &mut db::DbConnection,
+    user: &User,
+    state: Option<&str>,
+) -> AppResult<Vec<Row>> {
+    let prefixes: Vec<String> = if user.is_admin {
+        vec!["/".into()]
+    } else {
+        user.roles.iter().map(|g| g.unit_path.clone()).collect()
+    };
+    let units = crate::org::model::under_paths(conn, &prefixes)?;
+    let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
+    let items = model::items(conn)?;
+    let mut out = Vec::new();
+    for req in model::in_units(conn, Some(&ids), state, 500)? {
+        let unit = units.iter().find(|u| u.id == req.unit_id);
+        let member = crate::members::model::find(conn, req.member_id)?
+            .map(|m| m.name)
+            .unwrap_or_default();
+        out.push(Row {
+            mine: unit.is_some_and(|u| service::may_decide(user, &req, &u.path).is_ok()),
+            item: items
+                .iter()
+                .find(|i| i.id == req.item_id)
+                .map(|i| i.name.clone())
+                .unwrap_or_default(),
+            unit: unit.map(|u| u.name.clone()).unwrap_or_default(),
+            member,
+            req,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Template)]
+#[template(path = "admin/benefits/list.html")]
+pub struct BenefitListPage {
+    ctx: Ctx,
+    awaiting: Vec<Row>,
+    rows: Vec<Row>,
+    states: Vec<(&'static str, &'static str)>,
+    state: String,
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    state: String,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+    q: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
+    let filter = STATES
+        .iter()
+        .find(|(s, _)| *s == q.state)
+        .map(|(s, _)| s.to_string());
+    let f2 = filter.clone();
+    let (awaiting, rows) = db::run(&state.pool, move |conn| {
+        let awaiting: Vec<Row> = rows_for(conn, &user, Some("submitted"))?
+            .into_iter()
+            .filter(|r| r.mine)
+            .collect();
+        Ok((awaiting, rows_for(conn, &user, f2.as_deref())?))
+    })
+    .await?;
+    render(&BenefitListPage {
+        ctx,
+        awaiting,
+        rows,
+        states: STATES.to_vec(),
+        state: filter.unwrap_or_default(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "admin/benefits/show.html")]
+pub struct BenefitShowPage {
+    ctx: Ctx,
+    req: BenefitRequest,
+    item: BenefitItem,
+    unit: OrgUnit,
+    member: (String, String),
+    events: Vec<BenefitEvent>,
+    files: Vec<AttachmentMeta>,
+    /// Health and bank details: shown only to approvers in the chain and finance.
+    details: Option<Vec<(String, String)>>,
+    can_decide: Result<(), &'static str>,
+    chain: Vec<(String, bool)>,
+    error: String,
+}
+
+impl BenefitShowPage {
+    fn decide_ok(&self) -> bool {
+        self.can_decide.is_ok()
+    }
+    fn decide_why(&self) -> &str {
+        self.can_decide.err().unwrap_or("")
+    }
+}
+
+async fn show_page(
+    state: &web::Data<AppState>,
+    req_http: &HttpRequest,
+    ctx: Ctx,
+    user: std::sync::Arc<User>,
+    id: i32,
+    error: String,
+) -> AppResult<BenefitShowPage> {
+    let actor = Actor::user(&user, client_ip(req_http), state.config.clock.now());
+    db::run(&state.pool, move |conn| {
+        let (req, item, unit) = service::load_for_staff(conn, &user, id)?;
+        let m = crate::members::model::find(conn, req.member_id)?.ok_or(AppError::NotFound)?;
+        let details = if service::may_see_details(&user, &req, &unit.path) {
+            if item.sensitive {
+                service::record_details_view(conn, &actor, &req)?;
+            }
+            Some(req.detail_pairs())
+        } else {
+            None
+        };
+        let chain = req
+            .chain()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    service::role_label(r).to_string(),
+                    (i as i32) < req.step || matches!(req.state.as_str(), "approved" | "paid"),
+                )
+            })
+            .collect();
+        Ok(BenefitShowPage {
+            can_decide: service::may_decide(&user, &req, &unit.path),
+            events: model::events(conn, id)?,
+            files: crate::attachments::list(conn, ("benefit", id))?,
+            member: (m.name, m.employee_no),
+            ctx,
+            req,
+            item,
+            unit,
+            details,
+            chain,
+            error,
+        })
+    })
+    .await
+}
+
+async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+    path: web::Path<i32>,
+) -> AppResult<HttpResponse> {
+    render(&show_page(&state, &req, ctx, user, path.into_inner(), String::new()).await?)
+}
+
+#[derive(Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    version: i32,
+    #[serde(default)]
+    text: String,
+}
+
+async fn decide(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+    path: web::Path<i32>,
+    Form(f): Form<DecideForm>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let decision = match f.action.as_str() {
+        "approve" => Decision::Approve,
+        "reject" => Decision::Reject {
+            reason: f.text.clone(),
+        },
+        "return" => Decision::Return {
+            note: f.text.clone(),
+        },
+        _ => return Err(AppError::Validation("未知的操作".into())),
+    };
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
+    let u2 = user.clone();
+    match db::run(&state.pool, move |conn| {
+        service::decide(conn, &u2, &actor, id, f.version, decision)
+    })
+    .await
+    {
+        Ok(()) => Ok(redirect_flash(
+            &format!("/admin/benefits/{id}"),
+            "ok",
+            "审批意见已提交",
+        )),
+        Err(AppError::Validation(m)) => render_status(
+            &show_page(&state, &req, ctx, user, id, m).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(e) => Err(e),
+    }
+}
+
+async fn attachment(
+    state: web::Data<AppState>,
+    StaffUser(user): StaffUser,
+    path: web::Path<(i32, i32)>,
+) -> AppResult<HttpResponse> {
+    let (id, aid) = path.into_inner();
+    let (name, mime, data) = db::run(&state.pool, move |conn| {
+        service::load_for_staff(conn, &user, id)?;
+        crate::attachments::data(conn, ("benefit", id), aid)?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    Ok(crate::attachments::response(&name, &mime, data))
+}
+
+#[derive(Template)]
+#[template(path = "admin/benefits/catalogue.html")]
+pub struct CataloguePage {
+    ctx: Ctx,
+    items: Vec<BenefitItem>,
+    categories: Vec<(&'static str, &'static str)>,
+}
+
+async fn catalogue(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(_): StaffUser,
+) -> AppResult<HttpResponse> {
+    let items = db::run(&state.pool, model::items).await?;
+    render(&CataloguePage {
+        ctx,
+        items,
+        categories: CATEGORIES.to_vec(),
+    })
+}
+
+#[derive(Deserialize, Default)]
+pub struct ItemForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    amount_mode: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    frequency: String,
+    #[serde(default)]
+    fields: String,
+    #[serde(default)]
+    attachments: String,
+    #[serde(default)]
+    steps: String,
+    #[serde(default)]
+    extra_above: String,
+    #[serde(default)]
+    sensitive: String,
+}
+
+async fn create_item(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    Form(f): Form<ItemForm>,
+) -> AppResult<HttpResponse> {
+    let back = "/admin/benefits/catalogue";
+    let name = f.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 30 {
+        return Ok(redirect_flash(back, "error", "请填写项目名称（30 字以内）"));
+    }
+    if !CATEGORIES.iter().any(|(c, _)| *c == f.category) {
+        return Ok(redirect_flash(back, "error", "请选择类别"));
+    }
+    let amount = match service::parse_amount(&f.amount) {
+        Ok(a) => a,
+        Err(e) => return Ok(redirect_flash(back, "error", e)),
+    };
+    let extra = if f.extra_above.trim().is_empty() {
+        None
+    } else {
+        match service::parse_amount(&f.extra_above) {
+            Ok(a) => Some(a),
+            Err(e) => return Ok(redirect_flash(back, "error", &format!("加审金额：{e}"))),
+        }
+    };
+    let steps = match f.steps.as_str() {
+        "cadre" | "chair" | "cadre,chair" => f.steps.clone(),
+        _ => return Ok(redirect_flash(back, "error", "请选择审批流程")),
+    };
+    let mode = if f.amount_mode == "fixed" {
+        "fixed"
+    } else {
+        "max"
+    };
+    let frequency = match f.frequency.as_str() {
+        "yearly" | "per_event" | "unlimited" => f.frequency.clone(),
+        _ => "yearly".into(),
+    };
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
+    db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            let id = model::insert_item(
+                conn,
+                &NewBenefitItem {
+                    name: &name,
+                    category: &f.category,
+                    description: f.description.trim(),
+                    amount_mode: mode,
+                    amount_fen: amount,
+                    frequency: &frequency,
+                    required_fields: f.fields.trim(),
+                    required_attachments: f.attachments.trim(),
+                    unit_id: None,
+                    steps: &steps,
+                    extra_step_above_fen: extra,
+                    extra_step_role: extra.map(|_| "chair"),
+                    sensitive: f.sensitive == "1",
+                    active: true,
+                    created_at: actor.now,
+                },
+            )?;
+            audit::record(
+                conn,
+                &actor,
+                None,
+                "benefit.item_create",
+                ("benefit_item", Some(id)),
+                &name,
+            )
+        })
+    })
+    .await?;
+    Ok(redirect_flash(back, "ok", "项目已添加"))
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+async fn toggle_item(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    path: web::Path<i32>,
+    Form(_): Form<Empty>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
+    db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            let item = model::item(conn, id)?.ok_or(AppError::NotFound)?;
+            model::set_item_active(conn, id, !item.active)?;
+            audit::record(
+                conn,
+                &actor,
+                None,
+                "benefit.item_toggle",
+                ("benefit_item", Some(id)),
+                if item.active { "暂停" } else { "启用" },
+            )
+        })
+    })
+    .await?;
+    Ok(redirect_flash("/admin/benefits/catalogue", "ok", "已更新"))
+}
+
+pub struct BudgetLine {
+    pub unit: String,
+    pub category: String,
+    pub planned: i64,
+    pub committed: i64,
+    pub paid: i64,
+}
+
+impl BudgetLine {
+    pub fn y(&self, fen: &i64) -> String {
+        model::yuan(*fen)
+    }
+    pub fn left(&self) -> String {
+        model::yuan(self.planned - self.committed)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/benefits/budgets.html")]
+pub struct BudgetsPage {
+    ctx: Ctx,
+    year: i32,
+    lines: Vec<BudgetLine>,
+    units: Vec<OrgUnit>,
+    categories: Vec<(&'static str, &'static str)>,
+}
+
+async fn budgets(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+) -> AppResult<HttpResponse> {
+    let year = state.config.clock.now().year();
+    let (lines, units) = db::run(&state.pool, move |conn| {
+        let lines = service::budget_lines(conn, &user, year)?
+            .into_iter()
+            .map(|(b, unit, committed, paid)| BudgetLine {
+                unit,
+                category: model::category_label(&b.category).to_string(),
+                planned: b.planned_fen,
+                committed,
+                paid,
+            })
+            .collect();
+        let units: Vec<OrgUnit> = scope::managed_units(conn, &user)?
+            .into_iter()
+            .filter(|u| scope::may_grant_roles(&user, &u.path))
+            .collect();
+        Ok((lines, units))
+    })
+    .await?;
+    render(&BudgetsPage {
+        ctx,
+        year,
+        lines,
+        units,
+        categories: CATEGORIES.to_vec(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct BudgetForm {
+    #[serde(default)]
+    unit_id: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    amount: String,
+}
+
+/// Set a budget: admins anywhere, chairs within their subtree.
+async fn set_budget(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    StaffUser(user): StaffUser,
+    Form(f): Form<BudgetForm>,
+) -> AppResult<HttpResponse> {
+    let back = "/admin/benefits/budgets";
+    let (Ok(unit_id), true) = (
+        f.unit_id.parse::<i32>(),
+        CATEGORIES.iter().any(|(c, _)| *c == f.category),
+    ) else {
+        return Ok(redirect_flash(back, "error", "请选择单位和类别"));
+    };
+    let amount = match service::parse_amount(&f.amount) {
+        Ok(a) => a,
+        Err(e) => return Ok(redirect_flash(back, "error", e)),
+    };
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
+    let year = actor.now.year();
+    db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            let unit = crate::org::model::find(conn, unit_id)?.ok_or(AppError::NotFound)?;
+            if !scope::may_grant_roles(&user, &unit.path) {
+                return Err(AppError::Forbidden);
+            }
+            model::set_budget(conn, unit_id, year, &f.category, amount, actor.now)?;
+            audit::record(
+                conn,
+                &actor,
+                Some(unit_id),
+                "benefit.budget",
+                ("budget", None),
+                &format!(
+                    "{} {} {} 元",
+                    unit.name,
+                    model::category_label(&f.category),
+                    model::yuan(amount)
+                ),
+            )
+        })
+    })
+    .await?;
+    Ok(redirect_flash(back, "ok", "预算已保存"))
+}
+
+#[derive(Template)]
+#[template(path = "admin/benefits/payouts.html")]
+pub struct PayoutsPage {
+    ctx: Ctx,
+    rows: Vec<PayoutRow>,
+    total: String,
+}
+
+fn require_finance(user: &User) -> AppResult<()> {
+    if user.is_admin
+        || user
+            .roles
+            .iter()
+            .any(|g| g.role == crate::org::Role::Finance)
+    {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+async fn payouts(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+) -> AppResult<HttpResponse> {
+    require_finance(&user)?;
+    let rows = db::run(&state.pool, move |conn| service::payout_rows(conn, &user)).await?;
+    let total = model::yuan(rows.iter().map(|r| r.req.amount_fen).sum());
+    render(&PayoutsPage { ctx, rows, total })
+}
+
+async fn pay(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    StaffUser(user): StaffUser,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    require_finance(&user)?;
+    let ids: Vec<i32> = pairs
+        .iter()
+        .filter(|(k, _)| k == "id")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    let reference = pairs
+        .iter()
+        .find(|(k, _)| k == "reference")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    if ids.is_empty() {
+        return Ok(redirect_flash(
+            "/admin/benefits/payouts",
+            "error",
+            "请勾选要标记为已发放的申请",
+        ));
+    }
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
+    match db::run(&state.pool, move |conn| {
+        service::mark_paid(conn, &user, &actor, &ids, &reference)
+    })
+    .await
+    {
+        Ok(n) => Ok(redirect_flash(
+            "/admin/benefits/payouts",
+            "ok",
+            &format!("已标记 {n} 笔为已发放"),
+        )),
+        Err(AppError::Validation(m)) => Ok(redirect_flash("/admin/benefits/payouts", "error", &m)),
+        Err(e) => Err(e),
+    }
+}
+
+async fn payouts_xlsx(
+    state: web::Data<AppState>,
+    StaffUser(user): StaffUser,
+) -> AppResult<HttpResponse> {
+    require_finance(&user)?;
+    let bytes = db::run(&state.pool, move |conn| {
+        service::payout_xlsx(&service::payout_rows(conn, &user)?)
+    })
+    .await?;
+    let date = crate::web::beijing(&state.config.clock.now(), "%Y%m%d");
+    let name = crate::web::url_encode(&format!("待发放清单-{date}.xlsx"));
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"payouts.xlsx\"; filename*=UTF-8''{name}"),
+        ))
+        .body(bytes))
+}

@@ -1,0 +1,12 @@
+//! 普惠 · 帮扶 · 慰问 benefits: the catalogue, member applications, the approval chain with
+//! budget checks, and payout by finance.
+
+pub mod admin;
+pub mod handlers;
+pub mod model;
+pub mod service;
+
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    handlers::routes(cfg);
+    admin::routes(cfg);
+}

@@ -1,0 +1,498 @@
+//! Benefit catalogue items, requests, their timeline and budgets, and the queries over them.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{benefit_events, benefit_items, benefit_requests, budgets};
+use crate::db::DbConnection;
+use crate::error::AppResult;
+
+pub const CATEGORIES: &[(&str, &str)] = &[("greeting", "慰问"), ("aid", "帮扶"), ("perk", "普惠")];
+
+pub const STATES: &[(&str, &str)] = &[
+    ("submitted", "审批中"),
+    ("returned", "待补充材料"),
+    ("approved", "已批准待发放"),
+    ("paid", "已发放"),
+    ("rejected", "未通过"),
+    ("withdrawn", "已撤回"),
+];
+
+/// States that count against a frequency limit.
+pub const LIVE_STATES: &[&str] = &["submitted", "returned", "approved", "paid"];
+
+pub fn category_label(c: &str) -> &str {
+    CATEGORIES
+        .iter()
+        .find(|(k, _)| *k == c)
+        .map_or(c, |(_, l)| l)
+}
+
+pub fn state_label(s: &str) -> &str {
+    STATES.iter().find(|(k, _)| *k == s).map_or(s, |(_, l)| l)
+}
+
+/// "1234.50" from fen.
+pub fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let f = fen.abs();
+    format!("{sign}{}.{:02}", f / 100, f % 100)
+}
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = benefit_items)]
+pub struct BenefitItem {
+    pub id: i32,
+    pub name: String,
+    pub category: String,
+    pub description: String,
+    pub amount_mode: String,
+    pub amount_fen: i64,
+    pub frequency: String,
+    pub required_fields: String,
+    pub required_attachments: String,
+    pub unit_id: Option<i32>,
+    pub steps: String,
+    pub extra_step_above_fen: Option<i64>,
+    pub extra_step_role: Option<String>,
+    pub sensitive: bool,
+    pub active: bool,
+    pub active_from: Option<NaiveDateTime>,
+    pub active_until: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+impl BenefitItem {
+    pub fn category_label(&self) -> &str {
+        category_label(&self.category)
+    }
+    pub fn fields(&self) -> Vec<String> {
+        lines(&self.required_fields)
+    }
+    pub fn attachments(&self) -> Vec<String> {
+        lines(&self.required_attachments)
+    }
+    pub fn is_fixed(&self) -> bool {
+        self.amount_mode == "fixed"
+    }
+    pub fn amount_label(&self) -> String {
+        if self.is_fixed() {
+            format!("{} 元", yuan(self.amount_fen))
+        } else {
+            format!("最高 {} 元", yuan(self.amount_fen))
+        }
+    }
+    pub fn frequency_label(&self) -> &'static str {
+        match self.frequency.as_str() {
+            "yearly" => "每人每年一次",
+            "per_event" => "每件事一次（同一事由每年一次）",
+            _ => "不限次数",
+        }
+    }
+    pub fn per_event(&self) -> bool {
+        self.frequency == "per_event"
+    }
+    /// The approval chain for an amount: the item's steps, plus the extra step above its threshold.
+    pub fn chain_for(&self, amount_fen: i64) -> Vec<String> {
+        let mut steps: Vec<String> = self
+            .steps
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        if let (Some(limit), Some(role)) = (self.extra_step_above_fen, &self.extra_step_role) {
+            if amount_fen > limit {
+                steps.push(role.clone());
+            }
+        }
+        steps
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = benefit_items)]
+pub struct NewBenefitItem<'a> {
+    pub name: &'a str,
+    pub category: &'a str,
+    pub description: &'a str,
+    pub amount_mode: &'a str,
+    pub amount_fen: i64,
+    pub frequency: &'a str,
+    pub required_fields: &'a str,
+    pub required_attachments: &'a str,
+    pub unit_id: Option<i32>,
+    pub steps: &'a str,
+    pub extra_step_above_fen: Option<i64>,
+    pub extra_step_role: Option<&'a str>,
+    pub sensitive: bool,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = benefit_requests)]
+pub struct BenefitRequest {
+    pub id: i32,
+    pub item_id: i32,
+    pub member_id: i32,
+    pub unit_id: i32,
+    pub year: i32,
+    pub amount_fen: i64,
+    pub event_key: String,
+    pub details: String,
+    pub steps: String,
+    pub step: i32,
+    pub approvers: String,
+    pub state: String,
+    pub version: i32,
+    pub due_at: Option<NaiveDateTime>,
+    pub budget_id: Option<i32>,
+    pub reject_reason: Option<String>,
+    pub paid_ref: Option<String>,
+    pub paid_at: Option<NaiveDateTime>,
+    pub approved_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl BenefitRequest {
+    pub fn state_label(&self) -> &str {
+        state_label(&self.state)
+    }
+    pub fn amount_yuan(&self) -> String {
+        yuan(self.amount_fen)
+    }
+    pub fn chain(&self) -> Vec<String> {
+        self.steps
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+    /// Role code of the step awaiting a decision, while submitted.
+    pub fn current_role(&self) -> Option<String> {
+        (self.state == "submitted")
+            .then(|| self.chain().get(self.step as usize).cloned())
+            .flatten()
+    }
+    pub fn approver_ids(&self) -> Vec<i32> {
+        self.approvers
+            .split(',')
+            .filter_map(|s| s.parse().ok())
+            .collect()
+    }
+    /// (label, value) pairs the member filled in.
+    pub fn detail_pairs(&self) -> Vec<(String, String)> {
+        self.details
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(k, v)| (k.to_string(), v.replace("\\n", "\n")))
+            .collect()
+    }
+    pub fn filed_on(&self) -> String {
+        crate::web::date_of(&self.created_at)
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = benefit_requests)]
+pub struct NewBenefitRequest<'a> {
+    pub item_id: i32,
+    pub member_id: i32,
+    pub unit_id: i32,
+    pub year: i32,
+    pub amount_fen: i64,
+    pub event_key: &'a str,
+    pub details: &'a str,
+    pub steps: &'a str,
+    pub step: i32,
+    pub approvers: &'a str,
+    pub state: &'a str,
+    pub version: i32,
+    pub submit_token: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = benefit_events)]
+pub struct BenefitEvent {
+    pub id: i32,
+    pub kind: String,
+    pub to_state: Option<String>,
+    pub author_label: String,
+    pub body: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl BenefitEvent {
+    pub fn when(&self) -> String {
+        crate::web::beijing(&self.created_at, "%Y-%m-%d %H:%M")
+    }
+    pub fn headline(&self) -> String {
+        match (self.kind.as_str(), self.to_state.as_deref()) {
+            ("approve_step", _) => format!("{} 审批通过（进入下一步）", self.author_label),
+            (_, Some(s)) => format!("{} · {}", self.author_label, state_label(s)),
+            _ => self.author_label.clone(),
+        }
+    }
+}
+
+pub fn items(conn: &mut DbConnection) -> AppResult<Vec<BenefitItem>> {
+    Ok(benefit_items::table
+        .order(benefit_items::id.asc())
+        .select(BenefitItem::as_select())
+        .load(conn)?)
+}
+
+pub fn item(conn: &mut DbConnection, id: i32) -> AppResult<Option<BenefitItem>> {
+    Ok(benefit_items::table
+        .find(id)
+        .select(BenefitItem::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn insert_item(conn: &mut DbConnection, new: &NewBenefitItem<'_>) -> AppResult<i32> {
+    Ok(diesel::insert_into(benefit_items::table)
+        .values(new)
+        .returning(benefit_items::id)
+        .get_result(conn)?)
+}
+
+pub fn set_item_active(conn: &mut DbConnection, id: i32, active: bool) -> AppResult<usize> {
+    Ok(diesel::update(benefit_items::table.find(id))
+        .set(benefit_items::active.eq(active))
+        .execute(conn)?)
+}
+
+pub fn request(conn: &mut DbConnection, id: i32) -> AppResult<Option<BenefitRequest>> {
+    Ok(benefit_requests::table
+        .find(id)
+        .select(BenefitRequest::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn request_by_token(conn: &mut DbConnection, token: &str) -> AppResult<Option<i32>> {
+    Ok(benefit_requests::table
+        .filter(benefit_requests::submit_token.eq(token))
+        .select(benefit_requests::id)
+        .first(conn)
+        .optional()?)
+}
+
+pub fn insert_request(conn: &mut DbConnection, new: &NewBenefitRequest<'_>) -> AppResult<i32> {
+    Ok(diesel::insert_into(benefit_requests::table)
+        .values(new)
+        .returning(benefit_requests::id)
+        .get_result(conn)?)
+}
+
+pub fn requests_of(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<BenefitRequest>> {
+    Ok(benefit_requests::table
+        .filter(benefit_requests::member_id.eq(member_id))
+        .order(benefit_requests::id.desc())
+        .select(BenefitRequest::as_select())
+        .load(conn)?)
+}
+
+/// Live requests of a member for an item in a year (and event, for per-event items).
+pub fn live_count(
+    conn: &mut DbConnection,
+    member_id: i32,
+    item_id: i32,
+    year: i32,
+    event: Option<&str>,
+) -> AppResult<i64> {
+    let mut q = benefit_requests::table
+        .filter(benefit_requests::member_id.eq(member_id))
+        .filter(benefit_requests::item_id.eq(item_id))
+        .filter(benefit_requests::year.eq(year))
+        .filter(benefit_requests::state.eq_any(LIVE_STATES))
+        .into_boxed();
+    if let Some(e) = event {
+        q = q.filter(benefit_requests::event_key.eq(e.to_string()));
+    }
+    Ok(q.count().get_result(conn)?)
+}
+
+/// Requests in the given units (None: all), optionally in one state, newest first.
+pub fn in_units(
+    conn: &mut DbConnection,
+    unit_ids: Option<&[i32]>,
+    state: Option<&str>,
+    limit: i64,
+) -> AppResult<Vec<BenefitRequest>> {
+    let mut q = benefit_requests::table.into_boxed();
+    if let Some(ids) = unit_ids {
+        q = q.filter(benefit_requests::unit_id.eq_any(ids.to_vec()));
+    }
+    if let Some(s) = state {
+        q = q.filter(benefit_requests::state.eq(s.to_string()));
+    }
+    Ok(q.order(benefit_requests::id.desc())
+        .limit(limit)
+        .select(BenefitRequest::as_select())
+        .load(conn)?)
+}
+
+pub fn insert_event(
+    conn: &mut DbConnection,
+    request_id: i32,
+    kind: &str,
+    to_state: Option<&str>,
+    author: (Option<i32>, &str),
+    body: &str,
+    at: NaiveDateTime,
+) -> AppResult<()> {
+    diesel::insert_into(benefit_events::table)
+        .values((
+            benefit_events::request_id.eq(request_id),
+            benefit_events::kind.eq(kind),
+            benefit_events::to_state.eq(to_state),
+            benefit_events::author_id.eq(author.0),
+            benefit_events::author_label.eq(author.1),
+            benefit_events::body.eq(body),
+            benefit_events::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn events(conn: &mut DbConnection, request_id: i32) -> AppResult<Vec<BenefitEvent>> {
+    Ok(benefit_events::table
+        .filter(benefit_events::request_id.eq(request_id))
+        .order(benefit_events::id.asc())
+        .select(BenefitEvent::as_select())
+        .load(conn)?)
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = budgets)]
+pub struct Budget {
+    pub id: i32,
+    pub unit_id: i32,
+    pub year: i32,
+    pub category: String,
+    pub planned_fen: i64,
+}
+
+/// The budget a request draws on: the nearest unit, from the member's unit upward, that has one
+/// for this year and category.
+pub fn budget_for(
+    conn: &mut DbConnection,
+    unit_path: &str,
+    year: i32,
+    category: &str,
+) -> AppResult<Option<Budget>> {
+    let ids: Vec<i32> = unit_path
+        .split('/')
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let found: Vec<Budget> = budgets::table
+        .filter(budgets::unit_id.eq_any(ids.clone()))
+        .filter(budgets::year.eq(year))
+        .filter(budgets::category.eq(category))
+        .select(Budget::as_select())
+        .load(conn)?;
+    Ok(ids
+        .iter()
+        .rev()
+        .find_map(|id| found.iter().find(|b| b.unit_id == *id).cloned()))
+}
+
+pub fn budgets_in(
+    conn: &mut DbConnection,
+    unit_ids: Option<&[i32]>,
+    year: i32,
+) -> AppResult<Vec<Budget>> {
+    let mut q = budgets::table.filter(budgets::year.eq(year)).into_boxed();
+    if let Some(ids) = unit_ids {
+        q = q.filter(budgets::unit_id.eq_any(ids.to_vec()));
+    }
+    Ok(q.order((budgets::unit_id.asc(), budgets::category.asc()))
+        .select(Budget::as_select())
+        .load(conn)?)
+}
+
+/// (committed, paid) in fen drawn on a budget: approved-or-paid, and paid.
+pub fn budget_use(conn: &mut DbConnection, budget_id: i32) -> AppResult<(i64, i64)> {
+    let rows: Vec<(String, i64)> = benefit_requests::table
+        .filter(benefit_requests::budget_id.eq(budget_id))
+        .filter(benefit_requests::state.eq_any(["approved", "paid"]))
+        .select((benefit_requests::state, benefit_requests::amount_fen))
+        .load(conn)?;
+    let committed = rows.iter().map(|(_, a)| a).sum();
+    let paid = rows
+        .iter()
+        .filter(|(s, _)| s == "paid")
+        .map(|(_, a)| a)
+        .sum();
+    Ok((committed, paid))
+}
+
+/// Set a budget (update, or insert when missing).
+pub fn set_budget(
+    conn: &mut DbConnection,
+    unit_id: i32,
+    year: i32,
+    category: &str,
+    planned_fen: i64,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let n = diesel::update(
+        budgets::table
+            .filter(budgets::unit_id.eq(unit_id))
+            .filter(budgets::year.eq(year))
+            .filter(budgets::category.eq(category)),
+    )
+    .set((
+        budgets::planned_fen.eq(planned_fen),
+        budgets::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        diesel::insert_into(budgets::table)
+            .values((
+                budgets::unit_id.eq(unit_id),
+                budgets::year.eq(year),
+                budgets::category.eq(category),
+                budgets::planned_fen.eq(planned_fen),
+                budgets::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = benefit_requests)]
+pub struct RequestChanges<'a> {
+    pub step: Option<i32>,
+    pub approvers: Option<&'a str>,
+    pub budget_id: Option<Option<i32>>,
+    pub reject_reason: Option<&'a str>,
+    pub paid_ref: Option<&'a str>,
+    pub paid_at: Option<NaiveDateTime>,
+    pub approved_at: Option<NaiveDateTime>,
+    pub amount_fen: Option<i64>,
+    pub details: Option<&'a str>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn set_fields(conn: &mut DbConnection, id: i32, c: &RequestChanges<'_>) -> AppResult<()> {
+    diesel::update(benefit_requests::table.find(id))
+        .set(c)
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,903 @@
+//! The benefit rules: what a member may apply for and why not, applying, the approval chain
+//! (each step by the right role, never by the applicant, re-checking eligibility, frequency and
+//! budget inside the approving transaction), returns and resubmission, payout.
+
+use chrono::{Datelike, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::model::{self, BenefitItem, BenefitRequest, NewBenefitRequest, RequestChanges};
+use crate::audit::{self, Actor};
+use crate::auth::User;
+use crate::db::{write_tx, DbConnection};
+use crate::error::{AppError, AppResult};
+use crate::notifications::notify;
+use crate::org::{self, Role};
+use crate::web::{to_halfwidth, FieldErrors};
+use crate::workflow::{self, Flow, Transition};
+
+pub static FLOW: Flow = Flow {
+    table: "benefit_requests",
+    transitions: &[
+        Transition {
+            action: "advance",
+            from: &["submitted"],
+            to: "submitted",
+        },
+        Transition {
+            action: "approve",
+            from: &["submitted"],
+            to: "approved",
+        },
+        Transition {
+            action: "reject",
+            from: &["submitted"],
+            to: "rejected",
+        },
+        Transition {
+            action: "return",
+            from: &["submitted"],
+            to: "returned",
+        },
+        Transition {
+            action: "resubmit",
+            from: &["returned"],
+            to: "submitted",
+        },
+        Transition {
+            action: "withdraw",
+            from: &["submitted", "returned"],
+            to: "withdrawn",
+        },
+        Transition {
+            action: "pay",
+            from: &["approved"],
+            to: "paid",
+        },
+    ],
+};
+
+pub fn role_label(code: &str) -> &'static str {
+    Role::parse(code).map_or("审批人", |r| r.label())
+}
+
+/// Parse an amount as people type it ("1000", "１０００", "¥1,000.00", "500元") into fen.
+/// Refuses zero, negatives, more than two decimals and anything else unclear.
+pub fn parse_amount(raw: &str) -> Result<i64, &'static str> {
+    let s: String = to_halfwidth(raw)
+        .chars()
+        .filter(|c| !matches!(c, ' ' | ',' | '¥' | '￥' | '元'))
+        .collect();
+    let s = s
+        .strip_prefix("RMB")
+        .or_else(|| s.strip_prefix("CNY"))
+        .unwrap_or(&s);
+    if s.is_empty() {
+        return Err("请填写金额");
+    }
+    if s.starts_with('-') {
+        return Err("金额必须大于 0");
+    }
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (s, ""),
+    };
+    if int.is_empty() && frac.is_empty() {
+        return Err("金额格式不正确，请填写如 500 或 500.00");
+    }
+    if !int.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return Err("金额格式不正确，请填写如 500 或 500.00");
+    }
+    if frac.len() > 2 {
+        return Err("金额最多精确到分（两位小数）");
+    }
+    if int.len() > 9 {
+        return Err("金额过大");
+    }
+    let yuan: i64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| "金额格式不正确")?
+    };
+    let fen: i64 = format!("{frac:0<2}")
+        .parse()
+        .map_err(|_| "金额格式不正确")?;
+    let total = yuan * 100 + fen;
+    if total <= 0 {
+        return Err("金额必须大于 0");
+    }
+    Ok(total)
+}
+
+/// Why the member cannot apply for the item now, if they cannot.
+pub fn unavailable_reason(
+    conn: &mut DbConnection,
+    user: &User,
+    item: &BenefitItem,
+    now: NaiveDateTime,
+) -> AppResult<Option<String>> {
+    if !item.active {
+        return Ok(Some("暂停受理".into()));
+    }
+    if item.active_from.is_some_and(|f| now < f) || item.active_until.is_some_and(|u| now > u) {
+        return Ok(Some("不在受理期内".into()));
+    }
+    if let Some(u) = item.unit_id {
+        if let Some(unit) = org::model::find(conn, u)? {
+            if !user.unit_path.starts_with(&unit.path) {
+                return Ok(Some(format!("仅限{}会员申请", unit.name)));
+            }
+        }
+    }
+    if item.frequency == "yearly"
+        && model::live_count(conn, user.id, item.id, now.year(), None)? > 0
+    {
+        return Ok(Some("今年已申请或已领取（每人每年一次）".into()));
+    }
+    Ok(None)
+}
+
+/// What the apply form posts.
+#[derive(Debug, Default, Clone)]
+pub struct ApplyForm {
+    pub amount: String,
+    pub event: String,
+    /// One value per required field of the item, in order.
+    pub values: Vec<String>,
+    pub submit_token: String,
+}
+
+/// A validated attachment: (file name, mime, bytes).
+pub type File = (String, &'static str, Vec<u8>);
+
+/// Apply for an item. Returns the request id, or field errors for the form.
+pub fn apply(
+    conn: &mut DbConnection,
+    user: &User,
+    item_id: i32,
+    form: &ApplyForm,
+    files: &[File],
+    now: NaiveDateTime,
+) -> AppResult<Result<i32, FieldErrors>> {
+    write_tx(conn, |conn| {
+        if let Some(id) = model::request_by_token(conn, &form.submit_token)? {
+            return Ok(Ok(id));
+        }
+        let item = model::item(conn, item_id)?.ok_or(AppError::NotFound)?;
+        let mut errors = FieldErrors::default();
+        if let Some(why) = unavailable_reason(conn, user, &item, now)? {
+            errors.add("item", format!("不能申请：{why}"));
+            return Ok(Err(errors));
+        }
+        let amount = if item.is_fixed() {
+            item.amount_fen
+        } else {
+            match parse_amount(&form.amount) {
+                Ok(a) if a > item.amount_fen => {
+                    errors.add(
+                        "amount",
+                        format!("金额不能超过 {} 元", model::yuan(item.amount_fen)),
+                    );
+                    0
+                }
+                Ok(a) => a,
+                Err(e) => {
+                    errors.add("amount", e);
+                    0
+                }
+            }
+        };
+        let event = form.event.trim().to_string();
+        if item.per_event() {
+            if event.is_empty() {
+                errors.add(
+                    "event",
+                    "请填写事由（如病种、事件），同一事由每年只能申请一次",
+                );
+            } else if event.chars().count() > 60 {
+                errors.add("event", "事由不能超过 60 字");
+            } else if model::live_count(conn, user.id, item.id, now.year(), Some(&event))? > 0 {
+                errors.add(
+                    "event",
+                    format!("“{event}”今年已申请过，同一事由每年只能申请一次"),
+                );
+            }
+        }
+        let fields = item.fields();
+        let mut details = String::new();
+        for (i, label) in fields.iter().enumerate() {
+            let v = form
+                .values
+                .get(i)
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default();
+            if v.is_empty() {
+                errors.add("fields", format!("请填写“{label}”"));
+            } else if v.chars().count() > 500 {
+                errors.add("fields", format!("“{label}”不能超过 500 字"));
+            }
+            details.push_str(&format!(
+                "{label}\t{}\n",
+                v.replace('\t', " ").replace('\n', "\\n")
+            ));
+        }
+        let needed = item.attachments();
+        if files.len() < needed.len() {
+            errors.add("files", format!("请上传所需材料：{}", needed.join("、")));
+        }
+        if !errors.is_empty() {
+            return Ok(Err(errors));
+        }
+        let chain = item.chain_for(amount).join(",");
+        let id = model::insert_request(
+            conn,
+            &NewBenefitRequest {
+                item_id: item.id,
+                member_id: user.id,
+                unit_id: user.unit_id,
+                year: now.year(),
+                amount_fen: amount,
+                event_key: &event,
+                details: &details,
+                steps: &chain,
+                step: 0,
+                approvers: "",
+                state: "submitted",
+                version: 1,
+                submit_token: &form.submit_token,
+                created_at: now,
+                updated_at: now,
+            },
+        )?;
+        for (name, mime, data) in files {
+            crate::attachments::insert(conn, ("benefit", id), name, mime, data, now)?;
+        }
+        model::insert_event(
+            conn,
+            id,
+            "state",
+            Some("submitted"),
+            (Some(user.id), &user.name),
+            &format!("申请 {} 元", model::yuan(amount)),
+            now,
+        )?;
+        audit::record(
+            conn,
+            &Actor::user(user, None, now),
+            Some(user.unit_id),
+            "benefit.apply",
+            ("benefit_request", Some(id)),
+            &item.name,
+        )?;
+        let req = model::request(conn, id)?.ok_or(AppError::NotFound)?;
+        notify_step(conn, &req, &item, now)?;
+        Ok(Ok(id))
+    })
+}
+
+/// Whether `user` may decide the current step: holds its role (a chair may take a cadre step)
+/// at the applicant's unit or above, is not the applicant, and has not decided an earlier step.
+pub fn may_decide(user: &User, req: &BenefitRequest, unit_path: &str) -> Result<(), &'static str> {
+    let Some(role) = req.current_role() else {
+        return Err("该申请当前不在审批中");
+    };
+    if req.member_id == user.id {
+        return Err("不能审批自己的申请");
+    }
+    if req.approver_ids().contains(&user.id) {
+        return Err("您已审批过前一步，需由其他审批人审批");
+    }
+    let ok = user.roles.iter().any(|g| {
+        unit_path.starts_with(&g.unit_path)
+            && (g.role.as_str() == role || (role == "cadre" && g.role == Role::Chair))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err("这一步需由申请人所在单位或上级单位的相应负责人审批")
+    }
+}
+
+/// Who sees a request in the admin area: approvers in scope (cadres, chairs) and finance.
+pub fn may_view(user: &User, unit_path: &str) -> bool {
+    user.is_admin
+        || user
+            .roles
+            .iter()
+            .any(|g| unit_path.starts_with(&g.unit_path))
+}
+
+/// Load a request for staff, with its item and the applicant's unit; NotFound outside scope.
+pub fn load_for_staff(
+    conn: &mut DbConnection,
+    user: &User,
+    id: i32,
+) -> AppResult<(BenefitRequest, BenefitItem, org::OrgUnit)> {
+    let req = model::request(conn, id)?.ok_or(AppError::NotFound)?;
+    let unit = org::model::find(conn, req.unit_id)?.ok_or(AppError::NotFound)?;
+    if !may_view(user, &unit.path) {
+        return Err(AppError::NotFound);
+    }
+    let item = model::item(conn, req.item_id)?.ok_or(AppError::NotFound)?;
+    Ok((req, item, unit))
+}
+
+/// A member's own request, else NotFound.
+pub fn load_for_member(
+    conn: &mut DbConnection,
+    user: &User,
+    id: i32,
+) -> AppResult<(BenefitRequest, BenefitItem)> {
+    let req = model::request(conn, id)?
+        .filter(|r| r.member_id == user.id)
+        .ok_or(AppError::NotFound)?;
+    let item = model::item(conn, req.item_id)?.ok_or(AppError::NotFound)?;
+    Ok((req, item))
+}
+
+/// Whether the viewer may see health and bank details: someone who can hold a step of the
+/// chain at the applicant's unit, or finance there. Every such view is audited by the caller.
+pub fn may_see_details(user: &User, req: &BenefitRequest, unit_path: &str) -> bool {
+    if req.member_id == user.id {
+        return true;
+    }
+    let chain = req.chain();
+    user.roles.iter().any(|g| {
+        unit_path.starts_with(&g.unit_path)
+            && (g.role == Role::Finance
+                || g.role == Role::Chair
+                || chain.iter().any(|r| r == g.role.as_str()))
+    })
+}
+
+pub fn record_details_view(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    req: &BenefitRequest,
+) -> AppResult<()> {
+    write_tx(conn, |conn| {
+        audit::record(
+            conn,
+            actor,
+            Some(req.unit_id),
+            "benefit.view_details",
+            ("benefit_request", Some(req.id)),
+            "",
+        )
+    })
+}
+
+#[derive(Debug, Clone)]
+pub enum Decision {
+    Approve,
+    Reject { reason: String },
+    Return { note: String },
+}
+
+/// Notify whoever can take the current step (or nobody once decided).
+fn notify_step(
+    conn: &mut DbConnection,
+    req: &BenefitRequest,
+    item: &BenefitItem,
+    at: NaiveDateTime,
+) -> AppResult<()> {
+    let Some(role) = req.current_role() else {
+        return Ok(());
+    };
+    let unit = org::model::find(conn, req.unit_id)?.ok_or(AppError::NotFound)?;
+    let roles: Vec<&str> = if role == "cadre" {
+        vec!["cadre", "chair"]
+    } else {
+        vec![role.as_str()]
+    };
+    let done = req.approver_ids();
+    for id in unit.path.split('/').filter_map(|s| s.parse::<i32>().ok()) {
+        for m in org::model::role_holders(conn, id, &roles)? {
+            if m != req.member_id && !done.contains(&m) {
+                notify(
+                    conn,
+                    m,
+                    &format!("待审批：{}（{} 元）", item.name, req.amount_yuan()),
+                    &format!("/admin/benefits/{}", req.id),
+                    at,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decide the current step of request `id` as seen at `version`. Eligibility, frequency and the
+/// budget are checked again here, inside the transaction; the state moves by a guarded update,
+/// so of two concurrent decisions one wins and the other gets Conflict.
+pub fn decide(
+    conn: &mut DbConnection,
+    user: &User,
+    actor: &Actor,
+    id: i32,
+    version: i32,
+    decision: Decision,
+) -> AppResult<()> {
+    let now = actor.now;
+    write_tx(conn, |conn| {
+        let (req, item, unit) = load_for_staff(conn, user, id)?;
+        if req.version != version {
+            return Err(AppError::Conflict(workflow::CONFLICT.into()));
+        }
+        may_decide(user, &req, &unit.path).map_err(|m| AppError::Validation(m.into()))?;
+        let me = (Some(user.id), user.name.as_str());
+        let (audit_action, detail) = match &decision {
+            Decision::Approve => {
+                // Eligibility and frequency may have changed since the member applied.
+                let applicant = crate::auth::user::load_user(conn, req.member_id, "")?
+                    .ok_or_else(|| AppError::Validation("申请人账号已停用，不能批准".into()))?;
+                if let Some(u) = item.unit_id {
+                    let eligible = org::model::find(conn, u)?
+                        .is_some_and(|eu| applicant.unit_path.starts_with(&eu.path));
+                    if !eligible {
+                        return Err(AppError::Validation(
+                            "申请人已不在该项目的适用范围内".into(),
+                        ));
+                    }
+                }
+                let event = item.per_event().then_some(req.event_key.as_str());
+                if item.frequency != "unlimited"
+                    && model::live_count(conn, req.member_id, item.id, req.year, event)? > 1
+                {
+                    return Err(AppError::Validation(
+                        "该会员今年已有同类申请，超出次数限制".into(),
+                    ));
+                }
+                let mut approvers = req.approver_ids();
+                approvers.push(user.id);
+                let approvers = approvers
+                    .iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let last = req.step as usize + 1 >= req.chain().len();
+                if last {
+                    let budget =
+                        model::budget_for(conn, &applicant.unit_path, req.year, &item.category)?
+                            .ok_or_else(|| {
+                                AppError::Validation(format!(
+                                    "{} 年没有可用的{}类预算，请先设置预算",
+                                    req.year,
+                                    model::category_label(&item.category)
+                                ))
+                            })?;
+                    // Lock the budget row first (an UPDATE holds it to commit on PostgreSQL;
+                    // SQLite's write lock is already ours), so two approvals cannot both spend it.
+                    diesel::update(crate::db::schema::budgets::table.find(budget.id))
+                        .set(crate::db::schema::budgets::updated_at.eq(now))
+                        .execute(conn)?;
+                    let (committed, _) = model::budget_use(conn, budget.id)?;
+                    if committed + req.amount_fen > budget.planned_fen {
+                        return Err(AppError::Validation(format!(
+                            "预算不足：{}年{}类预算剩余 {} 元，本申请 {} 元，不能批准",
+                            req.year,
+                            model::category_label(&item.category),
+                            model::yuan(budget.planned_fen - committed),
+                            req.amount_yuan()
+                        )));
+                    }
+                    let to = workflow::apply(
+                        conn,
+                        &FLOW,
+                        id,
+                        "approve",
+                        &req.state,
+                        req.version,
+                        None,
+                        now,
+                    )?;
+                    model::set_fields(
+                        conn,
+                        id,
+                        &RequestChanges {
+                            step: Some(req.step + 1),
+                            approvers: Some(&approvers),
+                            budget_id: Some(Some(budget.id)),
+                            approved_at: Some(now),
+                            updated_at: Some(now),
+                            ..Default::default()
+                        },
+                    )?;
+                    model::insert_event(conn, id, "state", Some(to), me, "", now)?;
+                    notify(
+                        conn,
+                        req.member_id,
+                        &format!("您的{}申请已批准，等待发放", item.name),
+                        &format!("/benefits/requests/{id}"),
+                        now,
+                    )?;
+                } else {
+                    workflow::apply(
+                        conn,
+                        &FLOW,
+                        id,
+                        "advance",
+                        &req.state,
+                        req.version,
+                        None,
+                        now,
+                    )?;
+                    model::set_fields(
+                        conn,
+                        id,
+                        &RequestChanges {
+                            step: Some(req.step + 1),
+                            approvers: Some(&approvers),
+                            updated_at: Some(now),
+                            ..Default::default()
+                        },
+                    )?;
+                    model::insert_event(conn, id, "approve_step", None, me, "", now)?;
+                    let fresh = model::request(conn, id)?.ok_or(AppError::NotFound)?;
+                    notify_step(conn, &fresh, &item, now)?;
+                }
+                ("benefit.approve", format!("第 {} 步", req.step + 1))
+            }
+            Decision::Reject { reason } => {
+                let reason = reason.trim();
+                if reason.is_empty() {
+                    return Err(AppError::Validation("请填写未通过的理由".into()));
+                }
+                let to = workflow::apply(
+                    conn,
+                    &FLOW,
+                    id,
+                    "reject",
+                    &req.state,
+                    req.version,
+                    None,
+                    now,
+                )?;
+                model::set_fields(
+                    conn,
+                    id,
+                    &RequestChanges {
+                        reject_reason: Some(reason),
+                        updated_at: Some(now),
+                        ..Default::default()
+                    },
+                )?;
+                model::insert_event(conn, id, "state", Some(to), me, reason, now)?;
+                notify(
+                    conn,
+                    req.member_id,
+                    &format!("您的{}申请未通过", item.name),
+                    &format!("/benefits/requests/{id}"),
+                    now,
+                )?;
+                ("benefit.reject", reason.to_string())
+            }
+            Decision::Return { note } => {
+                let note = note.trim();
+                if note.is_empty() {
+                    return Err(AppError::Validation("请写明需要补充的材料".into()));
+                }
+                let to = workflow::apply(
+                    conn,
+                    &FLOW,
+                    id,
+                    "return",
+                    &req.state,
+                    req.version,
+                    None,
+                    now,
+                )?;
+                model::set_fields(
+                    conn,
+                    id,
+                    &RequestChanges {
+                        step: Some(0),
+                        approvers: Some(""),
+                        updated_at: Some(now),
+                        ..Default::default()
+                    },
+                )?;
+                model::insert_event(conn, id, "state", Some(to), me, note, now)?;
+                notify(
+                    conn,
+                    req.member_id,
+                    &format!("您的{}申请需要补充材料", item.name),
+                    &format!("/benefits/requests/{id}"),
+                    now,
+                )?;
+                ("benefit.return", note.to_string())
+            }
+        };
+        audit::record(
+            conn,
+            actor,
+            Some(req.unit_id),
+            audit_action,
+            ("benefit_request", Some(id)),
+            &detail,
+        )
+    })
+}
+
+/// The member withdraws before the first decision, or while returned.
+pub fn withdraw(
+    conn: &mut DbConnection,
+    user: &User,
+    id: i32,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    write_tx(conn, |conn| {
+        let (req, _) = load_for_member(conn, user, id)?;
+        if req.state == "submitted" && req.step > 0 {
+            return Err(AppError::Validation("已有审批人审批，不能撤回".into()));
+        }
+        let to = workflow::apply(
+            conn,
+            &FLOW,
+            id,
+            "withdraw",
+            &req.state,
+            req.version,
+            None,
+            now,
+        )
+        .map_err(|_| AppError::Validation("当前状态不能撤回".into()))?;
+        model::insert_event(
+            conn,
+            id,
+            "state",
+            Some(to),
+            (Some(user.id), &user.name),
+            "",
+            now,
+        )?;
+        audit::record(
+            conn,
+            &Actor::user(user, None, now),
+            Some(req.unit_id),
+            "benefit.withdraw",
+            ("benefit_request", Some(id)),
+            "",
+        )
+    })
+}
+
+/// The member supplies more (a note and files) and sends a returned request back into the chain.
+pub fn resubmit(
+    conn: &mut DbConnection,
+    user: &User,
+    id: i32,
+    note: &str,
+    files: &[File],
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    write_tx(conn, |conn| {
+        let (req, item) = load_for_member(conn, user, id)?;
+        if note.trim().is_empty() && files.is_empty() {
+            return Err(AppError::Validation("请填写补充说明或上传补充材料".into()));
+        }
+        let to = workflow::apply(
+            conn,
+            &FLOW,
+            id,
+            "resubmit",
+            &req.state,
+            req.version,
+            None,
+            now,
+        )
+        .map_err(|_| AppError::Validation("只有被退回的申请可以补充材料".into()))?;
+        for (name, mime, data) in files {
+            crate::attachments::insert(conn, ("benefit", id), name, mime, data, now)?;
+        }
+        model::insert_event(
+            conn,
+            id,
+            "state",
+            Some(to),
+            (Some(user.id), &user.name),
+            note.trim(),
+            now,
+        )?;
+        audit::record(
+            conn,
+            &Actor::user(user, None, now),
+            Some(req.unit_id),
+            "benefit.resubmit",
+            ("benefit_request", Some(id)),
+            "",
+        )?;
+        let fresh = model::request(conn, id)?.ok_or(AppError::NotFound)?;
+        notify_step(conn, &fresh, &item, now)
+    })
+}
+
+/// Whether the user is finance for the request's unit.
+pub fn is_finance_for(user: &User, unit_path: &str) -> bool {
+    user.roles
+        .iter()
+        .any(|g| g.role == Role::Finance && unit_path.starts_with(&g.unit_path))
+}
+
+/// Finance marks approved requests paid, with a payment reference. Paid is final. Returns how
+/// many were marked; requests no longer approved (someone else paid them) are skipped.
+pub fn mark_paid(
+    conn: &mut DbConnection,
+    user: &User,
+    actor: &Actor,
+    ids: &[i32],
+    reference: &str,
+) -> AppResult<usize> {
+    let reference = reference.trim();
+    if reference.is_empty() || reference.chars().count() > 60 {
+        return Err(AppError::Validation("请填写付款凭证号（60 字以内）".into()));
+    }
+    let now = actor.now;
+    write_tx(conn, |conn| {
+        let mut done = 0;
+        for &id in ids {
+            let (req, item, unit) = load_for_staff(conn, user, id)?;
+            if !is_finance_for(user, &unit.path) {
+                return Err(AppError::Forbidden);
+            }
+            if req.state != "approved" {
+                continue;
+            }
+            let to = workflow::apply(conn, &FLOW, id, "pay", &req.state, req.version, None, now)?;
+            model::set_fields(
+                conn,
+                id,
+                &RequestChanges {
+                    paid_ref: Some(reference),
+                    paid_at: Some(now),
+                    updated_at: Some(now),
+                    ..Default::default()
+                },
+            )?;
+            model::insert_event(
+                conn,
+                id,
+                "state",
+                Some(to),
+                (Some(user.id), &user.name),
+                &format!("凭证号 {reference}"),
+                now,
+            )?;
+            notify(
+                conn,
+                req.member_id,
+                &format!("您的{}已发放", item.name),
+                &format!("/benefits/requests/{id}"),
+                now,
+            )?;
+            audit::record(
+                conn,
+                actor,
+                Some(req.unit_id),
+                "benefit.pay",
+                ("benefit_request", Some(id)),
+                reference,
+            )?;
+            done += 1;
+        }
+        Ok(done)
+    })
+}
+
+/// Approved but unpaid requests in the finance user's scope, with names for the payout list.
+pub fn payout_rows(conn: &mut DbConnection, user: &User) -> AppResult<Vec<PayoutRow>> {
+    let mut prefixes: Vec<String> = user
+        .roles
+        .iter()
+        .filter(|g| g.role == Role::Finance)
+        .map(|g| g.unit_path.clone())
+        .collect();
+    if user.is_admin {
+        prefixes = vec!["/".into()];
+    }
+    let units = org::model::under_paths(conn, &prefixes)?;
+    let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
+    let reqs = model::in_units(conn, Some(&ids), Some("approved"), 5000)?;
+    let items = model::items(conn)?;
+    let mut rows = Vec::new();
+    for r in reqs {
+        let m = crate::members::model::find(conn, r.member_id)?.ok_or(AppError::NotFound)?;
+        rows.push(PayoutRow {
+            item: items
+                .iter()
+                .find(|i| i.id == r.item_id)
+                .map(|i| i.name.clone())
+                .unwrap_or_default(),
+            unit: units
+                .iter()
+                .find(|u| u.id == r.unit_id)
+                .map(|u| u.name.clone())
+                .unwrap_or_default(),
+            name: m.name,
+            employee_no: m.employee_no,
+            req: r,
+        });
+    }
+    rows.sort_by_key(|r| r.req.id);
+    Ok(rows)
+}
+
+pub struct PayoutRow {
+    pub req: BenefitRequest,
+    pub name: String,
+    pub employee_no: String,
+    pub unit: String,
+    pub item: String,
+}
+
+/// The payout list as an XLSX workbook for finance, with a total row.
+pub fn payout_xlsx(rows: &[PayoutRow]) -> AppResult<Vec<u8>> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let err = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("xlsx: {e}"));
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("待发放").map_err(err)?;
+    let bold = Format::new().set_bold();
+    let money = Format::new().set_num_format("0.00");
+    for (c, h) in [
+        "编号",
+        "姓名",
+        "工号",
+        "单位",
+        "项目",
+        "金额（元）",
+        "批准日期",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(err)?;
+    }
+    let mut total = 0i64;
+    for (i, r) in rows.iter().enumerate() {
+        let row = i as u32 + 1;
+        ws.write_number(row, 0, f64::from(r.req.id)).map_err(err)?;
+        ws.write_string(row, 1, &r.name).map_err(err)?;
+        ws.write_string(row, 2, &r.employee_no).map_err(err)?;
+        ws.write_string(row, 3, &r.unit).map_err(err)?;
+        ws.write_string(row, 4, &r.item).map_err(err)?;
+        ws.write_number_with_format(row, 5, r.req.amount_fen as f64 / 100.0, &money)
+            .map_err(err)?;
+        let approved = r
+            .req
+            .approved_at
+            .map(|a| crate::web::beijing(&a, "%Y-%m-%d"))
+            .unwrap_or_default();
+        ws.write_string(row, 6, &approved).map_err(err)?;
+        total += r.req.amount_fen;
+    }
+    let last = rows.len() as u32 + 1;
+    ws.write_string_with_format(last, 4, "合计", &bold)
+        .map_err(err)?;
+    ws.write_number_with_format(last, 5, total as f64 / 100.0, &money)
+        .map_err(err)?;
+    ws.set_column_width(4, 16).map_err(err)?;
+    ws.set_column_width(6, 12).map_err(err)?;
+    wb.save_to_buffer().map_err(err)
+}
+
+/// Budget lines: (budget, unit name, committed, paid).
+pub fn budget_lines(
+    conn: &mut DbConnection,
+    user: &User,
+    year: i32,
+) -> AppResult<Vec<(model::Budget, String, i64, i64)>> {
+    let units = org::scope::managed_units(conn, user)?;
+    let ids: Option<Vec<i32>> = (!user.is_admin).then(|| units.iter().map(|u| u.id).collect());
+    let mut out = Vec::new();
+    for b in model::budgets_in(conn, ids.as_deref(), year)? {
+        let (committed, paid) = model::budget_use(conn, b.id)?;
+        let name = units
+            .iter()
+            .find(|u| u.id == b.unit_id)
+            .map(|u| u.name.clone())
+            .unwrap_or_default();
+        out.push((b, name, committed, paid));
+    }
+    Ok(out)
+}

@@ -1,0 +1,645 @@
+//! 普惠 · 帮扶 · 慰问: availability, the approval chain, budget, payout and its export.
+
+use zhijia::benefits::model;
+
+use crate::grievances::PNG;
+use crate::helpers::*;
+
+fn item_id(conn: &mut zhijia::db::PooledConn, name: &str) -> i32 {
+    model::items(conn)
+        .unwrap()
+        .into_iter()
+        .find(|i| i.name == name)
+        .unwrap()
+        .id
+}
+
+fn req(conn: &mut zhijia::db::PooledConn, id: i32) -> model::BenefitRequest {
+    model::request(conn, id).unwrap().unwrap()
+}
+
+/// Apply as the logged-in member; returns the response.
+async fn apply<S, B>(
+    app: &mut TestApp<S>,
+    item: &str,
+    fields: &[(&str, &str)],
+    files: &[(&str, &[u8])],
+) -> Resp
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let id = item_id(&mut app.conn(), item);
+    let token = zhijia::auth::random_token(16);
+    let mut all = vec![("submit_token", token.as_str())];
+    all.extend_from_slice(fields);
+    app.post_multipart(&format!("/benefits/apply/{id}"), &all, files)
+        .await
+}
+
+fn id_of(r: &Resp) -> i32 {
+    r.location()
+        .trim_start_matches("/benefits/requests/")
+        .parse()
+        .unwrap_or_else(|_| panic!("not created: {}", r.body))
+}
+
+async fn decide<S, B>(app: &mut TestApp<S>, id: i32, action: &str, text: &str) -> Resp
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let v = req(&mut app.conn(), id).version.to_string();
+    app.post(
+        &format!("/admin/benefits/{id}/decide"),
+        &[("action", action), ("version", &v), ("text", text)],
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn a_second_birthday_greeting_in_the_same_year_is_refused_with_the_reason() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let page = app.get("/benefits").await;
+    page.assert_status(200)
+        .assert_contains("现在可以申请")
+        .assert_contains("生日慰问");
+    let r = apply(&mut app, "生日慰问", &[], &[]).await;
+    r.assert_status(303);
+    let page = app.get("/benefits").await;
+    page.assert_contains("今年已申请或已领取（每人每年一次）");
+    let r = apply(&mut app, "生日慰问", &[], &[]).await;
+    r.assert_status(422).assert_contains("今年已申请或已领取");
+    // Withdrawn requests free the slot again.
+    let first = model::requests_of(&mut app.conn(), app.member_id("demo-member")).unwrap()[0].id;
+    app.post(&format!("/benefits/requests/{first}/withdraw"), &[])
+        .await
+        .assert_status(303);
+    apply(&mut app, "生日慰问", &[], &[])
+        .await
+        .assert_status(303);
+}
+
+#[actix_web::test]
+async fn the_same_illness_is_paid_once_a_year_but_another_illness_may_apply() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let f = [
+        ("amount", "800"),
+        ("event", "阑尾炎"),
+        ("field_0", "市一医院"),
+        ("field_1", "5"),
+    ];
+    apply(&mut app, "住院慰问", &f, &[("发票.png", PNG)])
+        .await
+        .assert_status(303);
+    apply(&mut app, "住院慰问", &f, &[("发票.png", PNG)])
+        .await
+        .assert_status(422)
+        .assert_contains("同一事由每年只能申请一次");
+    let g = [
+        ("amount", "800"),
+        ("event", "骨折"),
+        ("field_0", "市一医院"),
+        ("field_1", "9"),
+    ];
+    apply(&mut app, "住院慰问", &g, &[("发票.png", PNG)])
+        .await
+        .assert_status(303);
+    // Required material is required.
+    let h = [
+        ("amount", "800"),
+        ("event", "肺炎"),
+        ("field_0", "市一医院"),
+        ("field_1", "9"),
+    ];
+    apply(&mut app, "住院慰问", &h, &[])
+        .await
+        .assert_status(422)
+        .assert_contains("请上传所需材料");
+}
+
+#[actix_web::test]
+async fn an_amount_over_the_threshold_adds_the_extra_step() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let small = id_of(
+        &apply(
+            &mut app,
+            "住院慰问",
+            &[
+                ("amount", "1000"),
+                ("event", "感冒"),
+                ("field_0", "医院"),
+                ("field_1", "2"),
+            ],
+            &[("f.png", PNG)],
+        )
+        .await,
+    );
+    let big = id_of(
+        &apply(
+            &mut app,
+            "住院慰问",
+            &[
+                ("amount", "1500"),
+                ("event", "骨折"),
+                ("field_0", "医院"),
+                ("field_1", "20"),
+            ],
+            &[("f.png", PNG)],
+        )
+        .await,
+    );
+    assert_eq!(req(&mut app.conn(), small).chain(), vec!["cadre", "chair"]);
+    assert_eq!(
+        req(&mut app.conn(), big).chain(),
+        vec!["cadre", "chair", "chair"]
+    );
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    decide(&mut app, big, "approve", "")
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    decide(&mut app, big, "approve", "")
+        .await
+        .assert_status(303);
+    assert_eq!(
+        req(&mut app.conn(), big).state,
+        "submitted",
+        "the extra step is still open"
+    );
+    // The same chair cannot take the extra step too.
+    decide(&mut app, big, "approve", "")
+        .await
+        .assert_status(422)
+        .assert_contains("需由其他审批人审批");
+    app.logout().await;
+    // The chair of the group union (seeded as the first member there with a role) takes it.
+    let root = zhijia::org::model::all(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .find(|u| u.parent_id.is_none())
+        .unwrap();
+    let top = zhijia::org::model::role_holders(&mut app.conn(), root.id, &["chair"]).unwrap()[0];
+    let top_no = zhijia::members::model::find(&mut app.conn(), top)
+        .unwrap()
+        .unwrap()
+        .employee_no;
+    app.login_ok(&top_no).await;
+    decide(&mut app, big, "approve", "")
+        .await
+        .assert_status(303);
+    assert_eq!(req(&mut app.conn(), big).state, "approved");
+}
+
+#[actix_web::test]
+async fn return_resubmit_approve_and_pay() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let id = id_of(
+        &apply(
+            &mut app,
+            "结婚慰问",
+            &[
+                ("amount", "¥1,000.00"),
+                ("field_0", "2026-10-01"),
+                ("field_1", "李四"),
+            ],
+            &[("结婚证.png", PNG)],
+        )
+        .await,
+    );
+    assert_eq!(req(&mut app.conn(), id).amount_fen, 100000);
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    app.get("/admin/inbox")
+        .await
+        .assert_contains("待我审批的普惠申请");
+    decide(&mut app, id, "return", "")
+        .await
+        .assert_status(422)
+        .assert_contains("请写明需要补充的材料");
+    decide(&mut app, id, "return", "结婚证照片不清晰，请重新上传")
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.get(&format!("/benefits/requests/{id}"))
+        .await
+        .assert_contains("结婚证照片不清晰")
+        .assert_contains("补充材料");
+    app.post_multipart(
+        &format!("/benefits/requests/{id}/resubmit"),
+        &[("note", "已重新拍照")],
+        &[("结婚证2.png", PNG)],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(req(&mut app.conn(), id).state, "submitted");
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    decide(&mut app, id, "approve", "").await.assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    decide(&mut app, id, "approve", "").await.assert_status(303);
+    assert_eq!(req(&mut app.conn(), id).state, "approved");
+    app.logout().await;
+    app.login_ok("demo-finance").await;
+    let page = app.get("/admin/benefits/payouts").await;
+    page.assert_status(200)
+        .assert_contains(&format!("#{id} 结婚慰问"));
+    let id_s = id.to_string();
+    app.post(
+        "/admin/benefits/payouts",
+        &[("id", id_s.as_str()), ("reference", "")],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(
+        req(&mut app.conn(), id).state,
+        "approved",
+        "a payment needs its reference"
+    );
+    app.post(
+        "/admin/benefits/payouts",
+        &[("id", id_s.as_str()), ("reference", "FK2026-0001")],
+    )
+    .await
+    .assert_status(303);
+    let r = req(&mut app.conn(), id);
+    assert_eq!(
+        (r.state.as_str(), r.paid_ref.as_deref()),
+        ("paid", Some("FK2026-0001"))
+    );
+    // Paid is final: paying again changes nothing.
+    app.post(
+        "/admin/benefits/payouts",
+        &[("id", id_s.as_str()), ("reference", "FK-AGAIN")],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(
+        req(&mut app.conn(), id).paid_ref.as_deref(),
+        Some("FK2026-0001")
+    );
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.get(&format!("/benefits/requests/{id}"))
+        .await
+        .assert_contains("已发放")
+        .assert_contains("FK2026-0001");
+}
+
+#[actix_web::test]
+async fn a_rejection_carries_its_reason() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let id = id_of(&apply(&mut app, "生日慰问", &[], &[]).await);
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    decide(&mut app, id, "reject", "").await.assert_status(422);
+    decide(&mut app, id, "reject", "生日不在本月")
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.get(&format!("/benefits/requests/{id}"))
+        .await
+        .assert_contains("未通过")
+        .assert_contains("生日不在本月");
+}
+
+#[actix_web::test]
+async fn an_approval_that_would_overspend_the_budget_is_refused() {
+    let mut app = spawn_demo().await;
+    let sub1 = zhijia::org::model::find_by_name(&mut app.conn(), "第一工程公司工会").unwrap()[0].id;
+    let year = chrono::Datelike::year(&app.state.config.clock.now());
+    let now = app.state.config.clock.now();
+    // Leave 100 元 in this year's perk budget.
+    let b = model::budget_for(&mut app.conn(), &format!("/1/{sub1}/"), year, "perk")
+        .unwrap()
+        .unwrap();
+    let (committed, _) = model::budget_use(&mut app.conn(), b.id).unwrap();
+    model::set_budget(&mut app.conn(), sub1, year, "perk", committed + 10000, now).unwrap();
+    app.login_ok("demo-member").await;
+    let id = id_of(
+        &apply(
+            &mut app,
+            "健身卡补贴",
+            &[("amount", "300"), ("field_0", "体育馆")],
+            &[],
+        )
+        .await,
+    );
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    decide(&mut app, id, "approve", "").await.assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    decide(&mut app, id, "approve", "")
+        .await
+        .assert_status(422)
+        .assert_contains("预算不足")
+        .assert_contains("剩余 100.00 元");
+    assert_eq!(req(&mut app.conn(), id).state, "submitted");
+    let page = app.get("/admin/benefits/budgets").await;
+    page.assert_status(200).assert_contains("普惠");
+}
+
+#[actix_web::test]
+async fn nobody_approves_their_own_request() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-cadre").await;
+    let id = id_of(&apply(&mut app, "生日慰问", &[], &[]).await);
+    decide(&mut app, id, "approve", "")
+        .await
+        .assert_status(422)
+        .assert_contains("不能审批自己的申请");
+    assert_eq!(req(&mut app.conn(), id).state, "submitted");
+    app.logout().await;
+    // The chair above may take the cadre step instead.
+    app.login_ok("demo-chair").await;
+    decide(&mut app, id, "approve", "").await.assert_status(303);
+    assert_eq!(req(&mut app.conn(), id).state, "approved");
+}
+
+#[actix_web::test]
+async fn a_member_cannot_see_another_members_request_and_outsiders_cannot_decide() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let id = id_of(
+        &apply(
+            &mut app,
+            "困难帮扶",
+            &[
+                ("amount", "2000"),
+                ("field_0", "配偶重病"),
+                ("field_1", "6222 0000 1111 2222"),
+            ],
+            &[("证明.png", PNG)],
+        )
+        .await,
+    );
+    app.logout().await;
+    app.login_ok("demo-member-b").await;
+    app.get(&format!("/benefits/requests/{id}"))
+        .await
+        .assert_status(404);
+    app.post(&format!("/benefits/requests/{id}/withdraw"), &[])
+        .await
+        .assert_status(404);
+    app.get(&format!("/admin/benefits/{id}"))
+        .await
+        .assert_status(403);
+    app.logout().await;
+    // A cadre of the sibling branch does not see it at all.
+    app.login_ok("demo-cadre-b").await;
+    app.get(&format!("/admin/benefits/{id}"))
+        .await
+        .assert_status(404);
+    decide(&mut app, id, "approve", "").await.assert_status(404);
+    app.logout().await;
+    // The approver sees the bank details, and that view is audited.
+    app.login_ok("demo-cadre").await;
+    let before = app.audit_count("benefit.view_details");
+    app.get(&format!("/admin/benefits/{id}"))
+        .await
+        .assert_status(200)
+        .assert_contains("6222 0000 1111 2222");
+    assert_eq!(app.audit_count("benefit.view_details"), before + 1);
+}
+
+#[test]
+fn amounts_are_read_as_people_type_them_or_refused() {
+    use zhijia::benefits::service::parse_amount;
+    let cases: &[(&str, Option<i64>)] = &[
+        ("500", Some(50000)),
+        ("500.5", Some(50050)),
+        ("500.05", Some(50005)),
+        ("¥1,000.00", Some(100000)),
+        ("￥1,000", Some(100000)),
+        ("１０００", Some(100000)),
+        ("１，０００．５０", Some(100050)),
+        ("800元", Some(80000)),
+        (" 300 ", Some(30000)),
+        (".5", Some(50)),
+        ("RMB 20", Some(2000)),
+        ("0", None),
+        ("0.00", None),
+        ("-100", None),
+        ("1.234", None),
+        ("abc", None),
+        ("", None),
+        ("1e5", None),
+        ("12,34.5.6", None),
+        ("99999999999999", None),
+        ("NaN", None),
+        ("½", None),
+    ];
+    for (input, want) in cases {
+        assert_eq!(parse_amount(input).ok(), *want, "{input:?}");
+    }
+}
+
+#[actix_web::test]
+async fn odd_amounts_through_the_form_give_422_or_the_right_value_never_500() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let inputs = [
+        "0",
+        "-5",
+        "abc",
+        "1.999",
+        "600",
+        "５００",
+        "¥499.99",
+        "",
+        "１e3",
+        "500元",
+        "9999999999999",
+        "0.001",
+        "0.01",
+        "NaN",
+        "..",
+        "¥",
+        "300,00",
+    ];
+    for a in inputs {
+        let r = apply(
+            &mut app,
+            "健身卡补贴",
+            &[("amount", a), ("field_0", "馆")],
+            &[],
+        )
+        .await;
+        assert!(
+            r.status.as_u16() == 303 || r.status.as_u16() == 422,
+            "{a:?} → {}",
+            r.status
+        );
+        if r.status.as_u16() == 303 {
+            let id = id_of(&r);
+            let amount = req(&mut app.conn(), id).amount_fen;
+            assert!(amount > 0 && amount <= 50000, "{a:?} → {amount}");
+            // Free the yearly slot for the next input.
+            app.post(&format!("/benefits/requests/{id}/withdraw"), &[])
+                .await
+                .assert_status(303);
+        } else {
+            r.assert_contains("金额");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn the_payout_export_reads_back_with_the_same_rows_and_total() {
+    use calamine::{Data, DataType, Reader, Xlsx};
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-finance").await;
+    let r = app.get("/admin/benefits/payouts.xlsx").await;
+    r.assert_status(200);
+    assert!(r.header("content-disposition").contains(".xlsx"));
+    let bytes = r.bytes.clone();
+    let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let range = wb.worksheet_range_at(0).unwrap().unwrap();
+    let rows: Vec<Vec<Data>> = range.rows().map(|r| r.to_vec()).collect();
+    let data = &rows[1..rows.len() - 1];
+    let db_rows = model::in_units(&mut app.conn(), None, Some("approved"), 10_000).unwrap();
+    assert!(
+        !db_rows.is_empty(),
+        "the demo has approved, unpaid requests"
+    );
+    assert_eq!(data.len(), db_rows.len());
+    let mut sheet_ids: Vec<i64> = data.iter().map(|r| r[0].as_f64().unwrap() as i64).collect();
+    let mut db_ids: Vec<i64> = db_rows.iter().map(|r| i64::from(r.id)).collect();
+    sheet_ids.sort();
+    db_ids.sort();
+    assert_eq!(sheet_ids, db_ids);
+    let total_cents = (rows.last().unwrap()[5].as_f64().unwrap() * 100.0).round() as i64;
+    assert_eq!(
+        total_cents,
+        db_rows.iter().map(|r| r.amount_fen).sum::<i64>()
+    );
+    // Names and amounts match row by row.
+    for row in data {
+        let id = row[0].as_f64().unwrap() as i32;
+        let r = db_rows.iter().find(|r| r.id == id).unwrap();
+        let m = zhijia::members::model::find(&mut app.conn(), r.member_id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(row[1].to_string(), m.name);
+        assert_eq!(
+            (row[5].as_f64().unwrap() * 100.0).round() as i64,
+            r.amount_fen
+        );
+    }
+}
+
+#[actix_web::test]
+async fn eight_approvers_racing_over_200_requests_make_exactly_one_decision_per_step() {
+    let app = spawn_demo().await;
+    let now = app.state.config.clock.now();
+    let year = chrono::Datelike::year(&now);
+    let sub1 = zhijia::org::model::find_by_name(&mut app.conn(), "第一工程公司工会").unwrap()[0].id;
+    model::set_budget(&mut app.conn(), sub1, year, "aid", 1_000_000_000, now).unwrap();
+    // An unlimited item so one member can hold 200 requests.
+    let item = model::insert_item(
+        &mut app.conn(),
+        &model::NewBenefitItem {
+            name: "并发测试帮扶",
+            category: "aid",
+            description: "",
+            amount_mode: "max",
+            amount_fen: 100000,
+            frequency: "unlimited",
+            required_fields: "",
+            required_attachments: "",
+            unit_id: None,
+            steps: "cadre,chair",
+            extra_step_above_fen: None,
+            extra_step_role: None,
+            sensitive: false,
+            active: true,
+            created_at: now,
+        },
+    )
+    .unwrap();
+    let member = zhijia::auth::user::load_user(&mut app.conn(), app.member_id("demo-member"), "")
+        .unwrap()
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        let form = zhijia::benefits::service::ApplyForm {
+            amount: "100".into(),
+            event: String::new(),
+            values: vec![],
+            submit_token: format!("race-{i:04}-xxxxxxxxxxxx"),
+        };
+        ids.push(
+            zhijia::benefits::service::apply(&mut app.conn(), &member, item, &form, &[], now)
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let load = |n: &str| {
+        zhijia::auth::user::load_user(&mut app.conn(), app.member_id(n), "")
+            .unwrap()
+            .unwrap()
+    };
+    // Eight threads race on each step: the branch cadre's sessions on step 1, the chair's on step 2.
+    let cadre = load("demo-cadre");
+    let chair = load("demo-chair");
+    for version in [1, 2] {
+        let ok = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                let a = if version == 1 { &cadre } else { &chair };
+                let (pool, ids, ok) = (app.state.pool.clone(), &ids, &ok);
+                s.spawn(move || {
+                    let mut conn = pool.get().unwrap();
+                    let actor = zhijia::audit::Actor::user(a, None, now);
+                    for id in ids {
+                        match zhijia::benefits::service::decide(
+                            &mut conn,
+                            a,
+                            &actor,
+                            *id,
+                            version,
+                            zhijia::benefits::service::Decision::Approve,
+                        ) {
+                            Ok(()) => {
+                                ok.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            }
+                            Err(zhijia::error::AppError::Conflict(_))
+                            | Err(zhijia::error::AppError::Validation(_)) => {}
+                            Err(e) => panic!("unexpected error: {e}"),
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            ok.load(std::sync::atomic::Ordering::SeqCst),
+            200,
+            "one decision per request at step {version}"
+        );
+    }
+    for id in ids {
+        let r = model::request(&mut app.conn(), id).unwrap().unwrap();
+        assert_eq!(r.state, "approved");
+        assert_eq!(r.approver_ids().len(), 2);
+        assert_ne!(r.approver_ids()[0], r.approver_ids()[1]);
+    }
+}
