@@ -395,3 +395,101 @@ async fn on_a_phone_a_member_files_a_case_a_cadre_answers_and_the_member_rates_i
     shot(&c, "grievance-rated-375.png").await;
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_a_member_applies_two_cadres_approve_and_finance_pays() {
+    let Some((c, _driver)) = browser().await else {
+        return;
+    };
+    let server = start_server(true);
+    let base = format!("http://{}", server.addr);
+    viewport(&c, 375, 812).await;
+
+    login(&c, &base, "demo-member").await;
+    c.goto(&format!("{base}/benefits")).await.unwrap();
+    shot(&c, "benefits-375.png").await;
+    let src = c.source().await.unwrap();
+    assert!(src.contains("健身卡补贴"));
+    let href = c
+        .find(Locator::XPath(
+            "//li[contains(., '健身卡补贴')]//a[contains(@href, '/benefits/apply/')]",
+        ))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    c.goto(&format!("{base}{href}")).await.unwrap();
+    c.find(Locator::Id("amount"))
+        .await
+        .unwrap()
+        .send_keys("¥300")
+        .await
+        .unwrap();
+    c.find(Locator::Id("field_0"))
+        .await
+        .unwrap()
+        .send_keys("市体育中心")
+        .await
+        .unwrap();
+    shot(&c, "benefit-apply-375.png").await;
+    click(&c, "form button[type=submit].btn-block").await;
+    c.wait()
+        .for_element(Locator::Css(".timeline"))
+        .await
+        .unwrap();
+    let request_url = c.current_url().await.unwrap();
+    let id = request_url.path().rsplit('/').next().unwrap().to_string();
+    assert!(c.source().await.unwrap().contains("300.00 元"));
+
+    for approver in ["demo-cadre", "demo-chair"] {
+        login(&c, &base, approver).await;
+        c.goto(&format!("{base}/admin/inbox")).await.unwrap();
+        assert!(
+            c.source().await.unwrap().contains(&format!("#{id} ")),
+            "{approver} sees the request in the inbox"
+        );
+        c.goto(&format!("{base}/admin/benefits/{id}"))
+            .await
+            .unwrap();
+        shot(&c, &format!("benefit-approve-{approver}-375.png")).await;
+        click(&c, "input[value=approve] ~ button").await;
+        c.wait()
+            .for_element(Locator::Css(".flash-ok"))
+            .await
+            .unwrap();
+    }
+
+    login(&c, &base, "demo-finance").await;
+    c.goto(&format!("{base}/admin/benefits/payouts"))
+        .await
+        .unwrap();
+    click(&c, &format!("input[name=id][value='{id}']")).await;
+    c.find(Locator::Css("input[name=reference]"))
+        .await
+        .unwrap()
+        .send_keys("FK-BROWSER-1")
+        .await
+        .unwrap();
+    shot(&c, "benefit-payouts-375.png").await;
+    click(
+        &c,
+        "form[action='/admin/benefits/payouts'] button[type=submit]",
+    )
+    .await;
+    c.wait()
+        .for_element(Locator::Css(".flash-ok"))
+        .await
+        .unwrap();
+
+    login(&c, &base, "demo-member").await;
+    c.goto(request_url.as_str()).await.unwrap();
+    let src = c.source().await.unwrap();
+    assert!(
+        src.contains("已发放") && src.contains("FK-BROWSER-1"),
+        "the member sees the payment"
+    );
+    shot(&c, "benefit-paid-375.png").await;
+    c.close().await.unwrap();
+}
