@@ -284,6 +284,7 @@ pub struct CataloguePage {
     ctx: Ctx,
     items: Vec<BenefitItem>,
     categories: Vec<(&'static str, &'static str)>,
+    units: Vec<OrgUnit>,
 }
 
 async fn catalogue(
@@ -291,11 +292,15 @@ async fn catalogue(
     ctx: Ctx,
     StaffUser(_): StaffUser,
 ) -> AppResult<HttpResponse> {
-    let items = db::run(&state.pool, model::items).await?;
+    let (items, units) = db::run(&state.pool, |conn| {
+        Ok((model::items(conn)?, crate::org::model::all(conn)?))
+    })
+    .await?;
     render(&CataloguePage {
         ctx,
         items,
         categories: CATEGORIES.to_vec(),
+        units,
     })
 }
 
@@ -323,6 +328,27 @@ pub struct ItemForm {
     extra_above: String,
     #[serde(default)]
     sensitive: String,
+    #[serde(default)]
+    unit_id: String,
+    #[serde(default)]
+    active_from: String,
+    #[serde(default)]
+    active_until: String,
+}
+
+/// A date typed in a form ("2026-12-31") as the start of that day in Beijing, stored as UTC.
+fn form_date(s: &str, end_of_day: bool) -> Result<Option<chrono::NaiveDateTime>, ()> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| ())?;
+    let t = if end_of_day {
+        d.and_hms_opt(23, 59, 59)
+    } else {
+        d.and_hms_opt(0, 0, 0)
+    }
+    .ok_or(())?;
+    Ok(Some(t - chrono::Duration::hours(8)))
 }
 
 async fn create_item(
@@ -360,6 +386,17 @@ async fn create_item(
     } else {
         "max"
     };
+    let unit_id = f.unit_id.parse::<i32>().ok();
+    let (Ok(active_from), Ok(active_until)) = (
+        form_date(&f.active_from, false),
+        form_date(&f.active_until, true),
+    ) else {
+        return Ok(redirect_flash(
+            back,
+            "error",
+            "受理期请填写日期，如 2026-12-31",
+        ));
+    };
     let frequency = match f.frequency.as_str() {
         "yearly" | "per_event" | "unlimited" => f.frequency.clone(),
         _ => "yearly".into(),
@@ -378,7 +415,7 @@ async fn create_item(
                     frequency: &frequency,
                     required_fields: f.fields.trim(),
                     required_attachments: f.attachments.trim(),
-                    unit_id: None,
+                    unit_id,
                     steps: &steps,
                     extra_step_above_fen: extra,
                     extra_step_role: extra.map(|_| "chair"),
@@ -387,6 +424,7 @@ async fn create_item(
                     created_at: actor.now,
                 },
             )?;
+            model::set_item_period(conn, id, active_from, active_until)?;
             audit::record(
                 conn,
                 &actor,

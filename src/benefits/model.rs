@@ -496,3 +496,18 @@ pub fn set_fields(conn: &mut DbConnection, id: i32, c: &RequestChanges<'_>) -> A
         .execute(conn)?;
     Ok(())
 }
+
+pub fn set_item_period(
+    conn: &mut DbConnection,
+    id: i32,
+    from: Option<NaiveDateTime>,
+    until: Option<NaiveDateTime>,
+) -> AppResult<()> {
+    diesel::update(benefit_items::table.find(id))
+        .set((
+            benefit_items::active_from.eq(from),
+            benefit_items::active_until.eq(until),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

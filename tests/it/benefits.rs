@@ -643,3 +643,68 @@ async fn eight_approvers_racing_over_200_requests_make_exactly_one_decision_per_
         assert_ne!(r.approver_ids()[0], r.approver_ids()[1]);
     }
 }
+
+#[actix_web::test]
+async fn an_admin_adds_an_item_for_one_branch_and_only_its_members_may_apply() {
+    let mut app = spawn_demo().await;
+    let branch_b = zhijia::org::model::find_by_name(&mut app.conn(), "项目一部分会").unwrap()[0]
+        .id
+        .to_string();
+    app.login_ok("demo-admin").await;
+    let f = [
+        ("name", "高温慰问"),
+        ("category", "greeting"),
+        ("amount_mode", "fixed"),
+        ("amount", "２００"),
+        ("frequency", "yearly"),
+        ("steps", "cadre"),
+        ("unit_id", branch_b.as_str()),
+        ("active_from", "2000-01-01"),
+        ("active_until", "2099-12-31"),
+        ("fields", ""),
+        ("attachments", ""),
+        ("description", "一线高温作业会员"),
+    ];
+    app.post("/admin/benefits/catalogue", &f)
+        .await
+        .assert_status(303);
+    app.get("/admin/benefits/catalogue")
+        .await
+        .assert_contains("高温慰问")
+        .assert_contains("200.00 元");
+    app.post(
+        "/admin/benefits/catalogue",
+        &[
+            ("name", "坏金额"),
+            ("category", "greeting"),
+            ("amount", "-1"),
+            ("steps", "cadre"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    assert!(!app
+        .get("/admin/benefits/catalogue")
+        .await
+        .body
+        .contains("坏金额"));
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.get("/benefits")
+        .await
+        .assert_contains("仅限项目一部分会会员申请");
+    apply(&mut app, "高温慰问", &[], &[])
+        .await
+        .assert_status(422);
+    app.logout().await;
+    app.login_ok("demo-member-b").await;
+    apply(&mut app, "高温慰问", &[], &[])
+        .await
+        .assert_status(303);
+    // Cadres cannot change the catalogue.
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    app.post("/admin/benefits/catalogue", &f)
+        .await
+        .assert_status(403);
+}
