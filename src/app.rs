@@ -49,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::notifications::routes(cfg);
     crate::grievances::routes(cfg);
     crate::benefits::routes(cfg);
+    crate::news::routes(cfg);
 }
 
 /// The app as served and as tested: state, middleware, routes, and the 404 page.

@@ -162,6 +162,8 @@ pub fn action_label(action: &str) -> &str {
         "benefit.budget" => "设置预算",
         "benefit.item_create" => "新增普惠项目",
         "benefit.item_toggle" => "启停普惠项目",
+        "news.create" => "发布资讯",
+        "news.update" => "修改资讯",
         other => other,
     }
 }
@@ -210,6 +212,8 @@ pub const ACTIONS: &[&str] = &[
     "benefit.budget",
     "benefit.item_create",
     "benefit.item_toggle",
+    "news.create",
+    "news.update",
 ];
 
 /// One page of audit entries matching the filter, newest first. `unit_ids` limits the rows to

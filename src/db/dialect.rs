@@ -20,3 +20,50 @@ pub fn backup(conn: &mut DbConnection, dest: &str) -> AppResult<()> {
         )),
     }
 }
+
+/// Article ids matching every query token, best first (title matches rank above body matches).
+pub fn search_news(conn: &mut DbConnection, tokens: &[String], limit: i64) -> AppResult<Vec<i32>> {
+    use diesel::prelude::*;
+    use diesel::sql_types::{BigInt, Integer, Text};
+    #[derive(QueryableByName)]
+    struct Hit {
+        #[diesel(sql_type = Integer)]
+        id: i32,
+    }
+    // Tokens hold only letters and digits (see crate::search), so quoting them is enough.
+    let clean: Vec<String> = tokens
+        .iter()
+        .map(|t| {
+            t.chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect::<String>()
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    if clean.is_empty() {
+        return Ok(Vec::new());
+    }
+    let hits: Vec<Hit> = match conn {
+        DbConnection::Sqlite(c) => {
+            let q = clean
+                .iter()
+                .map(|t| format!("\"{t}\""))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            diesel::sql_query(
+                "SELECT rowid AS id FROM news_fts WHERE news_fts MATCH ? ORDER BY bm25(news_fts, 10.0, 1.0) LIMIT ?",
+            )
+            .bind::<Text, _>(q)
+            .bind::<BigInt, _>(limit)
+            .load(c)?
+        }
+        DbConnection::Postgres(c) => diesel::sql_query(
+            "SELECT id FROM news_articles WHERE search_vec @@ plainto_tsquery('simple', $1) \
+             ORDER BY ts_rank(search_vec, plainto_tsquery('simple', $1), 1) DESC, id DESC LIMIT $2",
+        )
+        .bind::<Text, _>(clean.join(" "))
+        .bind::<BigInt, _>(limit)
+        .load(c)?,
+    };
+    Ok(hits.into_iter().map(|h| h.id).collect())
+}

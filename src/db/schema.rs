@@ -234,6 +234,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    news_categories (id) {
+        id -> Integer,
+        name -> Text,
+        sort_order -> Integer,
+    }
+}
+
+diesel::table! {
+    news_articles (id) {
+        id -> Integer,
+        category_id -> Integer,
+        unit_id -> Integer,
+        author_id -> Integer,
+        title -> Text,
+        summary -> Text,
+        body_md -> Text,
+        pinned -> Bool,
+        mandatory -> Bool,
+        draft -> Bool,
+        publish_at -> Timestamp,
+        view_count -> Integer,
+        title_tokens -> Text,
+        body_tokens -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    news_audiences (article_id, unit_id) {
+        article_id -> Integer,
+        unit_id -> Integer,
+    }
+}
+
+diesel::table! {
+    news_reads (article_id, member_id) {
+        article_id -> Integer,
+        member_id -> Integer,
+        read_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(members -> org_units (unit_id));
 diesel::joinable!(roles -> org_units (unit_id));
 diesel::joinable!(roles -> members (member_id));
@@ -243,6 +287,9 @@ diesel::joinable!(grievances -> org_units (unit_id));
 diesel::joinable!(notifications -> members (member_id));
 diesel::joinable!(benefit_requests -> benefit_items (item_id));
 diesel::joinable!(benefit_events -> benefit_requests (request_id));
+diesel::joinable!(news_articles -> news_categories (category_id));
+diesel::joinable!(news_audiences -> news_articles (article_id));
+diesel::joinable!(news_reads -> news_articles (article_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     org_units,
@@ -261,4 +308,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     benefit_requests,
     benefit_events,
     budgets,
+    news_categories,
+    news_articles,
+    news_audiences,
+    news_reads,
 );

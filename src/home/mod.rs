@@ -16,7 +16,6 @@ use crate::web::{render, Ctx};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
         .route("/me", web::get().to(me))
-        .route("/news", web::get().to(news))
         .route("/activities", web::get().to(activities))
         .route("/services", web::get().to(services))
         .route("/admin", web::get().to(admin_home))
@@ -80,6 +79,9 @@ pub struct HomePage {
     greeting: &'static str,
     /// My cases still moving (open, or answered and waiting for my rating).
     my_cases: Vec<crate::grievances::model::Grievance>,
+    /// Mandatory notices I have not opened, first on the page.
+    must_read: Vec<crate::news::model::Article>,
+    latest: Vec<crate::news::model::Article>,
 }
 
 fn greeting(hour: u32) -> &'static str {
@@ -99,12 +101,17 @@ async fn home(
     use chrono::Timelike;
     // Beijing time for the greeting (UTC+8, no daylight saving).
     let hour = (state.config.clock.now() + chrono::Duration::hours(8)).hour();
-    let my_cases = db::run(&state.pool, move |conn| {
-        Ok(crate::grievances::model::for_member(conn, user.id)?
+    let now = state.config.clock.now();
+    let (my_cases, must_read, latest) = db::run(&state.pool, move |conn| {
+        let cases = crate::grievances::model::for_member(conn, user.id)?
             .into_iter()
             .filter(|g| g.is_open() || g.state == "answered")
             .take(5)
-            .collect())
+            .collect();
+        let anc = crate::news::service::ancestors(&user);
+        let must = crate::news::model::unread_mandatory(conn, user.id, &anc, now)?;
+        let (latest, _) = crate::news::model::visible(conn, &anc, now, None, None, 6, 0)?;
+        Ok((cases, must, latest))
     })
     .await?;
     render(&HomePage {
@@ -112,6 +119,8 @@ async fn home(
         services: services_list(),
         greeting: greeting(hour),
         my_cases,
+        must_read,
+        latest,
     })
 }
 
@@ -143,15 +152,6 @@ pub struct SectionPage {
     title: &'static str,
     empty_title: &'static str,
     empty_text: &'static str,
-}
-
-async fn news(ctx: Ctx, CurrentUser(_): CurrentUser) -> AppResult<HttpResponse> {
-    render(&SectionPage {
-        ctx,
-        title: "资讯",
-        empty_title: "暂无资讯",
-        empty_text: "工会发布的通知公告、工会动态和政策法规会显示在这里。",
-    })
 }
 
 async fn activities(ctx: Ctx, CurrentUser(_): CurrentUser) -> AppResult<HttpResponse> {

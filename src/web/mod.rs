@@ -2,6 +2,7 @@
 //! redirects with flash messages, pagination, embedded assets and the site-wide middleware.
 
 pub mod assets;
+pub mod markdown;
 pub mod middleware;
 pub mod upload;
 

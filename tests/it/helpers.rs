@@ -260,7 +260,19 @@ where
     }
 
     pub async fn get(&mut self, path: &str) -> Resp {
-        self.send(TestRequest::get().uri(path)).await
+        // Browsers percent-encode non-ASCII in URLs; do the same.
+        let mut uri = String::new();
+        for c in path.chars() {
+            if c.is_ascii() {
+                uri.push(c);
+            } else {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    uri.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+        self.send(TestRequest::get().uri(&uri)).await
     }
 
     /// POST a form as is (no token added).

@@ -9,6 +9,7 @@ mod browser;
 mod csrf;
 mod grievances;
 mod import;
+mod news;
 mod org;
 mod platform;
 mod scope;

@@ -1,0 +1,285 @@
+//! News rules: who reads what (audience = org subtrees), publishing in a cadre's own scope,
+//! read receipts, and the unread list of a mandatory notice.
+
+use chrono::NaiveDateTime;
+
+use super::model::{self, Article, ArticleData};
+use crate::audit::{self, Actor};
+use crate::auth::User;
+use crate::db::{write_tx, DbConnection};
+use crate::error::{AppError, AppResult};
+use crate::org::{self, scope};
+use crate::web::FieldErrors;
+
+/// Unit ids on the reader's path, root first: an audience unit among them reaches the reader.
+pub fn ancestors(user: &User) -> Vec<i32> {
+    user.unit_path
+        .split('/')
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+/// Open an article as a member: 404 unless live and in their audience. Counts the view and the
+/// first read.
+pub fn open(
+    conn: &mut DbConnection,
+    user: &User,
+    id: i32,
+    now: NaiveDateTime,
+) -> AppResult<Article> {
+    let a = model::find(conn, id)?
+        .filter(|a| a.is_live(now))
+        .ok_or(AppError::NotFound)?;
+    let anc = ancestors(user);
+    if !model::audience(conn, id)?.iter().any(|u| anc.contains(u)) {
+        return Err(AppError::NotFound);
+    }
+    match write_tx(conn, |conn| model::record_read(conn, id, user.id, now)) {
+        // Two first opens at the same moment: the other one recorded the read.
+        Err(AppError::Database(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ))) => {}
+        other => other?,
+    }
+    Ok(a)
+}
+
+/// What the editor posts.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct ArticleForm {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub category_id: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub pinned: String,
+    #[serde(default)]
+    pub mandatory: String,
+    #[serde(default)]
+    pub draft: String,
+    /// Beijing time, "2026-12-01T09:00" (datetime-local); empty means now.
+    #[serde(default)]
+    pub publish_at: String,
+    #[serde(default)]
+    pub action: String,
+}
+
+fn summary_of(body: &str) -> String {
+    let plain: String = body
+        .chars()
+        .filter(|c| !matches!(c, '#' | '*' | '>' | '`' | '[' | ']' | '_'))
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .collect();
+    plain
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(80)
+        .collect()
+}
+
+/// Create (`id` None) or edit an article published by a unit in the user's scope, to audiences
+/// in their scope. Returns the id, or field errors.
+pub fn save(
+    conn: &mut DbConnection,
+    user: &User,
+    actor: &Actor,
+    id: Option<i32>,
+    form: &ArticleForm,
+    audience: &[i32],
+) -> AppResult<Result<i32, FieldErrors>> {
+    let now = actor.now;
+    write_tx(conn, |conn| {
+        let mut e = FieldErrors::default();
+        let title = form.title.trim();
+        if title.is_empty() || title.chars().count() > 80 {
+            e.add("title", "请填写标题（80 字以内）");
+        }
+        let body = form.body.trim();
+        if body.is_empty() || body.chars().count() > 50_000 {
+            e.add("body", "请填写正文（5 万字以内）");
+        }
+        let cats = model::categories(conn)?;
+        let category = form
+            .category_id
+            .parse::<i32>()
+            .ok()
+            .filter(|c| cats.iter().any(|k| k.id == *c));
+        if category.is_none() {
+            e.add("category_id", "请选择栏目");
+        }
+        let publish_at = if form.publish_at.trim().is_empty() {
+            Some(now)
+        } else {
+            chrono::NaiveDateTime::parse_from_str(form.publish_at.trim(), "%Y-%m-%dT%H:%M")
+                .ok()
+                .map(|t| t - chrono::Duration::hours(8))
+        };
+        if publish_at.is_none() {
+            e.add("publish_at", "发布时间格式不正确");
+        }
+        let mut units = Vec::new();
+        for u in audience {
+            match org::model::find(conn, *u)? {
+                Some(unit) if scope::manages(user, &unit.path) => units.push(unit),
+                _ => e.add("audience", "只能面向您管理范围内的组织发布"),
+            }
+        }
+        if audience.is_empty() {
+            e.add("audience", "请选择阅读范围");
+        }
+        if !e.is_empty() {
+            return Ok(Err(e));
+        }
+        // The publishing unit: the top of the chosen audience (or the existing one on edit).
+        let publisher = units
+            .iter()
+            .min_by_key(|u| u.depth())
+            .map(|u| u.id)
+            .unwrap_or(user.unit_id);
+        let existing = match id {
+            Some(id) => {
+                let a = model::find(conn, id)?.ok_or(AppError::NotFound)?;
+                let unit = org::model::find(conn, a.unit_id)?.ok_or(AppError::NotFound)?;
+                if !scope::manages(user, &unit.path) {
+                    return Err(AppError::NotFound);
+                }
+                Some(a)
+            }
+            None => None,
+        };
+        let summary = if form.summary.trim().is_empty() {
+            summary_of(body)
+        } else {
+            form.summary.trim().chars().take(200).collect()
+        };
+        let data = ArticleData {
+            category_id: category.unwrap_or_default(),
+            unit_id: existing.as_ref().map_or(publisher, |a| a.unit_id),
+            title,
+            summary: &summary,
+            body_md: body,
+            pinned: form.pinned == "1",
+            mandatory: form.mandatory == "1",
+            draft: form.draft == "1",
+            publish_at: publish_at.unwrap_or(now),
+            title_tokens: &crate::search::token_string(title),
+            body_tokens: &crate::search::token_string(&format!("{summary} {body}")),
+            updated_at: now,
+        };
+        let id = match existing {
+            Some(a) => {
+                model::update(conn, a.id, &data)?;
+                audit::record(
+                    conn,
+                    actor,
+                    Some(a.unit_id),
+                    "news.update",
+                    ("news", Some(a.id)),
+                    title,
+                )?;
+                a.id
+            }
+            None => {
+                let id = model::insert(conn, &data, user.id, now)?;
+                audit::record(
+                    conn,
+                    actor,
+                    Some(data.unit_id),
+                    "news.create",
+                    ("news", Some(id)),
+                    title,
+                )?;
+                id
+            }
+        };
+        model::set_audience(conn, id, audience)?;
+        Ok(Ok(id))
+    })
+}
+
+/// An article a cadre may manage (its publishing unit is in their scope).
+pub fn load_for_staff(conn: &mut DbConnection, user: &User, id: i32) -> AppResult<Article> {
+    let a = model::find(conn, id)?.ok_or(AppError::NotFound)?;
+    let unit = org::model::find(conn, a.unit_id)?.ok_or(AppError::NotFound)?;
+    if !scope::manages(user, &unit.path) {
+        return Err(AppError::NotFound);
+    }
+    Ok(a)
+}
+
+/// Read receipts of an article: per unit (name, audience size, read), and who has not read it
+/// (name, employee no, unit name).
+#[allow(clippy::type_complexity)]
+pub fn read_stats(
+    conn: &mut DbConnection,
+    article: &Article,
+) -> AppResult<(Vec<(String, i64, i64)>, Vec<(String, String, String)>)> {
+    let audience_units: Vec<org::OrgUnit> = {
+        let ids = model::audience(conn, article.id)?;
+        let paths: Vec<String> = org::model::all(conn)?
+            .into_iter()
+            .filter(|u| ids.contains(&u.id))
+            .map(|u| u.path)
+            .collect();
+        org::model::under_paths(conn, &paths)?
+    };
+    let unit_ids: Vec<i32> = audience_units.iter().map(|u| u.id).collect();
+    let (members, _) =
+        crate::members::model::search(conn, Some(&unit_ids), &Default::default(), 100_000)?;
+    let readers: std::collections::HashSet<i32> =
+        model::readers(conn, article.id)?.into_iter().collect();
+    let mut per_unit: Vec<(String, i64, i64)> = Vec::new();
+    let mut unread = Vec::new();
+    for u in &audience_units {
+        let here: Vec<_> = members
+            .iter()
+            .filter(|m| m.member.unit_id == u.id && !m.member.disabled)
+            .collect();
+        if here.is_empty() {
+            continue;
+        }
+        let read = here
+            .iter()
+            .filter(|m| readers.contains(&m.member.id))
+            .count() as i64;
+        per_unit.push((u.name.clone(), here.len() as i64, read));
+        for m in here.iter().filter(|m| !readers.contains(&m.member.id)) {
+            unread.push((
+                m.member.name.clone(),
+                m.member.employee_no.clone(),
+                u.name.clone(),
+            ));
+        }
+    }
+    Ok((per_unit, unread))
+}
+
+/// The unread list as XLSX.
+pub fn unread_xlsx(title: &str, unread: &[(String, String, String)]) -> AppResult<Vec<u8>> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let err = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("xlsx: {e}"));
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    let bold = Format::new().set_bold();
+    ws.write_string_with_format(0, 0, format!("未读名单：{title}"), &bold)
+        .map_err(err)?;
+    for (c, h) in ["姓名", "工号", "单位"].iter().enumerate() {
+        ws.write_string_with_format(1, c as u16, *h, &bold)
+            .map_err(err)?;
+    }
+    for (i, (n, no, u)) in unread.iter().enumerate() {
+        let r = i as u32 + 2;
+        ws.write_string(r, 0, n).map_err(err)?;
+        ws.write_string(r, 1, no).map_err(err)?;
+        ws.write_string(r, 2, u).map_err(err)?;
+    }
+    ws.set_column_width(2, 20).map_err(err)?;
+    wb.save_to_buffer().map_err(err)
+}

@@ -1,0 +1,475 @@
+//! 资讯: audiences, read receipts, the unread list, search, safe rendering.
+
+use zhijia::news::model;
+
+use crate::helpers::*;
+
+fn unit(conn: &mut zhijia::db::PooledConn, name: &str) -> i32 {
+    zhijia::org::model::find_by_name(conn, name).unwrap()[0].id
+}
+
+/// Publish as the logged-in cadre; returns the article id.
+async fn publish<S, B>(
+    app: &mut TestApp<S>,
+    title: &str,
+    body: &str,
+    audience: &[i32],
+    mandatory: bool,
+) -> i32
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let cat = model::categories(&mut app.conn()).unwrap()[0]
+        .id
+        .to_string();
+    let aud: Vec<String> = audience.iter().map(i32::to_string).collect();
+    let mut f: Vec<(&str, &str)> = vec![
+        ("title", title),
+        ("category_id", &cat),
+        ("body", body),
+        ("action", "save"),
+    ];
+    for a in &aud {
+        f.push(("audience", a));
+    }
+    if mandatory {
+        f.push(("mandatory", "1"));
+    }
+    let r = app.post("/admin/news/new", &f).await;
+    r.assert_status(303);
+    r.location()
+        .trim_start_matches("/admin/news/")
+        .parse()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn an_article_for_branch_a_is_invisible_to_branch_b_in_lists_pages_and_search() {
+    let mut app = spawn_demo().await;
+    let a = unit(&mut app.conn(), "机关分会");
+    app.login_ok("demo-cadre").await;
+    let id = publish(
+        &mut app,
+        "机关分会工会小组长会议通知",
+        "请各位工会小组长周五下午参加会议，讨论福利发放安排。",
+        &[a],
+        false,
+    )
+    .await;
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.get("/news").await.assert_contains("工会小组长会议通知");
+    app.get(&format!("/news/{id}"))
+        .await
+        .assert_status(200)
+        .assert_contains("讨论福利发放安排");
+    app.get("/search?q=会议")
+        .await
+        .assert_contains("工会小组长会议通知");
+    app.logout().await;
+    app.login_ok("demo-member-b").await;
+    assert!(!app.get("/news").await.body.contains("工会小组长会议通知"));
+    app.get(&format!("/news/{id}")).await.assert_status(404);
+    assert!(!app
+        .get("/search?q=会议")
+        .await
+        .body
+        .contains("工会小组长会议通知"));
+    // And a cadre of B cannot publish to A.
+    app.logout().await;
+    app.login_ok("demo-cadre-b").await;
+    let cat = model::categories(&mut app.conn()).unwrap()[0]
+        .id
+        .to_string();
+    let a_s = a.to_string();
+    app.post(
+        "/admin/news/new",
+        &[
+            ("title", "越权"),
+            ("category_id", &cat),
+            ("body", "x"),
+            ("audience", &a_s),
+            ("action", "save"),
+        ],
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("只能面向您管理范围内的组织发布");
+    app.get(&format!("/admin/news/{id}"))
+        .await
+        .assert_status(404);
+}
+
+#[actix_web::test]
+async fn a_read_receipt_counts_once_and_the_unread_list_is_exact() {
+    let mut app = spawn_demo().await;
+    let a = unit(&mut app.conn(), "机关分会");
+    app.login_ok("demo-cadre").await;
+    let id = publish(
+        &mut app,
+        "关于开展安全生产月活动的通知",
+        "全体会员必读。",
+        &[a],
+        true,
+    )
+    .await;
+    let stats = app.get(&format!("/admin/news/{id}/reads")).await;
+    stats.assert_status(200).assert_contains("王小明");
+    let audience_size = {
+        let (members, _) =
+            zhijia::members::model::search(&mut app.conn(), Some(&[a]), &Default::default(), 1000)
+                .unwrap();
+        members.iter().filter(|m| !m.member.disabled).count()
+    };
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.get("/")
+        .await
+        .assert_contains("必读通知（1 条未读）")
+        .assert_contains("关于开展安全生产月活动的通知");
+    for _ in 0..3 {
+        app.get(&format!("/news/{id}")).await.assert_status(200);
+    }
+    assert!(!app.get("/").await.body.contains("条未读）"));
+    assert_eq!(
+        model::readers(&mut app.conn(), id).unwrap().len(),
+        1,
+        "three opens, one receipt"
+    );
+    assert_eq!(
+        model::find(&mut app.conn(), id)
+            .unwrap()
+            .unwrap()
+            .view_count,
+        3
+    );
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    let stats = app.get(&format!("/admin/news/{id}/reads")).await;
+    stats.assert_contains(&format!("未读名单（{} 人）", audience_size - 1));
+    assert!(
+        !stats.body.contains("王小明（demo-member）"),
+        "a reader is not on the unread list"
+    );
+    stats.assert_contains("张建国（demo-cadre）");
+    let x = app.get(&format!("/admin/news/{id}/unread.xlsx")).await;
+    x.assert_status(200);
+    use calamine::{Reader, Xlsx};
+    let mut wb: Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(x.bytes.clone())).unwrap();
+    let range = wb.worksheet_range_at(0).unwrap().unwrap();
+    assert_eq!(range.rows().count() - 2, audience_size - 1);
+}
+
+#[actix_web::test]
+async fn search_finds_two_character_words_and_ranks_title_above_body() {
+    let mut app = spawn_demo().await;
+    let root = zhijia::org::model::all(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .find(|u| u.parent_id.is_none())
+        .unwrap()
+        .id;
+    app.login_ok("demo-admin").await;
+    let body_hit = publish(
+        &mut app,
+        "年度体检安排",
+        "今年体检增加了福利项目，请按时参加。",
+        &[root],
+        false,
+    )
+    .await;
+    let title_hit = publish(
+        &mut app,
+        "福利发放说明",
+        "中秋节慰问品已经到位。",
+        &[root],
+        false,
+    )
+    .await;
+    let mixed = publish(
+        &mut app,
+        "工会App使用指南",
+        "下载 ZhiJia App 即可在手机上办理。",
+        &[root],
+        false,
+    )
+    .await;
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    let r = app.get("/search?q=福利").await;
+    r.assert_status(200);
+    let t = r
+        .body
+        .find(&format!("/news/{title_hit}\""))
+        .expect("title hit found");
+    let b = r
+        .body
+        .find(&format!("/news/{body_hit}\""))
+        .expect("body hit found");
+    assert!(t < b, "a title match ranks above a body match");
+    r.assert_contains("<mark>福利</mark>");
+    app.get("/search?q=zhijia%20app")
+        .await
+        .assert_contains(&format!("/news/{mixed}\""));
+    app.get("/search?q=工会app")
+        .await
+        .assert_contains(&format!("/news/{mixed}\""));
+    app.get("/search?q=不存在的词语组合")
+        .await
+        .assert_contains("没有找到");
+    app.get("/search?q=%22%27%3C%3E*()")
+        .await
+        .assert_status(200);
+}
+
+#[actix_web::test]
+async fn scheduled_and_draft_articles_stay_hidden_until_due() {
+    let mut app = spawn_demo().await;
+    let root = zhijia::org::model::all(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .find(|u| u.parent_id.is_none())
+        .unwrap()
+        .id
+        .to_string();
+    let cat = model::categories(&mut app.conn()).unwrap()[0]
+        .id
+        .to_string();
+    app.login_ok("demo-admin").await;
+    let later = zhijia::web::beijing(
+        &(app.state.config.clock.now() + chrono::Duration::days(1)),
+        "%Y-%m-%dT%H:%M",
+    );
+    let r = app
+        .post(
+            "/admin/news/new",
+            &[
+                ("title", "明天发布的通知"),
+                ("category_id", &cat),
+                ("body", "b"),
+                ("audience", &root),
+                ("publish_at", &later),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    let id: i32 = r
+        .location()
+        .trim_start_matches("/admin/news/")
+        .parse()
+        .unwrap();
+    app.post(
+        "/admin/news/new",
+        &[
+            ("title", "草稿"),
+            ("category_id", &cat),
+            ("body", "b"),
+            ("audience", &root),
+            ("draft", "1"),
+            ("action", "save"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    app.post(
+        "/admin/news/new",
+        &[
+            ("title", ""),
+            ("category_id", "x"),
+            ("body", ""),
+            ("publish_at", "garbage"),
+            ("action", "save"),
+        ],
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("请填写标题")
+    .assert_contains("请选择阅读范围");
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    assert!(!app.get("/news").await.body.contains("明天发布的通知"));
+    app.get(&format!("/news/{id}")).await.assert_status(404);
+    assert!(!app.get("/news").await.body.contains(">草稿<"));
+    app.state.config.clock.advance(2 * 24 * 3600);
+    app.login_ok("demo-member").await; // the session idled out meanwhile
+    app.get(&format!("/news/{id}")).await.assert_status(200);
+}
+
+/// Payloads that try to run script through Markdown, titles and summaries.
+const XSS: &[&str] = &[
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "<svg onload=alert(1)>",
+    "[click](javascript:alert(1))",
+    "[click](JaVaScRiPt:alert(1))",
+    "<a href=\"javascript:alert(1)\">x</a>",
+    "<iframe src=\"javascript:alert(1)\"></iframe>",
+    "<body onload=alert(1)>",
+    "<div style=\"background:url(javascript:alert(1))\">x</div>",
+    "\"><script>alert(1)</script>",
+    "'><img src=x onerror=alert(1)>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    "<details open ontoggle=alert(1)>",
+    "<input autofocus onfocus=alert(1)>",
+    "<object data=\"javascript:alert(1)\"></object>",
+    "<embed src=\"javascript:alert(1)\">",
+    "![x](javascript:alert(1))",
+    "<a href=\"&#106;avascript:alert(1)\">x</a>",
+    "<form action=\"javascript:alert(1)\"><button>x</button></form>",
+    "<meta http-equiv=\"refresh\" content=\"0;url=javascript:alert(1)\">",
+    "<base href=\"javascript:alert(1)//\">",
+    "<link rel=stylesheet href=\"javascript:alert(1)\">",
+    "<video><source onerror=alert(1)></video>",
+    "<audio src=x onerror=alert(1)>",
+    "<marquee onstart=alert(1)>x</marquee>",
+    "<x onclick=alert(1)>click</x>",
+    "<scr<script>ipt>alert(1)</script>",
+    "<<script>script>alert(1)<</script>/script>",
+    "<img src=\"x\" onerror=\"alert(1)\"/>",
+    "<svg><script>alert(1)</script></svg>",
+    "<a href=\"data:text/html,<script>alert(1)</script>\">x</a>",
+    "<a href=\"vbscript:msgbox(1)\">x</a>",
+    "<img src=x:alert(1) onerror=eval(src)>",
+    "<table background=\"javascript:alert(1)\">",
+    "<button formaction=\"javascript:alert(1)\">x</button>",
+    "<isindex action=javascript:alert(1) type=image>",
+    "<textarea onfocus=alert(1) autofocus>",
+    "<keygen autofocus onfocus=alert(1)>",
+    "<select autofocus onfocus=alert(1)>",
+    "<style>@import 'javascript:alert(1)';</style>",
+    "<img src=`x`onerror=alert(1)>",
+    "<a href=\"  javascript:alert(1)\">x</a>",
+    "<a href=\"java\tscript:alert(1)\">x</a>",
+    "<svg><a xlink:href=\"javascript:alert(1)\"><text>x</text></a></svg>",
+    "<img srcset=\"x\" onerror=\"alert(1)\">",
+    "<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\">",
+    "<template><script>alert(1)</script></template>",
+    "<div onmouseover=\"alert(1)\">hover</div>",
+    "<p onpointerenter=alert(1)>x</p>",
+    "<a href=javascript&colon;alert(1)>x</a>",
+    "<svg/onload=alert(1)>",
+];
+
+/// No live script element, event-handler attribute or javascript: URL in the HTML.
+fn assert_inert(html: &str, what: &str) {
+    // Text inside quoted attribute values is inert (askama escapes quotes), so drop it first.
+    let raw = html.to_lowercase();
+    // Our own pages carry no inline script at all (CSP forbids it), so any <script is injected.
+    assert!(!raw.contains("<script"), "{what}: live script element");
+    let attrs = "(href|src|action|formaction|data|background|poster|srcset)";
+    let quoted = regex_lite::Regex::new(&format!(
+        r#"<[a-z][^<>]*\s{attrs}\s*=\s*["']\s*(javascript|vbscript|data):"#
+    ))
+    .unwrap();
+    assert!(!quoted.is_match(&raw), "{what}: script URL in an attribute");
+    let lower = regex_lite::Regex::new(r#"="[^"]*""#)
+        .unwrap()
+        .replace_all(&raw, "=\"\"")
+        .to_string();
+    let bare = regex_lite::Regex::new(&format!(
+        r#"<[a-z][^>]*\s{attrs}\s*=\s*(javascript|vbscript|data):"#
+    ))
+    .unwrap();
+    assert!(
+        !bare.is_match(&lower),
+        "{what}: unquoted script URL in an attribute"
+    );
+    let re = regex_lite::Regex::new(r#"<[a-z][^>]*\s(on[a-z]+)\s*="#).unwrap();
+    assert!(!re.is_match(&lower), "{what}: event handler attribute");
+}
+
+#[actix_web::test]
+async fn fifty_xss_payloads_in_every_news_field_render_inert() {
+    let mut app = spawn_demo().await;
+    let root = zhijia::org::model::all(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .find(|u| u.parent_id.is_none())
+        .unwrap()
+        .id
+        .to_string();
+    let cat = model::categories(&mut app.conn()).unwrap()[0]
+        .id
+        .to_string();
+    assert!(XSS.len() >= 50);
+    app.login_ok("demo-admin").await;
+    let mut ids = Vec::new();
+    for (i, p) in XSS.iter().enumerate() {
+        let title = format!("{p} 标题{i}");
+        let body = format!("正文 {p}\n\n> {p}\n\n- {p}");
+        let r = app
+            .post(
+                "/admin/news/new",
+                &[
+                    ("title", &title),
+                    ("category_id", &cat),
+                    ("summary", p),
+                    ("body", &body),
+                    ("audience", &root),
+                    ("action", "save"),
+                ],
+            )
+            .await;
+        r.assert_status(303);
+        ids.push(
+            r.location()
+                .trim_start_matches("/admin/news/")
+                .parse::<i32>()
+                .unwrap(),
+        );
+        // The editor's preview renders the body too.
+        let pr = app
+            .post(
+                "/admin/news/new",
+                &[
+                    ("title", &title),
+                    ("category_id", &cat),
+                    ("body", &body),
+                    ("audience", &root),
+                    ("action", "preview"),
+                ],
+            )
+            .await;
+        assert_inert(&pr.body, &format!("preview {p}"));
+    }
+    for id in &ids {
+        assert_inert(&app.get(&format!("/admin/news/{id}")).await.body, "editor");
+    }
+    assert_inert(&app.get("/admin/news").await.body, "admin list");
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    for id in &ids {
+        assert_inert(
+            &app.get(&format!("/news/{id}")).await.body,
+            &format!("article {id}"),
+        );
+    }
+    for page in 1..=3 {
+        assert_inert(
+            &app.get(&format!("/news?page={page}")).await.body,
+            "news list",
+        );
+    }
+    assert_inert(&app.get("/").await.body, "home");
+    assert_inert(&app.get("/search?q=alert").await.body, "search");
+    assert_inert(
+        &app.get("/search?q=%3Cscript%3Ealert(1)%3C/script%3E")
+            .await
+            .body,
+        "search echo",
+    );
+}
+
+#[test]
+fn bigram_tokens_cover_two_character_words_and_mixed_text() {
+    let t = zhijia::search::tokens("工会福利App下载");
+    assert_eq!(t, vec!["工会", "会福", "福利", "app", "下载"]);
+    assert_eq!(zhijia::search::tokens("会"), vec!["会"]);
+    assert_eq!(zhijia::search::tokens("ＡＢＣ 工会"), vec!["abc", "工会"]);
+}
