@@ -77,8 +77,9 @@ pub fn seed(state: &AppState) -> AppResult<()> {
         let n = write_tx(&mut conn, |conn| seed_in(conn, &hash, now))?;
         let g = write_tx(&mut conn, |conn| seed_grievances(conn, now))?;
         let b = write_tx(&mut conn, |conn| seed_benefits(conn, now))?;
+        let a = write_tx(&mut conn, |conn| seed_news(conn, now))?;
         println!(
-            "已创建 {n} 名会员、{g} 件维权申诉、{b} 件普惠申请（{:.1} 秒）。",
+            "已创建 {n} 名会员、{g} 件维权申诉、{b} 件普惠申请、{a} 篇资讯（{:.1} 秒）。",
             started.elapsed().as_secs_f32()
         );
     }
@@ -761,6 +762,99 @@ fn seed_benefits(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize
                     )?;
                 }
             }
+        }
+    }
+    Ok(count)
+}
+
+/// (category index, title, body) — realistic union news; each is published by several units.
+const ARTICLES: &[(usize, &str, &str)] = &[
+    (0, "关于开展2026年度“安康杯”竞赛活动的通知", "各分会：\n\n为深入贯彻安全生产方针，经研究，决定在全体会员中开展年度“安康杯”竞赛活动。\n\n## 一、活动时间\n\n即日起至年底。\n\n## 二、活动内容\n\n- 开展安全隐患排查\n- 组织应急演练\n- 评选安全生产先进班组\n\n请各分会高度重视，认真组织，确保活动取得实效。"),
+    (0, "关于做好职工冬季送温暖工作的通知", "冬季将至，为切实做好困难职工帮扶工作，工会将开展“冬季送温暖”活动。请各分会摸清困难职工底数，于本月底前报送帮扶名单。\n\n**工会福利**政策详见附件说明。"),
+    (0, "关于调整会员生日慰问标准的通知", "根据上级工会经费使用规定，自下月起会员生日慰问标准调整为每人 300 元，以蛋糕券或慰问品形式发放。会员可在“职工之家 › 服务 › 普惠慰问”中查看和申请。"),
+    (0, "工会会费收缴工作的通知", "请各分会按规定于本季度末前完成会费收缴，会费按会员工资收入的 0.5% 缴纳。收缴情况将纳入年度工会工作考核。"),
+    (1, "集团工会举办职工篮球赛", "本月，集团工会在体育中心举办职工篮球赛，来自各单位的 16 支代表队参赛。比赛历时五天，第一工程公司代表队获得冠军。赛事丰富了职工业余文化生活，增强了团队凝聚力。"),
+    (1, "第二工程公司工会开展“金秋助学”活动", "第二工程公司工会为 12 名考入大学的职工子女发放助学金共计 3.6 万元，帮助困难职工家庭减轻负担。"),
+    (1, "设计研究院工会组织青年职工读书分享会", "设计研究院工会举办青年职工读书分享会，30 余名青年职工交流读书心得，现场气氛热烈。"),
+    (1, "工会干部培训班顺利结业", "为期三天的基层工会干部培训班顺利结业，培训内容包括工会法、职工维权、经费管理和智慧工会平台使用。"),
+    (1, "劳模创新工作室获评省级示范", "集团“王建国劳模创新工作室”获评省级示范性劳模创新工作室，工作室近三年完成技术革新 26 项，创造经济效益逾千万元。"),
+    (1, "项目一部开展夏季“送清凉”慰问", "项目一部分会为一线施工人员送去绿豆汤、防暑药品和毛巾，叮嘱大家做好防暑降温。"),
+    (2, "《中华人民共和国工会法》要点解读", "工会法规定，工会是职工自愿结合的工人阶级群众组织。\n\n1. 维护职工合法权益是工会的基本职责。\n2. 工会依法参与企业民主管理。\n3. 企业应按工资总额 2% 拨缴工会经费。"),
+    (2, "带薪年休假条例问答", "职工累计工作已满 1 年不满 10 年的，年休假 5 天；已满 10 年不满 20 年的，年休假 10 天；已满 20 年的，年休假 15 天。单位确因工作需要不能安排的，应按日工资收入的 300% 支付年休假工资报酬。"),
+    (2, "劳动合同法常见问题", "用人单位自用工之日起即与劳动者建立劳动关系，应当订立书面劳动合同。超过一个月不满一年未订立书面劳动合同的，应当向劳动者每月支付二倍的工资。"),
+    (3, "职工健身卡补贴开始申请", "会员办理健身卡可申请年度补贴，最高 500 元。请在“普惠慰问”中提交申请，由分会和工会主席审批后发放。"),
+    (3, "中秋节慰问品发放安排", "中秋节慰问品将于节前一周发放，每位会员一份，请各分会组织领取，并做好登记。工会福利发放情况接受会员监督。"),
+    (3, "会员体检福利升级", "今年会员年度体检增加了心脑血管和肿瘤标志物检查项目，体检时间为下月 1 日至 30 日，请会员按分会安排参加。"),
+];
+
+/// ~80 articles over the last months, for the group and each subsidiary union, a few pinned
+/// and mandatory, with read receipts for most readers of the mandatory ones.
+fn seed_news(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+    use crate::news::model::{self as news, ArticleData};
+    let cats = news::categories(conn)?;
+    let units = org::model::all(conn)?;
+    let publishers: Vec<&OrgUnit> = units
+        .iter()
+        .filter(|u| u.parent_id.is_none() || u.kind == "subsidiary")
+        .collect();
+    let admin = members::find_by_employee_no(conn, "demo-admin")?
+        .map(|m| m.id)
+        .ok_or(crate::error::AppError::NotFound)?;
+    let mut count = 0;
+    for round in 0..5 {
+        for (i, (cat, title, body)) in ARTICLES.iter().enumerate() {
+            let unit = publishers[(i + round) % publishers.len()];
+            let title = if round == 0 {
+                title.to_string()
+            } else {
+                format!("{title}（{}）", unit.name)
+            };
+            let body = body.to_string();
+            let publish_at = now - chrono::Duration::hours((round * 400 + i * 23 + 1) as i64);
+            let summary: String = body
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .take(80)
+                .collect();
+            let mandatory = round == 0 && *cat == 0 && i < 2;
+            let data = ArticleData {
+                category_id: cats[*cat].id,
+                unit_id: unit.id,
+                title: &title,
+                summary: &summary,
+                body_md: &body,
+                pinned: round == 0 && i == 0,
+                mandatory,
+                draft: false,
+                publish_at,
+                title_tokens: &crate::search::token_string(&title),
+                body_tokens: &crate::search::token_string(&format!("{summary} {body}")),
+                updated_at: publish_at,
+            };
+            let id = news::insert(conn, &data, admin, publish_at)?;
+            news::set_audience(conn, id, &[unit.id])?;
+            if mandatory {
+                // Two in three members of the audience have read it; demo-member has not.
+                let ids: Vec<i32> =
+                    org::model::under_paths(conn, std::slice::from_ref(&unit.path))?
+                        .iter()
+                        .map(|u| u.id)
+                        .collect();
+                let (rows, _) = members::search(conn, Some(&ids), &Default::default(), 10_000)?;
+                for (k, r) in rows.iter().enumerate() {
+                    if k % 3 != 0 && r.member.employee_no != "demo-member" {
+                        news::record_read(
+                            conn,
+                            id,
+                            r.member.id,
+                            publish_at + chrono::Duration::hours(2),
+                        )?;
+                    }
+                }
+            }
+            count += 1;
         }
     }
     Ok(count)

@@ -200,7 +200,10 @@ async fn search(
     let rows = found
         .into_iter()
         .map(|a| {
-            let s = snippet(&format!("{} {}", a.summary, a.body_md), &text);
+            let s = snippet(
+                &service::plain_text(&format!("{}\n{}", a.summary, a.body_md)),
+                &text,
+            );
             (a, s)
         })
         .collect();

@@ -69,19 +69,21 @@ pub struct ArticleForm {
     pub action: String,
 }
 
-fn summary_of(body: &str) -> String {
+/// Markdown as plain text on one line (for summaries and search snippets).
+pub fn plain_text(body: &str) -> String {
     let plain: String = body
-        .chars()
-        .filter(|c| !matches!(c, '#' | '*' | '>' | '`' | '[' | ']' | '_'))
-        .map(|c| if c.is_whitespace() { ' ' } else { c })
-        .collect();
-    plain
-        .split_whitespace()
+        .lines()
+        .map(|l| l.trim_start_matches(['#', '>', '-', ' ']))
         .collect::<Vec<_>>()
         .join(" ")
         .chars()
-        .take(80)
-        .collect()
+        .filter(|c| !matches!(c, '*' | '`' | '[' | ']' | '_'))
+        .collect();
+    plain.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+pub fn summary_of(body: &str) -> String {
+    plain_text(body).chars().take(80).collect()
 }
 
 /// Create (`id` None) or edit an article published by a unit in the user's scope, to audiences

@@ -493,3 +493,41 @@ async fn on_a_phone_a_member_applies_two_cadres_approve_and_finance_pays() {
     shot(&c, "benefit-paid-375.png").await;
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_reads_the_news_on_phone_and_desktop() {
+    let Some((c, _driver)) = browser().await else {
+        return;
+    };
+    let server = start_server(true);
+    let base = format!("http://{}", server.addr);
+    for (w, h) in [(375, 812), (1280, 800)] {
+        viewport(&c, w, h).await;
+        login(&c, &base, "demo-member").await;
+        c.goto(&format!("{base}/")).await.unwrap();
+        assert!(
+            c.source().await.unwrap().contains("必读通知（"),
+            "unread mandatory notices come first"
+        );
+        shot(&c, &format!("home-news-{w}.png")).await;
+        c.goto(&format!("{base}/news")).await.unwrap();
+        shot(&c, &format!("news-list-{w}.png")).await;
+        click(&c, ".news-list li:first-child a").await;
+        c.wait().for_element(Locator::Css(".prose")).await.unwrap();
+        shot(&c, &format!("news-article-{w}.png")).await;
+        c.goto(&format!("{base}/search?q=%E7%A6%8F%E5%88%A9"))
+            .await
+            .unwrap();
+        assert!(c.source().await.unwrap().contains("<mark>福利</mark>"));
+        shot(&c, &format!("search-{w}.png")).await;
+        let overflow = c
+            .execute(
+                "return document.documentElement.scrollWidth > window.innerWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(overflow, serde_json::Value::Bool(false), "wider than {w}px");
+    }
+    c.close().await.unwrap();
+}

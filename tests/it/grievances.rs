@@ -385,7 +385,8 @@ fn dump_all(app_conn: &mut zhijia::db::PooledConn) -> Vec<String> {
         diesel::sql_query("SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = 'public'").load(app_conn).unwrap()
     };
     let mut out = Vec::new();
-    for t in tables {
+    // FTS5 index tables hold only search tokens of news articles.
+    for t in tables.into_iter().filter(|t| !t.name.contains("_fts")) {
         let cols: Vec<Col> = if sqlite {
             diesel::sql_query(format!("SELECT name FROM pragma_table_info('{}')", t.name))
                 .load(app_conn)

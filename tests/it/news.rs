@@ -128,14 +128,33 @@ async fn a_read_receipt_counts_once_and_the_unread_list_is_exact() {
     };
     app.logout().await;
     app.login_ok("demo-member").await;
+    let member = app.member_id("demo-member");
+    let anc = {
+        let u = zhijia::auth::user::load_user(&mut app.conn(), member, "")
+            .unwrap()
+            .unwrap();
+        zhijia::news::service::ancestors(&u)
+    };
+    let now = app.state.config.clock.now();
+    let unread = |conn: &mut zhijia::db::PooledConn| -> Vec<i32> {
+        model::unread_mandatory(conn, member, &anc, now)
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect()
+    };
+    let before = unread(&mut app.conn());
+    assert!(before.contains(&id));
     app.get("/")
         .await
-        .assert_contains("必读通知（1 条未读）")
+        .assert_contains(&format!("必读通知（{} 条未读）", before.len()))
         .assert_contains("关于开展安全生产月活动的通知");
     for _ in 0..3 {
         app.get(&format!("/news/{id}")).await.assert_status(200);
     }
-    assert!(!app.get("/").await.body.contains("条未读）"));
+    let after = unread(&mut app.conn());
+    assert_eq!(after.len(), before.len() - 1);
+    assert!(!after.contains(&id));
     assert_eq!(
         model::readers(&mut app.conn(), id).unwrap().len(),
         1,
