@@ -19,7 +19,10 @@ pub struct AppState {
 
 /// Open the database, apply migrations and build the state (used by `serve` and by tests).
 pub fn build_state(config: Config) -> AppResult<web::Data<AppState>> {
-    let pool = db::build_pool(&config.database, config.pool_size)?;
+    let pool = match &config.query_counter {
+        Some(c) => db::build_counting_pool(&config.database, config.pool_size, c.clone())?,
+        None => db::build_pool(&config.database, config.pool_size)?,
+    };
     let mut conn = pool.get()?;
     let applied = db::migrate(&mut conn)?;
     if applied > 0 {

@@ -112,6 +112,7 @@ impl GlobalArgs {
             hash_cost: HashCost::PRODUCTION,
             pool_size: self.pool_size,
             clock: Clock::default(),
+            query_counter: None,
         })
     }
 }

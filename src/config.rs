@@ -58,6 +58,8 @@ pub struct Config {
     pub hash_cost: HashCost,
     pub pool_size: u32,
     pub clock: Clock,
+    /// Tests only: count every database statement.
+    pub query_counter: Option<crate::db::QueryCounter>,
 }
 
 impl Config {

@@ -128,37 +128,49 @@ pub fn load_user(
     }))
 }
 
-#[derive(Clone)]
-struct Loaded(Option<Arc<User>>);
+/// The request's user, shared by every extractor of the request. Extractors are polled
+/// together, so the first one loads and the others wait for the same result.
+#[derive(Clone, Default)]
+struct UserCell(std::rc::Rc<tokio::sync::OnceCell<Option<Arc<User>>>>);
 
 /// The user behind this request's session cookie, loaded at most once per request.
 pub async fn user_of(req: &HttpRequest) -> AppResult<Option<Arc<User>>> {
-    if let Some(Loaded(u)) = req.extensions().get::<Loaded>() {
-        return Ok(u.clone());
-    }
-    let token = req
-        .cookie(super::session::COOKIE)
-        .map(|c| c.value().to_string());
-    let user = match token {
-        None => None,
-        Some(token) => {
+    let cell = {
+        let mut ext = req.extensions_mut();
+        match ext.get::<UserCell>() {
+            Some(c) => c.clone(),
+            None => {
+                let c = UserCell::default();
+                ext.insert(c.clone());
+                c
+            }
+        }
+    };
+    let user = cell
+        .0
+        .get_or_try_init(|| async {
+            let Some(token) = req
+                .cookie(super::session::COOKIE)
+                .map(|c| c.value().to_string())
+            else {
+                return Ok(None);
+            };
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| AppError::Internal("app state missing".into()))?
                 .clone();
             let now = state.config.clock.now();
-            crate::db::run(&state.pool, move |conn| {
+            let user = crate::db::run(&state.pool, move |conn| {
                 let Some(s) = super::session::load(conn, &token, now)? else {
                     return Ok(None);
                 };
                 load_user(conn, s.member_id, &s.id)
             })
-            .await?
-            .map(Arc::new)
-        }
-    };
-    req.extensions_mut().insert(Loaded(user.clone()));
-    Ok(user)
+            .await?;
+            Ok::<_, AppError>(user.map(Arc::new))
+        })
+        .await?;
+    Ok(user.clone())
 }
 
 type Fut<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;

@@ -60,11 +60,23 @@ impl DbUrl {
 #[derive(Clone, Debug)]
 pub struct Manager {
     url: DbUrl,
+    /// Counts every statement run on the pool's connections (tests use it to bound queries).
+    counter: Option<QueryCounter>,
 }
+
+/// A shared statement counter.
+pub type QueryCounter = std::sync::Arc<std::sync::atomic::AtomicUsize>;
 
 impl Manager {
     pub fn new(url: DbUrl) -> Self {
-        Manager { url }
+        Manager { url, counter: None }
+    }
+
+    pub fn counting(url: DbUrl, counter: QueryCounter) -> Self {
+        Manager {
+            url,
+            counter: Some(counter),
+        }
     }
 }
 
@@ -73,6 +85,29 @@ impl ManageConnection for Manager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        let mut conn = self.open()?;
+        if let Some(c) = self.counter.clone() {
+            conn.set_instrumentation(move |e: diesel::connection::InstrumentationEvent<'_>| {
+                if let diesel::connection::InstrumentationEvent::StartQuery { .. } = e {
+                    c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+impl Manager {
+    fn open(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
             DbUrl::Sqlite(path) => {
                 let path = path.to_string_lossy();
@@ -94,19 +129,19 @@ impl ManageConnection for Manager {
                 .map_err(r2d2::Error::ConnectionError),
         }
     }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
-    }
 }
 
 /// Build the pool. SQLite files get their directory created first.
 pub fn build_pool(url: &DbUrl, max_size: u32) -> AppResult<Pool> {
+    build_pool_with(Manager::new(url.clone()), url, max_size)
+}
+
+/// Build a pool whose connections count their statements into `counter`.
+pub fn build_counting_pool(url: &DbUrl, max_size: u32, counter: QueryCounter) -> AppResult<Pool> {
+    build_pool_with(Manager::counting(url.clone(), counter), url, max_size)
+}
+
+fn build_pool_with(manager: Manager, url: &DbUrl, max_size: u32) -> AppResult<Pool> {
     if let DbUrl::Sqlite(path) = url {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -123,7 +158,10 @@ pub fn build_pool(url: &DbUrl, max_size: u32) -> AppResult<Pool> {
     r2d2::Pool::builder()
         .max_size(max_size.max(2))
         .connection_timeout(Duration::from_secs(5))
-        .build(Manager::new(url.clone()))
+        // No `SELECT 1` before every checkout: a broken connection fails its query and is
+        // replaced, and pages save a round trip each.
+        .test_on_check_out(false)
+        .build(manager)
         .map_err(|e| AppError::Internal(format!("cannot open database: {e}")))
 }
 

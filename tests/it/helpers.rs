@@ -176,6 +176,7 @@ pub fn test_config(database: DbUrl) -> Config {
         hash_cost: HashCost::TEST,
         pool_size: 4,
         clock: Clock::default(),
+        query_counter: Some(Default::default()),
     }
 }
 
@@ -392,6 +393,15 @@ where
             .get_result(&mut self.conn())
             .unwrap();
         r.n
+    }
+
+    /// Statements run since the last call.
+    pub fn take_queries(&self) -> usize {
+        self.state
+            .config
+            .query_counter
+            .as_ref()
+            .map_or(0, |c| c.swap(0, std::sync::atomic::Ordering::SeqCst))
     }
 
     pub fn audit_count(&self, action: &str) -> i64 {

@@ -492,3 +492,40 @@ fn bigram_tokens_cover_two_character_words_and_mixed_text() {
     assert_eq!(zhijia::search::tokens("会"), vec!["会"]);
     assert_eq!(zhijia::search::tokens("ＡＢＣ 工会"), vec!["abc", "工会"]);
 }
+
+#[actix_web::test]
+async fn news_list_article_and_home_run_a_bounded_number_of_queries() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let id = {
+        let anc = zhijia::news::service::ancestors(
+            &zhijia::auth::user::load_user(&mut app.conn(), app.member_id("demo-member"), "")
+                .unwrap()
+                .unwrap(),
+        );
+        let now = app.state.config.clock.now();
+        model::visible(&mut app.conn(), &anc, now, None, None, 1, 0)
+            .unwrap()
+            .0[0]
+            .id
+    };
+    let mut counts = Vec::new();
+    for path in ["/news", &format!("/news/{id}"), "/", "/search?q=工会"] {
+        app.get(path).await.assert_status(200);
+        app.take_queries();
+        app.get(path).await.assert_status(200);
+        counts.push((path.to_string(), app.take_queries()));
+    }
+    // Each page: the session and user (5 statements), then a fixed handful of its own (measured:
+    // list 8, article 12 with the read receipt transaction, home 9, search 8), whatever
+    // the number of articles on it (20 on the list page).
+    for (path, n) in &counts {
+        assert!(*n <= 12, "{path} ran {n} statements");
+    }
+    // Twice the rows on the list page do not change the count (no query per row).
+    let list_before = counts[0].1;
+    app.get("/news?page=2").await.assert_status(200);
+    app.take_queries();
+    app.get("/news?page=2").await;
+    assert_eq!(app.take_queries(), list_before);
+}
