@@ -529,3 +529,44 @@ async fn news_list_article_and_home_run_a_bounded_number_of_queries() {
     app.get("/news?page=2").await;
     assert_eq!(app.take_queries(), list_before);
 }
+
+#[actix_web::test]
+async fn the_hot_news_queries_use_indexes_on_sqlite() {
+    use diesel::prelude::*;
+    let app = spawn_demo().await;
+    let mut conn = app.conn();
+    if !zhijia::db::is_sqlite(&conn) {
+        return; // PostgreSQL plans depend on table statistics; checked on SQLite.
+    }
+    #[derive(QueryableByName)]
+    struct Plan {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    // The statements model::visible, model::find and model::unread_mandatory run (same shape).
+    let queries = [
+        "SELECT id FROM news_articles WHERE draft = 0 AND publish_at <= '2030-01-01' AND id IN \
+         (SELECT article_id FROM news_audiences WHERE unit_id IN (1, 2, 5)) \
+         ORDER BY pinned DESC, publish_at DESC, id DESC LIMIT 20",
+        "SELECT id FROM news_articles WHERE id = 7",
+        "SELECT id FROM news_articles WHERE draft = 0 AND mandatory = 1 AND publish_at <= '2030-01-01' AND id IN \
+         (SELECT article_id FROM news_audiences WHERE unit_id IN (1, 2, 5)) AND NOT id IN \
+         (SELECT article_id FROM news_reads WHERE member_id = 3) ORDER BY publish_at DESC LIMIT 20",
+    ];
+    for q in queries {
+        let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {q}"))
+            .load(&mut conn)
+            .unwrap();
+        let text = plan
+            .iter()
+            .map(|p| p.detail.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ");
+        assert!(
+            !text.contains("SCAN news_articles") || text.contains("USING INDEX"),
+            "{q}\n→ {text}"
+        );
+        assert!(!text.contains("SCAN news_audiences"), "{q}\n→ {text}");
+        assert!(!text.contains("SCAN news_reads"), "{q}\n→ {text}");
+    }
+}

@@ -39,6 +39,7 @@ CREATE TABLE news_reads (
     read_at TIMESTAMP NOT NULL,
     PRIMARY KEY (article_id, member_id)
 );
+CREATE INDEX news_reads_member ON news_reads(member_id);
 
 -- Search: CJK bigram tokens (written by the app) in a weighted tsvector with a GIN index.
 ALTER TABLE news_articles ADD COLUMN search_vec tsvector GENERATED ALWAYS AS (

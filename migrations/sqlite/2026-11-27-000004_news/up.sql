@@ -39,6 +39,7 @@ CREATE TABLE news_reads (
     read_at TIMESTAMP NOT NULL,
     PRIMARY KEY (article_id, member_id)
 );
+CREATE INDEX news_reads_member ON news_reads(member_id);
 
 -- Search: CJK bigram tokens (written by the app) indexed by FTS5; title weighs more than body.
 CREATE VIRTUAL TABLE news_fts USING fts5(title_tokens, body_tokens, content='news_articles', content_rowid='id', tokenize='unicode61');
