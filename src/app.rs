@@ -15,6 +15,8 @@ pub struct AppState {
     pub hasher: Hasher,
     /// Wrong receipt codes per address (anonymous grievance follow-up).
     pub track_limiter: crate::web::RateLimiter,
+    /// Article views not yet written to the database.
+    pub views: crate::news::service::ViewCounter,
 }
 
 /// Open the database, apply migrations and build the state (used by `serve` and by tests).
@@ -35,6 +37,7 @@ pub fn build_state(config: Config) -> AppResult<web::Data<AppState>> {
         config,
         hasher,
         track_limiter: crate::web::RateLimiter::new(10, std::time::Duration::from_secs(600)),
+        views: Default::default(),
     }))
 }
 
@@ -124,6 +127,17 @@ pub async fn run(config: Config) -> AppResult<()> {
 /// Background jobs, every minute: grievance deadlines (under a lease, so one instance of many
 /// does the work each round) and expired-session cleanup.
 fn spawn_jobs(state: web::Data<AppState>) {
+    let views = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            let v = views.clone();
+            if let Err(e) = db::run(&views.pool, move |conn| v.views.flush(conn)).await {
+                log::warn!("view count flush failed: {e}");
+            }
+        }
+    });
     let holder = crate::auth::random_token(8);
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(60));

@@ -94,13 +94,15 @@ async fn show(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let now = state.config.clock.now();
-    let (a, categories) = db::run(&state.pool, move |conn| {
+    let (mut a, categories) = db::run(&state.pool, move |conn| {
         Ok((
             service::open(conn, &user, id, now)?,
             model::categories(conn)?,
         ))
     })
     .await?;
+    state.views.hit(a.id);
+    a.view_count += state.views.pending(a.id);
     let category = categories
         .iter()
         .find(|c| c.id == a.category_id)

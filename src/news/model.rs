@@ -194,16 +194,16 @@ pub fn unread_mandatory(
         .load(conn)?)
 }
 
-/// Record a read once (the first open counts; later ones change nothing) and count the view.
+/// Record a read once (the first open counts; later ones change nothing).
 pub fn record_read(
     conn: &mut DbConnection,
     article_id: i32,
     member_id: i32,
     now: NaiveDateTime,
 ) -> AppResult<()> {
-    diesel::update(news_articles::table.find(article_id))
-        .set(news_articles::view_count.eq(news_articles::view_count + 1))
-        .execute(conn)?;
+    if has_read(conn, article_id, member_id)? {
+        return Ok(());
+    }
     let seen: i64 = news_reads::table
         .filter(news_reads::article_id.eq(article_id))
         .filter(news_reads::member_id.eq(member_id))
@@ -242,4 +242,23 @@ pub fn for_units(
         .limit(limit)
         .select(Article::as_select())
         .load(conn)?)
+}
+
+pub fn has_read(conn: &mut DbConnection, article_id: i32, member_id: i32) -> AppResult<bool> {
+    let n: i64 = news_reads::table
+        .filter(news_reads::article_id.eq(article_id))
+        .filter(news_reads::member_id.eq(member_id))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// Add buffered views to the stored counts.
+pub fn add_views(conn: &mut DbConnection, views: &[(i32, i32)]) -> AppResult<()> {
+    for (id, n) in views {
+        diesel::update(news_articles::table.find(*id))
+            .set(news_articles::view_count.eq(news_articles::view_count + *n))
+            .execute(conn)?;
+    }
+    Ok(())
 }

@@ -34,6 +34,11 @@ pub fn open(
     if !model::audience(conn, id)?.iter().any(|u| anc.contains(u)) {
         return Err(AppError::NotFound);
     }
+    // Reading is the hot path: only a first read writes (the receipt); views are counted in
+    // memory (`ViewCounter`) and flushed in batches.
+    if model::has_read(conn, id, user.id)? {
+        return Ok(a);
+    }
     match write_tx(conn, |conn| model::record_read(conn, id, user.id, now)) {
         // Two first opens at the same moment: the other one recorded the read.
         Err(AppError::Database(diesel::result::Error::DatabaseError(
@@ -284,4 +289,44 @@ pub fn unread_xlsx(title: &str, unread: &[(String, String, String)]) -> AppResul
     }
     ws.set_column_width(2, 20).map_err(err)?;
     wb.save_to_buffer().map_err(err)
+}
+
+/// Article views counted in this instance's memory and added to the database in batches, so
+/// reading an article costs no write. A crash loses at most the views since the last flush.
+#[derive(Default)]
+pub struct ViewCounter(std::sync::Mutex<std::collections::HashMap<i32, i32>>);
+
+impl ViewCounter {
+    pub fn hit(&self, id: i32) {
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(id).or_insert(0) += 1;
+        }
+    }
+
+    /// Views not yet flushed for one article (added to the stored count when shown).
+    pub fn pending(&self, id: i32) -> i32 {
+        self.0
+            .lock()
+            .map_or(0, |m| m.get(&id).copied().unwrap_or(0))
+    }
+
+    /// Write the buffered counts; on failure they are put back for the next flush.
+    pub fn flush(&self, conn: &mut DbConnection) -> AppResult<()> {
+        let batch: Vec<(i32, i32)> = match self.0.lock() {
+            Ok(mut m) => m.drain().collect(),
+            Err(_) => return Ok(()),
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = write_tx(conn, |conn| model::add_views(conn, &batch)) {
+            if let Ok(mut m) = self.0.lock() {
+                for (id, n) in batch {
+                    *m.entry(id).or_insert(0) += n;
+                }
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
 }

@@ -160,6 +160,10 @@ async fn a_read_receipt_counts_once_and_the_unread_list_is_exact() {
         1,
         "three opens, one receipt"
     );
+    // Views are buffered in memory and written in batches.
+    assert_eq!(app.state.views.pending(id), 3);
+    app.state.views.flush(&mut app.conn()).unwrap();
+    assert_eq!(app.state.views.pending(id), 0);
     assert_eq!(
         model::find(&mut app.conn(), id)
             .unwrap()
