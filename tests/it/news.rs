@@ -521,7 +521,7 @@ async fn news_list_article_and_home_run_a_bounded_number_of_queries() {
         counts.push((path.to_string(), app.take_queries()));
     }
     // Each page: the session and user (5 statements), then a fixed handful of its own (measured:
-    // list 8, article 12 with the read receipt transaction, home 9, search 8), whatever
+    // list 8, article up to 12 on the first read with its receipt, home 9, search 8), whatever
     // the number of articles on it (20 on the list page).
     for (path, n) in &counts {
         assert!(*n <= 12, "{path} ran {n} statements");
