@@ -13,7 +13,7 @@ use crate::auth::csrf::Form;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
-use crate::web::upload::{sniff, MultipartForm};
+use crate::web::upload::MultipartForm;
 use crate::web::{redirect_flash, render, render_status, Ctx, FieldErrors};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -133,27 +133,6 @@ async fn apply_form(
     })
 }
 
-/// Files that pass the type check, and errors for the rest.
-fn files_of(mp: MultipartForm, errors: &mut FieldErrors) -> Vec<service::File> {
-    for e in &mp.file_errors {
-        errors.add("files", e.clone());
-    }
-    let mut files = Vec::new();
-    for f in mp.files {
-        match sniff(&f.data) {
-            Some((mime, _)) => files.push((f.filename, mime, f.data)),
-            None => errors.add(
-                "files",
-                format!(
-                    "“{}”不是 JPEG、PNG 或 PDF 文件（按文件内容判断）",
-                    f.filename
-                ),
-            ),
-        }
-    }
-    files
-}
-
 async fn apply(
     state: web::Data<AppState>,
     ctx: Ctx,
@@ -176,7 +155,7 @@ async fn apply(
         submit_token: mp.text("submit_token"),
     };
     let mut errors = FieldErrors::default();
-    let files = files_of(mp, &mut errors);
+    let files = mp.typed_files(&mut errors);
     if !errors.is_empty() {
         return render_status(
             &ApplyPage {
@@ -300,7 +279,7 @@ async fn resubmit(
     let now = state.config.clock.now();
     let note = mp.text("note");
     let mut errors = FieldErrors::default();
-    let files = files_of(mp, &mut errors);
+    let files = mp.typed_files(&mut errors);
     if !errors.is_empty() {
         let msg = errors
             .0

@@ -146,8 +146,7 @@ pub struct ApplyForm {
     pub submit_token: String,
 }
 
-/// A validated attachment: (file name, mime, bytes).
-pub type File = (String, &'static str, Vec<u8>);
+pub use crate::web::upload::TypedFile as File;
 
 /// Apply for an item. Returns the request id, or field errors for the form.
 pub fn apply(

@@ -13,7 +13,7 @@ use crate::auth::CurrentUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::org::OrgUnit;
-use crate::web::upload::{sniff, MultipartForm};
+use crate::web::upload::MultipartForm;
 use crate::web::{client_ip, redirect_flash, render, render_status, Ctx, FieldErrors};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -120,22 +120,7 @@ async fn submit(
         submit_token: mp.text("submit_token"),
     };
     let mut errors = form.check();
-    for e in &mp.file_errors {
-        errors.add("files", e.clone());
-    }
-    let mut files = Vec::new();
-    for f in mp.files {
-        match sniff(&f.data) {
-            Some((mime, _)) => files.push((f.filename, mime, f.data)),
-            None => errors.add(
-                "files",
-                format!(
-                    "“{}”不是 JPEG、PNG 或 PDF 文件（按文件内容判断），请换一个文件",
-                    f.filename
-                ),
-            ),
-        }
-    }
+    let files = mp.typed_files(&mut errors);
     if !errors.is_empty() {
         let units = units(&state).await?;
         return render_status(

@@ -108,8 +108,7 @@ pub struct SubmitForm {
     pub submit_token: String,
 }
 
-/// A validated attachment: (file name, mime, bytes).
-pub type File = (String, &'static str, Vec<u8>);
+pub use crate::web::upload::TypedFile as File;
 
 fn required(
     errors: &mut FieldErrors,

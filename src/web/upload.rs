@@ -30,9 +30,34 @@ pub struct MultipartForm {
     pub file_errors: Vec<String>,
 }
 
+/// A checked attachment: (file name, mime decided from the bytes, bytes).
+pub type TypedFile = (String, &'static str, Vec<u8>);
+
 impl MultipartForm {
     pub fn text(&self, name: &str) -> String {
         self.fields.get(name).cloned().unwrap_or_default()
+    }
+
+    /// The files whose bytes are JPEG, PNG or PDF; every other file, and every size or count
+    /// problem, becomes an error on the `files` field.
+    pub fn typed_files(self, errors: &mut crate::web::FieldErrors) -> Vec<TypedFile> {
+        for e in self.file_errors {
+            errors.add("files", e);
+        }
+        let mut files = Vec::new();
+        for f in self.files {
+            match sniff(&f.data) {
+                Some((mime, _)) => files.push((f.filename, mime, f.data)),
+                None => errors.add(
+                    "files",
+                    format!(
+                        "“{}”不是 JPEG、PNG 或 PDF 文件（按文件内容判断），请换一个文件",
+                        f.filename
+                    ),
+                ),
+            }
+        }
+        files
     }
 }
 
