@@ -13,7 +13,7 @@ use super::model::{
 use super::service::{self, Decision, PayoutRow};
 use crate::app::AppState;
 use crate::attachments::AttachmentMeta;
-use crate::audit::{self, Actor};
+use crate::audit::Actor;
 use crate::auth::csrf::Form;
 use crate::auth::user::{AdminUser, StaffUser};
 use crate::auth::User;
@@ -58,12 +58,7 @@ pub fn rows_for(
     user: &User,
     state: Option<&str>,
 ) -> AppResult<Vec<Row>> {
-    let prefixes: Vec<String> = if user.is_admin {
-        vec!["/".into()]
-    } else {
-        user.roles.iter().map(|g| g.unit_path.clone()).collect()
-    };
-    let units = crate::org::model::under_paths(conn, &prefixes)?;
+    let units = scope::units_for_roles(conn, user, &crate::org::Role::ALL)?;
     let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
     let items = model::items(conn)?;
     let mut out = Vec::new();
@@ -402,38 +397,26 @@ async fn create_item(
         _ => "yearly".into(),
     };
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
+    let period = (active_from, active_until);
     db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            let id = model::insert_item(
-                conn,
-                &NewBenefitItem {
-                    name: &name,
-                    category: &f.category,
-                    description: f.description.trim(),
-                    amount_mode: mode,
-                    amount_fen: amount,
-                    frequency: &frequency,
-                    required_fields: f.fields.trim(),
-                    required_attachments: f.attachments.trim(),
-                    unit_id,
-                    steps: &steps,
-                    extra_step_above_fen: extra,
-                    extra_step_role: extra.map(|_| "chair"),
-                    sensitive: f.sensitive == "1",
-                    active: true,
-                    created_at: actor.now,
-                },
-            )?;
-            model::set_item_period(conn, id, active_from, active_until)?;
-            audit::record(
-                conn,
-                &actor,
-                None,
-                "benefit.item_create",
-                ("benefit_item", Some(id)),
-                &name,
-            )
-        })
+        let item = NewBenefitItem {
+            name: &name,
+            category: &f.category,
+            description: f.description.trim(),
+            amount_mode: mode,
+            amount_fen: amount,
+            frequency: &frequency,
+            required_fields: f.fields.trim(),
+            required_attachments: f.attachments.trim(),
+            unit_id,
+            steps: &steps,
+            extra_step_above_fen: extra,
+            extra_step_role: extra.map(|_| "chair"),
+            sensitive: f.sensitive == "1",
+            active: true,
+            created_at: actor.now,
+        };
+        service::create_item(conn, &actor, &item, period)
     })
     .await?;
     Ok(redirect_flash(back, "ok", "项目已添加"))
@@ -452,18 +435,7 @@ async fn toggle_item(
     let id = path.into_inner();
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            let item = model::item(conn, id)?.ok_or(AppError::NotFound)?;
-            model::set_item_active(conn, id, !item.active)?;
-            audit::record(
-                conn,
-                &actor,
-                None,
-                "benefit.item_toggle",
-                ("benefit_item", Some(id)),
-                if item.active { "暂停" } else { "启用" },
-            )
-        })
+        service::toggle_item(conn, &actor, id)
     })
     .await?;
     Ok(redirect_flash("/admin/benefits/catalogue", "ok", "已更新"))
@@ -558,28 +530,8 @@ async fn set_budget(
         Err(e) => return Ok(redirect_flash(back, "error", e)),
     };
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
-    let year = actor.now.year();
     db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            let unit = crate::org::model::find(conn, unit_id)?.ok_or(AppError::NotFound)?;
-            if !scope::may_grant_roles(&user, &unit.path) {
-                return Err(AppError::Forbidden);
-            }
-            model::set_budget(conn, unit_id, year, &f.category, amount, actor.now)?;
-            audit::record(
-                conn,
-                &actor,
-                Some(unit_id),
-                "benefit.budget",
-                ("budget", None),
-                &format!(
-                    "{} {} {} 元",
-                    unit.name,
-                    model::category_label(&f.category),
-                    model::yuan(amount)
-                ),
-            )
-        })
+        service::set_budget(conn, &user, &actor, unit_id, &f.category, amount)
     })
     .await?;
     Ok(redirect_flash(back, "ok", "预算已保存"))

@@ -298,11 +298,7 @@ pub fn may_decide(user: &User, req: &BenefitRequest, unit_path: &str) -> Result<
 
 /// Who sees a request in the admin area: approvers in scope (cadres, chairs) and finance.
 pub fn may_view(user: &User, unit_path: &str) -> bool {
-    user.is_admin
-        || user
-            .roles
-            .iter()
-            .any(|g| unit_path.starts_with(&g.unit_path))
+    org::scope::holds_over(user, unit_path, &Role::ALL)
 }
 
 /// Load a request for staff, with its item and the applicant's unit; NotFound outside scope.
@@ -712,9 +708,7 @@ pub fn resubmit(
 
 /// Whether the user is finance for the request's unit.
 pub fn is_finance_for(user: &User, unit_path: &str) -> bool {
-    user.roles
-        .iter()
-        .any(|g| g.role == Role::Finance && unit_path.starts_with(&g.unit_path))
+    !user.is_admin && org::scope::holds_over(user, unit_path, &[Role::Finance])
 }
 
 /// Finance marks approved requests paid, with a payment reference. Paid is final. Returns how
@@ -784,16 +778,7 @@ pub fn mark_paid(
 
 /// Approved but unpaid requests in the finance user's scope, with names for the payout list.
 pub fn payout_rows(conn: &mut DbConnection, user: &User) -> AppResult<Vec<PayoutRow>> {
-    let mut prefixes: Vec<String> = user
-        .roles
-        .iter()
-        .filter(|g| g.role == Role::Finance)
-        .map(|g| g.unit_path.clone())
-        .collect();
-    if user.is_admin {
-        prefixes = vec!["/".into()];
-    }
-    let units = org::model::under_paths(conn, &prefixes)?;
+    let units = org::scope::units_for_roles(conn, user, &[Role::Finance])?;
     let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
     let reqs = model::in_units(conn, Some(&ids), Some("approved"), 5000)?;
     let items = model::items(conn)?;
@@ -899,4 +884,82 @@ pub fn budget_lines(
         out.push((b, name, committed, paid));
     }
     Ok(out)
+}
+
+/// Add an item to the catalogue (admins), with its active period, audited.
+pub fn create_item(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    item: &model::NewBenefitItem<'_>,
+    period: (Option<NaiveDateTime>, Option<NaiveDateTime>),
+) -> AppResult<i32> {
+    write_tx(conn, |conn| {
+        let id = model::insert_item(conn, item)?;
+        model::set_item_period(conn, id, period.0, period.1)?;
+        audit::record(
+            conn,
+            actor,
+            None,
+            "benefit.item_create",
+            ("benefit_item", Some(id)),
+            item.name,
+        )?;
+        Ok(id)
+    })
+}
+
+/// Pause or resume an item (admins), audited.
+pub fn toggle_item(conn: &mut DbConnection, actor: &Actor, id: i32) -> AppResult<()> {
+    write_tx(conn, |conn| {
+        let item = model::item(conn, id)?.ok_or(AppError::NotFound)?;
+        model::set_item_active(conn, id, !item.active)?;
+        let what = if item.active { "暂停" } else { "启用" };
+        audit::record(
+            conn,
+            actor,
+            None,
+            "benefit.item_toggle",
+            ("benefit_item", Some(id)),
+            what,
+        )
+    })
+}
+
+/// Set this year's budget of a unit and category: admins anywhere, chairs in their subtree.
+pub fn set_budget(
+    conn: &mut DbConnection,
+    user: &User,
+    actor: &Actor,
+    unit_id: i32,
+    category: &str,
+    amount_fen: i64,
+) -> AppResult<()> {
+    write_tx(conn, |conn| {
+        let unit = org::model::find(conn, unit_id)?.ok_or(AppError::NotFound)?;
+        if !org::scope::may_grant_roles(user, &unit.path) {
+            return Err(AppError::Forbidden);
+        }
+        model::set_budget(
+            conn,
+            unit_id,
+            actor.now.year(),
+            category,
+            amount_fen,
+            actor.now,
+        )?;
+        let detail = format!(
+            "{} {} {} 元",
+            unit.name,
+            model::category_label(category),
+            model::yuan(amount_fen)
+        );
+        audit::record(
+            conn,
+            actor,
+            Some(unit_id),
+            "benefit.budget",
+            ("budget", None),
+            &detail,
+        )
+    })
 }

@@ -190,24 +190,12 @@ async fn save_limits(
         ));
     }
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
+    let limits = Limits {
+        accept_working_days: a,
+        answer_days: i64::from(d),
+    };
     db::run(&state.pool, move |conn| {
-        crate::db::write_tx(conn, |conn| {
-            crate::settings::set(
-                conn,
-                "grievance.accept_working_days",
-                &a.to_string(),
-                actor.now,
-            )?;
-            crate::settings::set(conn, "grievance.answer_days", &d.to_string(), actor.now)?;
-            crate::audit::record(
-                conn,
-                &actor,
-                None,
-                "settings.change",
-                ("settings", None),
-                &format!("申诉时限：受理 {a} 个工作日，答复 {d} 天"),
-            )
-        })
+        service::set_limits(conn, &actor, limits)
     })
     .await?;
     Ok(redirect_flash(

@@ -892,3 +892,25 @@ pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(
     }
     Ok((escalated, closed))
 }
+
+/// Change the time limits (admins), audited; they apply to steps taken from now on.
+pub fn set_limits(conn: &mut DbConnection, actor: &Actor, limits: Limits) -> AppResult<()> {
+    write_tx(conn, |conn| {
+        let (a, d) = (limits.accept_working_days, limits.answer_days);
+        crate::settings::set(
+            conn,
+            "grievance.accept_working_days",
+            &a.to_string(),
+            actor.now,
+        )?;
+        crate::settings::set(conn, "grievance.answer_days", &d.to_string(), actor.now)?;
+        audit::record(
+            conn,
+            actor,
+            None,
+            "settings.change",
+            ("settings", None),
+            &format!("申诉时限：受理 {a} 个工作日，答复 {d} 天"),
+        )
+    })
+}

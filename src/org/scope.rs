@@ -111,3 +111,31 @@ pub fn responsible_cadres(conn: &mut DbConnection, unit: &OrgUnit) -> AppResult<
 pub fn handles(user: &User, unit_path: &str) -> bool {
     manages(user, unit_path)
 }
+
+/// Path prefixes where the user holds any of `roles`; `None` for admins (everything).
+pub fn role_prefixes(user: &User, roles: &[Role]) -> Option<Vec<String>> {
+    if user.is_admin {
+        return None;
+    }
+    Some(prefixes_for(user, roles))
+}
+
+/// Units under the user's `roles` (all units for admins), in tree order.
+pub fn units_for_roles(
+    conn: &mut DbConnection,
+    user: &User,
+    roles: &[Role],
+) -> AppResult<Vec<OrgUnit>> {
+    match role_prefixes(user, roles) {
+        None => model::all(conn),
+        Some(ps) => model::under_paths(conn, &ps),
+    }
+}
+
+/// Whether the user holds one of `roles` at this unit or above (admins: always).
+pub fn holds_over(user: &User, unit_path: &str, roles: &[Role]) -> bool {
+    match role_prefixes(user, roles) {
+        None => true,
+        Some(ps) => ps.iter().any(|p| unit_path.starts_with(p.as_str())),
+    }
+}
