@@ -56,6 +56,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::grievances::routes(cfg);
     crate::benefits::routes(cfg);
     crate::news::routes(cfg);
+    crate::showcase::routes(cfg);
+    crate::comments::routes(cfg);
 }
 
 /// The app as served and as tested: state, middleware, routes, and the 404 page.

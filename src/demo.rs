@@ -831,6 +831,7 @@ fn seed_news(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
                 publish_at,
                 title_tokens: &crate::search::token_string(&title),
                 body_tokens: &crate::search::token_string(&format!("{summary} {body}")),
+                comments_enabled: *cat == 1,
                 updated_at: publish_at,
             };
             let id = news::insert(conn, &data, admin, publish_at)?;

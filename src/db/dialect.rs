@@ -21,8 +21,32 @@ pub fn backup(conn: &mut DbConnection, dest: &str) -> AppResult<()> {
     }
 }
 
-/// Article ids matching every query token, best first (title matches rank above body matches).
-pub fn search_news(conn: &mut DbConnection, tokens: &[String], limit: i64) -> AppResult<Vec<i32>> {
+/// What can be searched: each has `title_tokens` / `body_tokens` columns, indexed by FTS5 on
+/// SQLite and by a generated `search_vec` tsvector on PostgreSQL.
+#[derive(Debug, Clone, Copy)]
+pub enum SearchIndex {
+    News,
+    Showcase,
+}
+
+impl SearchIndex {
+    /// (FTS5 table, PostgreSQL table): static names, never from input.
+    fn tables(self) -> (&'static str, &'static str) {
+        match self {
+            SearchIndex::News => ("news_fts", "news_articles"),
+            SearchIndex::Showcase => ("showcase_fts", "showcase_posts"),
+        }
+    }
+}
+
+/// Ids matching every query token, best first (title matches rank above body matches).
+pub fn search(
+    conn: &mut DbConnection,
+    index: SearchIndex,
+    tokens: &[String],
+    limit: i64,
+) -> AppResult<Vec<i32>> {
+    let (fts, table) = index.tables();
     use diesel::prelude::*;
     use diesel::sql_types::{BigInt, Integer, Text};
     #[derive(QueryableByName)]
@@ -50,17 +74,17 @@ pub fn search_news(conn: &mut DbConnection, tokens: &[String], limit: i64) -> Ap
                 .map(|t| format!("\"{t}\""))
                 .collect::<Vec<_>>()
                 .join(" AND ");
-            diesel::sql_query(
-                "SELECT rowid AS id FROM news_fts WHERE news_fts MATCH ? ORDER BY bm25(news_fts, 10.0, 1.0) LIMIT ?",
-            )
+            diesel::sql_query(format!(
+                "SELECT rowid AS id FROM {fts} WHERE {fts} MATCH ? ORDER BY bm25({fts}, 10.0, 1.0) LIMIT ?"
+            ))
             .bind::<Text, _>(q)
             .bind::<BigInt, _>(limit)
             .load(c)?
         }
-        DbConnection::Postgres(c) => diesel::sql_query(
-            "SELECT id FROM news_articles WHERE search_vec @@ plainto_tsquery('simple', $1) \
-             ORDER BY ts_rank(search_vec, plainto_tsquery('simple', $1), 1) DESC, id DESC LIMIT $2",
-        )
+        DbConnection::Postgres(c) => diesel::sql_query(format!(
+            "SELECT id FROM {table} WHERE search_vec @@ plainto_tsquery('simple', $1) \
+             ORDER BY ts_rank(search_vec, plainto_tsquery('simple', $1), 1) DESC, id DESC LIMIT $2"
+        ))
         .bind::<Text, _>(clean.join(" "))
         .bind::<BigInt, _>(limit)
         .load(c)?,

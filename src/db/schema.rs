@@ -260,6 +260,8 @@ diesel::table! {
         body_tokens -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        cover_image_id -> Nullable<Integer>,
+        comments_enabled -> Bool,
     }
 }
 
@@ -278,7 +280,76 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    images (id) {
+        id -> Integer,
+        owner_type -> Text,
+        owner_id -> Integer,
+        position -> Integer,
+        width -> Integer,
+        height -> Integer,
+        data -> Binary,
+        thumb -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    showcase_posts (id) {
+        id -> Integer,
+        member_id -> Integer,
+        unit_id -> Integer,
+        category -> Text,
+        title -> Text,
+        story -> Text,
+        status -> Text,
+        reject_reason -> Text,
+        featured -> Bool,
+        like_count -> Integer,
+        comment_count -> Integer,
+        cover_image_id -> Nullable<Integer>,
+        title_tokens -> Text,
+        body_tokens -> Text,
+        version -> Integer,
+        decided_by -> Nullable<Integer>,
+        decided_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    showcase_likes (post_id, member_id) {
+        post_id -> Integer,
+        member_id -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    comments (id) {
+        id -> Integer,
+        owner_type -> Text,
+        owner_id -> Integer,
+        member_id -> Integer,
+        body -> Text,
+        hidden -> Bool,
+        report_count -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    comment_reports (comment_id, member_id) {
+        comment_id -> Integer,
+        member_id -> Integer,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(members -> org_units (unit_id));
+diesel::joinable!(showcase_posts -> members (member_id));
+diesel::joinable!(comments -> members (member_id));
 diesel::joinable!(roles -> org_units (unit_id));
 diesel::joinable!(roles -> members (member_id));
 diesel::joinable!(sessions -> members (member_id));
@@ -312,4 +383,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     news_articles,
     news_audiences,
     news_reads,
+    images,
+    showcase_posts,
+    showcase_likes,
+    comments,
+    comment_reports,
 );

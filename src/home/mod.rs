@@ -36,7 +36,7 @@ pub fn services_list() -> Vec<Service> {
             name: "维权申诉",
             desc: "劳动报酬、工时休假等问题，可匿名反映",
             icon: "维",
-            href: None,
+            href: Some("/grievances"),
         },
         Service {
             name: "普惠慰问",
@@ -60,7 +60,7 @@ pub fn services_list() -> Vec<Service> {
             name: "风采展示",
             desc: "劳模风采、活动剪影、才艺展示",
             icon: "风",
-            href: None,
+            href: Some("/showcase"),
         },
         Service {
             name: "修改密码",
@@ -82,6 +82,8 @@ pub struct HomePage {
     /// Mandatory notices I have not opened, first on the page.
     must_read: Vec<crate::news::model::Article>,
     latest: Vec<crate::news::model::Article>,
+    /// Featured showcase posts (the latest approved when none are featured).
+    featured: Vec<crate::showcase::model::Post>,
 }
 
 fn greeting(hour: u32) -> &'static str {
@@ -102,7 +104,7 @@ async fn home(
     // Beijing time for the greeting (UTC+8, no daylight saving).
     let hour = (state.config.clock.now() + chrono::Duration::hours(8)).hour();
     let now = state.config.clock.now();
-    let (my_cases, must_read, latest) = db::run(&state.pool, move |conn| {
+    let (my_cases, must_read, latest, featured) = db::run(&state.pool, move |conn| {
         let cases = crate::grievances::model::for_member(conn, user.id)?
             .into_iter()
             .filter(|g| g.is_open() || g.state == "answered")
@@ -111,7 +113,8 @@ async fn home(
         let anc = crate::news::service::ancestors(&user);
         let must = crate::news::model::unread_mandatory(conn, user.id, &anc, now)?;
         let (latest, _) = crate::news::model::visible(conn, &anc, now, None, None, 6, 0)?;
-        Ok((cases, must, latest))
+        let featured = crate::showcase::model::featured(conn, 4)?;
+        Ok((cases, must, latest, featured))
     })
     .await?;
     render(&HomePage {
@@ -121,6 +124,7 @@ async fn home(
         my_cases,
         must_read,
         latest,
+        featured,
     })
 }
 

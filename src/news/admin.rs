@@ -10,19 +10,24 @@ use super::service::{self, ArticleForm};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::csrf::Form;
-use crate::auth::user::StaffUser;
+use crate::auth::user::{AdminUser, StaffUser};
 use crate::db;
 use crate::error::AppResult;
 use crate::org::{scope, OrgUnit};
 use crate::web::markdown::{self, SafeHtml};
+use crate::web::upload::MultipartForm;
 use crate::web::{client_ip, redirect_flash, render, render_status, Ctx, FieldErrors};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/news", web::get().to(list))
+        .route("/admin/news/categories", web::get().to(categories))
+        .route("/admin/news/categories", web::post().to(add_category))
+        .route("/admin/news/categories/{id}", web::post().to(edit_category))
         .route("/admin/news/new", web::get().to(new_form))
         .route("/admin/news/new", web::post().to(create))
         .route("/admin/news/{id}", web::get().to(edit_form))
         .route("/admin/news/{id}", web::post().to(update))
+        .route("/admin/news/{id}/files", web::post().to(upload_files))
         .route("/admin/news/{id}/reads", web::get().to(reads))
         .route("/admin/news/{id}/unread.xlsx", web::get().to(unread_xlsx));
 }
@@ -58,6 +63,9 @@ pub struct NewsFormPage {
     categories: Vec<Category>,
     errors: FieldErrors,
     preview: Option<SafeHtml>,
+    cover: Option<i32>,
+    files: Vec<crate::attachments::AttachmentMeta>,
+    file_errors: FieldErrors,
 }
 
 impl NewsFormPage {
@@ -78,18 +86,20 @@ async fn page(
     errors: FieldErrors,
     preview: Option<SafeHtml>,
 ) -> AppResult<NewsFormPage> {
-    let (units, categories, loaded) = db::run(&state.pool, move |conn| {
+    let (units, categories, loaded, files) = db::run(&state.pool, move |conn| {
         let units = scope::managed_units(conn, &user)?;
-        let loaded = match id {
+        let (loaded, files) = match id {
             Some(id) => {
                 let a = service::load_for_staff(conn, &user, id)?;
-                Some((a.clone(), model::audience(conn, a.id)?))
+                let files = crate::attachments::list(conn, ("news", id))?;
+                (Some((a.clone(), model::audience(conn, a.id)?)), files)
             }
-            None => None,
+            None => (None, Vec::new()),
         };
-        Ok((units, model::categories(conn)?, loaded))
+        Ok((units, model::categories(conn)?, loaded, files))
     })
     .await?;
+    let cover = loaded.as_ref().and_then(|(a, _)| a.cover_image_id);
     let (form, audience) = match (posted, loaded) {
         (Some((f, aud)), _) => (f, aud),
         (None, Some((a, aud))) => (
@@ -105,6 +115,11 @@ async fn page(
                     String::new()
                 },
                 draft: if a.draft { "1".into() } else { String::new() },
+                comments: if a.comments_enabled {
+                    "1".into()
+                } else {
+                    String::new()
+                },
                 publish_at: crate::web::beijing(&a.publish_at, "%Y-%m-%dT%H:%M"),
                 action: String::new(),
             },
@@ -124,6 +139,9 @@ async fn page(
         categories,
         errors,
         preview,
+        cover,
+        files,
+        file_errors: FieldErrors::default(),
     })
 }
 
@@ -178,6 +196,7 @@ fn parse(pairs: Vec<(String, String)>) -> (ArticleForm, Vec<i32>) {
             pinned: get("pinned"),
             mandatory: get("mandatory"),
             draft: get("draft"),
+            comments: get("comments"),
             publish_at: get("publish_at"),
             action: get("action"),
         },
@@ -297,4 +316,125 @@ async fn unread_xlsx(
             format!("attachment; filename=\"unread-{id}.xlsx\""),
         ))
         .body(bytes))
+}
+
+/// The cover image and attachments form (multipart, separate from the Markdown editor).
+async fn upload_files(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+    path: web::Path<i32>,
+    mut mp: MultipartForm,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let mut errors = FieldErrors::default();
+    // The cover is the file sent in the "cover" input; everything else is an attachment.
+    let cover_upload = mp
+        .file_fields
+        .iter()
+        .position(|f| f == "cover")
+        .map(|i| {
+            mp.file_fields.remove(i);
+            mp.files.remove(i)
+        });
+    let files = mp.typed_files(&mut errors);
+    let mut cover = None;
+    if let Some(up) = cover_upload {
+        match crate::images::process(up.filename, up.data).await? {
+            Ok(p) => cover = Some(p),
+            Err(m) => errors.add("cover", m),
+        }
+    }
+    if errors.is_empty() && cover.is_none() && files.is_empty() {
+        errors.add("files", "请选择封面图片或附件");
+    }
+    if !errors.is_empty() {
+        let mut p = page(&state, ctx, user, Some(id), None, FieldErrors::default(), None).await?;
+        p.file_errors = errors;
+        return render_status(&p, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
+    db::run(&state.pool, move |conn| {
+        service::add_files(conn, &user, &actor, id, cover.as_ref(), &files)
+    })
+    .await?;
+    Ok(redirect_flash(
+        &format!("/admin/news/{id}"),
+        "ok",
+        "封面和附件已保存",
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "admin/news/categories.html")]
+pub struct CategoriesPage {
+    ctx: Ctx,
+    rows: Vec<(Category, i32)>,
+}
+
+async fn categories(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    AdminUser(_): AdminUser,
+) -> AppResult<HttpResponse> {
+    let rows = db::run(&state.pool, |conn| {
+        let orders = model::category_orders(conn)?;
+        Ok(model::categories(conn)?
+            .into_iter()
+            .map(|c| {
+                let o = orders.iter().find(|(id, _)| *id == c.id).map_or(0, |x| x.1);
+                (c, o)
+            })
+            .collect())
+    })
+    .await?;
+    render(&CategoriesPage { ctx, rows })
+}
+
+#[derive(serde::Deserialize)]
+pub struct CategoryForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    sort_order: String,
+}
+
+async fn save_category(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: std::sync::Arc<crate::auth::User>,
+    id: Option<i32>,
+    form: CategoryForm,
+) -> AppResult<HttpResponse> {
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
+    let back = "/admin/news/categories";
+    match db::run(&state.pool, move |conn| {
+        service::save_category(conn, &actor, id, &form.name, &form.sort_order)
+    })
+    .await
+    {
+        Ok(()) => Ok(redirect_flash(back, "ok", "栏目已保存")),
+        Err(crate::error::AppError::Validation(m)) => Ok(redirect_flash(back, "error", &m)),
+        Err(e) => Err(e),
+    }
+}
+
+async fn add_category(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    Form(form): Form<CategoryForm>,
+) -> AppResult<HttpResponse> {
+    save_category(req, state, user, None, form).await
+}
+
+async fn edit_category(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    path: web::Path<i32>,
+    Form(form): Form<CategoryForm>,
+) -> AppResult<HttpResponse> {
+    save_category(req, state, user, Some(path.into_inner()), form).await
 }

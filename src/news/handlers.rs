@@ -9,13 +9,18 @@ use super::service;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::web::redirect_flash;
 use crate::web::markdown::{self, SafeHtml};
 use crate::web::{render, Ctx, Pager};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/news", web::get().to(list))
         .route("/news/{id}", web::get().to(show))
+        .route("/news/{id}/comments", web::post().to(comment))
+        .route("/news/{id}/images/{img}", web::get().to(image))
+        .route("/news/{id}/images/{img}/thumb", web::get().to(image_thumb))
+        .route("/news/{id}/files/{file}", web::get().to(file))
         .route("/search", web::get().to(search));
 }
 
@@ -84,6 +89,9 @@ pub struct ArticlePage {
     a: Article,
     category: String,
     body: SafeHtml,
+    files: Vec<crate::attachments::AttachmentMeta>,
+    comments: Vec<crate::comments::Comment>,
+    comment_action: String,
 }
 
 async fn show(
@@ -94,11 +102,15 @@ async fn show(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let now = state.config.clock.now();
-    let (mut a, categories) = db::run(&state.pool, move |conn| {
-        Ok((
-            service::open(conn, &user, id, now)?,
-            model::categories(conn)?,
-        ))
+    let (mut a, categories, files, comments) = db::run(&state.pool, move |conn| {
+        let a = service::open(conn, &user, id, now)?;
+        let files = crate::attachments::list(conn, ("news", id))?;
+        let comments = if a.comments_enabled {
+            crate::comments::thread(conn, crate::comments::Owner::News(id))?
+        } else {
+            Vec::new()
+        };
+        Ok((a, model::categories(conn)?, files, comments))
     })
     .await?;
     state.views.hit(a.id);
@@ -110,10 +122,13 @@ async fn show(
         .unwrap_or_default();
     let body = markdown::render(&a.body_md);
     render(&ArticlePage {
+        comment_action: format!("/news/{id}/comments"),
         ctx,
         a,
         category,
         body,
+        files,
+        comments,
     })
 }
 
@@ -123,6 +138,7 @@ pub struct SearchPage {
     ctx: Ctx,
     q: String,
     rows: Vec<(Article, SafeHtml)>,
+    posts: Vec<(crate::showcase::model::Post, SafeHtml)>,
 }
 
 #[derive(Deserialize)]
@@ -175,11 +191,26 @@ async fn search(
             .to_string();
     let now = state.config.clock.now();
     let t2 = text.clone();
-    let found = db::run(&state.pool, move |conn| {
+    let (found, posts) = db::run(&state.pool, move |conn| {
+        use crate::db::dialect::{search as search_ids, SearchIndex};
         let tokens = crate::search::tokens(&t2);
-        let ids = crate::db::dialect::search_news(conn, &tokens, 200)?;
+        // Showcase: approved posts only (everyone sees those), best first.
+        let post_ids = search_ids(conn, SearchIndex::Showcase, &tokens, 100)?;
+        let posts = if post_ids.is_empty() {
+            Vec::new()
+        } else {
+            let (rows, _) =
+                crate::showcase::model::approved(conn, None, Some(&post_ids), 100, 0)?;
+            let mut ranked: Vec<_> = post_ids
+                .iter()
+                .filter_map(|id| rows.iter().find(|p| p.id == *id).cloned())
+                .collect();
+            ranked.truncate(20);
+            ranked
+        };
+        let ids = search_ids(conn, SearchIndex::News, &tokens, 200)?;
         if ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), posts));
         }
         let (rows, _) = model::visible(
             conn,
@@ -196,9 +227,16 @@ async fn search(
             .filter_map(|id| rows.iter().find(|a| a.id == *id).cloned())
             .collect();
         ranked.truncate(30);
-        Ok(ranked)
+        Ok((ranked, posts))
     })
     .await?;
+    let posts = posts
+        .into_iter()
+        .map(|p| {
+            let s = snippet(&p.story, &text);
+            (p, s)
+        })
+        .collect();
     let rows = found
         .into_iter()
         .map(|a| {
@@ -209,5 +247,87 @@ async fn search(
             (a, s)
         })
         .collect();
-    render(&SearchPage { ctx, q: text, rows })
+    render(&SearchPage {
+        ctx,
+        q: text,
+        rows,
+        posts,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct CommentForm {
+    #[serde(default)]
+    body: String,
+}
+
+async fn comment(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<i32>,
+    form: crate::auth::csrf::Form<CommentForm>,
+) -> AppResult<HttpResponse> {
+    use crate::comments::Owner;
+    let id = path.into_inner();
+    let now = state.config.clock.now();
+    let body = form.0.body;
+    let done = db::run(&state.pool, move |conn| {
+        let a = service::readable(conn, &user, id, now)?;
+        if !a.comments_enabled {
+            return Err(AppError::Validation("这篇资讯未开放评论".into()));
+        }
+        crate::comments::add(conn, &user, Owner::News(id), &body, now)
+    })
+    .await;
+    match done {
+        Ok(_) => Ok(redirect_flash(&Owner::News(id).url(), "ok", "评论已发表")),
+        Err(AppError::Validation(m)) => Ok(redirect_flash(&Owner::News(id).url(), "error", &m)),
+        Err(e) => Err(e),
+    }
+}
+
+async fn image_bytes(
+    state: web::Data<AppState>,
+    user: std::sync::Arc<crate::auth::User>,
+    (id, img): (i32, i32),
+    thumb: bool,
+) -> AppResult<HttpResponse> {
+    let now = state.config.clock.now();
+    let data = db::run(&state.pool, move |conn| {
+        service::may_see_files(conn, &user, id, now)?;
+        crate::images::model::bytes(conn, ("news", id), img, thumb)?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    Ok(crate::images::response(data))
+}
+
+async fn image(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(i32, i32)>,
+) -> AppResult<HttpResponse> {
+    image_bytes(state, user, path.into_inner(), false).await
+}
+
+async fn image_thumb(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(i32, i32)>,
+) -> AppResult<HttpResponse> {
+    image_bytes(state, user, path.into_inner(), true).await
+}
+
+async fn file(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(i32, i32)>,
+) -> AppResult<HttpResponse> {
+    let (id, fid) = path.into_inner();
+    let now = state.config.clock.now();
+    let (name, mime, data) = db::run(&state.pool, move |conn| {
+        service::may_see_files(conn, &user, id, now)?;
+        crate::attachments::data(conn, ("news", id), fid)?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    Ok(crate::attachments::response(&name, &mime, data))
 }

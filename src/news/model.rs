@@ -30,6 +30,8 @@ pub struct Article {
     pub publish_at: NaiveDateTime,
     pub view_count: i32,
     pub created_at: NaiveDateTime,
+    pub cover_image_id: Option<i32>,
+    pub comments_enabled: bool,
 }
 
 impl Article {
@@ -55,6 +57,7 @@ pub struct ArticleData<'a> {
     pub publish_at: NaiveDateTime,
     pub title_tokens: &'a str,
     pub body_tokens: &'a str,
+    pub comments_enabled: bool,
     pub updated_at: NaiveDateTime,
 }
 
@@ -261,4 +264,42 @@ pub fn add_views(conn: &mut DbConnection, views: &[(i32, i32)]) -> AppResult<()>
             .execute(conn)?;
     }
     Ok(())
+}
+
+pub fn set_cover(conn: &mut DbConnection, id: i32, image_id: i32) -> AppResult<()> {
+    diesel::update(news_articles::table.find(id))
+        .set(news_articles::cover_image_id.eq(image_id))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn insert_category(conn: &mut DbConnection, name: &str, sort_order: i32) -> AppResult<i32> {
+    Ok(diesel::insert_into(news_categories::table)
+        .values((
+            news_categories::name.eq(name),
+            news_categories::sort_order.eq(sort_order),
+        ))
+        .returning(news_categories::id)
+        .get_result(conn)?)
+}
+
+pub fn update_category(
+    conn: &mut DbConnection,
+    id: i32,
+    name: &str,
+    sort_order: i32,
+) -> AppResult<usize> {
+    Ok(diesel::update(news_categories::table.find(id))
+        .set((
+            news_categories::name.eq(name),
+            news_categories::sort_order.eq(sort_order),
+        ))
+        .execute(conn)?)
+}
+
+/// (category id, sort order) of every category, for the admin page.
+pub fn category_orders(conn: &mut DbConnection) -> AppResult<Vec<(i32, i32)>> {
+    Ok(news_categories::table
+        .select((news_categories::id, news_categories::sort_order))
+        .load(conn)?)
 }

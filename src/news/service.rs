@@ -27,13 +27,7 @@ pub fn open(
     id: i32,
     now: NaiveDateTime,
 ) -> AppResult<Article> {
-    let a = model::find(conn, id)?
-        .filter(|a| a.is_live(now))
-        .ok_or(AppError::NotFound)?;
-    let anc = ancestors(user);
-    if !model::audience(conn, id)?.iter().any(|u| anc.contains(u)) {
-        return Err(AppError::NotFound);
-    }
+    let a = readable(conn, user, id, now)?;
     // Reading is the hot path: only a first read writes (the receipt); views are counted in
     // memory (`ViewCounter`) and flushed in batches.
     if model::has_read(conn, id, user.id)? {
@@ -48,6 +42,36 @@ pub fn open(
         other => other?,
     }
     Ok(a)
+}
+
+/// A live article in the reader's audience, else 404. Nothing is recorded.
+pub fn readable(
+    conn: &mut DbConnection,
+    user: &User,
+    id: i32,
+    now: NaiveDateTime,
+) -> AppResult<Article> {
+    let a = model::find(conn, id)?
+        .filter(|a| a.is_live(now))
+        .ok_or(AppError::NotFound)?;
+    let anc = ancestors(user);
+    if !model::audience(conn, id)?.iter().any(|u| anc.contains(u)) {
+        return Err(AppError::NotFound);
+    }
+    Ok(a)
+}
+
+/// Readers see an article's images and files; so do its cadres while it is a draft.
+pub fn may_see_files(
+    conn: &mut DbConnection,
+    user: &User,
+    id: i32,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    match readable(conn, user, id, now) {
+        Err(AppError::NotFound) => load_for_staff(conn, user, id).map(|_| ()),
+        other => other.map(|_| ()),
+    }
 }
 
 /// What the editor posts.
@@ -67,6 +91,8 @@ pub struct ArticleForm {
     pub mandatory: String,
     #[serde(default)]
     pub draft: String,
+    #[serde(default)]
+    pub comments: String,
     /// Beijing time, "2026-12-01T09:00" (datetime-local); empty means now.
     #[serde(default)]
     pub publish_at: String,
@@ -178,6 +204,7 @@ pub fn save(
             publish_at: publish_at.unwrap_or(now),
             title_tokens: &crate::search::token_string(title),
             body_tokens: &crate::search::token_string(&format!("{summary} {body}")),
+            comments_enabled: form.comments == "1",
             updated_at: now,
         };
         let id = match existing {
@@ -208,6 +235,35 @@ pub fn save(
         };
         model::set_audience(conn, id, audience)?;
         Ok(Ok(id))
+    })
+}
+
+/// Store a new cover image and/or attachments on an article the cadre manages; audited.
+pub fn add_files(
+    conn: &mut DbConnection,
+    user: &User,
+    actor: &Actor,
+    id: i32,
+    cover: Option<&crate::images::Processed>,
+    files: &[crate::web::upload::TypedFile],
+) -> AppResult<()> {
+    write_tx(conn, |conn| {
+        let a = load_for_staff(conn, user, id)?;
+        if let Some(img) = cover {
+            let img_id = crate::images::model::insert(conn, ("news", id), 0, img, actor.now)?;
+            model::set_cover(conn, id, img_id)?;
+        }
+        for (name, mime, data) in files {
+            crate::attachments::insert(conn, ("news", id), name, mime, data, actor.now)?;
+        }
+        audit::record(
+            conn,
+            actor,
+            Some(a.unit_id),
+            "news.files",
+            ("news", Some(id)),
+            &format!("封面 {}，附件 {} 个", u8::from(cover.is_some()), files.len()),
+        )
     })
 }
 
@@ -329,4 +385,37 @@ impl ViewCounter {
         }
         Ok(())
     }
+}
+
+/// Add (`id` None) or rename / reorder a news category (admins). Names are unique.
+pub fn save_category(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: Option<i32>,
+    name: &str,
+    sort_order: &str,
+) -> AppResult<()> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 12 {
+        return Err(AppError::Validation("栏目名称请写 1 到 12 个字".into()));
+    }
+    let order: i32 = sort_order.trim().parse().unwrap_or(99).clamp(0, 999);
+    write_tx(conn, |conn| {
+        if model::categories(conn)?
+            .iter()
+            .any(|c| c.name == name && Some(c.id) != id)
+        {
+            return Err(AppError::Validation(format!("已有名为“{name}”的栏目")));
+        }
+        let id = match id {
+            Some(id) => {
+                if model::update_category(conn, id, name, order)? != 1 {
+                    return Err(AppError::NotFound);
+                }
+                id
+            }
+            None => model::insert_category(conn, name, order)?,
+        };
+        audit::record(conn, actor, None, "news.category", ("news_category", Some(id)), name)
+    })
 }

@@ -13,7 +13,9 @@ use futures_util::StreamExt;
 use crate::error::AppError;
 
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
-pub const MAX_FILES: usize = 5;
+/// Files one form may carry (showcase posts take 9 photos; case attachments stop at 5).
+pub const MAX_FILES: usize = 9;
+pub const MAX_ATTACHMENTS: usize = 5;
 const MAX_TEXT_BYTES: usize = 64 * 1024;
 
 /// A received file that passed the size limit (its type is checked by `sniff`).
@@ -27,6 +29,8 @@ pub struct Upload {
 pub struct MultipartForm {
     pub fields: HashMap<String, String>,
     pub files: Vec<Upload>,
+    /// The input name each file in `files` came from (same order).
+    pub file_fields: Vec<String>,
     pub file_errors: Vec<String>,
 }
 
@@ -43,6 +47,10 @@ impl MultipartForm {
     pub fn typed_files(self, errors: &mut crate::web::FieldErrors) -> Vec<TypedFile> {
         for e in self.file_errors {
             errors.add("files", e);
+        }
+        if self.files.len() > MAX_ATTACHMENTS {
+            errors.add("files", format!("最多上传 {MAX_ATTACHMENTS} 个附件"));
+            return Vec::new();
         }
         let mut files = Vec::new();
         for f in self.files {
@@ -97,6 +105,7 @@ impl FromRequest for MultipartForm {
             let mut form = MultipartForm {
                 fields: HashMap::new(),
                 files: Vec::new(),
+                file_fields: Vec::new(),
                 file_errors: Vec::new(),
             };
             while let Some(field) = multipart.next().await {
@@ -131,9 +140,10 @@ impl FromRequest for MultipartForm {
                             form.file_errors.push(format!("“{f}”超过 10 MB"));
                         } else if form.files.len() >= MAX_FILES {
                             form.file_errors
-                                .push(format!("最多上传 {MAX_FILES} 个附件"));
+                                .push(format!("最多上传 {MAX_FILES} 个文件"));
                         } else {
                             form.files.push(Upload { filename: f, data });
+                            form.file_fields.push(name);
                         }
                     }
                     None => {
