@@ -78,8 +78,9 @@ pub fn seed(state: &AppState) -> AppResult<()> {
         let g = write_tx(&mut conn, |conn| seed_grievances(conn, now))?;
         let b = write_tx(&mut conn, |conn| seed_benefits(conn, now))?;
         let a = write_tx(&mut conn, |conn| seed_news(conn, now))?;
+        let s = write_tx(&mut conn, |conn| seed_showcase(conn, now))?;
         println!(
-            "已创建 {n} 名会员、{g} 件维权申诉、{b} 件普惠申请、{a} 篇资讯（{:.1} 秒）。",
+            "已创建 {n} 名会员、{g} 件维权申诉、{b} 件普惠申请、{a} 篇资讯、{s} 篇风采展示（{:.1} 秒）。",
             started.elapsed().as_secs_f32()
         );
     }
@@ -856,6 +857,149 @@ fn seed_news(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
                 }
             }
             count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// Showcase: (category, title, story).
+const POSTS: &[(&str, &str, &str)] = &[
+    ("劳模风采", "抢修一线的二十四小时", "台风过境的那一夜，王师傅带着抢修班在泵站守了整整二十四个小时。\n凌晨三点，积水没过膝盖，他第一个下到井里查电缆。天亮时泵站恢复供电，他在值班室的椅子上睡着了。"),
+    ("劳模风采", "三十年如一日的焊花", "从学徒到全国技术能手，李师傅的焊缝合格率连续十年保持百分之百。\n他带出的二十多个徒弟，如今都成了车间的骨干。"),
+    ("劳模风采", "把创新工作室搬到了现场", "“问题在现场，办法也在现场。”创新工作室今年完成技改项目十二项，节约成本三百余万元。"),
+    ("活动剪影", "春季职工运动会精彩瞬间", "拔河、跳绳、趣味接力……一千二百多名职工参加了今年的春季运动会。\n机关分会在拔河比赛中逆转夺冠，现场欢呼声不断。"),
+    ("活动剪影", "金秋助学金发放仪式", "今年共有四十六名职工子女领到金秋助学金。工会主席为孩子们送上书包和寄语：好好学习，将来回报社会。"),
+    ("活动剪影", "职工书屋读书分享会", "十二位职工分享了自己最近读的书，从《平凡的世界》到《人工智能简史》。\n书屋新到图书三百册，欢迎大家借阅。"),
+    ("活动剪影", "夏送清凉走进施工现场", "工会干部把绿豆汤、防暑药品和毛巾送到了高温下的施工一线，向坚守岗位的职工道一声辛苦。"),
+    ("才艺展示", "我家的阳台花园", "下班后侍弄花草是我最放松的时刻。这一季的月季开得特别好，分享给大家。"),
+    ("才艺展示", "书法习作：宁静致远", "练字五年，这是我最满意的一幅作品，请同事们多多指教。"),
+    ("才艺展示", "周末骑行两百公里", "从市区出发，沿着江边骑到古镇再返回，全程两百公里。运动让人快乐！"),
+    ("先进集体", "安全生产三千天", "第一工程公司第三项目部实现连续安全生产三千天，被评为年度安全生产先进集体。"),
+    ("先进集体", "模范职工之家创建纪实", "从一间活动室到职工之家，分会用三年时间建起了母婴室、健身房和心理咨询室。"),
+];
+
+/// A simple landscape picture (sky, sun, hills) in one of several palettes, as PNG bytes, so the
+/// demo exercises the same upload path as real photos.
+fn demo_picture(variant: usize) -> Vec<u8> {
+    let palettes: [([u8; 3], [u8; 3], [u8; 3]); 6] = [
+        ([255, 183, 77], [255, 236, 179], [56, 142, 60]),
+        ([100, 181, 246], [227, 242, 253], [67, 160, 71]),
+        ([186, 104, 200], [248, 187, 208], [85, 139, 47]),
+        ([255, 138, 101], [255, 224, 178], [121, 85, 72]),
+        ([77, 182, 172], [224, 247, 250], [46, 125, 50]),
+        ([144, 164, 174], [236, 239, 241], [96, 125, 139]),
+    ];
+    let (top, bottom, hill) = palettes[variant % palettes.len()];
+    let (w, h) = (640u32, 480u32);
+    let sun = (
+        (120 + variant * 80) as f32 % w as f32,
+        110.0 + (variant % 3) as f32 * 30.0,
+    );
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let t = y as f32 / h as f32;
+        let ridge = 300.0 + 40.0 * ((x as f32 / 90.0) + variant as f32).sin();
+        if y as f32 > ridge {
+            let shade = 1.0 - 0.3 * ((y as f32 - ridge) / (h as f32 - ridge));
+            return image::Rgb(hill.map(|c| (c as f32 * shade) as u8));
+        }
+        let d = ((x as f32 - sun.0).powi(2) + (y as f32 - sun.1).powi(2)).sqrt();
+        if d < 45.0 {
+            return image::Rgb([255, 241, 118]);
+        }
+        let mut px = [0u8; 3];
+        for c in 0..3 {
+            px[c] = (top[c] as f32 * (1.0 - t) + bottom[c] as f32 * t) as u8;
+        }
+        image::Rgb(px)
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    let _ = img.write_to(&mut out, image::ImageFormat::Png);
+    out.into_inner()
+}
+
+fn seed_showcase(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+    use crate::showcase::service::{self, PostForm};
+    let load = |conn: &mut DbConnection, id: i32| -> AppResult<crate::auth::User> {
+        crate::auth::user::load_user(conn, id, "")?.ok_or(crate::error::AppError::NotFound)
+    };
+    let pictures: Vec<crate::images::Processed> = (0..6)
+        .filter_map(|v| crate::images::process_now("demo.png", &demo_picture(v)).ok())
+        .collect();
+    let (rows, _) = members::search(conn, None, &Default::default(), 80)?;
+    let people: Vec<i32> = rows
+        .iter()
+        .filter(|r| !r.member.disabled)
+        .map(|r| r.member.id)
+        .collect();
+    let admin_id = members::find_by_employee_no(conn, "demo-admin")?
+        .map(|m| m.id)
+        .ok_or(crate::error::AppError::NotFound)?;
+    let admin = load(conn, admin_id)?;
+    let mut rng = Lcg(7);
+    let mut count = 0;
+    for i in 0..40usize {
+        let (category, title, story) = POSTS[i % POSTS.len()];
+        let author = load(conn, people[(i * 7 + 3) % people.len()])?;
+        let title = if i < POSTS.len() {
+            title.to_string()
+        } else {
+            format!("{title}（{}）", i / POSTS.len() + 1)
+        };
+        let at = now - chrono::Duration::hours((i * 17 + 5) as i64);
+        let n = 1 + rng.next() % 4;
+        let photos: Vec<crate::images::Processed> = (0..n)
+            .map(|k| pictures[(i + k) % pictures.len()].clone())
+            .collect();
+        let form = PostForm {
+            category: category.into(),
+            title,
+            story: story.into(),
+        };
+        let id = service::submit(conn, &author, &form, &photos, at)?;
+        count += 1;
+        // The newest few wait for review; one was sent back.
+        if i < 3 {
+            continue;
+        }
+        let actor = Actor::user(&admin, None, at + chrono::Duration::hours(2));
+        if i == 3 {
+            service::decide(
+                conn,
+                &admin,
+                &actor,
+                id,
+                0,
+                false,
+                "照片不够清晰，请换几张再投",
+            )?;
+            continue;
+        }
+        service::decide(conn, &admin, &actor, id, 0, true, "")?;
+        if i % 6 == 4 {
+            service::feature(conn, &admin, &actor, id, 1, true)?;
+        }
+        let likes = rng.next() % 25;
+        for k in 0..likes {
+            let who = load(conn, people[(i * 3 + k * 5) % people.len()])?;
+            service::like(conn, &who, id, at + chrono::Duration::hours(3))?;
+        }
+        const REPLIES: [&str; 6] = [
+            "太棒了，向您学习！",
+            "照片拍得真好。",
+            "为我们的职工点赞！",
+            "这才是工匠精神。",
+            "下次活动我也要参加。",
+            "辛苦了，注意身体！",
+        ];
+        for k in 0..(rng.next() % 4) {
+            let who = load(conn, people[(i * 5 + k * 11 + 1) % people.len()])?;
+            crate::comments::add(
+                conn,
+                &who,
+                crate::comments::Owner::Showcase(id),
+                REPLIES[(i + k) % REPLIES.len()],
+                at + chrono::Duration::hours(4 + k as i64),
+            )?;
         }
     }
     Ok(count)

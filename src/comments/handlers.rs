@@ -80,7 +80,11 @@ async fn moderate(
     Ok(redirect_flash(
         "/admin/comments",
         "ok",
-        if hide { "评论已隐藏" } else { "评论已恢复显示" },
+        if hide {
+            "评论已隐藏"
+        } else {
+            "评论已恢复显示"
+        },
     ))
 }
 

@@ -9,7 +9,9 @@ use diesel::prelude::*;
 
 use crate::audit::{self, Actor};
 use crate::auth::User;
-use crate::db::schema::{comment_reports, comments, members, news_articles, org_units, showcase_posts};
+use crate::db::schema::{
+    comment_reports, comments, members, news_articles, org_units, showcase_posts,
+};
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::org::scope;
@@ -244,7 +246,11 @@ pub fn moderate(
             conn,
             actor,
             Some(unit_id),
-            if hide { "comment.hide" } else { "comment.restore" },
+            if hide {
+                "comment.hide"
+            } else {
+                "comment.restore"
+            },
             ("comment", Some(id)),
             &excerpt,
         )?;

@@ -22,6 +22,7 @@ const FULL_SIDE: u32 = 1600;
 const THUMB_SIDE: u32 = 480;
 
 /// A re-encoded image ready to store.
+#[derive(Clone)]
 pub struct Processed {
     pub width: i32,
     pub height: i32,
@@ -77,8 +78,8 @@ pub fn process_now(name: &str, bytes: &[u8]) -> Result<Processed, String> {
         .map_err(|_| refuse("已损坏或无法读取，请换一张图片"))?;
     // Phones record rotation in EXIF; apply it before EXIF is dropped.
     let orientation = decoder.orientation().ok();
-    let mut img =
-        DynamicImage::from_decoder(decoder).map_err(|_| refuse("已损坏或无法读取，请换一张图片"))?;
+    let mut img = DynamicImage::from_decoder(decoder)
+        .map_err(|_| refuse("已损坏或无法读取，请换一张图片"))?;
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
@@ -123,7 +124,10 @@ fn jpeg(img: &DynamicImage, quality: u8) -> Result<Vec<u8>, String> {
 pub fn response(data: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "image/jpeg"))
-        .insert_header((header::CACHE_CONTROL, "private, max-age=31536000, immutable"))
+        .insert_header((
+            header::CACHE_CONTROL,
+            "private, max-age=31536000, immutable",
+        ))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .body(data)
 }

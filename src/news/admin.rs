@@ -330,14 +330,10 @@ async fn upload_files(
     let id = path.into_inner();
     let mut errors = FieldErrors::default();
     // The cover is the file sent in the "cover" input; everything else is an attachment.
-    let cover_upload = mp
-        .file_fields
-        .iter()
-        .position(|f| f == "cover")
-        .map(|i| {
-            mp.file_fields.remove(i);
-            mp.files.remove(i)
-        });
+    let cover_upload = mp.file_fields.iter().position(|f| f == "cover").map(|i| {
+        mp.file_fields.remove(i);
+        mp.files.remove(i)
+    });
     let files = mp.typed_files(&mut errors);
     let mut cover = None;
     if let Some(up) = cover_upload {
@@ -350,7 +346,16 @@ async fn upload_files(
         errors.add("files", "请选择封面图片或附件");
     }
     if !errors.is_empty() {
-        let mut p = page(&state, ctx, user, Some(id), None, FieldErrors::default(), None).await?;
+        let mut p = page(
+            &state,
+            ctx,
+            user,
+            Some(id),
+            None,
+            FieldErrors::default(),
+            None,
+        )
+        .await?;
         p.file_errors = errors;
         return render_status(&p, StatusCode::UNPROCESSABLE_ENTITY);
     }

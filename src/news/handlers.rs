@@ -10,8 +10,8 @@ use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
-use crate::web::redirect_flash;
 use crate::web::markdown::{self, SafeHtml};
+use crate::web::redirect_flash;
 use crate::web::{render, Ctx, Pager};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -199,8 +199,7 @@ async fn search(
         let posts = if post_ids.is_empty() {
             Vec::new()
         } else {
-            let (rows, _) =
-                crate::showcase::model::approved(conn, None, Some(&post_ids), 100, 0)?;
+            let (rows, _) = crate::showcase::model::approved(conn, None, Some(&post_ids), 100, 0)?;
             let mut ranked: Vec<_> = post_ids
                 .iter()
                 .filter_map(|id| rows.iter().find(|p| p.id == *id).cloned())

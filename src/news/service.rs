@@ -262,7 +262,11 @@ pub fn add_files(
             Some(a.unit_id),
             "news.files",
             ("news", Some(id)),
-            &format!("封面 {}，附件 {} 个", u8::from(cover.is_some()), files.len()),
+            &format!(
+                "封面 {}，附件 {} 个",
+                u8::from(cover.is_some()),
+                files.len()
+            ),
         )
     })
 }
@@ -416,6 +420,13 @@ pub fn save_category(
             }
             None => model::insert_category(conn, name, order)?,
         };
-        audit::record(conn, actor, None, "news.category", ("news_category", Some(id)), name)
+        audit::record(
+            conn,
+            actor,
+            None,
+            "news.category",
+            ("news_category", Some(id)),
+            name,
+        )
     })
 }

@@ -223,7 +223,11 @@ async fn like(
     Ok(redirect_flash(
         &format!("/showcase/{id}"),
         "ok",
-        if liked { "已点赞" } else { "已取消点赞" },
+        if liked {
+            "已点赞"
+        } else {
+            "已取消点赞"
+        },
     ))
 }
 

@@ -124,7 +124,9 @@ pub fn decide(
 ) -> AppResult<()> {
     let reason = reason.trim();
     if !approve && reason.is_empty() {
-        return Err(AppError::Validation("请填写不通过的原因，作者会看到它".into()));
+        return Err(AppError::Validation(
+            "请填写不通过的原因，作者会看到它".into(),
+        ));
     }
     write_tx(conn, |conn| {
         let p = model::find(conn, id)?.ok_or(AppError::NotFound)?;

@@ -399,13 +399,18 @@ fn dump_all(app_conn: &mut zhijia::db::PooledConn) -> Vec<String> {
             .load(app_conn)
             .unwrap()
         };
+        // quote() on SQLite so binary columns (images) come out as hex text.
         let expr = cols
             .iter()
             .map(|c| {
-                format!(
-                    "'{}=' || COALESCE(CAST({} AS TEXT), 'NULL')",
-                    c.name, c.name
-                )
+                if sqlite {
+                    format!("'{}=' || quote({})", c.name, c.name)
+                } else {
+                    format!(
+                        "'{}=' || COALESCE(CAST({} AS TEXT), 'NULL')",
+                        c.name, c.name
+                    )
+                }
             })
             .collect::<Vec<_>>()
             .join(" || ' ' || ");

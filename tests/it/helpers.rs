@@ -311,12 +311,25 @@ where
         self.post_raw(path, &all).await
     }
 
-    /// POST multipart/form-data with this browser's CSRF token: text fields and (name, bytes) files.
+    /// POST multipart/form-data with this browser's CSRF token: text fields and (name, bytes) files,
+    /// all sent in the input named "files".
     pub async fn post_multipart(
         &mut self,
         path: &str,
         fields: &[(&str, &str)],
         files: &[(&str, &[u8])],
+    ) -> Resp {
+        let named: Vec<(&str, &str, &[u8])> =
+            files.iter().map(|(n, d)| ("files", *n, *d)).collect();
+        self.post_multipart_named(path, fields, &named).await
+    }
+
+    /// Like `post_multipart`, with (input name, file name, bytes) per file.
+    pub async fn post_multipart_named(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
     ) -> Resp {
         let token = self.csrf().await;
         let boundary = "----zhijia-test-boundary-7MA4YWxkTrZu0gW";
@@ -331,9 +344,14 @@ where
                 .as_bytes(),
             );
         }
-        for (name, data) in files {
+        for (input, name, data) in files {
+            // As browsers do (HTML spec, multipart/form-data encoding).
+            let name = name
+                .replace('"', "%22")
+                .replace('\r', "%0D")
+                .replace('\n', "%0A");
             body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{input}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
             );
             body.extend_from_slice(data);
             body.extend_from_slice(b"\r\n");

@@ -13,4 +13,5 @@ mod news;
 mod org;
 mod platform;
 mod scope;
+mod showcase;
 mod smoke;

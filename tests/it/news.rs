@@ -325,7 +325,7 @@ async fn scheduled_and_draft_articles_stay_hidden_until_due() {
 }
 
 /// Payloads that try to run script through Markdown, titles and summaries.
-const XSS: &[&str] = &[
+pub const XSS: &[&str] = &[
     "<script>alert(1)</script>",
     "<img src=x onerror=alert(1)>",
     "<svg onload=alert(1)>",
@@ -380,7 +380,7 @@ const XSS: &[&str] = &[
 ];
 
 /// No live script element, event-handler attribute or javascript: URL in the HTML.
-fn assert_inert(html: &str, what: &str) {
+pub fn assert_inert(html: &str, what: &str) {
     // Text inside quoted attribute values is inert (askama escapes quotes), so drop it first.
     let raw = html.to_lowercase();
     // Our own pages carry no inline script at all (CSP forbids it), so any <script is injected.
