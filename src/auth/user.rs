@@ -61,6 +61,7 @@ struct UserRow {
     disabled: bool,
     unit_name: String,
     unit_path: String,
+    unread: i64,
 }
 
 /// Load a member with unit and roles. `None` if the member is missing or disabled.
@@ -82,6 +83,11 @@ pub fn load_user(
             members::disabled,
             org_units::name,
             org_units::path,
+            // The badge count rides along in the same statement (indexed by member, read).
+            diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "(SELECT COUNT(*) FROM notifications n \
+                 WHERE n.member_id = members.id AND n.read = false)",
+            ),
         ))
         .first(conn)
         .optional()?;
@@ -124,7 +130,7 @@ pub fn load_user(
         must_change_password: row.must_change_password,
         roles,
         session_id: session_id.to_string(),
-        unread: crate::notifications::unread_count(conn, id)?,
+        unread: row.unread,
     }))
 }
 
@@ -252,8 +258,40 @@ impl FromRequest for AdminUser {
     }
 }
 
-/// Names along a unit path below the root, joined for display.
+/// Unit labels by path, kept for a minute: every page shows one, and units are renamed rarely
+/// (a rename clears this instance's copy at once; other instances catch up within the minute).
+type LabelCache = std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, String)>>;
+static LABELS: std::sync::OnceLock<LabelCache> = std::sync::OnceLock::new();
+const LABEL_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Forget cached unit labels (after renaming or moving a unit).
+pub fn forget_unit_labels() {
+    if let Some(Ok(mut m)) = LABELS.get().map(|m| m.lock()) {
+        m.clear();
+    }
+}
+
 fn unit_label(conn: &mut DbConnection, path: &str) -> AppResult<Option<String>> {
+    let cache = LABELS.get_or_init(Default::default);
+    if let Ok(m) = cache.lock() {
+        if let Some((at, label)) = m.get(path) {
+            if at.elapsed() < LABEL_TTL {
+                return Ok(Some(label.clone()));
+            }
+        }
+    }
+    let label = unit_label_uncached(conn, path)?;
+    if let (Some(l), Ok(mut m)) = (&label, cache.lock()) {
+        if m.len() > 10_000 {
+            m.clear();
+        }
+        m.insert(path.to_string(), (std::time::Instant::now(), l.clone()));
+    }
+    Ok(label)
+}
+
+/// Names along a unit path below the root, joined for display.
+fn unit_label_uncached(conn: &mut DbConnection, path: &str) -> AppResult<Option<String>> {
     let ids: Vec<i32> = path.split('/').filter_map(|s| s.parse().ok()).collect();
     let shown: Vec<i32> = if ids.len() > 1 {
         ids[1..].to_vec()

@@ -123,6 +123,7 @@ pub fn rename(
             return Err(AppError::NotFound);
         }
         model::rename(conn, id, &name)?;
+        crate::auth::user::forget_unit_labels();
         audit::record(
             conn,
             actor,
@@ -157,6 +158,7 @@ pub fn move_unit(
             return Ok(());
         }
         model::reparent(conn, &unit, &parent)?;
+        crate::auth::user::forget_unit_labels();
         audit::record(
             conn,
             actor,

@@ -514,15 +514,33 @@ async fn news_list_article_and_home_run_a_bounded_number_of_queries() {
             .id
     };
     let mut counts = Vec::new();
-    for path in ["/news", &format!("/news/{id}"), "/", "/search?q=工会"] {
+    let post: i32 = {
+        use diesel::prelude::*;
+        use zhijia::db::schema::showcase_posts as sp;
+        sp::table
+            .filter(sp::status.eq("approved"))
+            .filter(sp::comment_count.gt(0))
+            .select(sp::id)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    for path in [
+        "/news",
+        &format!("/news/{id}"),
+        "/",
+        "/search?q=工会",
+        "/showcase",
+        &format!("/showcase/{post}"),
+    ] {
         app.get(path).await.assert_status(200);
         app.take_queries();
         app.get(path).await.assert_status(200);
         counts.push((path.to_string(), app.take_queries()));
     }
-    // Each page: the session and user (5 statements), then a fixed handful of its own (measured:
-    // list 8, article up to 12 on the first read with its receipt, home 9, search 8), whatever
-    // the number of articles on it (20 on the list page).
+    // Each page: the session and user (3 statements), then a fixed handful of its own, whatever
+    // the number of articles, posts or comments on it (20 articles on the list page, 12 posts
+    // in the gallery). Measured counts are in docs/performance.md.
+    eprintln!("statements per page: {counts:?}");
     for (path, n) in &counts {
         assert!(*n <= 12, "{path} ran {n} statements");
     }
@@ -556,6 +574,12 @@ async fn the_hot_news_queries_use_indexes_on_sqlite() {
         "SELECT id FROM news_articles WHERE draft = 0 AND mandatory = 1 AND publish_at <= '2030-01-01' AND id IN \
          (SELECT article_id FROM news_audiences WHERE unit_id IN (1, 2, 5)) AND NOT id IN \
          (SELECT article_id FROM news_reads WHERE member_id = 3) ORDER BY publish_at DESC LIMIT 20",
+        // showcase::model::approved and ::featured (the gallery and the home page)
+        "SELECT id FROM showcase_posts WHERE status = 'approved' ORDER BY created_at DESC, id DESC LIMIT 12",
+        "SELECT id FROM showcase_posts WHERE status = 'approved' AND featured = 1 \
+         ORDER BY created_at DESC, id DESC LIMIT 4",
+        // comments::thread
+        "SELECT id FROM comments WHERE owner_type = 'showcase' AND owner_id = 5 AND hidden = 0 ORDER BY id",
     ];
     for q in queries {
         let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {q}"))
@@ -572,5 +596,7 @@ async fn the_hot_news_queries_use_indexes_on_sqlite() {
         );
         assert!(!text.contains("SCAN news_audiences"), "{q}\n→ {text}");
         assert!(!text.contains("SCAN news_reads"), "{q}\n→ {text}");
+        assert!(!text.contains("SCAN showcase_posts"), "{q}\n→ {text}");
+        assert!(!text.contains("SCAN comments"), "{q}\n→ {text}");
     }
 }
