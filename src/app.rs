@@ -57,6 +57,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::benefits::routes(cfg);
     crate::news::routes(cfg);
     crate::showcase::routes(cfg);
+    crate::activities::routes(cfg);
+    crate::surveys::routes(cfg);
     crate::comments::routes(cfg);
 }
 

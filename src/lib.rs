@@ -1,5 +1,6 @@
 //! zhijia (职工之家): the trade union's online staff home. One binary, SQLite or PostgreSQL.
 
+pub mod activities;
 pub mod app;
 pub mod attachments;
 pub mod audit;
@@ -21,6 +22,7 @@ pub mod org;
 pub mod search;
 pub mod settings;
 pub mod showcase;
+pub mod surveys;
 pub mod web;
 pub mod workflow;
 

@@ -27,6 +27,7 @@ pub fn backup(conn: &mut DbConnection, dest: &str) -> AppResult<()> {
 pub enum SearchIndex {
     News,
     Showcase,
+    Activities,
 }
 
 impl SearchIndex {
@@ -35,6 +36,7 @@ impl SearchIndex {
         match self {
             SearchIndex::News => ("news_fts", "news_articles"),
             SearchIndex::Showcase => ("showcase_fts", "showcase_posts"),
+            SearchIndex::Activities => ("activities_fts", "activities"),
         }
     }
 }

@@ -347,9 +347,126 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    activities (id) {
+        id -> Integer,
+        unit_id -> Integer,
+        author_id -> Integer,
+        title -> Text,
+        kind -> Text,
+        description -> Text,
+        place -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        capacity -> Integer,
+        signup_opens_at -> Timestamp,
+        signup_closes_at -> Timestamp,
+        extra_fields -> Text,
+        confirmed_count -> Integer,
+        waitlist_seq -> Integer,
+        checkin_secret -> Text,
+        published -> Bool,
+        cover_image_id -> Nullable<Integer>,
+        title_tokens -> Text,
+        body_tokens -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    activity_audiences (activity_id, unit_id) {
+        activity_id -> Integer,
+        unit_id -> Integer,
+    }
+}
+
+diesel::table! {
+    activity_signups (id) {
+        id -> Integer,
+        activity_id -> Integer,
+        member_id -> Integer,
+        status -> Text,
+        position -> Integer,
+        answers -> Text,
+        checked_in_at -> Nullable<Timestamp>,
+        checkin_method -> Nullable<Text>,
+        rating -> Nullable<Integer>,
+        rating_comment -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    surveys (id) {
+        id -> Integer,
+        unit_id -> Integer,
+        author_id -> Integer,
+        title -> Text,
+        description -> Text,
+        anonymous -> Bool,
+        results_visibility -> Text,
+        opens_at -> Timestamp,
+        closes_at -> Timestamp,
+        source -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    survey_audiences (survey_id, unit_id) {
+        survey_id -> Integer,
+        unit_id -> Integer,
+    }
+}
+
+diesel::table! {
+    survey_questions (id) {
+        id -> Integer,
+        survey_id -> Integer,
+        position -> Integer,
+        kind -> Text,
+        prompt -> Text,
+        options -> Text,
+        max_choices -> Integer,
+        required -> Bool,
+    }
+}
+
+diesel::table! {
+    survey_participants (survey_id, member_id) {
+        survey_id -> Integer,
+        member_id -> Integer,
+    }
+}
+
+diesel::table! {
+    survey_responses (id) {
+        id -> Integer,
+        survey_id -> Integer,
+        member_id -> Nullable<Integer>,
+        unit_id -> Nullable<Integer>,
+        submitted_on -> Date,
+    }
+}
+
+diesel::table! {
+    survey_answers (response_id, question_id) {
+        response_id -> Integer,
+        question_id -> Integer,
+        choice -> Nullable<Integer>,
+        text -> Nullable<Text>,
+        rating -> Nullable<Integer>,
+    }
+}
+
 diesel::joinable!(members -> org_units (unit_id));
 diesel::joinable!(showcase_posts -> members (member_id));
 diesel::joinable!(comments -> members (member_id));
+diesel::joinable!(activity_signups -> activities (activity_id));
+diesel::joinable!(activity_signups -> members (member_id));
+diesel::joinable!(survey_answers -> survey_responses (response_id));
 diesel::joinable!(roles -> org_units (unit_id));
 diesel::joinable!(roles -> members (member_id));
 diesel::joinable!(sessions -> members (member_id));
@@ -388,4 +505,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     showcase_likes,
     comments,
     comment_reports,
+    activities,
+    activity_audiences,
+    activity_signups,
+    surveys,
+    survey_audiences,
+    survey_questions,
+    survey_participants,
+    survey_responses,
+    survey_answers,
 );

@@ -16,7 +16,6 @@ use crate::web::{render, Ctx};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
         .route("/me", web::get().to(me))
-        .route("/activities", web::get().to(activities))
         .route("/services", web::get().to(services))
         .route("/admin", web::get().to(admin_home))
         .route("/healthz", web::get().to(healthz));
@@ -54,7 +53,7 @@ pub fn services_list() -> Vec<Service> {
             name: "调研问卷",
             desc: "参与工会调研与投票",
             icon: "调",
-            href: None,
+            href: Some("/surveys"),
         },
         Service {
             name: "风采展示",
@@ -84,6 +83,10 @@ pub struct HomePage {
     latest: Vec<crate::news::model::Article>,
     /// Featured showcase posts (the latest approved when none are featured).
     featured: Vec<crate::showcase::model::Post>,
+    /// Activities I can still sign up for (window open, not signed up).
+    joinable: Vec<crate::activities::model::Activity>,
+    /// Open surveys I have not answered.
+    surveys: Vec<crate::surveys::model::Survey>,
 }
 
 fn greeting(hour: u32) -> &'static str {
@@ -104,7 +107,7 @@ async fn home(
     // Beijing time for the greeting (UTC+8, no daylight saving).
     let hour = (state.config.clock.now() + chrono::Duration::hours(8)).hour();
     let now = state.config.clock.now();
-    let (my_cases, must_read, latest, featured) = db::run(&state.pool, move |conn| {
+    let (my_cases, must_read, latest, featured, joinable, surveys) = db::run(&state.pool, move |conn| {
         let cases = crate::grievances::model::for_member(conn, user.id)?
             .into_iter()
             .filter(|g| g.is_open() || g.state == "answered")
@@ -114,7 +117,17 @@ async fn home(
         let must = crate::news::model::unread_mandatory(conn, user.id, &anc, now)?;
         let (latest, _) = crate::news::model::visible(conn, &anc, now, None, None, 6, 0)?;
         let featured = crate::showcase::model::featured(conn, 4)?;
-        Ok((cases, must, latest, featured))
+        let mine: Vec<i32> = crate::activities::model::mine(conn, user.id)?
+            .iter()
+            .map(|(s, _)| s.activity_id)
+            .collect();
+        let joinable = crate::activities::model::visible(conn, &anc, now, true, None, 20)?
+            .into_iter()
+            .filter(|a| a.signup_open(&now) && !mine.contains(&a.id))
+            .take(3)
+            .collect();
+        let surveys = crate::surveys::model::unanswered(conn, user.id, &anc, now, 3)?;
+        Ok((cases, must, latest, featured, joinable, surveys))
     })
     .await?;
     render(&HomePage {
@@ -125,6 +138,8 @@ async fn home(
         must_read,
         latest,
         featured,
+        joinable,
+        surveys,
     })
 }
 
@@ -156,15 +171,6 @@ pub struct SectionPage {
     title: &'static str,
     empty_title: &'static str,
     empty_text: &'static str,
-}
-
-async fn activities(ctx: Ctx, CurrentUser(_): CurrentUser) -> AppResult<HttpResponse> {
-    render(&SectionPage {
-        ctx,
-        title: "活动",
-        empty_title: "暂无活动",
-        empty_text: "文体活动、培训讲座、志愿服务开放报名后会显示在这里。",
-    })
 }
 
 #[derive(Template)]

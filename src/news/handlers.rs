@@ -139,6 +139,7 @@ pub struct SearchPage {
     q: String,
     rows: Vec<(Article, SafeHtml)>,
     posts: Vec<(crate::showcase::model::Post, SafeHtml)>,
+    activities: Vec<crate::activities::model::Activity>,
 }
 
 #[derive(Deserialize)]
@@ -191,9 +192,20 @@ async fn search(
             .to_string();
     let now = state.config.clock.now();
     let t2 = text.clone();
-    let (found, posts) = db::run(&state.pool, move |conn| {
+    let (found, posts, activities) = db::run(&state.pool, move |conn| {
         use crate::db::dialect::{search as search_ids, SearchIndex};
         let tokens = crate::search::tokens(&t2);
+        // Activities in the reader's audience, upcoming first, then past ones.
+        let act_ids = search_ids(conn, SearchIndex::Activities, &tokens, 100)?;
+        let activities = if act_ids.is_empty() {
+            Vec::new()
+        } else {
+            let anc = service::ancestors(&user);
+            let mut a = crate::activities::model::visible(conn, &anc, now, true, Some(&act_ids), 20)?;
+            a.extend(crate::activities::model::visible(conn, &anc, now, false, Some(&act_ids), 20)?);
+            a.truncate(20);
+            a
+        };
         // Showcase: approved posts only (everyone sees those), best first.
         let post_ids = search_ids(conn, SearchIndex::Showcase, &tokens, 100)?;
         let posts = if post_ids.is_empty() {
@@ -209,7 +221,7 @@ async fn search(
         };
         let ids = search_ids(conn, SearchIndex::News, &tokens, 200)?;
         if ids.is_empty() {
-            return Ok((Vec::new(), posts));
+            return Ok((Vec::new(), posts, activities));
         }
         let (rows, _) = model::visible(
             conn,
@@ -226,7 +238,7 @@ async fn search(
             .filter_map(|id| rows.iter().find(|a| a.id == *id).cloned())
             .collect();
         ranked.truncate(30);
-        Ok((ranked, posts))
+        Ok((ranked, posts, activities))
     })
     .await?;
     let posts = posts
@@ -251,6 +263,7 @@ async fn search(
         q: text,
         rows,
         posts,
+        activities,
     })
 }
 

@@ -531,3 +531,82 @@ async fn a_member_reads_the_news_on_phone_and_desktop() {
     }
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_a_member_posts_photos_a_cadre_approves_and_the_gallery_shows_them() {
+    let Some((c, _driver)) = browser().await else {
+        return;
+    };
+    let server = start_server(true);
+    let base = format!("http://{}", server.addr);
+    // A photo file on disk for the file input.
+    let photo = std::env::temp_dir().join(format!("zhijia-photo-{}.jpg", std::process::id()));
+    let img = image::RgbImage::from_fn(800, 600, |x, y| {
+        image::Rgb([(x / 4) as u8, (y / 3) as u8, 160])
+    });
+    img.save(&photo).unwrap();
+
+    viewport(&c, 375, 812).await;
+    login(&c, &base, "demo-member").await;
+    c.goto(&format!("{base}/showcase/new")).await.unwrap();
+    c.find(Locator::Css("#category option[value='活动剪影']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("title"))
+        .await
+        .unwrap()
+        .send_keys("班组登山活动")
+        .await
+        .unwrap();
+    c.find(Locator::Id("story"))
+        .await
+        .unwrap()
+        .send_keys("周末一起登山，全员登顶。")
+        .await
+        .unwrap();
+    c.find(Locator::Id("photos"))
+        .await
+        .unwrap()
+        .send_keys(photo.to_str().unwrap())
+        .await
+        .unwrap();
+    shot(&c, "showcase-new-375.png").await;
+    click(&c, "form button[type=submit]").await;
+    c.wait().for_element(Locator::Css(".photo-grid img")).await.unwrap();
+    assert!(c.source().await.unwrap().contains("待审核"));
+    shot(&c, "showcase-pending-375.png").await;
+
+    login(&c, &base, "demo-cadre").await;
+    c.goto(&format!("{base}/admin/showcase")).await.unwrap();
+    shot(&c, "admin-showcase-375.png").await;
+    click(&c, "form.decide button[value=approve]").await;
+    c.wait().for_element(Locator::Css(".flash-ok")).await.unwrap();
+
+    for (w, h) in [(375, 812), (1280, 800)] {
+        viewport(&c, w, h).await;
+        login(&c, &base, "demo-member-b").await;
+        c.goto(&format!("{base}/showcase")).await.unwrap();
+        let src = c.source().await.unwrap();
+        assert!(src.contains("班组登山活动") || w == 1280);
+        shot(&c, &format!("showcase-list-{w}.png")).await;
+        click(&c, ".gallery li:first-child a").await;
+        c.wait().for_element(Locator::Css(".photo-grid")).await.unwrap();
+        shot(&c, &format!("showcase-post-{w}.png")).await;
+        c.goto(&format!("{base}/")).await.unwrap();
+        assert!(c.source().await.unwrap().contains("风采展示"));
+        shot(&c, &format!("home-{w}.png")).await;
+        let overflow = c
+            .execute(
+                "return document.documentElement.scrollWidth > window.innerWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(overflow, serde_json::Value::Bool(false), "wider than {w}px");
+    }
+    let _ = std::fs::remove_file(&photo);
+    c.close().await.unwrap();
+}

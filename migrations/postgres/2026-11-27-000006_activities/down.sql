@@ -1,0 +1,9 @@
+DROP TABLE survey_answers;
+DROP TABLE survey_responses;
+DROP TABLE survey_participants;
+DROP TABLE survey_questions;
+DROP TABLE survey_audiences;
+DROP TABLE surveys;
+DROP TABLE activity_signups;
+DROP TABLE activity_audiences;
+DROP TABLE activities;
