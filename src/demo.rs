@@ -61,6 +61,16 @@ impl Lcg {
             .wrapping_add(1442695040888963407);
         (self.0 >> 33) as usize
     }
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() % 1_000_000) as f64 / 1_000_000.0
+    }
+    /// Standard normal (Box–Muller).
+    fn normal(&mut self) -> f64 {
+        let u1 = self.unit().max(1e-9);
+        let u2 = self.unit();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
 }
 
 /// Seed the demo union unless it is already there; print the accounts either way.
@@ -79,8 +89,11 @@ pub fn seed(state: &AppState) -> AppResult<()> {
         let b = write_tx(&mut conn, |conn| seed_benefits(conn, now))?;
         let a = write_tx(&mut conn, |conn| seed_news(conn, now))?;
         let s = write_tx(&mut conn, |conn| seed_showcase(conn, now))?;
+        let (act, signups) = write_tx(&mut conn, |conn| seed_activities(conn, now))?;
+        let sv = write_tx(&mut conn, |conn| seed_surveys(conn, now))?;
         println!(
-            "已创建 {n} 名会员、{g} 件维权申诉、{b} 件普惠申请、{a} 篇资讯、{s} 篇风采展示（{:.1} 秒）。",
+            "已创建 {n} 名会员、{g} 件维权申诉、{b} 件普惠申请、{a} 篇资讯、{s} 篇风采展示、\
+             {act} 个活动（{signups} 人次报名，含 12 个月历史）、{sv} 份问卷（{:.1} 秒）。",
             started.elapsed().as_secs_f32()
         );
     }
@@ -1003,4 +1016,321 @@ fn seed_showcase(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize
         }
     }
     Ok(count)
+}
+
+/// The hidden structure of the demo history (what a forecast should find): how much each
+/// company's members like each kind of activity, in log-odds.
+const APPEAL: [[f64; 5]; 4] = [
+    // 文体, 讲座, 志愿, 竞赛, 亲子 — group office, company 1, company 2, design institute
+    [0.3, 0.6, 0.2, -0.6, 0.1],
+    [0.7, -0.5, 0.0, 0.8, 0.4],
+    [0.5, -0.3, 0.4, 0.6, 0.6],
+    [-0.2, 0.9, 0.3, -0.4, 0.5],
+];
+const HISTORY_KINDS: [&str; 5] = ["文体活动", "培训讲座", "志愿服务", "劳动竞赛", "亲子活动"];
+const HISTORY_TITLES: [[&str; 3]; 5] = [
+    ["职工羽毛球赛", "健步走打卡", "篮球友谊赛"],
+    ["心理健康讲座", "劳动法知识讲座", "摄影技巧分享"],
+    ["社区义诊志愿服务", "敬老院慰问", "植树志愿活动"],
+    ["焊工技能比武", "安全知识竞赛", "BIM 建模大赛"],
+    ["亲子手工课", "亲子运动会", "少儿绘画比赛"],
+];
+
+/// Time-of-week effect in log-odds for a kind at a Beijing weekday (0 = Monday) and hour.
+pub fn time_effect(kind: usize, weekday: u32, hour: u32) -> f64 {
+    let weekend = weekday >= 5;
+    let evening = (18..=21).contains(&hour);
+    let working = !weekend && (9..=17).contains(&hour);
+    match kind {
+        0 | 4 if weekend => 0.8,
+        1 if evening => 0.5,
+        3 if working => 0.3,
+        _ if working => -0.7,
+        _ => 0.0,
+    }
+}
+
+/// Seasonal effect by month (Spring Festival dip in February, summer heat).
+pub fn season_effect(month: u32) -> f64 {
+    match month {
+        2 => -0.9,
+        7 | 8 => -0.5,
+        10 => 0.2,
+        _ => 0.0,
+    }
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Twelve months of past activities with sign-ups, attendance and ratings drawn from the
+/// structure above, plus a few upcoming ones open for sign-up.
+fn seed_activities(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(usize, usize)> {
+    use crate::activities::model as am;
+    use chrono::{Datelike, Duration, Timelike};
+    let mut rng = Lcg(2026);
+    let units = org::model::all(conn)?;
+    let (rows, _) = members::search(conn, None, &Default::default(), 100_000)?;
+    // Member propensity (log-odds), fixed per member.
+    let people: Vec<(i32, String, f64)> = rows
+        .iter()
+        .filter(|r| !r.member.disabled)
+        .map(|r| {
+            let path = units
+                .iter()
+                .find(|u| u.id == r.member.unit_id)
+                .map(|u| u.path.clone())
+                .unwrap_or_default();
+            (r.member.id, path, 0.8 * rng.normal())
+        })
+        .collect();
+    let company_of = |path: &str| -> usize {
+        match path.split('/').nth(2).and_then(|s| s.parse::<i32>().ok()) {
+            Some(2) => 1,
+            Some(3) => 2,
+            Some(4) => 3,
+            _ => 0,
+        }
+    };
+    let admin = members::find_by_employee_no(conn, "demo-admin")?
+        .map(|m| m.id)
+        .ok_or(crate::error::AppError::NotFound)?;
+    let publishers: Vec<&OrgUnit> = units.iter().filter(|u| u.depth() <= 2).collect();
+    let mut n_act = 0;
+    let mut n_signups = 0;
+    let total = 156;
+    for k in 0..total + 4 {
+        let upcoming = k >= total;
+        let kind = rng.next() % 5;
+        let publisher = publishers[rng.next() % publishers.len()];
+        // Pick a day and an hour that suit the kind (with some variety).
+        let days_ago = if upcoming {
+            -(3 + (k - total) as i64 * 3)
+        } else {
+            2 + (k as i64 * 363 / total as i64)
+        };
+        let mut day = (now + Duration::hours(8) - Duration::days(days_ago)).date();
+        let want_weekend = matches!(kind, 0 | 2 | 4) && rng.unit() < 0.7;
+        while (day.weekday().num_days_from_monday() >= 5) != want_weekend {
+            day = day.pred_opt().unwrap_or(day);
+        }
+        let hour: u32 = match kind {
+            1 => [19, 14, 19, 10][rng.next() % 4],
+            3 => [10, 14, 9][rng.next() % 3],
+            2 => [8, 9, 14][rng.next() % 3],
+            _ => [9, 14, 15, 19][rng.next() % 4],
+        };
+        let start_local = day
+            .and_hms_opt(hour, if rng.unit() < 0.5 { 0 } else { 30 }, 0)
+            .unwrap_or_default();
+        let starts = start_local - Duration::hours(8);
+        let ends = starts + Duration::hours(2 + (rng.next() % 3) as i64);
+        let window_days = 3 + (rng.next() % 12) as i64;
+        let opens = starts - Duration::days(window_days);
+        let closes = starts - Duration::hours(2);
+        let audience: Vec<&(i32, String, f64)> = people
+            .iter()
+            .filter(|p| p.1.starts_with(&publisher.path))
+            .collect();
+        if audience.is_empty() {
+            continue;
+        }
+        let title_base = HISTORY_TITLES[kind][rng.next() % 3];
+        let title = format!(
+            "{title_base}（{}）",
+            publisher.name.trim_end_matches("工会")
+        );
+        let capacity = ((audience.len() as f64) * (0.15 + 0.35 * rng.unit()))
+            .round()
+            .max(8.0) as i32;
+        let place = [
+            "职工活动中心",
+            "多功能厅",
+            "体育馆",
+            "滨江公园",
+            "职工书屋",
+            "培训中心",
+        ][rng.next() % 6];
+        let description = format!("{}，欢迎大家踊跃报名。", HISTORY_KINDS[kind]);
+        let data = am::ActivityData {
+            unit_id: publisher.id,
+            title: &title,
+            kind: HISTORY_KINDS[kind],
+            description: &description,
+            place,
+            starts_at: starts,
+            ends_at: ends,
+            capacity,
+            signup_opens_at: if upcoming {
+                now - Duration::days(1)
+            } else {
+                opens
+            },
+            signup_closes_at: closes,
+            extra_fields: "",
+            published: true,
+            title_tokens: &crate::search::token_string(&title),
+            body_tokens: &crate::search::token_string(&format!(
+                "{} {place} {description}",
+                HISTORY_KINDS[kind]
+            )),
+            updated_at: opens,
+        };
+        let id = am::insert(conn, &data, admin, &crate::auth::random_token(16), opens)?;
+        am::set_audience(conn, id, &[publisher.id])?;
+        n_act += 1;
+        let local = start_local;
+        let effect = APPEAL[company_of(&publisher.path)][kind]
+            + time_effect(kind, local.weekday().num_days_from_monday(), local.hour())
+            + season_effect(local.month())
+            + 0.2 * (window_days as f64).ln()
+            - 1.7;
+        // Who signs up, in the order they would have: earlier for keener members.
+        let mut keen: Vec<(f64, i32, f64)> = audience
+            .iter()
+            .filter_map(|p| {
+                let prob = sigmoid(effect + p.2 + APPEAL[company_of(&p.1)][kind] * 0.5);
+                let cut = if upcoming { prob * 0.4 } else { prob };
+                (rng.unit() < cut).then(|| (rng.unit() / prob, p.0, p.2))
+            })
+            .collect();
+        keen.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+        let mut confirmed = 0;
+        for (i, (_, member, prop)) in keen.iter().enumerate() {
+            let at = opens + Duration::minutes((i as i64 * 37) % (window_days * 24 * 60).max(1));
+            let seat = confirmed < capacity;
+            let (status, position) = if seat {
+                ("confirmed", 0)
+            } else {
+                ("waitlisted", i as i32)
+            };
+            am::insert_signup(conn, id, *member, status, position, "", at)?;
+            n_signups += 1;
+            if seat {
+                confirmed += 1;
+            }
+            if seat && !upcoming && rng.unit() < sigmoid(1.8 + 0.6 * prop) {
+                let s =
+                    am::signup_of(conn, id, *member)?.ok_or(crate::error::AppError::NotFound)?;
+                let method = if rng.unit() < 0.9 { "qr" } else { "manual" };
+                am::check_in(
+                    conn,
+                    s.id,
+                    method,
+                    starts + Duration::minutes((rng.next() % 40) as i64 - 15),
+                )?;
+                if rng.unit() < 0.6 {
+                    let r = (3.6
+                        + 0.8 * APPEAL[company_of(&publisher.path)][kind]
+                        + 0.6 * rng.normal())
+                    .round()
+                    .clamp(1.0, 5.0) as i32;
+                    am::rate(conn, s.id, r, "", ends + Duration::hours(3))?;
+                }
+            }
+        }
+        am::set_confirmed(conn, id, confirmed, keen.len() as i32)?;
+    }
+    Ok((n_act, n_signups))
+}
+
+/// Three closed surveys with answers (one anonymous) and one open that demo-member has not
+/// answered.
+fn seed_surveys(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+    use crate::surveys::service::{self, SurveyForm};
+    use chrono::Duration;
+    let load = |conn: &mut DbConnection, no: &str| -> AppResult<crate::auth::User> {
+        let id = members::find_by_employee_no(conn, no)?
+            .map(|m| m.id)
+            .ok_or(crate::error::AppError::NotFound)?;
+        crate::auth::user::load_user(conn, id, "")?.ok_or(crate::error::AppError::NotFound)
+    };
+    let chair = load(conn, "demo-chair")?;
+    let company = org::model::find(
+        conn,
+        chair.roles.first().map_or(chair.unit_id, |r| r.unit_id),
+    )?
+    .ok_or(crate::error::AppError::NotFound)?;
+    let specs: [(&str, bool, &str, i64, &str); 4] = [
+        ("职工食堂满意度调查", false, "after_answer", 60, "[单选] 您对食堂的总体满意度 *\n非常满意\n满意\n一般\n不满意\n\n[多选 最多2] 最希望改进的方面\n菜品口味\n价格\n卫生\n排队时间\n\n[评分] 给食堂打分 *\n\n[文本] 其他建议"),
+        ("年度工会工作民主评议（匿名）", true, "after_close", 30, "[评分] 工会维权工作 *\n\n[评分] 普惠服务 *\n\n[单选] 您是否了解工会的申诉渠道 *\n了解\n听说过\n不了解\n\n[文本] 对工会的意见"),
+        ("春季运动会项目投票", false, "after_answer", 90, "[多选 最多3] 您想参加的项目 *\n拔河\n跳绳\n羽毛球\n乒乓球\n趣味接力\n\n[单选] 比赛时间 *\n周六上午\n周六下午\n工作日下午"),
+        ("职工书屋新书征集", false, "after_answer", -1, "[多选 最多3] 希望增加的图书类别 *\n文学\n历史\n科技\n管理\n育儿\n健康\n\n[文本] 推荐书目"),
+    ];
+    let (rows, _) = members::search(conn, None, &Default::default(), 100_000)?;
+    let mut rng = Lcg(99);
+    let mut n = 0;
+    for (title, anonymous, vis, days_ago, source) in specs {
+        let opens = now - Duration::days(days_ago.max(0) + 14);
+        let closes = if days_ago < 0 {
+            now + Duration::days(10)
+        } else {
+            now - Duration::days(days_ago)
+        };
+        let actor = Actor::user(&chair, None, opens);
+        let form = SurveyForm {
+            title: title.into(),
+            description: "请大家根据实际情况填写。".into(),
+            anonymous: if anonymous { "1".into() } else { String::new() },
+            results_visibility: vis.into(),
+            opens_at: crate::activities::service::to_local(&opens),
+            closes_at: crate::activities::service::to_local(&closes),
+            source: source.into(),
+        };
+        let Ok(id) = service::create(conn, &chair, &actor, &form, &[company.id])? else {
+            continue;
+        };
+        n += 1;
+        if days_ago < 0 {
+            continue;
+        }
+        let questions = crate::surveys::model::questions(conn, id)?;
+        for r in rows
+            .iter()
+            .filter(|r| !r.member.disabled && r.member.employee_no != "demo-member")
+        {
+            let Some(unit) = org::model::find(conn, r.member.unit_id)? else {
+                continue;
+            };
+            if !unit.path.starts_with(&company.path) || rng.unit() > 0.55 {
+                continue;
+            }
+            let user = match crate::auth::user::load_user(conn, r.member.id, "")? {
+                Some(u) => u,
+                None => continue,
+            };
+            let mut posted = service::Posted::new();
+            for q in &questions {
+                let opts = q.option_list().len().max(1);
+                let v: Vec<String> = match q.kind.as_str() {
+                    "single" => vec![((rng.next() % opts).min(rng.next() % opts)).to_string()],
+                    "multi" => {
+                        let k = 1 + rng.next() % (q.max_choices.max(1) as usize);
+                        let mut picks: Vec<String> = Vec::new();
+                        for _ in 0..k {
+                            let c = (rng.next() % opts).to_string();
+                            if !picks.contains(&c) {
+                                picks.push(c);
+                            }
+                        }
+                        picks
+                    }
+                    "rating" => vec![(3 + rng.next() % 3).min(5).to_string()],
+                    _ if rng.unit() < 0.3 => {
+                        vec![
+                            ["希望多组织活动", "服务很周到", "建议延长开放时间", "很满意"]
+                                [rng.next() % 4]
+                                .to_string(),
+                        ]
+                    }
+                    _ => Vec::new(),
+                };
+                posted.insert(q.id, v);
+            }
+            let at = opens + Duration::hours((rng.next() % 200) as i64);
+            let _ = service::submit(conn, &user, id, &posted, at);
+        }
+    }
+    Ok(n)
 }

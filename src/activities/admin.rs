@@ -23,9 +23,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/activities/{id}", web::get().to(detail))
         .route("/admin/activities/{id}/edit", web::get().to(edit_form))
         .route("/admin/activities/{id}/edit", web::post().to(update))
-        .route("/admin/activities/{id}/checkin/{signup}", web::post().to(manual_checkin))
+        .route(
+            "/admin/activities/{id}/checkin/{signup}",
+            web::post().to(manual_checkin),
+        )
         .route("/admin/activities/{id}/venue", web::get().to(venue))
-        .route("/admin/activities/{id}/attendance.xlsx", web::get().to(xlsx));
+        .route(
+            "/admin/activities/{id}/attendance.xlsx",
+            web::get().to(xlsx),
+        );
 }
 
 #[derive(Template)]
@@ -36,7 +42,11 @@ pub struct ListPage {
     now: chrono::NaiveDateTime,
 }
 
-async fn list(state: web::Data<AppState>, ctx: Ctx, StaffUser(user): StaffUser) -> AppResult<HttpResponse> {
+async fn list(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+) -> AppResult<HttpResponse> {
     let now = state.config.clock.now();
     let rows = db::run(&state.pool, move |conn| {
         let ids = scope::managed_unit_ids(conn, &user)?;
@@ -101,7 +111,11 @@ async fn page(
                 signup_opens_at: service::to_local(&a.signup_opens_at),
                 signup_closes_at: service::to_local(&a.signup_closes_at),
                 extra_fields: a.extra_fields.clone(),
-                draft: if a.published { String::new() } else { "1".into() },
+                draft: if a.published {
+                    String::new()
+                } else {
+                    "1".into()
+                },
             },
             aud,
         ),
@@ -114,10 +128,23 @@ async fn page(
             units.first().map(|u| vec![u.id]).unwrap_or_default(),
         ),
     };
-    Ok(FormPage { ctx, id, form, audience, units, kinds: KINDS, errors, forecast_html: None })
+    Ok(FormPage {
+        ctx,
+        id,
+        form,
+        audience,
+        units,
+        kinds: KINDS,
+        errors,
+        forecast_html: None,
+    })
 }
 
-async fn new_form(state: web::Data<AppState>, ctx: Ctx, StaffUser(user): StaffUser) -> AppResult<HttpResponse> {
+async fn new_form(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+) -> AppResult<HttpResponse> {
     render(&page(&state, ctx, user, None, None, FieldErrors::default()).await?)
 }
 
@@ -127,7 +154,17 @@ async fn edit_form(
     StaffUser(user): StaffUser,
     path: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
-    render(&page(&state, ctx, user, Some(path.into_inner()), None, FieldErrors::default()).await?)
+    render(
+        &page(
+            &state,
+            ctx,
+            user,
+            Some(path.into_inner()),
+            None,
+            FieldErrors::default(),
+        )
+        .await?,
+    )
 }
 
 fn parse(pairs: Vec<(String, String)>) -> (ActivityForm, Vec<i32>) {
@@ -136,7 +173,13 @@ fn parse(pairs: Vec<(String, String)>) -> (ActivityForm, Vec<i32>) {
         .filter(|(k, _)| k == "audience")
         .filter_map(|(_, v)| v.parse().ok())
         .collect();
-    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     (
         ActivityForm {
             title: get("title"),
@@ -166,8 +209,16 @@ async fn save(
     let (form, audience) = parse(pairs);
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let (u2, f2, a2) = (user.clone(), form.clone(), audience.clone());
-    match db::run(&state.pool, move |conn| service::save(conn, &u2, &actor, id, &f2, &a2)).await? {
-        Ok(id) => Ok(redirect_flash(&format!("/admin/activities/{id}"), "ok", "活动已保存")),
+    match db::run(&state.pool, move |conn| {
+        service::save(conn, &u2, &actor, id, &f2, &a2)
+    })
+    .await?
+    {
+        Ok(id) => Ok(redirect_flash(
+            &format!("/admin/activities/{id}"),
+            "ok",
+            "活动已保存",
+        )),
         Err(errors) => render_status(
             &page(&state, ctx, user, id, Some((form, audience)), errors).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -230,12 +281,27 @@ async fn detail(
     let now = state.config.clock.now();
     let (a, rows, rating) = db::run(&state.pool, move |conn| {
         let a = service::load_for_staff(conn, &user, id)?;
-        Ok((a, model::attendees(conn, id)?, model::rating_summary(conn, id)?))
+        Ok((
+            a,
+            model::attendees(conn, id)?,
+            model::rating_summary(conn, id)?,
+        ))
     })
     .await?;
     let checked_in = rows.iter().filter(|r| r.signup.checked_in()).count();
-    let waiting = rows.iter().filter(|r| r.signup.status == "waitlisted").count();
-    render(&DetailPage { ctx, a, rows, now, rating, checked_in, waiting })
+    let waiting = rows
+        .iter()
+        .filter(|r| r.signup.status == "waitlisted")
+        .count();
+    render(&DetailPage {
+        ctx,
+        a,
+        rows,
+        now,
+        rating,
+        checked_in,
+        waiting,
+    })
 }
 
 async fn manual_checkin(
@@ -248,7 +314,11 @@ async fn manual_checkin(
     let (id, signup) = path.into_inner();
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let back = format!("/admin/activities/{id}");
-    match db::run(&state.pool, move |conn| service::check_in_by_hand(conn, &user, &actor, id, signup)).await {
+    match db::run(&state.pool, move |conn| {
+        service::check_in_by_hand(conn, &user, &actor, id, signup)
+    })
+    .await
+    {
         Ok(()) => Ok(redirect_flash(&back, "ok", "已签到")),
         Err(AppError::Conflict(m)) => Ok(redirect_flash(&back, "error", &m)),
         Err(e) => Err(e),
@@ -286,8 +356,13 @@ async fn venue(
     .await?;
     let token = service::checkin_token(&state.config.secret_key, &a, service::window_of(now));
     let info = req.connection_info();
-    let url = format!("{}://{}/activities/{id}/checkin?t={token}", info.scheme(), info.host());
-    let code = qrcode::QrCode::new(url.as_bytes()).map_err(|e| AppError::Internal(format!("qr: {e}")))?;
+    let url = format!(
+        "{}://{}/activities/{id}/checkin?t={token}",
+        info.scheme(),
+        info.host()
+    );
+    let code =
+        qrcode::QrCode::new(url.as_bytes()).map_err(|e| AppError::Internal(format!("qr: {e}")))?;
     let side = code.width();
     let mut qr_path = String::new();
     for (i, c) in code.to_colors().iter().enumerate() {
@@ -307,11 +382,18 @@ async fn venue(
         confirmed,
     };
     let mut resp = render(&page)?;
-    resp.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     Ok(resp)
 }
 
-async fn xlsx(state: web::Data<AppState>, StaffUser(user): StaffUser, path: web::Path<i32>) -> AppResult<HttpResponse> {
+async fn xlsx(
+    state: web::Data<AppState>,
+    StaffUser(user): StaffUser,
+    path: web::Path<i32>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let now = state.config.clock.now();
     let bytes = db::run(&state.pool, move |conn| {
@@ -321,7 +403,13 @@ async fn xlsx(state: web::Data<AppState>, StaffUser(user): StaffUser, path: web:
     })
     .await?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
-        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"attendance-{id}.xlsx\"")))
+        .insert_header((
+            header::CONTENT_TYPE,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"attendance-{id}.xlsx\""),
+        ))
         .body(bytes))
 }

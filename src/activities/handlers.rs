@@ -48,7 +48,11 @@ async fn list(
     q: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     let now = state.config.clock.now();
-    let tab = if q.tab == "mine" || q.tab == "past" { q.tab.clone() } else { "upcoming".into() };
+    let tab = if q.tab == "mine" || q.tab == "past" {
+        q.tab.clone()
+    } else {
+        "upcoming".into()
+    };
     let t2 = tab.clone();
     let (upcoming, mine, past) = db::run(&state.pool, move |conn| {
         let anc = crate::news::service::ancestors(&user);
@@ -57,7 +61,10 @@ async fn list(
             model::visible(conn, &anc, now, true, None, 100)?
                 .into_iter()
                 .map(|a| {
-                    let s = mine.iter().find(|(s, _)| s.activity_id == a.id).map(|(s, _)| s.clone());
+                    let s = mine
+                        .iter()
+                        .find(|(s, _)| s.activity_id == a.id)
+                        .map(|(s, _)| s.clone());
                     (a, s)
                 })
                 .collect()
@@ -72,7 +79,14 @@ async fn list(
         Ok((upcoming, mine, past))
     })
     .await?;
-    render(&ListPage { ctx, tab, upcoming, mine, past, now })
+    render(&ListPage {
+        ctx,
+        tab,
+        upcoming,
+        mine,
+        past,
+        now,
+    })
 }
 
 #[derive(Template)]
@@ -104,7 +118,14 @@ async fn show(
         Ok((a, signup, place, model::rating_summary(conn, id)?))
     })
     .await?;
-    render(&ShowPage { ctx, a, signup, place, now, rating })
+    render(&ShowPage {
+        ctx,
+        a,
+        signup,
+        place,
+        now,
+        rating,
+    })
 }
 
 async fn sign_up(
@@ -120,8 +141,16 @@ async fn sign_up(
         .filter_map(|(k, v)| k.strip_prefix("field:").map(|f| (f.to_string(), v)))
         .collect();
     let back = format!("/activities/{id}");
-    match db::run(&state.pool, move |conn| service::sign_up(conn, &user, id, &answers, now)).await {
-        Ok(SignedUp::Confirmed) => Ok(redirect_flash(&back, "ok", "报名成功！活动当天请扫描现场二维码签到")),
+    match db::run(&state.pool, move |conn| {
+        service::sign_up(conn, &user, id, &answers, now)
+    })
+    .await
+    {
+        Ok(SignedUp::Confirmed) => Ok(redirect_flash(
+            &back,
+            "ok",
+            "报名成功！活动当天请扫描现场二维码签到",
+        )),
         Ok(SignedUp::Waitlisted(n)) => Ok(redirect_flash(
             &back,
             "ok",
@@ -145,7 +174,11 @@ async fn cancel(
     let id = path.into_inner();
     let now = state.config.clock.now();
     let back = format!("/activities/{id}");
-    match db::run(&state.pool, move |conn| service::cancel(conn, &user, id, now)).await {
+    match db::run(&state.pool, move |conn| {
+        service::cancel(conn, &user, id, now)
+    })
+    .await
+    {
         Ok(_) => Ok(redirect_flash(&back, "ok", "已取消报名")),
         Err(AppError::Validation(m)) | Err(AppError::Conflict(m)) => {
             Ok(redirect_flash(&back, "error", &m))
@@ -172,7 +205,11 @@ async fn rate(
     let now = state.config.clock.now();
     let back = format!("/activities/{id}");
     let rating = f.rating.parse().unwrap_or(0);
-    match db::run(&state.pool, move |conn| service::rate(conn, &user, id, rating, &f.comment, now)).await {
+    match db::run(&state.pool, move |conn| {
+        service::rate(conn, &user, id, rating, &f.comment, now)
+    })
+    .await
+    {
         Ok(()) => Ok(redirect_flash(&back, "ok", "感谢您的评价")),
         Err(AppError::Validation(m)) => Ok(redirect_flash(&back, "error", &m)),
         Err(e) => Err(e),
@@ -203,7 +240,11 @@ async fn checkin_page(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let a = db::run(&state.pool, move |conn| service::readable(conn, &user, id)).await?;
-    let token: String = q.t.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').take(40).collect();
+    let token: String =
+        q.t.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+            .take(40)
+            .collect();
     render(&CheckinPage { ctx, a, token })
 }
 
@@ -223,7 +264,11 @@ async fn checkin(
     let now = state.config.clock.now();
     let key = state.config.secret_key.clone();
     let back = format!("/activities/{id}");
-    match db::run(&state.pool, move |conn| service::check_in_qr(conn, &user, &key, id, &f.t, now)).await {
+    match db::run(&state.pool, move |conn| {
+        service::check_in_qr(conn, &user, &key, id, &f.t, now)
+    })
+    .await
+    {
         Ok(msg) => Ok(redirect_flash(&back, "ok", msg)),
         Err(AppError::Validation(m)) => Ok(redirect_flash(&back, "error", &m)),
         Err(e) => Err(e),

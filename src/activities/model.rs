@@ -8,7 +8,14 @@ use crate::db::schema::{activities, activity_audiences, activity_signups, member
 use crate::db::DbConnection;
 use crate::error::AppResult;
 
-pub const KINDS: [&str; 6] = ["文体活动", "培训讲座", "志愿服务", "劳动竞赛", "亲子活动", "其他"];
+pub const KINDS: [&str; 6] = [
+    "文体活动",
+    "培训讲座",
+    "志愿服务",
+    "劳动竞赛",
+    "亲子活动",
+    "其他",
+];
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = activities)]
@@ -442,4 +449,15 @@ pub fn rating_summary(conn: &mut DbConnection, activity_id: i32) -> AppResult<(f
     let n = ratings.len() as i64;
     let sum: i64 = ratings.into_iter().flatten().map(i64::from).sum();
     Ok((if n > 0 { sum as f64 / n as f64 } else { 0.0 }, n))
+}
+
+/// Set the seat and waitlist counters directly (the demo history writes sign-ups in bulk).
+pub fn set_confirmed(conn: &mut DbConnection, id: i32, confirmed: i32, seq: i32) -> AppResult<()> {
+    diesel::update(activities::table.find(id))
+        .set((
+            activities::confirmed_count.eq(confirmed),
+            activities::waitlist_seq.eq(seq),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

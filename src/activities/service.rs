@@ -85,7 +85,13 @@ pub fn check_form(
     form: &ActivityForm,
     now: NaiveDateTime,
     e: &mut FieldErrors,
-) -> Option<(NaiveDateTime, NaiveDateTime, NaiveDateTime, NaiveDateTime, i32)> {
+) -> Option<(
+    NaiveDateTime,
+    NaiveDateTime,
+    NaiveDateTime,
+    NaiveDateTime,
+    i32,
+)> {
     let t = form.title.trim().chars().count();
     if t == 0 || t > 60 {
         e.add("title", "请填写活动名称（60 字以内）");
@@ -99,7 +105,12 @@ pub fn check_form(
     if form.description.chars().count() > 10_000 {
         e.add("description", "活动介绍请控制在 1 万字以内");
     }
-    let capacity = form.capacity.trim().parse::<i32>().ok().filter(|c| (1..=100_000).contains(c));
+    let capacity = form
+        .capacity
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|c| (1..=100_000).contains(c));
     if capacity.is_none() {
         e.add("capacity", "名额请填写 1 到 100000 之间的整数");
     }
@@ -124,7 +135,13 @@ pub fn check_form(
     if opens.is_none() || closes.is_none() {
         e.add("signup_closes_at", "报名时间格式不正确");
     }
-    if form.extra_fields.lines().filter(|l| !l.trim().is_empty()).count() > 5 {
+    if form
+        .extra_fields
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count()
+        > 5
+    {
         e.add("extra_fields", "附加报名项最多 5 个");
     }
     let (starts, ends, opens, closes, capacity) = (starts?, ends?, opens?, closes?, capacity?);
@@ -137,7 +154,8 @@ pub fn check_form(
     if closes > ends {
         e.add("signup_closes_at", "报名截止不能晚于活动结束");
     }
-    e.is_empty().then_some((starts, ends, opens, closes, capacity))
+    e.is_empty()
+        .then_some((starts, ends, opens, closes, capacity))
 }
 
 /// Create (`id` None) or edit an activity for audiences in the cadre's scope.
@@ -209,13 +227,27 @@ pub fn save(
         let id = match existing {
             Some(a) => {
                 model::update(conn, a.id, &data)?;
-                audit::record(conn, actor, Some(a.unit_id), "activity.update", ("activity", Some(a.id)), title)?;
+                audit::record(
+                    conn,
+                    actor,
+                    Some(a.unit_id),
+                    "activity.update",
+                    ("activity", Some(a.id)),
+                    title,
+                )?;
                 a.id
             }
             None => {
                 let secret = crate::auth::random_token(16);
                 let id = model::insert(conn, &data, user.id, &secret, now)?;
-                audit::record(conn, actor, Some(data.unit_id), "activity.create", ("activity", Some(id)), title)?;
+                audit::record(
+                    conn,
+                    actor,
+                    Some(data.unit_id),
+                    "activity.create",
+                    ("activity", Some(id)),
+                    title,
+                )?;
                 id
             }
         };
@@ -302,13 +334,21 @@ pub fn my_place(conn: &mut DbConnection, id: i32, position: i32) -> AppResult<i6
 
 /// Cancel within the window. A freed seat goes to the first on the waitlist at once (they are
 /// notified). Returns the promoted member's id, if any.
-pub fn cancel(conn: &mut DbConnection, user: &User, id: i32, now: NaiveDateTime) -> AppResult<Option<i32>> {
+pub fn cancel(
+    conn: &mut DbConnection,
+    user: &User,
+    id: i32,
+    now: NaiveDateTime,
+) -> AppResult<Option<i32>> {
     let a = readable(conn, user, id)?;
     if !a.signup_open(&now) {
-        return Err(AppError::Validation("报名已截止，不能在线取消；如有变化请联系组织活动的工会干部".into()));
+        return Err(AppError::Validation(
+            "报名已截止，不能在线取消；如有变化请联系组织活动的工会干部".into(),
+        ));
     }
     write_tx(conn, |conn| {
-        let Some(s) = model::signup_of(conn, id, user.id)?.filter(|s| s.status != "cancelled") else {
+        let Some(s) = model::signup_of(conn, id, user.id)?.filter(|s| s.status != "cancelled")
+        else {
             return Err(AppError::Validation("您没有报名这个活动".into()));
         };
         if s.status == "waitlisted" {
@@ -379,14 +419,19 @@ pub fn check_in_qr(
 ) -> AppResult<&'static str> {
     let a = readable(conn, user, id)?;
     if !token_valid(key, &a, token, now) {
-        return Err(AppError::Validation("二维码已过期，请重新扫描现场大屏上的二维码".into()));
+        return Err(AppError::Validation(
+            "二维码已过期，请重新扫描现场大屏上的二维码".into(),
+        ));
     }
     if now < a.starts_at - chrono::Duration::hours(2) || now > a.ends_at {
         return Err(AppError::Validation("不在活动签到时间内".into()));
     }
     write_tx(conn, |conn| {
-        let Some(s) = model::signup_of(conn, id, user.id)?.filter(|s| s.status == "confirmed") else {
-            return Err(AppError::Validation("您没有报名这个活动（或仍在候补），不能签到".into()));
+        let Some(s) = model::signup_of(conn, id, user.id)?.filter(|s| s.status == "confirmed")
+        else {
+            return Err(AppError::Validation(
+                "您没有报名这个活动（或仍在候补），不能签到".into(),
+            ));
         };
         if s.checked_in_at.is_some() {
             return Ok("您已经签到过了");
@@ -407,9 +452,18 @@ pub fn check_in_by_hand(
     write_tx(conn, |conn| {
         let a = load_for_staff(conn, user, id)?;
         if model::check_in(conn, signup_id, "manual", actor.now)? != 1 {
-            return Err(AppError::Conflict("该报名不是“已报名”状态，或已经签到".into()));
+            return Err(AppError::Conflict(
+                "该报名不是“已报名”状态，或已经签到".into(),
+            ));
         }
-        audit::record(conn, actor, Some(a.unit_id), "activity.checkin", ("activity", Some(id)), &signup_id.to_string())
+        audit::record(
+            conn,
+            actor,
+            Some(a.unit_id),
+            "activity.checkin",
+            ("activity", Some(id)),
+            &signup_id.to_string(),
+        )
     })
 }
 
@@ -431,7 +485,8 @@ pub fn rate(
     }
     let comment: String = comment.trim().chars().take(300).collect();
     write_tx(conn, |conn| {
-        let Some(s) = model::signup_of(conn, id, user.id)?.filter(|s| s.checked_in_at.is_some()) else {
+        let Some(s) = model::signup_of(conn, id, user.id)?.filter(|s| s.checked_in_at.is_some())
+        else {
             return Err(AppError::Validation("只有签到参加的会员才能评价".into()));
         };
         if model::rate(conn, s.id, rating, &comment, now)? != 1 {
@@ -450,9 +505,20 @@ pub fn attendance_xlsx(a: &Activity, rows: &[Attendee], now: NaiveDateTime) -> A
     let bold = Format::new().set_bold();
     ws.write_string_with_format(0, 0, format!("签到表：{}（{}）", a.title, a.when()), &bold)
         .map_err(err)?;
-    let heads = ["姓名", "工号", "单位", "报名状态", "签到", "签到时间", "签到方式", "评分", "报名信息"];
+    let heads = [
+        "姓名",
+        "工号",
+        "单位",
+        "报名状态",
+        "签到",
+        "签到时间",
+        "签到方式",
+        "评分",
+        "报名信息",
+    ];
     for (c, h) in heads.iter().enumerate() {
-        ws.write_string_with_format(1, c as u16, *h, &bold).map_err(err)?;
+        ws.write_string_with_format(1, c as u16, *h, &bold)
+            .map_err(err)?;
     }
     for (i, r) in rows.iter().enumerate() {
         let row = i as u32 + 2;
@@ -479,7 +545,8 @@ pub fn attendance_xlsx(a: &Activity, rows: &[Attendee], now: NaiveDateTime) -> A
         if let Some(v) = s.rating {
             ws.write_number(row, 7, f64::from(v)).map_err(err)?;
         }
-        ws.write_string(row, 8, s.answers.trim().replace('\n', "；")).map_err(err)?;
+        ws.write_string(row, 8, s.answers.trim().replace('\n', "；"))
+            .map_err(err)?;
     }
     ws.set_column_width(2, 24).map_err(err)?;
     ws.set_column_width(8, 40).map_err(err)?;

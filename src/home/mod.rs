@@ -107,29 +107,30 @@ async fn home(
     // Beijing time for the greeting (UTC+8, no daylight saving).
     let hour = (state.config.clock.now() + chrono::Duration::hours(8)).hour();
     let now = state.config.clock.now();
-    let (my_cases, must_read, latest, featured, joinable, surveys) = db::run(&state.pool, move |conn| {
-        let cases = crate::grievances::model::for_member(conn, user.id)?
-            .into_iter()
-            .filter(|g| g.is_open() || g.state == "answered")
-            .take(5)
-            .collect();
-        let anc = crate::news::service::ancestors(&user);
-        let must = crate::news::model::unread_mandatory(conn, user.id, &anc, now)?;
-        let (latest, _) = crate::news::model::visible(conn, &anc, now, None, None, 6, 0)?;
-        let featured = crate::showcase::model::featured(conn, 4)?;
-        let mine: Vec<i32> = crate::activities::model::mine(conn, user.id)?
-            .iter()
-            .map(|(s, _)| s.activity_id)
-            .collect();
-        let joinable = crate::activities::model::visible(conn, &anc, now, true, None, 20)?
-            .into_iter()
-            .filter(|a| a.signup_open(&now) && !mine.contains(&a.id))
-            .take(3)
-            .collect();
-        let surveys = crate::surveys::model::unanswered(conn, user.id, &anc, now, 3)?;
-        Ok((cases, must, latest, featured, joinable, surveys))
-    })
-    .await?;
+    let (my_cases, must_read, latest, featured, joinable, surveys) =
+        db::run(&state.pool, move |conn| {
+            let cases = crate::grievances::model::for_member(conn, user.id)?
+                .into_iter()
+                .filter(|g| g.is_open() || g.state == "answered")
+                .take(5)
+                .collect();
+            let anc = crate::news::service::ancestors(&user);
+            let must = crate::news::model::unread_mandatory(conn, user.id, &anc, now)?;
+            let (latest, _) = crate::news::model::visible(conn, &anc, now, None, None, 6, 0)?;
+            let featured = crate::showcase::model::featured(conn, 4)?;
+            let mine: Vec<i32> = crate::activities::model::mine(conn, user.id)?
+                .iter()
+                .map(|(s, _)| s.activity_id)
+                .collect();
+            let joinable = crate::activities::model::visible(conn, &anc, now, true, None, 20)?
+                .into_iter()
+                .filter(|a| a.signup_open(&now) && !mine.contains(&a.id))
+                .take(3)
+                .collect();
+            let surveys = crate::surveys::model::unanswered(conn, user.id, &anc, now, 3)?;
+            Ok((cases, must, latest, featured, joinable, surveys))
+        })
+        .await?;
     render(&HomePage {
         ctx,
         services: services_list(),

@@ -201,8 +201,16 @@ async fn search(
             Vec::new()
         } else {
             let anc = service::ancestors(&user);
-            let mut a = crate::activities::model::visible(conn, &anc, now, true, Some(&act_ids), 20)?;
-            a.extend(crate::activities::model::visible(conn, &anc, now, false, Some(&act_ids), 20)?);
+            let mut a =
+                crate::activities::model::visible(conn, &anc, now, true, Some(&act_ids), 20)?;
+            a.extend(crate::activities::model::visible(
+                conn,
+                &anc,
+                now,
+                false,
+                Some(&act_ids),
+                20,
+            )?);
             a.truncate(20);
             a
         };

@@ -32,7 +32,11 @@ pub struct ListPage {
     now: chrono::NaiveDateTime,
 }
 
-async fn list(state: web::Data<AppState>, ctx: Ctx, StaffUser(user): StaffUser) -> AppResult<HttpResponse> {
+async fn list(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+) -> AppResult<HttpResponse> {
     let now = state.config.clock.now();
     let rows = db::run(&state.pool, move |conn| {
         let ids = scope::managed_unit_ids(conn, &user)?;
@@ -74,17 +78,30 @@ async fn form_page(
         (
             SurveyForm {
                 results_visibility: "after_answer".into(),
-                closes_at: crate::activities::service::to_local(&(now + chrono::Duration::days(14))),
+                closes_at: crate::activities::service::to_local(
+                    &(now + chrono::Duration::days(14)),
+                ),
                 source: EXAMPLE.into(),
                 ..Default::default()
             },
             units.first().map(|u| vec![u.id]).unwrap_or_default(),
         )
     });
-    Ok(FormPage { ctx, form, audience, units, visibilities: VISIBILITIES, errors })
+    Ok(FormPage {
+        ctx,
+        form,
+        audience,
+        units,
+        visibilities: VISIBILITIES,
+        errors,
+    })
 }
 
-async fn new_form(state: web::Data<AppState>, ctx: Ctx, StaffUser(user): StaffUser) -> AppResult<HttpResponse> {
+async fn new_form(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+) -> AppResult<HttpResponse> {
     render(&form_page(&state, ctx, user, None, FieldErrors::default()).await?)
 }
 
@@ -95,7 +112,13 @@ async fn create(
     StaffUser(user): StaffUser,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
-    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     let form = SurveyForm {
         title: get("title"),
         description: get("description"),
@@ -105,11 +128,23 @@ async fn create(
         closes_at: get("closes_at"),
         source: get("source"),
     };
-    let audience: Vec<i32> = pairs.iter().filter(|(k, _)| k == "audience").filter_map(|(_, v)| v.parse().ok()).collect();
+    let audience: Vec<i32> = pairs
+        .iter()
+        .filter(|(k, _)| k == "audience")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let (u2, f2, a2) = (user.clone(), form.clone(), audience.clone());
-    match db::run(&state.pool, move |conn| service::create(conn, &u2, &actor, &f2, &a2)).await? {
-        Ok(id) => Ok(redirect_flash(&format!("/admin/surveys/{id}"), "ok", "问卷已发布")),
+    match db::run(&state.pool, move |conn| {
+        service::create(conn, &u2, &actor, &f2, &a2)
+    })
+    .await?
+    {
+        Ok(id) => Ok(redirect_flash(
+            &format!("/admin/surveys/{id}"),
+            "ok",
+            "问卷已发布",
+        )),
         Err(errors) => render_status(
             &form_page(&state, ctx, user, Some((form, audience)), errors).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -151,10 +186,20 @@ async fn detail(
         Ok((s, t, u))
     })
     .await?;
-    render(&DetailPage { ctx, s, tallies, responses, per_unit })
+    render(&DetailPage {
+        ctx,
+        s,
+        tallies,
+        responses,
+        per_unit,
+    })
 }
 
-async fn xlsx(state: web::Data<AppState>, StaffUser(user): StaffUser, path: web::Path<i32>) -> AppResult<HttpResponse> {
+async fn xlsx(
+    state: web::Data<AppState>,
+    StaffUser(user): StaffUser,
+    path: web::Path<i32>,
+) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let bytes = db::run(&state.pool, move |conn| {
         let s = service::load_for_staff(conn, &user, id)?;
@@ -162,7 +207,13 @@ async fn xlsx(state: web::Data<AppState>, StaffUser(user): StaffUser, path: web:
     })
     .await?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
-        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"survey-{id}.xlsx\"")))
+        .insert_header((
+            header::CONTENT_TYPE,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"survey-{id}.xlsx\""),
+        ))
         .body(bytes))
 }

@@ -28,7 +28,11 @@ pub struct ListPage {
     now: chrono::NaiveDateTime,
 }
 
-async fn list(state: web::Data<AppState>, ctx: Ctx, CurrentUser(user): CurrentUser) -> AppResult<HttpResponse> {
+async fn list(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    CurrentUser(user): CurrentUser,
+) -> AppResult<HttpResponse> {
     let now = state.config.clock.now();
     let rows = db::run(&state.pool, move |conn| {
         let anc = crate::news::service::ancestors(&user);
@@ -63,10 +67,15 @@ pub struct ShowPage {
 
 impl ShowPage {
     fn picked(&self, q: &i32, i: &usize) -> bool {
-        self.posted.get(q).is_some_and(|v| v.iter().any(|x| *x == i.to_string()))
+        self.posted
+            .get(q)
+            .is_some_and(|v| v.iter().any(|x| *x == i.to_string()))
     }
     fn text_of(&self, q: &i32) -> String {
-        self.posted.get(q).and_then(|v| v.first().cloned()).unwrap_or_default()
+        self.posted
+            .get(q)
+            .and_then(|v| v.first().cloned())
+            .unwrap_or_default()
     }
 }
 
@@ -81,11 +90,24 @@ async fn page(
     let now = state.config.clock.now();
     let (s, questions, answered) = db::run(&state.pool, move |conn| {
         let s = service::readable(conn, &user, id, now)?;
-        Ok((s, model::questions(conn, id)?, model::has_answered(conn, id, user.id)?))
+        Ok((
+            s,
+            model::questions(conn, id)?,
+            model::has_answered(conn, id, user.id)?,
+        ))
     })
     .await?;
     let can_see_results = service::may_see_results(&s, answered, false, &now);
-    Ok(ShowPage { ctx, s, questions, answered, can_see_results, now, posted, errors })
+    Ok(ShowPage {
+        ctx,
+        s,
+        questions,
+        answered,
+        can_see_results,
+        now,
+        posted,
+        errors,
+    })
 }
 
 async fn show(
@@ -94,7 +116,17 @@ async fn show(
     CurrentUser(user): CurrentUser,
     path: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
-    render(&page(&state, ctx, user, path.into_inner(), Posted::new(), QuestionErrors::default()).await?)
+    render(
+        &page(
+            &state,
+            ctx,
+            user,
+            path.into_inner(),
+            Posted::new(),
+            QuestionErrors::default(),
+        )
+        .await?,
+    )
 }
 
 async fn submit(
@@ -114,13 +146,19 @@ async fn submit(
     let now = state.config.clock.now();
     let (u2, p2) = (user.clone(), posted.clone());
     let back = format!("/surveys/{id}");
-    match db::run(&state.pool, move |conn| service::submit(conn, &u2, id, &p2, now)).await {
+    match db::run(&state.pool, move |conn| {
+        service::submit(conn, &u2, id, &p2, now)
+    })
+    .await
+    {
         Ok(Ok(())) => Ok(redirect_flash(&back, "ok", "提交成功，感谢您的参与！")),
         Ok(Err(errors)) => render_status(
             &page(&state, ctx, user, id, posted, errors).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        Err(AppError::Conflict(m)) | Err(AppError::Validation(m)) => Ok(redirect_flash(&back, "error", &m)),
+        Err(AppError::Conflict(m)) | Err(AppError::Validation(m)) => {
+            Ok(redirect_flash(&back, "error", &m))
+        }
         Err(e) => Err(e),
     }
 }
@@ -153,5 +191,10 @@ async fn results(
         Ok((s, t, n))
     })
     .await?;
-    render(&ResultsPage { ctx, s, tallies, responses })
+    render(&ResultsPage {
+        ctx,
+        s,
+        tallies,
+        responses,
+    })
 }

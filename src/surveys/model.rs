@@ -5,7 +5,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    survey_answers, survey_audiences, survey_participants, survey_questions, survey_responses, surveys,
+    survey_answers, survey_audiences, survey_participants, survey_questions, survey_responses,
+    surveys,
 };
 use crate::db::DbConnection;
 use crate::error::AppResult;
@@ -129,7 +130,10 @@ pub fn insert_question(
 pub fn set_audience(conn: &mut DbConnection, id: i32, units: &[i32]) -> AppResult<()> {
     for u in units {
         diesel::insert_into(survey_audiences::table)
-            .values((survey_audiences::survey_id.eq(id), survey_audiences::unit_id.eq(u)))
+            .values((
+                survey_audiences::survey_id.eq(id),
+                survey_audiences::unit_id.eq(u),
+            ))
             .execute(conn)?;
     }
     Ok(())
@@ -211,12 +215,19 @@ pub fn unanswered(
         .load(conn)?)
 }
 
-pub fn for_units(conn: &mut DbConnection, unit_ids: Option<&[i32]>, limit: i64) -> AppResult<Vec<Survey>> {
+pub fn for_units(
+    conn: &mut DbConnection,
+    unit_ids: Option<&[i32]>,
+    limit: i64,
+) -> AppResult<Vec<Survey>> {
     let mut q = surveys::table.into_boxed();
     if let Some(ids) = unit_ids {
         q = q.filter(surveys::unit_id.eq_any(ids.to_vec()));
     }
-    Ok(q.order(surveys::id.desc()).limit(limit).select(Survey::as_select()).load(conn)?)
+    Ok(q.order(surveys::id.desc())
+        .limit(limit)
+        .select(Survey::as_select())
+        .load(conn)?)
 }
 
 pub fn answered_ids(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<i32>> {
@@ -285,13 +296,23 @@ pub fn insert_answer(
 }
 
 /// Every answer of a survey: (response id, response unit, question id, choice, text, rating).
-pub type AnswerRow = (i32, Option<i32>, i32, Option<i32>, Option<String>, Option<i32>);
+pub type AnswerRow = (
+    i32,
+    Option<i32>,
+    i32,
+    Option<i32>,
+    Option<String>,
+    Option<i32>,
+);
 
 pub fn answers(conn: &mut DbConnection, survey_id: i32) -> AppResult<Vec<AnswerRow>> {
     Ok(survey_answers::table
         .inner_join(survey_responses::table)
         .filter(survey_responses::survey_id.eq(survey_id))
-        .order((survey_responses::id.asc(), survey_answers::question_id.asc()))
+        .order((
+            survey_responses::id.asc(),
+            survey_answers::question_id.asc(),
+        ))
         .select((
             survey_responses::id,
             survey_responses::unit_id,
@@ -304,10 +325,17 @@ pub fn answers(conn: &mut DbConnection, survey_id: i32) -> AppResult<Vec<AnswerR
 }
 
 /// (response id, member id, unit id) of every answer sheet.
-pub fn responses(conn: &mut DbConnection, survey_id: i32) -> AppResult<Vec<(i32, Option<i32>, Option<i32>)>> {
+pub fn responses(
+    conn: &mut DbConnection,
+    survey_id: i32,
+) -> AppResult<Vec<(i32, Option<i32>, Option<i32>)>> {
     Ok(survey_responses::table
         .filter(survey_responses::survey_id.eq(survey_id))
         .order(survey_responses::id.asc())
-        .select((survey_responses::id, survey_responses::member_id, survey_responses::unit_id))
+        .select((
+            survey_responses::id,
+            survey_responses::member_id,
+            survey_responses::unit_id,
+        ))
         .load(conn)?)
 }

@@ -43,7 +43,10 @@ pub fn parse_questions(src: &str) -> Result<Vec<ParsedQuestion>, String> {
                 return Err(format!("第 {} 行：缺少“]”", n + 1));
             };
             let tag = rest[..end].trim();
-            let mut prompt = rest[end..].trim_start_matches([']', '】']).trim().to_string();
+            let mut prompt = rest[end..]
+                .trim_start_matches([']', '】'])
+                .trim()
+                .to_string();
             let required = prompt.ends_with('*') || prompt.ends_with('＊');
             if required {
                 prompt = prompt.trim_end_matches(['*', '＊']).trim().to_string();
@@ -58,18 +61,34 @@ pub fn parse_questions(src: &str) -> Result<Vec<ParsedQuestion>, String> {
             } else if tag.starts_with("评分") {
                 ("rating", 0)
             } else {
-                return Err(format!("第 {} 行：题型“{tag}”不认识，请用 单选、多选、文本 或 评分", n + 1));
+                return Err(format!(
+                    "第 {} 行：题型“{tag}”不认识，请用 单选、多选、文本 或 评分",
+                    n + 1
+                ));
             };
             if prompt.is_empty() || prompt.chars().count() > 200 {
                 return Err(format!("第 {} 行：请写题目（200 字以内）", n + 1));
             }
-            out.push(ParsedQuestion { kind, prompt, options: Vec::new(), max_choices: max, required });
+            out.push(ParsedQuestion {
+                kind,
+                prompt,
+                options: Vec::new(),
+                max_choices: max,
+                required,
+            });
         } else {
             let Some(q) = out.last_mut() else {
-                return Err(format!("第 {} 行：第一行应以 [单选]、[多选]、[文本] 或 [评分] 开头", n + 1));
+                return Err(format!(
+                    "第 {} 行：第一行应以 [单选]、[多选]、[文本] 或 [评分] 开头",
+                    n + 1
+                ));
             };
             if q.kind != "single" && q.kind != "multi" {
-                return Err(format!("第 {} 行：{}题不需要选项", n + 1, if q.kind == "text" { "文本" } else { "评分" }));
+                return Err(format!(
+                    "第 {} 行：{}题不需要选项",
+                    n + 1,
+                    if q.kind == "text" { "文本" } else { "评分" }
+                ));
             }
             let opt: String = line.chars().take(100).collect();
             if q.options.contains(&opt) {
@@ -87,9 +106,14 @@ pub fn parse_questions(src: &str) -> Result<Vec<ParsedQuestion>, String> {
     for (i, q) in out.iter_mut().enumerate() {
         if q.kind == "single" || q.kind == "multi" {
             if q.options.len() < 2 || q.options.len() > 20 {
-                return Err(format!("第 {} 题“{}”：选择题要有 2 到 20 个选项", i + 1, q.prompt));
+                return Err(format!(
+                    "第 {} 题“{}”：选择题要有 2 到 20 个选项",
+                    i + 1,
+                    q.prompt
+                ));
             }
-            if q.kind == "multi" && (q.max_choices <= 0 || q.max_choices as usize > q.options.len()) {
+            if q.kind == "multi" && (q.max_choices <= 0 || q.max_choices as usize > q.options.len())
+            {
                 q.max_choices = q.options.len() as i32;
             }
         }
@@ -133,7 +157,10 @@ pub fn create(
         if form.description.chars().count() > 2000 {
             e.add("description", "说明请控制在 2000 字以内");
         }
-        let vis = VISIBILITIES.iter().find(|(k, _)| *k == form.results_visibility).map(|(k, _)| *k);
+        let vis = VISIBILITIES
+            .iter()
+            .find(|(k, _)| *k == form.results_visibility)
+            .map(|(k, _)| *k);
         if vis.is_none() {
             e.add("results_visibility", "请选择结果何时可见");
         }
@@ -168,7 +195,11 @@ pub fn create(
         if !e.is_empty() {
             return Ok(Err(e));
         }
-        let publisher = units.iter().min_by_key(|u| u.depth()).map(|u| u.id).unwrap_or(user.unit_id);
+        let publisher = units
+            .iter()
+            .min_by_key(|u| u.depth())
+            .map(|u| u.id)
+            .unwrap_or(user.unit_id);
         let id = model::insert(
             conn,
             &NewSurvey {
@@ -185,17 +216,40 @@ pub fn create(
             },
         )?;
         for (i, q) in questions.iter().enumerate() {
-            model::insert_question(conn, id, i as i32, q.kind, &q.prompt, &q.options.join("\n"), q.max_choices, q.required)?;
+            model::insert_question(
+                conn,
+                id,
+                i as i32,
+                q.kind,
+                &q.prompt,
+                &q.options.join("\n"),
+                q.max_choices,
+                q.required,
+            )?;
         }
         model::set_audience(conn, id, audience)?;
-        audit::record(conn, actor, Some(publisher), "survey.create", ("survey", Some(id)), title)?;
+        audit::record(
+            conn,
+            actor,
+            Some(publisher),
+            "survey.create",
+            ("survey", Some(id)),
+            title,
+        )?;
         Ok(Ok(id))
     })
 }
 
 /// A survey in the reader's audience that has opened, else 404.
-pub fn readable(conn: &mut DbConnection, user: &User, id: i32, now: NaiveDateTime) -> AppResult<Survey> {
-    let s = model::find(conn, id)?.filter(|s| s.opens_at <= now).ok_or(AppError::NotFound)?;
+pub fn readable(
+    conn: &mut DbConnection,
+    user: &User,
+    id: i32,
+    now: NaiveDateTime,
+) -> AppResult<Survey> {
+    let s = model::find(conn, id)?
+        .filter(|s| s.opens_at <= now)
+        .ok_or(AppError::NotFound)?;
     let anc = crate::news::service::ancestors(user);
     if !model::audience(conn, id)?.iter().any(|u| anc.contains(u)) {
         return Err(AppError::NotFound);
@@ -231,7 +285,10 @@ impl QuestionErrors {
         self.0.is_empty()
     }
     pub fn get(&self, q: &i32) -> &str {
-        self.0.iter().find(|(k, _)| k == q).map_or("", |(_, m)| m.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == q)
+            .map_or("", |(_, m)| m.as_str())
     }
 }
 
@@ -254,7 +311,12 @@ pub fn submit(
     for q in &questions {
         let vals: Vec<&str> = posted
             .get(&q.id)
-            .map(|v| v.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect())
+            .map(|v| {
+                v.iter()
+                    .map(|s| s.trim())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
         let key = q.id;
         if vals.is_empty() {
@@ -281,7 +343,10 @@ pub fn submit(
                 rows.extend(picks.into_iter().map(|c| (q.id, Some(c), None, None)));
             }
             "text" => {
-                let t: String = vals[0].chars().filter(|c| !c.is_control() || *c == '\n').collect();
+                let t: String = vals[0]
+                    .chars()
+                    .filter(|c| !c.is_control() || *c == '\n')
+                    .collect();
                 if t.chars().count() > 1000 {
                     e.add(key, "请控制在 1000 字以内");
                 }
@@ -302,8 +367,18 @@ pub fn submit(
         }
         model::add_participant(conn, id, user.id)?;
         // Anonymous: no member, no unit, and only the date.
-        let (member, unit) = if s.anonymous { (None, None) } else { (Some(user.id), Some(user.unit_id)) };
-        let rid = model::insert_response(conn, id, member, unit, (now + chrono::Duration::hours(8)).date())?;
+        let (member, unit) = if s.anonymous {
+            (None, None)
+        } else {
+            (Some(user.id), Some(user.unit_id))
+        };
+        let rid = model::insert_response(
+            conn,
+            id,
+            member,
+            unit,
+            (now + chrono::Duration::hours(8)).date(),
+        )?;
         for (qid, choice, text, rating) in &rows {
             model::insert_answer(conn, rid, *qid, *choice, text.as_deref(), *rating)?;
         }
@@ -320,7 +395,12 @@ pub fn submit(
 }
 
 /// Whether this member may see the results now.
-pub fn may_see_results(s: &Survey, answered: bool, staff_manages: bool, now: &NaiveDateTime) -> bool {
+pub fn may_see_results(
+    s: &Survey,
+    answered: bool,
+    staff_manages: bool,
+    now: &NaiveDateTime,
+) -> bool {
     staff_manages
         || match s.results_visibility.as_str() {
             "after_answer" => answered,
@@ -382,23 +462,47 @@ pub fn tally(conn: &mut DbConnection, id: i32) -> AppResult<(Vec<Tally>, i64)> {
                     q.option_list()
                         .into_iter()
                         .enumerate()
-                        .map(|(i, label)| (label, mine.iter().filter(|a| a.3 == Some(i as i32)).count() as i64))
+                        .map(|(i, label)| {
+                            (
+                                label,
+                                mine.iter().filter(|a| a.3 == Some(i as i32)).count() as i64,
+                            )
+                        })
                         .collect(),
                     None,
                     Vec::new(),
                 ),
                 "rating" => {
                     let vals: Vec<i32> = mine.iter().filter_map(|a| a.5).collect();
-                    let avg = (!vals.is_empty()).then(|| vals.iter().sum::<i32>() as f64 / vals.len() as f64);
+                    let avg = (!vals.is_empty())
+                        .then(|| vals.iter().sum::<i32>() as f64 / vals.len() as f64);
                     (
-                        (1..=5).rev().map(|s| (format!("{s} 分"), vals.iter().filter(|v| **v == s).count() as i64)).collect(),
+                        (1..=5)
+                            .rev()
+                            .map(|s| {
+                                (
+                                    format!("{s} 分"),
+                                    vals.iter().filter(|v| **v == s).count() as i64,
+                                )
+                            })
+                            .collect(),
                         avg,
                         Vec::new(),
                     )
                 }
-                _ => (Vec::new(), None, mine.iter().filter_map(|a| a.4.clone()).collect()),
+                _ => (
+                    Vec::new(),
+                    None,
+                    mine.iter().filter_map(|a| a.4.clone()).collect(),
+                ),
             };
-            Tally { q, bars, answered, average, texts }
+            Tally {
+                q,
+                bars,
+                answered,
+                average,
+                texts,
+            }
         })
         .collect();
     Ok((out, responses))
@@ -410,7 +514,11 @@ pub fn per_unit(conn: &mut DbConnection, s: &Survey) -> AppResult<Vec<(String, i
         return Ok(Vec::new());
     }
     let ids = model::audience(conn, s.id)?;
-    let paths: Vec<String> = org::model::all(conn)?.into_iter().filter(|u| ids.contains(&u.id)).map(|u| u.path).collect();
+    let paths: Vec<String> = org::model::all(conn)?
+        .into_iter()
+        .filter(|u| ids.contains(&u.id))
+        .map(|u| u.path)
+        .collect();
     let units = org::model::under_paths(conn, &paths)?;
     let counts = org::model::member_counts(conn)?;
     let responses = model::responses(conn, s.id)?;
@@ -433,10 +541,17 @@ pub fn results_xlsx(conn: &mut DbConnection, s: &Survey) -> AppResult<Vec<u8>> {
     let bold = Format::new().set_bold();
     {
         let ws = wb.add_worksheet().set_name("汇总").map_err(err)?;
-        ws.write_string_with_format(0, 0, format!("{}（共 {responses} 份）", s.title), &bold).map_err(err)?;
+        ws.write_string_with_format(0, 0, format!("{}（共 {responses} 份）", s.title), &bold)
+            .map_err(err)?;
         let mut r = 2u32;
         for t in &tallies {
-            ws.write_string_with_format(r, 0, format!("{}. {}", t.q.position + 1, t.q.prompt), &bold).map_err(err)?;
+            ws.write_string_with_format(
+                r,
+                0,
+                format!("{}. {}", t.q.position + 1, t.q.prompt),
+                &bold,
+            )
+            .map_err(err)?;
             r += 1;
             for (label, n) in &t.bars {
                 ws.write_string(r, 0, label).map_err(err)?;
@@ -459,14 +574,18 @@ pub fn results_xlsx(conn: &mut DbConnection, s: &Survey) -> AppResult<Vec<u8>> {
     let ws = wb.add_worksheet().set_name("答卷").map_err(err)?;
     let named = !s.anonymous;
     let mut c0 = 0u16;
-    ws.write_string_with_format(0, 0, "序号", &bold).map_err(err)?;
+    ws.write_string_with_format(0, 0, "序号", &bold)
+        .map_err(err)?;
     if named {
-        ws.write_string_with_format(0, 1, "姓名", &bold).map_err(err)?;
-        ws.write_string_with_format(0, 2, "单位", &bold).map_err(err)?;
+        ws.write_string_with_format(0, 1, "姓名", &bold)
+            .map_err(err)?;
+        ws.write_string_with_format(0, 2, "单位", &bold)
+            .map_err(err)?;
         c0 = 2;
     }
     for (i, t) in tallies.iter().enumerate() {
-        ws.write_string_with_format(0, c0 + 1 + i as u16, &t.q.prompt, &bold).map_err(err)?;
+        ws.write_string_with_format(0, c0 + 1 + i as u16, &t.q.prompt, &bold)
+            .map_err(err)?;
     }
     let answers = model::answers(conn, s.id)?;
     let sheets = model::responses(conn, s.id)?;
@@ -507,7 +626,8 @@ pub fn results_xlsx(conn: &mut DbConnection, s: &Survey) -> AppResult<Vec<u8>> {
                     }
                 })
                 .collect();
-            ws.write_string(r, c0 + 1 + i as u16, cell.join("；")).map_err(err)?;
+            ws.write_string(r, c0 + 1 + i as u16, cell.join("；"))
+                .map_err(err)?;
         }
     }
     wb.save_to_buffer().map_err(err)

@@ -575,7 +575,10 @@ async fn on_a_phone_a_member_posts_photos_a_cadre_approves_and_the_gallery_shows
         .unwrap();
     shot(&c, "showcase-new-375.png").await;
     click(&c, "form button[type=submit]").await;
-    c.wait().for_element(Locator::Css(".photo-grid img")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css(".photo-grid img"))
+        .await
+        .unwrap();
     assert!(c.source().await.unwrap().contains("待审核"));
     shot(&c, "showcase-pending-375.png").await;
 
@@ -583,7 +586,10 @@ async fn on_a_phone_a_member_posts_photos_a_cadre_approves_and_the_gallery_shows
     c.goto(&format!("{base}/admin/showcase")).await.unwrap();
     shot(&c, "admin-showcase-375.png").await;
     click(&c, "form.decide button[value=approve]").await;
-    c.wait().for_element(Locator::Css(".flash-ok")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css(".flash-ok"))
+        .await
+        .unwrap();
 
     for (w, h) in [(375, 812), (1280, 800)] {
         viewport(&c, w, h).await;
@@ -593,7 +599,10 @@ async fn on_a_phone_a_member_posts_photos_a_cadre_approves_and_the_gallery_shows
         assert!(src.contains("班组登山活动") || w == 1280);
         shot(&c, &format!("showcase-list-{w}.png")).await;
         click(&c, ".gallery li:first-child a").await;
-        c.wait().for_element(Locator::Css(".photo-grid")).await.unwrap();
+        c.wait()
+            .for_element(Locator::Css(".photo-grid"))
+            .await
+            .unwrap();
         shot(&c, &format!("showcase-post-{w}.png")).await;
         c.goto(&format!("{base}/")).await.unwrap();
         assert!(c.source().await.unwrap().contains("风采展示"));

@@ -432,3 +432,89 @@ where
             .unwrap()
     }
 }
+
+/// A member logged in outside the cookie jar: (member id, session cookie value, CSRF token).
+pub struct Session {
+    pub member_id: i32,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl<S, B> TestApp<S>
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    /// Create `n` members in the unit named `unit` with live sessions (for concurrency tests).
+    pub fn members_with_sessions(&self, unit: &str, prefix: &str, n: usize) -> Vec<Session> {
+        let mut conn = self.conn();
+        let unit_id = zhijia::org::model::find_by_name(&mut conn, unit).unwrap()[0].id;
+        let now = self.state.config.clock.now();
+        zhijia::db::write_tx(&mut conn, |conn| {
+            let mut out = Vec::new();
+            for i in 0..n {
+                let no = format!("{prefix}{i:05}");
+                let name = format!("测试{i}");
+                let id = zhijia::members::model::insert(
+                    conn,
+                    &zhijia::members::model::NewMember {
+                        employee_no: &no,
+                        phone: None,
+                        name: &name,
+                        unit_id,
+                        password_hash: None,
+                        must_change_password: false,
+                        is_admin: false,
+                        disabled: false,
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )?;
+                let token = zhijia::auth::session::create(conn, id, false, now, None, None)?;
+                let csrf = zhijia::auth::csrf::token_for_session(
+                    &self.state.config.secret_key,
+                    &zhijia::auth::hash_token(&token),
+                );
+                out.push(Session {
+                    member_id: id,
+                    cookie: token,
+                    csrf,
+                });
+            }
+            Ok(out)
+        })
+        .unwrap()
+    }
+
+    /// A new session for a member (after the clock moved past the idle timeout).
+    pub fn renew(&self, s: &Session) -> Session {
+        let mut conn = self.conn();
+        let now = self.state.config.clock.now();
+        let token =
+            zhijia::auth::session::create(&mut conn, s.member_id, false, now, None, None).unwrap();
+        let csrf = zhijia::auth::csrf::token_for_session(
+            &self.state.config.secret_key,
+            &zhijia::auth::hash_token(&token),
+        );
+        Session {
+            member_id: s.member_id,
+            cookie: token,
+            csrf,
+        }
+    }
+
+    /// POST a form as one of those sessions (no cookie jar); returns the status.
+    pub async fn post_as(&self, s: &Session, path: &str, fields: &[(&str, &str)]) -> u16 {
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", s.csrf.as_str())];
+        all.extend_from_slice(fields);
+        let body = serde_urlencoded::to_string(&all).unwrap();
+        let req = TestRequest::post()
+            .uri(path)
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .insert_header(("cookie", format!("zj_session={}", s.cookie)))
+            .set_payload(body)
+            .to_request();
+        let res = test::call_service(&self.svc, req).await;
+        res.status().as_u16()
+    }
+}

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod activities;
 mod admin_members;
 mod auth;
 mod benefits;
@@ -15,3 +16,4 @@ mod platform;
 mod scope;
 mod showcase;
 mod smoke;
+mod surveys;
