@@ -351,6 +351,9 @@ pub fn cancel(
         else {
             return Err(AppError::Validation("您没有报名这个活动".into()));
         };
+        if s.checked_in_at.is_some() {
+            return Err(AppError::Validation("您已签到，不能再取消报名".into()));
+        }
         if s.status == "waitlisted" {
             model::set_status(conn, s.id, "waitlisted", "cancelled", 0, None, now)?;
             return Ok(None);

@@ -424,9 +424,9 @@ impl Tally {
     pub fn max(&self) -> i64 {
         self.bars.iter().map(|b| b.1).max().unwrap_or(0).max(1)
     }
-    /// Bar width in the 0–200 chart units.
+    /// Bar width in chart units (the longest bar is 230 wide).
     pub fn width(&self, n: &i64) -> i64 {
-        n * 200 / self.max()
+        n * 230 / self.max()
     }
     pub fn share(&self, n: &i64) -> String {
         if self.answered == 0 {
@@ -436,7 +436,7 @@ impl Tally {
         }
     }
     pub fn chart_height(&self) -> usize {
-        self.bars.len() * 28 + 4
+        self.bars.len() * 40 + 2
     }
     pub fn average_label(&self) -> String {
         self.average.map(|a| format!("{a:.2}")).unwrap_or_default()
