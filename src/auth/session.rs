@@ -100,6 +100,32 @@ pub fn load(
     Ok(Some(s))
 }
 
+/// A read-only look at a session: `Ok(None)` when there is none, `Err(())`-like `None` inside
+/// when it must be written (expired → delete, or due for its once-a-minute touch).
+pub fn peek(
+    conn: &mut DbConnection,
+    token: &str,
+    now: NaiveDateTime,
+) -> AppResult<Option<Option<Session>>> {
+    let id = super::hash_token(token);
+    let Some(s) = sessions::table
+        .find(&id)
+        .select(Session::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let idle_deadline = s.last_seen_at + Duration::seconds(i64::from(s.idle_secs));
+    if now >= s.expires_at
+        || now >= idle_deadline
+        || (now - s.last_seen_at).num_seconds() >= TOUCH_EVERY_SECS
+    {
+        return Ok(Some(None));
+    }
+    Ok(Some(Some(s)))
+}
+
 pub fn delete(conn: &mut DbConnection, session_id: &str) -> AppResult<()> {
     diesel::delete(sessions::table.find(session_id)).execute(conn)?;
     Ok(())

@@ -166,6 +166,19 @@ pub async fn user_of(req: &HttpRequest) -> AppResult<Option<Arc<User>>> {
                 .ok_or_else(|| AppError::Internal("app state missing".into()))?
                 .clone();
             let now = state.config.clock.now();
+            // Fast path: a live session that needs no write, read on this thread (SQLite).
+            let inline = crate::db::try_read_inline(
+                &state.pool,
+                state.config.database.is_sqlite(),
+                |conn| match super::session::peek(conn, &token, now)? {
+                    None => Ok(Some(None)),
+                    Some(Some(s)) => Ok(Some(load_user(conn, s.member_id, &s.id)?)),
+                    Some(None) => Ok(None),
+                },
+            );
+            if let Some(Some(user)) = inline.transpose()? {
+                return Ok::<_, AppError>(user.map(Arc::new));
+            }
             let user = crate::db::run(&state.pool, move |conn| {
                 let Some(s) = super::session::load(conn, &token, now)? else {
                     return Ok(None);

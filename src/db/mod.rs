@@ -201,6 +201,21 @@ where
     .await?
 }
 
+/// Short reads on SQLite run right on the async worker when a pooled connection is free at once:
+/// WAL readers never wait for writers, so this saves a hop to the blocking pool on every page
+/// (the session and user lookup). Returns None (caller falls back to `run`) on PostgreSQL or
+/// when no connection is idle. Never use it for writes.
+pub fn try_read_inline<T, F>(pool: &Pool, sqlite: bool, f: F) -> Option<AppResult<T>>
+where
+    F: FnOnce(&mut DbConnection) -> AppResult<T>,
+{
+    if !sqlite {
+        return None;
+    }
+    let mut conn = pool.try_get()?;
+    Some(f(&mut conn))
+}
+
 /// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so a read-then-write
 /// transaction takes the write lock up front instead of failing with SQLITE_BUSY on upgrade.
 pub fn write_tx<T, F>(conn: &mut DbConnection, f: F) -> AppResult<T>
