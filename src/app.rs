@@ -17,6 +17,8 @@ pub struct AppState {
     pub track_limiter: crate::web::RateLimiter,
     /// Article views not yet written to the database.
     pub views: crate::news::service::ViewCounter,
+    /// Engagement events not yet written to the database.
+    pub events: crate::engagement::EventBuffer,
 }
 
 /// Open the database, apply migrations and build the state (used by `serve` and by tests).
@@ -32,12 +34,14 @@ pub fn build_state(config: Config) -> AppResult<web::Data<AppState>> {
     }
     drop(conn);
     let hasher = Hasher::new(config.hash_cost)?;
+    let config_events = config.events;
     Ok(web::Data::new(AppState {
         pool,
         config,
         hasher,
         track_limiter: crate::web::RateLimiter::new(10, std::time::Duration::from_secs(600)),
         views: Default::default(),
+        events: crate::engagement::EventBuffer::new(config_events),
     }))
 }
 
@@ -60,6 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::activities::routes(cfg);
     crate::surveys::routes(cfg);
     crate::comments::routes(cfg);
+    crate::engagement::dashboard::routes(cfg);
 }
 
 /// The app as served and as tested: state, middleware, routes, and the 404 page.
@@ -122,10 +127,26 @@ pub async fn run(config: Config) -> AppResult<()> {
         log::info!("zhijia listening on http://{addr}");
     }
     spawn_jobs(state.clone());
-    server
+    let result = server
         .run()
         .await
-        .map_err(|e| AppError::Internal(format!("server stopped: {e}")))
+        .map_err(|e| AppError::Internal(format!("server stopped: {e}")));
+    // A clean shutdown (SIGTERM / Ctrl-C) keeps buffered views and events.
+    flush_buffers(&state).await;
+    log::info!("stopped; buffered views and engagement events written");
+    result
+}
+
+/// Write buffered article views and engagement events.
+pub async fn flush_buffers(state: &web::Data<AppState>) {
+    let s = state.clone();
+    if let Err(e) = db::run(&state.pool, move |conn| s.views.flush(conn)).await {
+        log::warn!("view count flush failed: {e}");
+    }
+    let s = state.clone();
+    if let Err(e) = db::run(&state.pool, move |conn| s.events.flush(conn)).await {
+        log::warn!("engagement event flush failed: {e}");
+    }
 }
 
 /// Background jobs, every minute: grievance deadlines (under a lease, so one instance of many
@@ -133,13 +154,10 @@ pub async fn run(config: Config) -> AppResult<()> {
 fn spawn_jobs(state: web::Data<AppState>) {
     let views = state.clone();
     actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(10));
+        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(5));
         loop {
             tick.tick().await;
-            let v = views.clone();
-            if let Err(e) = db::run(&views.pool, move |conn| v.views.flush(conn)).await {
-                log::warn!("view count flush failed: {e}");
-            }
+            flush_buffers(&views).await;
         }
     });
     let holder = crate::auth::random_token(8);
@@ -159,6 +177,11 @@ fn spawn_jobs(state: web::Data<AppState>) {
                     chrono::Duration::seconds(55),
                 )? {
                     return Ok((0, 0));
+                }
+                // Cheap when nothing is due: only finished, not yet rolled-up days are done.
+                let (days, purged) = crate::engagement::housekeeping(conn, now)?;
+                if days + purged > 0 {
+                    log::info!("engagement: {days} day(s) rolled up, {purged} old event(s) removed");
                 }
                 crate::grievances::service::run_deadlines(conn, now)
             })

@@ -47,6 +47,9 @@ pub struct GlobalArgs {
     /// Database connections per instance
     #[arg(long, global = true, env = "ZHIJIA_POOL_SIZE", default_value_t = 8)]
     pub pool_size: u32,
+    /// Do not record engagement events (to measure their cost; the dashboard then stays empty)
+    #[arg(long, global = true, env = "ZHIJIA_NO_EVENTS")]
+    pub no_events: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -113,6 +116,7 @@ impl GlobalArgs {
             pool_size: self.pool_size,
             clock: Clock::default(),
             query_counter: None,
+            events: !self.no_events,
         })
     }
 }

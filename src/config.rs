@@ -60,6 +60,8 @@ pub struct Config {
     pub clock: Clock,
     /// Tests only: count every database statement.
     pub query_counter: Option<crate::db::QueryCounter>,
+    /// Record engagement events (off only to measure what recording costs).
+    pub events: bool,
 }
 
 impl Config {

@@ -11,6 +11,7 @@ pub mod comments;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod engagement;
 pub mod error;
 pub mod grievances;
 pub mod home;

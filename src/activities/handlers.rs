@@ -131,6 +131,7 @@ async fn show(
 async fn sign_up(
     state: web::Data<AppState>,
     CurrentUser(user): CurrentUser,
+    track: crate::engagement::Track,
     path: web::Path<i32>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
@@ -141,11 +142,14 @@ async fn sign_up(
         .filter_map(|(k, v)| k.strip_prefix("field:").map(|f| (f.to_string(), v)))
         .collect();
     let back = format!("/activities/{id}");
-    match db::run(&state.pool, move |conn| {
+    let done = db::run(&state.pool, move |conn| {
         service::sign_up(conn, &user, id, &answers, now)
     })
-    .await
-    {
+    .await;
+    if matches!(done, Ok(SignedUp::Confirmed) | Ok(SignedUp::Waitlisted(_))) {
+        track.record(("activity", Some(id)), "signup");
+    }
+    match done {
         Ok(SignedUp::Confirmed) => Ok(redirect_flash(
             &back,
             "ok",
@@ -168,17 +172,21 @@ pub struct Empty {}
 async fn cancel(
     state: web::Data<AppState>,
     CurrentUser(user): CurrentUser,
+    track: crate::engagement::Track,
     path: web::Path<i32>,
     _f: Form<Empty>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let now = state.config.clock.now();
     let back = format!("/activities/{id}");
-    match db::run(&state.pool, move |conn| {
+    let done = db::run(&state.pool, move |conn| {
         service::cancel(conn, &user, id, now)
     })
-    .await
-    {
+    .await;
+    if done.is_ok() {
+        track.record(("activity", Some(id)), "cancel");
+    }
+    match done {
         Ok(_) => Ok(redirect_flash(&back, "ok", "已取消报名")),
         Err(AppError::Validation(m)) | Err(AppError::Conflict(m)) => {
             Ok(redirect_flash(&back, "error", &m))
@@ -257,6 +265,7 @@ pub struct CheckinForm {
 async fn checkin(
     state: web::Data<AppState>,
     CurrentUser(user): CurrentUser,
+    track: crate::engagement::Track,
     path: web::Path<i32>,
     Form(f): Form<CheckinForm>,
 ) -> AppResult<HttpResponse> {
@@ -264,11 +273,14 @@ async fn checkin(
     let now = state.config.clock.now();
     let key = state.config.secret_key.clone();
     let back = format!("/activities/{id}");
-    match db::run(&state.pool, move |conn| {
+    let done = db::run(&state.pool, move |conn| {
         service::check_in_qr(conn, &user, &key, id, &f.t, now)
     })
-    .await
-    {
+    .await;
+    if done.as_ref().is_ok_and(|m| m.starts_with("签到成功")) {
+        track.record(("activity", Some(id)), "checkin");
+    }
+    match done {
         Ok(msg) => Ok(redirect_flash(&back, "ok", msg)),
         Err(AppError::Validation(m)) => Ok(redirect_flash(&back, "error", &m)),
         Err(e) => Err(e),

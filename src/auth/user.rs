@@ -139,6 +139,14 @@ pub fn load_user(
 #[derive(Clone, Default)]
 struct UserCell(std::rc::Rc<tokio::sync::OnceCell<Option<Arc<User>>>>);
 
+/// The user if an extractor already loaded it for this request (never loads).
+pub fn loaded_user(req: &HttpRequest) -> Option<Arc<User>> {
+    req.extensions()
+        .get::<UserCell>()
+        .and_then(|c| c.0.get().cloned())
+        .flatten()
+}
+
 /// The user behind this request's session cookie, loaded at most once per request.
 pub async fn user_of(req: &HttpRequest) -> AppResult<Option<Arc<User>>> {
     let cell = {

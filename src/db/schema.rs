@@ -461,6 +461,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    engagement_events (id) {
+        id -> Integer,
+        member_key -> Text,
+        unit_id -> Integer,
+        object_type -> Text,
+        object_id -> Nullable<Integer>,
+        action -> Text,
+        hour -> Timestamp,
+        device -> Text,
+    }
+}
+
+diesel::table! {
+    engagement_daily (day, unit_id, object_type, action, device) {
+        day -> Date,
+        unit_id -> Integer,
+        object_type -> Text,
+        action -> Text,
+        device -> Text,
+        events -> Integer,
+    }
+}
+
 diesel::joinable!(members -> org_units (unit_id));
 diesel::joinable!(showcase_posts -> members (member_id));
 diesel::joinable!(comments -> members (member_id));
@@ -514,4 +538,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     survey_participants,
     survey_responses,
     survey_answers,
+    engagement_events,
+    engagement_daily,
 );

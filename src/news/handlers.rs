@@ -284,6 +284,7 @@ pub struct CommentForm {
 async fn comment(
     state: web::Data<AppState>,
     CurrentUser(user): CurrentUser,
+    track: crate::engagement::Track,
     path: web::Path<i32>,
     form: crate::auth::csrf::Form<CommentForm>,
 ) -> AppResult<HttpResponse> {
@@ -299,6 +300,9 @@ async fn comment(
         crate::comments::add(conn, &user, Owner::News(id), &body, now)
     })
     .await;
+    if done.is_ok() {
+        track.record(("news", Some(id)), "reply");
+    }
     match done {
         Ok(_) => Ok(redirect_flash(&Owner::News(id).url(), "ok", "评论已发表")),
         Err(AppError::Validation(m)) => Ok(redirect_flash(&Owner::News(id).url(), "error", &m)),

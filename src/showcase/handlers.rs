@@ -214,12 +214,16 @@ pub struct Empty {}
 async fn like(
     state: web::Data<AppState>,
     CurrentUser(user): CurrentUser,
+    track: crate::engagement::Track,
     path: web::Path<i32>,
     _f: Form<Empty>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let now = state.config.clock.now();
     let liked = db::run(&state.pool, move |conn| service::like(conn, &user, id, now)).await?;
+    if liked {
+        track.record(("showcase", Some(id)), "like");
+    }
     Ok(redirect_flash(
         &format!("/showcase/{id}"),
         "ok",
@@ -240,17 +244,21 @@ pub struct CommentForm {
 async fn comment(
     state: web::Data<AppState>,
     CurrentUser(user): CurrentUser,
+    track: crate::engagement::Track,
     path: web::Path<i32>,
     form: Form<CommentForm>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let now = state.config.clock.now();
     let body = form.0.body;
-    match db::run(&state.pool, move |conn| {
+    let done = db::run(&state.pool, move |conn| {
         service::comment(conn, &user, id, &body, now)
     })
-    .await
-    {
+    .await;
+    if done.is_ok() {
+        track.record(("showcase", Some(id)), "reply");
+    }
+    match done {
         Ok(()) => Ok(redirect_flash(
             &Owner::Showcase(id).url(),
             "ok",

@@ -114,25 +114,23 @@ async fn show(
     state: web::Data<AppState>,
     ctx: Ctx,
     CurrentUser(user): CurrentUser,
+    track: crate::engagement::Track,
     path: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
-    render(
-        &page(
-            &state,
-            ctx,
-            user,
-            path.into_inner(),
-            Posted::new(),
-            QuestionErrors::default(),
-        )
-        .await?,
-    )
+    let id = path.into_inner();
+    let p = page(&state, ctx, user, id, Posted::new(), QuestionErrors::default()).await?;
+    // Anonymous surveys record nothing, not even a view.
+    if !p.s.anonymous {
+        track.record(("survey", Some(id)), "view");
+    }
+    render(&p)
 }
 
 async fn submit(
     state: web::Data<AppState>,
     ctx: Ctx,
     CurrentUser(user): CurrentUser,
+    track: crate::engagement::Track,
     path: web::Path<i32>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
@@ -146,11 +144,16 @@ async fn submit(
     let now = state.config.clock.now();
     let (u2, p2) = (user.clone(), posted.clone());
     let back = format!("/surveys/{id}");
-    match db::run(&state.pool, move |conn| {
-        service::submit(conn, &u2, id, &p2, now)
+    let done = db::run(&state.pool, move |conn| {
+        let anonymous = model::find(conn, id)?.is_some_and(|s| s.anonymous);
+        Ok((service::submit(conn, &u2, id, &p2, now)?, anonymous))
     })
-    .await
-    {
+    .await;
+    // Votes on anonymous surveys are never recorded.
+    if matches!(done, Ok((Ok(()), false))) {
+        track.record(("survey", Some(id)), "vote");
+    }
+    match done.map(|(r, _)| r) {
         Ok(Ok(())) => Ok(redirect_flash(&back, "ok", "提交成功，感谢您的参与！")),
         Ok(Err(errors)) => render_status(
             &page(&state, ctx, user, id, posted, errors).await?,

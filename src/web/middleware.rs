@@ -36,9 +36,13 @@ pub async fn site(
         None
     };
 
+    let is_get = req.method() == actix_web::http::Method::GET;
     let mut res = next.call(req).await?;
 
     let status = res.status();
+    if is_get && status == actix_web::http::StatusCode::OK {
+        record_page_event(res.request());
+    }
     let headers = res.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -75,4 +79,24 @@ pub async fn site(
         res.response_mut().add_cookie(&c)?;
     }
     Ok(res)
+}
+
+/// Views and clicks of logged-in members (see `engagement::page_event` for which pages count).
+fn record_page_event(req: &actix_web::HttpRequest) {
+    let Some(user) = crate::auth::user::loaded_user(req) else {
+        return;
+    };
+    let referer = req
+        .headers()
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok());
+    let Some((object, action)) = crate::engagement::page_event(req.path(), referer) else {
+        return;
+    };
+    if let Some(state) = req.app_data::<actix_web::web::Data<crate::app::AppState>>() {
+        let now = state.config.clock.now();
+        state
+            .events
+            .record(&state.config.secret_key, &user, req, object, action, now);
+    }
 }

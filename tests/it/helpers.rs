@@ -177,6 +177,7 @@ pub fn test_config(database: DbUrl) -> Config {
         pool_size: 4,
         clock: Clock::default(),
         query_counter: Some(Default::default()),
+        events: true,
     }
 }
 

@@ -1,0 +1,2 @@
+DROP TABLE engagement_daily;
+DROP TABLE engagement_events;

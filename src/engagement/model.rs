@@ -1,0 +1,233 @@
+//! Event rows, daily rollups, retention.
+
+use std::collections::HashMap;
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::Event;
+use crate::db::schema::{engagement_daily, engagement_events};
+use crate::db::DbConnection;
+use crate::error::AppResult;
+
+pub fn insert_batch(conn: &mut DbConnection, batch: &[Event]) -> AppResult<()> {
+    for e in batch {
+        diesel::insert_into(engagement_events::table)
+            .values((
+                engagement_events::member_key.eq(&e.member_key),
+                engagement_events::unit_id.eq(e.unit_id),
+                engagement_events::object_type.eq(e.object_type),
+                engagement_events::object_id.eq(e.object_id),
+                engagement_events::action.eq(e.action),
+                engagement_events::hour.eq(e.hour),
+                engagement_events::device.eq(e.device),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A raw event as stored.
+#[derive(Queryable, Debug, Clone)]
+pub struct Row {
+    pub member_key: String,
+    pub unit_id: i32,
+    pub object_type: String,
+    pub object_id: Option<i32>,
+    pub action: String,
+    pub hour: NaiveDateTime,
+    pub device: String,
+}
+
+/// Raw events in [from, to), optionally only for some units.
+pub fn between(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    units: Option<&[i32]>,
+) -> AppResult<Vec<Row>> {
+    let mut q = engagement_events::table
+        .filter(engagement_events::hour.ge(from))
+        .filter(engagement_events::hour.lt(to))
+        .into_boxed();
+    if let Some(u) = units {
+        q = q.filter(engagement_events::unit_id.eq_any(u.to_vec()));
+    }
+    Ok(q.select((
+        engagement_events::member_key,
+        engagement_events::unit_id,
+        engagement_events::object_type,
+        engagement_events::object_id,
+        engagement_events::action,
+        engagement_events::hour,
+        engagement_events::device,
+    ))
+    .load(conn)?)
+}
+
+/// The UTC start of a Beijing calendar day.
+pub fn day_start(day: NaiveDate) -> NaiveDateTime {
+    day.and_hms_opt(0, 0, 0).unwrap_or_default() - Duration::hours(8)
+}
+
+/// Recompute the rollup rows of one Beijing day from the raw events (idempotent).
+pub fn rollup_day(conn: &mut DbConnection, day: NaiveDate) -> AppResult<usize> {
+    let from = day_start(day);
+    let rows = between(conn, from, from + Duration::days(1), None)?;
+    let mut groups: HashMap<(i32, String, String, String), i32> = HashMap::new();
+    for r in rows {
+        *groups.entry((r.unit_id, r.object_type, r.action, r.device)).or_insert(0) += 1;
+    }
+    diesel::delete(engagement_daily::table.filter(engagement_daily::day.eq(day))).execute(conn)?;
+    for ((unit, ot, action, device), n) in &groups {
+        diesel::insert_into(engagement_daily::table)
+            .values((
+                engagement_daily::day.eq(day),
+                engagement_daily::unit_id.eq(unit),
+                engagement_daily::object_type.eq(ot),
+                engagement_daily::action.eq(action),
+                engagement_daily::device.eq(device),
+                engagement_daily::events.eq(n),
+            ))
+            .execute(conn)?;
+    }
+    Ok(groups.len())
+}
+
+/// Rollup rows of a day range for some units: (day, unit, object type, action, device, events).
+pub type DailyRow = (NaiveDate, i32, String, String, String, i32);
+
+pub fn daily(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate, units: Option<&[i32]>) -> AppResult<Vec<DailyRow>> {
+    let mut q = engagement_daily::table
+        .filter(engagement_daily::day.ge(from))
+        .filter(engagement_daily::day.lt(to))
+        .into_boxed();
+    if let Some(u) = units {
+        q = q.filter(engagement_daily::unit_id.eq_any(u.to_vec()));
+    }
+    Ok(q.select((
+        engagement_daily::day,
+        engagement_daily::unit_id,
+        engagement_daily::object_type,
+        engagement_daily::action,
+        engagement_daily::device,
+        engagement_daily::events,
+    ))
+    .load(conn)?)
+}
+
+/// Drop raw events older than `cutoff` (rollups stay).
+pub fn purge_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> AppResult<usize> {
+    Ok(diesel::delete(engagement_events::table.filter(engagement_events::hour.lt(cutoff))).execute(conn)?)
+}
+
+/// The latest rolled-up day, if any.
+pub fn last_rolled_day(conn: &mut DbConnection) -> AppResult<Option<NaiveDate>> {
+    Ok(engagement_daily::table
+        .select(diesel::dsl::max(engagement_daily::day))
+        .first(conn)?)
+}
+
+/// Direct figures for the dashboard, each one query, narrowed to `units` (None: everything).
+pub mod figures {
+    use super::*;
+    use crate::db::schema::{
+        activities, activity_signups, benefit_requests, budgets, grievances, members, survey_audiences,
+        survey_responses, surveys,
+    };
+
+    pub fn member_count(conn: &mut DbConnection, units: Option<&[i32]>) -> AppResult<Vec<(i32, i64)>> {
+        let rows: Vec<i32> = match units {
+            Some(u) => members::table
+                .filter(members::disabled.eq(false))
+                .filter(members::unit_id.eq_any(u.to_vec()))
+                .select(members::unit_id)
+                .load(conn)?,
+            None => members::table
+                .filter(members::disabled.eq(false))
+                .select(members::unit_id)
+                .load(conn)?,
+        };
+        let mut counts: HashMap<i32, i64> = HashMap::new();
+        for u in rows {
+            *counts.entry(u).or_insert(0) += 1;
+        }
+        Ok(counts.into_iter().collect())
+    }
+
+    /// (sign-ups confirmed, checked in) for activities published in scope that started in [from, to).
+    pub fn attendance(
+        conn: &mut DbConnection,
+        units: Option<&[i32]>,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+    ) -> AppResult<(i64, i64)> {
+        let mut q = activity_signups::table
+            .inner_join(activities::table)
+            .filter(activities::starts_at.ge(from))
+            .filter(activities::starts_at.lt(to))
+            .filter(activity_signups::status.eq("confirmed"))
+            .into_boxed();
+        if let Some(u) = units {
+            q = q.filter(activities::unit_id.eq_any(u.to_vec()));
+        }
+        let rows: Vec<Option<NaiveDateTime>> = q.select(activity_signups::checked_in_at).load(conn)?;
+        Ok((rows.len() as i64, rows.iter().filter(|r| r.is_some()).count() as i64))
+    }
+
+    /// (open, overdue) grievances of units in scope.
+    pub fn cases(conn: &mut DbConnection, units: Option<&[i32]>) -> AppResult<(i64, i64)> {
+        let mut q = grievances::table
+            .filter(grievances::state.eq_any(crate::grievances::model::OPEN_STATES))
+            .into_boxed();
+        if let Some(u) = units {
+            q = q.filter(grievances::unit_id.eq_any(u.to_vec()));
+        }
+        let rows: Vec<bool> = q.select(grievances::overdue).load(conn)?;
+        Ok((rows.len() as i64, rows.iter().filter(|o| **o).count() as i64))
+    }
+
+    /// (committed = approved or paid, planned budget) in fen for a year.
+    pub fn spend(conn: &mut DbConnection, units: Option<&[i32]>, year: i32) -> AppResult<(i64, i64)> {
+        let mut q = benefit_requests::table
+            .filter(benefit_requests::year.eq(year))
+            .filter(benefit_requests::state.eq_any(["approved", "paid"]))
+            .into_boxed();
+        if let Some(u) = units {
+            q = q.filter(benefit_requests::unit_id.eq_any(u.to_vec()));
+        }
+        let spent: Vec<i64> = q.select(benefit_requests::amount_fen).load(conn)?;
+        let mut b = budgets::table.filter(budgets::year.eq(year)).into_boxed();
+        if let Some(u) = units {
+            b = b.filter(budgets::unit_id.eq_any(u.to_vec()));
+        }
+        let planned: Vec<i64> = b.select(budgets::planned_fen).load(conn)?;
+        Ok((spent.iter().sum(), planned.iter().sum()))
+    }
+
+    /// Surveys published in scope since `from`: (title, responses, audience unit ids, anonymous).
+    pub fn surveys_since(
+        conn: &mut DbConnection,
+        units: Option<&[i32]>,
+        from: NaiveDateTime,
+    ) -> AppResult<Vec<(String, i64, Vec<i32>)>> {
+        let mut q = surveys::table.filter(surveys::opens_at.ge(from)).into_boxed();
+        if let Some(u) = units {
+            q = q.filter(surveys::unit_id.eq_any(u.to_vec()));
+        }
+        let list: Vec<(i32, String)> = q.order(surveys::opens_at.desc()).limit(20).select((surveys::id, surveys::title)).load(conn)?;
+        let mut out = Vec::new();
+        for (id, title) in list {
+            let n: i64 = survey_responses::table
+                .filter(survey_responses::survey_id.eq(id))
+                .count()
+                .get_result(conn)?;
+            let aud: Vec<i32> = survey_audiences::table
+                .filter(survey_audiences::survey_id.eq(id))
+                .select(survey_audiences::unit_id)
+                .load(conn)?;
+            out.push((title, n, aud));
+        }
+        Ok(out)
+    }
+}
