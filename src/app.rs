@@ -19,6 +19,8 @@ pub struct AppState {
     pub views: crate::news::service::ViewCounter,
     /// Engagement events not yet written to the database.
     pub events: crate::engagement::EventBuffer,
+    /// This instance's trained sign-up forecast.
+    pub forecast: crate::forecast::handlers::ForecastState,
 }
 
 /// Open the database, apply migrations and build the state (used by `serve` and by tests).
@@ -42,6 +44,7 @@ pub fn build_state(config: Config) -> AppResult<web::Data<AppState>> {
         track_limiter: crate::web::RateLimiter::new(10, std::time::Duration::from_secs(600)),
         views: Default::default(),
         events: crate::engagement::EventBuffer::new(config_events),
+        forecast: Default::default(),
     }))
 }
 

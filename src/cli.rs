@@ -84,6 +84,14 @@ pub enum Command {
         /// Destination file (must not exist)
         file: std::path::PathBuf,
     },
+    /// Measure the sign-up forecast: train on all but the most recent activities, predict those,
+    /// and compare with the naive baseline (mean sign-up rate of the kind). The last line reads
+    /// `model MAE <x>, baseline MAE <y>, improvement <z>%, coverage <w>%`.
+    ForecastBacktest {
+        /// How many of the most recent past activities to hold out (default: a fifth, at least 10)
+        #[arg(long)]
+        held_out: Option<usize>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

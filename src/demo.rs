@@ -615,12 +615,14 @@ fn seed_benefits(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize
         )?);
     }
     let year = now.year();
+    // Last year's budgets too: requests from the past weeks may fall in it (early January).
     for u in org::model::all(conn)?
         .iter()
         .filter(|u| u.kind == "subsidiary" || u.parent_id.is_none())
     {
         for (cat, yuan) in [("greeting", 200_000i64), ("aid", 300_000), ("perk", 50_000)] {
             set_budget(conn, u.id, year, cat, yuan * 100, now)?;
+            set_budget(conn, u.id, year - 1, cat, yuan * 100, now)?;
         }
     }
     let user = |conn: &mut DbConnection, id: i32| -> AppResult<crate::auth::User> {
@@ -1099,7 +1101,7 @@ fn seed_activities(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(us
     let publishers: Vec<&OrgUnit> = units.iter().filter(|u| u.depth() <= 2).collect();
     let mut n_act = 0;
     let mut n_signups = 0;
-    let total = 156;
+    let total = 260;
     for k in 0..total + 4 {
         let upcoming = k >= total;
         let kind = rng.next() % 5;

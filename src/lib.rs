@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod engagement;
 pub mod error;
+pub mod forecast;
 pub mod grievances;
 pub mod home;
 pub mod images;

@@ -83,6 +83,31 @@ fn run(cli: Cli) -> AppResult<()> {
             }
             Ok(())
         }
+        Command::ForecastBacktest { held_out } => {
+            let pool = db::build_pool(&config.database, 2)?;
+            let mut conn = pool.get()?;
+            db::migrate(&mut conn)?;
+            let now = config.clock.now();
+            let started = std::time::Instant::now();
+            let h = zhijia::forecast::history::History::load(&mut conn, now)?;
+            let n = h.rows.len();
+            if n < 20 {
+                return Err(AppError::Validation(format!(
+                    "only {n} past activities: the backtest needs at least 20 (try `zhijia demo` first)"
+                )));
+            }
+            let k = held_out.unwrap_or_else(|| zhijia::forecast::handlers::held_out_for(n)).min(n - 10);
+            let pairs: usize = h.rows.iter().map(|r| r.invited.len()).sum();
+            println!("history: {n} past activities, {pairs} member × activity pairs");
+            println!("training on the oldest {}, predicting the most recent {k} in time order…", n - k);
+            let bt = zhijia::forecast::backtest(&h, k, now);
+            println!(
+                "done in {:.2} s; 80% intervals: normal approximation, half-width calibrated out of sample",
+                started.elapsed().as_secs_f64()
+            );
+            println!("{}", bt.line());
+            Ok(())
+        }
         Command::Backup { file } => {
             if file.exists() {
                 return Err(AppError::Validation(format!(

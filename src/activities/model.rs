@@ -461,3 +461,67 @@ pub fn set_confirmed(conn: &mut DbConnection, id: i32, confirmed: i32, seq: i32)
         .execute(conn)?;
     Ok(())
 }
+
+/// Ended, published activities oldest first: (id, kind, publishing unit, start, sign-up opens,
+/// sign-up closes, capacity).
+pub type PastActivity = (i32, String, i32, NaiveDateTime, NaiveDateTime, NaiveDateTime, i32);
+
+pub fn past(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<Vec<PastActivity>> {
+    Ok(activities::table
+        .filter(activities::published.eq(true))
+        .filter(activities::ends_at.le(now))
+        .order((activities::starts_at.asc(), activities::id.asc()))
+        .select((
+            activities::id,
+            activities::kind,
+            activities::unit_id,
+            activities::starts_at,
+            activities::signup_opens_at,
+            activities::signup_closes_at,
+            activities::capacity,
+        ))
+        .load(conn)?)
+}
+
+/// (activity id, audience unit id) for the given activities.
+pub fn audiences_of(conn: &mut DbConnection, ids: &[i32]) -> AppResult<Vec<(i32, i32)>> {
+    Ok(activity_audiences::table
+        .filter(activity_audiences::activity_id.eq_any(ids.to_vec()))
+        .select((activity_audiences::activity_id, activity_audiences::unit_id))
+        .load(conn)?)
+}
+
+/// (activity id, member id, checked in) of every sign-up of the given activities.
+pub fn signups_of(conn: &mut DbConnection, ids: &[i32]) -> AppResult<Vec<(i32, i32, bool)>> {
+    let rows: Vec<(i32, i32, Option<NaiveDateTime>)> = activity_signups::table
+        .filter(activity_signups::activity_id.eq_any(ids.to_vec()))
+        .select((
+            activity_signups::activity_id,
+            activity_signups::member_id,
+            activity_signups::checked_in_at,
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(a, m, c)| (a, m, c.is_some())).collect())
+}
+
+/// (member id, unit id) of every active member.
+pub fn active_members(conn: &mut DbConnection) -> AppResult<Vec<(i32, i32)>> {
+    Ok(members::table
+        .filter(members::disabled.eq(false))
+        .select((members::id, members::unit_id))
+        .load(conn)?)
+}
+
+/// (id, title) of the given activities.
+pub fn titles(conn: &mut DbConnection, ids: &[i32]) -> AppResult<Vec<(i32, String)>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        out.extend(
+            activities::table
+                .filter(activities::id.eq_any(chunk.to_vec()))
+                .select((activities::id, activities::title))
+                .load::<(i32, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}

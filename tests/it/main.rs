@@ -8,6 +8,7 @@ mod auth;
 mod benefits;
 mod browser;
 mod csrf;
+mod forecast;
 mod grievances;
 mod import;
 mod news;
