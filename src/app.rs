@@ -184,7 +184,9 @@ fn spawn_jobs(state: web::Data<AppState>) {
                 // Cheap when nothing is due: only finished, not yet rolled-up days are done.
                 let (days, purged) = crate::engagement::housekeeping(conn, now)?;
                 if days + purged > 0 {
-                    log::info!("engagement: {days} day(s) rolled up, {purged} old event(s) removed");
+                    log::info!(
+                        "engagement: {days} day(s) rolled up, {purged} old event(s) removed"
+                    );
                 }
                 crate::grievances::service::run_deadlines(conn, now)
             })

@@ -91,9 +91,13 @@ pub fn seed(state: &AppState) -> AppResult<()> {
         let s = write_tx(&mut conn, |conn| seed_showcase(conn, now))?;
         let (act, signups) = write_tx(&mut conn, |conn| seed_activities(conn, now))?;
         let sv = write_tx(&mut conn, |conn| seed_surveys(conn, now))?;
+        let ev = write_tx(&mut conn, |conn| {
+            seed_engagement(conn, &state.config.secret_key, now)
+        })?;
+        crate::engagement::housekeeping(&mut conn, now)?;
         println!(
             "已创建 {n} 名会员、{g} 件维权申诉、{b} 件普惠申请、{a} 篇资讯、{s} 篇风采展示、\
-             {act} 个活动（{signups} 人次报名，含 12 个月历史）、{sv} 份问卷（{:.1} 秒）。",
+             {act} 个活动（{signups} 人次报名，含 12 个月历史）、{sv} 份问卷、{ev} 条参与行为记录（{:.1} 秒）。",
             started.elapsed().as_secs_f32()
         );
     }
@@ -1335,4 +1339,113 @@ fn seed_surveys(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize>
         }
     }
     Ok(n)
+}
+
+/// Six months of engagement events: daily visits drawn from each member's propensity with a
+/// weekday × hour rhythm (commute, lunch, evening; later on weekends), plus the sign-ups and
+/// check-ins of the activity history.
+fn seed_engagement(conn: &mut DbConnection, secret: &[u8], now: NaiveDateTime) -> AppResult<usize> {
+    use crate::engagement::{hour_of, member_key, Event};
+    use chrono::{Datelike, Duration};
+    let mut rng = Lcg(4242);
+    let (rows, _) = members::search(conn, None, &Default::default(), 100_000)?;
+    let news_ids: Vec<i32> = {
+        let anc: Vec<i32> = org::model::all(conn)?.iter().map(|u| u.id).collect();
+        crate::news::model::visible(conn, &anc, now, None, None, 50, 0)?
+            .0
+            .iter()
+            .map(|a| a.id)
+            .collect()
+    };
+    let weekday_hours = [8u32, 12, 12, 13, 18, 20, 20, 21, 22];
+    let weekend_hours = [9u32, 10, 11, 15, 20, 21, 21, 22];
+    let mut out: Vec<Event> = Vec::new();
+    for r in rows.iter().filter(|r| !r.member.disabled) {
+        let key = member_key(secret, r.member.id);
+        let prop = rng.normal() * 0.9;
+        let phone_share = 0.5 + 0.4 * rng.unit();
+        for d in 1..=180i64 {
+            let day = (now + Duration::hours(8) - Duration::days(d)).date();
+            let weekend = day.weekday().num_days_from_monday() >= 5;
+            let season = season_effect(day.month());
+            let p = sigmoid(prop - 1.6 + if weekend { -0.4 } else { 0.0 } + season * 0.5);
+            if rng.unit() >= p {
+                continue;
+            }
+            let visits = 1 + rng.next() % 3;
+            for _ in 0..visits {
+                let h = if weekend {
+                    weekend_hours[rng.next() % weekend_hours.len()]
+                } else {
+                    weekday_hours[rng.next() % weekday_hours.len()]
+                };
+                let at = day.and_hms_opt(h, 0, 0).unwrap_or_default() - Duration::hours(8);
+                let device = if rng.unit() < phone_share {
+                    "phone"
+                } else {
+                    "desktop"
+                };
+                let (ot, id, action) = match rng.next() % 10 {
+                    0..=3 => ("home", None, "view"),
+                    4..=6 if !news_ids.is_empty() => (
+                        "news",
+                        Some(news_ids[rng.next() % news_ids.len()]),
+                        if rng.unit() < 0.6 { "click" } else { "view" },
+                    ),
+                    7 => ("activity", None, "view"),
+                    8 => ("showcase", None, "view"),
+                    _ => ("news", None, "view"),
+                };
+                out.push(Event {
+                    member_key: key.clone(),
+                    unit_id: r.member.unit_id,
+                    object_type: ot,
+                    object_id: id,
+                    action,
+                    hour: hour_of(at),
+                    device,
+                });
+            }
+        }
+    }
+    // Sign-ups and check-ins of the last six months, at the hour they happened.
+    let since = now - Duration::days(180);
+    let past = crate::activities::model::past(conn, now + Duration::days(60))?;
+    let ids: Vec<i32> = past.iter().filter(|p| p.3 >= since).map(|p| p.0).collect();
+    let units: std::collections::HashMap<i32, i32> = rows
+        .iter()
+        .map(|r| (r.member.id, r.member.unit_id))
+        .collect();
+    for chunk in ids.chunks(200) {
+        for a in chunk {
+            for row in crate::activities::model::attendees(conn, *a)? {
+                let s = row.signup;
+                let unit = units.get(&s.member_id).copied().unwrap_or(0);
+                let key = member_key(secret, s.member_id);
+                out.push(Event {
+                    member_key: key.clone(),
+                    unit_id: unit,
+                    object_type: "activity",
+                    object_id: Some(*a),
+                    action: "signup",
+                    hour: hour_of(s.created_at),
+                    device: "phone",
+                });
+                if let Some(t) = s.checked_in_at {
+                    out.push(Event {
+                        member_key: key,
+                        unit_id: unit,
+                        object_type: "activity",
+                        object_id: Some(*a),
+                        action: "checkin",
+                        hour: hour_of(t),
+                        device: "phone",
+                    });
+                }
+            }
+        }
+    }
+    out.retain(|e| e.hour <= now);
+    crate::engagement::model::insert_many(conn, &out)?;
+    Ok(out.len())
 }

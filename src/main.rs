@@ -96,10 +96,15 @@ fn run(cli: Cli) -> AppResult<()> {
                     "only {n} past activities: the backtest needs at least 20 (try `zhijia demo` first)"
                 )));
             }
-            let k = held_out.unwrap_or_else(|| zhijia::forecast::handlers::held_out_for(n)).min(n - 10);
+            let k = held_out
+                .unwrap_or_else(|| zhijia::forecast::handlers::held_out_for(n))
+                .min(n - 10);
             let pairs: usize = h.rows.iter().map(|r| r.invited.len()).sum();
             println!("history: {n} past activities, {pairs} member × activity pairs");
-            println!("training on the oldest {}, predicting the most recent {k} in time order…", n - k);
+            println!(
+                "training on the oldest {}, predicting the most recent {k} in time order…",
+                n - k
+            );
             let bt = zhijia::forecast::backtest(&h, k, now);
             println!(
                 "done in {:.2} s; 80% intervals: normal approximation, half-width calibrated out of sample",

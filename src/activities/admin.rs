@@ -66,8 +66,8 @@ pub struct FormPage {
     pub units: Vec<OrgUnit>,
     pub kinds: [&'static str; 6],
     pub errors: FieldErrors,
-    /// Filled by the forecast (issue 7) when it exists; None until then.
-    pub forecast_html: Option<crate::web::markdown::SafeHtml>,
+    /// The sign-up forecast, when the cadre asked for one.
+    pub forecast: Option<crate::forecast::handlers::ForecastView>,
 }
 
 impl FormPage {
@@ -136,7 +136,7 @@ async fn page(
         units,
         kinds: KINDS,
         errors,
-        forecast_html: None,
+        forecast: None,
     })
 }
 
@@ -206,7 +206,15 @@ async fn save(
     id: Option<i32>,
     pairs: Vec<(String, String)>,
 ) -> AppResult<HttpResponse> {
+    let action = pairs
+        .iter()
+        .find(|(k, _)| k == "action")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let (form, audience) = parse(pairs);
+    if action == "forecast" || action == "retrain" {
+        return forecast(&state, ctx, user, id, form, audience, action == "retrain").await;
+    }
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let (u2, f2, a2) = (user.clone(), form.clone(), audience.clone());
     match db::run(&state.pool, move |conn| {
@@ -412,4 +420,63 @@ async fn xlsx(
             format!("attachment; filename=\"attendance-{id}.xlsx\""),
         ))
         .body(bytes))
+}
+
+/// Re-show the form with a forecast for what is filled in (nothing is saved).
+async fn forecast(
+    state: &web::Data<AppState>,
+    ctx: Ctx,
+    user: std::sync::Arc<crate::auth::User>,
+    id: Option<i32>,
+    form: ActivityForm,
+    audience: Vec<i32>,
+    retrain: bool,
+) -> AppResult<HttpResponse> {
+    let now = state.config.clock.now();
+    let mut errors = FieldErrors::default();
+    let parsed = service::check_form(&form, now, &mut errors);
+    if audience.is_empty() {
+        errors.add("audience", "请选择参加范围");
+    }
+    let mut page = page(
+        state,
+        ctx,
+        user.clone(),
+        id,
+        Some((form.clone(), audience.clone())),
+        FieldErrors::default(),
+    )
+    .await?;
+    let Some((starts, _ends, opens, closes, capacity)) = parsed.filter(|_| errors.is_empty())
+    else {
+        page.errors = errors;
+        return render_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    let st = state.clone();
+    let view = db::run(&state.pool, move |conn| {
+        // Only the cadre's own units count as an audience.
+        let managed: Vec<i32> = scope::managed_units(conn, &user)?
+            .iter()
+            .map(|u| u.id)
+            .collect();
+        let audience: Vec<i32> = audience
+            .into_iter()
+            .filter(|u| managed.contains(u))
+            .collect();
+        let publisher = audience
+            .first()
+            .and_then(|u| crate::org::model::find(conn, *u).ok().flatten())
+            .map_or(0, |u| crate::forecast::history::company_of(&u.path));
+        let plan = crate::forecast::Plan {
+            kind: form.kind.clone(),
+            publisher,
+            starts_at: starts,
+            window_days: (closes - opens).num_minutes() as f64 / 1440.0,
+            capacity,
+        };
+        crate::forecast::handlers::forecast(conn, &st.forecast, &audience, &plan, now, retrain)
+    })
+    .await?;
+    page.forecast = Some(view);
+    render(&page)
 }

@@ -464,7 +464,15 @@ pub fn set_confirmed(conn: &mut DbConnection, id: i32, confirmed: i32, seq: i32)
 
 /// Ended, published activities oldest first: (id, kind, publishing unit, start, sign-up opens,
 /// sign-up closes, capacity).
-pub type PastActivity = (i32, String, i32, NaiveDateTime, NaiveDateTime, NaiveDateTime, i32);
+pub type PastActivity = (
+    i32,
+    String,
+    i32,
+    NaiveDateTime,
+    NaiveDateTime,
+    NaiveDateTime,
+    i32,
+);
 
 pub fn past(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<Vec<PastActivity>> {
     Ok(activities::table
@@ -501,7 +509,10 @@ pub fn signups_of(conn: &mut DbConnection, ids: &[i32]) -> AppResult<Vec<(i32, i
             activity_signups::checked_in_at,
         ))
         .load(conn)?;
-    Ok(rows.into_iter().map(|(a, m, c)| (a, m, c.is_some())).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(a, m, c)| (a, m, c.is_some()))
+        .collect())
 }
 
 /// (member id, unit id) of every active member.

@@ -84,7 +84,13 @@ impl Figures {
         n * 100 / self.weekly_max()
     }
     pub fn heat_max(&self) -> i64 {
-        self.heat.iter().flatten().copied().max().unwrap_or(0).max(1)
+        self.heat
+            .iter()
+            .flatten()
+            .copied()
+            .max()
+            .unwrap_or(0)
+            .max(1)
     }
     /// Opacity class 0–5 for a heat-map cell.
     pub fn heat_level(&self, n: &i64) -> i64 {
@@ -96,12 +102,20 @@ impl Figures {
     }
     pub fn most_engaged(&self) -> Vec<&UnitLine> {
         let mut u: Vec<&UnitLine> = self.units.iter().filter(|u| u.members >= 3).collect();
-        u.sort_by(|a, b| b.rate().partial_cmp(&a.rate()).unwrap_or(std::cmp::Ordering::Equal));
+        u.sort_by(|a, b| {
+            b.rate()
+                .partial_cmp(&a.rate())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
         u.into_iter().take(3).collect()
     }
     pub fn least_engaged(&self) -> Vec<&UnitLine> {
         let mut u: Vec<&UnitLine> = self.units.iter().filter(|u| u.members >= 3).collect();
-        u.sort_by(|a, b| a.rate().partial_cmp(&b.rate()).unwrap_or(std::cmp::Ordering::Equal));
+        u.sort_by(|a, b| {
+            a.rate()
+                .partial_cmp(&b.rate())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
         u.into_iter().take(3).collect()
     }
 }
@@ -116,7 +130,10 @@ const KIND_LABELS: [(&str, &str); 6] = [
 ];
 
 /// The units the cadre sees (their subtrees), or None for admins.
-pub fn scope_units(conn: &mut DbConnection, user: &User) -> AppResult<(Option<Vec<i32>>, Vec<OrgUnit>)> {
+pub fn scope_units(
+    conn: &mut DbConnection,
+    user: &User,
+) -> AppResult<(Option<Vec<i32>>, Vec<OrgUnit>)> {
     let ids = scope::managed_unit_ids(conn, user)?;
     let units = scope::managed_units(conn, user)?;
     Ok((ids, units))
@@ -130,7 +147,12 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
     let scope = ids.as_deref();
     let counts = figures::member_count(conn, scope)?;
     let members: i64 = counts.iter().map(|c| c.1).sum();
-    let events = model::between(conn, now - Duration::days(90), now + Duration::hours(1), scope)?;
+    let events = model::between(
+        conn,
+        now - Duration::days(90),
+        now + Duration::hours(1),
+        scope,
+    )?;
     let since = |d: i64| now - Duration::days(d);
     let active = |d: i64| {
         events
@@ -151,9 +173,20 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
     let mut surveys = Vec::new();
     for (title, n, aud) in figures::surveys_since(conn, scope, since(180))? {
         let all = crate::org::model::all(conn)?;
-        let paths: Vec<&str> = all.iter().filter(|u| aud.contains(&u.id)).map(|u| u.path.as_str()).collect();
-        let in_aud: Vec<i32> = all.iter().filter(|u| paths.iter().any(|p| u.path.starts_with(p))).map(|u| u.id).collect();
-        let size: i64 = figures::member_count(conn, Some(&in_aud))?.iter().map(|c| c.1).sum();
+        let paths: Vec<&str> = all
+            .iter()
+            .filter(|u| aud.contains(&u.id))
+            .map(|u| u.path.as_str())
+            .collect();
+        let in_aud: Vec<i32> = all
+            .iter()
+            .filter(|u| paths.iter().any(|p| u.path.starts_with(p)))
+            .map(|u| u.id)
+            .collect();
+        let size: i64 = figures::member_count(conn, Some(&in_aud))?
+            .iter()
+            .map(|c| c.1)
+            .sum();
         surveys.push((title, n, size));
     }
     // Weekly trend (12 weeks, Beijing weeks ending now).
@@ -162,7 +195,10 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
         .map(|w| {
             let end = now - Duration::days(7 * w);
             let start = end - Duration::days(7);
-            let n = events.iter().filter(|e| e.hour >= start && e.hour < end).count() as i64;
+            let n = events
+                .iter()
+                .filter(|e| e.hour >= start && e.hour < end)
+                .count() as i64;
             (crate::web::beijing(&start, "%m-%d"), n)
         })
         .collect();
@@ -173,7 +209,15 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
     }
     let by_kind = KIND_LABELS
         .iter()
-        .map(|(k, label)| (*label, events.iter().filter(|e| e.hour >= since(30) && e.object_type == *k).count() as i64))
+        .map(|(k, label)| {
+            (
+                *label,
+                events
+                    .iter()
+                    .filter(|e| e.hour >= since(30) && e.object_type == *k)
+                    .count() as i64,
+            )
+        })
         .collect();
     let mut per_unit: HashMap<i32, (HashSet<&str>, i64)> = HashMap::new();
     for e in events.iter().filter(|e| e.hour >= since(30)) {
@@ -185,8 +229,15 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
         .iter()
         .filter_map(|u| {
             let m = counts.iter().find(|c| c.0 == u.id).map_or(0, |c| c.1);
-            let (a, n) = per_unit.get(&u.id).map_or((0, 0), |x| (x.0.len() as i64, x.1));
-            (m > 0).then(|| UnitLine { name: u.name.clone(), members: m, active30: a, events30: n })
+            let (a, n) = per_unit
+                .get(&u.id)
+                .map_or((0, 0), |x| (x.0.len() as i64, x.1));
+            (m > 0).then(|| UnitLine {
+                name: u.name.clone(),
+                members: m,
+                active30: a,
+                events30: n,
+            })
         })
         .collect();
     Ok(Figures {
@@ -222,10 +273,18 @@ impl DashboardPage {
     }
 }
 
-async fn page(state: web::Data<AppState>, ctx: Ctx, StaffUser(user): StaffUser) -> AppResult<HttpResponse> {
+async fn page(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+) -> AppResult<HttpResponse> {
     let now = state.config.clock.now();
     let f = db::run(&state.pool, move |conn| compute(conn, &user, now)).await?;
-    render(&DashboardPage { ctx, f, weekdays: ["一", "二", "三", "四", "五", "六", "日"] })
+    render(&DashboardPage {
+        ctx,
+        f,
+        weekdays: ["一", "二", "三", "四", "五", "六", "日"],
+    })
 }
 
 async fn xlsx(state: web::Data<AppState>, StaffUser(user): StaffUser) -> AppResult<HttpResponse> {
@@ -233,8 +292,14 @@ async fn xlsx(state: web::Data<AppState>, StaffUser(user): StaffUser) -> AppResu
     let f = db::run(&state.pool, move |conn| compute(conn, &user, now)).await?;
     let bytes = to_xlsx(&f)?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
-        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"dashboard.xlsx\""))
+        .insert_header((
+            header::CONTENT_TYPE,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"dashboard.xlsx\"",
+        ))
         .body(bytes))
 }
 
@@ -257,13 +322,18 @@ fn to_xlsx(f: &Figures) -> AppResult<Vec<u8>> {
         ("本年普惠预算（元）", f.budget_fen as f64 / 100.0),
     ];
     for (i, (k, v)) in rows.iter().enumerate() {
-        ws.write_string_with_format(i as u32, 0, *k, &bold).map_err(err)?;
+        ws.write_string_with_format(i as u32, 0, *k, &bold)
+            .map_err(err)?;
         ws.write_number(i as u32, 1, *v).map_err(err)?;
     }
     ws.set_column_width(0, 22).map_err(err)?;
     let ws = wb.add_worksheet().set_name("各单位").map_err(err)?;
-    for (c, h) in ["单位", "会员", "近30天活跃", "活跃率", "近30天行为数"].iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold).map_err(err)?;
+    for (c, h) in ["单位", "会员", "近30天活跃", "活跃率", "近30天行为数"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(err)?;
     }
     for (i, u) in f.units.iter().enumerate() {
         let r = i as u32 + 1;
@@ -276,7 +346,8 @@ fn to_xlsx(f: &Figures) -> AppResult<Vec<u8>> {
     ws.set_column_width(0, 24).map_err(err)?;
     let ws = wb.add_worksheet().set_name("问卷").map_err(err)?;
     for (c, h) in ["问卷", "答卷", "调查范围会员"].iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold).map_err(err)?;
+        ws.write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(err)?;
     }
     for (i, (t, n, size)) in f.surveys.iter().enumerate() {
         let r = i as u32 + 1;

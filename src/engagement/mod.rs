@@ -34,7 +34,10 @@ pub fn device_of(req: &HttpRequest) -> &'static str {
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if ["Mobi", "Android", "iPhone", "iPad", "MicroMessenger"].iter().any(|k| ua.contains(k)) {
+    if ["Mobi", "Android", "iPhone", "iPad", "MicroMessenger"]
+        .iter()
+        .any(|k| ua.contains(k))
+    {
         "phone"
     } else {
         "desktop"
@@ -43,11 +46,15 @@ pub fn device_of(req: &HttpRequest) -> &'static str {
 
 /// The member's pseudonymous key: stable per member, not reversible without the secret key.
 pub fn member_key(secret: &[u8], member_id: i32) -> String {
-    crate::auth::digest(&[secret, b"engagement", member_id.to_string().as_bytes()])[..20].to_string()
+    crate::auth::digest(&[secret, b"engagement", member_id.to_string().as_bytes()])[..20]
+        .to_string()
 }
 
 pub fn hour_of(t: NaiveDateTime) -> NaiveDateTime {
-    t.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0)).unwrap_or(t)
+    t.with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(t)
 }
 
 /// Events waiting to be written. `enabled = false` turns recording off (for measuring its cost).
@@ -58,7 +65,10 @@ pub struct EventBuffer {
 
 impl EventBuffer {
     pub fn new(enabled: bool) -> Self {
-        EventBuffer { enabled, pending: Mutex::new(Vec::new()) }
+        EventBuffer {
+            enabled,
+            pending: Mutex::new(Vec::new()),
+        }
     }
 
     /// Record one action of `user` on an object (no-op when recording is off).
@@ -118,7 +128,10 @@ impl EventBuffer {
 /// Views and clicks, recorded by the site middleware after a page rendered for a logged-in
 /// member. The object comes from the path; a click is a view of an item reached from a list.
 /// Grievance pages and survey pages are left out here (surveys record their own, named only).
-pub fn page_event(path: &str, referer: Option<&str>) -> Option<((&'static str, Option<i32>), &'static str)> {
+pub fn page_event(
+    path: &str,
+    referer: Option<&str>,
+) -> Option<((&'static str, Option<i32>), &'static str)> {
     let mut parts = path.trim_matches('/').split('/');
     let first = parts.next().unwrap_or("");
     let id = parts.next().and_then(|s| s.parse::<i32>().ok());
@@ -151,7 +164,10 @@ pub fn page_event(path: &str, referer: Option<&str>) -> Option<((&'static str, O
 }
 
 fn parts_is_list(first: &str) -> bool {
-    matches!(first, "news" | "activities" | "showcase" | "search" | "services")
+    matches!(
+        first,
+        "news" | "activities" | "showcase" | "search" | "services"
+    )
 }
 
 /// Records actions of the request's (already loaded) user from a handler:
@@ -171,9 +187,19 @@ impl Track {
         let Some(user) = crate::auth::user::loaded_user(&self.0) else {
             return;
         };
-        if let Some(state) = self.0.app_data::<actix_web::web::Data<crate::app::AppState>>() {
+        if let Some(state) = self
+            .0
+            .app_data::<actix_web::web::Data<crate::app::AppState>>()
+        {
             let now = state.config.clock.now();
-            state.events.record(&state.config.secret_key, &user, &self.0, object, action, now);
+            state.events.record(
+                &state.config.secret_key,
+                &user,
+                &self.0,
+                object,
+                action,
+                now,
+            );
         }
     }
 }
@@ -197,7 +223,8 @@ pub fn housekeeping(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(u
         days += 1;
         d = d.succ_opt().unwrap_or(today);
     }
-    let months = crate::settings::get_u32(conn, "events_retention_months")?.unwrap_or(DEFAULT_RETENTION_MONTHS);
+    let months = crate::settings::get_u32(conn, "events_retention_months")?
+        .unwrap_or(DEFAULT_RETENTION_MONTHS);
     let cutoff = now - chrono::Duration::days(i64::from(months) * 30);
     let purged = write_tx(conn, |conn| model::purge_before(conn, cutoff))?;
     Ok((days, purged))

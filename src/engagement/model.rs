@@ -76,20 +76,38 @@ pub fn rollup_day(conn: &mut DbConnection, day: NaiveDate) -> AppResult<usize> {
     let rows = between(conn, from, from + Duration::days(1), None)?;
     let mut groups: HashMap<(i32, String, String, String), i32> = HashMap::new();
     for r in rows {
-        *groups.entry((r.unit_id, r.object_type, r.action, r.device)).or_insert(0) += 1;
+        *groups
+            .entry((r.unit_id, r.object_type, r.action, r.device))
+            .or_insert(0) += 1;
     }
     diesel::delete(engagement_daily::table.filter(engagement_daily::day.eq(day))).execute(conn)?;
-    for ((unit, ot, action, device), n) in &groups {
-        diesel::insert_into(engagement_daily::table)
-            .values((
-                engagement_daily::day.eq(day),
-                engagement_daily::unit_id.eq(unit),
-                engagement_daily::object_type.eq(ot),
-                engagement_daily::action.eq(action),
-                engagement_daily::device.eq(device),
-                engagement_daily::events.eq(n),
-            ))
-            .execute(conn)?;
+    // One statement per day; the text values are our own short identifiers (quotes dropped).
+    let clean = |t: &str| {
+        t.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect::<String>()
+    };
+    let values: Vec<String> = groups
+        .iter()
+        .map(|((unit, ot, action, device), n)| {
+            format!(
+                "('{day}', {unit}, '{}', '{}', '{}', {n})",
+                clean(ot),
+                clean(action),
+                clean(device)
+            )
+        })
+        .collect();
+    for chunk in values.chunks(500) {
+        use diesel::connection::SimpleConnection;
+        let sql = format!(
+            "INSERT INTO engagement_daily (day, unit_id, object_type, action, device, events) VALUES {}",
+            chunk.join(", ")
+        );
+        match conn {
+            DbConnection::Sqlite(c) => c.batch_execute(&sql)?,
+            DbConnection::Postgres(c) => c.batch_execute(&sql)?,
+        }
     }
     Ok(groups.len())
 }
@@ -97,7 +115,12 @@ pub fn rollup_day(conn: &mut DbConnection, day: NaiveDate) -> AppResult<usize> {
 /// Rollup rows of a day range for some units: (day, unit, object type, action, device, events).
 pub type DailyRow = (NaiveDate, i32, String, String, String, i32);
 
-pub fn daily(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate, units: Option<&[i32]>) -> AppResult<Vec<DailyRow>> {
+pub fn daily(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    units: Option<&[i32]>,
+) -> AppResult<Vec<DailyRow>> {
     let mut q = engagement_daily::table
         .filter(engagement_daily::day.ge(from))
         .filter(engagement_daily::day.lt(to))
@@ -118,7 +141,10 @@ pub fn daily(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate, units: Opt
 
 /// Drop raw events older than `cutoff` (rollups stay).
 pub fn purge_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> AppResult<usize> {
-    Ok(diesel::delete(engagement_events::table.filter(engagement_events::hour.lt(cutoff))).execute(conn)?)
+    Ok(
+        diesel::delete(engagement_events::table.filter(engagement_events::hour.lt(cutoff)))
+            .execute(conn)?,
+    )
 }
 
 /// The latest rolled-up day, if any.
@@ -132,11 +158,14 @@ pub fn last_rolled_day(conn: &mut DbConnection) -> AppResult<Option<NaiveDate>> 
 pub mod figures {
     use super::*;
     use crate::db::schema::{
-        activities, activity_signups, benefit_requests, budgets, grievances, members, survey_audiences,
-        survey_responses, surveys,
+        activities, activity_signups, benefit_requests, budgets, grievances, members,
+        survey_audiences, survey_responses, surveys,
     };
 
-    pub fn member_count(conn: &mut DbConnection, units: Option<&[i32]>) -> AppResult<Vec<(i32, i64)>> {
+    pub fn member_count(
+        conn: &mut DbConnection,
+        units: Option<&[i32]>,
+    ) -> AppResult<Vec<(i32, i64)>> {
         let rows: Vec<i32> = match units {
             Some(u) => members::table
                 .filter(members::disabled.eq(false))
@@ -171,8 +200,12 @@ pub mod figures {
         if let Some(u) = units {
             q = q.filter(activities::unit_id.eq_any(u.to_vec()));
         }
-        let rows: Vec<Option<NaiveDateTime>> = q.select(activity_signups::checked_in_at).load(conn)?;
-        Ok((rows.len() as i64, rows.iter().filter(|r| r.is_some()).count() as i64))
+        let rows: Vec<Option<NaiveDateTime>> =
+            q.select(activity_signups::checked_in_at).load(conn)?;
+        Ok((
+            rows.len() as i64,
+            rows.iter().filter(|r| r.is_some()).count() as i64,
+        ))
     }
 
     /// (open, overdue) grievances of units in scope.
@@ -184,11 +217,18 @@ pub mod figures {
             q = q.filter(grievances::unit_id.eq_any(u.to_vec()));
         }
         let rows: Vec<bool> = q.select(grievances::overdue).load(conn)?;
-        Ok((rows.len() as i64, rows.iter().filter(|o| **o).count() as i64))
+        Ok((
+            rows.len() as i64,
+            rows.iter().filter(|o| **o).count() as i64,
+        ))
     }
 
     /// (committed = approved or paid, planned budget) in fen for a year.
-    pub fn spend(conn: &mut DbConnection, units: Option<&[i32]>, year: i32) -> AppResult<(i64, i64)> {
+    pub fn spend(
+        conn: &mut DbConnection,
+        units: Option<&[i32]>,
+        year: i32,
+    ) -> AppResult<(i64, i64)> {
         let mut q = benefit_requests::table
             .filter(benefit_requests::year.eq(year))
             .filter(benefit_requests::state.eq_any(["approved", "paid"]))
@@ -211,11 +251,17 @@ pub mod figures {
         units: Option<&[i32]>,
         from: NaiveDateTime,
     ) -> AppResult<Vec<(String, i64, Vec<i32>)>> {
-        let mut q = surveys::table.filter(surveys::opens_at.ge(from)).into_boxed();
+        let mut q = surveys::table
+            .filter(surveys::opens_at.ge(from))
+            .into_boxed();
         if let Some(u) = units {
             q = q.filter(surveys::unit_id.eq_any(u.to_vec()));
         }
-        let list: Vec<(i32, String)> = q.order(surveys::opens_at.desc()).limit(20).select((surveys::id, surveys::title)).load(conn)?;
+        let list: Vec<(i32, String)> = q
+            .order(surveys::opens_at.desc())
+            .limit(20)
+            .select((surveys::id, surveys::title))
+            .load(conn)?;
         let mut out = Vec::new();
         for (id, title) in list {
             let n: i64 = survey_responses::table
@@ -230,4 +276,36 @@ pub mod figures {
         }
         Ok(out)
     }
+}
+
+/// Many events in few statements (the demo history). Every value is generated by us (keys are
+/// hex, kinds are static), so literal SQL is safe here.
+pub fn insert_many(conn: &mut DbConnection, batch: &[Event]) -> AppResult<()> {
+    use diesel::connection::SimpleConnection;
+    for chunk in batch.chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|e| {
+                format!(
+                    "('{}', {}, '{}', {}, '{}', '{}', '{}')",
+                    e.member_key.replace('\'', ""),
+                    e.unit_id,
+                    e.object_type,
+                    e.object_id.map_or("NULL".to_string(), |i| i.to_string()),
+                    e.action,
+                    e.hour.format("%Y-%m-%d %H:%M:%S"),
+                    e.device
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO engagement_events (member_key, unit_id, object_type, object_id, action, hour, device) VALUES {}",
+            values.join(", ")
+        );
+        match conn {
+            DbConnection::Sqlite(c) => c.batch_execute(&sql)?,
+            DbConnection::Postgres(c) => c.batch_execute(&sql)?,
+        }
+    }
+    Ok(())
 }

@@ -30,7 +30,12 @@ pub fn train_full(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<Mode
 
 impl ForecastState {
     /// The current model, trained now if there is none, it is a day old, or `retrain`.
-    pub fn model(&self, conn: &mut DbConnection, now: NaiveDateTime, retrain: bool) -> AppResult<Arc<Model>> {
+    pub fn model(
+        &self,
+        conn: &mut DbConnection,
+        now: NaiveDateTime,
+        retrain: bool,
+    ) -> AppResult<Arc<Model>> {
         if !retrain {
             if let Ok(g) = self.0.read() {
                 if let Some(m) = g.as_ref().filter(|m| (now - m.trained_at).num_hours() < 24) {
@@ -128,8 +133,12 @@ pub fn forecast(
         let l = t + chrono::Duration::hours(8);
         (l.weekday().num_days_from_monday() >= 5, l.hour() >= 18)
     };
-    let target_company = audience.first().and_then(|u| h.paths.get(u)).map_or(0, |p| company_of(p));
-    let titles = crate::activities::model::titles(conn, &h.rows.iter().map(|r| r.id).collect::<Vec<_>>())?;
+    let target_company = audience
+        .first()
+        .and_then(|u| h.paths.get(u))
+        .map_or(0, |p| company_of(p));
+    let titles =
+        crate::activities::model::titles(conn, &h.rows.iter().map(|r| r.id).collect::<Vec<_>>())?;
     let mut scored: Vec<(i32, &super::history::PastRow)> = h
         .rows
         .iter()
@@ -149,12 +158,19 @@ pub fn forecast(
             (s, r)
         })
         .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.plan.starts_at.cmp(&a.1.plan.starts_at)));
+    scored.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(b.1.plan.starts_at.cmp(&a.1.plan.starts_at))
+    });
     let evidence = scored
         .iter()
         .take(5)
         .map(|(_, r)| Evidence {
-            title: titles.iter().find(|t| t.0 == r.id).map(|t| t.1.clone()).unwrap_or_default(),
+            title: titles
+                .iter()
+                .find(|t| t.0 == r.id)
+                .map(|t| t.1.clone())
+                .unwrap_or_default(),
             when: crate::web::beijing(&r.plan.starts_at, "%Y-%m-%d %H:%M"),
             audience: r.invited.len(),
             signed: r.signed.len(),

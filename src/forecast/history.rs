@@ -37,7 +37,10 @@ pub fn company_of(path: &str) -> i32 {
 
 impl History {
     pub fn load(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<History> {
-        let paths: HashMap<i32, String> = crate::org::model::all(conn)?.into_iter().map(|u| (u.id, u.path)).collect();
+        let paths: HashMap<i32, String> = crate::org::model::all(conn)?
+            .into_iter()
+            .map(|u| (u.id, u.path))
+            .collect();
         let members = am::active_members(conn)?;
         let past = am::past(conn, now)?;
         let ids: Vec<i32> = past.iter().map(|p| p.0).collect();
@@ -57,7 +60,11 @@ impl History {
                 }
             }
         }
-        let mut h = History { rows: Vec::new(), paths, members };
+        let mut h = History {
+            rows: Vec::new(),
+            paths,
+            members,
+        };
         for (id, kind, unit_id, starts, opens, closes, capacity) in past {
             let aud = audiences.remove(&id).unwrap_or_default();
             let invited = h.invited(&aud);
@@ -82,12 +89,18 @@ impl History {
 
     /// Active members inside the audience subtrees, with their company.
     pub fn invited(&self, audience: &[i32]) -> Vec<(i32, i32)> {
-        let prefixes: Vec<&str> = audience.iter().filter_map(|u| self.paths.get(u).map(String::as_str)).collect();
+        let prefixes: Vec<&str> = audience
+            .iter()
+            .filter_map(|u| self.paths.get(u).map(String::as_str))
+            .collect();
         self.members
             .iter()
             .filter_map(|(m, u)| {
                 let p = self.paths.get(u)?;
-                prefixes.iter().any(|pre| p.starts_with(pre)).then(|| (*m, company_of(p)))
+                prefixes
+                    .iter()
+                    .any(|pre| p.starts_with(pre))
+                    .then(|| (*m, company_of(p)))
             })
             .collect()
     }

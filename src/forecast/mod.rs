@@ -71,7 +71,13 @@ impl Counters {
 
     /// The feature vector of member `m` (of company `c`) for a planned activity; `last` is when
     /// the member last signed up for anything before it.
-    pub fn features(&self, m: i32, c: i32, plan: &Plan, last: Option<NaiveDateTime>) -> [f64; N_FEATURES] {
+    pub fn features(
+        &self,
+        m: i32,
+        c: i32,
+        plan: &Plan,
+        last: Option<NaiveDateTime>,
+    ) -> [f64; N_FEATURES] {
         let k = kind_index(&plan.kind);
         let g = self.global_rate();
         let kr = self.kind_rate(k);
@@ -80,13 +86,23 @@ impl Counters {
         let m_kind = (per_kind[k][1] + 3.0 * m_rate * kr / g.max(1e-6)) / (per_kind[k][0] + 3.0);
         let comp = self.company.get(&c).map(|x| x[k]).unwrap_or_default();
         let c_kind = (comp[1] + 20.0 * kr) / (comp[0] + 20.0);
-        let publ = self.publisher.get(&plan.publisher).map(|x| x[k]).unwrap_or_default();
+        let publ = self
+            .publisher
+            .get(&plan.publisher)
+            .map(|x| x[k])
+            .unwrap_or_default();
         let p_kind = (publ[1] + 50.0 * kr) / (publ[0] + 50.0);
         let local = plan.starts_at + chrono::Duration::hours(8);
         let weekend = local.weekday().num_days_from_monday() >= 5;
         let hour = local.hour();
-        let slots = [weekend, !weekend && (18..=21).contains(&hour), !weekend && (9..=17).contains(&hour)];
-        let recency = last.map_or(6.0, |t| ((plan.starts_at - t).num_days().max(0) as f64 + 1.0).ln());
+        let slots = [
+            weekend,
+            !weekend && (18..=21).contains(&hour),
+            !weekend && (9..=17).contains(&hour),
+        ];
+        let recency = last.map_or(6.0, |t| {
+            ((plan.starts_at - t).num_days().max(0) as f64 + 1.0).ln()
+        });
         let mut x = [0.0; N_FEATURES];
         x[0] = 1.0;
         x[1] = logit(m_rate);
@@ -108,7 +124,11 @@ impl Counters {
         // Known seasons (one year of history cannot support a weight per month): the Spring
         // Festival month and the summer heat.
         x[33] = if local.month() == 2 { 1.0 } else { 0.0 };
-        x[34] = if matches!(local.month(), 7 | 8) { 1.0 } else { 0.0 };
+        x[34] = if matches!(local.month(), 7 | 8) {
+            1.0
+        } else {
+            0.0
+        };
         x[35] = plan.window_days.max(0.5).ln();
         x
     }
@@ -269,7 +289,9 @@ fn fit(xs: &[[f64; N_FEATURES]], ys: &[f64], lambda: f64) -> Vec<f64> {
                 hess[i * d + j] = hess[j * d + i];
             }
         }
-        let Some(step) = solve(&mut hess, &grad, d) else { break };
+        let Some(step) = solve(&mut hess, &grad, d) else {
+            break;
+        };
         let mut change = 0.0;
         for i in 0..d {
             w[i] -= step[i];
@@ -286,7 +308,12 @@ fn fit(xs: &[[f64; N_FEATURES]], ys: &[f64], lambda: f64) -> Vec<f64> {
 fn solve(a: &mut [f64], b: &[f64], d: usize) -> Option<Vec<f64>> {
     let mut b = b.to_vec();
     for col in 0..d {
-        let piv = (col..d).max_by(|&i, &j| a[i * d + col].abs().partial_cmp(&a[j * d + col].abs()).unwrap_or(std::cmp::Ordering::Equal))?;
+        let piv = (col..d).max_by(|&i, &j| {
+            a[i * d + col]
+                .abs()
+                .partial_cmp(&a[j * d + col].abs())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })?;
         if a[piv * d + col].abs() < 1e-12 {
             return None;
         }
@@ -352,7 +379,11 @@ fn train_core(rows: &[PastRow], now: NaiveDateTime) -> Model {
             last.insert(*m, r.plan.starts_at);
         }
     }
-    let weights = if xs.is_empty() { vec![0.0; N_FEATURES] } else { fit(&xs, &ys, LAMBDA) };
+    let weights = if xs.is_empty() {
+        vec![0.0; N_FEATURES]
+    } else {
+        fit(&xs, &ys, LAMBDA)
+    };
     // Over-dispersion: activity-level noise the member-level model does not see.
     let dispersion = 1.0;
     let mut kind_rates = [0.0; 6];
@@ -360,12 +391,28 @@ fn train_core(rows: &[PastRow], now: NaiveDateTime) -> Model {
         let (inv, sig) = rows
             .iter()
             .filter(|r| kind_index(&r.plan.kind) == k)
-            .fold((0.0, 0.0), |(i, s), r| (i + r.invited.len() as f64, s + r.signed.len() as f64));
+            .fold((0.0, 0.0), |(i, s), r| {
+                (i + r.invited.len() as f64, s + r.signed.len() as f64)
+            });
         let all_inv: f64 = rows.iter().map(|r| r.invited.len() as f64).sum();
         let all_sig: f64 = rows.iter().map(|r| r.signed.len() as f64).sum();
-        *rate = if inv > 0.0 { sig / inv } else if all_inv > 0.0 { all_sig / all_inv } else { 0.2 };
+        *rate = if inv > 0.0 {
+            sig / inv
+        } else if all_inv > 0.0 {
+            all_sig / all_inv
+        } else {
+            0.2
+        };
     }
-    Model { weights, dispersion, kind_rates, counters, trained_on: rows.len(), trained_at: now, accuracy: None }
+    Model {
+        weights,
+        dispersion,
+        kind_rates,
+        counters,
+        trained_on: rows.len(),
+        trained_at: now,
+        accuracy: None,
+    }
 }
 
 impl Model {

@@ -118,7 +118,15 @@ async fn show(
     path: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let p = page(&state, ctx, user, id, Posted::new(), QuestionErrors::default()).await?;
+    let p = page(
+        &state,
+        ctx,
+        user,
+        id,
+        Posted::new(),
+        QuestionErrors::default(),
+    )
+    .await?;
     // Anonymous surveys record nothing, not even a view.
     if !p.s.anonymous {
         track.record(("survey", Some(id)), "view");

@@ -640,14 +640,28 @@ async fn on_a_phone_a_member_signs_up_checks_in_by_qr_and_answers_a_survey() {
     viewport(&c, 375, 812).await;
     // A cadre publishes an activity starting in half an hour (Beijing time in the form).
     let local = |mins: i64| {
-        (chrono::Utc::now().naive_utc() + chrono::Duration::hours(8) + chrono::Duration::minutes(mins))
-            .format("%Y-%m-%dT%H:%M")
-            .to_string()
+        (chrono::Utc::now().naive_utc()
+            + chrono::Duration::hours(8)
+            + chrono::Duration::minutes(mins))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
     };
     login(&c, &base, "demo-cadre").await;
-    c.goto(&format!("{base}/admin/activities/new")).await.unwrap();
-    c.find(Locator::Id("title")).await.unwrap().send_keys("午间健身操").await.unwrap();
-    c.find(Locator::Id("place")).await.unwrap().send_keys("机关大院").await.unwrap();
+    c.goto(&format!("{base}/admin/activities/new"))
+        .await
+        .unwrap();
+    c.find(Locator::Id("title"))
+        .await
+        .unwrap()
+        .send_keys("午间健身操")
+        .await
+        .unwrap();
+    c.find(Locator::Id("place"))
+        .await
+        .unwrap()
+        .send_keys("机关大院")
+        .await
+        .unwrap();
     set_value(&c, "starts_at", &local(30)).await;
     set_value(&c, "ends_at", &local(90)).await;
     set_value(&c, "capacity", "20").await;
@@ -655,7 +669,11 @@ async fn on_a_phone_a_member_signs_up_checks_in_by_qr_and_answers_a_survey() {
     click(&c, "form button[value=save]").await;
     c.wait().for_element(Locator::Css(".stats")).await.unwrap();
     let url = c.current_url().await.unwrap();
-    let id: i32 = url.path().trim_start_matches("/admin/activities/").parse().unwrap();
+    let id: i32 = url
+        .path()
+        .trim_start_matches("/admin/activities/")
+        .parse()
+        .unwrap();
 
     login(&c, &base, "demo-member").await;
     c.goto(&format!("{base}/activities")).await.unwrap();
@@ -663,21 +681,35 @@ async fn on_a_phone_a_member_signs_up_checks_in_by_qr_and_answers_a_survey() {
     shot(&c, "activities-375.png").await;
     c.goto(&format!("{base}/activities/{id}")).await.unwrap();
     click(&c, "#signup form button[type=submit]").await;
-    c.wait().for_element(Locator::Css(".flash-ok")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css(".flash-ok"))
+        .await
+        .unwrap();
     assert!(c.source().await.unwrap().contains("报名成功"));
     shot(&c, "activity-signed-up-375.png").await;
 
     // The venue screen shows the QR code and its URL; the member opens that URL.
     login(&c, &base, "demo-cadre").await;
-    c.goto(&format!("{base}/admin/activities/{id}/venue")).await.unwrap();
+    c.goto(&format!("{base}/admin/activities/{id}/venue"))
+        .await
+        .unwrap();
     shot(&c, "activity-venue-375.png").await;
-    let qr_url = c.find(Locator::Css(".nowrap-url")).await.unwrap().text().await.unwrap();
+    let qr_url = c
+        .find(Locator::Css(".nowrap-url"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(qr_url.contains("/checkin?t="), "{qr_url}");
     login(&c, &base, "demo-member").await;
     c.goto(&qr_url).await.unwrap();
     shot(&c, "activity-checkin-375.png").await;
     click(&c, ".checkin-card button[type=submit]").await;
-    c.wait().for_element(Locator::Css(".flash-ok")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css(".flash-ok"))
+        .await
+        .unwrap();
     assert!(c.source().await.unwrap().contains("签到成功"));
     shot(&c, "activity-checked-in-375.png").await;
 
@@ -685,16 +717,28 @@ async fn on_a_phone_a_member_signs_up_checks_in_by_qr_and_answers_a_survey() {
     c.goto(&format!("{base}/surveys")).await.unwrap();
     shot(&c, "surveys-375.png").await;
     click(&c, ".news-list li:first-child a").await;
-    c.wait().for_element(Locator::Css(".survey-form")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css(".survey-form"))
+        .await
+        .unwrap();
     click(&c, ".question input[type=checkbox]").await;
     shot(&c, "survey-form-375.png").await;
     click(&c, ".survey-form button[type=submit]").await;
-    c.wait().for_element(Locator::Css(".flash-ok")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css(".flash-ok"))
+        .await
+        .unwrap();
     click(&c, "a[href$='/results']").await;
-    c.wait().for_element(Locator::Css("svg.chart")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("svg.chart"))
+        .await
+        .unwrap();
     shot(&c, "survey-results-375.png").await;
     let overflow = c
-        .execute("return document.documentElement.scrollWidth > window.innerWidth", vec![])
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth",
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(overflow, serde_json::Value::Bool(false), "wider than 375px");

@@ -4,7 +4,8 @@
 use crate::helpers::*;
 
 #[actix_web::test]
-async fn on_the_demo_history_the_model_beats_the_baseline_by_20_percent_with_calibrated_intervals() {
+async fn on_the_demo_history_the_model_beats_the_baseline_by_20_percent_with_calibrated_intervals()
+{
     // The demo history depends on the calendar (weekdays, months): check several start dates.
     let mut failures = Vec::new();
     for offset_days in [0i64, 3, 40, 101, 180, 250] {
@@ -13,15 +14,33 @@ async fn on_the_demo_history_the_model_beats_the_baseline_by_20_percent_with_cal
         zhijia::demo::seed(&app.state).unwrap();
         let now = app.state.config.clock.now();
         let h = zhijia::forecast::history::History::load(&mut app.conn(), now).unwrap();
-        assert!(h.rows.len() >= 100, "12 months of history: {}", h.rows.len());
-        let bt = zhijia::forecast::backtest(&h, zhijia::forecast::handlers::held_out_for(h.rows.len()), now);
+        assert!(
+            h.rows.len() >= 100,
+            "12 months of history: {}",
+            h.rows.len()
+        );
+        let bt = zhijia::forecast::backtest(
+            &h,
+            zhijia::forecast::handlers::held_out_for(h.rows.len()),
+            now,
+        );
         eprintln!("offset {offset_days}: {}", bt.line());
         if std::env::var("FORECAST_DEBUG").is_ok() {
             let split = h.rows.len() - zhijia::forecast::handlers::held_out_for(h.rows.len());
             let mut m = zhijia::forecast::train(&h.rows[..split], now);
             for r in &h.rows[split..] {
                 let f = m.forecast(&r.invited, &r.plan);
-                eprintln!("  {} pub={} n={} y={} mu={:.1} [{},{}] base={:.1}", r.plan.kind, r.plan.publisher, r.invited.len(), r.signed.len(), f.expected, f.low, f.high, f.baseline);
+                eprintln!(
+                    "  {} pub={} n={} y={} mu={:.1} [{},{}] base={:.1}",
+                    r.plan.kind,
+                    r.plan.publisher,
+                    r.invited.len(),
+                    r.signed.len(),
+                    f.expected,
+                    f.low,
+                    f.high,
+                    f.baseline
+                );
                 m.counters.add(r);
             }
         }

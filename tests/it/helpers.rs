@@ -504,6 +504,24 @@ where
         }
     }
 
+    /// GET as one of those sessions, with an optional Referer; returns the status.
+    pub async fn get_as(&self, s: &Session, path: &str, referer: Option<&str>) -> u16 {
+        let mut req = TestRequest::get()
+            .uri(path)
+            .insert_header(("cookie", format!("zj_session={}", s.cookie)))
+            .insert_header((
+                "user-agent",
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mobile",
+            ));
+        if let Some(r) = referer {
+            req = req.insert_header(("referer", format!("http://localhost{r}")));
+        }
+        test::call_service(&self.svc, req.to_request())
+            .await
+            .status()
+            .as_u16()
+    }
+
     /// POST a form as one of those sessions (no cookie jar); returns the status.
     pub async fn post_as(&self, s: &Session, path: &str, fields: &[(&str, &str)]) -> u16 {
         let mut all: Vec<(&str, &str)> = vec![("csrf_token", s.csrf.as_str())];

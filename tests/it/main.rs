@@ -8,6 +8,7 @@ mod auth;
 mod benefits;
 mod browser;
 mod csrf;
+mod engagement;
 mod forecast;
 mod grievances;
 mod import;
