@@ -171,8 +171,8 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
     let year = (now + Duration::hours(8)).year();
     let (spent_fen, budget_fen) = figures::spend(conn, scope, year)?;
     let mut surveys = Vec::new();
+    let all = crate::org::model::all(conn)?;
     for (title, n, aud) in figures::surveys_since(conn, scope, since(180))? {
-        let all = crate::org::model::all(conn)?;
         let paths: Vec<&str> = all
             .iter()
             .filter(|u| aud.contains(&u.id))
