@@ -123,7 +123,11 @@ pub async fn run(config: Config) -> AppResult<()> {
             "no administrator yet: open {scheme}://{bind}/setup?token={token} once to create one (this link stops working afterwards)"
         );
     }
+    // Blocking threads beyond the pool size would only queue for a connection: fewer threads,
+    // fewer wake-ups and malloc arenas (measured in docs/performance.md).
+    let blocking = (state.config.pool_size as usize).max(2);
     let server = HttpServer::new(move || app(st.clone()))
+        .worker_max_blocking_threads(blocking)
         .bind(&bind)
         .map_err(|e| AppError::Internal(format!("cannot listen on {bind}: {e}")))?;
     for addr in server.addrs() {
@@ -157,7 +161,7 @@ pub async fn flush_buffers(state: &web::Data<AppState>) {
 fn spawn_jobs(state: web::Data<AppState>) {
     let views = state.clone();
     actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(5));
+        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(2));
         loop {
             tick.tick().await;
             flush_buffers(&views).await;

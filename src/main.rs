@@ -107,7 +107,7 @@ fn run(cli: Cli) -> AppResult<()> {
             );
             let bt = zhijia::forecast::backtest(&h, k, now);
             println!(
-                "done in {:.2} s; 80% intervals: normal approximation, half-width calibrated out of sample",
+                "done in {:.2} s; 80% intervals: normal approximation, half-width calibrated on the training activities",
                 started.elapsed().as_secs_f64()
             );
             println!("{}", bt.line());

@@ -111,7 +111,7 @@ impl EventBuffer {
         if batch.is_empty() {
             return Ok(0);
         }
-        match write_tx(conn, |conn| model::insert_batch(conn, &batch)) {
+        match write_tx(conn, |conn| model::insert_many(conn, &batch)) {
             Ok(()) => Ok(batch.len()),
             Err(e) => {
                 if let Ok(mut p) = self.pending.lock() {

@@ -753,29 +753,66 @@ async fn a_chair_sees_the_dashboard_and_a_forecast_on_phone_and_desktop() {
     let server = start_server(true);
     let base = format!("http://{}", server.addr);
     let local = |days: i64, hour: u32| {
-        let d = (chrono::Utc::now().naive_utc() + chrono::Duration::hours(8) + chrono::Duration::days(days)).date();
-        d.and_hms_opt(hour, 0, 0).unwrap().format("%Y-%m-%dT%H:%M").to_string()
+        let d = (chrono::Utc::now().naive_utc()
+            + chrono::Duration::hours(8)
+            + chrono::Duration::days(days))
+        .date();
+        d.and_hms_opt(hour, 0, 0)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M")
+            .to_string()
     };
     for (w, h) in [(375, 812), (1280, 800)] {
         viewport(&c, w, h).await;
         login(&c, &base, "demo-chair").await;
         c.goto(&format!("{base}/admin/dashboard")).await.unwrap();
-        c.wait().for_element(Locator::Css("svg.heat")).await.unwrap();
+        c.wait()
+            .for_element(Locator::Css("svg.heat"))
+            .await
+            .unwrap();
         shot(&c, &format!("dashboard-{w}.png")).await;
-        c.goto(&format!("{base}/admin/activities/new")).await.unwrap();
-        c.find(Locator::Id("title")).await.unwrap().send_keys("周末亲子运动会").await.unwrap();
-        c.find(Locator::Id("place")).await.unwrap().send_keys("体育馆").await.unwrap();
-        c.find(Locator::Css("#kind option[value='亲子活动']")).await.unwrap().click().await.unwrap();
+        c.goto(&format!("{base}/admin/activities/new"))
+            .await
+            .unwrap();
+        c.find(Locator::Id("title"))
+            .await
+            .unwrap()
+            .send_keys("周末亲子运动会")
+            .await
+            .unwrap();
+        c.find(Locator::Id("place"))
+            .await
+            .unwrap()
+            .send_keys("体育馆")
+            .await
+            .unwrap();
+        c.find(Locator::Css("#kind option[value='亲子活动']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         set_value(&c, "starts_at", &local(10, 9)).await;
         set_value(&c, "ends_at", &local(10, 12)).await;
         set_value(&c, "capacity", "60").await;
         click(&c, "button[value=forecast]").await;
-        c.wait().for_element(Locator::Css("#forecast")).await.unwrap();
-        c.execute("document.getElementById('forecast').scrollIntoView()", vec![]).await.unwrap();
+        c.wait()
+            .for_element(Locator::Css("#forecast"))
+            .await
+            .unwrap();
+        c.execute(
+            "document.getElementById('forecast').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
         shot(&c, &format!("activity-forecast-{w}.png")).await;
         assert!(c.source().await.unwrap().contains("80% 把握"));
         let overflow = c
-            .execute("return document.documentElement.scrollWidth > window.innerWidth", vec![])
+            .execute(
+                "return document.documentElement.scrollWidth > window.innerWidth",
+                vec![],
+            )
             .await
             .unwrap();
         assert_eq!(overflow, serde_json::Value::Bool(false), "wider than {w}px");
