@@ -36,11 +36,13 @@ pub struct Plan {
     pub capacity: i32,
 }
 
+/// A member's (invited, signed) overall, per kind (index 0..6), and their last sign-up.
+type MemberCounts = ([f64; 2], [[f64; 2]; 6], Option<NaiveDateTime>);
+
 /// Counters of what happened before a point in time.
 #[derive(Debug, Clone, Default)]
 pub struct Counters {
-    /// member → (invited, signed) overall and per kind (index 0..6)
-    member: HashMap<i32, ([f64; 2], [[f64; 2]; 6], Option<NaiveDateTime>)>,
+    member: HashMap<i32, MemberCounts>,
     /// company → per kind (invited, signed)
     company: HashMap<i32, [[f64; 2]; 6]>,
     /// publisher company → per kind (invited, signed)

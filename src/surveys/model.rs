@@ -324,11 +324,11 @@ pub fn answers(conn: &mut DbConnection, survey_id: i32) -> AppResult<Vec<AnswerR
         .load(conn)?)
 }
 
-/// (response id, member id, unit id) of every answer sheet.
-pub fn responses(
-    conn: &mut DbConnection,
-    survey_id: i32,
-) -> AppResult<Vec<(i32, Option<i32>, Option<i32>)>> {
+/// (response id, member id, unit id) of an answer sheet.
+pub type Sheet = (i32, Option<i32>, Option<i32>);
+
+/// Every answer sheet of a survey.
+pub fn responses(conn: &mut DbConnection, survey_id: i32) -> AppResult<Vec<Sheet>> {
     Ok(survey_responses::table
         .filter(survey_responses::survey_id.eq(survey_id))
         .order(survey_responses::id.asc())

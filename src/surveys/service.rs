@@ -307,7 +307,8 @@ pub fn submit(
     let questions = model::questions(conn, id)?;
     let mut e = QuestionErrors::default();
     // (question id, choice, text, rating)
-    let mut rows: Vec<(i32, Option<i32>, Option<String>, Option<i32>)> = Vec::new();
+    type AnswerCells = (i32, Option<i32>, Option<String>, Option<i32>);
+    let mut rows: Vec<AnswerCells> = Vec::new();
     for q in &questions {
         let vals: Vec<&str> = posted
             .get(&q.id)

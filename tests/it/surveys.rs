@@ -217,7 +217,7 @@ async fn chart_tallies_and_the_export_equal_the_raw_answers() {
     let nums: Vec<i64> = sum
         .rows()
         .filter_map(|r| match r.get(1) {
-            Some(calamine::Data::Float(f)) if r[0].to_string() != "平均分" => Some(*f as i64),
+            Some(calamine::Data::Float(f)) if r[0] != "平均分" => Some(*f as i64),
             Some(calamine::Data::Int(i)) => Some(*i),
             _ => None,
         })
@@ -226,9 +226,7 @@ async fn chart_tallies_and_the_export_equal_the_raw_answers() {
     let sheets = wb.worksheet_range("答卷").unwrap();
     assert_eq!(sheets.rows().count(), 1 + 31);
     assert!(
-        sheets
-            .rows()
-            .any(|r| r.iter().any(|c| c.to_string() == "王小明")),
+        sheets.rows().any(|r| r.iter().any(|c| *c == "王小明")),
         "named survey lists names"
     );
 }
