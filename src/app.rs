@@ -37,13 +37,14 @@ pub fn build_state(config: Config) -> AppResult<web::Data<AppState>> {
     drop(conn);
     let hasher = Hasher::new(config.hash_cost)?;
     let config_events = config.events;
+    let config_secret = config.secret_key.clone();
     Ok(web::Data::new(AppState {
         pool,
         config,
         hasher,
         track_limiter: crate::web::RateLimiter::new(10, std::time::Duration::from_secs(600)),
         views: Default::default(),
-        events: crate::engagement::EventBuffer::new(config_events),
+        events: crate::engagement::EventBuffer::new(config_events, &config_secret),
         forecast: Default::default(),
     }))
 }

@@ -43,7 +43,14 @@ pub fn digest(parts: &[&[u8]]) -> String {
         h.update(p);
     }
     let out = h.finalize();
-    out.iter().take(32).map(|b| format!("{b:02x}")).collect()
+    // Hex by table: this runs several times per request (session, CSRF token).
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(64);
+    for b in out.iter().take(32) {
+        hex.push(HEX[usize::from(b >> 4)] as char);
+        hex.push(HEX[usize::from(b & 15)] as char);
+    }
+    hex
 }
 
 /// What the database stores for a bearer token (session id, setup token): never the token.

@@ -57,16 +57,27 @@ pub fn hour_of(t: NaiveDateTime) -> NaiveDateTime {
         .unwrap_or(t)
 }
 
+/// An event as buffered in memory: the member id is turned into the pseudonymous key when the
+/// buffer is written (off the request path); the id itself is never stored.
+#[derive(Debug, Clone)]
+struct Pending {
+    member_id: i32,
+    event: Event,
+}
+
 /// Events waiting to be written. `enabled = false` turns recording off (for measuring its cost).
 pub struct EventBuffer {
     enabled: bool,
-    pending: Mutex<Vec<Event>>,
+    /// Keys the member pseudonyms (the instance's secret key).
+    secret: Vec<u8>,
+    pending: Mutex<Vec<Pending>>,
 }
 
 impl EventBuffer {
-    pub fn new(enabled: bool) -> Self {
+    pub fn new(enabled: bool, secret: &[u8]) -> Self {
         EventBuffer {
             enabled,
+            secret: secret.to_vec(),
             pending: Mutex::new(Vec::new()),
         }
     }
@@ -74,7 +85,6 @@ impl EventBuffer {
     /// Record one action of `user` on an object (no-op when recording is off).
     pub fn record(
         &self,
-        secret: &[u8],
         user: &User,
         req: &HttpRequest,
         object: (&'static str, Option<i32>),
@@ -84,8 +94,8 @@ impl EventBuffer {
         if !self.enabled {
             return;
         }
-        let ev = Event {
-            member_key: member_key(secret, user.id),
+        let event = Event {
+            member_key: String::new(),
             unit_id: user.unit_id,
             object_type: object.0,
             object_id: object.1,
@@ -94,7 +104,10 @@ impl EventBuffer {
             device: device_of(req),
         };
         if let Ok(mut p) = self.pending.lock() {
-            p.push(ev);
+            p.push(Pending {
+                member_id: user.id,
+                event,
+            });
         }
     }
 
@@ -104,18 +117,31 @@ impl EventBuffer {
 
     /// Write everything buffered in one transaction; on failure the events go back.
     pub fn flush(&self, conn: &mut DbConnection) -> AppResult<usize> {
-        let batch: Vec<Event> = match self.pending.lock() {
+        let pending: Vec<Pending> = match self.pending.lock() {
             Ok(mut p) => std::mem::take(&mut *p),
             Err(_) => return Ok(0),
         };
-        if batch.is_empty() {
+        if pending.is_empty() {
             return Ok(0);
         }
-        match write_tx(conn, |conn| model::insert_many(conn, &batch)) {
-            Ok(()) => Ok(batch.len()),
+        let secret = &self.secret;
+        let mut keys: std::collections::HashMap<i32, String> = std::collections::HashMap::new();
+        let rows: Vec<Event> = pending
+            .iter()
+            .map(|p| {
+                let mut e = p.event.clone();
+                e.member_key = keys
+                    .entry(p.member_id)
+                    .or_insert_with(|| member_key(secret, p.member_id))
+                    .clone();
+                e
+            })
+            .collect();
+        match write_tx(conn, |conn| model::insert_many(conn, &rows)) {
+            Ok(()) => Ok(rows.len()),
             Err(e) => {
                 if let Ok(mut p) = self.pending.lock() {
-                    let mut back = batch;
+                    let mut back = pending;
                     back.append(&mut p);
                     *p = back;
                 }
@@ -192,14 +218,7 @@ impl Track {
             .app_data::<actix_web::web::Data<crate::app::AppState>>()
         {
             let now = state.config.clock.now();
-            state.events.record(
-                &state.config.secret_key,
-                &user,
-                &self.0,
-                object,
-                action,
-                now,
-            );
+            state.events.record(&user, &self.0, object, action, now);
         }
     }
 }

@@ -95,8 +95,6 @@ fn record_page_event(req: &actix_web::HttpRequest) {
     };
     if let Some(state) = req.app_data::<actix_web::web::Data<crate::app::AppState>>() {
         let now = state.config.clock.now();
-        state
-            .events
-            .record(&state.config.secret_key, &user, req, object, action, now);
+        state.events.record(&user, req, object, action, now);
     }
 }
