@@ -227,10 +227,16 @@ impl Track {
 /// otherwise; daily rollups are kept.
 pub const DEFAULT_RETENTION_MONTHS: u32 = 24;
 
+/// The first Beijing day not rolled up yet at `now`: a day is rolled up five minutes after it
+/// ends, when every instance has flushed its buffered events of that day.
+pub fn rollup_horizon(now: NaiveDateTime) -> chrono::NaiveDate {
+    (now - chrono::Duration::minutes(5) + chrono::Duration::hours(8)).date()
+}
+
 /// The daily housekeeping (run under a lease by one instance): roll up every finished Beijing
 /// day not rolled up yet (at most the last 400), then drop raw events past retention.
 pub fn housekeeping(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(usize, usize)> {
-    let today = (now + chrono::Duration::hours(8)).date();
+    let today = rollup_horizon(now);
     let from = match model::last_rolled_day(conn)? {
         Some(d) => d.succ_opt().unwrap_or(d),
         None => today - chrono::Duration::days(400),

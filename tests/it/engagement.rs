@@ -234,7 +234,7 @@ async fn rollups_equal_the_raw_counts() {
     let now = app.state.config.clock.now();
     let mut conn = app.conn();
     zhijia::engagement::housekeeping(&mut conn, now).unwrap();
-    let today = (now + chrono::Duration::hours(8)).date();
+    let today = zhijia::engagement::rollup_horizon(now);
     // Every finished day: the rollup sums equal the raw events of that Beijing day, per group.
     let raw = zhijia::engagement::model::between(
         &mut conn,
