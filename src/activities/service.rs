@@ -34,10 +34,7 @@ pub fn readable(conn: &mut DbConnection, user: &User, id: i32) -> AppResult<Acti
 /// An activity the cadre manages (its publishing unit is in their scope), else 404.
 pub fn load_for_staff(conn: &mut DbConnection, user: &User, id: i32) -> AppResult<Activity> {
     let a = model::find(conn, id)?.ok_or(AppError::NotFound)?;
-    let unit = org::model::find(conn, a.unit_id)?.ok_or(AppError::NotFound)?;
-    if !scope::manages(user, &unit.path) {
-        return Err(AppError::NotFound);
-    }
+    scope::require_manages(conn, user, a.unit_id)?;
     Ok(a)
 }
 

@@ -18,10 +18,13 @@ use chrono::{Datelike, NaiveDateTime, Timelike};
 
 use history::{History, PastRow};
 
-pub const KINDS: [&str; 5] = ["文体活动", "培训讲座", "志愿服务", "劳动竞赛", "亲子活动"];
-
+/// Index of an activity kind (the activity editor's list; 其他 and unknown kinds share the last).
 fn kind_index(kind: &str) -> usize {
-    KINDS.iter().position(|k| *k == kind).unwrap_or(5)
+    crate::activities::model::KINDS
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(5)
+        .min(5)
 }
 
 /// What the model knows about a planned (or past) activity.

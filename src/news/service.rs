@@ -274,10 +274,7 @@ pub fn add_files(
 /// An article a cadre may manage (its publishing unit is in their scope).
 pub fn load_for_staff(conn: &mut DbConnection, user: &User, id: i32) -> AppResult<Article> {
     let a = model::find(conn, id)?.ok_or(AppError::NotFound)?;
-    let unit = org::model::find(conn, a.unit_id)?.ok_or(AppError::NotFound)?;
-    if !scope::manages(user, &unit.path) {
-        return Err(AppError::NotFound);
-    }
+    scope::require_manages(conn, user, a.unit_id)?;
     Ok(a)
 }
 

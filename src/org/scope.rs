@@ -139,3 +139,12 @@ pub fn holds_over(user: &User, unit_path: &str, roles: &[Role]) -> bool {
         Some(ps) => ps.iter().any(|p| unit_path.starts_with(p.as_str())),
     }
 }
+
+/// Content published by `unit_id` that the user manages, else 404 (never "exists but hidden"):
+/// the one check behind every feature's cadre-side loader.
+pub fn require_manages(conn: &mut DbConnection, user: &User, unit_id: i32) -> AppResult<()> {
+    match model::find(conn, unit_id)? {
+        Some(unit) if manages(user, &unit.path) => Ok(()),
+        _ => Err(crate::error::AppError::NotFound),
+    }
+}

@@ -259,10 +259,7 @@ pub fn readable(
 
 pub fn load_for_staff(conn: &mut DbConnection, user: &User, id: i32) -> AppResult<Survey> {
     let s = model::find(conn, id)?.ok_or(AppError::NotFound)?;
-    let unit = org::model::find(conn, s.unit_id)?.ok_or(AppError::NotFound)?;
-    if !scope::manages(user, &unit.path) {
-        return Err(AppError::NotFound);
-    }
+    scope::require_manages(conn, user, s.unit_id)?;
     Ok(s)
 }
 
