@@ -291,6 +291,13 @@ async fn login(c: &fantoccini::Client, base: &str, who: &str) {
         .click()
         .await
         .unwrap();
+    // The login page has a top bar too: wait until the browser has really left it.
+    for _ in 0..100 {
+        if c.current_url().await.is_ok_and(|u| u.path() != "/login") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     c.wait().for_element(Locator::Css(".topbar")).await.unwrap();
 }
 
