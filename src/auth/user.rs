@@ -10,7 +10,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use diesel::prelude::*;
 
 use crate::app::AppState;
-use crate::db::schema::{members, org_units, roles};
+use crate::db::schema::{members, notifications, org_units, roles};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 use crate::org::Role;
@@ -61,7 +61,7 @@ struct UserRow {
     disabled: bool,
     unit_name: String,
     unit_path: String,
-    unread: i64,
+    unread: Option<i64>,
 }
 
 /// Load a member with unit and roles. `None` if the member is missing or disabled.
@@ -84,10 +84,12 @@ pub fn load_user(
             org_units::name,
             org_units::path,
             // The badge count rides along in the same statement (indexed by member, read).
-            diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "(SELECT COUNT(*) FROM notifications n \
-                 WHERE n.member_id = members.id AND n.read = false)",
-            ),
+            // Typed, not a SQL literal, so diesel keeps the statement prepared.
+            notifications::table
+                .filter(notifications::member_id.eq(members::id))
+                .filter(notifications::read.eq(false))
+                .count()
+                .single_value(),
         ))
         .first(conn)
         .optional()?;
@@ -130,7 +132,7 @@ pub fn load_user(
         must_change_password: row.must_change_password,
         roles,
         session_id: session_id.to_string(),
-        unread: row.unread,
+        unread: row.unread.unwrap_or(0),
     }))
 }
 

@@ -80,7 +80,7 @@ pub struct HomePage {
     my_cases: Vec<crate::grievances::model::Grievance>,
     /// Mandatory notices I have not opened, first on the page.
     must_read: Vec<crate::news::model::Article>,
-    latest: Vec<crate::news::model::Article>,
+    latest: Vec<crate::news::model::ArticleCard>,
     /// Featured showcase posts (the latest approved when none are featured).
     featured: Vec<crate::showcase::model::Post>,
     /// Activities I can still sign up for (window open, not signed up).
@@ -116,7 +116,8 @@ async fn home(
                 .collect();
             let anc = crate::news::service::ancestors(&user);
             let must = crate::news::model::unread_mandatory(conn, user.id, &anc, now)?;
-            let (latest, _) = crate::news::model::visible(conn, &anc, now, None, None, 6, 0)?;
+            let slots = crate::org::scope::path_slots(&user);
+            let (latest, _) = crate::news::model::listing(conn, slots, now, None, 6, 0)?;
             let featured = crate::showcase::model::featured(conn, 4)?;
             let mine: Vec<i32> = crate::activities::model::mine(conn, user.id)?
                 .iter()

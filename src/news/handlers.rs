@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::model::{self, Article, Category};
+use super::model::{self, Article, ArticleCard, Category};
 use super::service;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
@@ -28,7 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[template(path = "news/list.html")]
 pub struct NewsListPage {
     ctx: Ctx,
-    rows: Vec<Article>,
+    rows: Vec<ArticleCard>,
     categories: Vec<Category>,
     category: Option<i32>,
     pager: Pager,
@@ -62,9 +62,9 @@ async fn list(
     let now = state.config.clock.now();
     let (category, page) = (q.category, q.page);
     let (rows, total, categories) = db::run(&state.pool, move |conn| {
-        let anc = service::ancestors(&user);
+        let slots = crate::org::scope::path_slots(&user);
         let offset = (page.unwrap_or(1).max(1) - 1) * 20;
-        let (rows, total) = model::visible(conn, &anc, now, category, None, 20, offset)?;
+        let (rows, total) = model::listing(conn, slots, now, category, 20, offset)?;
         Ok((rows, total, model::categories(conn)?))
     })
     .await?;

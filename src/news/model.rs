@@ -34,6 +34,27 @@ pub struct Article {
     pub comments_enabled: bool,
 }
 
+/// An article as lists show it: no body.
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = news_articles)]
+pub struct ArticleCard {
+    pub id: i32,
+    pub category_id: i32,
+    pub title: String,
+    pub summary: String,
+    pub pinned: bool,
+    pub mandatory: bool,
+    pub publish_at: NaiveDateTime,
+    pub view_count: i32,
+    pub cover_image_id: Option<i32>,
+}
+
+impl ArticleCard {
+    pub fn published_on(&self) -> String {
+        crate::web::beijing(&self.publish_at, "%Y-%m-%d")
+    }
+}
+
 impl Article {
     pub fn published_on(&self) -> String {
         crate::web::beijing(&self.publish_at, "%Y-%m-%d")
@@ -119,6 +140,52 @@ pub fn audience(conn: &mut DbConnection, id: i32) -> AppResult<Vec<i32>> {
         .filter(news_audiences::article_id.eq(id))
         .select(news_audiences::unit_id)
         .load(conn)?)
+}
+
+/// One page of the live articles whose audience includes a unit on the reader's path
+/// (`scope::path_slots`), pinned first, newest first, optionally of one category; and how many
+/// there are. Both statements have one shape for every reader, so they stay prepared.
+pub fn listing(
+    conn: &mut DbConnection,
+    slots: [i32; crate::org::scope::PATH_SLOTS],
+    now: NaiveDateTime,
+    category: Option<i32>,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<ArticleCard>, i64)> {
+    use diesel::sql_types::{Integer, Nullable};
+    let live = news_articles::draft
+        .eq(false)
+        .and(news_articles::publish_at.le(now))
+        .and(
+            category
+                .into_sql::<Nullable<Integer>>()
+                .is_null()
+                .or(news_articles::category_id.nullable().eq(category)),
+        )
+        .and(
+            news_articles::id.eq_any(
+                news_audiences::table
+                    .filter(crate::on_path!(news_audiences::unit_id, slots))
+                    .select(news_audiences::article_id),
+            ),
+        );
+    let total: i64 = news_articles::table
+        .filter(live)
+        .count()
+        .get_result(conn)?;
+    let rows = news_articles::table
+        .filter(live)
+        .order((
+            news_articles::pinned.desc(),
+            news_articles::publish_at.desc(),
+            news_articles::id.desc(),
+        ))
+        .limit(limit)
+        .offset(offset)
+        .select(ArticleCard::as_select())
+        .load(conn)?;
+    Ok((rows, total))
 }
 
 /// Live articles whose audience includes a unit on `ancestors` (the reader's unit path),

@@ -11,13 +11,7 @@ use crate::error::{AppError, AppResult};
 use crate::org::{self, scope};
 use crate::web::FieldErrors;
 
-/// Unit ids on the reader's path, root first: an audience unit among them reaches the reader.
-pub fn ancestors(user: &User) -> Vec<i32> {
-    user.unit_path
-        .split('/')
-        .filter_map(|s| s.parse().ok())
-        .collect()
-}
+pub use crate::org::scope::ancestors;
 
 /// Open an article as a member: 404 unless live and in their audience. Counts the view and the
 /// first read.

@@ -7,6 +7,48 @@ use crate::error::AppResult;
 
 use super::{model, OrgUnit, Role};
 
+/// Units on one path, root included: a unit may sit at most this many levels deep (the union's
+/// tree has four: 集团工会 → 二级单位工会 → 分会 → 小组). Audience filters bind exactly this many
+/// ids, so their SQL is the same for every reader and its prepared statement is reused.
+pub const PATH_SLOTS: usize = 8;
+
+/// Unit ids on the reader's path, root first: an audience unit among them reaches the reader.
+pub fn ancestors(user: &User) -> Vec<i32> {
+    path_ids(&user.unit_path)
+}
+
+fn path_ids(path: &str) -> Vec<i32> {
+    path.split('/').filter_map(|s| s.parse().ok()).collect()
+}
+
+/// The reader's path as exactly `PATH_SLOTS` ids (the last one repeated), for `on_path!`.
+pub fn path_slots(user: &User) -> [i32; PATH_SLOTS] {
+    let ids = ancestors(user);
+    let mut out = [ids.last().copied().unwrap_or(0); PATH_SLOTS];
+    for (slot, id) in out.iter_mut().zip(ids) {
+        *slot = id;
+    }
+    out
+}
+
+/// `$col` is one of the eight ids of `path_slots`. Written as equalities rather than
+/// `eq_any`: diesel never caches a statement with an `IN (?, …)` list, while this SQL never
+/// changes. SQLite and PostgreSQL both turn the ORs back into one index lookup per id.
+#[macro_export]
+macro_rules! on_path {
+    ($col:expr, $slots:expr) => {{
+        let s: [i32; $crate::org::scope::PATH_SLOTS] = $slots;
+        $col.eq(s[0])
+            .or($col.eq(s[1]))
+            .or($col.eq(s[2]))
+            .or($col.eq(s[3]))
+            .or($col.eq(s[4]))
+            .or($col.eq(s[5]))
+            .or($col.eq(s[6]))
+            .or($col.eq(s[7]))
+    }};
+}
+
 /// Path prefixes where the user may manage members and content (cadre or chair roles).
 /// `None` means no limit (admin).
 pub fn manage_prefixes(user: &User) -> Option<Vec<String>> {

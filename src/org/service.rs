@@ -66,6 +66,13 @@ pub fn create_root(
     })
 }
 
+fn too_deep() -> AppError {
+    AppError::Validation(format!(
+        "组织层级最多 {} 级，请在更上一级下建立",
+        scope::PATH_SLOTS
+    ))
+}
+
 /// Create a unit under `parent_id`. Fails with NotFound outside the user's reach.
 pub fn create_child(
     conn: &mut DbConnection,
@@ -83,6 +90,9 @@ pub fn create_child(
             if !scope::may_add_child(u, &parent) {
                 return Err(AppError::NotFound);
             }
+        }
+        if parent.depth() + 2 > scope::PATH_SLOTS {
+            return Err(too_deep());
         }
         let unit = model::insert(
             conn,
@@ -156,6 +166,14 @@ pub fn move_unit(
         }
         if unit.parent_id == Some(parent.id) {
             return Ok(());
+        }
+        let below = model::under_paths(conn, std::slice::from_ref(&unit.path))?
+            .iter()
+            .map(|u| u.depth() - unit.depth())
+            .max()
+            .unwrap_or(0);
+        if parent.depth() + 2 + below > scope::PATH_SLOTS {
+            return Err(too_deep());
         }
         model::reparent(conn, &unit, &parent)?;
         crate::auth::user::forget_unit_labels();
