@@ -170,10 +170,7 @@ pub fn listing(
                     .select(news_audiences::article_id),
             ),
         );
-    let total: i64 = news_articles::table
-        .filter(live)
-        .count()
-        .get_result(conn)?;
+    let total: i64 = news_articles::table.filter(live).count().get_result(conn)?;
     let rows = news_articles::table
         .filter(live)
         .order((

@@ -522,6 +522,18 @@ where
             .as_u16()
     }
 
+    /// GET as one of those sessions; returns the status and the page.
+    pub async fn page_as(&self, s: &Session, path: &str) -> (u16, String) {
+        let req = TestRequest::get()
+            .uri(path)
+            .insert_header(("cookie", format!("zj_session={}", s.cookie)))
+            .to_request();
+        let res = test::call_service(&self.svc, req).await;
+        let status = res.status().as_u16();
+        let body = test::read_body(res).await;
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
     /// POST a form as one of those sessions (no cookie jar); returns the status.
     pub async fn post_as(&self, s: &Session, path: &str, fields: &[(&str, &str)]) -> u16 {
         let mut all: Vec<(&str, &str)> = vec![("csrf_token", s.csrf.as_str())];

@@ -565,11 +565,14 @@ async fn the_hot_news_queries_use_indexes_on_sqlite() {
         #[diesel(sql_type = diesel::sql_types::Text)]
         detail: String,
     }
-    // The statements model::visible, model::find and model::unread_mandatory run (same shape).
+    // The statements model::listing, model::find and model::unread_mandatory run (same shape:
+    // the listing binds eight path slots and an optional category).
     let queries = [
-        "SELECT id FROM news_articles WHERE draft = 0 AND publish_at <= '2030-01-01' AND id IN \
-         (SELECT article_id FROM news_audiences WHERE unit_id IN (1, 2, 5)) \
-         ORDER BY pinned DESC, publish_at DESC, id DESC LIMIT 20",
+        "SELECT id FROM news_articles WHERE draft = 0 AND publish_at <= '2030-01-01' \
+         AND (NULL IS NULL OR category_id = NULL) AND id IN \
+         (SELECT article_id FROM news_audiences WHERE ((((((((unit_id = 1) OR (unit_id = 2)) \
+         OR (unit_id = 5)) OR (unit_id = 5)) OR (unit_id = 5)) OR (unit_id = 5)) OR (unit_id = 5)) \
+         OR (unit_id = 5))) ORDER BY pinned DESC, publish_at DESC, id DESC LIMIT 20",
         "SELECT id FROM news_articles WHERE id = 7",
         "SELECT id FROM news_articles WHERE draft = 0 AND mandatory = 1 AND publish_at <= '2030-01-01' AND id IN \
          (SELECT article_id FROM news_audiences WHERE unit_id IN (1, 2, 5)) AND NOT id IN \
@@ -599,4 +602,135 @@ async fn the_hot_news_queries_use_indexes_on_sqlite() {
         assert!(!text.contains("SCAN showcase_posts"), "{q}\n→ {text}");
         assert!(!text.contains("SCAN comments"), "{q}\n→ {text}");
     }
+}
+
+/// The audience filter binds exactly eight path slots (one SQL text for every reader, so the
+/// statement stays prepared): a member eight levels deep still sees what is addressed to the
+/// root or to their own unit and nothing addressed elsewhere, and the tree refuses a ninth level.
+#[actix_web::test]
+async fn audiences_reach_the_deepest_allowed_unit_and_the_tree_stops_at_eight_levels() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-admin").await;
+    let root: i32 = {
+        let mut conn = app.conn();
+        zhijia::org::model::all(&mut conn)
+            .unwrap()
+            .into_iter()
+            .find(|u| u.parent_id.is_none())
+            .unwrap()
+            .id
+    };
+    let mut parent = root;
+    let mut chain = Vec::new();
+    for level in 1..8 {
+        let name = format!("深层{level}级");
+        app.post(
+            "/admin/org",
+            &[
+                ("parent_id", &parent.to_string()),
+                ("name", &name),
+                ("kind", "team"),
+            ],
+        )
+        .await
+        .assert_status(303);
+        parent = unit(&mut app.conn(), &name);
+        chain.push(parent);
+    }
+    let deepest = *chain.last().unwrap();
+    let path = zhijia::org::model::find(&mut app.conn(), deepest)
+        .unwrap()
+        .unwrap()
+        .path;
+    assert_eq!(
+        path.matches('/').count() - 1,
+        zhijia::org::scope::PATH_SLOTS
+    );
+    // A ninth level is refused with a message, and nothing is created.
+    app.post(
+        "/admin/org",
+        &[
+            ("parent_id", &deepest.to_string()),
+            ("name", "深层8级"),
+            ("kind", "team"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    app.get("/admin/org")
+        .await
+        .assert_contains("组织层级最多 8 级");
+    assert!(zhijia::org::model::find_by_name(&mut app.conn(), "深层8级")
+        .unwrap()
+        .is_empty());
+    // Moving a two-level subtree under the seventh level would make nine levels: refused.
+    let other = unit(&mut app.conn(), "机关分会");
+    app.post(
+        "/admin/org",
+        &[
+            ("parent_id", &other.to_string()),
+            ("name", "搬迁小组"),
+            ("kind", "team"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    app.post(
+        &format!("/admin/org/{other}/move"),
+        &[("parent_id", &chain[5].to_string())],
+    )
+    .await
+    .assert_status(303);
+    app.get(&format!("/admin/org/{other}"))
+        .await
+        .assert_contains("组织层级最多 8 级");
+
+    let to_root = publish(&mut app, "全集团通知", "面向全体会员。", &[root], false).await;
+    let to_deep = publish(
+        &mut app,
+        "深层小组通知",
+        "只给最深的小组。",
+        &[deepest],
+        false,
+    )
+    .await;
+    let to_mid = publish(
+        &mut app,
+        "第三级通知",
+        "给第三级及以下。",
+        &[chain[2]],
+        false,
+    )
+    .await;
+    let elsewhere = publish(
+        &mut app,
+        "机关分会专属通知",
+        "只给机关分会。",
+        &[other],
+        false,
+    )
+    .await;
+    let s = &app.members_with_sessions("深层7级", "deep", 1)[0];
+    let (status, list) = app.page_as(s, "/news").await;
+    assert_eq!(status, 200);
+    for (id, seen) in [
+        (to_root, true),
+        (to_deep, true),
+        (to_mid, true),
+        (elsewhere, false),
+    ] {
+        assert_eq!(
+            list.contains(&format!("href=\"/news/{id}\"")),
+            seen,
+            "list, article {id}"
+        );
+        let (status, _) = app.page_as(s, &format!("/news/{id}")).await;
+        assert_eq!(status, if seen { 200 } else { 404 }, "article {id}");
+    }
+    // A member of the third level sees the root and third-level notices, not the deep one.
+    let m = &app.members_with_sessions("深层3级", "mid", 1)[0];
+    let (_, list) = app.page_as(m, "/news").await;
+    assert!(list.contains(&format!("href=\"/news/{to_root}\"")));
+    assert!(list.contains(&format!("href=\"/news/{to_mid}\"")));
+    assert!(!list.contains(&format!("href=\"/news/{to_deep}\"")));
 }
