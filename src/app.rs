@@ -1,6 +1,6 @@
 //! Start-up and the one route table: migrations → pool → state → HttpServer.
 
-use actix_web::middleware::{from_fn, Compress, Logger};
+use actix_web::middleware::{from_fn, Compress};
 use actix_web::{web, App, HttpServer};
 
 use crate::auth::password::Hasher;
@@ -94,13 +94,7 @@ pub fn app(
         .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
         .wrap(from_fn(crate::web::middleware::site))
         .wrap(Compress::default())
-        // Grievance submission and receipt follow-up are never access-logged: an address and a
-        // time next to an anonymous case would trace it back to its member.
-        .wrap(
-            Logger::new("%{r}a \"%r\" %s %b %Dms")
-                .exclude("/healthz")
-                .exclude_regex("^/grievances/(new|track)"),
-        )
+        .wrap(from_fn(crate::web::middleware::access_log))
         .configure(configure)
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(AppError::NotFound)

@@ -53,12 +53,12 @@ pub fn insert(
 }
 
 pub fn list(conn: &mut DbConnection, owner: (&str, i32)) -> AppResult<Vec<AttachmentMeta>> {
-    Ok(attachments::table
+    Ok(crate::on_backend!(conn, c => attachments::table
         .filter(attachments::owner_type.eq(owner.0))
         .filter(attachments::owner_id.eq(owner.1))
         .order(attachments::id.asc())
         .select(AttachmentMeta::as_select())
-        .load(conn)?)
+        .load(c))?)
 }
 
 /// (file name, content type, bytes) of one attachment of `owner`.

@@ -79,11 +79,11 @@ pub fn load(
     now: NaiveDateTime,
 ) -> AppResult<Option<Session>> {
     let id = super::hash_token(token);
-    let Some(s) = sessions::table
+    let Some(s) = crate::on_backend!(conn, c => sessions::table
         .find(&id)
         .select(Session::as_select())
-        .first(conn)
-        .optional()?
+        .first(c)
+        .optional())?
     else {
         return Ok(None);
     };
@@ -108,11 +108,11 @@ pub fn peek(
     now: NaiveDateTime,
 ) -> AppResult<Option<Option<Session>>> {
     let id = super::hash_token(token);
-    let Some(s) = sessions::table
+    let Some(s) = crate::on_backend!(conn, c => sessions::table
         .find(&id)
         .select(Session::as_select())
-        .first(conn)
-        .optional()?
+        .first(c)
+        .optional())?
     else {
         return Ok(None);
     };

@@ -70,7 +70,7 @@ pub fn load_user(
     member_id: i32,
     session_id: &str,
 ) -> AppResult<Option<User>> {
-    let row: Option<UserRow> = members::table
+    let row: Option<UserRow> = crate::on_backend!(conn, c => members::table
         .inner_join(org_units::table)
         .filter(members::id.eq(member_id))
         .select((
@@ -91,13 +91,13 @@ pub fn load_user(
                 .count()
                 .single_value(),
         ))
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     let Some(row) = row.filter(|r| !r.disabled) else {
         return Ok(None);
     };
     let id = row.id;
-    let grants: Vec<(i32, String, String, String)> = roles::table
+    let grants: Vec<(i32, String, String, String)> = crate::on_backend!(conn, c => roles::table
         .inner_join(org_units::table)
         .filter(roles::member_id.eq(id))
         .filter(org_units::disabled.eq(false))
@@ -108,7 +108,7 @@ pub fn load_user(
             roles::role,
         ))
         .order(org_units::path.asc())
-        .load(conn)?;
+        .load(c))?;
     let roles = grants
         .into_iter()
         .filter_map(|(unit_id, unit_name, unit_path, role)| {

@@ -99,7 +99,7 @@ const COLS: CommentCols = (
 /// The visible thread, oldest first (hidden ones left out).
 pub fn thread(conn: &mut DbConnection, owner: Owner) -> AppResult<Vec<Comment>> {
     let (kind, id) = owner.parts();
-    Ok(comments::table
+    Ok(crate::on_backend!(conn, c => comments::table
         .inner_join(members::table.inner_join(org_units::table))
         .filter(comments::owner_type.eq(kind))
         .filter(comments::owner_id.eq(id))
@@ -107,7 +107,7 @@ pub fn thread(conn: &mut DbConnection, owner: Owner) -> AppResult<Vec<Comment>> 
         .order(comments::id.asc())
         .limit(500)
         .select(COLS)
-        .load(conn)?)
+        .load(c))?)
 }
 
 pub const MAX_LEN: usize = 500;

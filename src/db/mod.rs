@@ -24,6 +24,20 @@ pub enum DbConnection {
     Sqlite(diesel::SqliteConnection),
 }
 
+/// Run `$body` with `$c` bound to the backend's own connection (`SqliteConnection` or
+/// `PgConnection`), for the statements every page runs. There diesel finds a prepared statement
+/// by its type alone; through the `DbConnection` wrapper it renders the SQL text again on every
+/// run to collect the binds (~7 % of a list page's CPU in perf). Same query, same result.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Postgres($c) => $body,
+        }
+    };
+}
+
 pub type Pool = r2d2::Pool<Manager>;
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 

@@ -83,18 +83,18 @@ pub struct ArticleData<'a> {
 }
 
 pub fn categories(conn: &mut DbConnection) -> AppResult<Vec<Category>> {
-    Ok(news_categories::table
+    Ok(crate::on_backend!(conn, c => news_categories::table
         .order(news_categories::sort_order.asc())
         .select(Category::as_select())
-        .load(conn)?)
+        .load(c))?)
 }
 
 pub fn find(conn: &mut DbConnection, id: i32) -> AppResult<Option<Article>> {
-    Ok(news_articles::table
+    Ok(crate::on_backend!(conn, c => news_articles::table
         .find(id)
         .select(Article::as_select())
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 pub fn insert(
@@ -136,10 +136,10 @@ pub fn set_audience(conn: &mut DbConnection, id: i32, units: &[i32]) -> AppResul
 }
 
 pub fn audience(conn: &mut DbConnection, id: i32) -> AppResult<Vec<i32>> {
-    Ok(news_audiences::table
+    Ok(crate::on_backend!(conn, c => news_audiences::table
         .filter(news_audiences::article_id.eq(id))
         .select(news_audiences::unit_id)
-        .load(conn)?)
+        .load(c))?)
 }
 
 /// One page of the live articles whose audience includes a unit on the reader's path
@@ -170,19 +170,21 @@ pub fn listing(
                     .select(news_audiences::article_id),
             ),
         );
-    let total: i64 = news_articles::table.filter(live).count().get_result(conn)?;
-    let rows = news_articles::table
-        .filter(live)
-        .order((
-            news_articles::pinned.desc(),
-            news_articles::publish_at.desc(),
-            news_articles::id.desc(),
-        ))
-        .limit(limit)
-        .offset(offset)
-        .select(ArticleCard::as_select())
-        .load(conn)?;
-    Ok((rows, total))
+    crate::on_backend!(conn, c => {
+        let total: i64 = news_articles::table.filter(live).count().get_result(c)?;
+        let rows = news_articles::table
+            .filter(live)
+            .order((
+                news_articles::pinned.desc(),
+                news_articles::publish_at.desc(),
+                news_articles::id.desc(),
+            ))
+            .limit(limit)
+            .offset(offset)
+            .select(ArticleCard::as_select())
+            .load(c)?;
+        Ok((rows, total))
+    })
 }
 
 /// Live articles whose audience includes a unit on `ancestors` (the reader's unit path),
@@ -312,11 +314,11 @@ pub fn for_units(
 }
 
 pub fn has_read(conn: &mut DbConnection, article_id: i32, member_id: i32) -> AppResult<bool> {
-    let n: i64 = news_reads::table
+    let n: i64 = crate::on_backend!(conn, c => news_reads::table
         .filter(news_reads::article_id.eq(article_id))
         .filter(news_reads::member_id.eq(member_id))
         .count()
-        .get_result(conn)?;
+        .get_result(c))?;
     Ok(n > 0)
 }
 
