@@ -190,6 +190,41 @@ pub fn visible(
     Ok(q.limit(limit).select(Activity::as_select()).load(conn)?)
 }
 
+/// Activities a member can sign up for now (window open, in their audience, not signed up
+/// yet), soonest first: the home page's "等您参与". One statement shape for every member.
+pub fn joinable(
+    conn: &mut DbConnection,
+    slots: [i32; crate::org::scope::PATH_SLOTS],
+    member_id: i32,
+    now: NaiveDateTime,
+    limit: i64,
+) -> AppResult<Vec<Activity>> {
+    Ok(crate::on_backend!(conn, c => activities::table
+        .filter(activities::published.eq(true))
+        .filter(activities::signup_opens_at.le(now))
+        .filter(activities::signup_closes_at.gt(now))
+        .filter(activities::ends_at.gt(now))
+        .filter(
+            activities::id.eq_any(
+                activity_audiences::table
+                    .filter(crate::on_path!(activity_audiences::unit_id, slots))
+                    .select(activity_audiences::activity_id),
+            ),
+        )
+        .filter(diesel::dsl::not(
+            activities::id.eq_any(
+                activity_signups::table
+                    .filter(activity_signups::member_id.eq(member_id))
+                    .filter(activity_signups::status.ne("cancelled"))
+                    .select(activity_signups::activity_id),
+            ),
+        ))
+        .order((activities::starts_at.asc(), activities::id.asc()))
+        .limit(limit)
+        .select(Activity::as_select())
+        .load(c))?)
+}
+
 /// Activities published by units in `unit_ids` (None: all), newest start first.
 pub fn for_units(
     conn: &mut DbConnection,

@@ -79,7 +79,7 @@ pub struct HomePage {
     /// My cases still moving (open, or answered and waiting for my rating).
     my_cases: Vec<crate::grievances::model::Grievance>,
     /// Mandatory notices I have not opened, first on the page.
-    must_read: Vec<crate::news::model::Article>,
+    must_read: Vec<crate::news::model::ArticleCard>,
     latest: Vec<crate::news::model::ArticleCard>,
     /// Featured showcase posts (the latest approved when none are featured).
     featured: Vec<crate::showcase::model::Post>,
@@ -114,21 +114,12 @@ async fn home(
                 .filter(|g| g.is_open() || g.state == "answered")
                 .take(5)
                 .collect();
-            let anc = crate::news::service::ancestors(&user);
-            let must = crate::news::model::unread_mandatory(conn, user.id, &anc, now)?;
             let slots = crate::org::scope::path_slots(&user);
+            let must = crate::news::model::unread_mandatory(conn, user.id, slots, now)?;
             let (latest, _) = crate::news::model::listing(conn, slots, now, None, 6, 0)?;
             let featured = crate::showcase::model::featured(conn, 4)?;
-            let mine: Vec<i32> = crate::activities::model::mine(conn, user.id)?
-                .iter()
-                .map(|(s, _)| s.activity_id)
-                .collect();
-            let joinable = crate::activities::model::visible(conn, &anc, now, true, None, 20)?
-                .into_iter()
-                .filter(|a| a.signup_open(&now) && !mine.contains(&a.id))
-                .take(3)
-                .collect();
-            let surveys = crate::surveys::model::unanswered(conn, user.id, &anc, now, 3)?;
+            let joinable = crate::activities::model::joinable(conn, slots, user.id, now, 3)?;
+            let surveys = crate::surveys::model::unanswered(conn, user.id, slots, now, 3)?;
             Ok((cases, must, latest, featured, joinable, surveys))
         })
         .await?;

@@ -236,17 +236,17 @@ pub fn visible(
 pub fn unread_mandatory(
     conn: &mut DbConnection,
     member_id: i32,
-    ancestors: &[i32],
+    slots: [i32; crate::org::scope::PATH_SLOTS],
     now: NaiveDateTime,
-) -> AppResult<Vec<Article>> {
-    Ok(news_articles::table
+) -> AppResult<Vec<ArticleCard>> {
+    Ok(crate::on_backend!(conn, c => news_articles::table
         .filter(news_articles::draft.eq(false))
         .filter(news_articles::mandatory.eq(true))
         .filter(news_articles::publish_at.le(now))
         .filter(
             news_articles::id.eq_any(
                 news_audiences::table
-                    .filter(news_audiences::unit_id.eq_any(ancestors.to_vec()))
+                    .filter(crate::on_path!(news_audiences::unit_id, slots))
                     .select(news_audiences::article_id),
             ),
         )
@@ -259,8 +259,8 @@ pub fn unread_mandatory(
         ))
         .order(news_articles::publish_at.desc())
         .limit(20)
-        .select(Article::as_select())
-        .load(conn)?)
+        .select(ArticleCard::as_select())
+        .load(c))?)
 }
 
 /// Record a read once (the first open counts; later ones change nothing).

@@ -188,17 +188,17 @@ pub fn visible(
 pub fn unanswered(
     conn: &mut DbConnection,
     member_id: i32,
-    ancestors: &[i32],
+    slots: [i32; crate::org::scope::PATH_SLOTS],
     now: NaiveDateTime,
     limit: i64,
 ) -> AppResult<Vec<Survey>> {
-    Ok(surveys::table
+    Ok(crate::on_backend!(conn, c => surveys::table
         .filter(surveys::opens_at.le(now))
         .filter(surveys::closes_at.gt(now))
         .filter(
             surveys::id.eq_any(
                 survey_audiences::table
-                    .filter(survey_audiences::unit_id.eq_any(ancestors.to_vec()))
+                    .filter(crate::on_path!(survey_audiences::unit_id, slots))
                     .select(survey_audiences::survey_id),
             ),
         )
@@ -212,7 +212,7 @@ pub fn unanswered(
         .order(surveys::closes_at.asc())
         .limit(limit)
         .select(Survey::as_select())
-        .load(conn)?)
+        .load(c))?)
 }
 
 pub fn for_units(

@@ -371,3 +371,71 @@ async fn activities_respect_audiences_and_the_signup_window() {
         .await
         .assert_contains("亲子植树节");
 }
+
+/// The home page's "等您参与": open activities in the member's audience they have not signed
+/// up for, soonest first; gone once signed up, never one for another branch or a closed window.
+#[actix_web::test]
+async fn home_lists_joinable_activities_until_the_member_signs_up() {
+    let mut app = spawn_demo().await;
+    let own = unit(&mut app.conn(), "机关分会");
+    let other = unit(&mut app.conn(), "路桥分会");
+    let now = app.state.config.clock.now();
+    app.login_ok("demo-admin").await;
+    let create = |title: &'static str, audience: i32, starts: i64, closes: Option<i64>| {
+        let mut f = vec![
+            ("title", title.to_string()),
+            ("kind", "文体活动".to_string()),
+            ("place", "职工活动中心".to_string()),
+            ("starts_at", local_in(now, starts)),
+            ("ends_at", local_in(now, starts + 120)),
+            ("capacity", "30".to_string()),
+            ("audience", audience.to_string()),
+        ];
+        if let Some(c) = closes {
+            f.push(("signup_opens_at", local_in(now, -60)));
+            f.push(("signup_closes_at", local_in(now, c)));
+        }
+        f
+    };
+    let mut ids = Vec::new();
+    for f in [
+        create("首页可报名的羽毛球赛", own, 10, None),
+        create("别的分会的篮球赛", other, 5, None),
+        create("报名已截止的读书会", own, 8, Some(-1)),
+    ] {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = app.post("/admin/activities/new", &pairs).await;
+        r.assert_status(303);
+        ids.push(activity_id(&r));
+    }
+    let s = &app.members_with_sessions("机关分会", "HOME", 1)[0];
+    let (status, home) = app.page_as(s, "/").await;
+    assert_eq!(status, 200);
+    let joinable = home.split("等您参与").nth(1).unwrap_or_default();
+    let joinable = joinable.split("</section>").next().unwrap_or_default();
+    assert!(
+        joinable.contains(&format!("/activities/{}\"", ids[0])),
+        "{joinable}"
+    );
+    assert!(
+        !joinable.contains(&format!("/activities/{}\"", ids[1])),
+        "{joinable}"
+    );
+    assert!(
+        !joinable.contains(&format!("/activities/{}\"", ids[2])),
+        "{joinable}"
+    );
+    // Soonest first: nothing in the member's list starts before ours (it starts in 10 minutes).
+    assert!(
+        joinable.find("/activities/").unwrap()
+            == joinable.find(&format!("/activities/{}\"", ids[0])).unwrap(),
+        "{joinable}"
+    );
+    assert_eq!(
+        app.post_as(s, &format!("/activities/{}/signup", ids[0]), &[])
+            .await,
+        303
+    );
+    let (_, home) = app.page_as(s, "/").await;
+    assert!(!home.contains(&format!("/activities/{}\"", ids[0])));
+}

@@ -133,11 +133,11 @@ async fn a_read_receipt_counts_once_and_the_unread_list_is_exact() {
         let u = zhijia::auth::user::load_user(&mut app.conn(), member, "")
             .unwrap()
             .unwrap();
-        zhijia::news::service::ancestors(&u)
+        zhijia::org::scope::path_slots(&u)
     };
     let now = app.state.config.clock.now();
     let unread = |conn: &mut zhijia::db::PooledConn| -> Vec<i32> {
-        model::unread_mandatory(conn, member, &anc, now)
+        model::unread_mandatory(conn, member, anc, now)
             .unwrap()
             .iter()
             .map(|a| a.id)
@@ -602,6 +602,23 @@ async fn the_hot_news_queries_use_indexes_on_sqlite() {
         assert!(!text.contains("SCAN showcase_posts"), "{q}\n→ {text}");
         assert!(!text.contains("SCAN comments"), "{q}\n→ {text}");
     }
+    // activities::model::joinable (home): a range over open sign-up windows, not a walk through
+    // every past activity in start order.
+    let q = "SELECT id FROM activities WHERE published = 1 AND signup_opens_at <= '2030-01-01' \
+             AND signup_closes_at > '2030-01-01' AND ends_at > '2030-01-01' AND id IN \
+             (SELECT activity_id FROM activity_audiences WHERE (unit_id = 1) OR (unit_id = 2)) \
+             AND NOT id IN (SELECT activity_id FROM activity_signups WHERE member_id = 3 \
+             AND status <> 'cancelled') ORDER BY starts_at, id LIMIT 3";
+    let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {q}"))
+        .load(&mut conn)
+        .unwrap();
+    let text = plan
+        .iter()
+        .map(|p| p.detail.as_str())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    assert!(text.contains("signup_closes_at>?"), "{q}\n→ {text}");
+    assert!(!text.contains("SCAN activity"), "{q}\n→ {text}");
 }
 
 /// The audience filter binds exactly eight path slots (one SQL text for every reader, so the
