@@ -55,7 +55,7 @@ async fn list(
     };
     let t2 = tab.clone();
     let (upcoming, mine, past) = db::run(&state.pool, move |conn| {
-        let anc = crate::news::service::ancestors(&user);
+        let anc = crate::org::scope::ancestors(&user);
         let mine = model::mine(conn, user.id)?;
         let upcoming = if t2 == "upcoming" {
             model::visible(conn, &anc, now, true, None, 100)?

@@ -15,16 +15,12 @@ use crate::web::FieldErrors;
 pub const TOKEN_STEP_SECS: i64 = 30;
 pub const TOKEN_MAX_AGE_SECS: i64 = 60;
 
-fn ancestors(user: &User) -> Vec<i32> {
-    crate::news::service::ancestors(user)
-}
-
 /// A published activity in the reader's audience, else 404.
 pub fn readable(conn: &mut DbConnection, user: &User, id: i32) -> AppResult<Activity> {
     let a = model::find(conn, id)?
         .filter(|a| a.published)
         .ok_or(AppError::NotFound)?;
-    let anc = ancestors(user);
+    let anc = crate::org::scope::ancestors(user);
     if !model::audience(conn, id)?.iter().any(|u| anc.contains(u)) {
         return Err(AppError::NotFound);
     }

@@ -200,7 +200,7 @@ async fn search(
         let activities = if act_ids.is_empty() {
             Vec::new()
         } else {
-            let anc = service::ancestors(&user);
+            let anc = crate::org::scope::ancestors(&user);
             let mut a =
                 crate::activities::model::visible(conn, &anc, now, true, Some(&act_ids), 20)?;
             a.extend(crate::activities::model::visible(
@@ -233,7 +233,7 @@ async fn search(
         }
         let (rows, _) = model::visible(
             conn,
-            &service::ancestors(&user),
+            &crate::org::scope::ancestors(&user),
             now,
             None,
             Some(&ids),

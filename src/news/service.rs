@@ -11,7 +11,7 @@ use crate::error::{AppError, AppResult};
 use crate::org::{self, scope};
 use crate::web::FieldErrors;
 
-pub use crate::org::scope::ancestors;
+use crate::org::scope::ancestors;
 
 /// Open an article as a member: 404 unless live and in their audience. Counts the view and the
 /// first read.

@@ -35,7 +35,7 @@ async fn list(
 ) -> AppResult<HttpResponse> {
     let now = state.config.clock.now();
     let rows = db::run(&state.pool, move |conn| {
-        let anc = crate::news::service::ancestors(&user);
+        let anc = crate::org::scope::ancestors(&user);
         let done = model::answered_ids(conn, user.id)?;
         let mut rows: Vec<(Survey, bool)> = model::visible(conn, &anc, now, 100)?
             .into_iter()

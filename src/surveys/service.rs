@@ -250,7 +250,7 @@ pub fn readable(
     let s = model::find(conn, id)?
         .filter(|s| s.opens_at <= now)
         .ok_or(AppError::NotFound)?;
-    let anc = crate::news::service::ancestors(user);
+    let anc = crate::org::scope::ancestors(user);
     if !model::audience(conn, id)?.iter().any(|u| anc.contains(u)) {
         return Err(AppError::NotFound);
     }

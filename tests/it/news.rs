@@ -502,7 +502,7 @@ async fn news_list_article_and_home_run_a_bounded_number_of_queries() {
     let mut app = spawn_demo().await;
     app.login_ok("demo-member").await;
     let id = {
-        let anc = zhijia::news::service::ancestors(
+        let anc = zhijia::org::scope::ancestors(
             &zhijia::auth::user::load_user(&mut app.conn(), app.member_id("demo-member"), "")
                 .unwrap()
                 .unwrap(),

@@ -695,7 +695,7 @@ async fn news_cover_attachments_and_comments() {
         let u = zhijia::auth::user::load_user(&mut app.conn(), app.member_id(outsider), "")
             .unwrap()
             .unwrap();
-        let anc = zhijia::news::service::ancestors(&u);
+        let anc = zhijia::org::scope::ancestors(&u);
         zhijia::news::model::audience(&mut app.conn(), news_id)
             .unwrap()
             .iter()
