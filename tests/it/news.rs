@@ -751,3 +751,87 @@ async fn audiences_reach_the_deepest_allowed_unit_and_the_tree_stops_at_eight_le
     assert!(list.contains(&format!("href=\"/news/{to_mid}\"")));
     assert!(!list.contains(&format!("href=\"/news/{to_deep}\"")));
 }
+
+/// Every statement a logged-in page view runs (session, user, roles, the news list, an article
+/// with its files and comments, the home page's lists) can be kept prepared: on a fresh
+/// connection each one is cached the first time and nothing is prepared again the second time.
+/// (diesel never caches an `IN (?, …)` list or a SQL literal; those would show up here.)
+#[actix_web::test]
+async fn the_statements_of_a_page_view_are_prepared_once() {
+    use diesel::connection::{Connection, InstrumentationEvent};
+    use diesel::r2d2::ManageConnection;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use std::sync::Arc;
+    let app = spawn_demo().await;
+    let s = &app.members_with_sessions("机关分会", "PREP", 1)[0];
+    let now = app.state.config.clock.now();
+    let article = {
+        let mut conn = app.conn();
+        let u = zhijia::auth::user::load_user(&mut conn, s.member_id, "")
+            .unwrap()
+            .unwrap();
+        model::listing(
+            &mut conn,
+            zhijia::org::scope::path_slots(&u),
+            now,
+            None,
+            1,
+            0,
+        )
+        .unwrap()
+        .0[0]
+            .id
+    };
+    let mut conn = zhijia::db::Manager::new(app.state.config.database.clone())
+        .connect()
+        .unwrap();
+    let (started, cached) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (st, ca) = (started.clone(), cached.clone());
+    conn.set_instrumentation(move |e: InstrumentationEvent<'_>| match e {
+        InstrumentationEvent::StartQuery { .. } => {
+            st.fetch_add(1, Relaxed);
+        }
+        InstrumentationEvent::CacheQuery { .. } => {
+            ca.fetch_add(1, Relaxed);
+        }
+        _ => {}
+    });
+    let mut view = |conn: &mut zhijia::db::DbConnection| {
+        let session = zhijia::auth::session::peek(conn, &s.cookie, now)
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let u = zhijia::auth::user::load_user(conn, session.member_id, &session.id)
+            .unwrap()
+            .unwrap();
+        let slots = zhijia::org::scope::path_slots(&u);
+        for category in [None, Some(1)] {
+            model::listing(conn, slots, now, category, 20, 0).unwrap();
+        }
+        model::categories(conn).unwrap();
+        zhijia::news::service::readable(conn, &u, article, now).unwrap();
+        model::has_read(conn, article, u.id).unwrap();
+        zhijia::attachments::list(conn, ("news", article)).unwrap();
+        zhijia::comments::thread(conn, zhijia::comments::Owner::News(article)).unwrap();
+        model::unread_mandatory(conn, u.id, slots, now).unwrap();
+        zhijia::activities::model::joinable(conn, slots, u.id, now, 3).unwrap();
+        zhijia::surveys::model::unanswered(conn, u.id, slots, now, 3).unwrap();
+    };
+    view(&mut conn);
+    let (first_run, first_cached) = (started.load(Relaxed), cached.load(Relaxed));
+    assert!(first_run >= 13, "only {first_run} statements ran");
+    // The listing runs twice (all categories, one category): the same two statements, so they
+    // are cached once; every other statement is cached on its first run.
+    assert_eq!(
+        first_cached,
+        first_run - 2,
+        "some statements could not be cached"
+    );
+    view(&mut conn);
+    assert_eq!(started.load(Relaxed), 2 * first_run);
+    assert_eq!(
+        cached.load(Relaxed),
+        first_cached,
+        "statements were prepared again"
+    );
+}
