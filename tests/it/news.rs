@@ -796,7 +796,7 @@ async fn the_statements_of_a_page_view_are_prepared_once() {
         }
         _ => {}
     });
-    let mut view = |conn: &mut zhijia::db::DbConnection| {
+    let view = |conn: &mut zhijia::db::DbConnection| {
         let session = zhijia::auth::session::peek(conn, &s.cookie, now)
             .unwrap()
             .unwrap()
