@@ -134,12 +134,7 @@ pub fn managed_unit_ids(conn: &mut DbConnection, user: &User) -> AppResult<Optio
 /// The cadres answerable for a unit: cadres and chairs at the unit itself, else at the nearest
 /// ancestor that has any (a team without its own cadre is served by its branch).
 pub fn responsible_cadres(conn: &mut DbConnection, unit: &OrgUnit) -> AppResult<Vec<i32>> {
-    let ids: Vec<i32> = unit
-        .path
-        .split('/')
-        .filter_map(|s| s.parse().ok())
-        .collect();
-    for id in ids.iter().rev() {
+    for id in path_ids(&unit.path).iter().rev() {
         let holders =
             model::role_holders(conn, *id, &[Role::Cadre.as_str(), Role::Chair.as_str()])?;
         if !holders.is_empty() {
