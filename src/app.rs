@@ -92,6 +92,7 @@ pub fn app(
                 .error_handler(|_, _| AppError::Validation("链接参数有误".into()).into()),
         )
         .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+        .wrap(from_fn(crate::web::middleware::catch_panic))
         .wrap(from_fn(crate::web::middleware::site))
         .wrap(Compress::default())
         .wrap(from_fn(crate::web::middleware::access_log))
@@ -159,7 +160,7 @@ fn spawn_jobs(state: web::Data<AppState>) {
         let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(2));
         loop {
             tick.tick().await;
-            flush_buffers(&views).await;
+            guarded("flush", flush_buffers(&views)).await;
         }
     });
     let holder = crate::auth::random_token(8);
@@ -167,34 +168,47 @@ fn spawn_jobs(state: web::Data<AppState>) {
         let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
-            let now = state.config.clock.now();
-            let h = holder.clone();
-            let res = db::run(&state.pool, move |conn| {
-                crate::auth::session::purge_expired(conn, now)?;
-                if !crate::workflow::lease::try_acquire(
-                    conn,
-                    "deadlines",
-                    &h,
-                    now,
-                    chrono::Duration::seconds(55),
-                )? {
-                    return Ok((0, 0));
-                }
-                // Cheap when nothing is due: only finished, not yet rolled-up days are done.
-                let (days, purged) = crate::engagement::housekeeping(conn, now)?;
-                if days + purged > 0 {
-                    log::info!(
-                        "engagement: {days} day(s) rolled up, {purged} old event(s) removed"
-                    );
-                }
-                crate::grievances::service::run_deadlines(conn, now)
-            })
-            .await;
-            match res {
-                Ok((0, 0)) => {}
-                Ok((e, c)) => log::info!("deadlines: {e} case(s) escalated, {c} closed"),
-                Err(e) => log::warn!("background job failed: {e}"),
-            }
+            guarded("deadlines", minute_jobs(&state, &holder)).await;
         }
     });
+}
+
+/// Run one round of a background job; a panic in it is logged and the next round runs.
+async fn guarded(name: &str, job: impl std::future::Future<Output = ()>) {
+    use futures_util::FutureExt;
+    if let Err(payload) = std::panic::AssertUnwindSafe(job).catch_unwind().await {
+        let msg = crate::web::middleware::panic_message(payload.as_ref());
+        log::error!("background job {name} panicked: {msg}; it runs again on the next tick");
+    }
+}
+
+/// The once-a-minute round: session cleanup, and under the lease engagement housekeeping and
+/// grievance deadlines.
+async fn minute_jobs(state: &web::Data<AppState>, holder: &str) {
+    let now = state.config.clock.now();
+    let h = holder.to_string();
+    let res = db::run(&state.pool, move |conn| {
+        crate::auth::session::purge_expired(conn, now)?;
+        if !crate::workflow::lease::try_acquire(
+            conn,
+            "deadlines",
+            &h,
+            now,
+            chrono::Duration::seconds(55),
+        )? {
+            return Ok((0, 0));
+        }
+        // Cheap when nothing is due: only finished, not yet rolled-up days are done.
+        let (days, purged) = crate::engagement::housekeeping(conn, now)?;
+        if days + purged > 0 {
+            log::info!("engagement: {days} day(s) rolled up, {purged} old event(s) removed");
+        }
+        crate::grievances::service::run_deadlines(conn, now)
+    })
+    .await;
+    match res {
+        Ok((0, 0)) => {}
+        Ok((e, c)) => log::info!("deadlines: {e} case(s) escalated, {c} closed"),
+        Err(e) => log::warn!("background job failed: {e}"),
+    }
 }

@@ -122,7 +122,7 @@ impl GlobalArgs {
             secure_cookies: self.secure_cookies,
             hash_cost: HashCost::PRODUCTION,
             pool_size: self.pool_size,
-            clock: Clock::default(),
+            clock: Clock::from_env(),
             query_counter: None,
             events: !self.no_events,
         })

@@ -31,16 +31,57 @@ impl HashCost {
     };
 }
 
-/// Wall clock with an adjustable offset, so tests can move time forward without sleeping.
-#[derive(Clone, Default, Debug)]
+/// The one source of "now" for the whole program. Production reads the system clock; tests pin
+/// the clock to an instant written in the test (it then moves at real speed from there), so no
+/// test result depends on the calendar day it runs. `advance` moves time forward without sleeping.
+#[derive(Clone, Debug)]
 pub struct Clock {
+    /// `Some((start, since))`: pinned to `start` at the monotonic instant `since`.
+    pinned: Option<(NaiveDateTime, std::time::Instant)>,
     offset_secs: Arc<AtomicI64>,
 }
 
 impl Clock {
+    /// The system clock (UTC).
+    pub fn system() -> Clock {
+        Clock {
+            pinned: None,
+            offset_secs: Arc::default(),
+        }
+    }
+
+    /// A clock that reads `start` now and then runs at real speed.
+    pub fn starting_at(start: NaiveDateTime) -> Clock {
+        Clock {
+            pinned: Some((start, std::time::Instant::now())),
+            offset_secs: Arc::default(),
+        }
+    }
+
+    /// The CLI's clock: the system clock, except that debug builds honour
+    /// `ZHIJIA_CLOCK_START` (an RFC 3339 instant) so tests that run the binary pin its calendar.
+    pub fn from_env() -> Clock {
+        if cfg!(debug_assertions) {
+            if let Some(start) = std::env::var("ZHIJIA_CLOCK_START")
+                .ok()
+                .and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok())
+            {
+                return Clock::starting_at(start.naive_utc());
+            }
+        }
+        Clock::system()
+    }
+
     pub fn now(&self) -> NaiveDateTime {
-        chrono::Utc::now().naive_utc()
-            + chrono::Duration::seconds(self.offset_secs.load(Ordering::Relaxed))
+        let base = match self.pinned {
+            Some((start, since)) => chrono::Duration::from_std(since.elapsed())
+                .ok()
+                .and_then(|d| start.checked_add_signed(d))
+                .unwrap_or(start),
+            None => chrono::Utc::now().naive_utc(),
+        };
+        let offset = chrono::Duration::seconds(self.offset_secs.load(Ordering::Relaxed));
+        base.checked_add_signed(offset).unwrap_or(base)
     }
 
     pub fn advance(&self, secs: i64) {

@@ -36,6 +36,9 @@ pub enum AppError {
     Redirect(String),
     #[error("internal: {0}")]
     Internal(String),
+    /// A panic caught while handling a request (`web::middleware::catch_panic`).
+    #[error("panic: {0}")]
+    Panic(String),
 }
 
 impl AppError {
@@ -69,6 +72,8 @@ struct ErrorPage<'a> {
     message: &'a str,
     code: u16,
     css: String,
+    /// For a 5xx: the reference number also written in the log line with the cause.
+    reference: Option<String>,
 }
 
 impl ResponseError for AppError {
@@ -98,9 +103,11 @@ impl ResponseError for AppError {
                 .finish();
         }
         let status = self.status_code();
-        if status.is_server_error() {
-            log::error!("{self}");
-        }
+        let reference = status.is_server_error().then(|| {
+            let r = crate::auth::random_token(5);
+            log::error!("error ref={r}: {self}");
+            r
+        });
         let (title, message) = if status == StatusCode::NOT_FOUND {
             AppError::NotFound.message()
         } else {
@@ -111,6 +118,7 @@ impl ResponseError for AppError {
             message: &message,
             code: status.as_u16(),
             css: crate::web::assets::url("app.css"),
+            reference,
         };
         let body = page
             .render()

@@ -25,6 +25,7 @@ pub mod search;
 pub mod settings;
 pub mod showcase;
 pub mod surveys;
+pub mod time;
 pub mod web;
 pub mod workflow;
 

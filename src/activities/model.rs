@@ -56,8 +56,15 @@ impl Activity {
     }
     pub fn weekday(&self) -> &'static str {
         use chrono::Datelike;
-        let d = (self.starts_at + chrono::Duration::hours(8)).weekday();
-        ["周一", "周二", "周三", "周四", "周五", "周六", "周日"][d.num_days_from_monday() as usize]
+        match crate::time::beijing_date(&self.starts_at).weekday() {
+            chrono::Weekday::Mon => "周一",
+            chrono::Weekday::Tue => "周二",
+            chrono::Weekday::Wed => "周三",
+            chrono::Weekday::Thu => "周四",
+            chrono::Weekday::Fri => "周五",
+            chrono::Weekday::Sat => "周六",
+            chrono::Weekday::Sun => "周日",
+        }
     }
     pub fn signup_window(&self) -> String {
         format!(

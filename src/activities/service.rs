@@ -61,15 +61,8 @@ pub struct ActivityForm {
     pub draft: String,
 }
 
-/// "2026-12-01T09:00" in Beijing time → UTC.
-pub fn parse_local(s: &str) -> Option<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M")
-        .ok()
-        .map(|t| t - chrono::Duration::hours(8))
-}
-
 pub fn to_local(t: &NaiveDateTime) -> String {
-    crate::web::beijing(t, "%Y-%m-%dT%H:%M")
+    crate::time::format_input(t)
 }
 
 /// Check the form; the parsed times and capacity when valid.
@@ -107,27 +100,26 @@ pub fn check_form(
     if capacity.is_none() {
         e.add("capacity", "名额请填写 1 到 100000 之间的整数");
     }
-    let starts = parse_local(&form.starts_at);
-    let ends = parse_local(&form.ends_at);
-    if starts.is_none() {
-        e.add("starts_at", "请填写开始时间");
-    }
-    if ends.is_none() {
-        e.add("ends_at", "请填写结束时间");
-    }
+    let starts = e.time("starts_at", &form.starts_at, "请填写开始时间");
+    let ends = e.time("ends_at", &form.ends_at, "请填写结束时间");
     let opens = if form.signup_opens_at.trim().is_empty() {
         Some(now)
     } else {
-        parse_local(&form.signup_opens_at)
+        e.time(
+            "signup_opens_at",
+            &form.signup_opens_at,
+            "报名时间格式不正确",
+        )
     };
     let closes = if form.signup_closes_at.trim().is_empty() {
         starts
     } else {
-        parse_local(&form.signup_closes_at)
+        e.time(
+            "signup_closes_at",
+            &form.signup_closes_at,
+            "报名时间格式不正确",
+        )
     };
-    if opens.is_none() || closes.is_none() {
-        e.add("signup_closes_at", "报名时间格式不正确");
-    }
     if form
         .extra_fields
         .lines()

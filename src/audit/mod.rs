@@ -233,15 +233,11 @@ pub fn search(
         if !f.action.is_empty() && ACTIONS.contains(&f.action.as_str()) {
             q = q.filter(audit_log::action.eq(f.action.clone()));
         }
-        if let Ok(d) = chrono::NaiveDate::parse_from_str(f.from.trim(), "%Y-%m-%d") {
-            q = q.filter(audit_log::at.ge(d.and_hms_opt(0, 0, 0).unwrap_or_default()));
+        if let Ok(d) = crate::time::parse_date_input(&f.from) {
+            q = q.filter(audit_log::at.ge(crate::time::day_start(d)));
         }
-        if let Ok(d) = chrono::NaiveDate::parse_from_str(f.to.trim(), "%Y-%m-%d") {
-            let end = d
-                .succ_opt()
-                .unwrap_or(d)
-                .and_hms_opt(0, 0, 0)
-                .unwrap_or_default();
+        if let Ok(d) = crate::time::parse_date_input(&f.to) {
+            let end = crate::time::day_start(d.succ_opt().unwrap_or(d));
             q = q.filter(audit_log::at.lt(end));
         }
         if let Some(ids) = unit_ids {

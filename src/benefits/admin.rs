@@ -332,18 +332,20 @@ pub struct ItemForm {
 }
 
 /// A date typed in a form ("2026-12-31") as the start of that day in Beijing, stored as UTC.
-fn form_date(s: &str, end_of_day: bool) -> Result<Option<chrono::NaiveDateTime>, ()> {
+fn form_date(
+    s: &str,
+    end_of_day: bool,
+) -> Result<Option<chrono::NaiveDateTime>, crate::time::InputError> {
     if s.trim().is_empty() {
         return Ok(None);
     }
-    let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| ())?;
-    let t = if end_of_day {
-        d.and_hms_opt(23, 59, 59)
+    let d = crate::time::parse_date_input(s)?;
+    let start = crate::time::day_start(d);
+    Ok(Some(if end_of_day {
+        crate::time::day_start(d.succ_opt().unwrap_or(d)) - chrono::Duration::seconds(1)
     } else {
-        d.and_hms_opt(0, 0, 0)
-    }
-    .ok_or(())?;
-    Ok(Some(t - chrono::Duration::hours(8)))
+        start
+    }))
 }
 
 async fn create_item(
@@ -382,15 +384,18 @@ async fn create_item(
         "max"
     };
     let unit_id = f.unit_id.parse::<i32>().ok();
-    let (Ok(active_from), Ok(active_until)) = (
+    let (active_from, active_until) = match (
         form_date(&f.active_from, false),
         form_date(&f.active_until, true),
-    ) else {
-        return Ok(redirect_flash(
-            back,
-            "error",
-            "受理期请填写日期，如 2026-12-31",
-        ));
+    ) {
+        (Ok(from), Ok(until)) => (from, until),
+        (Err(e), _) | (_, Err(e)) => {
+            return Ok(redirect_flash(
+                back,
+                "error",
+                e.message("受理期请填写日期，如 2026-12-31"),
+            ))
+        }
     };
     let frequency = match f.frequency.as_str() {
         "yearly" | "per_event" | "unlimited" => f.frequency.clone(),

@@ -168,7 +168,7 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
         .count() as i64;
     let (signups90, attended90) = figures::attendance(conn, scope, since(90), now)?;
     let (open_cases, overdue_cases) = figures::cases(conn, scope)?;
-    let year = (now + Duration::hours(8)).year();
+    let year = crate::time::beijing_date(&now).year();
     let (spent_fen, budget_fen) = figures::spend(conn, scope, year)?;
     let mut surveys = Vec::new();
     let all = crate::org::model::all(conn)?;
@@ -204,7 +204,7 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
         .collect();
     let mut heat = vec![vec![0i64; 24]; 7];
     for e in &events {
-        let t = e.hour + Duration::hours(8);
+        let t = crate::time::to_beijing(&e.hour);
         heat[t.weekday().num_days_from_monday() as usize][t.hour() as usize] += 1;
     }
     let by_kind = KIND_LABELS

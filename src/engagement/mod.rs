@@ -230,7 +230,7 @@ pub const DEFAULT_RETENTION_MONTHS: u32 = 24;
 /// The first Beijing day not rolled up yet at `now`: a day is rolled up five minutes after it
 /// ends, when every instance has flushed its buffered events of that day.
 pub fn rollup_horizon(now: NaiveDateTime) -> chrono::NaiveDate {
-    (now - chrono::Duration::minutes(5) + chrono::Duration::hours(8)).date()
+    crate::time::beijing_date(&(now - chrono::Duration::minutes(5)))
 }
 
 /// The daily housekeeping (run under a lease by one instance): roll up every finished Beijing

@@ -50,7 +50,7 @@ pub fn between(
 
 /// The UTC start of a Beijing calendar day.
 pub fn day_start(day: NaiveDate) -> NaiveDateTime {
-    day.and_hms_opt(0, 0, 0).unwrap_or_default() - Duration::hours(8)
+    crate::time::day_start(day)
 }
 
 /// Recompute the rollup rows of one Beijing day from the raw events (idempotent).

@@ -130,7 +130,7 @@ pub fn forecast(
     let f = model.forecast(&invited, plan);
     // Evidence: same kind first, then the same publisher / company, the same time slot.
     let slot = |t: NaiveDateTime| {
-        let l = t + chrono::Duration::hours(8);
+        let l = crate::time::to_beijing(&t);
         (l.weekday().num_days_from_monday() >= 5, l.hour() >= 18)
     };
     let target_company = audience

@@ -97,7 +97,7 @@ impl Counters {
             .map(|x| x[k])
             .unwrap_or_default();
         let p_kind = (publ[1] + 50.0 * kr) / (publ[0] + 50.0);
-        let local = plan.starts_at + chrono::Duration::hours(8);
+        let local = crate::time::to_beijing(&plan.starts_at);
         let weekend = local.weekday().num_days_from_monday() >= 5;
         let hour = local.hour();
         let slots = [

@@ -103,9 +103,8 @@ async fn home(
     ctx: Ctx,
     CurrentUser(user): CurrentUser,
 ) -> AppResult<HttpResponse> {
-    use chrono::Timelike;
     // Beijing time for the greeting (UTC+8, no daylight saving).
-    let hour = (state.config.clock.now() + chrono::Duration::hours(8)).hour();
+    let hour = crate::time::beijing_hour(&state.config.clock.now());
     let now = state.config.clock.now();
     let (my_cases, must_read, latest, featured, joinable, surveys) =
         db::run(&state.pool, move |conn| {

@@ -150,31 +150,7 @@ pub struct SearchQuery {
 
 /// A snippet around the first hit with the query words marked; everything else escaped.
 fn snippet(text: &str, q: &str) -> SafeHtml {
-    let words: Vec<&str> = q.split_whitespace().collect();
-    let chars: Vec<char> = text.chars().collect();
-    let lower = text.to_lowercase();
-    let first = words
-        .iter()
-        .filter_map(|w| lower.find(&w.to_lowercase()))
-        .min()
-        .unwrap_or(0);
-    let start_char = text[..first.min(text.len())]
-        .chars()
-        .count()
-        .saturating_sub(20);
-    let piece: String = chars.iter().skip(start_char).take(90).collect();
-    let mut html = askama::filters::escape(&piece, askama::filters::Html)
-        .map(|s| s.to_string())
-        .unwrap_or_default();
-    for w in words {
-        let esc = askama::filters::escape(w, askama::filters::Html)
-            .map(|s| s.to_string())
-            .unwrap_or_default();
-        if !esc.is_empty() {
-            html = html.replace(&esc, &format!("<mark>{esc}</mark>"));
-        }
-    }
-    markdown::render_trusted_fragment(html)
+    markdown::render_trusted_fragment(crate::search::snippet_html(text, q))
 }
 
 async fn search(

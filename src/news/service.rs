@@ -144,13 +144,8 @@ pub fn save(
         let publish_at = if form.publish_at.trim().is_empty() {
             Some(now)
         } else {
-            chrono::NaiveDateTime::parse_from_str(form.publish_at.trim(), "%Y-%m-%dT%H:%M")
-                .ok()
-                .map(|t| t - chrono::Duration::hours(8))
+            e.time("publish_at", &form.publish_at, "发布时间格式不正确")
         };
-        if publish_at.is_none() {
-            e.add("publish_at", "发布时间格式不正确");
-        }
         let mut units = Vec::new();
         for u in audience {
             match org::model::find(conn, *u)? {

@@ -167,13 +167,13 @@ pub fn create(
         let opens = if form.opens_at.trim().is_empty() {
             Some(now)
         } else {
-            crate::activities::service::parse_local(&form.opens_at)
+            e.time("opens_at", &form.opens_at, "开始时间格式不正确")
         };
-        let closes = crate::activities::service::parse_local(&form.closes_at);
-        match (opens, closes) {
-            (Some(o), Some(c)) if c > o => {}
-            (_, None) => e.add("closes_at", "请填写截止时间"),
-            _ => e.add("closes_at", "截止时间要晚于开始时间"),
+        let closes = e.time("closes_at", &form.closes_at, "请填写截止时间");
+        if let (Some(o), Some(c)) = (opens, closes) {
+            if c <= o {
+                e.add("closes_at", "截止时间要晚于开始时间");
+            }
         }
         let questions = match parse_questions(&form.source) {
             Ok(q) => q,
@@ -370,13 +370,7 @@ pub fn submit(
         } else {
             (Some(user.id), Some(user.unit_id))
         };
-        let rid = model::insert_response(
-            conn,
-            id,
-            member,
-            unit,
-            (now + chrono::Duration::hours(8)).date(),
-        )?;
+        let rid = model::insert_response(conn, id, member, unit, crate::time::beijing_date(&now))?;
         for (qid, choice, text, rating) in &rows {
             model::insert_answer(conn, rid, *qid, *choice, text.as_deref(), *rating)?;
         }

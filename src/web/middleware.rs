@@ -161,3 +161,39 @@ mod tests {
         }
     }
 }
+
+/// A panic anywhere below (extractor, handler, template, a `db::run` closure) costs this one
+/// request a 500 page with a reference number, which the log line carries with the panic
+/// message; the worker keeps serving. Release builds unwind for this (`panic = "unwind"`).
+pub async fn catch_panic(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, Error> {
+    use futures_util::FutureExt;
+    use std::panic::AssertUnwindSafe;
+    let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| next.call(req))) {
+        Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+        Err(payload) => Err(payload),
+    };
+    match outcome {
+        Ok(res) => res.map(ServiceResponse::map_into_left_body),
+        Err(payload) => {
+            let message = panic_message(payload.as_ref());
+            let res =
+                actix_web::ResponseError::error_response(&crate::error::AppError::Panic(message));
+            // The request went into the unwound call (and cannot be cloned before routing), so
+            // the response carries a stand-in; the middleware outside reads only the response.
+            let http = actix_web::test::TestRequest::default().to_http_request();
+            Ok(ServiceResponse::new(http, res).map_into_right_body())
+        }
+    }
+}
+
+/// The text of a panic payload (`panic!` gives a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".into())
+}

@@ -647,11 +647,9 @@ async fn on_a_phone_a_member_signs_up_checks_in_by_qr_and_answers_a_survey() {
     viewport(&c, 375, 812).await;
     // A cadre publishes an activity starting in half an hour (Beijing time in the form).
     let local = |mins: i64| {
-        (chrono::Utc::now().naive_utc()
-            + chrono::Duration::hours(8)
-            + chrono::Duration::minutes(mins))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string()
+        (crate::helpers::test_now() + chrono::Duration::hours(8) + chrono::Duration::minutes(mins))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string()
     };
     login(&c, &base, "demo-cadre").await;
     c.goto(&format!("{base}/admin/activities/new"))
@@ -760,7 +758,7 @@ async fn a_chair_sees_the_dashboard_and_a_forecast_on_phone_and_desktop() {
     let server = start_server(true);
     let base = format!("http://{}", server.addr);
     let local = |days: i64, hour: u32| {
-        let d = (chrono::Utc::now().naive_utc()
+        let d = (crate::helpers::test_now()
             + chrono::Duration::hours(8)
             + chrono::Duration::days(days))
         .date();

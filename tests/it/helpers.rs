@@ -167,6 +167,16 @@ pub fn fresh_db() -> (DbUrl, TestDb) {
     }
 }
 
+/// The instant every test starts at (UTC): Wednesday 2026-05-13 10:00 Beijing time. Tests never
+/// read the system clock; a test that needs another day moves the clock or pins its own.
+pub const TEST_NOW: &str = "2026-05-13T02:00:00Z";
+
+pub fn test_now() -> chrono::NaiveDateTime {
+    chrono::DateTime::parse_from_rfc3339(TEST_NOW)
+        .unwrap()
+        .naive_utc()
+}
+
 pub fn test_config(database: DbUrl) -> Config {
     Config {
         database,
@@ -175,7 +185,7 @@ pub fn test_config(database: DbUrl) -> Config {
         secure_cookies: false,
         hash_cost: HashCost::TEST,
         pool_size: 4,
-        clock: Clock::default(),
+        clock: Clock::starting_at(test_now()),
         query_counter: Some(Default::default()),
         events: true,
     }

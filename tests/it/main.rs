@@ -11,6 +11,7 @@ mod csrf;
 mod engagement;
 mod forecast;
 mod grievances;
+mod hostile;
 mod import;
 mod news;
 mod org;

@@ -36,6 +36,7 @@ pub fn start_server(demo: bool) -> Server {
         let out = Command::new(bin)
             .arg("demo")
             .env("ZHIJIA_DATABASE_URL", &url)
+            .env("ZHIJIA_CLOCK_START", crate::helpers::TEST_NOW)
             .env(
                 "ZHIJIA_SECRET_KEY",
                 "smoke-test-secret-key-0123456789abcdef",
@@ -52,6 +53,7 @@ pub fn start_server(demo: bool) -> Server {
     let mut child = Command::new(bin)
         .arg("serve")
         .env("ZHIJIA_DATABASE_URL", &url)
+        .env("ZHIJIA_CLOCK_START", crate::helpers::TEST_NOW)
         .env("ZHIJIA_BIND", "127.0.0.1:0")
         .env(
             "ZHIJIA_SECRET_KEY",
@@ -120,6 +122,7 @@ fn an_empty_install_logs_a_one_time_setup_link() {
     let (url, _db) = fresh_db();
     let url = db_url_string(&url);
     let mut child = Command::new(env!("CARGO_BIN_EXE_zhijia"))
+        .env("ZHIJIA_CLOCK_START", crate::helpers::TEST_NOW)
         .env("ZHIJIA_DATABASE_URL", &url)
         .env("ZHIJIA_BIND", "127.0.0.1:0")
         .env(
@@ -148,6 +151,7 @@ fn an_empty_install_logs_a_one_time_setup_link() {
 #[test]
 fn help_documents_every_command_and_setting() {
     let out = Command::new(env!("CARGO_BIN_EXE_zhijia"))
+        .env("ZHIJIA_CLOCK_START", crate::helpers::TEST_NOW)
         .arg("--help")
         .output()
         .unwrap();
@@ -175,6 +179,7 @@ fn backup_writes_a_consistent_copy_on_sqlite_and_explains_pg_dump_on_postgres() 
     let dest = dir.0.join("backup.db");
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_zhijia"))
+            .env("ZHIJIA_CLOCK_START", crate::helpers::TEST_NOW)
             .args(args)
             .env("ZHIJIA_DATABASE_URL", &url_s)
             .env(
