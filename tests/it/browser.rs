@@ -1,7 +1,7 @@
 //! What a person sees, in headless Chromium through chromedriver: a demo member logs in on a
 //! phone-sized and a desktop-sized window. Screenshots go to target/screenshots/.
-//! Runs when chromedriver is installed; ZHIJIA_BROWSER_TESTS=1 (set by .ci/run) makes its
-//! absence a failure instead of a skip.
+//! Required: a missing chromedriver fails the run, unless ZHIJIA_BROWSER_TESTS=0 skips them
+//! (the skip prints a line).
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -34,14 +34,16 @@ impl Drop for Driver {
 }
 
 async fn browser() -> Option<(fantoccini::Client, Driver)> {
-    let Some(driver) = chromedriver() else {
-        assert!(
-            std::env::var("ZHIJIA_BROWSER_TESTS").is_err(),
-            "ZHIJIA_BROWSER_TESTS is set but chromedriver is missing (apt-get install chromium chromium-driver)"
-        );
-        eprintln!("skipping browser test: chromedriver not installed");
+    // Browser tests are required: only an explicit ZHIJIA_BROWSER_TESTS=0 skips them.
+    if std::env::var("ZHIJIA_BROWSER_TESTS").as_deref() == Ok("0") {
+        println!("SKIPPED browser test: ZHIJIA_BROWSER_TESTS=0");
+        eprintln!("SKIPPED browser test: ZHIJIA_BROWSER_TESTS=0");
         return None;
-    };
+    }
+    let driver = chromedriver().expect(
+        "chromedriver is missing (apt-get install chromium chromium-driver), \
+         or set ZHIJIA_BROWSER_TESTS=0 to skip the browser tests",
+    );
     let port = free_port();
     let child = Command::new(driver)
         .arg(format!("--port={port}"))

@@ -121,7 +121,17 @@ async fn search_over_text_whose_lower_case_changes_length_finds_and_marks_the_wo
     app.logout().await;
     app.login_ok("demo-member").await;
     // Whole tokens: the Kelvin signs lower-case to ASCII "kkkk".
-    for q in ["鄱阳", "龙虎", "i̇stanbul", "İstanbul", "kkkk", "ååå", "ωωω", "end", "鄱阳 end"] {
+    for q in [
+        "鄱阳",
+        "龙虎",
+        "i̇stanbul",
+        "İstanbul",
+        "kkkk",
+        "ååå",
+        "ωωω",
+        "end",
+        "鄱阳 end",
+    ] {
         let path = format!("/search?q={}", zhijia::web::url_encode(q));
         let r = app.get(&path).await;
         r.assert_status(200);
