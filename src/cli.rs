@@ -47,6 +47,15 @@ pub struct GlobalArgs {
     /// Database connections per instance
     #[arg(long, global = true, env = "ZHIJIA_POOL_SIZE", default_value_t = 8)]
     pub pool_size: u32,
+    /// Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses, e.g.
+    /// 10.0.0.5,10.0.0.6). Default none: the client address is the connection's peer.
+    #[arg(
+        long,
+        global = true,
+        env = "ZHIJIA_TRUSTED_PROXIES",
+        default_value = ""
+    )]
+    pub trusted_proxies: String,
     /// Do not record engagement events (to measure their cost; the dashboard then stays empty)
     #[arg(long, global = true, env = "ZHIJIA_NO_EVENTS")]
     pub no_events: bool,
@@ -115,6 +124,8 @@ impl GlobalArgs {
         let database = DbUrl::parse(&self.database_url).map_err(AppError::Internal)?;
         let secret_key =
             load_or_create_secret(self.secret_key.as_deref(), &Config::data_dir(&database))?;
+        let trusted_proxies =
+            crate::config::parse_proxies(&self.trusted_proxies).map_err(AppError::Internal)?;
         Ok(Config {
             database,
             bind: self.bind.clone(),
@@ -123,6 +134,7 @@ impl GlobalArgs {
             hash_cost: HashCost::PRODUCTION,
             pool_size: self.pool_size,
             clock: Clock::from_env(),
+            trusted_proxies,
             query_counter: None,
             events: !self.no_events,
         })

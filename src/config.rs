@@ -103,6 +103,20 @@ pub struct Config {
     pub query_counter: Option<crate::db::QueryCounter>,
     /// Record engagement events (off only to measure what recording costs).
     pub events: bool,
+    /// Peers whose `X-Forwarded-For` names the client (`ZHIJIA_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// `ZHIJIA_TRUSTED_PROXIES`: comma-separated IP addresses, empty for none.
+pub fn parse_proxies(s: &str) -> Result<Vec<std::net::IpAddr>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse()
+                .map_err(|_| format!("ZHIJIA_TRUSTED_PROXIES: not an IP address: {p}"))
+        })
+        .collect()
 }
 
 impl Config {

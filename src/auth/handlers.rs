@@ -84,23 +84,28 @@ async fn login(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
+    // Longer than any real account: refused before any lookup or hashing.
+    if identifier.chars().count() > service::MAX_IDENTIFIER_CHARS || form.password.len() > 1024 {
+        return render_status(
+            &page(ctx, BAD_LOGIN.into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
     let now = state.config.clock.now();
     let ip = client_ip(&req);
     let id2 = identifier.clone();
-    let (wait, account) = db::run(&state.pool, move |conn| {
-        let wait = service::wait_secs(conn, &id2, now)?;
-        let account = if wait > 0 {
-            None
-        } else {
-            service::lookup(conn, &id2)?
-        };
-        Ok((wait, account))
+    let ip2 = ip.clone();
+    let attempt = db::run(&state.pool, move |conn| {
+        service::reserve_attempt(conn, &id2, ip2.as_deref(), now)
     })
     .await?;
-    if wait > 0 {
-        let msg = format!("登录失败次数过多，请 {} 后再试", human_wait(wait));
-        return render_status(&page(ctx, msg), StatusCode::TOO_MANY_REQUESTS);
-    }
+    let account = match attempt {
+        service::Attempt::Go(account) => account,
+        service::Attempt::Wait(wait) => {
+            let msg = format!("登录失败次数过多，请 {} 后再试", human_wait(wait));
+            return render_status(&page(ctx, msg), StatusCode::TOO_MANY_REQUESTS);
+        }
+    };
     let (member_id, hash) = match account {
         Some((id, hash, false)) => (Some(id), hash),
         _ => (None, None),

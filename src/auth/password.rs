@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use crate::config::HashCost;
 use crate::error::{AppError, AppResult};
 
-pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MIN_PASSWORD_CHARS: usize = 10;
 
 /// Hashes and verifies passwords. At most `permits` hashes run at once, so a burst of logins
 /// queues here instead of exhausting memory (each hash takes `m_kib` KiB).
@@ -85,11 +85,51 @@ pub fn verify_blocking(hash: &str, password: &str) -> bool {
         .is_ok()
 }
 
-/// Zh-CN reason a new password is refused, if it is.
-pub fn weak_password_reason(password: &str, employee_no: &str) -> Option<&'static str> {
+/// Zh-CN reason a password chosen by a person is refused: at least `MIN_PASSWORD_CHARS`
+/// characters and a zxcvbn strength score of at least 3 (guessing takes ~10^10 tries), with
+/// zxcvbn's warning told in Chinese.
+pub fn weak_password_reason(password: &str, employee_no: &str) -> Option<String> {
+    if let Some(r) = basic_password_reason(password, employee_no) {
+        return Some(r.to_string());
+    }
+    let entropy = zxcvbn::zxcvbn(password, &[employee_no, "zhijia", "职工之家", "工会"]);
+    if u8::from(entropy.score()) >= 3 {
+        return None;
+    }
+    use zxcvbn::feedback::Warning as W;
+    let why = match entropy.feedback().and_then(|f| f.warning()) {
+        Some(W::StraightRowsOfKeysAreEasyToGuess | W::ShortKeyboardPatternsAreEasyToGuess) => {
+            "键盘上连续的按键很容易被猜到"
+        }
+        Some(
+            W::RepeatsLikeAaaAreEasyToGuess | W::RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess,
+        ) => "重复的字符或片段很容易被猜到",
+        Some(W::ThisIsATop10Password | W::ThisIsATop100Password | W::ThisIsACommonPassword) => {
+            "这是最常见的密码之一"
+        }
+        Some(W::ThisIsSimilarToACommonlyUsedPassword) => "与常见密码很相似",
+        Some(W::SequencesLikeAbcAreEasyToGuess) => "abc、123 这样的序列很容易被猜到",
+        Some(W::RecentYearsAreEasyToGuess | W::DatesAreOftenEasyToGuess) => {
+            "年份和日期很容易被猜到"
+        }
+        Some(
+            W::NamesAndSurnamesByThemselvesAreEasyToGuess
+            | W::CommonNamesAndSurnamesAreEasyToGuess
+            | W::AWordByItselfIsEasyToGuess,
+        ) => "单个单词或姓名很容易被猜到",
+        _ => "密码容易被猜到",
+    };
+    Some(format!(
+        "密码强度不够：{why}。请使用更长的、不常见的组合，例如几个不相关的词加数字和符号"
+    ))
+}
+
+/// The checks every password gets, also the initial passwords of a roster import (which must
+/// be changed at first login, where the full check applies).
+pub fn basic_password_reason(password: &str, employee_no: &str) -> Option<&'static str> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
-        return Some("密码至少 8 位");
+        return Some("密码至少 10 位");
     }
     if n > 128 {
         return Some("密码不能超过 128 位");

@@ -9,18 +9,34 @@ use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::members::model as members;
 
-/// Failures allowed before each further attempt has to wait.
+/// Failures allowed per account before each further attempt has to wait.
 pub const FREE_FAILURES: i32 = 5;
+/// Failures allowed per client address across accounts (password spraying). Generous, because
+/// a whole factory can share one NAT address.
+pub const ADDRESS_FREE_FAILURES: i32 = 50;
 const MAX_DELAY_SECS: i64 = 15 * 60;
+/// A counter row with no failure for this long starts again from zero and is purged.
+const ACCOUNT_EXPIRY_HOURS: i64 = 24;
+const ADDRESS_EXPIRY_HOURS: i64 = 1;
+/// Longer than any employee number or phone number typed with spaces.
+pub const MAX_IDENTIFIER_CHARS: usize = 64;
 
-/// Throttling is per account identifier, never per IP: a whole factory shares one NAT address.
-/// After 5 failures the wait doubles from 30 s up to 15 min; a success clears it.
+/// After `free` failures the wait doubles from 30 s up to 15 min.
 pub fn delay_after(failures: i32) -> Duration {
-    if failures < FREE_FAILURES {
+    delay_beyond(failures, FREE_FAILURES)
+}
+
+fn delay_beyond(failures: i32, free: i32) -> Duration {
+    if failures < free {
         return Duration::zero();
     }
-    let exp = (failures - FREE_FAILURES).min(10) as u32;
-    Duration::seconds((30i64 << exp).min(MAX_DELAY_SECS))
+    let exp = failures.saturating_sub(free).clamp(0, 10).unsigned_abs();
+    Duration::seconds(
+        30i64
+            .checked_shl(exp)
+            .unwrap_or(MAX_DELAY_SECS)
+            .min(MAX_DELAY_SECS),
+    )
 }
 
 /// Normalised form of what was typed in the account box.
@@ -32,28 +48,129 @@ pub fn normalize_identifier(raw: &str) -> String {
     }
 }
 
-/// Seconds to wait before this identifier may try again (0: may try now).
-pub fn wait_secs(conn: &mut DbConnection, identifier: &str, now: NaiveDateTime) -> AppResult<i64> {
-    let row: Option<(i32, NaiveDateTime)> = login_throttle::table
-        .find(identifier)
-        .select((login_throttle::failures, login_throttle::last_failed_at))
-        .first(conn)
-        .optional()?;
-    Ok(match row {
-        None => 0,
-        Some((failures, last)) => (last + delay_after(failures) - now).num_seconds().max(0),
-    })
+/// What the login form needs to verify a password: (member id, hash, disabled).
+pub type LoginAccount = Option<(i32, Option<String>, bool)>;
+
+/// Whether a password may be checked now.
+#[derive(Debug)]
+pub enum Attempt {
+    /// The attempt is reserved (counted as a failure until the password proves right).
+    Go(LoginAccount),
+    /// Too many failures: seconds to wait.
+    Wait(i64),
 }
 
-/// What the login form needs to verify a password: (member id, hash, disabled).
-pub fn lookup(
+/// Reserve one login attempt before the password hash is computed, so parallel attempts
+/// cannot all be checked: the account's counter (by member, whichever of employee number or
+/// phone was typed; by the typed text for unknown accounts) and the client address's counter
+/// each take one step with a compare-and-swap. A success clears the account's counter.
+pub fn reserve_attempt(
     conn: &mut DbConnection,
     identifier: &str,
-) -> AppResult<Option<(i32, Option<String>, bool)>> {
-    members::find_for_login(conn, identifier)
+    ip: Option<&str>,
+    now: NaiveDateTime,
+) -> AppResult<Attempt> {
+    // A first insert racing another on PostgreSQL fails on the primary key: try again.
+    let mut last_err = None;
+    for _ in 0..5 {
+        match write_tx(conn, |conn| reserve_in(conn, identifier, ip, now)) {
+            Err(AppError::Database(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                info,
+            ))) => {
+                last_err = Some(info.message().to_string());
+            }
+            other => return other,
+        }
+    }
+    Err(AppError::Internal(format!(
+        "login throttle contention: {}",
+        last_err.unwrap_or_default()
+    )))
 }
 
-/// Record a failed attempt (same path for unknown accounts and wrong passwords).
+fn reserve_in(
+    conn: &mut DbConnection,
+    identifier: &str,
+    ip: Option<&str>,
+    now: NaiveDateTime,
+) -> AppResult<Attempt> {
+    let account = members::find_for_login(conn, identifier)?;
+    if let Some(ip) = ip {
+        let key = format!("a:{ip}");
+        let wait = take(conn, &key, ADDRESS_FREE_FAILURES, ADDRESS_EXPIRY_HOURS, now)?;
+        if wait > 0 {
+            return Ok(Attempt::Wait(wait));
+        }
+    }
+    let key = account_key(identifier, account.as_ref().map(|a| a.0));
+    let wait = take(conn, &key, FREE_FAILURES, ACCOUNT_EXPIRY_HOURS, now)?;
+    if wait > 0 {
+        return Ok(Attempt::Wait(wait));
+    }
+    Ok(Attempt::Go(account))
+}
+
+fn account_key(identifier: &str, member: Option<i32>) -> String {
+    match member {
+        Some(id) => format!("m:{id}"),
+        None => format!("i:{identifier}"),
+    }
+}
+
+/// One step of a counter: 0 when the step was taken, else the seconds to wait.
+fn take(
+    conn: &mut DbConnection,
+    key: &str,
+    free: i32,
+    expiry_hours: i64,
+    now: NaiveDateTime,
+) -> AppResult<i64> {
+    for _ in 0..8 {
+        let row: Option<(i32, NaiveDateTime)> = login_throttle::table
+            .find(key)
+            .select((login_throttle::failures, login_throttle::last_failed_at))
+            .first(conn)
+            .optional()?;
+        let Some((failures, last)) = row else {
+            diesel::insert_into(login_throttle::table)
+                .values((
+                    login_throttle::identifier.eq(key),
+                    login_throttle::failures.eq(1),
+                    login_throttle::last_failed_at.eq(now),
+                ))
+                .execute(conn)?;
+            return Ok(0);
+        };
+        let expired = now.signed_duration_since(last) > Duration::hours(expiry_hours);
+        let counted = if expired { 0 } else { failures };
+        let wait = last
+            .checked_add_signed(delay_beyond(counted, free))
+            .map_or(0, |until| until.signed_duration_since(now).num_seconds());
+        if wait > 0 {
+            return Ok(wait);
+        }
+        let swapped = diesel::update(
+            login_throttle::table
+                .find(key)
+                .filter(login_throttle::failures.eq(failures))
+                .filter(login_throttle::last_failed_at.eq(last)),
+        )
+        .set((
+            login_throttle::failures.eq(counted.saturating_add(1)),
+            login_throttle::last_failed_at.eq(now),
+        ))
+        .execute(conn)?;
+        if swapped == 1 {
+            return Ok(0);
+        }
+    }
+    // Lost the race eight times in a row: ask this one to try again shortly.
+    Ok(1)
+}
+
+/// Audit a failed attempt (same path for unknown accounts and wrong passwords); the attempt
+/// was already counted by `reserve_attempt`.
 pub fn record_failure(
     conn: &mut DbConnection,
     identifier: &str,
@@ -62,21 +179,6 @@ pub fn record_failure(
 ) -> AppResult<()> {
     let shown: String = identifier.chars().take(40).collect();
     write_tx(conn, |conn| {
-        let updated = diesel::update(login_throttle::table.find(identifier))
-            .set((
-                login_throttle::failures.eq(login_throttle::failures + 1),
-                login_throttle::last_failed_at.eq(now),
-            ))
-            .execute(conn)?;
-        if updated == 0 {
-            diesel::insert_into(login_throttle::table)
-                .values((
-                    login_throttle::identifier.eq(identifier),
-                    login_throttle::failures.eq(1),
-                    login_throttle::last_failed_at.eq(now),
-                ))
-                .execute(conn)?;
-        }
         let actor = Actor {
             id: None,
             name: shown.clone(),
@@ -94,6 +196,19 @@ pub fn record_failure(
     })
 }
 
+/// Drop throttle counters that have expired (run by the background job).
+pub fn purge_throttle(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+    let cutoff = now
+        .checked_sub_signed(Duration::hours(
+            ACCOUNT_EXPIRY_HOURS.max(ADDRESS_EXPIRY_HOURS),
+        ))
+        .unwrap_or(now);
+    Ok(
+        diesel::delete(login_throttle::table.filter(login_throttle::last_failed_at.lt(cutoff)))
+            .execute(conn)?,
+    )
+}
+
 /// Start a session after a verified password: clears the throttle, audits, returns the token.
 pub fn start_session(
     conn: &mut DbConnection,
@@ -105,7 +220,8 @@ pub fn start_session(
 ) -> AppResult<String> {
     write_tx(conn, |conn| {
         let user = super::user::load_user(conn, member_id, "")?.ok_or(AppError::NotFound)?;
-        diesel::delete(login_throttle::table.find(identifier)).execute(conn)?;
+        diesel::delete(login_throttle::table.find(account_key(identifier, Some(member_id))))
+            .execute(conn)?;
         let token = super::session::create(
             conn,
             member_id,

@@ -227,7 +227,7 @@ pub fn import_rows(
                     .clone()
                     .unwrap_or_else(|| crate::auth::random_token(7));
                 if let Some(r) =
-                    crate::auth::password::weak_password_reason(&password, &input.employee_no)
+                    crate::auth::password::basic_password_reason(&password, &input.employee_no)
                 {
                     report
                         .errors

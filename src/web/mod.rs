@@ -174,11 +174,22 @@ pub fn url_encode(s: &str) -> String {
     out
 }
 
-/// A local path safe to redirect to after login (no scheme, no `//host`).
+/// A local path safe to redirect to after login: after dropping tab, CR and LF (browsers drop
+/// them too), a single `/` followed by something other than `/` or `\`; anything else is `/`.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/".to_string(),
+    let n: String = next
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\r' | '\n'))
+        .collect();
+    let mut chars = n.chars();
+    let ok = chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && !n.chars().any(|c| c.is_control() || c == '\\');
+    if ok {
+        n
+    } else {
+        "/".to_string()
     }
 }
 
@@ -228,9 +239,43 @@ impl Pager {
 
 /// Client address for the audit log (X-Forwarded-For from the load balancer, else the peer).
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.connection_info()
-        .realip_remote_addr()
-        .map(|s| s.chars().take(64).collect())
+    let trusted = req
+        .app_data::<actix_web::web::Data<crate::app::AppState>>()
+        .map(|s| s.config.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    client_addr(req.peer_addr().map(|a| a.ip()), req.headers(), trusted).map(|a| a.to_string())
+}
+
+/// The client's address: the connection's peer, unless the peer is a trusted proxy; then the
+/// right-most address of `X-Forwarded-For` that is not itself a trusted proxy (the left part of
+/// the header is whatever the client chose to send).
+pub fn client_addr(
+    peer: Option<std::net::IpAddr>,
+    headers: &actix_web::http::header::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> Option<std::net::IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let mut hops: Vec<std::net::IpAddr> = Vec::new();
+    for v in headers.get_all("x-forwarded-for") {
+        let Ok(v) = v.to_str() else {
+            return Some(peer);
+        };
+        for part in v.split(',') {
+            match part.trim().parse() {
+                Ok(ip) => hops.push(ip),
+                Err(_) => return Some(peer),
+            }
+        }
+    }
+    Some(
+        hops.into_iter()
+            .rev()
+            .find(|ip| !trusted.contains(ip))
+            .unwrap_or(peer),
+    )
 }
 
 /// Per-field messages for a form shown again with status 422.
@@ -300,7 +345,8 @@ pub fn clean_search(s: &str) -> String {
 
 /// Counts failures per key (a client address) in this instance's memory, and blocks a key
 /// after too many within a window. Nothing is written anywhere: anonymous follow-ups leave no
-/// trace. Several instances each keep their own count.
+/// trace. Several instances each keep their own count. At most `CAPACITY` keys are kept: when
+/// full, expired keys go first, then the oldest.
 pub struct RateLimiter {
     max: u32,
     window: std::time::Duration,
@@ -308,6 +354,8 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    pub const CAPACITY: usize = 10_000;
+
     pub fn new(max: u32, window: std::time::Duration) -> Self {
         RateLimiter {
             max,
@@ -328,8 +376,17 @@ impl RateLimiter {
         let Ok(mut map) = self.hits.lock() else {
             return;
         };
-        if map.len() > 100_000 {
+        if map.len() >= Self::CAPACITY && !map.contains_key(key) {
             map.retain(|_, (_, since)| since.elapsed() < self.window);
+            if map.len() >= Self::CAPACITY {
+                let oldest = map
+                    .iter()
+                    .min_by_key(|(_, (_, since))| *since)
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    map.remove(&k);
+                }
+            }
         }
         let e = map
             .entry(key.to_string())
@@ -337,7 +394,16 @@ impl RateLimiter {
         if e.1.elapsed() >= self.window {
             *e = (0, std::time::Instant::now());
         }
-        e.0 += 1;
+        e.0 = e.0.saturating_add(1);
+    }
+
+    /// Keys held now (at most `CAPACITY`).
+    pub fn len(&self) -> usize {
+        self.hits.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

@@ -193,7 +193,21 @@ async fn change_password_needs_the_current_one_and_logs_out_other_devices() {
             ],
         )
         .await;
-    r.assert_status(422).assert_contains("密码至少 8 位");
+    r.assert_status(422).assert_contains("密码至少 10 位");
+    // Long enough but guessable: refused by its zxcvbn score, with the reason in Chinese.
+    for weak in ["password123", "qwertyuiop", "1234567890", "demo-member"] {
+        app.post(
+            "/me/password",
+            &[
+                ("current", "zhijia-demo"),
+                ("new_password", weak),
+                ("confirm", weak),
+            ],
+        )
+        .await
+        .assert_status(422)
+        .assert_contains("密码强度不够");
+    }
     let r = app
         .post(
             "/me/password",

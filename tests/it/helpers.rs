@@ -188,6 +188,7 @@ pub fn test_config(database: DbUrl) -> Config {
         clock: Clock::starting_at(test_now()),
         query_counter: Some(Default::default()),
         events: true,
+        trusted_proxies: Vec::new(),
     }
 }
 

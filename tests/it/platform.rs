@@ -114,7 +114,7 @@ async fn the_setup_token_works_exactly_once() {
     )
     .await
     .assert_status(422)
-    .assert_contains("密码至少 8 位");
+    .assert_contains("密码至少 10 位");
     let fields = [
         ("token", token.as_str()),
         ("union_name", "某某集团工会"),
