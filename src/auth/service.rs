@@ -19,7 +19,7 @@ pub fn delay_after(failures: i32) -> Duration {
     if failures < FREE_FAILURES {
         return Duration::zero();
     }
-    let exp = (failures - FREE_FAILURES).min(10) as u32;
+    let exp = failures.saturating_sub(FREE_FAILURES).min(10) as u32;
     Duration::seconds((30i64 << exp).min(MAX_DELAY_SECS))
 }
 
@@ -41,7 +41,10 @@ pub fn wait_secs(conn: &mut DbConnection, identifier: &str, now: NaiveDateTime) 
         .optional()?;
     Ok(match row {
         None => 0,
-        Some((failures, last)) => (last + delay_after(failures) - now).num_seconds().max(0),
+        Some((failures, last)) => crate::time::plus(last, delay_after(failures))
+            .signed_duration_since(now)
+            .num_seconds()
+            .max(0),
     })
 }
 
@@ -54,6 +57,7 @@ pub fn lookup(
 }
 
 /// Record a failed attempt (same path for unknown accounts and wrong passwords).
+#[allow(clippy::arithmetic_side_effects)] // `failures + 1` builds SQL; no Rust arithmetic happens
 pub fn record_failure(
     conn: &mut DbConnection,
     identifier: &str,
