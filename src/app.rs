@@ -200,7 +200,7 @@ async fn minute_jobs(state: &web::Data<AppState>, holder: &str) {
         }
         // Cheap when nothing is due: only finished, not yet rolled-up days are done.
         let (days, purged) = crate::engagement::housekeeping(conn, now)?;
-        if days + purged > 0 {
+        if days > 0 || purged > 0 {
             log::info!("engagement: {days} day(s) rolled up, {purged} old event(s) removed");
         }
         crate::grievances::service::run_deadlines(conn, now)

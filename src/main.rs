@@ -103,12 +103,12 @@ fn run(cli: Cli) -> AppResult<()> {
             }
             let k = held_out
                 .unwrap_or_else(|| zhijia::forecast::handlers::held_out_for(n))
-                .min(n - 10);
+                .min(n.saturating_sub(10));
             let pairs: usize = h.rows.iter().map(|r| r.invited.len()).sum();
             println!("history: {n} past activities, {pairs} member × activity pairs");
             println!(
                 "training on the oldest {}, predicting the most recent {k} in time order…",
-                n - k
+                n.saturating_sub(k)
             );
             let bt = zhijia::forecast::backtest(&h, k, now);
             println!(

@@ -20,9 +20,9 @@ pub fn tokens(text: &str) -> Vec<String> {
     let mut cjk: Vec<char> = Vec::new();
     let mut word = String::new();
     let flush_cjk = |cjk: &mut Vec<char>, out: &mut Vec<String>| {
-        match cjk.len() {
-            0 => {}
-            1 => out.push(cjk[0].to_string()),
+        match cjk.as_slice() {
+            [] => {}
+            [only] => out.push(only.to_string()),
             _ => {
                 for w in cjk.windows(2) {
                     out.push(w.iter().collect());

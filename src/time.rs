@@ -50,6 +50,24 @@ pub fn from_beijing(local: &NaiveDateTime) -> Option<NaiveDateTime> {
     local.checked_sub_signed(offset())
 }
 
+/// `t + d`, saturating at chrono's limits instead of panicking (only reachable with corrupt data).
+pub fn plus(t: NaiveDateTime, d: Duration) -> NaiveDateTime {
+    t.checked_add_signed(d).unwrap_or(if d < Duration::zero() {
+        NaiveDateTime::MIN
+    } else {
+        NaiveDateTime::MAX
+    })
+}
+
+/// `t - d`, saturating at chrono's limits instead of panicking (only reachable with corrupt data).
+pub fn minus(t: NaiveDateTime, d: Duration) -> NaiveDateTime {
+    t.checked_sub_signed(d).unwrap_or(if d < Duration::zero() {
+        NaiveDateTime::MAX
+    } else {
+        NaiveDateTime::MIN
+    })
+}
+
 /// The Beijing calendar day of a stored instant.
 pub fn beijing_date(t: &NaiveDateTime) -> NaiveDate {
     to_beijing(t).date()

@@ -373,9 +373,13 @@ async fn venue(
         qrcode::QrCode::new(url.as_bytes()).map_err(|e| AppError::Internal(format!("qr: {e}")))?;
     let side = code.width();
     let mut qr_path = String::new();
-    for (i, c) in code.to_colors().iter().enumerate() {
-        if *c == qrcode::Color::Dark {
-            qr_path.push_str(&format!("M{} {}h1v1h-1z", i % side + 4, i / side + 4));
+    // One square per dark module, inside a 4-module quiet zone.
+    for (y, row) in code.to_colors().chunks(side.max(1)).enumerate() {
+        for (x, c) in row.iter().enumerate() {
+            if *c == qrcode::Color::Dark {
+                let (x, y) = (x.saturating_add(4), y.saturating_add(4));
+                qr_path.push_str(&format!("M{x} {y}h1v1h-1z"));
+            }
         }
     }
     let checked_in = rows.iter().filter(|r| r.signup.checked_in()).count();
@@ -384,7 +388,7 @@ async fn venue(
         ctx,
         a,
         qr_path,
-        qr_side: side + 8,
+        qr_side: side.saturating_add(8),
         url,
         checked_in,
         confirmed,
@@ -471,7 +475,7 @@ async fn forecast(
             kind: form.kind.clone(),
             publisher,
             starts_at: starts,
-            window_days: (closes - opens).num_minutes() as f64 / 1440.0,
+            window_days: closes.signed_duration_since(opens).num_minutes() as f64 / 1440.0,
             capacity,
         };
         crate::forecast::handlers::forecast(conn, &st.forecast, &audience, &plan, now, retrain)

@@ -41,7 +41,7 @@ pub struct Activity {
 
 impl Activity {
     pub fn seats_left(&self) -> i32 {
-        (self.capacity - self.confirmed_count).max(0)
+        self.capacity.saturating_sub(self.confirmed_count).max(0)
     }
     pub fn when(&self) -> String {
         let start = crate::web::beijing(&self.starts_at, "%Y-%m-%d %H:%M");
@@ -297,6 +297,7 @@ pub fn signup_of(
 
 /// Take a seat if one is left: one conditional UPDATE, so capacity holds under any concurrency
 /// (the row lock makes concurrent ones wait and re-check). Returns whether a seat was taken.
+#[allow(clippy::arithmetic_side_effects)] // `column + 1` builds SQL; no Rust arithmetic happens
 pub fn take_seat(conn: &mut DbConnection, id: i32) -> AppResult<bool> {
     Ok(diesel::update(
         activities::table
@@ -310,6 +311,7 @@ pub fn take_seat(conn: &mut DbConnection, id: i32) -> AppResult<bool> {
 
 /// Give a seat back (a confirmed member cancelled). Locks the activity row for the rest of
 /// the transaction, so promotions from the waitlist happen one at a time.
+#[allow(clippy::arithmetic_side_effects)] // `column - 1` builds SQL; no Rust arithmetic happens
 pub fn free_seat(conn: &mut DbConnection, id: i32) -> AppResult<()> {
     diesel::update(activities::table.find(id))
         .set(activities::confirmed_count.eq(activities::confirmed_count - 1))
@@ -318,6 +320,7 @@ pub fn free_seat(conn: &mut DbConnection, id: i32) -> AppResult<()> {
 }
 
 /// The next waitlist position (also locks the activity row).
+#[allow(clippy::arithmetic_side_effects)] // `column + 1` builds SQL; no Rust arithmetic happens
 pub fn next_position(conn: &mut DbConnection, id: i32) -> AppResult<i32> {
     Ok(diesel::update(activities::table.find(id))
         .set(activities::waitlist_seq.eq(activities::waitlist_seq + 1))

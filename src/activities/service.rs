@@ -376,7 +376,7 @@ pub fn checkin_token(key: &[u8], a: &Activity, window: i64) -> String {
         a.checkin_secret.as_bytes(),
         window.to_string().as_bytes(),
     ]);
-    format!("{window}.{}", &mac[..16])
+    format!("{window}.{}", mac.get(..16).unwrap_or(&mac))
 }
 
 pub fn window_of(now: NaiveDateTime) -> i64 {
@@ -391,7 +391,13 @@ pub fn token_valid(key: &[u8], a: &Activity, token: &str, now: NaiveDateTime) ->
     let Ok(w) = w.parse::<i64>() else {
         return false;
     };
-    let age = now.and_utc().timestamp() - w * TOKEN_STEP_SECS;
+    // `w` comes from the request: an absurd window is refused, never overflowed.
+    let Some(age) = w
+        .checked_mul(TOKEN_STEP_SECS)
+        .and_then(|start| now.and_utc().timestamp().checked_sub(start))
+    else {
+        return false;
+    };
     (0..=TOKEN_MAX_AGE_SECS).contains(&age)
         && crate::auth::constant_time_eq(&checkin_token(key, a, w), token)
 }
@@ -411,7 +417,7 @@ pub fn check_in_qr(
             "二维码已过期，请重新扫描现场大屏上的二维码".into(),
         ));
     }
-    if now < a.starts_at - chrono::Duration::hours(2) || now > a.ends_at {
+    if now < crate::time::minus(a.starts_at, chrono::Duration::hours(2)) || now > a.ends_at {
         return Err(AppError::Validation("不在活动签到时间内".into()));
     }
     write_tx(conn, |conn| {
@@ -509,7 +515,7 @@ pub fn attendance_xlsx(a: &Activity, rows: &[Attendee], now: NaiveDateTime) -> A
             .map_err(err)?;
     }
     for (i, r) in rows.iter().enumerate() {
-        let row = i as u32 + 2;
+        let row = (i as u32).saturating_add(2);
         let s = &r.signup;
         let attended = if s.checked_in() {
             "已签到"

@@ -145,7 +145,7 @@ async fn login(
 
 fn human_wait(secs: i64) -> String {
     if secs >= 60 {
-        format!("{} 分钟", (secs + 59) / 60)
+        format!("{} 分钟", secs.saturating_add(59) / 60)
     } else {
         format!("{secs} 秒")
     }

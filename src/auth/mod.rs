@@ -18,21 +18,30 @@ const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub fn random_token(n: usize) -> String {
     let mut buf = vec![0u8; n];
     // The OS random source failing means the machine cannot do crypto at all.
+    #[allow(clippy::expect_used)] // no safe way to go on without randomness for tokens
     getrandom::fill(&mut buf).expect("OS random number generator unavailable");
-    let mut out = String::with_capacity(n * 8 / 5 + 1);
+    let mut out = String::with_capacity((n.saturating_mul(8) / 5).saturating_add(1));
+    // `bits` stays below 13: 8 are added, then 5 taken while at least 5 are left.
     let (mut acc, mut bits) = (0u32, 0u32);
     for b in buf {
         acc = (acc << 8) | u32::from(b);
-        bits += 8;
+        bits = bits.saturating_add(8);
         while bits >= 5 {
-            bits -= 5;
-            out.push(CROCKFORD[((acc >> bits) & 31) as usize] as char);
+            bits = bits.saturating_sub(5);
+            out.push(crockford(acc >> bits));
         }
     }
     if bits > 0 {
-        out.push(CROCKFORD[((acc << (5 - bits)) & 31) as usize] as char);
+        out.push(crockford(acc << 5u32.saturating_sub(bits)));
     }
     out
+}
+
+/// The Crockford base32 character for the low 5 bits of `v`.
+fn crockford(v: u32) -> char {
+    CROCKFORD
+        .get((v & 31) as usize)
+        .map_or('0', |&c| char::from(c))
 }
 
 /// Hex of BLAKE2b over the parts, each length-prefixed so part boundaries cannot shift.
@@ -46,9 +55,10 @@ pub fn digest(parts: &[&[u8]]) -> String {
     // Hex by table: this runs several times per request (session, CSRF token).
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hex = String::with_capacity(64);
+    let nibble = |n: u8| HEX.get(usize::from(n & 15)).map_or('0', |&c| char::from(c));
     for b in out.iter().take(32) {
-        hex.push(HEX[usize::from(b >> 4)] as char);
-        hex.push(HEX[usize::from(b & 15)] as char);
+        hex.push(nibble(b >> 4));
+        hex.push(nibble(*b));
     }
     hex
 }

@@ -64,7 +64,7 @@ pub fn create(
             created_at: now,
             last_seen_at: now,
             idle_secs: idle.num_seconds() as i32,
-            expires_at: now + absolute,
+            expires_at: crate::time::plus(now, absolute),
             ip,
             user_agent: ua.as_deref(),
         })
@@ -87,12 +87,13 @@ pub fn load(
     else {
         return Ok(None);
     };
-    let idle_deadline = s.last_seen_at + Duration::seconds(i64::from(s.idle_secs));
+    let idle_deadline =
+        crate::time::plus(s.last_seen_at, Duration::seconds(i64::from(s.idle_secs)));
     if now >= s.expires_at || now >= idle_deadline {
         diesel::delete(sessions::table.find(&id)).execute(conn)?;
         return Ok(None);
     }
-    if (now - s.last_seen_at).num_seconds() >= TOUCH_EVERY_SECS {
+    if now.signed_duration_since(s.last_seen_at).num_seconds() >= TOUCH_EVERY_SECS {
         diesel::update(sessions::table.find(&id))
             .set(sessions::last_seen_at.eq(now))
             .execute(conn)?;
@@ -116,10 +117,11 @@ pub fn peek(
     else {
         return Ok(None);
     };
-    let idle_deadline = s.last_seen_at + Duration::seconds(i64::from(s.idle_secs));
+    let idle_deadline =
+        crate::time::plus(s.last_seen_at, Duration::seconds(i64::from(s.idle_secs)));
     if now >= s.expires_at
         || now >= idle_deadline
-        || (now - s.last_seen_at).num_seconds() >= TOUCH_EVERY_SECS
+        || now.signed_duration_since(s.last_seen_at).num_seconds() >= TOUCH_EVERY_SECS
     {
         return Ok(Some(None));
     }

@@ -316,10 +316,9 @@ fn unit_label(conn: &mut DbConnection, path: &str) -> AppResult<Option<String>> 
 /// Names along a unit path below the root, joined for display.
 fn unit_label_uncached(conn: &mut DbConnection, path: &str) -> AppResult<Option<String>> {
     let ids: Vec<i32> = path.split('/').filter_map(|s| s.parse().ok()).collect();
-    let shown: Vec<i32> = if ids.len() > 1 {
-        ids[1..].to_vec()
-    } else {
-        ids
+    let shown: Vec<i32> = match ids.get(1..) {
+        Some(below_root) if !below_root.is_empty() => below_root.to_vec(),
+        _ => ids,
     };
     let names: Vec<(i32, String)> = org_units::table
         .filter(org_units::id.eq_any(shown.clone()))

@@ -342,7 +342,10 @@ fn form_date(
     let d = crate::time::parse_date_input(s)?;
     let start = crate::time::day_start(d);
     Ok(Some(if end_of_day {
-        crate::time::day_start(d.succ_opt().unwrap_or(d)) - chrono::Duration::seconds(1)
+        crate::time::minus(
+            crate::time::day_start(d.succ_opt().unwrap_or(d)),
+            chrono::Duration::seconds(1),
+        )
     } else {
         start
     }))
@@ -459,7 +462,7 @@ impl BudgetLine {
         model::yuan(*fen)
     }
     pub fn left(&self) -> String {
-        model::yuan(self.planned - self.committed)
+        model::yuan(self.planned.saturating_sub(self.committed))
     }
 }
 

@@ -101,7 +101,10 @@ pub fn parse_amount(raw: &str) -> Result<i64, &'static str> {
     let fen: i64 = format!("{frac:0<2}")
         .parse()
         .map_err(|_| "金额格式不正确")?;
-    let total = yuan * 100 + fen;
+    let total = yuan
+        .checked_mul(100)
+        .and_then(|y| y.checked_add(fen))
+        .ok_or("金额过大")?;
     if total <= 0 {
         return Err("金额必须大于 0");
     }
@@ -449,7 +452,7 @@ pub fn decide(
                     .map(i32::to_string)
                     .collect::<Vec<_>>()
                     .join(",");
-                let last = req.step as usize + 1 >= req.chain().len();
+                let last = (req.step as usize).saturating_add(1) >= req.chain().len();
                 if last {
                     let budget =
                         model::budget_for(conn, &applicant.unit_path, req.year, &item.category)?
@@ -466,12 +469,12 @@ pub fn decide(
                         .set(crate::db::schema::budgets::updated_at.eq(now))
                         .execute(conn)?;
                     let (committed, _) = model::budget_use(conn, budget.id)?;
-                    if committed + req.amount_fen > budget.planned_fen {
+                    if committed.saturating_add(req.amount_fen) > budget.planned_fen {
                         return Err(AppError::Validation(format!(
                             "预算不足：{}年{}类预算剩余 {} 元，本申请 {} 元，不能批准",
                             req.year,
                             model::category_label(&item.category),
-                            model::yuan(budget.planned_fen - committed),
+                            model::yuan(budget.planned_fen.saturating_sub(committed)),
                             req.amount_yuan()
                         )));
                     }
@@ -489,7 +492,7 @@ pub fn decide(
                         conn,
                         id,
                         &RequestChanges {
-                            step: Some(req.step + 1),
+                            step: Some(req.step.saturating_add(1)),
                             approvers: Some(&approvers),
                             budget_id: Some(Some(budget.id)),
                             approved_at: Some(now),
@@ -520,7 +523,7 @@ pub fn decide(
                         conn,
                         id,
                         &RequestChanges {
-                            step: Some(req.step + 1),
+                            step: Some(req.step.saturating_add(1)),
                             approvers: Some(&approvers),
                             updated_at: Some(now),
                             ..Default::default()
@@ -530,7 +533,10 @@ pub fn decide(
                     let fresh = model::request(conn, id)?.ok_or(AppError::NotFound)?;
                     notify_step(conn, &fresh, &item, now)?;
                 }
-                ("benefit.approve", format!("第 {} 步", req.step + 1))
+                (
+                    "benefit.approve",
+                    format!("第 {} 步", req.step.saturating_add(1)),
+                )
             }
             Decision::Reject { reason } => {
                 let reason = reason.trim();
@@ -726,7 +732,7 @@ pub fn mark_paid(
     }
     let now = actor.now;
     write_tx(conn, |conn| {
-        let mut done = 0;
+        let mut done = 0usize;
         for &id in ids {
             let (req, item, unit) = load_for_staff(conn, user, id)?;
             if !is_finance_for(user, &unit.path) {
@@ -770,7 +776,7 @@ pub fn mark_paid(
                 ("benefit_request", Some(id)),
                 reference,
             )?;
-            done += 1;
+            done = done.saturating_add(1);
         }
         Ok(done)
     })
@@ -839,7 +845,7 @@ pub fn payout_xlsx(rows: &[PayoutRow]) -> AppResult<Vec<u8>> {
     }
     let mut total = 0i64;
     for (i, r) in rows.iter().enumerate() {
-        let row = i as u32 + 1;
+        let row = (i as u32).saturating_add(1);
         ws.write_number(row, 0, f64::from(r.req.id)).map_err(err)?;
         ws.write_string(row, 1, &r.name).map_err(err)?;
         ws.write_string(row, 2, &r.employee_no).map_err(err)?;
@@ -853,9 +859,9 @@ pub fn payout_xlsx(rows: &[PayoutRow]) -> AppResult<Vec<u8>> {
             .map(|a| crate::web::beijing(&a, "%Y-%m-%d"))
             .unwrap_or_default();
         ws.write_string(row, 6, &approved).map_err(err)?;
-        total += r.req.amount_fen;
+        total = total.saturating_add(r.req.amount_fen);
     }
-    let last = rows.len() as u32 + 1;
+    let last = (rows.len() as u32).saturating_add(1);
     ws.write_string_with_format(last, 4, "合计", &bold)
         .map_err(err)?;
     ws.write_number_with_format(last, 5, total as f64 / 100.0, &money)

@@ -196,6 +196,8 @@ pub fn report(
                     comment_reports::created_at.eq(now),
                 ))
                 .execute(conn)?;
+            // `column + 1` builds SQL, not Rust arithmetic.
+            #[allow(clippy::arithmetic_side_effects)]
             diesel::update(comments::table.find(id))
                 .set(comments::report_count.eq(comments::report_count + 1))
                 .execute(conn)?;

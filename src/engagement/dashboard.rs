@@ -81,7 +81,9 @@ impl Figures {
         self.weekly.iter().map(|w| w.1).max().unwrap_or(0).max(1)
     }
     pub fn bar_h(&self, n: &i64) -> i64 {
-        n * 100 / self.weekly_max()
+        n.saturating_mul(100)
+            .checked_div(self.weekly_max())
+            .unwrap_or(0)
     }
     pub fn heat_max(&self) -> i64 {
         self.heat
@@ -97,7 +99,10 @@ impl Figures {
         if *n == 0 {
             0
         } else {
-            1 + n * 4 / self.heat_max()
+            n.saturating_mul(4)
+                .checked_div(self.heat_max())
+                .unwrap_or(0)
+                .saturating_add(1)
         }
     }
     pub fn most_engaged(&self) -> Vec<&UnitLine> {
@@ -149,11 +154,11 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
     let members: i64 = counts.iter().map(|c| c.1).sum();
     let events = model::between(
         conn,
-        now - Duration::days(90),
-        now + Duration::hours(1),
+        crate::time::minus(now, Duration::days(90)),
+        crate::time::plus(now, Duration::hours(1)),
         scope,
     )?;
-    let since = |d: i64| now - Duration::days(d);
+    let since = |d: i64| crate::time::minus(now, Duration::days(d));
     let active = |d: i64| {
         events
             .iter()
@@ -193,8 +198,8 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
     let weekly = (0..12)
         .rev()
         .map(|w| {
-            let end = now - Duration::days(7 * w);
-            let start = end - Duration::days(7);
+            let end = crate::time::minus(now, Duration::weeks(w));
+            let start = crate::time::minus(end, Duration::days(7));
             let n = events
                 .iter()
                 .filter(|e| e.hour >= start && e.hour < end)
@@ -205,7 +210,10 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
     let mut heat = vec![vec![0i64; 24]; 7];
     for e in &events {
         let t = crate::time::to_beijing(&e.hour);
-        heat[t.weekday().num_days_from_monday() as usize][t.hour() as usize] += 1;
+        let day = t.weekday().num_days_from_monday() as usize;
+        if let Some(cell) = heat.get_mut(day).and_then(|h| h.get_mut(t.hour() as usize)) {
+            *cell = cell.saturating_add(1);
+        }
     }
     let by_kind = KIND_LABELS
         .iter()
@@ -223,7 +231,7 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
     for e in events.iter().filter(|e| e.hour >= since(30)) {
         let x = per_unit.entry(e.unit_id).or_default();
         x.0.insert(e.member_key.as_str());
-        x.1 += 1;
+        x.1 = x.1.saturating_add(1);
     }
     let units = units
         .iter()
@@ -336,7 +344,7 @@ fn to_xlsx(f: &Figures) -> AppResult<Vec<u8>> {
             .map_err(err)?;
     }
     for (i, u) in f.units.iter().enumerate() {
-        let r = i as u32 + 1;
+        let r = (i as u32).saturating_add(1);
         ws.write_string(r, 0, &u.name).map_err(err)?;
         ws.write_number(r, 1, u.members as f64).map_err(err)?;
         ws.write_number(r, 2, u.active30 as f64).map_err(err)?;
@@ -350,7 +358,7 @@ fn to_xlsx(f: &Figures) -> AppResult<Vec<u8>> {
             .map_err(err)?;
     }
     for (i, (t, n, size)) in f.surveys.iter().enumerate() {
-        let r = i as u32 + 1;
+        let r = (i as u32).saturating_add(1);
         ws.write_string(r, 0, t).map_err(err)?;
         ws.write_number(r, 1, *n as f64).map_err(err)?;
         ws.write_number(r, 2, *size as f64).map_err(err)?;

@@ -46,8 +46,8 @@ pub fn device_of(req: &HttpRequest) -> &'static str {
 
 /// The member's pseudonymous key: stable per member, not reversible without the secret key.
 pub fn member_key(secret: &[u8], member_id: i32) -> String {
-    crate::auth::digest(&[secret, b"engagement", member_id.to_string().as_bytes()])[..20]
-        .to_string()
+    let hex = crate::auth::digest(&[secret, b"engagement", member_id.to_string().as_bytes()]);
+    hex.get(..20).unwrap_or(&hex).to_string()
 }
 
 pub fn hour_of(t: NaiveDateTime) -> NaiveDateTime {
@@ -180,7 +180,7 @@ pub fn page_event(
         Some(id) => {
             let from_list = referer.is_some_and(|r| {
                 let p = r.split_once("://").map_or(r, |(_, rest)| rest);
-                let p = p.find('/').map_or("/", |i| &p[i..]);
+                let p = p.find('/').and_then(|i| p.get(i..)).unwrap_or("/");
                 let p = p.split('?').next().unwrap_or(p);
                 p == "/" || p == format!("/{first}") || p == "/search"
             });
@@ -230,7 +230,7 @@ pub const DEFAULT_RETENTION_MONTHS: u32 = 24;
 /// The first Beijing day not rolled up yet at `now`: a day is rolled up five minutes after it
 /// ends, when every instance has flushed its buffered events of that day.
 pub fn rollup_horizon(now: NaiveDateTime) -> chrono::NaiveDate {
-    crate::time::beijing_date(&(now - chrono::Duration::minutes(5)))
+    crate::time::beijing_date(&crate::time::minus(now, chrono::Duration::minutes(5)))
 }
 
 /// The daily housekeeping (run under a lease by one instance): roll up every finished Beijing
@@ -239,18 +239,23 @@ pub fn housekeeping(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(u
     let today = rollup_horizon(now);
     let from = match model::last_rolled_day(conn)? {
         Some(d) => d.succ_opt().unwrap_or(d),
-        None => today - chrono::Duration::days(400),
+        None => today
+            .checked_sub_signed(chrono::Duration::days(400))
+            .unwrap_or(today),
     };
-    let mut days = 0;
+    let mut days = 0usize;
     let mut d = from;
     while d < today {
         write_tx(conn, |conn| model::rollup_day(conn, d))?;
-        days += 1;
+        days = days.saturating_add(1);
         d = d.succ_opt().unwrap_or(today);
     }
     let months = crate::settings::get_u32(conn, "events_retention_months")?
         .unwrap_or(DEFAULT_RETENTION_MONTHS);
-    let cutoff = now - chrono::Duration::days(i64::from(months) * 30);
+    let cutoff = crate::time::minus(
+        now,
+        chrono::Duration::days(i64::from(months).saturating_mul(30)),
+    );
     let purged = write_tx(conn, |conn| model::purge_before(conn, cutoff))?;
     Ok((days, purged))
 }

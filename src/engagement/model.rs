@@ -56,12 +56,13 @@ pub fn day_start(day: NaiveDate) -> NaiveDateTime {
 /// Recompute the rollup rows of one Beijing day from the raw events (idempotent).
 pub fn rollup_day(conn: &mut DbConnection, day: NaiveDate) -> AppResult<usize> {
     let from = day_start(day);
-    let rows = between(conn, from, from + Duration::days(1), None)?;
+    let rows = between(conn, from, crate::time::plus(from, Duration::days(1)), None)?;
     let mut groups: HashMap<(i32, String, String, String), i32> = HashMap::new();
     for r in rows {
-        *groups
+        let n = groups
             .entry((r.unit_id, r.object_type, r.action, r.device))
-            .or_insert(0) += 1;
+            .or_insert(0);
+        *n = n.saturating_add(1);
     }
     diesel::delete(engagement_daily::table.filter(engagement_daily::day.eq(day))).execute(conn)?;
     // One statement per day; the text values are our own short identifiers (quotes dropped).
@@ -162,7 +163,8 @@ pub mod figures {
         };
         let mut counts: HashMap<i32, i64> = HashMap::new();
         for u in rows {
-            *counts.entry(u).or_insert(0) += 1;
+            let n = counts.entry(u).or_insert(0);
+            *n = n.saturating_add(1);
         }
         Ok(counts.into_iter().collect())
     }

@@ -38,7 +38,10 @@ impl ForecastState {
     ) -> AppResult<Arc<Model>> {
         if !retrain {
             if let Ok(g) = self.0.read() {
-                if let Some(m) = g.as_ref().filter(|m| (now - m.trained_at).num_hours() < 24) {
+                if let Some(m) = g
+                    .as_ref()
+                    .filter(|m| now.signed_duration_since(m.trained_at).num_hours() < 24)
+                {
                     return Ok(m.clone());
                 }
             }
@@ -94,7 +97,9 @@ impl ForecastView {
         self.expected() > i64::from(self.capacity)
     }
     pub fn waitlist(&self) -> i64 {
-        (self.expected() - i64::from(self.capacity)).max(0)
+        self.expected()
+            .saturating_sub(i64::from(self.capacity))
+            .max(0)
     }
     pub fn baseline(&self) -> i64 {
         self.f.baseline.round() as i64
@@ -143,17 +148,17 @@ pub fn forecast(
         .rows
         .iter()
         .map(|r| {
-            let mut s = 0;
+            let mut s: i32 = 0;
             if r.plan.kind == plan.kind {
-                s += 4;
+                s = s.saturating_add(4);
             }
             if audience.contains(&r.unit_id) {
-                s += 2;
+                s = s.saturating_add(2);
             } else if h.paths.get(&r.unit_id).map_or(0, |p| company_of(p)) == target_company {
-                s += 1;
+                s = s.saturating_add(1);
             }
             if slot(r.plan.starts_at) == slot(plan.starts_at) {
-                s += 1;
+                s = s.saturating_add(1);
             }
             (s, r)
         })

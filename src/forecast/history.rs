@@ -56,7 +56,7 @@ impl History {
                 let e = signups.entry(a).or_default();
                 e.0.insert(m);
                 if checked {
-                    e.1 += 1;
+                    e.1 = e.1.saturating_add(1);
                 }
             }
         }
@@ -76,7 +76,7 @@ impl History {
                     kind,
                     publisher: h.paths.get(&unit_id).map_or(0, |p| company_of(p)),
                     starts_at: starts,
-                    window_days: (closes - opens).num_minutes() as f64 / 1440.0,
+                    window_days: closes.signed_duration_since(opens).num_minutes() as f64 / 1440.0,
                     capacity,
                 },
                 invited,

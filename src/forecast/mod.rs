@@ -9,6 +9,9 @@
 //! approximation whose variance is widened by the over-dispersion measured on the training
 //! activities. The baseline to beat: the mean sign-up rate of that kind × audience size.
 
+// A numeric model over fixed-size feature arrays indexed by constants and bounded kind/slot indices.
+#![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 pub mod handlers;
 pub mod history;
 
@@ -438,9 +441,10 @@ impl Model {
 /// (each prediction knows the outcomes of the activities before it, as it would in use).
 pub fn backtest(h: &History, held_out: usize, now: NaiveDateTime) -> Backtest {
     let split = h.rows.len().saturating_sub(held_out);
-    let mut model = train(&h.rows[..split], now);
+    let (past, recent) = h.rows.split_at(split);
+    let mut model = train(past, now);
     let (mut err_m, mut err_b, mut inside) = (0.0, 0.0, 0usize);
-    for r in &h.rows[split..] {
+    for r in recent {
         let f = model.forecast(&r.invited, &r.plan);
         let y = r.signed.len() as f64;
         err_m += (f.expected - y).abs();
@@ -450,9 +454,9 @@ pub fn backtest(h: &History, held_out: usize, now: NaiveDateTime) -> Backtest {
         }
         model.counters.add(r);
     }
-    let n = (h.rows.len() - split).max(1) as f64;
+    let n = recent.len().max(1) as f64;
     Backtest {
-        held_out: h.rows.len() - split,
+        held_out: recent.len(),
         model_mae: err_m / n,
         baseline_mae: err_b / n,
         coverage: inside as f64 / n,

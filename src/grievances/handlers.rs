@@ -207,8 +207,9 @@ impl GrievanceShowPage {
 fn can_reopen(g: &Grievance, now: chrono::NaiveDateTime) -> bool {
     g.state == "answered"
         && !g.reopened
-        && g.answered_at
-            .is_some_and(|a| now - a <= chrono::Duration::days(service::REOPEN_DAYS))
+        && g.answered_at.is_some_and(|a| {
+            now.signed_duration_since(a) <= chrono::Duration::days(service::REOPEN_DAYS)
+        })
 }
 
 async fn show_page(

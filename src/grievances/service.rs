@@ -91,7 +91,9 @@ pub fn limits(conn: &mut DbConnection) -> AppResult<Limits> {
 fn due_for(state: &str, limits: Limits, now: NaiveDateTime) -> Option<NaiveDateTime> {
     match state {
         "submitted" | "escalated" => Some(add_working_days(now, limits.accept_working_days)),
-        "accepted" | "in_progress" => Some(now + Duration::days(limits.answer_days)),
+        "accepted" | "in_progress" => {
+            Some(crate::time::plus(now, Duration::days(limits.answer_days)))
+        }
         _ => None,
     }
 }
@@ -616,7 +618,7 @@ fn bump(conn: &mut DbConnection, g: &Grievance, now: NaiveDateTime) -> AppResult
             .filter(grievances::version.eq(g.version)),
     )
     .set((
-        grievances::version.eq(g.version + 1),
+        grievances::version.eq(g.version.saturating_add(1)),
         grievances::updated_at.eq(now),
     ))
     .execute(conn)?;
@@ -657,7 +659,7 @@ fn escalate(
             unit_id: Some(parent.id),
             handler_id: Some(None),
             overdue: late.then_some(true),
-            escalations: Some(g.escalations + 1),
+            escalations: Some(g.escalations.saturating_add(1)),
             updated_at: Some(now),
             ..Default::default()
         },
@@ -756,7 +758,7 @@ pub fn member_act(
                     return Err(AppError::Validation("每个申诉只能申请重新办理一次".into()));
                 }
                 if g.answered_at
-                    .is_none_or(|a| now - a > Duration::days(REOPEN_DAYS))
+                    .is_none_or(|a| now.signed_duration_since(a) > Duration::days(REOPEN_DAYS))
                 {
                     return Err(AppError::Validation(
                         "答复超过 7 天后不能再申请重新办理".into(),
@@ -824,7 +826,7 @@ pub fn member_act(
 /// moves by a guarded update, so a case is escalated once whoever runs the job.
 pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(usize, usize)> {
     let limits = limits(conn)?;
-    let mut escalated = 0;
+    let mut escalated = 0usize;
     for g in model::past_due(conn, now, 200)? {
         let res = write_tx(conn, |conn| {
             let unit = org::model::find(conn, g.unit_id)?.ok_or(AppError::NotFound)?;
@@ -856,13 +858,14 @@ pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(
             Ok(true)
         });
         match res {
-            Ok(true) => escalated += 1,
+            Ok(true) => escalated = escalated.saturating_add(1),
             Ok(false) | Err(AppError::Conflict(_)) => {}
             Err(e) => return Err(e),
         }
     }
-    let mut closed = 0;
-    for g in model::answered_before(conn, now - Duration::days(REOPEN_DAYS), 200)? {
+    let mut closed = 0usize;
+    let answered_by = crate::time::minus(now, Duration::days(REOPEN_DAYS));
+    for g in model::answered_before(conn, answered_by, 200)? {
         let res = write_tx(conn, |conn| {
             let to = workflow::apply(conn, &FLOW, g.id, "close", &g.state, g.version, None, now)?;
             event(
@@ -885,7 +888,7 @@ pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(
             )
         });
         match res {
-            Ok(()) => closed += 1,
+            Ok(()) => closed = closed.saturating_add(1),
             Err(AppError::Conflict(_)) => {}
             Err(e) => return Err(e),
         }

@@ -61,7 +61,11 @@ pub fn process_now(name: &str, bytes: &[u8]) -> Result<Processed, String> {
     let (w, h) = reader(bytes)?
         .into_dimensions()
         .map_err(|_| refuse("已损坏或无法读取，请换一张图片"))?;
-    if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE || u64::from(w) * u64::from(h) > MAX_PIXELS
+    if w == 0
+        || h == 0
+        || w > MAX_SIDE
+        || h > MAX_SIDE
+        || u64::from(w).saturating_mul(u64::from(h)) > MAX_PIXELS
     {
         return Err(refuse(&format!(
             "尺寸为 {w}×{h} 像素，过大（最长边不超过 {MAX_SIDE} 像素，总像素不超过 4000 万）"
@@ -97,16 +101,23 @@ pub fn process_now(name: &str, bytes: &[u8]) -> Result<Processed, String> {
     })
 }
 
+/// Channel value `c` at opacity `a` over white: (c·a + 255·(255 − a)) / 255, at most 255.
+fn over_white(c: u8, a: u8) -> u8 {
+    let (c, a) = (u32::from(c), u32::from(a));
+    let mixed = c
+        .saturating_mul(a)
+        .saturating_add(255u32.saturating_mul(255u32.saturating_sub(a)));
+    u8::try_from(mixed / 255).unwrap_or(u8::MAX)
+}
+
 /// Flatten onto white (JPEG has no alpha) and encode. The encoder writes JFIF only: no EXIF.
 fn jpeg(img: &DynamicImage, quality: u8) -> Result<Vec<u8>, String> {
     let rgb = if img.color().has_alpha() {
         let rgba = img.to_rgba8();
         let mut out = image::RgbImage::new(rgba.width(), rgba.height());
         for (o, p) in out.pixels_mut().zip(rgba.pixels()) {
-            let a = u16::from(p[3]);
-            for c in 0..3 {
-                o[c] = ((u16::from(p[c]) * a + 255 * (255 - a)) / 255) as u8;
-            }
+            let [r, g, b, a] = p.0;
+            o.0 = [over_white(r, a), over_white(g, a), over_white(b, a)];
         }
         out
     } else {

@@ -144,8 +144,8 @@ pub fn import_rows(
     let mut report = ImportReport::default();
     let mut seen = std::collections::HashSet::new();
     for (i, row) in data.iter().enumerate() {
-        let line = i + 2;
-        progress(i + 1);
+        let line = i.saturating_add(2);
+        progress(i.saturating_add(1));
         let cell = |c: usize| row.get(c).map(|s| s.trim().to_string()).unwrap_or_default();
         if row.iter().all(|c| c.trim().is_empty()) {
             continue;
@@ -188,7 +188,7 @@ pub fn import_rows(
                     && existing.unit_id == input.unit_id
                     && (input.phone.is_none() || existing.phone == input.phone);
                 if same {
-                    report.unchanged += 1;
+                    report.unchanged = report.unchanged.saturating_add(1);
                     continue;
                 }
                 let phone = input.phone.clone().or(existing.phone.clone());
@@ -219,7 +219,7 @@ pub fn import_rows(
                         &format!("更新 {} {}", input.employee_no, input.name),
                     )
                 })?;
-                report.updated += 1;
+                report.updated = report.updated.saturating_add(1);
             }
             None => {
                 let given = cols.password.map(&cell).filter(|p| !p.is_empty());
@@ -237,7 +237,7 @@ pub fn import_rows(
                 let hash = hash_blocking(cost, &password)?;
                 match service::create(conn, None, &actor, &input, &hash, true)? {
                     Ok(_) => {
-                        report.created += 1;
+                        report.created = report.created.saturating_add(1);
                         if given.is_none() {
                             report.passwords.push((
                                 input.employee_no.clone(),

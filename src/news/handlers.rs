@@ -63,7 +63,11 @@ async fn list(
     let (category, page) = (q.category, q.page);
     let (rows, total, categories) = db::run(&state.pool, move |conn| {
         let slots = crate::org::scope::path_slots(&user);
-        let offset = (page.unwrap_or(1).max(1) - 1) * 20;
+        let offset = page
+            .unwrap_or(1)
+            .max(1)
+            .saturating_sub(1)
+            .saturating_mul(20);
         let (rows, total) = model::listing(conn, slots, now, category, 20, offset)?;
         Ok((rows, total, model::categories(conn)?))
     })
@@ -114,7 +118,7 @@ async fn show(
     })
     .await?;
     state.views.hit(a.id);
-    a.view_count += state.views.pending(a.id);
+    a.view_count = a.view_count.saturating_add(state.views.pending(a.id));
     let category = categories
         .iter()
         .find(|c| c.id == a.category_id)

@@ -323,6 +323,7 @@ pub fn has_read(conn: &mut DbConnection, article_id: i32, member_id: i32) -> App
 }
 
 /// Add buffered views to the stored counts.
+#[allow(clippy::arithmetic_side_effects)] // `column + n` builds SQL, not Rust arithmetic
 pub fn add_views(conn: &mut DbConnection, views: &[(i32, i32)]) -> AppResult<()> {
     for (id, n) in views {
         diesel::update(news_articles::table.find(*id))

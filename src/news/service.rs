@@ -328,7 +328,7 @@ pub fn unread_xlsx(title: &str, unread: &[(String, String, String)]) -> AppResul
             .map_err(err)?;
     }
     for (i, (n, no, u)) in unread.iter().enumerate() {
-        let r = i as u32 + 2;
+        let r = (i as u32).saturating_add(2);
         ws.write_string(r, 0, n).map_err(err)?;
         ws.write_string(r, 1, no).map_err(err)?;
         ws.write_string(r, 2, u).map_err(err)?;
@@ -345,7 +345,8 @@ pub struct ViewCounter(std::sync::Mutex<std::collections::HashMap<i32, i32>>);
 impl ViewCounter {
     pub fn hit(&self, id: i32) {
         if let Ok(mut m) = self.0.lock() {
-            *m.entry(id).or_insert(0) += 1;
+            let n = m.entry(id).or_insert(0);
+            *n = n.saturating_add(1);
         }
     }
 
@@ -368,7 +369,8 @@ impl ViewCounter {
         if let Err(e) = write_tx(conn, |conn| model::add_views(conn, &batch)) {
             if let Ok(mut m) = self.0.lock() {
                 for (id, n) in batch {
-                    *m.entry(id).or_insert(0) += n;
+                    let count = m.entry(id).or_insert(0);
+                    *count = count.saturating_add(n);
                 }
             }
             return Err(e);

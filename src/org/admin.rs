@@ -59,7 +59,7 @@ async fn tree(
         let rows = units
             .into_iter()
             .map(|u| UnitRow {
-                indent: u.depth() - base,
+                indent: u.depth().saturating_sub(base),
                 editable: scope::may_edit_unit(&user, &u),
                 member_count: counts
                     .iter()

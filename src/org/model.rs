@@ -126,7 +126,7 @@ pub fn reparent(conn: &mut DbConnection, unit: &OrgUnit, new_parent: &OrgUnit) -
     // path = new_path || substr(path, old_len + 1) for every unit in the old subtree.
     diesel::sql_query("UPDATE org_units SET path = $1 || substr(path, $2) WHERE path LIKE $3")
         .bind::<diesel::sql_types::Text, _>(&new_path)
-        .bind::<diesel::sql_types::Integer, _>(old_len + 1)
+        .bind::<diesel::sql_types::Integer, _>(old_len.saturating_add(1))
         .bind::<diesel::sql_types::Text, _>(format!("{}%", unit.path))
         .execute(conn)?;
     Ok(())

@@ -91,7 +91,7 @@ pub fn create_child(
                 return Err(AppError::NotFound);
             }
         }
-        if parent.depth() + 2 > scope::PATH_SLOTS {
+        if parent.depth().saturating_add(2) > scope::PATH_SLOTS {
             return Err(too_deep());
         }
         let unit = model::insert(
@@ -169,10 +169,10 @@ pub fn move_unit(
         }
         let below = model::under_paths(conn, std::slice::from_ref(&unit.path))?
             .iter()
-            .map(|u| u.depth() - unit.depth())
+            .map(|u| u.depth().saturating_sub(unit.depth()))
             .max()
             .unwrap_or(0);
-        if parent.depth() + 2 + below > scope::PATH_SLOTS {
+        if parent.depth().saturating_add(2).saturating_add(below) > scope::PATH_SLOTS {
             return Err(too_deep());
         }
         model::reparent(conn, &unit, &parent)?;
@@ -244,9 +244,9 @@ pub fn resolve_unit(units: &[OrgUnit], text: &str) -> Result<i32, String> {
             })
         })
         .collect();
-    match matches.len() {
-        0 => Err(format!("找不到单位“{text}”")),
-        1 => Ok(matches[0].id),
+    match matches.as_slice() {
+        [] => Err(format!("找不到单位“{text}”")),
+        [only] => Ok(only.id),
         _ => Err(format!("单位“{text}”重名，请写上级，如 上级单位/{leaf}")),
     }
 }

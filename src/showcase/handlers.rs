@@ -63,7 +63,11 @@ async fn list(
     let page = q.page;
     let c2 = category.clone();
     let (rows, total) = db::run(&state.pool, move |conn| {
-        let offset = (page.unwrap_or(1).max(1) - 1) * PER_PAGE;
+        let offset = page
+            .unwrap_or(1)
+            .max(1)
+            .saturating_sub(1)
+            .saturating_mul(PER_PAGE);
         let cat = (!c2.is_empty()).then_some(c2.as_str());
         model::approved(conn, cat, None, PER_PAGE, offset)
     })

@@ -258,6 +258,7 @@ pub fn set_cover(conn: &mut DbConnection, id: i32, image_id: i32) -> AppResult<(
 }
 
 /// Move a pending post to approved or rejected if nobody else did first (0 rows = conflict).
+#[allow(clippy::arithmetic_side_effects)] // `version + 1` builds SQL, not Rust arithmetic
 pub fn decide(
     conn: &mut DbConnection,
     id: i32,
@@ -283,6 +284,7 @@ pub fn decide(
     .execute(conn)?)
 }
 
+#[allow(clippy::arithmetic_side_effects)] // `version + 1` builds SQL, not Rust arithmetic
 pub fn set_featured(conn: &mut DbConnection, id: i32, version: i32, on: bool) -> AppResult<usize> {
     Ok(diesel::update(
         showcase_posts::table

@@ -78,9 +78,10 @@ async fn form_page(
         (
             SurveyForm {
                 results_visibility: "after_answer".into(),
-                closes_at: crate::activities::service::to_local(
-                    &(now + chrono::Duration::days(14)),
-                ),
+                closes_at: crate::activities::service::to_local(&crate::time::plus(
+                    now,
+                    chrono::Duration::days(14),
+                )),
                 source: EXAMPLE.into(),
                 ..Default::default()
             },

@@ -33,20 +33,19 @@ pub struct ParsedQuestion {
 /// Parse the question text. Errors name the line.
 pub fn parse_questions(src: &str) -> Result<Vec<ParsedQuestion>, String> {
     let mut out: Vec<ParsedQuestion> = Vec::new();
-    for (n, raw) in src.lines().enumerate() {
+    for (i, raw) in src.lines().enumerate() {
+        let n = i.saturating_add(1); // line number as people count
         let line = raw.trim();
         if line.is_empty() {
             continue;
         }
         if let Some(rest) = line.strip_prefix('[').or_else(|| line.strip_prefix('【')) {
             let Some(end) = rest.find([']', '】']) else {
-                return Err(format!("第 {} 行：缺少“]”", n + 1));
+                return Err(format!("第 {n} 行：缺少“]”"));
             };
-            let tag = rest[..end].trim();
-            let mut prompt = rest[end..]
-                .trim_start_matches([']', '】'])
-                .trim()
-                .to_string();
+            let (tag, after) = rest.split_at_checked(end).unwrap_or((rest, ""));
+            let tag = tag.trim();
+            let mut prompt = after.trim_start_matches([']', '】']).trim().to_string();
             let required = prompt.ends_with('*') || prompt.ends_with('＊');
             if required {
                 prompt = prompt.trim_end_matches(['*', '＊']).trim().to_string();
@@ -62,12 +61,11 @@ pub fn parse_questions(src: &str) -> Result<Vec<ParsedQuestion>, String> {
                 ("rating", 0)
             } else {
                 return Err(format!(
-                    "第 {} 行：题型“{tag}”不认识，请用 单选、多选、文本 或 评分",
-                    n + 1
+                    "第 {n} 行：题型“{tag}”不认识，请用 单选、多选、文本 或 评分"
                 ));
             };
             if prompt.is_empty() || prompt.chars().count() > 200 {
-                return Err(format!("第 {} 行：请写题目（200 字以内）", n + 1));
+                return Err(format!("第 {n} 行：请写题目（200 字以内）"));
             }
             out.push(ParsedQuestion {
                 kind,
@@ -79,20 +77,19 @@ pub fn parse_questions(src: &str) -> Result<Vec<ParsedQuestion>, String> {
         } else {
             let Some(q) = out.last_mut() else {
                 return Err(format!(
-                    "第 {} 行：第一行应以 [单选]、[多选]、[文本] 或 [评分] 开头",
-                    n + 1
+                    "第 {n} 行：第一行应以 [单选]、[多选]、[文本] 或 [评分] 开头"
                 ));
             };
             if q.kind != "single" && q.kind != "multi" {
                 return Err(format!(
                     "第 {} 行：{}题不需要选项",
-                    n + 1,
+                    n,
                     if q.kind == "text" { "文本" } else { "评分" }
                 ));
             }
             let opt: String = line.chars().take(100).collect();
             if q.options.contains(&opt) {
-                return Err(format!("第 {} 行：选项“{opt}”重复", n + 1));
+                return Err(format!("第 {n} 行：选项“{opt}”重复"));
             }
             q.options.push(opt);
         }
@@ -108,7 +105,7 @@ pub fn parse_questions(src: &str) -> Result<Vec<ParsedQuestion>, String> {
             if q.options.len() < 2 || q.options.len() > 20 {
                 return Err(format!(
                     "第 {} 题“{}”：选择题要有 2 到 20 个选项",
-                    i + 1,
+                    i.saturating_add(1),
                     q.prompt
                 ));
             }
@@ -317,12 +314,12 @@ pub fn submit(
             })
             .unwrap_or_default();
         let key = q.id;
-        if vals.is_empty() {
+        let Some(&first) = vals.first() else {
             if q.required {
                 e.add(key, "这道题必须回答");
             }
             continue;
-        }
+        };
         match q.kind.as_str() {
             "single" | "multi" => {
                 let n = q.option_list().len() as i32;
@@ -341,7 +338,7 @@ pub fn submit(
                 rows.extend(picks.into_iter().map(|c| (q.id, Some(c), None, None)));
             }
             "text" => {
-                let t: String = vals[0]
+                let t: String = first
                     .chars()
                     .filter(|c| !c.is_control() || *c == '\n')
                     .collect();
@@ -350,7 +347,7 @@ pub fn submit(
                 }
                 rows.push((q.id, None, Some(t), None));
             }
-            _ => match vals[0].parse::<i32>() {
+            _ => match first.parse::<i32>() {
                 Ok(r) if (1..=5).contains(&r) => rows.push((q.id, None, None, Some(r))),
                 _ => e.add(key, "请选择 1 到 5 分"),
             },
@@ -418,7 +415,7 @@ impl Tally {
     }
     /// Bar width in chart units (the longest bar is 230 wide).
     pub fn width(&self, n: &i64) -> i64 {
-        n * 230 / self.max()
+        n.saturating_mul(230).checked_div(self.max()).unwrap_or(0)
     }
     pub fn share(&self, n: &i64) -> String {
         if self.answered == 0 {
@@ -428,7 +425,7 @@ impl Tally {
         }
     }
     pub fn chart_height(&self) -> usize {
-        self.bars.len() * 40 + 2
+        self.bars.len().saturating_mul(40).saturating_add(2)
     }
     pub fn average_label(&self) -> String {
         self.average.map(|a| format!("{a:.2}")).unwrap_or_default()
@@ -540,26 +537,26 @@ pub fn results_xlsx(conn: &mut DbConnection, s: &Survey) -> AppResult<Vec<u8>> {
             ws.write_string_with_format(
                 r,
                 0,
-                format!("{}. {}", t.q.position + 1, t.q.prompt),
+                format!("{}. {}", t.q.position.saturating_add(1), t.q.prompt),
                 &bold,
             )
             .map_err(err)?;
-            r += 1;
+            r = r.saturating_add(1);
             for (label, n) in &t.bars {
                 ws.write_string(r, 0, label).map_err(err)?;
                 ws.write_number(r, 1, *n as f64).map_err(err)?;
-                r += 1;
+                r = r.saturating_add(1);
             }
             if let Some(a) = t.average {
                 ws.write_string(r, 0, "平均分").map_err(err)?;
                 ws.write_number(r, 1, a).map_err(err)?;
-                r += 1;
+                r = r.saturating_add(1);
             }
             for text in &t.texts {
                 ws.write_string(r, 0, text).map_err(err)?;
-                r += 1;
+                r = r.saturating_add(1);
             }
-            r += 1;
+            r = r.saturating_add(1);
         }
         ws.set_column_width(0, 40).map_err(err)?;
     }
@@ -576,8 +573,13 @@ pub fn results_xlsx(conn: &mut DbConnection, s: &Survey) -> AppResult<Vec<u8>> {
         c0 = 2;
     }
     for (i, t) in tallies.iter().enumerate() {
-        ws.write_string_with_format(0, c0 + 1 + i as u16, &t.q.prompt, &bold)
-            .map_err(err)?;
+        ws.write_string_with_format(
+            0,
+            c0.saturating_add(1).saturating_add(i as u16),
+            &t.q.prompt,
+            &bold,
+        )
+        .map_err(err)?;
     }
     let answers = model::answers(conn, s.id)?;
     let sheets = model::responses(conn, s.id)?;
@@ -597,8 +599,9 @@ pub fn results_xlsx(conn: &mut DbConnection, s: &Survey) -> AppResult<Vec<u8>> {
         HashMap::new()
     };
     for (row, (rid, member, _)) in sheets.iter().enumerate() {
-        let r = row as u32 + 1;
-        ws.write_number(r, 0, (row + 1) as f64).map_err(err)?;
+        let r = (row as u32).saturating_add(1);
+        ws.write_number(r, 0, row.saturating_add(1) as f64)
+            .map_err(err)?;
         if let Some((n, u)) = member.and_then(|m| names.get(&m)) {
             ws.write_string(r, 1, n).map_err(err)?;
             ws.write_string(r, 2, u).map_err(err)?;
@@ -618,8 +621,12 @@ pub fn results_xlsx(conn: &mut DbConnection, s: &Survey) -> AppResult<Vec<u8>> {
                     }
                 })
                 .collect();
-            ws.write_string(r, c0 + 1 + i as u16, cell.join("；"))
-                .map_err(err)?;
+            ws.write_string(
+                r,
+                c0.saturating_add(1).saturating_add(i as u16),
+                cell.join("；"),
+            )
+            .map_err(err)?;
         }
     }
     wb.save_to_buffer().map_err(err)

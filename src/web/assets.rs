@@ -27,10 +27,11 @@ static MANIFEST: LazyLock<Manifest> = LazyLock::new(|| {
         let Some(file) = Static::get(&name) else {
             continue;
         };
-        let hash = crate::auth::digest(&[&file.data]);
+        let digest = crate::auth::digest(&[&file.data]);
+        let hash = digest.get(..10).unwrap_or(&digest);
         let hashed = match name.rsplit_once('.') {
-            Some((stem, ext)) => format!("{stem}.{}.{ext}", &hash[..10]),
-            None => format!("{name}.{}", &hash[..10]),
+            Some((stem, ext)) => format!("{stem}.{hash}.{ext}"),
+            None => format!("{name}.{hash}"),
         };
         urls.insert(name.to_string(), hashed.clone());
         files.insert(hashed, name.to_string());

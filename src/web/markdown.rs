@@ -25,7 +25,7 @@ pub fn render(markdown: &str) -> SafeHtml {
     let mut opts = Options::empty();
     opts.insert(Options::ENABLE_TABLES);
     opts.insert(Options::ENABLE_STRIKETHROUGH);
-    let mut raw = String::with_capacity(markdown.len() * 2);
+    let mut raw = String::with_capacity(markdown.len().saturating_mul(2));
     html::push_html(&mut raw, Parser::new_ext(markdown, opts));
     let clean = ammonia::Builder::default()
         .url_schemes(["http", "https", "mailto"].into_iter().collect())

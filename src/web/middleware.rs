@@ -137,31 +137,6 @@ fn record_page_event(req: &actix_web::HttpRequest) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn anonymous_grievance_paths_are_never_access_logged() {
-        for p in [
-            "/grievances/new",
-            "/grievances/new?anonymous=1",
-            "/grievances/track",
-            "/grievances/track/ABC",
-            "/healthz",
-        ] {
-            assert!(!super::is_logged(p), "{p}");
-        }
-        for p in [
-            "/",
-            "/news",
-            "/grievances",
-            "/grievances/12",
-            "/admin/grievances/3",
-        ] {
-            assert!(super::is_logged(p), "{p}");
-        }
-    }
-}
-
 /// A panic anywhere below (extractor, handler, template, a `db::run` closure) costs this one
 /// request a 500 page with a reference number, which the log line carries with the panic
 /// message; the worker keeps serving. Release builds unwind for this (`panic = "unwind"`).
@@ -196,4 +171,29 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-text panic payload".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn anonymous_grievance_paths_are_never_access_logged() {
+        for p in [
+            "/grievances/new",
+            "/grievances/new?anonymous=1",
+            "/grievances/track",
+            "/grievances/track/ABC",
+            "/healthz",
+        ] {
+            assert!(!super::is_logged(p), "{p}");
+        }
+        for p in [
+            "/",
+            "/news",
+            "/grievances",
+            "/grievances/12",
+            "/admin/grievances/3",
+        ] {
+            assert!(super::is_logged(p), "{p}");
+        }
+    }
 }

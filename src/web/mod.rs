@@ -149,7 +149,7 @@ fn decode_flash(value: &str) -> Option<Flash> {
     }
     let bytes: Option<Vec<u8>> = (0..value.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(value.get(i..i + 2)?, 16).ok())
+        .map(|i| u8::from_str_radix(value.get(i..i.saturating_add(2))?, 16).ok())
         .collect();
     let text = String::from_utf8(bytes?).ok()?;
     let (kind, message) = text.split_once('\n')?;
@@ -213,11 +213,15 @@ impl Pager {
     }
 
     pub fn pages(&self) -> i64 {
-        ((self.total + self.per_page - 1) / self.per_page).max(1)
+        self.total
+            .saturating_add(self.per_page.saturating_sub(1))
+            .checked_div(self.per_page)
+            .unwrap_or(1)
+            .max(1)
     }
 
     pub fn offset(&self) -> i64 {
-        (self.page - 1) * self.per_page
+        self.page.saturating_sub(1).saturating_mul(self.per_page)
     }
 
     pub fn has_prev(&self) -> bool {
@@ -229,11 +233,11 @@ impl Pager {
     }
 
     pub fn prev(&self) -> i64 {
-        self.page - 1
+        self.page.saturating_sub(1)
     }
 
     pub fn next(&self) -> i64 {
-        self.page + 1
+        self.page.saturating_add(1)
     }
 }
 
@@ -325,7 +329,10 @@ impl FieldErrors {
 pub fn to_halfwidth(s: &str) -> String {
     s.chars()
         .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{FF01}'..='\u{FF5E}' => (c as u32)
+                .checked_sub(0xFEE0)
+                .and_then(char::from_u32)
+                .unwrap_or(c),
             '\u{3000}' => ' ',
             _ => c,
         })

@@ -126,7 +126,7 @@ impl FromRequest for MultipartForm {
                 while let Some(chunk) = field.next().await {
                     let chunk =
                         chunk.map_err(|_| AppError::Validation("上传中断，请重试".into()))?;
-                    if data.len() + chunk.len() > limit {
+                    if data.len().saturating_add(chunk.len()) > limit {
                         too_big = true;
                     } else if !too_big {
                         data.extend_from_slice(&chunk);

@@ -26,7 +26,7 @@ pub fn try_acquire(
         )
         .set((
             job_leases::holder.eq(holder),
-            job_leases::expires_at.eq(now + ttl),
+            job_leases::expires_at.eq(crate::time::plus(now, ttl)),
         ))
         .execute(conn)?;
         if taken == 1 {
@@ -43,7 +43,7 @@ pub fn try_acquire(
             .values((
                 job_leases::name.eq(name),
                 job_leases::holder.eq(holder),
-                job_leases::expires_at.eq(now + ttl),
+                job_leases::expires_at.eq(crate::time::plus(now, ttl)),
             ))
             .execute(conn)?;
         Ok(true)

@@ -89,9 +89,13 @@ pub fn add_working_days(from: NaiveDateTime, n: u32) -> NaiveDateTime {
     let mut t = from;
     let mut left = n;
     while left > 0 {
-        t += Duration::days(1);
+        // Past chrono's last day there are no more working days to count.
+        let Some(next) = t.checked_add_signed(Duration::days(1)) else {
+            break;
+        };
+        t = next;
         if !matches!(t.weekday(), Weekday::Sat | Weekday::Sun) {
-            left -= 1;
+            left = left.saturating_sub(1);
         }
     }
     t

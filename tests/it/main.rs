@@ -1,5 +1,15 @@
 //! The one integration-test binary. Runs on SQLite; on PostgreSQL too when ZHIJIA_TEST_PG_URL is set.
 
+// Tests may panic: a panic is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+
 mod helpers;
 
 mod activities;
