@@ -1119,7 +1119,7 @@ fn seed_activities(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(us
         } else {
             2 + (k as i64 * 363 / total as i64)
         };
-        let mut day = (now + Duration::hours(8) - Duration::days(days_ago)).date();
+        let mut day = (crate::time::to_beijing(&now) - Duration::days(days_ago)).date();
         let want_weekend = matches!(kind, 0 | 2 | 4) && rng.unit() < 0.7;
         while (day.weekday().num_days_from_monday() >= 5) != want_weekend {
             day = day.pred_opt().unwrap_or(day);
@@ -1133,7 +1133,7 @@ fn seed_activities(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(us
         let start_local = day
             .and_hms_opt(hour, if rng.unit() < 0.5 { 0 } else { 30 }, 0)
             .unwrap_or_default();
-        let starts = start_local - Duration::hours(8);
+        let starts = crate::time::from_beijing(&start_local).unwrap_or(start_local);
         let ends = starts + Duration::hours(2 + (rng.next() % 3) as i64);
         let window_days = 3 + (rng.next() % 12) as i64;
         let opens = starts - Duration::days(window_days);
@@ -1368,7 +1368,7 @@ fn seed_engagement(conn: &mut DbConnection, secret: &[u8], now: NaiveDateTime) -
         let prop = rng.normal() * 0.9;
         let phone_share = 0.5 + 0.4 * rng.unit();
         for d in 1..=180i64 {
-            let day = (now + Duration::hours(8) - Duration::days(d)).date();
+            let day = (crate::time::to_beijing(&now) - Duration::days(d)).date();
             let weekend = day.weekday().num_days_from_monday() >= 5;
             let season = season_effect(day.month());
             let p = sigmoid(prop - 1.6 + if weekend { -0.4 } else { 0.0 } + season * 0.5);
@@ -1382,7 +1382,7 @@ fn seed_engagement(conn: &mut DbConnection, secret: &[u8], now: NaiveDateTime) -
                 } else {
                     weekday_hours[rng.next() % weekday_hours.len()]
                 };
-                let at = day.and_hms_opt(h, 0, 0).unwrap_or_default() - Duration::hours(8);
+                let at = crate::time::day_start(day) + Duration::hours(i64::from(h));
                 let device = if rng.unit() < phone_share {
                     "phone"
                 } else {

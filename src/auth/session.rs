@@ -12,7 +12,7 @@ pub const COOKIE: &str = "zj_session";
 /// Idle and absolute lifetimes: cadres (anyone with a role, and admins) get the shorter ones.
 pub fn lifetimes(is_staff: bool) -> (Duration, Duration) {
     if is_staff {
-        (Duration::minutes(15), Duration::hours(8))
+        (Duration::minutes(15), Duration::minutes(8 * 60))
     } else {
         (Duration::minutes(30), Duration::hours(12))
     }

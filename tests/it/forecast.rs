@@ -14,9 +14,12 @@ const FORECAST_DAYS: [&str; 6] = [
     "2026-05-13",
 ];
 
-/// Thresholds for every day of `FORECAST_DAYS` (see the spread in the test's comment).
-const MIN_IMPROVEMENT: f64 = 20.0;
-const COVERAGE: (f64, f64) = (0.70, 0.90);
+/// Thresholds for every day of `FORECAST_DAYS` and for their mean (the spread they come
+/// from is in the test's comment).
+const MIN_IMPROVEMENT: f64 = 10.0;
+const COVERAGE: (f64, f64) = (0.60, 0.98);
+const MIN_MEAN_IMPROVEMENT: f64 = 25.0;
+const MEAN_COVERAGE: (f64, f64) = (0.75, 0.90);
 
 /// Backtest line for the demo history built around `day`.
 async fn backtest_on(day: &str) -> zhijia::forecast::Backtest {
@@ -68,15 +71,30 @@ async fn spread() {
 
 #[actix_web::test]
 async fn on_the_demo_history_the_model_beats_the_baseline_with_calibrated_intervals() {
-    // Thresholds from the measured spread (`spread` below, 60 days from 2026-01-01 every 13
-    // days): SPREAD_NOTE. A model that fits no better than the per-kind mean falls far below.
+    // Thresholds from the measured spread (`spread` below: 60 days from 2026-01-01, every 13th
+    // day): improvement min 10.9%, 5th percentile 17.4%, median 43.5%; coverage of the 80%
+    // intervals min 65.4%, 5th pct 71.2%, median 84.6%, 95th pct 92.3%, max 98.1%. One day holds
+    // out only ~52 activities, so a single day's coverage moves by ±5.5 points by chance alone.
+    // Each day must stay inside the measured range (a broken model falls far outside: the
+    // per-kind mean itself scores 0%); the mean of the six days must be well calibrated.
     let mut failures = Vec::new();
+    let (mut sum_imp, mut sum_cov) = (0.0, 0.0);
     for day in FORECAST_DAYS {
         let bt = backtest_on(day).await;
         eprintln!("{day}: {}", bt.line());
+        sum_imp += bt.improvement();
+        sum_cov += bt.coverage;
         if bt.improvement() < MIN_IMPROVEMENT || !(COVERAGE.0..=COVERAGE.1).contains(&bt.coverage) {
             failures.push(format!("{day}: {}", bt.line()));
         }
+    }
+    let n = FORECAST_DAYS.len() as f64;
+    let (mean_imp, mean_cov) = (sum_imp / n, sum_cov / n);
+    if mean_imp < MIN_MEAN_IMPROVEMENT || !(MEAN_COVERAGE.0..=MEAN_COVERAGE.1).contains(&mean_cov) {
+        failures.push(format!(
+            "mean of the days: improvement {mean_imp:.1}%, coverage {:.1}%",
+            mean_cov * 100.0
+        ));
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
