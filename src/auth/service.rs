@@ -222,6 +222,18 @@ pub fn start_session(
         let user = super::user::load_user(conn, member_id, "")?.ok_or(AppError::NotFound)?;
         diesel::delete(login_throttle::table.find(account_key(identifier, Some(member_id))))
             .execute(conn)?;
+        // The address's step is given back: only failures count against an address (a whole
+        // factory behind one NAT logs in every morning).
+        if let Some(ip) = ip.as_deref() {
+            #[allow(clippy::arithmetic_side_effects)] // `failures - 1` builds SQL
+            diesel::update(
+                login_throttle::table
+                    .find(format!("a:{ip}"))
+                    .filter(login_throttle::failures.gt(0)),
+            )
+            .set(login_throttle::failures.eq(login_throttle::failures - 1))
+            .execute(conn)?;
+        }
         let token = super::session::create(
             conn,
             member_id,

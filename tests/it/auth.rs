@@ -295,3 +295,211 @@ fn throttle_delay_grows_and_is_capped() {
     assert_eq!(delay_after(6).num_seconds(), 60);
     assert_eq!(delay_after(50).num_seconds(), 15 * 60);
 }
+
+/// 30 wrong passwords for one account sent at the same instant, by employee number and by
+/// phone mixed: the attempt is reserved before hashing, so at most 5 passwords are checked.
+#[actix_web::test]
+async fn thirty_parallel_wrong_passwords_check_at_most_five_whichever_identifier_is_typed() {
+    use actix_web::test::{call_service, TestRequest};
+    let mut app = spawn_demo().await;
+    let phone: String = {
+        use diesel::prelude::*;
+        use zhijia::db::schema::members as m;
+        m::table
+            .filter(m::employee_no.eq("demo-member"))
+            .select(m::phone)
+            .first::<Option<String>>(&mut app.conn())
+            .unwrap()
+            .expect("demo-member has a phone")
+    };
+    let token = app.csrf().await;
+    let cookie: String = app
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let before = app.audit_count("login.failed");
+    let reqs = (0..30).map(|i| {
+        let user = if i % 2 == 0 {
+            "demo-member"
+        } else {
+            phone.as_str()
+        };
+        let body = serde_urlencoded::to_string([
+            ("csrf_token", token.as_str()),
+            ("username", user),
+            ("password", "wrong-password-x"),
+        ])
+        .unwrap();
+        let req = TestRequest::post()
+            .uri("/login")
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .insert_header(("cookie", cookie.clone()))
+            .set_payload(body)
+            .to_request();
+        call_service(&app.svc, req)
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(reqs)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    let checked = statuses.iter().filter(|s| **s == 422).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(checked + throttled, 30, "{statuses:?}");
+    assert!(
+        (1..=5).contains(&checked),
+        "checked {checked}: {statuses:?}"
+    );
+    assert_eq!(app.audit_count("login.failed") - before, checked as i64);
+    // The right password waits too, by either identifier.
+    app.login(&phone, "zhijia-demo").await.assert_status(429);
+    app.login("demo-member", "zhijia-demo")
+        .await
+        .assert_status(429);
+}
+
+/// Password spraying from one address across many accounts is limited per client address; the
+/// address comes from X-Forwarded-For only when the peer is a trusted proxy.
+#[actix_web::test]
+async fn one_address_trying_many_accounts_is_throttled_and_a_forged_forwarded_for_does_not_help() {
+    use actix_web::test::{call_service, TestRequest};
+    let mut app = spawn_demo().await;
+    let token = app.csrf().await;
+    let cookie: String = app
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let attempt = |user: String, forged: String| {
+        let body = serde_urlencoded::to_string([
+            ("csrf_token", token.as_str()),
+            ("username", user.as_str()),
+            ("password", "Spring2026!x"),
+        ])
+        .unwrap();
+        TestRequest::post()
+            .uri("/login")
+            .peer_addr("203.0.113.7:40000".parse().unwrap())
+            .insert_header(("x-forwarded-for", forged))
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .insert_header(("cookie", cookie.clone()))
+            .set_payload(body)
+            .to_request()
+    };
+    let free = zhijia::auth::service::ADDRESS_FREE_FAILURES;
+    let mut statuses = Vec::new();
+    for i in 0..free + 3 {
+        // A different account each time, and a different forged client address each time.
+        let r = call_service(
+            &app.svc,
+            attempt(format!("spray{i}"), format!("10.9.8.{i}")),
+        )
+        .await;
+        statuses.push(r.status().as_u16());
+    }
+    let n = usize::try_from(free).unwrap();
+    assert!(statuses[..n].iter().all(|s| *s == 422), "{statuses:?}");
+    assert!(statuses[n..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Another address is not affected.
+    let other = TestRequest::post()
+        .uri("/login")
+        .peer_addr("203.0.113.8:40000".parse().unwrap())
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .insert_header(("cookie", cookie.clone()))
+        .set_payload(
+            serde_urlencoded::to_string([
+                ("csrf_token", token.as_str()),
+                ("username", "demo-member"),
+                ("password", "zhijia-demo"),
+            ])
+            .unwrap(),
+        )
+        .to_request();
+    assert_eq!(call_service(&app.svc, other).await.status().as_u16(), 303);
+}
+
+#[test]
+fn the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_proxy() {
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+    use zhijia::web::client_addr;
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let mut h = HeaderMap::new();
+    h.insert(
+        HeaderName::from_static("x-forwarded-for"),
+        HeaderValue::from_static("1.1.1.1, 10.0.0.9, 10.0.0.5"),
+    );
+    let trusted = [ip("10.0.0.5"), ip("10.0.0.9")];
+    // Untrusted peer: the header is ignored.
+    assert_eq!(
+        client_addr(Some(ip("8.8.8.8")), &h, &trusted),
+        Some(ip("8.8.8.8"))
+    );
+    // Trusted peer: the right-most untrusted hop.
+    assert_eq!(
+        client_addr(Some(ip("10.0.0.5")), &h, &trusted),
+        Some(ip("1.1.1.1"))
+    );
+    // No trusted proxies configured: always the peer.
+    assert_eq!(
+        client_addr(Some(ip("10.0.0.5")), &h, &[]),
+        Some(ip("10.0.0.5"))
+    );
+    // A malformed header behind a trusted proxy: the peer.
+    h.insert(
+        HeaderName::from_static("x-forwarded-for"),
+        HeaderValue::from_static("1.1.1.1, not-an-ip"),
+    );
+    assert_eq!(
+        client_addr(Some(ip("10.0.0.5")), &h, &trusted),
+        Some(ip("10.0.0.5"))
+    );
+}
+
+#[test]
+fn next_accepts_only_local_paths() {
+    use zhijia::web::safe_next;
+    let local = [
+        ("/", "/"),
+        ("/news", "/news"),
+        ("/news/3?x=1#y", "/news/3?x=1#y"),
+        ("/a/b//c", "/a/b//c"),
+        ("/\t/x", "/"),
+    ];
+    for (input, want) in local {
+        assert_eq!(safe_next(Some(input)), want, "{input:?}");
+    }
+    let refused = [
+        "",
+        "//evil.example",
+        "///evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "/\r\n/evil.example",
+        "/\n\\evil.example",
+        "\t//evil.example",
+        "https://evil.example",
+        "http:/evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+        " /x",
+        "%2F%2Fevil.example",
+        "/x\\y",
+        "/x\u{0}y",
+        "/x\u{1b}y",
+        "data:text/html,x",
+        "//",
+        "/\\",
+    ];
+    for input in refused {
+        let got = safe_next(Some(input));
+        assert!(
+            got == "/" || (input == "%2F%2Fevil.example" && got == "/"),
+            "{input:?} gave {got:?}"
+        );
+    }
+    assert_eq!(safe_next(None), "/");
+}
