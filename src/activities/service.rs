@@ -277,7 +277,7 @@ pub fn sign_up(
         let v: String = v.chars().filter(|c| !c.is_control()).take(100).collect();
         text.push_str(&format!("{f}：{v}\n"));
     }
-    write_tx(conn, |conn| {
+    let result = write_tx(conn, |conn| {
         let existing = model::signup_of(conn, id, user.id)?;
         if existing.as_ref().is_some_and(|s| s.status != "cancelled") {
             return Ok(SignedUp::Already);
@@ -289,7 +289,15 @@ pub fn sign_up(
         };
         match existing {
             Some(s) => {
-                model::set_status(conn, s.id, "cancelled", status, position, Some(&text), now)?;
+                // Another tab re-used this cancelled row first: give the seat back.
+                let changed =
+                    model::set_status(conn, s.id, "cancelled", status, position, Some(&text), now)?;
+                if changed != 1 {
+                    if status == "confirmed" {
+                        model::free_seat(conn, id)?;
+                    }
+                    return Ok(SignedUp::Already);
+                }
             }
             None => model::insert_signup(conn, id, user.id, status, position, &text, now)?,
         }
@@ -298,7 +306,16 @@ pub fn sign_up(
         } else {
             SignedUp::Waitlisted(waiting_place(conn, id, position)?)
         })
-    })
+    });
+    match result {
+        // A first sign-up racing another from the same member (PostgreSQL): the unique
+        // (activity, member) row refused it and the transaction, seat included, rolled back.
+        Err(AppError::Database(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ))) => Ok(SignedUp::Already),
+        other => other,
+    }
 }
 
 fn waiting_place(conn: &mut DbConnection, id: i32, position: i32) -> AppResult<i64> {
@@ -351,8 +368,14 @@ pub fn cancel(
         let Some(next) = model::first_waiting(conn, id)? else {
             return Ok(None);
         };
-        if model::take_seat(conn, id)?
-            && model::set_status(conn, next.id, "waitlisted", "confirmed", 0, None, now)? == 1
+        if !model::take_seat(conn, id)? {
+            return Ok(None);
+        }
+        if model::set_status(conn, next.id, "waitlisted", "confirmed", 0, None, now)? != 1 {
+            // The first in line left meanwhile: the seat stays free for the next sign-up.
+            model::free_seat(conn, id)?;
+            return Ok(None);
+        }
         {
             crate::notifications::notify(
                 conn,

@@ -439,3 +439,54 @@ async fn home_lists_joinable_activities_until_the_member_signs_up() {
     let (_, home) = app.page_as(s, "/").await;
     assert!(!home.contains(&format!("/activities/{}\"", ids[0])));
 }
+
+/// One member cancels, then signs up again from six tabs at the same instant, five times over:
+/// one sign-up and one seat each time (on PostgreSQL the cancelled row's re-use raced, and every
+/// parallel winner of the seat kept it).
+#[actix_web::test]
+async fn six_tabs_re_signing_up_at_once_take_one_seat() {
+    use diesel::prelude::*;
+    use zhijia::db::schema::activities as acts;
+    let mut app = spawn_demo().await;
+    let a = unit(&mut app.conn(), "机关分会");
+    let now = app.state.config.clock.now();
+    app.login_ok("demo-cadre").await;
+    let r = app
+        .post(
+            "/admin/activities/new",
+            &[
+                ("title", "六个标签页"),
+                ("kind", "文体活动"),
+                ("place", "礼堂"),
+                ("starts_at", &local_in(now, 60 * 48)),
+                ("ends_at", &local_in(now, 60 * 50)),
+                ("capacity", "10"),
+                ("audience", &a.to_string()),
+            ],
+        )
+        .await;
+    let id = activity_id(&r);
+    let people = app.members_with_sessions("机关分会", "TB", 1);
+    let me = &people[0];
+    let signup = format!("/activities/{id}/signup");
+    let cancel = format!("/activities/{id}/cancel");
+    assert_eq!(app.post_as(me, &signup, &[]).await, 303);
+    for round in 0..5 {
+        assert_eq!(app.post_as(me, &cancel, &[]).await, 303, "round {round}");
+        assert_eq!(count_status(&mut app.conn(), id, "confirmed"), 0);
+        let tabs = (0..6).map(|_| app.post_as(me, &signup, &[]));
+        let statuses = futures_util::future::join_all(tabs).await;
+        assert!(statuses.iter().all(|s| *s == 303), "{statuses:?}");
+        let seats: i32 = acts::table
+            .find(id)
+            .select(acts::confirmed_count)
+            .first(&mut app.conn())
+            .unwrap();
+        assert_eq!(
+            count_status(&mut app.conn(), id, "confirmed"),
+            1,
+            "round {round}"
+        );
+        assert_eq!(seats, 1, "round {round}: confirmed_count drifted");
+    }
+}
