@@ -23,6 +23,8 @@ pub enum AppError {
     Validation(String),
     #[error("too many requests: {0}")]
     TooManyRequests(String),
+    #[error("payload too large: {0}")]
+    PayloadTooLarge(String),
     #[error("database: {0}")]
     Database(#[from] diesel::result::Error),
     #[error("pool: {0}")]
@@ -57,6 +59,7 @@ impl AppError {
             AppError::Conflict(m) => ("已被他人处理", m.clone()),
             AppError::Validation(m) => ("输入有误", m.clone()),
             AppError::TooManyRequests(m) => ("操作过于频繁", m.clone()),
+            AppError::PayloadTooLarge(m) => ("内容过大", m.clone()),
             _ => (
                 "系统繁忙",
                 "服务器暂时无法完成请求，请稍后再试。如果问题持续，请联系信息中心。".into(),
@@ -85,6 +88,7 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Database(diesel::result::Error::NotFound) => StatusCode::NOT_FOUND,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }

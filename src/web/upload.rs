@@ -17,6 +17,11 @@ pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
 pub const MAX_FILES: usize = 9;
 pub const MAX_ATTACHMENTS: usize = 5;
 const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// Everything a multipart request may carry (nine phone photos fit), checked from the
+/// Content-Length header first and again while the body streams.
+pub const MAX_TOTAL_BYTES: usize = 40 * 1024 * 1024;
+/// Parts (fields and files) a form may have; the largest real form has a few dozen.
+pub const MAX_PARTS: usize = 64;
 
 /// A received file that passed the size limit (its type is checked by `sniff`).
 pub struct Upload {
@@ -100,8 +105,24 @@ impl FromRequest for MultipartForm {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
         let mut multipart = Multipart::new(req.headers(), payload.take());
+        let declared = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
         Box::pin(async move {
+            let too_large = || {
+                AppError::PayloadTooLarge(format!(
+                    "上传的内容合计不能超过 {} MB",
+                    MAX_TOTAL_BYTES / (1024 * 1024)
+                ))
+            };
+            if declared.is_some_and(|n| n > MAX_TOTAL_BYTES as u64) {
+                return Err(too_large());
+            }
             crate::auth::csrf::check_origin(&req)?;
+            let mut total: usize = 0;
+            let mut parts: usize = 0;
             let mut form = MultipartForm {
                 fields: HashMap::new(),
                 files: Vec::new(),
@@ -111,6 +132,10 @@ impl FromRequest for MultipartForm {
             while let Some(field) = multipart.next().await {
                 let mut field = field
                     .map_err(|_| AppError::Validation("上传的内容格式不正确，请重试".into()))?;
+                parts = parts.saturating_add(1);
+                if parts > MAX_PARTS {
+                    return Err(AppError::PayloadTooLarge("表单项过多".into()));
+                }
                 let name = field.name().unwrap_or("").to_string();
                 let filename = field
                     .content_disposition()
@@ -126,6 +151,10 @@ impl FromRequest for MultipartForm {
                 while let Some(chunk) = field.next().await {
                     let chunk =
                         chunk.map_err(|_| AppError::Validation("上传中断，请重试".into()))?;
+                    total = total.saturating_add(chunk.len());
+                    if total > MAX_TOTAL_BYTES {
+                        return Err(too_large());
+                    }
                     if data.len().saturating_add(chunk.len()) > limit {
                         too_big = true;
                     } else if !too_big {

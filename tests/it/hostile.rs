@@ -191,3 +191,55 @@ async fn a_panic_in_a_handler_or_a_database_closure_is_a_500_with_a_reference_an
         assert_eq!(res.status().as_u16(), 200, "the next request after {path}");
     }
 }
+
+/// A multipart body with 20,000 distinct fields, or of 200 MB, is refused while it streams
+/// (413), before anything is kept or the token is checked; a normal post still works after.
+#[actix_web::test]
+async fn multipart_bodies_with_too_many_parts_or_bytes_are_refused_early() {
+    use actix_web::test::{call_service, TestRequest};
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let boundary = "----zhijia-hostile-boundary";
+    let cookie: String = app
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let send = |body: Vec<u8>| {
+        let req = TestRequest::post()
+            .uri("/showcase/new")
+            .insert_header(("cookie", cookie.clone()))
+            .insert_header((
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            ))
+            .set_payload(body);
+        call_service(&app.svc, req.to_request())
+    };
+    // 20,000 distinct small fields.
+    let mut body = Vec::new();
+    for i in 0..20_000 {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"f{i}\"\r\n\r\nx\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let res = send(body).await;
+    assert_eq!(res.status().as_u16(), 413);
+    // 200 MB in files.
+    let mut body = Vec::with_capacity(201 << 20);
+    for i in 0..20 {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"p{i}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
+        body.extend(std::iter::repeat_n(0xAB_u8, 10 << 20));
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let res = send(body).await;
+    assert_eq!(res.status().as_u16(), 413);
+    let page = String::from_utf8(actix_web::test::read_body(res).await.to_vec()).unwrap();
+    assert!(page.contains("上传的内容合计不能超过"), "{page}");
+    // The server still answers.
+    app.get("/showcase/new").await.assert_status(200);
+}
