@@ -237,6 +237,15 @@ pub fn search(
 }
 
 /// A member's roles with unit names: (role id, unit id, unit name, role code).
+/// Paths of the units where the member holds a role.
+pub fn role_paths_of(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<String>> {
+    Ok(roles::table
+        .inner_join(org_units::table)
+        .filter(roles::member_id.eq(member_id))
+        .select(org_units::path)
+        .load(conn)?)
+}
+
 pub fn roles_of(
     conn: &mut DbConnection,
     member_id: i32,

@@ -122,7 +122,8 @@ pub fn load_in_scope(
 ) -> AppResult<(Member, org::OrgUnit)> {
     let member = model::find(conn, id)?.ok_or(AppError::NotFound)?;
     let unit = org::model::find(conn, member.unit_id)?.ok_or(AppError::NotFound)?;
-    if !scope::manages(user, &unit.path) {
+    let role_paths = model::role_paths_of(conn, id)?;
+    if !scope::may_manage_account(user, member.id, &unit.path, member.is_admin, &role_paths) {
         return Err(AppError::NotFound);
     }
     Ok((member, unit))
@@ -308,6 +309,14 @@ pub fn reset_password(
         let (m, _) = load_in_scope(conn, user, id)?;
         model::set_password(conn, id, hash, true, actor.now)?;
         session::delete_for_member(conn, id)?;
+        // The account's owner learns who reset it (shown after their next login).
+        crate::notifications::notify(
+            conn,
+            id,
+            &format!("您的密码已被 {} 重置；如非本人要求，请联系工会", actor.name),
+            "/me/password",
+            actor.now,
+        )?;
         audit::record(
             conn,
             actor,

@@ -84,6 +84,34 @@ pub fn manages(user: &User, unit_path: &str) -> bool {
     }
 }
 
+/// Who may manage whom (edit, disable, reset the password, roles, grid): a cadre or chair
+/// manages plain members in their subtree; an account that holds any role, or is an
+/// administrator, is managed only by an administrator, or by a chair whose unit is strictly
+/// above every unit where the target holds a role. Nobody manages their own account here.
+pub fn may_manage_account(
+    actor: &User,
+    target_id: i32,
+    target_unit_path: &str,
+    target_is_admin: bool,
+    target_role_paths: &[String],
+) -> bool {
+    if actor.id == target_id {
+        return false;
+    }
+    if actor.is_admin {
+        return true;
+    }
+    if target_is_admin || !manages(actor, target_unit_path) {
+        return false;
+    }
+    let chairs = prefixes_for(actor, &[Role::Chair]);
+    target_role_paths.iter().all(|p| {
+        chairs
+            .iter()
+            .any(|c| p.starts_with(c.as_str()) && p.len() > c.len())
+    })
+}
+
 /// Whether the user may grant or revoke roles at this unit: admins, and chairs of an
 /// ancestor-or-self unit. Cadres cannot hand out roles.
 pub fn may_grant_roles(user: &User, unit_path: &str) -> bool {

@@ -224,3 +224,74 @@ async fn nul_bytes_and_wildcards_get_a_clear_answer_not_a_server_error() {
         .await
         .assert_status(200);
 }
+
+/// Who may manage whom: a chair cannot take over the finance account (or any account holding a
+/// role at the chair's own level), a cadre cannot reset a chair, nobody resets themselves; an
+/// administrator resets anyone, and the owner is told who did it.
+#[actix_web::test]
+async fn staff_accounts_are_managed_only_by_an_admin_or_a_chair_strictly_above() {
+    let mut app = spawn_demo().await;
+    let finance = app.member_id("demo-finance");
+    let chair = app.member_id("demo-chair");
+    let cadre = app.member_id("demo-cadre");
+    let member = app.member_id("demo-member");
+    let reset = |id: i32| format!("/admin/members/{id}/reset-password");
+
+    app.login_ok("demo-chair").await;
+    for target in [finance, chair] {
+        app.get(&reset(target)).await.assert_status(404);
+        app.post(&reset(target), &[]).await.assert_status(404);
+    }
+    app.post(&format!("/admin/members/{finance}/disable"), &[])
+        .await
+        .assert_status(404);
+    app.get(&format!("/admin/members/{finance}"))
+        .await
+        .assert_status(404);
+    // The chair is strictly above branch A's cadre role, and manages plain members.
+    app.post(&reset(cadre), &[])
+        .await
+        .assert_status(200)
+        .assert_contains("初始密码");
+    app.post(&reset(member), &[])
+        .await
+        .assert_status(200)
+        .assert_contains("初始密码");
+    app.logout().await;
+
+    app.login_ok("demo-cadre-b").await;
+    app.post(&reset(chair), &[]).await.assert_status(404);
+    app.logout().await;
+    // demo-cadre's password was reset above; demo-member-b is a plain member of branch B.
+    let member_b = app.member_id("demo-member-b");
+    app.login_ok("demo-cadre-b").await;
+    app.post(&reset(member_b), &[])
+        .await
+        .assert_status(200)
+        .assert_contains("初始密码");
+    app.logout().await;
+
+    app.login_ok("demo-admin").await;
+    app.post(&reset(finance), &[])
+        .await
+        .assert_status(200)
+        .assert_contains("初始密码");
+    let admin = app.member_id("demo-admin");
+    app.post(&reset(admin), &[]).await.assert_status(404);
+
+    // The finance account's owner is told, by name of who reset it.
+    use diesel::prelude::*;
+    use zhijia::db::schema::notifications as n;
+    let titles: Vec<String> = n::table
+        .filter(n::member_id.eq(finance))
+        .select(n::title)
+        .load(&mut app.conn())
+        .unwrap();
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.contains("密码已被") && t.contains("重置")),
+        "{titles:?}"
+    );
+    assert_eq!(app.audit_count("password.reset"), 4);
+}
