@@ -376,17 +376,14 @@ pub fn cancel(
             model::free_seat(conn, id)?;
             return Ok(None);
         }
-        {
-            crate::notifications::notify(
-                conn,
-                next.member_id,
-                &format!("候补成功：您已获得“{}”的名额", a.title),
-                &format!("/activities/{id}"),
-                now,
-            )?;
-            return Ok(Some(next.member_id));
-        }
-        Ok(None)
+        crate::notifications::notify(
+            conn,
+            next.member_id,
+            &format!("候补成功：您已获得“{}”的名额", a.title),
+            &format!("/activities/{id}"),
+            now,
+        )?;
+        Ok(Some(next.member_id))
     })
 }
 
