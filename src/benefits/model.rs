@@ -35,7 +35,7 @@ pub fn state_label(s: &str) -> &str {
 /// "1234.50" from fen.
 pub fn yuan(fen: i64) -> String {
     let sign = if fen < 0 { "-" } else { "" };
-    let f = fen.abs();
+    let f = fen.unsigned_abs();
     format!("{sign}{}.{:02}", f / 100, f % 100)
 }
 

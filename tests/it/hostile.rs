@@ -147,6 +147,19 @@ async fn search_over_text_whose_lower_case_changes_length_finds_and_marks_the_wo
         .assert_contains("<mark>工会</mark>");
     // The escaped body text is never turned into markup.
     assert!(!r.body.contains("<b>x</b>"));
+    // Hostile queries over that content: answered, never a 5xx.
+    for v in hostile_values() {
+        // A URL has a length limit the page's long text does not.
+        let v: String = v.chars().take(500).collect();
+        let path = format!("/search?q={}", zhijia::web::url_encode(&v));
+        let r = app.get(&path).await;
+        assert!(
+            r.status.as_u16() < 500,
+            "{:?}: {}",
+            v.chars().take(20).collect::<String>(),
+            r.status
+        );
+    }
 }
 
 #[actix_web::test]
@@ -242,4 +255,265 @@ async fn multipart_bodies_with_too_many_parts_or_bytes_are_refused_early() {
     assert!(page.contains("上传的内容合计不能超过"), "{page}");
     // The server still answers.
     app.get("/showcase/new").await.assert_status(200);
+}
+
+/// Values every form field gets in turn: out-of-range and malformed dates and numbers, huge
+/// integers, NaN, empty, very long mixed-script text, NUL and control characters, case mappings
+/// that change length, combining marks, right-to-left marks, emoji, full-width digits, SQL and
+/// HTML fragments.
+fn hostile_values() -> Vec<String> {
+    let long: String = "工会İKÅΩe\u{301}\u{202E}😀ab12"
+        .chars()
+        .cycle()
+        .take(20_000)
+        .collect();
+    [
+        "",
+        " ",
+        "-262143-01-01T00:00",
+        "+262142-12-31T23:59",
+        "2026-02-30T25:61",
+        "2026-13-45",
+        "99999999999999999999",
+        "9223372036854775808",
+        "-2147483649",
+        "-1",
+        "0",
+        "NaN",
+        "inf",
+        "1e308",
+        "１２３４５",
+        "İİİ\u{212A}\u{212B}\u{2126}",
+        "a\u{0}b\u{1}\u{7f}",
+        "\u{202E}evil\u{200B}",
+        "e\u{301}\u{302}\u{303}",
+        "😀👨‍👩‍👧",
+        "' OR 1=1 --",
+        "\"; DROP TABLE members; --",
+        "<script>alert(1)</script>",
+        "%_%\\",
+        "\r\n\t",
+        "../../etc/passwd",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([long])
+    .collect()
+}
+
+fn html_decode(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&")
+}
+
+/// A POST form found on a page: action, whether multipart, and its fields (name, default).
+#[derive(Debug, Clone)]
+struct FoundForm {
+    action: String,
+    multipart: bool,
+    fields: Vec<(String, String)>,
+}
+
+fn forms_of(page_path: &str, html: &str) -> Vec<FoundForm> {
+    let form_re = regex_lite::Regex::new(r"(?s)<form([^>]*)>(.*?)</form>").unwrap();
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let re = regex_lite::Regex::new(&format!(r#"\b{name}="([^"]*)""#)).unwrap();
+        re.captures(tag).map(|c| html_decode(&c[1]))
+    };
+    let input_re = regex_lite::Regex::new(r"<input[^>]*>").unwrap();
+    let textarea_re = regex_lite::Regex::new(r"<textarea[^>]*>").unwrap();
+    let select_re = regex_lite::Regex::new(r"(?s)<select([^>]*)>(.*?)</select>").unwrap();
+    let button_re = regex_lite::Regex::new(r"<button[^>]*>").unwrap();
+    let mut out = Vec::new();
+    for f in form_re.captures_iter(html) {
+        let tag = &f[1];
+        let body = &f[2];
+        if attr(tag, "method").is_none_or(|m| !m.eq_ignore_ascii_case("post")) {
+            continue;
+        }
+        let action = attr(tag, "action").unwrap_or_else(|| page_path.to_string());
+        let multipart = attr(tag, "enctype").is_some_and(|e| e.contains("multipart"));
+        let mut fields = Vec::new();
+        for i in input_re.find_iter(body) {
+            let i = i.as_str();
+            if let Some(name) = attr(i, "name") {
+                fields.push((name, attr(i, "value").unwrap_or_default()));
+            }
+        }
+        for t in textarea_re.find_iter(body) {
+            if let Some(name) = attr(t.as_str(), "name") {
+                fields.push((name, String::new()));
+            }
+        }
+        for s in select_re.captures_iter(body) {
+            if let Some(name) = attr(&s[1], "name") {
+                let first = attr(&s[2], "value").unwrap_or_default();
+                fields.push((name, first));
+            }
+        }
+        for b in button_re.find_iter(body) {
+            if let (Some(name), Some(value)) = (attr(b.as_str(), "name"), attr(b.as_str(), "value"))
+            {
+                fields.push((name, value));
+                break;
+            }
+        }
+        out.push(FoundForm {
+            action,
+            multipart,
+            fields,
+        });
+    }
+    out
+}
+
+/// Same-site links of a page worth following (no logout, assets, downloads or receipts).
+fn links_of(html: &str) -> Vec<String> {
+    let re = regex_lite::Regex::new(r##"href="(/[^"#]*)""##).unwrap();
+    re.captures_iter(html)
+        .map(|c| html_decode(&c[1]))
+        .filter(|l| {
+            !l.starts_with("/static/")
+                && !l.starts_with("//")
+                && !l.contains("export")
+                && !l.contains("download")
+                && !l.contains("/file")
+                && !l.contains("/photo")
+                && !l.contains("/cover")
+                && !l.contains("/attachment")
+        })
+        .collect()
+}
+
+/// Shape of a path, so /x/12/y and /x/13/y count as one form.
+fn shape(path: &str) -> String {
+    let re = regex_lite::Regex::new(r"[0-9]+").unwrap();
+    re.replace_all(path.split('?').next().unwrap_or(path), "N")
+        .into_owned()
+}
+
+/// As each demo role: follow links from the home and admin pages, find every POST form the role
+/// can reach, and submit each with every hostile value in every field (the CSRF token kept). No
+/// answer may be a 5xx, a refusal must say why, and the server answers afterwards.
+#[actix_web::test]
+async fn every_reachable_form_survives_hostile_values_in_every_field() {
+    let mut app = spawn_demo().await;
+    let values = hostile_values();
+    let mut report = Vec::new();
+    let mut total_posts = 0usize;
+    let mut statuses = std::collections::BTreeMap::new();
+    for role in [
+        "demo-member",
+        "demo-cadre",
+        "demo-chair",
+        "demo-finance",
+        "demo-admin",
+    ] {
+        app.cookies.clear();
+        app.login_ok(role).await;
+        let mut seen_pages = std::collections::HashSet::new();
+        let mut seen_forms = std::collections::HashSet::new();
+        let mut forms = Vec::new();
+        let mut queue: std::collections::VecDeque<String> =
+            ["/", "/admin", "/me", "/grievances/new", "/grievances/track"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        while let Some(path) = queue.pop_front() {
+            if seen_pages.len() >= 80 || !seen_pages.insert(shape(&path)) {
+                continue;
+            }
+            let r = app.get(&path).await;
+            if r.status.as_u16() >= 500 {
+                report.push(format!("{role}: GET {path} -> {}", r.status));
+            }
+            if r.status != 200 || !r.header("content-type").starts_with("text/html") {
+                continue;
+            }
+            for f in forms_of(&path, &r.body) {
+                let key = shape(&f.action);
+                if f.action == "/logout" || f.action == "/me/password" {
+                    continue;
+                }
+                if seen_forms.insert(key) {
+                    forms.push(f);
+                }
+            }
+            queue.extend(links_of(&r.body));
+        }
+        assert!(
+            forms.len() >= 3,
+            "{role}: only {} forms found: {forms:?}",
+            forms.len()
+        );
+        for form in &forms {
+            for v in &values {
+                let fields: Vec<(&str, &str)> = form
+                    .fields
+                    .iter()
+                    .filter(|(k, _)| k != "csrf_token")
+                    .map(|(k, default)| {
+                        // Keep the submit button's value so the handler's main branch runs.
+                        if k == "action" || k == "decision" {
+                            (k.as_str(), default.as_str())
+                        } else {
+                            (k.as_str(), v.as_str())
+                        }
+                    })
+                    .collect();
+                let r = if form.multipart {
+                    app.post_multipart(&form.action, &fields, &[]).await
+                } else {
+                    app.post(&form.action, &fields).await
+                };
+                total_posts += 1;
+                let s = r.status.as_u16();
+                *statuses.entry(s).or_insert(0usize) += 1;
+                // The token is always right: a CSRF refusal means the form never reached its
+                // handler, and the test would prove nothing.
+                if r.body.contains("请求已过期") {
+                    report.push(format!(
+                        "{role}: POST {} refused by the CSRF check",
+                        form.action
+                    ));
+                }
+                if s >= 500 {
+                    report.push(format!(
+                        "{role}: POST {} with {:?}… -> {s}",
+                        form.action,
+                        v.chars().take(20).collect::<String>()
+                    ));
+                } else if (400..500).contains(&s) && r.body.trim().is_empty() {
+                    report.push(format!(
+                        "{role}: POST {} -> {s} without a message",
+                        form.action
+                    ));
+                }
+                // A form may end the session (e.g. disabling an account): log in again.
+                if !app.cookies.contains_key("zj_session") {
+                    app.login_ok(role).await;
+                }
+            }
+        }
+        eprintln!("{role}: {} pages, {} forms", seen_pages.len(), forms.len());
+    }
+    eprintln!("{total_posts} posts, answers by status: {statuses:?}");
+    assert!(
+        report.is_empty(),
+        "{} failures:\n{}",
+        report.len(),
+        report.join("\n")
+    );
+    assert!(total_posts > 500, "only {total_posts} posts");
+    // Most hostile values are refused with a message in the form (422) or a flash (303).
+    assert!(
+        statuses.get(&422).copied().unwrap_or(0) > 100,
+        "{statuses:?}"
+    );
+    app.get("/healthz").await.assert_status(200);
 }

@@ -26,6 +26,7 @@ mod import;
 mod news;
 mod org;
 mod platform;
+mod props;
 mod scope;
 mod showcase;
 mod smoke;
