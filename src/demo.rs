@@ -1225,6 +1225,7 @@ fn seed_activities(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(us
                 let method = if rng.unit() < 0.9 { "qr" } else { "manual" };
                 am::check_in(
                     conn,
+                    id,
                     s.id,
                     method,
                     starts + Duration::minutes((rng.next() % 40) as i64 - 15),

@@ -395,8 +395,10 @@ pub fn set_status(
 }
 
 /// Record a check-in once (0 rows if already checked in or not confirmed).
+/// Check in a confirmed sign-up of this activity (the sign-up must belong to `activity_id`).
 pub fn check_in(
     conn: &mut DbConnection,
+    activity_id: i32,
     signup_id: i32,
     method: &str,
     now: NaiveDateTime,
@@ -404,6 +406,7 @@ pub fn check_in(
     Ok(diesel::update(
         activity_signups::table
             .filter(activity_signups::id.eq(signup_id))
+            .filter(activity_signups::activity_id.eq(activity_id))
             .filter(activity_signups::status.eq("confirmed"))
             .filter(activity_signups::checked_in_at.is_null()),
     )

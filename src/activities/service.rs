@@ -450,7 +450,7 @@ pub fn check_in_qr(
         if s.checked_in_at.is_some() {
             return Ok("您已经签到过了");
         }
-        model::check_in(conn, s.id, "qr", now)?;
+        model::check_in(conn, id, s.id, "qr", now)?;
         Ok("签到成功，欢迎参加！")
     })
 }
@@ -465,7 +465,7 @@ pub fn check_in_by_hand(
 ) -> AppResult<()> {
     write_tx(conn, |conn| {
         let a = load_for_staff(conn, user, id)?;
-        if model::check_in(conn, signup_id, "manual", actor.now)? != 1 {
+        if model::check_in(conn, id, signup_id, "manual", actor.now)? != 1 {
             return Err(AppError::Conflict(
                 "该报名不是“已报名”状态，或已经签到".into(),
             ));

@@ -480,7 +480,7 @@ async fn revoke_role(
     let back = format!("/admin/members/{id}");
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     match db::run(&state.pool, move |conn| {
-        service::revoke_role(conn, &user, &actor, role_id)
+        service::revoke_role(conn, &user, &actor, id, role_id)
     })
     .await
     {

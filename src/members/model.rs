@@ -291,9 +291,15 @@ pub fn has_role(
     Ok(n > 0)
 }
 
-pub fn find_role(conn: &mut DbConnection, role_id: i32) -> AppResult<Option<(i32, i32, String)>> {
+/// Role `role_id` of member `member_id` (None when the role is someone else's).
+pub fn find_role(
+    conn: &mut DbConnection,
+    member_id: i32,
+    role_id: i32,
+) -> AppResult<Option<(i32, i32, String)>> {
     Ok(roles::table
         .find(role_id)
+        .filter(roles::member_id.eq(member_id))
         .select((roles::member_id, roles::unit_id, roles::role))
         .first(conn)
         .optional()?)

@@ -363,15 +363,17 @@ pub fn grant_role(
     })
 }
 
+/// Revoke role `role_id` of member `member_id`: NotFound unless the role is that member's.
 pub fn revoke_role(
     conn: &mut DbConnection,
     user: &User,
     actor: &Actor,
+    member_id: i32,
     role_id: i32,
 ) -> AppResult<()> {
     write_tx(conn, |conn| {
-        let (member_id, unit_id, role) =
-            model::find_role(conn, role_id)?.ok_or(AppError::NotFound)?;
+        let (_, unit_id, role) =
+            model::find_role(conn, member_id, role_id)?.ok_or(AppError::NotFound)?;
         if member_id == user.id {
             return Err(AppError::Validation("不能修改自己的角色".into()));
         }

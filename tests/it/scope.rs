@@ -155,3 +155,158 @@ async fn only_chairs_and_admins_grant_roles_and_nobody_grants_their_own() {
         "a chair changed their own roles"
     );
 }
+
+/// Two ids in a path, two conditions in the query: a child reached through another parent is
+/// refused and nothing changes (each case with its positive counterpart).
+#[actix_web::test]
+async fn a_child_id_reached_through_another_parent_is_refused() {
+    use diesel::prelude::*;
+    use zhijia::db::schema::{activity_signups as s, attachments as att, images as im};
+    let mut app = spawn_demo().await;
+    let unit = |app_conn: &mut zhijia::db::PooledConn, n: &str| {
+        zhijia::org::model::find_by_name(app_conn, n).unwrap()[0].id
+    };
+    let (a, b) = (
+        unit(&mut app.conn(), "机关分会"),
+        unit(&mut app.conn(), "项目一部分会"),
+    );
+    let when = |m: i64| {
+        zhijia::time::format_input(&(app.state.config.clock.now() + chrono::Duration::minutes(m)))
+    };
+    let (start, end) = (when(30), when(150));
+    macro_rules! create {
+        ($who:expr, $unit:expr) => {{
+            app.cookies.clear();
+            app.login_ok($who).await;
+            let r = app
+                .post(
+                    "/admin/activities/new",
+                    &[
+                        ("title", "跨活动签到"),
+                        ("kind", "文体活动"),
+                        ("place", "礼堂"),
+                        ("starts_at", &start),
+                        ("ends_at", &end),
+                        ("capacity", "10"),
+                        ("audience", &$unit.to_string()),
+                    ],
+                )
+                .await;
+            r.assert_status(303);
+            r.location()
+                .trim_start_matches("/admin/activities/")
+                .parse::<i32>()
+                .unwrap()
+        }};
+    }
+    let act_a = create!("demo-cadre", a);
+    let act_b = create!("demo-cadre-b", b);
+    app.cookies.clear();
+    app.login_ok("demo-member").await;
+    app.post(&format!("/activities/{act_a}/signup"), &[])
+        .await
+        .assert_status(303);
+    let signup_a: i32 = s::table
+        .filter(s::activity_id.eq(act_a))
+        .select(s::id)
+        .first(&mut app.conn())
+        .unwrap();
+    // Branch B's cadre, through B's activity, cannot check in A's sign-up.
+    app.cookies.clear();
+    app.login_ok("demo-cadre-b").await;
+    let before = app.audit_count("activity.checkin");
+    let r = app
+        .post(
+            &format!("/admin/activities/{act_b}/checkin/{signup_a}"),
+            &[],
+        )
+        .await;
+    r.assert_status(303);
+    assert_eq!(r.location(), format!("/admin/activities/{act_b}"));
+    app.get(&format!("/admin/activities/{act_b}"))
+        .await
+        .assert_status(200)
+        .assert_contains("该报名不是");
+    let checked: Option<chrono::NaiveDateTime> = s::table
+        .find(signup_a)
+        .select(s::checked_in_at)
+        .first(&mut app.conn())
+        .unwrap();
+    assert!(checked.is_none(), "checked in through another activity");
+    assert_eq!(app.audit_count("activity.checkin"), before);
+    // A's cadre, through A's activity, can.
+    app.cookies.clear();
+    app.login_ok("demo-cadre").await;
+    app.post(
+        &format!("/admin/activities/{act_a}/checkin/{signup_a}"),
+        &[],
+    )
+    .await
+    .assert_status(303);
+    app.get(&format!("/admin/activities/{act_a}"))
+        .await
+        .assert_contains("已签到");
+    assert_eq!(app.audit_count("activity.checkin"), before + 1);
+
+    // Showcase photos: a photo of post P1 asked for under post P2 is not found.
+    let owners: Vec<(i32, i32)> = im::table
+        .filter(im::owner_type.eq("showcase"))
+        .select((im::owner_id, im::id))
+        .order(im::id.asc())
+        .load(&mut app.conn())
+        .unwrap();
+    let (p1, img1) = owners[0];
+    let (p2, _) = *owners.iter().find(|(p, _)| *p != p1).unwrap();
+    app.cookies.clear();
+    app.login_ok("demo-admin").await;
+    for suffix in ["", "/thumb"] {
+        app.get(&format!("/showcase/{p1}/photos/{img1}{suffix}"))
+            .await
+            .assert_status(200);
+        app.get(&format!("/showcase/{p2}/photos/{img1}{suffix}"))
+            .await
+            .assert_status(404);
+    }
+    // Benefit attachments, on the staff side.
+    let files: Vec<(i32, i32)> = att::table
+        .filter(att::owner_type.eq("benefit"))
+        .select((att::owner_id, att::id))
+        .order(att::id.asc())
+        .load(&mut app.conn())
+        .unwrap();
+    let (r1, f1) = files[0];
+    let (r2, _) = *files.iter().find(|(r, _)| *r != r1).unwrap();
+    app.get(&format!("/admin/benefits/{r1}/attachments/{f1}"))
+        .await
+        .assert_status(200);
+    app.get(&format!("/admin/benefits/{r2}/attachments/{f1}"))
+        .await
+        .assert_status(404);
+
+    // A role revoked through another member's path is not found, and stays.
+    let cadre = app.member_id("demo-cadre");
+    let member = app.member_id("demo-member");
+    let role_id: i32 = {
+        use zhijia::db::schema::roles as r;
+        r::table
+            .filter(r::member_id.eq(cadre))
+            .select(r::id)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    let roles_before = app.count("roles");
+    app.post(
+        &format!("/admin/members/{member}/roles/{role_id}/delete"),
+        &[],
+    )
+    .await
+    .assert_status(404);
+    assert_eq!(app.count("roles"), roles_before);
+    app.post(
+        &format!("/admin/members/{cadre}/roles/{role_id}/delete"),
+        &[],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(app.count("roles"), roles_before - 1);
+}
