@@ -78,7 +78,36 @@ pub async fn site(
         c.make_removal();
         res.response_mut().add_cookie(&c)?;
     }
+    if secure {
+        secure_every_cookie(res.headers_mut());
+    }
     Ok(res)
+}
+
+/// Behind HTTPS (`--secure-cookies`): every cookie this response sets is `Secure` (session,
+/// CSRF anchor, flash, removals), and browsers are told to use HTTPS from now on.
+fn secure_every_cookie(headers: &mut actix_web::http::header::HeaderMap) {
+    headers.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
+    let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).cloned().collect();
+    if cookies.is_empty() {
+        return;
+    }
+    headers.remove(header::SET_COOKIE);
+    for v in cookies {
+        let secured = v.to_str().ok().and_then(|s| {
+            if s.split(';')
+                .any(|p| p.trim().eq_ignore_ascii_case("secure"))
+            {
+                None
+            } else {
+                HeaderValue::from_str(&format!("{s}; Secure")).ok()
+            }
+        });
+        headers.append(header::SET_COOKIE, secured.unwrap_or(v));
+    }
 }
 
 /// The access log: `address "METHOD path" status bytes time`, at info level. Grievance

@@ -174,3 +174,101 @@ async fn state_changes_are_audited_and_the_audit_log_is_append_only() {
         "a cadre of B saw A's audit rows"
     );
 }
+
+/// With `--secure-cookies` (behind HTTPS) every cookie is Secure — session, CSRF anchor, flash
+/// and removals — and HSTS is sent; without it, neither.
+#[actix_web::test]
+async fn secure_cookies_mark_every_cookie_secure_and_send_hsts() {
+    use actix_web::test::{call_service, init_service, TestRequest};
+    let (url, _db) = fresh_db();
+    let mut config = test_config(url);
+    config.secure_cookies = true;
+    let state = zhijia::build_state(config).unwrap();
+    zhijia::demo::seed(&state).unwrap();
+    let svc = init_service(zhijia::app(state.clone())).await;
+    let res = call_service(&svc, TestRequest::get().uri("/login").to_request()).await;
+    assert!(res.headers().contains_key("strict-transport-security"));
+    let set: Vec<String> = res
+        .headers()
+        .get_all("set-cookie")
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(!set.is_empty(), "the login page sets the CSRF anchor");
+    let pre = set
+        .iter()
+        .find(|c| c.starts_with("zj_pre"))
+        .expect("anchor cookie");
+    assert!(pre.contains("Secure"), "{pre}");
+    let body = String::from_utf8(actix_web::test::read_body(res).await.to_vec()).unwrap();
+    let token = regex_lite::Regex::new(r#"name="csrf_token" value="([^"]+)""#)
+        .unwrap()
+        .captures(&body)
+        .unwrap()[1]
+        .to_string();
+    let pre_value = pre.split(';').next().unwrap().to_string();
+    let login = TestRequest::post()
+        .uri("/login")
+        .insert_header(("cookie", pre_value.clone()))
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(
+            serde_urlencoded::to_string([
+                ("csrf_token", token.as_str()),
+                ("username", "demo-member"),
+                ("password", "wrong-password-x"),
+            ])
+            .unwrap(),
+        )
+        .to_request();
+    assert_eq!(call_service(&svc, login).await.status().as_u16(), 422);
+    let login = TestRequest::post()
+        .uri("/login")
+        .insert_header(("cookie", pre_value))
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(
+            serde_urlencoded::to_string([
+                ("csrf_token", token.as_str()),
+                ("username", "demo-member"),
+                ("password", "zhijia-demo"),
+            ])
+            .unwrap(),
+        )
+        .to_request();
+    let res = call_service(&svc, login).await;
+    assert_eq!(res.status().as_u16(), 303);
+    let cookies: Vec<String> = res
+        .headers()
+        .get_all("set-cookie")
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("zj_session="))
+        .expect("session cookie");
+    assert!(session.contains("Secure"), "{session}");
+    // A flash (after a redirect with a message) is Secure too.
+    let svc2 = init_service(zhijia::app(state.clone()).route(
+        "/test/flash",
+        actix_web::web::get().to(move || {
+            let f = zhijia::web::redirect_flash("/", "ok", "好");
+            async move { f }
+        }),
+    ))
+    .await;
+    let res = call_service(&svc2, TestRequest::get().uri("/test/flash").to_request()).await;
+    let all: Vec<String> = res
+        .headers()
+        .get_all("set-cookie")
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(!all.is_empty());
+    assert!(all.iter().all(|c| c.contains("Secure")), "{all:?}");
+
+    // Without the flag: no HSTS, no Secure.
+    let mut app = spawn().await;
+    let r = app.get("/login").await;
+    assert!(!r.headers.contains_key("strict-transport-security"));
+    assert!(r
+        .headers
+        .get_all("set-cookie")
+        .all(|v| !v.to_str().unwrap().contains("Secure")));
+}
