@@ -181,11 +181,7 @@ pub fn save(
         let Some((starts, ends, opens, closes, capacity)) = parsed.filter(|_| e.is_empty()) else {
             return Ok(Err(e));
         };
-        let publisher = units
-            .iter()
-            .min_by_key(|u| u.depth())
-            .map(|u| u.id)
-            .unwrap_or(user.unit_id);
+        let publisher = scope::lowest_common_ancestor(&units).unwrap_or(user.unit_id);
         let title = form.title.trim();
         let description = form.description.trim();
         let data = ActivityData {

@@ -160,11 +160,7 @@ pub fn save(
             return Ok(Err(e));
         }
         // The publishing unit: the top of the chosen audience (or the existing one on edit).
-        let publisher = units
-            .iter()
-            .min_by_key(|u| u.depth())
-            .map(|u| u.id)
-            .unwrap_or(user.unit_id);
+        let publisher = scope::lowest_common_ancestor(&units).unwrap_or(user.unit_id);
         let existing = match id {
             Some(id) => {
                 let a = model::find(conn, id)?.ok_or(AppError::NotFound)?;

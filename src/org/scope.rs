@@ -84,6 +84,24 @@ pub fn manages(user: &User, unit_path: &str) -> bool {
     }
 }
 
+/// The lowest common ancestor of units, from their paths ("/1/5/12/"): the owner of an item
+/// published to several units, so that only a cadre who manages every audience unit manages it.
+pub fn lowest_common_ancestor(units: &[OrgUnit]) -> Option<i32> {
+    let mut paths = units.iter().map(|u| {
+        u.path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<i32>().ok())
+            .collect::<Vec<Option<i32>>>()
+    });
+    let mut common = paths.next()?;
+    for p in paths {
+        let same = common.iter().zip(&p).take_while(|(a, b)| a == b).count();
+        common.truncate(same);
+    }
+    common.last().copied().flatten()
+}
+
 /// Who may manage whom (edit, disable, reset the password, roles, grid): a cadre or chair
 /// manages plain members in their subtree; an account that holds any role, or is an
 /// administrator, is managed only by an administrator, or by a chair whose unit is strictly

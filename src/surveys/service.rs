@@ -192,11 +192,7 @@ pub fn create(
         if !e.is_empty() {
             return Ok(Err(e));
         }
-        let publisher = units
-            .iter()
-            .min_by_key(|u| u.depth())
-            .map(|u| u.id)
-            .unwrap_or(user.unit_id);
+        let publisher = scope::lowest_common_ancestor(&units).unwrap_or(user.unit_id);
         let id = model::insert(
             conn,
             &NewSurvey {

@@ -310,3 +310,114 @@ async fn a_child_id_reached_through_another_parent_is_refused() {
     .assert_status(303);
     assert_eq!(app.count("roles"), roles_before - 1);
 }
+
+/// Content for several units belongs to their lowest common ancestor: a chair's survey,
+/// activity and notice for branches A and B are not A's cadre's to export or edit; the chair's.
+#[actix_web::test]
+async fn items_for_two_branches_belong_to_their_common_ancestor() {
+    let mut app = spawn_demo().await;
+    let unit = |app_conn: &mut zhijia::db::PooledConn, n: &str| {
+        zhijia::org::model::find_by_name(app_conn, n).unwrap()[0].id
+    };
+    let (a, b) = (
+        unit(&mut app.conn(), "机关分会").to_string(),
+        unit(&mut app.conn(), "项目一部分会").to_string(),
+    );
+    let later = |d: i64| {
+        zhijia::time::format_input(&(app.state.config.clock.now() + chrono::Duration::days(d)))
+    };
+    let (close, start, end) = (later(7), later(10), later(11));
+    let cat = zhijia::news::model::categories(&mut app.conn()).unwrap()[0]
+        .id
+        .to_string();
+    app.login_ok("demo-chair").await;
+    let survey = app
+        .post(
+            "/admin/surveys/new",
+            &[
+                ("title", "两个分会的问卷"),
+                ("source", "[单选] 好吗\n好\n不好"),
+                ("closes_at", &close),
+                ("results_visibility", "after_answer"),
+                ("audience", &a),
+                ("audience", &b),
+            ],
+        )
+        .await;
+    survey.assert_status(303);
+    let survey = survey.location().to_string();
+    let activity = app
+        .post(
+            "/admin/activities/new",
+            &[
+                ("title", "两个分会的活动"),
+                ("kind", "文体活动"),
+                ("place", "礼堂"),
+                ("starts_at", &start),
+                ("ends_at", &end),
+                ("capacity", "10"),
+                ("audience", &a),
+                ("audience", &b),
+            ],
+        )
+        .await;
+    activity.assert_status(303);
+    let activity = activity.location().to_string();
+    let notice = app
+        .post(
+            "/admin/news/new",
+            &[
+                ("title", "两个分会的通知"),
+                ("category_id", &cat),
+                ("body", "正文"),
+                ("audience", &a),
+                ("audience", &b),
+                ("mandatory", "1"),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    notice.assert_status(303);
+    let notice = notice.location().to_string();
+    // The chair reaches all three.
+    for p in [
+        format!("{survey}/results.xlsx"),
+        format!("{activity}/edit"),
+        format!("{notice}/unread.xlsx"),
+        notice.clone(),
+    ] {
+        app.get(&p).await.assert_status(200);
+    }
+    app.logout().await;
+    // A's cadre reaches none of them, and cannot save over the activity.
+    app.login_ok("demo-cadre").await;
+    for p in [
+        format!("{survey}/results.xlsx"),
+        survey.clone(),
+        format!("{activity}/edit"),
+        activity.clone(),
+        format!("{notice}/unread.xlsx"),
+        format!("{notice}/reads"),
+        notice.clone(),
+    ] {
+        app.get(&p).await.assert_status(404);
+    }
+    app.post(
+        &format!("{activity}/edit"),
+        &[
+            ("title", "改了"),
+            ("kind", "文体活动"),
+            ("place", "礼堂"),
+            ("starts_at", &start),
+            ("ends_at", &end),
+            ("capacity", "10"),
+            ("audience", &a),
+        ],
+    )
+    .await
+    .assert_status(404);
+    // A's members still see them.
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.get("/surveys").await.assert_contains("两个分会的问卷");
+}
