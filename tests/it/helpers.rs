@@ -218,7 +218,9 @@ pub async fn spawn() -> TestApp<
     }
 }
 
-/// A fresh app seeded with `zhijia demo`.
+/// A fresh app seeded with `zhijia demo`: a copy of the demo database seeded once per test
+/// process (seeding takes seconds on two cores, a copy milliseconds). Tests that seed around
+/// another day call `zhijia::demo::seed` themselves.
 pub async fn spawn_demo() -> TestApp<
     impl Service<
         actix_http::Request,
@@ -226,9 +228,69 @@ pub async fn spawn_demo() -> TestApp<
         Error = actix_web::Error,
     >,
 > {
-    let app = spawn().await;
-    zhijia::demo::seed(&app.state).expect("seed demo");
-    app
+    let (url, db) = demo_db();
+    let state = zhijia::build_state(test_config(url)).expect("build state");
+    let svc = test::init_service(zhijia::app(state.clone())).await;
+    TestApp {
+        svc,
+        state,
+        cookies: HashMap::new(),
+        _db: db,
+    }
+}
+
+/// The seeded demo every `spawn_demo` copies: a SQLite file, or a PostgreSQL template database
+/// (its name starts with `zhijia_t_`, so the next run's sweep drops it).
+enum DemoTemplate {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+static DEMO_TEMPLATE: std::sync::OnceLock<DemoTemplate> = std::sync::OnceLock::new();
+
+fn demo_template() -> &'static DemoTemplate {
+    DEMO_TEMPLATE.get_or_init(|| {
+        let (url, db) = fresh_db();
+        {
+            let state = zhijia::build_state(test_config(url)).expect("build template state");
+            zhijia::demo::seed(&state).expect("seed demo template");
+            // Dropping the state closes every connection: SQLite checkpoints its WAL into the
+            // file, and PostgreSQL may then copy the database as a template.
+        }
+        let t = match &db {
+            TestDb::Sqlite(dir) => DemoTemplate::Sqlite(dir.0.join("test.db")),
+            TestDb::Postgres { name, .. } => DemoTemplate::Postgres(name.clone()),
+        };
+        // Kept for the whole process (a static is never dropped).
+        std::mem::forget(db);
+        t
+    })
+}
+
+/// A fresh copy of the demo database for one test.
+pub fn demo_db() -> (DbUrl, TestDb) {
+    match demo_template() {
+        DemoTemplate::Sqlite(template) => {
+            let dir = tempfile_dir::TempDir::new();
+            let path = dir.0.join("test.db");
+            std::fs::copy(template, &path).expect("copy the demo template");
+            (DbUrl::Sqlite(path), TestDb::Sqlite(dir))
+        }
+        DemoTemplate::Postgres(template) => {
+            let base = pg_base_url().expect("PostgreSQL template without a URL");
+            let admin_url = with_db_name(&base, "postgres");
+            let mut admin =
+                diesel::PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
+            let name = format!("zhijia_t_{}", zhijia::auth::random_token(8).to_lowercase());
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                .expect("copy the demo template database");
+            (
+                DbUrl::Postgres(with_db_name(&base, &name)),
+                TestDb::Postgres { admin_url, name },
+            )
+        }
+    }
 }
 
 impl<S, B> TestApp<S>
