@@ -93,6 +93,13 @@ pub enum Command {
         /// Destination file (must not exist)
         file: std::path::PathBuf,
     },
+    /// Verify the invariants between denormalised counts and their rows (seats, likes, comments,
+    /// budgets, case states, survey sheets) and print what is wrong; exit code 1 if anything is
+    Check {
+        /// Recompute the repairable counts from their rows (audited as check.repair)
+        #[arg(long)]
+        repair: bool,
+    },
     /// Measure the sign-up forecast: train on all but the most recent activities, predict those,
     /// and compare with the naive baseline (mean sign-up rate of the kind). The last line reads
     /// `model MAE <x>, baseline MAE <y>, improvement <z>%, coverage <w>%`.

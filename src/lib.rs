@@ -17,6 +17,7 @@ pub mod forecast;
 pub mod grievances;
 pub mod home;
 pub mod images;
+pub mod invariants;
 pub mod members;
 pub mod news;
 pub mod notifications;

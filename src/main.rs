@@ -88,6 +88,44 @@ fn run(cli: Cli) -> AppResult<()> {
             }
             Ok(())
         }
+        Command::Check { repair } => {
+            let pool = db::build_pool(&config.database, 2)?;
+            let mut conn = pool.get()?;
+            db::migrate(&mut conn)?;
+            let found = zhijia::invariants::check(&mut conn)?;
+            for v in &found {
+                println!("{v}{}", if v.repairable { " (repairable)" } else { "" });
+            }
+            if repair && found.iter().any(|v| v.repairable) {
+                let actor = zhijia::audit::Actor {
+                    id: None,
+                    name: "zhijia check --repair".into(),
+                    ip: None,
+                    now: config.clock.now(),
+                };
+                let fixed = zhijia::invariants::repair(&mut conn, &actor)?;
+                println!("repaired {} count(s)", fixed.len());
+                let left = zhijia::invariants::check(&mut conn)?;
+                println!("{} problem(s) left", left.len());
+                return if left.is_empty() {
+                    Ok(())
+                } else {
+                    Err(AppError::Validation(format!(
+                        "{} problem(s) left",
+                        left.len()
+                    )))
+                };
+            }
+            if found.is_empty() {
+                println!("all invariants hold");
+                Ok(())
+            } else {
+                Err(AppError::Validation(format!(
+                    "{} problem(s) found; `zhijia check --repair` recomputes the repairable ones",
+                    found.len()
+                )))
+            }
+        }
         Command::ForecastBacktest { held_out } => {
             let pool = db::build_pool(&config.database, 2)?;
             let mut conn = pool.get()?;

@@ -174,6 +174,7 @@ pub const ACTIONS: &[&str] = &[
     "logout",
     "password.change",
     "password.reset",
+    "check.repair",
     "setup.admin",
     "member.create",
     "member.update",

@@ -23,6 +23,7 @@ mod forecast;
 mod grievances;
 mod hostile;
 mod import;
+mod invariants;
 mod news;
 mod org;
 mod platform;

@@ -1,0 +1,324 @@
+//! The invariants between denormalised counts and the rows they count, in one place: checked by
+//! `zhijia check` on a live database, by the randomized concurrency test, and repaired by
+//! `zhijia check --repair` (audited).
+//!
+//! - every activity: `confirmed_count` = its confirmed sign-ups ≤ capacity; waitlist positions
+//!   are distinct and positive (the place shown to members is the rank, 1..n without gaps);
+//! - every showcase post: `like_count` = its likes, `comment_count` = its visible comments;
+//! - every budget: approved and paid requests drawing on it sum to at most its plan;
+//! - every grievance and benefit request: its state is the state its last state event moved to;
+//! - every survey: as many answer sheets as participants (anonymous ones too).
+
+use std::collections::HashMap;
+
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+
+use crate::audit::{self, Actor};
+use crate::db::schema::{
+    activities, activity_signups, benefit_events, benefit_requests, budgets, comments,
+    grievance_events, grievances, showcase_likes, showcase_posts, survey_participants,
+    survey_responses, surveys,
+};
+use crate::db::{write_tx, DbConnection};
+use crate::error::AppResult;
+
+/// One broken invariant, told so an operator can act on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub what: &'static str,
+    pub id: i32,
+    pub detail: String,
+    /// Whether `repair` recomputes it from the rows.
+    pub repairable: bool,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.what, self.id, self.detail)
+    }
+}
+
+fn counts<I: IntoIterator<Item = (i32, i64)>>(rows: I) -> HashMap<i32, i64> {
+    rows.into_iter().collect()
+}
+
+/// Every invariant, checked on the database as it is now.
+pub fn check(conn: &mut DbConnection) -> AppResult<Vec<Violation>> {
+    let mut out = Vec::new();
+    check_activities(conn, &mut out)?;
+    check_showcase(conn, &mut out)?;
+    check_budgets(conn, &mut out)?;
+    check_states(conn, &mut out)?;
+    check_surveys(conn, &mut out)?;
+    Ok(out)
+}
+
+fn check_activities(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult<()> {
+    let confirmed = counts(
+        activity_signups::table
+            .filter(activity_signups::status.eq("confirmed"))
+            .group_by(activity_signups::activity_id)
+            .select((activity_signups::activity_id, count_star()))
+            .load::<(i32, i64)>(conn)?,
+    );
+    let rows: Vec<(i32, i32, i32)> = activities::table
+        .select((
+            activities::id,
+            activities::confirmed_count,
+            activities::capacity,
+        ))
+        .load(conn)?;
+    for (id, count, capacity) in rows {
+        let n = confirmed.get(&id).copied().unwrap_or(0);
+        if i64::from(count) != n {
+            out.push(Violation {
+                what: "activity",
+                id,
+                detail: format!("confirmed_count {count}, confirmed sign-ups {n}"),
+                repairable: true,
+            });
+        }
+        if n > i64::from(capacity) {
+            out.push(Violation {
+                what: "activity",
+                id,
+                detail: format!("{n} confirmed sign-ups for {capacity} seats"),
+                repairable: false,
+            });
+        }
+    }
+    let waiting: Vec<(i32, i32)> = activity_signups::table
+        .filter(activity_signups::status.eq("waitlisted"))
+        .select((activity_signups::activity_id, activity_signups::position))
+        .order((activity_signups::activity_id, activity_signups::position))
+        .load(conn)?;
+    for pair in waiting.windows(2) {
+        if let [(a1, p1), (a2, p2)] = pair {
+            if a1 == a2 && p1 == p2 {
+                out.push(Violation {
+                    what: "activity",
+                    id: *a1,
+                    detail: format!("two waitlisted sign-ups share position {p1}"),
+                    repairable: false,
+                });
+            }
+        }
+    }
+    if let Some((a, p)) = waiting.iter().find(|(_, p)| *p <= 0) {
+        out.push(Violation {
+            what: "activity",
+            id: *a,
+            detail: format!("waitlist position {p}"),
+            repairable: false,
+        });
+    }
+    Ok(())
+}
+
+fn showcase_counts(conn: &mut DbConnection) -> AppResult<(HashMap<i32, i64>, HashMap<i32, i64>)> {
+    let likes = counts(
+        showcase_likes::table
+            .group_by(showcase_likes::post_id)
+            .select((showcase_likes::post_id, count_star()))
+            .load::<(i32, i64)>(conn)?,
+    );
+    let visible = counts(
+        comments::table
+            .filter(comments::owner_type.eq("showcase"))
+            .filter(comments::hidden.eq(false))
+            .group_by(comments::owner_id)
+            .select((comments::owner_id, count_star()))
+            .load::<(i32, i64)>(conn)?,
+    );
+    Ok((likes, visible))
+}
+
+fn check_showcase(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult<()> {
+    let (likes, visible) = showcase_counts(conn)?;
+    let rows: Vec<(i32, i32, i32)> = showcase_posts::table
+        .select((
+            showcase_posts::id,
+            showcase_posts::like_count,
+            showcase_posts::comment_count,
+        ))
+        .load(conn)?;
+    for (id, like_count, comment_count) in rows {
+        let l = likes.get(&id).copied().unwrap_or(0);
+        let c = visible.get(&id).copied().unwrap_or(0);
+        if i64::from(like_count) != l || i64::from(comment_count) != c {
+            out.push(Violation {
+                what: "showcase post",
+                id,
+                detail: format!(
+                    "like_count {like_count} (likes {l}), comment_count {comment_count} (visible comments {c})"
+                ),
+                repairable: true,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_budgets(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult<()> {
+    let committed: Vec<(Option<i32>, i64)> = benefit_requests::table
+        .filter(benefit_requests::state.eq_any(["approved", "paid"]))
+        .filter(benefit_requests::budget_id.is_not_null())
+        .select((benefit_requests::budget_id, benefit_requests::amount_fen))
+        .load(conn)?;
+    let mut sums: HashMap<i32, i64> = HashMap::new();
+    for (b, amount) in committed {
+        if let Some(b) = b {
+            let e = sums.entry(b).or_insert(0);
+            *e = e.saturating_add(amount);
+        }
+    }
+    let plans: Vec<(i32, i64)> = budgets::table
+        .select((budgets::id, budgets::planned_fen))
+        .load(conn)?;
+    for (id, planned) in plans {
+        let used = sums.get(&id).copied().unwrap_or(0);
+        if used > planned {
+            out.push(Violation {
+                what: "budget",
+                id,
+                detail: format!("approved and paid {used} fen over a plan of {planned} fen"),
+                repairable: false,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_states(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult<()> {
+    // The last state-changing event of each case (events are ordered by id).
+    let events: Vec<(i32, Option<String>)> = grievance_events::table
+        .filter(grievance_events::to_state.is_not_null())
+        .order((grievance_events::grievance_id, grievance_events::id))
+        .select((grievance_events::grievance_id, grievance_events::to_state))
+        .load(conn)?;
+    let last: HashMap<i32, String> = events
+        .into_iter()
+        .filter_map(|(g, s)| s.map(|s| (g, s)))
+        .collect();
+    let cases: Vec<(i32, String)> = grievances::table
+        .select((grievances::id, grievances::state))
+        .load(conn)?;
+    for (id, state) in cases {
+        match last.get(&id) {
+            Some(s) if *s == state => {}
+            other => out.push(Violation {
+                what: "grievance",
+                id,
+                detail: format!("state {state}, last state event {other:?}"),
+                repairable: false,
+            }),
+        }
+    }
+    let events: Vec<(i32, Option<String>)> = benefit_events::table
+        .filter(benefit_events::to_state.is_not_null())
+        .order((benefit_events::request_id, benefit_events::id))
+        .select((benefit_events::request_id, benefit_events::to_state))
+        .load(conn)?;
+    let last: HashMap<i32, String> = events
+        .into_iter()
+        .filter_map(|(r, s)| s.map(|s| (r, s)))
+        .collect();
+    let requests: Vec<(i32, String)> = benefit_requests::table
+        .select((benefit_requests::id, benefit_requests::state))
+        .load(conn)?;
+    for (id, state) in requests {
+        match last.get(&id) {
+            Some(s) if *s == state => {}
+            other => out.push(Violation {
+                what: "benefit request",
+                id,
+                detail: format!("state {state}, last state event {other:?}"),
+                repairable: false,
+            }),
+        }
+    }
+    Ok(())
+}
+
+fn check_surveys(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult<()> {
+    let sheets = counts(
+        survey_responses::table
+            .group_by(survey_responses::survey_id)
+            .select((survey_responses::survey_id, count_star()))
+            .load::<(i32, i64)>(conn)?,
+    );
+    let people = counts(
+        survey_participants::table
+            .group_by(survey_participants::survey_id)
+            .select((survey_participants::survey_id, count_star()))
+            .load::<(i32, i64)>(conn)?,
+    );
+    let ids: Vec<i32> = surveys::table.select(surveys::id).load(conn)?;
+    for id in ids {
+        let (s, p) = (
+            sheets.get(&id).copied().unwrap_or(0),
+            people.get(&id).copied().unwrap_or(0),
+        );
+        if s != p {
+            out.push(Violation {
+                what: "survey",
+                id,
+                detail: format!("{s} answer sheets, {p} participants"),
+                repairable: false,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Recompute every repairable count from its rows, in one transaction with one audit row per
+/// repaired object. Returns what was repaired.
+pub fn repair(conn: &mut DbConnection, actor: &Actor) -> AppResult<Vec<Violation>> {
+    write_tx(conn, |conn| {
+        let found: Vec<Violation> = check(conn)?.into_iter().filter(|v| v.repairable).collect();
+        for v in &found {
+            match v.what {
+                "activity" => {
+                    let n: i64 = activity_signups::table
+                        .filter(activity_signups::activity_id.eq(v.id))
+                        .filter(activity_signups::status.eq("confirmed"))
+                        .count()
+                        .get_result(conn)?;
+                    diesel::update(activities::table.find(v.id))
+                        .set(activities::confirmed_count.eq(i32::try_from(n).unwrap_or(i32::MAX)))
+                        .execute(conn)?;
+                }
+                "showcase post" => {
+                    let likes: i64 = showcase_likes::table
+                        .filter(showcase_likes::post_id.eq(v.id))
+                        .count()
+                        .get_result(conn)?;
+                    let visible: i64 = comments::table
+                        .filter(comments::owner_type.eq("showcase"))
+                        .filter(comments::owner_id.eq(v.id))
+                        .filter(comments::hidden.eq(false))
+                        .count()
+                        .get_result(conn)?;
+                    diesel::update(showcase_posts::table.find(v.id))
+                        .set((
+                            showcase_posts::like_count.eq(i32::try_from(likes).unwrap_or(i32::MAX)),
+                            showcase_posts::comment_count
+                                .eq(i32::try_from(visible).unwrap_or(i32::MAX)),
+                        ))
+                        .execute(conn)?;
+                }
+                _ => continue,
+            }
+            audit::record(
+                conn,
+                actor,
+                None,
+                "check.repair",
+                (v.what, Some(v.id)),
+                &v.detail,
+            )?;
+        }
+        Ok(found)
+    })
+}
