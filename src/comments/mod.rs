@@ -148,6 +148,8 @@ pub fn add(
 /// Keep the showcase post's comment count equal to its visible comments.
 fn recount(conn: &mut DbConnection, owner: Owner) -> AppResult<()> {
     if let Owner::Showcase(id) = owner {
+        // Lock the post first, so the count below sees every committed comment.
+        crate::showcase::model::lock(conn, id)?;
         let n: i64 = comments::table
             .filter(comments::owner_type.eq("showcase"))
             .filter(comments::owner_id.eq(id))

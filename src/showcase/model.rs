@@ -308,12 +308,23 @@ pub fn liked(conn: &mut DbConnection, post_id: i32, member_id: i32) -> AppResult
 }
 
 /// Like or unlike; the stored count follows the likes table inside the same transaction.
+/// Lock a post's row for the rest of the transaction (a no-op update): counts recomputed after
+/// it see every committed like and comment, also on PostgreSQL under READ COMMITTED, where two
+/// transactions counting at once would otherwise both write the same stale number.
+pub fn lock(conn: &mut DbConnection, post_id: i32) -> AppResult<()> {
+    diesel::update(showcase_posts::table.find(post_id))
+        .set(showcase_posts::like_count.eq(showcase_posts::like_count))
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn toggle_like(
     conn: &mut DbConnection,
     post_id: i32,
     member_id: i32,
     now: NaiveDateTime,
 ) -> AppResult<bool> {
+    lock(conn, post_id)?;
     let now_liked = if liked(conn, post_id, member_id)? {
         diesel::delete(
             showcase_likes::table
