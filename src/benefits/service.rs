@@ -738,6 +738,12 @@ pub fn mark_paid(
             if !is_finance_for(user, &unit.path) {
                 return Err(AppError::Forbidden);
             }
+            // Segregation of duties: nobody marks their own request paid.
+            if req.member_id == user.id {
+                return Err(AppError::Validation(
+                    "不能为自己的申请登记付款，请由其他财务人员办理".into(),
+                ));
+            }
             if req.state != "approved" {
                 continue;
             }

@@ -133,6 +133,12 @@ pub fn decide(
         if !scope::manages(user, &p.unit_path) {
             return Err(AppError::NotFound);
         }
+        // Nobody approves their own post: another cadre of the unit decides.
+        if p.member_id == user.id {
+            return Err(AppError::Validation(
+                "不能审核自己的投稿，请由本单位其他工会干部审核".into(),
+            ));
+        }
         let status = if approve { "approved" } else { "rejected" };
         let reason: String = reason.chars().take(200).collect();
         if model::decide(conn, id, version, status, &reason, user.id, actor.now)? != 1 {

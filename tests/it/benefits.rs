@@ -708,3 +708,36 @@ async fn an_admin_adds_an_item_for_one_branch_and_only_its_members_may_apply() {
         .await
         .assert_status(403);
 }
+
+/// Segregation of duties: finance cannot mark its own request paid (another finance person
+/// does), and the refusal says why.
+#[actix_web::test]
+async fn finance_cannot_mark_its_own_request_paid() {
+    use diesel::prelude::*;
+    use zhijia::db::schema::benefit_requests as br;
+    let mut app = spawn_demo().await;
+    let finance = app.member_id("demo-finance");
+    // An approved request of the demo, made finance's own.
+    let id: i32 = br::table
+        .filter(br::state.eq("approved"))
+        .select(br::id)
+        .first(&mut app.conn())
+        .unwrap();
+    diesel::update(br::table.find(id))
+        .set(br::member_id.eq(finance))
+        .execute(&mut app.conn())
+        .unwrap();
+    app.login_ok("demo-finance").await;
+    let id_s = id.to_string();
+    let r = app
+        .post(
+            "/admin/benefits/payouts",
+            &[("id", id_s.as_str()), ("reference", "FK-SELF-1")],
+        )
+        .await;
+    r.assert_status(303);
+    app.get("/admin/benefits/payouts")
+        .await
+        .assert_contains("不能为自己的申请登记付款");
+    assert_eq!(req(&mut app.conn(), id).state, "approved");
+}

@@ -753,3 +753,50 @@ async fn admins_add_and_rename_news_categories_and_cadres_cannot() {
     assert_eq!(app.audit_count("news.category"), 2);
     app.get("/news").await.assert_contains("劳动安全");
 }
+
+/// Nobody approves their own post: the cadre's own story waits for another cadre, and the
+/// refusal says so.
+#[actix_web::test]
+async fn a_cadre_cannot_approve_their_own_post() {
+    let mut app = spawn_demo().await;
+    let photo = jpeg(320, 240);
+    app.login_ok("demo-cadre").await;
+    let r = app
+        .post_multipart_named(
+            "/showcase/new",
+            &[
+                ("category", "活动剪影"),
+                ("title", "干部自己的投稿"),
+                ("story", "自己审核自己的投稿不应通过。"),
+            ],
+            &[("photos", "a.jpg", &photo)],
+        )
+        .await;
+    r.assert_status(303);
+    let id = post_id(&r);
+    let before = app.audit_count("showcase.approve");
+    let r = app
+        .post(
+            &format!("/admin/showcase/{id}/decide"),
+            &[("action", "approve"), ("version", "0")],
+        )
+        .await;
+    r.assert_status(303);
+    app.get(&r.location().to_string())
+        .await
+        .assert_contains("不能审核自己的投稿");
+    assert_eq!(app.audit_count("showcase.approve"), before);
+    app.get(&format!("/showcase/{id}"))
+        .await
+        .assert_contains("待审核");
+    // The chair above may approve it.
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    app.post(
+        &format!("/admin/showcase/{id}/decide"),
+        &[("action", "approve"), ("version", "0")],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(app.audit_count("showcase.approve"), before + 1);
+}
