@@ -782,7 +782,7 @@ async fn a_cadre_cannot_approve_their_own_post() {
         )
         .await;
     r.assert_status(303);
-    app.get(&r.location().to_string())
+    app.get(r.location())
         .await
         .assert_contains("不能审核自己的投稿");
     assert_eq!(app.audit_count("showcase.approve"), before);
