@@ -111,13 +111,14 @@ async fn a_randomized_concurrent_workload_keeps_every_invariant() {
     let mut rng = Lcg(seed);
     let mut app = spawn_demo().await;
     let unit = zhijia::org::model::find_by_name(&mut app.conn(), "机关分会").unwrap()[0].id;
-    let later = |m: i64| {
-        zhijia::time::format_input(&(app.state.config.clock.now() + chrono::Duration::minutes(m)))
-    };
+    let now = app.state.config.clock.now();
+    let later = |m: i64| zhijia::time::format_input(&(now + chrono::Duration::minutes(m)));
     let (start, end) = (later(60 * 24 * 3), later(60 * 24 * 3 + 120));
     app.login_ok("demo-cadre").await;
     let mut acts = Vec::new();
-    for (i, cap) in [3, 5, 8].iter().enumerate() {
+    // Three for sign-up and cancel; the fourth only takes sign-ups and check-ins (a checked-in
+    // member may not cancel, which would blur what each member's last action means).
+    for (i, cap) in [3, 5, 8, 6].iter().enumerate() {
         let r = app
             .post(
                 "/admin/activities/new",
@@ -140,6 +141,30 @@ async fn a_randomized_concurrent_workload_keeps_every_invariant() {
                 .unwrap(),
         );
     }
+    let checkin_act = acts.pop().unwrap();
+    let survey = app
+        .post(
+            "/admin/surveys/new",
+            &[
+                ("title", "随机问卷"),
+                ("source", "[单选] 满意吗 *\n满意\n不满意"),
+                ("closes_at", &later(60 * 24 * 7)),
+                ("results_visibility", "after_answer"),
+                ("anonymous", "1"),
+                ("audience", &unit.to_string()),
+            ],
+        )
+        .await;
+    survey.assert_status(303);
+    let survey: i32 = survey
+        .location()
+        .trim_start_matches("/admin/surveys/")
+        .parse()
+        .unwrap();
+    let question = zhijia::surveys::model::questions(&mut app.conn(), survey).unwrap()[0].id;
+    let answer_key = format!("q{question}");
+    let mut answered: std::collections::HashSet<i32> = Default::default();
+    let mut checkin_ids: Vec<i32> = Vec::new();
     let cadre = Session {
         member_id: app.member_id("demo-cadre"),
         cookie: app.cookies["zj_session"].clone(),
@@ -179,7 +204,7 @@ async fn a_randomized_concurrent_workload_keeps_every_invariant() {
         let mut reqs = Vec::new();
         for &m in &chosen {
             let s = &people[m];
-            let (path, effect) = match rng.below(10) {
+            let (path, effect) = match rng.below(13) {
                 0..=2 => {
                     let a = acts[rng.below(acts.len())];
                     (format!("/activities/{a}/signup"), Some((a, true)))
@@ -193,6 +218,11 @@ async fn a_randomized_concurrent_workload_keeps_every_invariant() {
                     *toggles.entry((s.member_id, p)).or_insert(0) += 1;
                     (format!("/showcase/{p}/like"), None)
                 }
+                8 => {
+                    answered.insert(s.member_id);
+                    (format!("/surveys/{survey}"), None)
+                }
+                9 | 10 => (format!("/activities/{checkin_act}/signup"), None),
                 _ => {
                     let p = posts[rng.below(posts.len())];
                     (format!("/showcase/{p}/comments"), None)
@@ -222,15 +252,24 @@ async fn a_randomized_concurrent_workload_keeps_every_invariant() {
             let c = comment_ids[rng.below(comment_ids.len())];
             let action = if rng.below(2) == 0 { "hide" } else { "restore" };
             reqs.push((&cadre, format!("/admin/comments/{c}/{action}")));
+        } else if !checkin_ids.is_empty() && rng.below(3) == 0 {
+            let id = checkin_ids[rng.below(checkin_ids.len())];
+            reqs.push((
+                &cadre,
+                format!("/admin/activities/{checkin_act}/checkin/{id}"),
+            ));
         }
         let n = reqs.len();
         let answers = futures_util::future::join_all(reqs.iter().map(|(s, path)| {
-            let body: &[(&str, &str)] = if path.ends_with("/comments") {
-                &[("body", "随机评论")]
+            let body: Vec<(&str, &str)> = if path.ends_with("/comments") {
+                vec![("body", "随机评论")]
+            } else if path.starts_with("/surveys/") {
+                vec![(answer_key.as_str(), "1")]
             } else {
-                &[]
+                vec![]
             };
-            app.post_as(s, path, body)
+            let app = &app;
+            async move { app.post_as(s, path, &body).await }
         }))
         .await;
         for a in answers {
@@ -244,6 +283,11 @@ async fn a_randomized_concurrent_workload_keeps_every_invariant() {
                 .select(comments::id)
                 .load(&mut app.conn())
                 .unwrap();
+            checkin_ids = su::table
+                .filter(su::activity_id.eq(checkin_act))
+                .select(su::id)
+                .load(&mut app.conn())
+                .unwrap();
         }
     }
     eprintln!("{done} operations, answers by status: {statuses:?}");
@@ -254,6 +298,24 @@ async fn a_randomized_concurrent_workload_keeps_every_invariant() {
     let mut conn = app.conn();
     let broken = zhijia::invariants::check(&mut conn).unwrap();
     assert!(broken.is_empty(), "seed {seed}: {broken:#?}");
+    // Every member who answered did so once; the anonymous sheets match (an invariant above).
+    let participants: i64 = zhijia::db::schema::survey_participants::table
+        .filter(zhijia::db::schema::survey_participants::survey_id.eq(survey))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(participants, answered.len() as i64, "seed {seed}");
+    // Only confirmed sign-ups of the activity were checked in.
+    let checked: Vec<String> = su::table
+        .filter(su::activity_id.eq(checkin_act))
+        .filter(su::checked_in_at.is_not_null())
+        .select(su::status)
+        .load(&mut conn)
+        .unwrap();
+    assert!(
+        checked.iter().all(|s| s == "confirmed"),
+        "seed {seed}: {checked:?}"
+    );
     for ((member, post), n) in &toggles {
         let liked: i64 = showcase_likes::table
             .filter(showcase_likes::post_id.eq(post))
