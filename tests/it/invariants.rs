@@ -316,6 +316,14 @@ async fn a_randomized_concurrent_workload_keeps_every_invariant() {
         checked.iter().all(|s| s == "confirmed"),
         "seed {seed}: {checked:?}"
     );
+    if ops >= 2000 {
+        // The workload did what it claims: check-ins, answers, likes and sign-ups happened.
+        assert!(!checked.is_empty() && !answered.is_empty(), "seed {seed}");
+        assert!(
+            !toggles.is_empty() && !last_signup.is_empty(),
+            "seed {seed}"
+        );
+    }
     for ((member, post), n) in &toggles {
         let liked: i64 = showcase_likes::table
             .filter(showcase_likes::post_id.eq(post))
