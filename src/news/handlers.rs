@@ -98,7 +98,26 @@ pub struct ArticlePage {
     comment_action: String,
 }
 
+/// Whether the member opened the page themselves: a navigation from our own pages, a typed
+/// address or a bookmark. A page of another site that links or embeds the article (a
+/// cross-site GET) must not sign a mandatory notice's read receipt on the member's behalf.
+fn opened_by_member(req: &actix_web::HttpRequest) -> bool {
+    let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
+    match header("sec-fetch-site") {
+        Some(site) => matches!(site, "same-origin" | "none"),
+        // Browsers without Fetch Metadata: judge by the Referer's host.
+        None => header("referer").is_none_or(|r| {
+            let host = req.connection_info().host().to_string();
+            r.split("://")
+                .nth(1)
+                .and_then(|rest| rest.split('/').next())
+                .is_some_and(|h| h == host)
+        }),
+    }
+}
+
 async fn show(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     ctx: Ctx,
     CurrentUser(user): CurrentUser,
@@ -106,8 +125,13 @@ async fn show(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let now = state.config.clock.now();
+    let receipt = opened_by_member(&req);
     let (mut a, categories, files, comments) = db::run(&state.pool, move |conn| {
-        let a = service::open(conn, &user, id, now)?;
+        let a = if receipt {
+            service::open(conn, &user, id, now)?
+        } else {
+            service::readable(conn, &user, id, now)?
+        };
         let files = crate::attachments::list(conn, ("news", id))?;
         let comments = if a.comments_enabled {
             crate::comments::thread(conn, crate::comments::Owner::News(id))?

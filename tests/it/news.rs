@@ -835,3 +835,42 @@ async fn the_statements_of_a_page_view_are_prepared_once() {
         "statements were prepared again"
     );
 }
+
+/// A page of another site that links or embeds a mandatory notice does not sign its read
+/// receipt for the member; opening it from the portal (or a bookmark) does.
+#[actix_web::test]
+async fn a_cross_site_request_does_not_sign_a_read_receipt() {
+    use actix_web::test::TestRequest;
+    let mut app = spawn_demo().await;
+    let a = unit(&mut app.conn(), "机关分会");
+    app.login_ok("demo-cadre").await;
+    let id = publish(&mut app, "跨站回执测试通知", "正文", &[a], true).await;
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    let path = format!("/news/{id}");
+    let r = app
+        .send(
+            TestRequest::get()
+                .uri(&path)
+                .insert_header(("sec-fetch-site", "cross-site")),
+        )
+        .await;
+    r.assert_status(200).assert_contains("跨站回执测试通知");
+    let r = app
+        .send(
+            TestRequest::get()
+                .uri(&path)
+                .insert_header(("referer", "https://evil.example/page")),
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(model::readers(&mut app.conn(), id).unwrap().len(), 0);
+    app.send(
+        TestRequest::get()
+            .uri(&path)
+            .insert_header(("sec-fetch-site", "same-origin")),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(model::readers(&mut app.conn(), id).unwrap().len(), 1);
+}
