@@ -184,6 +184,18 @@ pub fn report(
     write_tx(conn, |conn| {
         let c = find(conn, id)?.ok_or(AppError::NotFound)?;
         let owner = Owner::from_parts(&c.owner_type, c.owner_id).ok_or(AppError::NotFound)?;
+        // Only a comment the member can see: a visible comment under an item they may read.
+        if c.hidden {
+            return Err(AppError::NotFound);
+        }
+        match owner {
+            Owner::News(a) => {
+                crate::news::service::readable(conn, user, a, now)?;
+            }
+            Owner::Showcase(p) => {
+                crate::showcase::service::open(conn, user, p)?;
+            }
+        }
         let already: i64 = comment_reports::table
             .filter(comment_reports::comment_id.eq(id))
             .filter(comment_reports::member_id.eq(user.id))

@@ -874,3 +874,70 @@ async fn a_cross_site_request_does_not_sign_a_read_receipt() {
     .assert_status(200);
     assert_eq!(model::readers(&mut app.conn(), id).unwrap().len(), 1);
 }
+
+/// Reports only on comments the member can see: under an article outside their audience the
+/// report is refused (404) and nothing is counted.
+#[actix_web::test]
+async fn a_member_reports_only_comments_they_can_see() {
+    let mut app = spawn_demo().await;
+    let a = unit(&mut app.conn(), "机关分会");
+    let cat = model::categories(&mut app.conn()).unwrap()[0]
+        .id
+        .to_string();
+    app.login_ok("demo-cadre").await;
+    let r = app
+        .post(
+            "/admin/news/new",
+            &[
+                ("title", "可评论的分会通知"),
+                ("category_id", &cat),
+                ("body", "正文"),
+                ("audience", &a.to_string()),
+                ("comments", "1"),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    r.assert_status(303);
+    let id: i32 = r
+        .location()
+        .trim_start_matches("/admin/news/")
+        .parse()
+        .unwrap();
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.post(&format!("/news/{id}/comments"), &[("body", "第一条评论")])
+        .await
+        .assert_status(303);
+    let cid: i32 = {
+        use diesel::prelude::*;
+        use zhijia::db::schema::comments as c;
+        c::table
+            .filter(c::owner_type.eq("news"))
+            .filter(c::owner_id.eq(id))
+            .select(c::id)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    app.logout().await;
+    // Branch B's member cannot read the article, so cannot report under it.
+    app.login_ok("demo-member-b").await;
+    app.get(&format!("/news/{id}")).await.assert_status(404);
+    app.post(&format!("/comments/{cid}/report"), &[("reason", "广告")])
+        .await
+        .assert_status(404);
+    assert_eq!(
+        app.count(&format!("comment_reports WHERE comment_id = {cid}")),
+        0
+    );
+    app.logout().await;
+    // A reader of the article can.
+    app.login_ok("demo-member").await;
+    app.post(&format!("/comments/{cid}/report"), &[("reason", "广告")])
+        .await
+        .assert_status(303);
+    assert_eq!(
+        app.count(&format!("comment_reports WHERE comment_id = {cid}")),
+        1
+    );
+}
