@@ -164,7 +164,8 @@ async fn show_page(
     db::run(&state.pool, move |conn| {
         let (req, item, unit) = service::load_for_staff(conn, &user, id)?;
         let m = crate::members::model::find(conn, req.member_id)?.ok_or(AppError::NotFound)?;
-        let details = if service::may_see_details(&user, &req, &unit.path) {
+        let see_details = service::may_see_details(&user, &req, &unit.path);
+        let details = if see_details {
             if item.sensitive {
                 service::record_details_view(conn, &actor, &req)?;
             }
@@ -186,7 +187,11 @@ async fn show_page(
         Ok(BenefitShowPage {
             can_decide: service::may_decide(&user, &req, &unit.path),
             events: model::events(conn, id)?,
-            files: crate::attachments::list(conn, ("benefit", id))?,
+            files: if see_details {
+                crate::attachments::list(conn, ("benefit", id))?
+            } else {
+                Vec::new()
+            },
             member: (m.name, m.employee_no),
             ctx,
             req,
@@ -259,15 +264,27 @@ async fn decide(
     }
 }
 
+/// A request's material (hospital records, certificates) is as sensitive as its details: only
+/// those who may see the details download it, and for a sensitive item each download is audited.
 async fn attachment(
+    req_http: HttpRequest,
     state: web::Data<AppState>,
     StaffUser(user): StaffUser,
     path: web::Path<(i32, i32)>,
 ) -> AppResult<HttpResponse> {
     let (id, aid) = path.into_inner();
+    let actor = Actor::user(&user, client_ip(&req_http), state.config.clock.now());
     let (name, mime, data) = db::run(&state.pool, move |conn| {
-        service::load_for_staff(conn, &user, id)?;
-        crate::attachments::data(conn, ("benefit", id), aid)?.ok_or(AppError::NotFound)
+        let (req, item, unit) = service::load_for_staff(conn, &user, id)?;
+        if !service::may_see_details(&user, &req, &unit.path) {
+            return Err(AppError::NotFound);
+        }
+        let file =
+            crate::attachments::data(conn, ("benefit", id), aid)?.ok_or(AppError::NotFound)?;
+        if item.sensitive {
+            service::record_details_view(conn, &actor, &req)?;
+        }
+        Ok(file)
     })
     .await?;
     Ok(crate::attachments::response(&name, &mime, data))

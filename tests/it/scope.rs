@@ -267,19 +267,61 @@ async fn a_child_id_reached_through_another_parent_is_refused() {
             .await
             .assert_status(404);
     }
-    // Benefit attachments, on the staff side.
-    let files: Vec<(i32, i32)> = att::table
-        .filter(att::owner_type.eq("benefit"))
-        .select((att::owner_id, att::id))
-        .order(att::id.asc())
-        .load(&mut app.conn())
-        .unwrap();
+    // Benefit attachments, on the staff side: as the chair, on requests in the chair's subtree
+    // (material is shown only to those who may see a request's details).
+    let chair_path = {
+        let chair = app.member_id("demo-chair");
+        let u = zhijia::auth::user::load_user(&mut app.conn(), chair, "")
+            .unwrap()
+            .unwrap();
+        u.roles
+            .iter()
+            .find(|g| g.role == zhijia::org::Role::Chair)
+            .unwrap()
+            .unit_path
+            .clone()
+    };
+    let files: Vec<(i32, i32)> = {
+        use zhijia::db::schema::{benefit_requests as br, org_units as ou};
+        att::table
+            .inner_join(br::table.on(br::id.eq(att::owner_id)))
+            .inner_join(ou::table.on(ou::id.eq(br::unit_id)))
+            .filter(att::owner_type.eq("benefit"))
+            .filter(ou::path.like(format!("{chair_path}%")))
+            .select((att::owner_id, att::id))
+            .order(att::id.asc())
+            .load(&mut app.conn())
+            .unwrap()
+    };
     let (r1, f1) = files[0];
     let (r2, _) = *files.iter().find(|(r, _)| *r != r1).unwrap();
+    app.cookies.clear();
+    app.login_ok("demo-chair").await;
+    let viewed = app.audit_count("benefit.view_details");
     app.get(&format!("/admin/benefits/{r1}/attachments/{f1}"))
         .await
         .assert_status(200);
     app.get(&format!("/admin/benefits/{r2}/attachments/{f1}"))
+        .await
+        .assert_status(404);
+    let sensitive: bool = {
+        use zhijia::db::schema::{benefit_items as bi, benefit_requests as br};
+        br::table
+            .inner_join(bi::table.on(bi::id.eq(br::item_id)))
+            .filter(br::id.eq(r1))
+            .select(bi::sensitive)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(
+        app.audit_count("benefit.view_details"),
+        viewed + i64::from(sensitive),
+        "a download of sensitive material is audited"
+    );
+    app.cookies.clear();
+    app.login_ok("demo-admin").await;
+    // The system administrator is not in any approval chain: no material.
+    app.get(&format!("/admin/benefits/{r1}/attachments/{f1}"))
         .await
         .assert_status(404);
 
