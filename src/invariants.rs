@@ -190,54 +190,57 @@ fn check_budgets(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult
     Ok(())
 }
 
-fn check_states(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult<()> {
-    // The last state-changing event of each case (events are ordered by id).
-    let events: Vec<(i32, Option<String>)> = grievance_events::table
-        .filter(grievance_events::to_state.is_not_null())
-        .order((grievance_events::grievance_id, grievance_events::id))
-        .select((grievance_events::grievance_id, grievance_events::to_state))
-        .load(conn)?;
-    let last: HashMap<i32, String> = events
+/// The state each case's last state-changing event moved it to (events ordered by id).
+fn last_states(events: Vec<(i32, Option<String>)>) -> HashMap<i32, String> {
+    events
         .into_iter()
-        .filter_map(|(g, s)| s.map(|s| (g, s)))
-        .collect();
-    let cases: Vec<(i32, String)> = grievances::table
-        .select((grievances::id, grievances::state))
-        .load(conn)?;
+        .filter_map(|(case, to)| to.map(|to| (case, to)))
+        .collect()
+}
+
+/// Cases whose state is not the one their last state event moved them to.
+fn compare_states(
+    what: &'static str,
+    cases: Vec<(i32, String)>,
+    last: &HashMap<i32, String>,
+    out: &mut Vec<Violation>,
+) {
     for (id, state) in cases {
         match last.get(&id) {
             Some(s) if *s == state => {}
             other => out.push(Violation {
-                what: "grievance",
+                what,
                 id,
                 detail: format!("state {state}, last state event {other:?}"),
                 repairable: false,
             }),
         }
     }
-    let events: Vec<(i32, Option<String>)> = benefit_events::table
-        .filter(benefit_events::to_state.is_not_null())
-        .order((benefit_events::request_id, benefit_events::id))
-        .select((benefit_events::request_id, benefit_events::to_state))
+}
+
+fn check_states(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult<()> {
+    let last = last_states(
+        grievance_events::table
+            .filter(grievance_events::to_state.is_not_null())
+            .order((grievance_events::grievance_id, grievance_events::id))
+            .select((grievance_events::grievance_id, grievance_events::to_state))
+            .load(conn)?,
+    );
+    let cases = grievances::table
+        .select((grievances::id, grievances::state))
         .load(conn)?;
-    let last: HashMap<i32, String> = events
-        .into_iter()
-        .filter_map(|(r, s)| s.map(|s| (r, s)))
-        .collect();
-    let requests: Vec<(i32, String)> = benefit_requests::table
+    compare_states("grievance", cases, &last, out);
+    let last = last_states(
+        benefit_events::table
+            .filter(benefit_events::to_state.is_not_null())
+            .order((benefit_events::request_id, benefit_events::id))
+            .select((benefit_events::request_id, benefit_events::to_state))
+            .load(conn)?,
+    );
+    let requests = benefit_requests::table
         .select((benefit_requests::id, benefit_requests::state))
         .load(conn)?;
-    for (id, state) in requests {
-        match last.get(&id) {
-            Some(s) if *s == state => {}
-            other => out.push(Violation {
-                what: "benefit request",
-                id,
-                detail: format!("state {state}, last state event {other:?}"),
-                repairable: false,
-            }),
-        }
-    }
+    compare_states("benefit request", requests, &last, out);
     Ok(())
 }
 

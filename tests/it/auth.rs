@@ -313,12 +313,7 @@ async fn thirty_parallel_wrong_passwords_check_at_most_five_whichever_identifier
             .expect("demo-member has a phone")
     };
     let token = app.csrf().await;
-    let cookie: String = app
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let cookie = app.cookie_header();
     let before = app.audit_count("login.failed");
     let reqs = (0..30).map(|i| {
         let user = if i % 2 == 0 {
@@ -367,12 +362,7 @@ async fn one_address_trying_many_accounts_is_throttled_and_a_forged_forwarded_fo
     use actix_web::test::{call_service, TestRequest};
     let mut app = spawn_demo().await;
     let token = app.csrf().await;
-    let cookie: String = app
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let cookie = app.cookie_header();
     let attempt = |user: String, forged: String| {
         let body = serde_urlencoded::to_string([
             ("csrf_token", token.as_str()),

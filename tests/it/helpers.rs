@@ -208,6 +208,20 @@ pub async fn spawn() -> TestApp<
     >,
 > {
     let (url, db) = fresh_db();
+    spawn_on(url, db).await
+}
+
+/// The app on a given database.
+async fn spawn_on(
+    url: DbUrl,
+    db: TestDb,
+) -> TestApp<
+    impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    >,
+> {
     let state = zhijia::build_state(test_config(url)).expect("build state");
     let svc = test::init_service(zhijia::app(state.clone())).await;
     TestApp {
@@ -229,14 +243,7 @@ pub async fn spawn_demo() -> TestApp<
     >,
 > {
     let (url, db) = demo_db();
-    let state = zhijia::build_state(test_config(url)).expect("build state");
-    let svc = test::init_service(zhijia::app(state.clone())).await;
-    TestApp {
-        svc,
-        state,
-        cookies: HashMap::new(),
-        _db: db,
-    }
+    spawn_on(url, db).await
 }
 
 /// The seeded demo every `spawn_demo` copies: a SQLite file, or a PostgreSQL template database
@@ -298,7 +305,8 @@ where
     S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
 {
-    fn cookie_header(&self) -> String {
+    /// The browser's cookies as one `Cookie` header value.
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))

@@ -213,12 +213,7 @@ async fn multipart_bodies_with_too_many_parts_or_bytes_are_refused_early() {
     let mut app = spawn_demo().await;
     app.login_ok("demo-member").await;
     let boundary = "----zhijia-hostile-boundary";
-    let cookie: String = app
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let cookie = app.cookie_header();
     let send = |body: Vec<u8>| {
         let req = TestRequest::post()
             .uri("/showcase/new")
