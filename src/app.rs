@@ -189,6 +189,7 @@ async fn minute_jobs(state: &web::Data<AppState>, holder: &str) {
     let h = holder.to_string();
     let res = db::run(&state.pool, move |conn| {
         crate::auth::session::purge_expired(conn, now)?;
+        crate::audit::release_deferred(conn, now)?;
         if !crate::workflow::lease::try_acquire(
             conn,
             "deadlines",

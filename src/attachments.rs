@@ -8,7 +8,8 @@ use diesel::prelude::*;
 
 use crate::db::schema::attachments;
 use crate::db::DbConnection;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::web::upload::TypedFile;
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = attachments)]
@@ -91,4 +92,117 @@ pub fn response(filename: &str, content_type: &str, data: Vec<u8>) -> HttpRespon
         ))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .body(data)
+}
+
+/// The files of a case form, checked (`typed_files`) and then scrubbed; problems go to
+/// `errors` under "files" and no file is returned then.
+pub async fn case_files(
+    mp: crate::web::upload::MultipartForm,
+    errors: &mut crate::web::FieldErrors,
+    anonymous: bool,
+) -> AppResult<Vec<TypedFile>> {
+    let files = mp.typed_files(errors);
+    if !errors.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(match scrub(files, anonymous).await? {
+        Ok(f) => f,
+        Err(msgs) => {
+            msgs.into_iter().for_each(|m| errors.add("files", m));
+            Vec::new()
+        }
+    })
+}
+
+/// Make a case's files safe to store. Photos are always re-encoded (EXIF with GPS, device and
+/// capture time gone); in anonymous cases PDFs also lose their document information and XMP
+/// metadata, and every file is renamed `附件1.jpg`, `附件2.pdf`… so nothing points back to the
+/// member. `Err(messages)` is for the person who uploaded (shown next to the field).
+pub async fn scrub(
+    files: Vec<TypedFile>,
+    anonymous: bool,
+) -> AppResult<Result<Vec<TypedFile>, Vec<String>>> {
+    if files.is_empty() {
+        return Ok(Ok(files));
+    }
+    let _slot = crate::images::SLOTS
+        .acquire()
+        .await
+        .map_err(|_| AppError::Internal("image slots closed".into()))?;
+    actix_web::web::block(move || scrub_now(files, anonymous))
+        .await
+        .map_err(|e| AppError::Internal(format!("attachment worker: {e}")))
+}
+
+/// The synchronous part of `scrub`.
+pub fn scrub_now(files: Vec<TypedFile>, anonymous: bool) -> Result<Vec<TypedFile>, Vec<String>> {
+    let mut out = Vec::with_capacity(files.len());
+    let mut errors = Vec::new();
+    for (n, (name, mime, data)) in (1..).zip(files) {
+        let stored_name = |ext: &str| {
+            if anonymous {
+                format!("附件{n}.{ext}")
+            } else {
+                let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
+                format!("{stem}.{ext}")
+            }
+        };
+        match mime {
+            "image/jpeg" | "image/png" => {
+                match std::panic::catch_unwind(|| crate::images::scrub_photo(&name, &data)) {
+                    Ok(Ok(jpeg)) => out.push((stored_name("jpg"), "image/jpeg", jpeg)),
+                    Ok(Err(m)) => errors.push(m),
+                    Err(_) => errors.push(format!("“{name}”无法读取，请换一张图片")),
+                }
+            }
+            "application/pdf" if anonymous => match std::panic::catch_unwind(|| strip_pdf(&data)) {
+                Ok(Some(pdf)) => out.push((stored_name("pdf"), mime, pdf)),
+                _ => errors.push(format!(
+                    "无法清除“{name}”中的作者等文档属性（文件可能已加密或已损坏）。\
+                         匿名申诉请改为上传截图，或另存为新的 PDF 后再试"
+                )),
+            },
+            _ => out.push((stored_name("pdf"), mime, data)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A PDF without its document information dictionary (Author, Creator, dates…) and without XMP
+/// metadata on any object, rewritten so no earlier revision survives. None if the file cannot
+/// be read, is encrypted, or still names an author afterwards.
+pub fn strip_pdf(data: &[u8]) -> Option<Vec<u8>> {
+    use lopdf::{Document, LoadOptions, Object};
+    let options = LoadOptions::with_max_decompressed_size(32 * 1024 * 1024);
+    let mut doc = Document::load_mem_with_options(data, options).ok()?;
+    if doc.is_encrypted() {
+        return None;
+    }
+    doc.trailer.remove(b"Info");
+    doc.traverse_objects(|o| {
+        let dict = match o {
+            Object::Dictionary(d) => d,
+            Object::Stream(s) => &mut s.dict,
+            _ => return,
+        };
+        dict.remove(b"Metadata");
+        dict.remove(b"PieceInfo");
+    });
+    doc.prune_objects();
+    let mut out = Vec::new();
+    doc.save_to(&mut out).ok()?;
+    // Belt and braces: what we store must read back without an information dictionary.
+    let check = Document::load_mem(&out).ok()?;
+    if check.trailer.get(b"Info").is_ok() || contains(&out, b"/Author") {
+        return None;
+    }
+    Some(out)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }

@@ -362,8 +362,8 @@ fn seed_grievances(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usi
             unit_id: filer.unit_id.to_string(),
             submit_token: format!("demo-case-{i:03}-0000000000"),
         };
-        let (id, _receipt) = match service::submit(conn, &filer, &form, &[], filed)? {
-            Submitted::Named(id) => (id, None),
+        let case_ref = match service::submit(conn, &filer, &form, &[], filed)? {
+            Submitted::Named(r) => r,
             Submitted::Anonymous(r) => {
                 let id = crate::grievances::model::find_by_receipt(
                     conn,
@@ -372,11 +372,11 @@ fn seed_grievances(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usi
                         service::normalize_receipt(&r).as_bytes(),
                     ]),
                 )?
-                .map(|g| g.id)
+                .map(|g| g.public_ref)
                 .ok_or(crate::error::AppError::NotFound)?;
-                (id, Some(r))
+                id
             }
-            Submitted::Duplicate { id, .. } => (id, None),
+            Submitted::Duplicate { case_ref, .. } => case_ref,
         };
         count += 1;
         let cadre = if filer.unit_id == cadre_a.unit_id {
@@ -402,12 +402,19 @@ fn seed_grievances(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usi
         let mut t = filed;
         for step in steps {
             t += chrono::Duration::hours(5);
-            let g = crate::grievances::model::find(conn, id)?
+            let g = crate::grievances::model::find_by_ref(conn, &case_ref)?
                 .ok_or(crate::error::AppError::NotFound)?;
             let actor = crate::audit::Actor::user(cadre, None, t);
             match *step {
                 "rate" if target == 5 => {
-                    service::cadre_act(conn, cadre, &actor, id, g.version, CadreAction::Close)?;
+                    service::cadre_act(
+                        conn,
+                        cadre,
+                        &actor,
+                        &case_ref,
+                        g.version,
+                        CadreAction::Close,
+                    )?;
                 }
                 "rate" => service::member_act(
                     conn,
@@ -419,14 +426,19 @@ fn seed_grievances(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usi
                     },
                     t,
                 )?,
-                "accept" => {
-                    service::cadre_act(conn, cadre, &actor, id, g.version, CadreAction::Accept)?
-                }
+                "accept" => service::cadre_act(
+                    conn,
+                    cadre,
+                    &actor,
+                    &case_ref,
+                    g.version,
+                    CadreAction::Accept,
+                )?,
                 "reply" => service::cadre_act(
                     conn,
                     cadre,
                     &actor,
-                    id,
+                    &case_ref,
                     g.version,
                     CadreAction::Reply {
                         text: "已联系相关部门了解情况，请耐心等待。".into(),
@@ -436,7 +448,7 @@ fn seed_grievances(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usi
                     conn,
                     cadre,
                     &actor,
-                    id,
+                    &case_ref,
                     g.version,
                     CadreAction::Answer {
                         resolution: "经与单位协调，问题已解决，相关款项和安排已落实。".into(),
@@ -446,7 +458,7 @@ fn seed_grievances(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usi
                     conn,
                     cadre,
                     &actor,
-                    id,
+                    &case_ref,
                     g.version,
                     CadreAction::Reject {
                         reason: "该事项不属于工会维权受理范围，已建议向相关职能部门反映。".into(),

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::auth::User;
-use crate::db::schema::audit_log;
+use crate::db::schema::{audit_deferred, audit_log};
 use crate::db::DbConnection;
 use crate::error::AppResult;
 
@@ -65,6 +65,25 @@ pub fn record(
     detail: &str,
 ) -> AppResult<()> {
     let object_id = object.1.map(|i| i.to_string());
+    record_as(
+        conn,
+        actor,
+        unit_id,
+        action,
+        (object.0, object_id.as_deref()),
+        detail,
+    )
+}
+
+/// `record` for objects known by a text reference (a case's public reference).
+pub fn record_as(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    unit_id: Option<i32>,
+    action: &str,
+    object: (&str, Option<&str>),
+    detail: &str,
+) -> AppResult<()> {
     diesel::insert_into(audit_log::table)
         .values(NewAuditEntry {
             at: actor.now,
@@ -73,12 +92,119 @@ pub fn record(
             unit_id,
             action,
             object_type: object.0,
-            object_id: object_id.as_deref(),
+            object_id: object.1,
             detail,
             ip: actor.ip.as_deref(),
         })
         .execute(conn)?;
     Ok(())
+}
+
+/// The audit row of an anonymous action. It is written now, in the action's transaction, but
+/// waits in `audit_deferred` until `release_deferred` moves it into the log at a random moment
+/// between one and 25 hours later, dated by day only and with no actor, so neither its id nor its time
+/// sits next to the member's own rows (login, page views) in the log.
+pub fn record_anonymous(
+    conn: &mut DbConnection,
+    unit_id: Option<i32>,
+    action: &str,
+    object: (&str, &str),
+    detail: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    // Between one and 25 hours later: never the moment of the action itself.
+    let delay = chrono::Duration::seconds(i64::from(random_below(86_400)).saturating_add(3600));
+    diesel::insert_into(audit_deferred::table)
+        .values((
+            audit_deferred::release_at.eq(crate::time::plus(now, delay)),
+            audit_deferred::at.eq(crate::workflow::date_only(now)),
+            audit_deferred::actor_name.eq(ANONYMOUS),
+            audit_deferred::unit_id.eq(unit_id),
+            audit_deferred::action.eq(action),
+            audit_deferred::object_type.eq(object.0),
+            audit_deferred::object_id.eq(object.1),
+            audit_deferred::detail.eq(detail),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The name anonymous actions carry in the log.
+pub const ANONYMOUS: &str = "匿名会员";
+
+/// Move the deferred rows that are due into the log, in random order (background job). Each
+/// row moves in its own transaction with its deletion, so two instances cannot both move it.
+pub fn release_deferred(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+    type Deferred = (
+        i32,
+        NaiveDateTime,
+        String,
+        Option<i32>,
+        String,
+        String,
+        Option<String>,
+        String,
+    );
+    let mut due: Vec<Deferred> = audit_deferred::table
+        .filter(audit_deferred::release_at.le(now))
+        .select((
+            audit_deferred::id,
+            audit_deferred::at,
+            audit_deferred::actor_name,
+            audit_deferred::unit_id,
+            audit_deferred::action,
+            audit_deferred::object_type,
+            audit_deferred::object_id,
+            audit_deferred::detail,
+        ))
+        .limit(500)
+        .load(conn)?;
+    // Fisher–Yates: rows released in one round do not keep the order they were written in.
+    for i in (1..due.len()).rev() {
+        let j = random_below(u32::try_from(i).unwrap_or(u32::MAX).saturating_add(1)) as usize;
+        due.swap(i, j);
+    }
+    let mut moved = 0usize;
+    for (id, at, actor_name, unit_id, action, object_type, object_id, detail) in due {
+        let done = crate::db::write_tx(conn, |conn| {
+            let gone = diesel::delete(audit_deferred::table.find(id)).execute(conn)?;
+            if gone == 0 {
+                return Ok(false);
+            }
+            let actor = Actor {
+                id: None,
+                name: actor_name.clone(),
+                ip: None,
+                now: at,
+            };
+            record_as(
+                conn,
+                &actor,
+                unit_id,
+                &action,
+                (&object_type, object_id.as_deref()),
+                &detail,
+            )?;
+            Ok(true)
+        })?;
+        if done {
+            moved = moved.saturating_add(1);
+        }
+    }
+    Ok(moved)
+}
+
+/// A uniformly random number below `n` (n > 0), from the OS source.
+fn random_below(n: u32) -> u32 {
+    let mut b = [0u8; 8];
+    if getrandom::fill(&mut b).is_err() {
+        return 0;
+    }
+    // 64 random bits reduced mod n: the bias is below 2^-32.
+    u64::from_le_bytes(b)
+        .checked_rem(u64::from(n))
+        .and_then(|r| u32::try_from(r).ok())
+        .unwrap_or(0)
 }
 
 #[derive(Queryable, Selectable, Debug, Clone)]

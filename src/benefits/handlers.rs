@@ -155,7 +155,7 @@ async fn apply(
         submit_token: mp.text("submit_token"),
     };
     let mut errors = FieldErrors::default();
-    let files = mp.typed_files(&mut errors);
+    let files = crate::attachments::case_files(mp, &mut errors, false).await?;
     if !errors.is_empty() {
         return render_status(
             &ApplyPage {
@@ -279,7 +279,7 @@ async fn resubmit(
     let now = state.config.clock.now();
     let note = mp.text("note");
     let mut errors = FieldErrors::default();
-    let files = mp.typed_files(&mut errors);
+    let files = crate::attachments::case_files(mp, &mut errors, false).await?;
     if !errors.is_empty() {
         let msg = errors
             .0

@@ -70,6 +70,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_deferred (id) {
+        id -> Integer,
+        release_at -> Timestamp,
+        at -> Timestamp,
+        actor_name -> Text,
+        unit_id -> Nullable<Integer>,
+        action -> Text,
+        object_type -> Text,
+        object_id -> Nullable<Text>,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> Integer,
         at -> Timestamp,
@@ -110,6 +124,7 @@ diesel::table! {
         answered_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        public_ref -> Text,
     }
 }
 

@@ -23,10 +23,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/inbox", web::get().to(inbox))
         .route("/admin/grievances", web::get().to(list))
         .route("/admin/grievances/limits", web::post().to(save_limits))
-        .route("/admin/grievances/{id}", web::get().to(show))
-        .route("/admin/grievances/{id}/act", web::post().to(act))
+        .route("/admin/grievances/{case}", web::get().to(show))
+        .route("/admin/grievances/{case}/act", web::post().to(act))
         .route(
-            "/admin/grievances/{id}/attachments/{aid}",
+            "/admin/grievances/{case}/attachments/{aid}",
             web::get().to(attachment),
         );
 }
@@ -236,14 +236,15 @@ async fn show_page(
     state: &web::Data<AppState>,
     ctx: Ctx,
     user: std::sync::Arc<crate::auth::User>,
-    id: i32,
+    case_ref: String,
     log_view: Option<Actor>,
     error: String,
     draft: String,
 ) -> AppResult<CaseShowPage> {
     let now = state.config.clock.now();
     db::run(&state.pool, move |conn| {
-        let (g, unit) = service::load_for_cadre(conn, &user, id)?;
+        let (g, unit) = service::load_for_cadre(conn, &user, &case_ref)?;
+        let id = g.id;
         if let Some(actor) = log_view {
             service::record_view(conn, &actor, &g)?;
         }
@@ -292,7 +293,7 @@ async fn show(
     state: web::Data<AppState>,
     ctx: Ctx,
     StaffUser(user): StaffUser,
-    path: web::Path<i32>,
+    path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     render(
@@ -367,17 +368,18 @@ async fn act(
     state: web::Data<AppState>,
     ctx: Ctx,
     StaffUser(user): StaffUser,
-    path: web::Path<i32>,
+    path: web::Path<String>,
     Form(f): Form<CaseActForm>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
+    let case_ref = path.into_inner();
+    let r2 = case_ref.clone();
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let u2 = user.clone();
     let version = f.version;
     let result = async {
         let action = cadre_action(&f)?;
         db::run(&state.pool, move |conn| {
-            service::cadre_act(conn, &u2, &actor, id, version, action)
+            service::cadre_act(conn, &u2, &actor, &r2, version, action)
         })
         .await
     }
@@ -390,12 +392,12 @@ async fn act(
             done_message(&f.action),
         )),
         Ok(()) => Ok(redirect_flash(
-            &format!("/admin/grievances/{id}"),
+            &format!("/admin/grievances/{case_ref}"),
             "ok",
             done_message(&f.action),
         )),
         Err(AppError::Validation(m)) => {
-            let page = show_page(&state, ctx, user, id, None, m, f.text.clone()).await?;
+            let page = show_page(&state, ctx, user, case_ref, None, m, f.text.clone()).await?;
             render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => Err(e),
@@ -405,12 +407,12 @@ async fn act(
 async fn attachment(
     state: web::Data<AppState>,
     StaffUser(user): StaffUser,
-    path: web::Path<(i32, i32)>,
+    path: web::Path<(String, i32)>,
 ) -> AppResult<HttpResponse> {
-    let (id, aid) = path.into_inner();
+    let (case_ref, aid) = path.into_inner();
     let (name, mime, data) = db::run(&state.pool, move |conn| {
-        service::load_for_cadre(conn, &user, id)?;
-        model::attachment_data(conn, id, aid)?.ok_or(AppError::NotFound)
+        let (g, _) = service::load_for_cadre(conn, &user, &case_ref)?;
+        model::attachment_data(conn, g.id, aid)?.ok_or(AppError::NotFound)
     })
     .await?;
     Ok(super::attachment_response(&name, &mime, data))

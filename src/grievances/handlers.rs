@@ -27,10 +27,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/grievances/track/attachment",
             web::post().to(track_attachment),
         )
-        .route("/grievances/{id}", web::get().to(show))
-        .route("/grievances/{id}/act", web::post().to(act))
+        .route("/grievances/{case}", web::get().to(show))
+        .route("/grievances/{case}/act", web::post().to(act))
         .route(
-            "/grievances/{id}/attachments/{aid}",
+            "/grievances/{case}/attachments/{aid}",
             web::get().to(attachment),
         );
 }
@@ -120,7 +120,7 @@ async fn submit(
         submit_token: mp.text("submit_token"),
     };
     let mut errors = form.check();
-    let files = mp.typed_files(&mut errors);
+    let files = crate::attachments::case_files(mp, &mut errors, form.anonymous).await?;
     if !errors.is_empty() {
         let units = units(&state).await?;
         return render_status(
@@ -141,8 +141,8 @@ async fn submit(
     })
     .await;
     match outcome {
-        Ok(Submitted::Named(id)) => Ok(redirect_flash(
-            &format!("/grievances/{id}"),
+        Ok(Submitted::Named(case_ref)) => Ok(redirect_flash(
+            &format!("/grievances/{case_ref}"),
             "ok",
             "申诉已提交，工会将在 2 个工作日内受理",
         )),
@@ -151,10 +151,10 @@ async fn submit(
             receipt: Some(service::format_receipt(&receipt)),
         }),
         Ok(Submitted::Duplicate {
-            id,
+            case_ref,
             anonymous: false,
         }) => Ok(redirect_flash(
-            &format!("/grievances/{id}"),
+            &format!("/grievances/{case_ref}"),
             "ok",
             "这份申诉已经提交过，没有重复创建",
         )),
@@ -199,7 +199,7 @@ impl GrievanceShowPage {
     fn action_url(&self) -> String {
         match self.receipt {
             Some(_) => "/grievances/track/act".into(),
-            None => format!("/grievances/{}/act", self.g.id),
+            None => format!("/grievances/{}/act", self.g.public_ref),
         }
     }
 }
@@ -245,11 +245,11 @@ async fn show(
     state: web::Data<AppState>,
     ctx: Ctx,
     CurrentUser(user): CurrentUser,
-    path: web::Path<i32>,
+    path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
+    let case_ref = path.into_inner();
     let g = db::run(&state.pool, move |conn| {
-        service::load_for_member(conn, &user, id)
+        service::load_for_member(conn, &user, &case_ref)
     })
     .await?;
     render(&show_page(&state, ctx, g, None, String::new(), String::new()).await?)
@@ -298,16 +298,17 @@ async fn act(
     state: web::Data<AppState>,
     ctx: Ctx,
     CurrentUser(user): CurrentUser,
-    path: web::Path<i32>,
+    path: web::Path<String>,
     Form(f): Form<ActForm>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
+    let case_ref = path.into_inner();
     let now = state.config.clock.now();
     let u2 = user.clone();
+    let r2 = case_ref.clone();
     let result = async {
         let action = member_action(&f)?;
         db::run(&state.pool, move |conn| {
-            let g = service::load_for_member(conn, &u2, id)?;
+            let g = service::load_for_member(conn, &u2, &r2)?;
             service::member_act(conn, &g, Some(&u2), action, now)
         })
         .await
@@ -315,13 +316,13 @@ async fn act(
     .await;
     match result {
         Ok(()) => Ok(redirect_flash(
-            &format!("/grievances/{id}"),
+            &format!("/grievances/{case_ref}"),
             "ok",
             done_message(&f.action),
         )),
         Err(AppError::Validation(m)) => {
             let g = db::run(&state.pool, move |conn| {
-                service::load_for_member(conn, &user, id)
+                service::load_for_member(conn, &user, &case_ref)
             })
             .await?;
             render_status(
@@ -336,12 +337,12 @@ async fn act(
 async fn attachment(
     state: web::Data<AppState>,
     CurrentUser(user): CurrentUser,
-    path: web::Path<(i32, i32)>,
+    path: web::Path<(String, i32)>,
 ) -> AppResult<HttpResponse> {
-    let (id, aid) = path.into_inner();
+    let (case_ref, aid) = path.into_inner();
     let (name, mime, data) = db::run(&state.pool, move |conn| {
-        service::load_for_member(conn, &user, id)?;
-        model::attachment_data(conn, id, aid)?.ok_or(AppError::NotFound)
+        let g = service::load_for_member(conn, &user, &case_ref)?;
+        model::attachment_data(conn, g.id, aid)?.ok_or(AppError::NotFound)
     })
     .await?;
     Ok(super::attachment_response(&name, &mime, data))

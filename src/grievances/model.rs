@@ -71,6 +71,8 @@ pub struct Grievance {
     pub answered_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// What people see and type: `WQ-2026-7F3KQ`, random, never the row id.
+    pub public_ref: String,
 }
 
 impl Grievance {
@@ -125,6 +127,7 @@ pub struct NewGrievance<'a> {
     pub reopened: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub public_ref: &'a str,
 }
 
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -185,6 +188,23 @@ pub fn find(conn: &mut DbConnection, id: i32) -> AppResult<Option<Grievance>> {
         .optional()?)
 }
 
+/// The case with public reference `r` (as typed: case and spaces do not matter).
+pub fn find_by_ref(conn: &mut DbConnection, r: &str) -> AppResult<Option<Grievance>> {
+    let r = r.trim().to_ascii_uppercase();
+    Ok(grievances::table
+        .filter(grievances::public_ref.eq(r))
+        .select(Grievance::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn ref_taken(conn: &mut DbConnection, r: &str) -> AppResult<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        grievances::table.filter(grievances::public_ref.eq(r)),
+    ))
+    .get_result(conn)?)
+}
+
 pub fn find_by_receipt(
     conn: &mut DbConnection,
     receipt_hash: &str,
@@ -196,10 +216,13 @@ pub fn find_by_receipt(
         .optional()?)
 }
 
-pub fn id_by_submit_token(conn: &mut DbConnection, token: &str) -> AppResult<Option<(i32, bool)>> {
+pub fn ref_by_submit_token(
+    conn: &mut DbConnection,
+    token: &str,
+) -> AppResult<Option<(String, bool)>> {
     Ok(grievances::table
         .filter(grievances::submit_token.eq(token))
-        .select((grievances::id, grievances::anonymous))
+        .select((grievances::public_ref, grievances::anonymous))
         .first(conn)
         .optional()?)
 }

@@ -157,14 +157,12 @@ impl SubmitForm {
 /// Outcome of a submission.
 #[derive(Debug)]
 pub enum Submitted {
-    Named(i32),
+    /// The case's public reference.
+    Named(String),
     /// The receipt code, shown once.
     Anonymous(String),
     /// The same form arrived again (double click, refresh): nothing new was created.
-    Duplicate {
-        id: i32,
-        anonymous: bool,
-    },
+    Duplicate { case_ref: String, anonymous: bool },
 }
 
 /// Normalise a typed receipt: Crockford base32, dashes and spaces ignored, I/L→1, O→0.
@@ -205,9 +203,13 @@ pub fn submit(
 ) -> AppResult<Submitted> {
     let limits = limits(conn)?;
     write_tx(conn, |conn| {
-        if let Some((id, anonymous)) = model::id_by_submit_token(conn, &form.submit_token)? {
-            return Ok(Submitted::Duplicate { id, anonymous });
+        if let Some((case_ref, anonymous)) = model::ref_by_submit_token(conn, &form.submit_token)? {
+            return Ok(Submitted::Duplicate {
+                case_ref,
+                anonymous,
+            });
         }
+        let public_ref = new_public_ref(conn, now)?;
         let (unit, handler, at, receipt) = if form.anonymous {
             let unit_id: i32 = form
                 .unit_id
@@ -249,6 +251,7 @@ pub fn submit(
                 reopened: false,
                 created_at: at,
                 updated_at: at,
+                public_ref: &public_ref,
             },
         )?;
         let author = if form.anonymous {
@@ -273,24 +276,25 @@ pub fn submit(
         for (name, mime, data) in files {
             model::insert_attachment(conn, id, name, mime, data, at)?;
         }
-        let actor = if form.anonymous {
-            Actor {
-                id: None,
-                name: "匿名会员".into(),
-                ip: None,
-                now: at,
-            }
+        if form.anonymous {
+            audit::record_anonymous(
+                conn,
+                Some(unit.id),
+                "grievance.submit",
+                ("grievance", &public_ref),
+                model::category_label(&form.category),
+                now,
+            )?;
         } else {
-            Actor::user(user, None, now)
-        };
-        audit::record(
-            conn,
-            &actor,
-            Some(unit.id),
-            "grievance.submit",
-            ("grievance", Some(id)),
-            model::category_label(&form.category),
-        )?;
+            audit::record_as(
+                conn,
+                &Actor::user(user, None, now),
+                Some(unit.id),
+                "grievance.submit",
+                ("grievance", Some(&public_ref)),
+                model::category_label(&form.category),
+            )?;
+        }
         let recipients = match handler {
             Some(h) => vec![h],
             None => scope::responsible_cadres(conn, &unit)?,
@@ -300,20 +304,44 @@ pub fn submit(
                 conn,
                 r,
                 &format!("新的维权申诉：{}", form.title.trim()),
-                &format!("/admin/grievances/{id}"),
+                &format!("/admin/grievances/{public_ref}"),
                 at,
             )?;
         }
         Ok(match receipt {
             Some(r) => Submitted::Anonymous(r),
-            None => Submitted::Named(id),
+            None => Submitted::Named(public_ref),
         })
     })
 }
 
+/// A new public reference: `WQ-`, the Beijing year, five random Crockford base32 characters
+/// (33 million a year, so guessing one is hopeless and the order of filing is not in it).
+fn new_public_ref(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<String> {
+    let year = crate::time::to_beijing(&now).format("%Y").to_string();
+    for _ in 0..8 {
+        let code: String = crate::auth::random_token(4)
+            .to_ascii_uppercase()
+            .chars()
+            .take(5)
+            .collect();
+        let r = format!("WQ-{year}-{code}");
+        if !model::ref_taken(conn, &r)? {
+            return Ok(r);
+        }
+    }
+    Err(AppError::Internal(
+        "no free case reference after 8 tries".into(),
+    ))
+}
+
 /// A member's own named case, else NotFound.
-pub fn load_for_member(conn: &mut DbConnection, user: &User, id: i32) -> AppResult<Grievance> {
-    model::find(conn, id)?
+pub fn load_for_member(
+    conn: &mut DbConnection,
+    user: &User,
+    case_ref: &str,
+) -> AppResult<Grievance> {
+    model::find_by_ref(conn, case_ref)?
         .filter(|g| g.member_id == Some(user.id))
         .ok_or(AppError::NotFound)
 }
@@ -333,9 +361,9 @@ pub fn load_by_receipt(conn: &mut DbConnection, receipt: &str) -> AppResult<Grie
 pub fn load_for_cadre(
     conn: &mut DbConnection,
     user: &User,
-    id: i32,
+    case_ref: &str,
 ) -> AppResult<(Grievance, org::OrgUnit)> {
-    let g = model::find(conn, id)?.ok_or(AppError::NotFound)?;
+    let g = model::find_by_ref(conn, case_ref)?.ok_or(AppError::NotFound)?;
     let unit = org::model::find(conn, g.unit_id)?.ok_or(AppError::NotFound)?;
     if !(scope::handles(user, &unit.path) || g.handler_id == Some(user.id)) {
         return Err(AppError::NotFound);
@@ -349,12 +377,12 @@ pub fn record_view(conn: &mut DbConnection, actor: &Actor, g: &Grievance) -> App
         return Ok(());
     }
     write_tx(conn, |conn| {
-        audit::record(
+        audit::record_as(
             conn,
             actor,
             Some(g.unit_id),
             "grievance.view",
-            ("grievance", Some(g.id)),
+            ("grievance", Some(g.public_ref.as_str())),
             &g.title,
         )
     })
@@ -419,7 +447,13 @@ fn notify_member(
     now: NaiveDateTime,
 ) -> AppResult<()> {
     if let Some(m) = g.member_id {
-        notify(conn, m, title, &format!("/grievances/{}", g.id), now)?;
+        notify(
+            conn,
+            m,
+            title,
+            &format!("/grievances/{}", g.public_ref),
+            now,
+        )?;
     }
     Ok(())
 }
@@ -430,17 +464,19 @@ pub fn cadre_act(
     conn: &mut DbConnection,
     user: &User,
     actor: &Actor,
-    id: i32,
+    case_ref: &str,
     version: i32,
     action: CadreAction,
 ) -> AppResult<()> {
     let now = actor.now;
     let limits = limits(conn)?;
     write_tx(conn, |conn| {
-        let (g, unit) = load_for_cadre(conn, user, id)?;
+        let (g, unit) = load_for_cadre(conn, user, case_ref)?;
         if g.version != version {
             return Err(AppError::Conflict(workflow::CONFLICT.into()));
         }
+        // An anonymous case's time limits run from the day, never from a moment.
+        let limit_from = if g.anonymous { date_only(now) } else { now };
         let me = (Some(user.id), user.name.as_str());
         let step = |conn: &mut DbConnection, action: &str| -> AppResult<&'static str> {
             let to = FLOW
@@ -454,7 +490,7 @@ pub fn cadre_act(
                 action,
                 &g.state,
                 g.version,
-                due_for(to, limits, now),
+                due_for(to, limits, limit_from),
                 now,
             )
         };
@@ -580,7 +616,7 @@ pub fn cadre_act(
                     conn,
                     *cadre_id,
                     &format!("指派给您的维权申诉：{}", g.title),
-                    &format!("/admin/grievances/{}", g.id),
+                    &format!("/admin/grievances/{}", g.public_ref),
                     now,
                 )?;
                 ("grievance.assign", name)
@@ -596,12 +632,12 @@ pub fn cadre_act(
                 ("grievance.close", String::new())
             }
         };
-        audit::record(
+        audit::record_as(
             conn,
             actor,
             Some(g.unit_id),
             audit_action,
-            ("grievance", Some(g.id)),
+            ("grievance", Some(g.public_ref.as_str())),
             &detail,
         )
     })
@@ -649,7 +685,11 @@ fn escalate(
         "escalate",
         &g.state,
         g.version,
-        due_for("escalated", limits, now),
+        due_for(
+            "escalated",
+            limits,
+            if g.anonymous { date_only(now) } else { now },
+        ),
         now,
     )?;
     model::set_fields(
@@ -675,7 +715,7 @@ fn escalate(
             conn,
             c,
             &format!("转办的维权申诉：{}", g.title),
-            &format!("/admin/grievances/{}", g.id),
+            &format!("/admin/grievances/{}", g.public_ref),
             now,
         )?;
     }
@@ -771,7 +811,7 @@ pub fn member_act(
                     "reopen",
                     &g.state,
                     g.version,
-                    due_for("in_progress", limits, now),
+                    due_for("in_progress", limits, at),
                     at,
                 )?;
                 model::set_fields(
@@ -787,20 +827,31 @@ pub fn member_act(
                 ("grievance.reopen", "会员申请重新办理")
             }
         };
-        let actor = Actor {
-            id: author_id,
-            name: label.clone(),
-            ip: None,
-            now: at,
-        };
-        audit::record(
-            conn,
-            &actor,
-            Some(g.unit_id),
-            action_code,
-            ("grievance", Some(g.id)),
-            "",
-        )?;
+        if g.anonymous {
+            audit::record_anonymous(
+                conn,
+                Some(g.unit_id),
+                action_code,
+                ("grievance", &g.public_ref),
+                "",
+                now,
+            )?;
+        } else {
+            let actor = Actor {
+                id: author_id,
+                name: label.clone(),
+                ip: None,
+                now: at,
+            };
+            audit::record_as(
+                conn,
+                &actor,
+                Some(g.unit_id),
+                action_code,
+                ("grievance", Some(&g.public_ref)),
+                "",
+            )?;
+        }
         let recipients = match g.handler_id {
             Some(h) => vec![h],
             None => {
@@ -813,7 +864,7 @@ pub fn member_act(
                 conn,
                 r,
                 &format!("{}：{}", note_handler, g.title),
-                &format!("/admin/grievances/{}", g.id),
+                &format!("/admin/grievances/{}", g.public_ref),
                 at,
             )?;
         }
@@ -847,12 +898,12 @@ pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(
                 return Ok(false);
             }
             escalate(conn, &g, &unit, limits, (None, "系统"), now, true)?;
-            audit::record(
+            audit::record_as(
                 conn,
                 &Actor::system("系统", now),
                 Some(g.unit_id),
                 "grievance.escalate",
-                ("grievance", Some(g.id)),
+                ("grievance", Some(g.public_ref.as_str())),
                 "超过办理时限",
             )?;
             Ok(true)
@@ -878,12 +929,12 @@ pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(
                 false,
                 now,
             )?;
-            audit::record(
+            audit::record_as(
                 conn,
                 &Actor::system("系统", now),
                 Some(g.unit_id),
                 "grievance.close",
-                ("grievance", Some(g.id)),
+                ("grievance", Some(g.public_ref.as_str())),
                 "自动办结",
             )
         });

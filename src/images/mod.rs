@@ -31,7 +31,7 @@ pub struct Processed {
 }
 
 /// Decoding is CPU and memory heavy: at most two at a time in this process.
-static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+pub(crate) static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// Check, decode and re-encode one upload off the async workers. `Err(message)` is for the
 /// person who uploaded it (shown next to the field).
@@ -47,6 +47,29 @@ pub async fn process(name: String, bytes: Vec<u8>) -> AppResult<Result<Processed
 
 /// The synchronous part of `process`; also used by the demo seeder.
 pub fn process_now(name: &str, bytes: &[u8]) -> Result<Processed, String> {
+    let img = decode(name, bytes)?;
+    let full = if img.width() > FULL_SIDE || img.height() > FULL_SIDE {
+        img.resize(FULL_SIDE, FULL_SIDE, image::imageops::FilterType::Triangle)
+    } else {
+        img
+    };
+    let thumb = full.thumbnail(THUMB_SIDE, THUMB_SIDE);
+    Ok(Processed {
+        width: full.width() as i32,
+        height: full.height() as i32,
+        data: jpeg(&full, 82)?,
+        thumb: jpeg(&thumb, 78)?,
+    })
+}
+
+/// A case's evidence photo at its own size, rotated upright and re-encoded as JPEG: EXIF (GPS,
+/// device, capture time) and anything else the file carried are gone, the pixels stay sharp.
+pub fn scrub_photo(name: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    jpeg(&decode(name, bytes)?, 90)
+}
+
+/// Check the header, then decode under limits and apply the EXIF orientation.
+fn decode(name: &str, bytes: &[u8]) -> Result<DynamicImage, String> {
     let refuse = |why: &str| format!("“{name}”{why}");
     match crate::web::upload::sniff(bytes) {
         Some(("image/jpeg", _)) | Some(("image/png", _)) => {}
@@ -87,18 +110,7 @@ pub fn process_now(name: &str, bytes: &[u8]) -> Result<Processed, String> {
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
-    let full = if img.width() > FULL_SIDE || img.height() > FULL_SIDE {
-        img.resize(FULL_SIDE, FULL_SIDE, image::imageops::FilterType::Triangle)
-    } else {
-        img
-    };
-    let thumb = full.thumbnail(THUMB_SIDE, THUMB_SIDE);
-    Ok(Processed {
-        width: full.width() as i32,
-        height: full.height() as i32,
-        data: jpeg(&full, 82)?,
-        thumb: jpeg(&thumb, 78)?,
-    })
+    Ok(img)
 }
 
 /// Channel value `c` at opacity `a` over white: (c·a + 255·(255 − a)) / 255, at most 255.

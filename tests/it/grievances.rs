@@ -7,10 +7,11 @@ use crate::helpers::*;
 
 /// A tiny valid PNG (1×1).
 pub const PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 0x49, 0x48, 0x44, 0x52, 0, 0, 0,
-    1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1F, 0x15, 0xC4, 0x89, 0, 0, 0, 0x0D, 0x49, 0x44, 0x41, 0x54,
-    0x78, 0x9C, 0x63, 0, 1, 0, 0, 5, 0, 1, 0x0D, 0x0A, 0x2D, 0xB4, 0, 0, 0, 0, 0x49, 0x45, 0x4E,
-    0x44, 0xAE, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
+    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
 ];
 
 fn case_fields<'a>(token: &'a str, title: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -26,8 +27,8 @@ fn case_fields<'a>(token: &'a str, title: &'a str) -> Vec<(&'a str, &'a str)> {
     ]
 }
 
-/// File a named case as the logged-in member; returns its id.
-async fn file_named<S, B>(app: &mut TestApp<S>, title: &str) -> i32
+/// File a named case as the logged-in member; returns its public reference.
+async fn file_named<S, B>(app: &mut TestApp<S>, title: &str) -> String
 where
     S: actix_web::dev::Service<
         actix_http::Request,
@@ -45,17 +46,21 @@ where
         )
         .await;
     r.assert_status(303);
-    r.location()
-        .trim_start_matches("/grievances/")
-        .parse()
-        .unwrap()
+    let case_ref = r.location().trim_start_matches("/grievances/").to_string();
+    assert!(
+        regex_lite::Regex::new(r"^WQ-20\d\d-[0-9A-Z]{5}$")
+            .unwrap()
+            .is_match(&case_ref),
+        "{case_ref}"
+    );
+    case_ref
 }
 
-fn case(app_conn: &mut zhijia::db::PooledConn, id: i32) -> model::Grievance {
-    model::find(app_conn, id).unwrap().unwrap()
+fn case(app_conn: &mut zhijia::db::PooledConn, case_ref: &str) -> model::Grievance {
+    model::find_by_ref(app_conn, case_ref).unwrap().unwrap()
 }
 
-async fn act<S, B>(app: &mut TestApp<S>, id: i32, action: &str, text: &str) -> Resp
+async fn act<S, B>(app: &mut TestApp<S>, id: &str, action: &str, text: &str) -> Resp
 where
     S: actix_web::dev::Service<
         actix_http::Request,
@@ -81,8 +86,8 @@ async fn the_whole_named_case_loop_from_filing_to_rating() {
         .await
         .assert_status(200)
         .assert_contains("申诉已提交")
-        .assert_contains("工资条.png");
-    let g = case(&mut app.conn(), id);
+        .assert_contains("工资条.jpg");
+    let g = case(&mut app.conn(), &id);
     assert_eq!(g.state, "submitted");
     assert_eq!(
         g.handler_id,
@@ -108,29 +113,33 @@ async fn the_whole_named_case_loop_from_filing_to_rating() {
         "opening a named case is audit-logged"
     );
     // The cadre can download the attachment, with download headers.
-    let aid = model::attachments_of(&mut app.conn(), id).unwrap()[0].id;
+    let aid = model::attachments_of(&mut app.conn(), case(&mut app.conn(), &id).id).unwrap()[0].id;
     let f = app
         .get(&format!("/admin/grievances/{id}/attachments/{aid}"))
         .await;
     f.assert_status(200);
     assert!(f.header("content-disposition").starts_with("attachment"));
-    assert_eq!(f.header("content-type"), "image/png");
-    act(&mut app, id, "accept", "").await.assert_status(303);
-    act(&mut app, id, "note", "内部：已联系车间主任核实")
+    assert_eq!(
+        f.header("content-type"),
+        "image/jpeg",
+        "photos are re-encoded"
+    );
+    act(&mut app, &id, "accept", "").await.assert_status(303);
+    act(&mut app, &id, "note", "内部：已联系车间主任核实")
         .await
         .assert_status(303);
-    act(&mut app, id, "reply", "已联系人力资源部核实考勤记录")
+    act(&mut app, &id, "reply", "已联系人力资源部核实考勤记录")
         .await
         .assert_status(303);
-    assert_eq!(case(&mut app.conn(), id).state, "in_progress");
-    act(&mut app, id, "answer", "")
+    assert_eq!(case(&mut app.conn(), &id).state, "in_progress");
+    act(&mut app, &id, "answer", "")
         .await
         .assert_status(422)
         .assert_contains("请填写处理结果");
-    act(&mut app, id, "answer", "经核实，加班费已于本月补发。")
+    act(&mut app, &id, "answer", "经核实，加班费已于本月补发。")
         .await
         .assert_status(303);
-    assert_eq!(case(&mut app.conn(), id).state, "answered");
+    assert_eq!(case(&mut app.conn(), &id).state, "answered");
     app.logout().await;
 
     app.login_ok("demo-member").await;
@@ -149,7 +158,7 @@ async fn the_whole_named_case_loop_from_filing_to_rating() {
     )
     .await
     .assert_status(303);
-    let g = case(&mut app.conn(), id);
+    let g = case(&mut app.conn(), &id);
     assert_eq!((g.state.as_str(), g.rating), ("rated", Some(5)));
     for a in [
         "grievance.submit",
@@ -158,18 +167,18 @@ async fn the_whole_named_case_loop_from_filing_to_rating() {
         "grievance.answer",
         "grievance.rate",
     ] {
-        assert_eq!(audit_for(&mut app.conn(), a, id), 1, "{a}");
+        assert_eq!(audit_for(&mut app.conn(), a, &id), 1, "{a}");
     }
 }
 
 /// Audit rows of one action on one case.
-fn audit_for(conn: &mut zhijia::db::PooledConn, action: &str, id: i32) -> i64 {
+fn audit_for(conn: &mut zhijia::db::PooledConn, action: &str, id: &str) -> i64 {
     use diesel::prelude::*;
     use zhijia::db::schema::audit_log;
     audit_log::table
         .filter(audit_log::action.eq(action))
         .filter(audit_log::object_type.eq("grievance"))
-        .filter(audit_log::object_id.eq(id.to_string()))
+        .filter(audit_log::object_id.eq(id))
         .count()
         .get_result(conn)
         .unwrap()
@@ -182,14 +191,14 @@ async fn a_cadre_rejects_with_a_reason_the_member_can_read() {
     let id = file_named(&mut app, "食堂饭菜太贵").await;
     app.logout().await;
     app.login_ok("demo-cadre").await;
-    act(&mut app, id, "reject", "  ")
+    act(&mut app, &id, "reject", "  ")
         .await
         .assert_status(422)
         .assert_contains("请填写不予受理的理由");
-    assert_eq!(case(&mut app.conn(), id).state, "submitted");
+    assert_eq!(case(&mut app.conn(), &id).state, "submitted");
     act(
         &mut app,
-        id,
+        &id,
         "reject",
         "食堂定价不属于劳动权益争议，已转交后勤部门",
     )
@@ -217,7 +226,7 @@ async fn an_overdue_case_escalates_to_the_parent_union_by_the_job() {
     let now = app.state.config.clock.now();
     // Not yet due: the job leaves it alone.
     zhijia::grievances::service::run_deadlines(&mut app.conn(), now).unwrap();
-    assert_eq!(case(&mut app.conn(), id).state, "submitted");
+    assert_eq!(case(&mut app.conn(), &id).state, "submitted");
     app.state.config.clock.advance(5 * 24 * 3600);
     let later = app.state.config.clock.now();
     let (escalated, _) =
@@ -228,7 +237,7 @@ async fn an_overdue_case_escalates_to_the_parent_union_by_the_job() {
         zhijia::grievances::service::run_deadlines(&mut app.conn(), later).unwrap(),
         (0, 0)
     );
-    let g = case(&mut app.conn(), id);
+    let g = case(&mut app.conn(), &id);
     assert_eq!(g.state, "escalated");
     assert!(g.overdue);
     let sub1 = zhijia::org::model::find_by_name(&mut app.conn(), "第一工程公司工会").unwrap()[0].id;
@@ -260,7 +269,7 @@ async fn other_members_and_unrelated_cadres_get_404() {
     let mut app = spawn_demo().await;
     app.login_ok("demo-member").await;
     let id = file_named(&mut app, "排班不公").await;
-    let aid = model::attachments_of(&mut app.conn(), id).unwrap()[0].id;
+    let aid = model::attachments_of(&mut app.conn(), case(&mut app.conn(), &id).id).unwrap()[0].id;
     app.logout().await;
     app.login_ok("demo-member-b").await;
     app.get(&format!("/grievances/{id}"))
@@ -283,7 +292,7 @@ async fn other_members_and_unrelated_cadres_get_404() {
     app.get(&format!("/admin/grievances/{id}/attachments/{aid}"))
         .await
         .assert_status(404);
-    let v = case(&mut app.conn(), id).version.to_string();
+    let v = case(&mut app.conn(), &id).version.to_string();
     app.post(
         &format!("/admin/grievances/{id}/act"),
         &[("action", "accept"), ("version", &v)],
@@ -291,7 +300,7 @@ async fn other_members_and_unrelated_cadres_get_404() {
     .await
     .assert_status(404);
     assert!(!app.get("/admin/grievances").await.body.contains("排班不公"));
-    assert_eq!(case(&mut app.conn(), id).state, "submitted");
+    assert_eq!(case(&mut app.conn(), &id).state, "submitted");
 }
 
 #[actix_web::test]
@@ -509,6 +518,55 @@ async fn an_anonymous_case_filed_while_logged_in_leaves_nothing_that_links_it_to
     assert_eq!(g.created_at.time(), chrono::NaiveTime::MIN);
     // The member's own list does not show it either.
     assert!(!app.get("/grievances").await.body.contains("班组长辱骂员工"));
+
+    // Its audit row is not in the log yet: written now, it would sit next to the member's own
+    // rows (the login just before it) by id and by time.
+    let audit = |app_conn: &mut zhijia::db::PooledConn| -> Vec<zhijia::audit::AuditEntry> {
+        use diesel::prelude::*;
+        use zhijia::db::schema::audit_log;
+        audit_log::table
+            .order(audit_log::id.asc())
+            .select(zhijia::audit::AuditEntry::as_select())
+            .load(app_conn)
+            .unwrap()
+    };
+    let is_ours = |e: &zhijia::audit::AuditEntry| e.object_id.as_deref() == Some(&g.public_ref);
+    assert!(!audit(&mut app.conn()).iter().any(is_ours));
+    // Others go on using the portal; a day later the background job has moved the row.
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    app.logout().await;
+    app.state.config.clock.advance(25 * 3600);
+    let now = app.state.config.clock.now();
+    assert!(zhijia::audit::release_deferred(&mut app.conn(), now).unwrap() >= 1);
+    let log = audit(&mut app.conn());
+    let pos = log.iter().position(is_ours).expect("released into the log");
+    let row = &log[pos];
+    assert_eq!(row.action, "grievance.submit");
+    assert_eq!((row.actor_id, row.ip.as_deref()), (None, None));
+    assert_eq!(
+        row.unit_id,
+        Some(g.unit_id),
+        "the case's unit, not the member's"
+    );
+    assert_eq!(row.at.time(), chrono::NaiveTime::MIN, "date only");
+    for neighbour in [pos.checked_sub(1), Some(pos + 1)].into_iter().flatten() {
+        if let Some(n) = log.get(neighbour) {
+            assert_ne!(
+                n.actor_id,
+                Some(member),
+                "next to the member's own row: {n:?}"
+            );
+        }
+    }
+    let last_member_row = log
+        .iter()
+        .rposition(|e| e.actor_id == Some(member))
+        .unwrap();
+    assert!(
+        pos > last_member_row + 1,
+        "placed by release, not by submission"
+    );
 }
 
 #[actix_web::test]
@@ -532,7 +590,11 @@ async fn the_receipt_opens_the_case_and_wrong_codes_look_like_unknown_ones() {
     let page = app.post("/grievances/track", &[("receipt", &typed)]).await;
     page.assert_status(200)
         .assert_contains("匿名：宿舍漏水")
-        .assert_contains("照片.png");
+        .assert_contains("附件1.jpg");
+    assert!(
+        !page.body.contains("照片.png"),
+        "anonymous attachments lose their names"
+    );
     assert!(
         !page.body.contains(&receipt.replace('-', "")) || page.body.contains("name=\"receipt\"")
     );
@@ -568,15 +630,15 @@ async fn the_receipt_opens_the_case_and_wrong_codes_look_like_unknown_ones() {
         use zhijia::db::schema::grievances;
         grievances::table
             .filter(grievances::title.eq("匿名：宿舍漏水"))
-            .select(grievances::id)
-            .first::<i32>(&mut app.conn())
+            .select(grievances::public_ref)
+            .first::<String>(&mut app.conn())
             .unwrap()
     };
     let page = app.get(&format!("/admin/grievances/{id}")).await;
     page.assert_contains("匿名会员");
     assert!(!page.body.contains("王小明"));
-    act(&mut app, id, "accept", "").await.assert_status(303);
-    act(&mut app, id, "answer", "已安排维修")
+    act(&mut app, &id, "accept", "").await.assert_status(303);
+    act(&mut app, &id, "answer", "已安排维修")
         .await
         .assert_status(303);
     app.logout().await;
@@ -591,7 +653,7 @@ async fn the_receipt_opens_the_case_and_wrong_codes_look_like_unknown_ones() {
     )
     .await
     .assert_status(200);
-    assert_eq!(case(&mut app.conn(), id).state, "rated");
+    assert_eq!(case(&mut app.conn(), &id).state, "rated");
 }
 
 #[actix_web::test]
@@ -614,8 +676,8 @@ async fn a_member_may_reopen_once_within_seven_days() {
     let id = file_named(&mut app, "年假被拒").await;
     app.logout().await;
     app.login_ok("demo-cadre").await;
-    act(&mut app, id, "accept", "").await;
-    act(&mut app, id, "answer", "已与部门协调")
+    act(&mut app, &id, "accept", "").await;
+    act(&mut app, &id, "answer", "已与部门协调")
         .await
         .assert_status(303);
     app.logout().await;
@@ -626,10 +688,10 @@ async fn a_member_may_reopen_once_within_seven_days() {
     )
     .await
     .assert_status(303);
-    assert_eq!(case(&mut app.conn(), id).state, "in_progress");
+    assert_eq!(case(&mut app.conn(), &id).state, "in_progress");
     app.logout().await;
     app.login_ok("demo-cadre").await;
-    act(&mut app, id, "answer", "已批准年假")
+    act(&mut app, &id, "answer", "已批准年假")
         .await
         .assert_status(303);
     app.logout().await;
@@ -650,8 +712,8 @@ async fn two_cadres_acting_on_the_same_view_cannot_both_win() {
     let id = file_named(&mut app, "并发测试").await;
     app.logout().await;
     app.login_ok("demo-chair").await;
-    let stale = case(&mut app.conn(), id).version.to_string();
-    act(&mut app, id, "accept", "").await.assert_status(303);
+    let stale = case(&mut app.conn(), &id).version.to_string();
+    act(&mut app, &id, "accept", "").await.assert_status(303);
     let r = app
         .post(
             &format!("/admin/grievances/{id}/act"),
@@ -659,7 +721,7 @@ async fn two_cadres_acting_on_the_same_view_cannot_both_win() {
         )
         .await;
     r.assert_status(409).assert_contains("已被他人处理");
-    assert_eq!(case(&mut app.conn(), id).state, "accepted");
+    assert_eq!(case(&mut app.conn(), &id).state, "accepted");
 }
 
 #[actix_web::test]
@@ -722,7 +784,7 @@ async fn eight_cadres_racing_over_200_cases_make_exactly_one_transition_each() {
                         }
                     };
                     match zhijia::grievances::service::cadre_act(
-                        &mut conn, cadre, &actor, *id, 1, action,
+                        &mut conn, cadre, &actor, id, 1, action,
                     ) {
                         Ok(()) => ok.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
                         Err(zhijia::error::AppError::Conflict(_)) => {
@@ -737,7 +799,7 @@ async fn eight_cadres_racing_over_200_cases_make_exactly_one_transition_each() {
     assert_eq!(ok.load(std::sync::atomic::Ordering::SeqCst), 200);
     assert_eq!(conflict.load(std::sync::atomic::Ordering::SeqCst), 1400);
     for id in ids {
-        let decisions = model::events(&mut app.conn(), id, true)
+        let decisions = model::events(&mut app.conn(), case(&mut app.conn(), &id).id, true)
             .unwrap()
             .iter()
             .filter(|e| matches!(e.to_state.as_deref(), Some("accepted") | Some("rejected")))
@@ -801,4 +863,195 @@ fn working_days_skip_weekends() {
         .unwrap();
     let due = zhijia::workflow::add_working_days(fri, 2);
     assert_eq!(due.date(), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+}
+
+/// A small JPEG whose EXIF names a device and carries a GPS block (N latitude).
+fn jpeg_with_gps() -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(16, 12, image::Rgb([200, 30, 40]));
+    let mut plain = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut plain, 90)
+        .encode_image(&img)
+        .unwrap();
+    // TIFF (big-endian): IFD0 with Make and a GPS IFD pointer, then the GPS IFD, then Make's text.
+    let make = b"PHONE-MAKER-4711\0";
+    let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
+    let gps_ifd = 8 + 2 + 2 * 12 + 4;
+    let make_at = gps_ifd + 2 + 12 + 4;
+    tiff.extend([0, 2]);
+    tiff.extend([0x01, 0x0F, 0, 2]);
+    tiff.extend((make.len() as u32).to_be_bytes());
+    tiff.extend((make_at as u32).to_be_bytes());
+    tiff.extend([0x88, 0x25, 0, 4, 0, 0, 0, 1]);
+    tiff.extend((gps_ifd as u32).to_be_bytes());
+    tiff.extend([0, 0, 0, 0]);
+    tiff.extend([0, 1, 0, 1, 0, 2, 0, 0, 0, 2, b'N', 0, 0, 0]);
+    tiff.extend([0, 0, 0, 0]);
+    tiff.extend(make);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend(&tiff);
+    let mut out = plain[..2].to_vec();
+    out.extend([0xFF, 0xE1]);
+    out.extend(((app1.len() + 2) as u16).to_be_bytes());
+    out.extend(&app1);
+    out.extend(&plain[2..]);
+    out
+}
+
+/// A one-page PDF whose information dictionary names its author and whose catalog has XMP.
+fn pdf_with_author() -> Vec<u8> {
+    use lopdf::{dictionary, Document, Object, Stream};
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let content = doc.add_object(Stream::new(dictionary! {}, b"BT ET".to_vec()));
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => content,
+        "MediaBox" => vec![0.into(), 0.into(), 200.into(), 200.into()],
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1,
+        }),
+    );
+    let xmp = doc.add_object(Stream::new(
+        dictionary! { "Type" => "Metadata", "Subtype" => "XML" },
+        b"<x:xmpmeta>XMP-SECRET-CREATOR</x:xmpmeta>".to_vec(),
+    ));
+    let catalog = doc.add_object(dictionary! {
+        "Type" => "Catalog", "Pages" => pages_id, "Metadata" => xmp,
+    });
+    let info = doc.add_object(dictionary! {
+        "Author" => Object::string_literal("WANG-XIAOMING-AUTHOR"),
+        "Creator" => Object::string_literal("Office on PC-OF-WANG"),
+    });
+    doc.trailer.set("Root", catalog);
+    doc.trailer.set("Info", info);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[actix_web::test]
+async fn anonymous_attachments_carry_no_metadata_and_no_names() {
+    let mut app = spawn_demo().await;
+    let (jpg, pdf) = (jpeg_with_gps(), pdf_with_author());
+    assert!(contains(&jpg, b"PHONE-MAKER-4711") && contains(&pdf, b"WANG-XIAOMING-AUTHOR"));
+    app.login_ok("demo-member").await;
+    let token = zhijia::auth::random_token(16);
+    let mut f = case_fields(&token, "匿名：车间噪声超标");
+    f.extend([("anonymous", "1"), ("unit_id", "1")]);
+    app.post_multipart(
+        "/grievances/new",
+        &f,
+        &[
+            ("王小明_IMG_20261127.jpg", jpg.as_slice()),
+            ("王小明的情况说明.pdf", pdf.as_slice()),
+        ],
+    )
+    .await
+    .assert_status(200)
+    .assert_contains("回执码");
+    // A PDF whose properties cannot be removed is refused, with the form filled in again.
+    let token2 = zhijia::auth::random_token(16);
+    let mut f2 = case_fields(&token2, "匿名：坏的 PDF");
+    f2.extend([("anonymous", "1"), ("unit_id", "1")]);
+    let before = app.count("grievances");
+    app.post_multipart("/grievances/new", &f2, &[("x.pdf", b"%PDF-1.4 not really")])
+        .await
+        .assert_status(422)
+        .assert_contains("无法清除")
+        .assert_contains("匿名：坏的 PDF");
+    assert_eq!(app.count("grievances"), before);
+    // A named case keeps its file name, but not the photo's location.
+    let named = file_named(&mut app, "named with photo").await;
+    let token3 = zhijia::auth::random_token(16);
+    app.post_multipart(
+        "/grievances/new",
+        &case_fields(&token3, "有定位的照片"),
+        &[("现场.jpg", jpg.as_slice())],
+    )
+    .await
+    .assert_status(303);
+    app.logout().await;
+
+    app.login_ok("demo-admin").await;
+    let anon = {
+        use diesel::prelude::*;
+        use zhijia::db::schema::grievances;
+        grievances::table
+            .filter(grievances::title.eq("匿名：车间噪声超标"))
+            .select(grievances::public_ref)
+            .first::<String>(&mut app.conn())
+            .unwrap()
+    };
+    let page = app.get(&format!("/admin/grievances/{anon}")).await;
+    page.assert_status(200)
+        .assert_contains("附件1.jpg")
+        .assert_contains("附件2.pdf");
+    assert!(!page.body.contains("王小明_IMG") && !page.body.contains("情况说明"));
+    let files = model::attachments_of(&mut app.conn(), case(&mut app.conn(), &anon).id).unwrap();
+    assert_eq!(files.len(), 2);
+    let photo = app
+        .get(&format!(
+            "/admin/grievances/{anon}/attachments/{}",
+            files[0].id
+        ))
+        .await;
+    photo.assert_status(200);
+    let bytes = photo.bytes.as_slice();
+    assert!(bytes.starts_with(&[0xFF, 0xD8]), "still a JPEG");
+    assert!(!contains(bytes, b"Exif") && !contains(bytes, b"PHONE-MAKER-4711"));
+    assert!(photo
+        .header("content-disposition")
+        .contains("%E9%99%84%E4%BB%B61.jpg"));
+    let doc = app
+        .get(&format!(
+            "/admin/grievances/{anon}/attachments/{}",
+            files[1].id
+        ))
+        .await;
+    doc.assert_status(200);
+    let bytes = doc.bytes.as_slice();
+    for needle in [
+        &b"WANG-XIAOMING"[..],
+        b"PC-OF-WANG",
+        b"XMP-SECRET",
+        b"/Author",
+    ] {
+        assert!(
+            !contains(bytes, needle),
+            "{}",
+            String::from_utf8_lossy(needle)
+        );
+    }
+    let back = lopdf::Document::load_mem(bytes).unwrap();
+    assert_eq!(back.get_pages().len(), 1, "the document itself survives");
+    assert!(doc
+        .header("content-disposition")
+        .contains("%E9%99%84%E4%BB%B62.pdf"));
+    // The named photo: name kept (as .jpg), EXIF gone.
+    let photo_case = {
+        use diesel::prelude::*;
+        use zhijia::db::schema::grievances;
+        grievances::table
+            .filter(grievances::title.eq("有定位的照片"))
+            .select(grievances::public_ref)
+            .first::<String>(&mut app.conn())
+            .unwrap()
+    };
+    let files =
+        model::attachments_of(&mut app.conn(), case(&mut app.conn(), &photo_case).id).unwrap();
+    assert_eq!(files[0].filename, "现场.jpg");
+    let p = app
+        .get(&format!(
+            "/admin/grievances/{photo_case}/attachments/{}",
+            files[0].id
+        ))
+        .await;
+    assert!(!contains(&p.bytes, b"PHONE-MAKER-4711"));
+    let _ = named;
 }
