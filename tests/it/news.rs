@@ -9,7 +9,7 @@ fn unit(conn: &mut zhijia::db::PooledConn, name: &str) -> i32 {
 }
 
 /// Publish as the logged-in cadre; returns the article id.
-async fn publish<S, B>(
+pub async fn publish<S, B>(
     app: &mut TestApp<S>,
     title: &str,
     body: &str,

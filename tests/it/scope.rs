@@ -463,3 +463,242 @@ async fn items_for_two_branches_belong_to_their_common_ancestor() {
     app.login_ok("demo-member").await;
     app.get("/surveys").await.assert_contains("两个分会的问卷");
 }
+
+#[actix_web::test]
+async fn files_reached_through_another_parent_are_refused() {
+    use diesel::prelude::*;
+    use zhijia::db::schema::{attachments as att, benefit_requests as br, images as im};
+    let mut app = spawn_demo().await;
+    let root = zhijia::org::model::find(&mut app.conn(), 1)
+        .unwrap()
+        .unwrap()
+        .id;
+    // News: two articles for everyone, a cover and a file on the first.
+    app.login_ok("demo-admin").await;
+    let n1 = crate::news::publish(&mut app, "归属测试一", "正文一", &[root], false).await;
+    let n2 = crate::news::publish(&mut app, "归属测试二", "正文二", &[root], false).await;
+    app.post_multipart_named(
+        &format!("/admin/news/{n1}/files"),
+        &[],
+        &[
+            ("cover", "封面.png", crate::grievances::PNG),
+            ("files", "通知.pdf", b"%PDF-1.4 notice"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    let img: i32 = im::table
+        .filter(im::owner_type.eq("news"))
+        .filter(im::owner_id.eq(n1))
+        .select(im::id)
+        .first(&mut app.conn())
+        .unwrap();
+    let file: i32 = att::table
+        .filter(att::owner_type.eq("news"))
+        .filter(att::owner_id.eq(n1))
+        .select(att::id)
+        .first(&mut app.conn())
+        .unwrap();
+    app.cookies.clear();
+    app.login_ok("demo-member").await;
+    for tail in [
+        format!("images/{img}"),
+        format!("images/{img}/thumb"),
+        format!("files/{file}"),
+    ] {
+        app.get(&format!("/news/{n1}/{tail}"))
+            .await
+            .assert_status(200);
+        app.get(&format!("/news/{n2}/{tail}"))
+            .await
+            .assert_status(404);
+    }
+
+    // Grievances: the member's two cases; case 1's file asked for under case 2.
+    let mut refs = Vec::new();
+    for title in ["归属一", "归属二"] {
+        let token = zhijia::auth::random_token(16);
+        let r = app
+            .post_multipart(
+                "/grievances/new",
+                &[
+                    ("submit_token", token.as_str()),
+                    ("category", "pay"),
+                    ("title", title),
+                    ("description", "说明"),
+                    ("desired_outcome", "结果"),
+                ],
+                &[("单据.png", crate::grievances::PNG)],
+            )
+            .await;
+        r.assert_status(303);
+        refs.push(r.location().trim_start_matches("/grievances/").to_string());
+    }
+    let g1 = zhijia::grievances::model::find_by_ref(&mut app.conn(), &refs[0])
+        .unwrap()
+        .unwrap();
+    let a1 = zhijia::grievances::model::attachments_of(&mut app.conn(), g1.id).unwrap()[0].id;
+    let (c1, c2) = (&refs[0], &refs[1]);
+    app.get(&format!("/grievances/{c1}/attachments/{a1}"))
+        .await
+        .assert_status(200);
+    app.get(&format!("/grievances/{c2}/attachments/{a1}"))
+        .await
+        .assert_status(404);
+
+    // Benefit material on the member's side: a file of request 1 asked for under request 2.
+    let me = app.member_id("demo-member");
+    let two: Vec<i32> = br::table
+        .select(br::id)
+        .order(br::id.asc())
+        .limit(2)
+        .load(&mut app.conn())
+        .unwrap();
+    // Make both the demo member's own, so only the parent–child check can refuse.
+    diesel::update(br::table.filter(br::id.eq_any(&two)))
+        .set(br::member_id.eq(me))
+        .execute(&mut app.conn())
+        .unwrap();
+    let (r1, r2) = (two[0], two[1]);
+    let now = app.state.config.clock.now();
+    zhijia::attachments::insert(
+        &mut app.conn(),
+        ("benefit", r1),
+        "证明.png",
+        "image/png",
+        crate::grievances::PNG,
+        now,
+    )
+    .unwrap();
+    let f1: i32 = att::table
+        .filter(att::owner_type.eq("benefit"))
+        .filter(att::owner_id.eq(r1))
+        .select(att::id)
+        .first(&mut app.conn())
+        .unwrap();
+    app.get(&format!("/benefits/requests/{r1}/attachments/{f1}"))
+        .await
+        .assert_status(200);
+    app.get(&format!("/benefits/requests/{r2}/attachments/{f1}"))
+        .await
+        .assert_status(404);
+
+    // The cadre's side of grievances.
+    app.cookies.clear();
+    app.login_ok("demo-cadre").await;
+    app.get(&format!("/admin/grievances/{c1}/attachments/{a1}"))
+        .await
+        .assert_status(200);
+    app.get(&format!("/admin/grievances/{c2}/attachments/{a1}"))
+        .await
+        .assert_status(404);
+}
+
+/// Every route with two ids, and the test here that asks for its child through another parent.
+const TWO_ID_ROUTES: &[(&str, &str)] = &[
+    (
+        "/admin/activities/{id}/checkin/{signup}",
+        "a_child_id_reached_through_another_parent_is_refused",
+    ),
+    (
+        "/admin/benefits/{id}/attachments/{aid}",
+        "a_child_id_reached_through_another_parent_is_refused",
+    ),
+    (
+        "/admin/members/{id}/roles/{role_id}/delete",
+        "a_child_id_reached_through_another_parent_is_refused",
+    ),
+    (
+        "/showcase/{id}/photos/{img}",
+        "a_child_id_reached_through_another_parent_is_refused",
+    ),
+    (
+        "/showcase/{id}/photos/{img}/thumb",
+        "a_child_id_reached_through_another_parent_is_refused",
+    ),
+    (
+        "/admin/grievances/{case}/attachments/{aid}",
+        "files_reached_through_another_parent_are_refused",
+    ),
+    (
+        "/grievances/{case}/attachments/{aid}",
+        "files_reached_through_another_parent_are_refused",
+    ),
+    (
+        "/benefits/requests/{id}/attachments/{aid}",
+        "files_reached_through_another_parent_are_refused",
+    ),
+    (
+        "/news/{id}/files/{file}",
+        "files_reached_through_another_parent_are_refused",
+    ),
+    (
+        "/news/{id}/images/{img}",
+        "files_reached_through_another_parent_are_refused",
+    ),
+    (
+        "/news/{id}/images/{img}/thumb",
+        "files_reached_through_another_parent_are_refused",
+    ),
+];
+
+/// Walks the route registrations in src/ (every `"/…{a}…{b}…"` literal: actix has no API that
+/// lists an app's routes) and fails for a route with two ids that has no entry above, or whose
+/// test does not request a path made of the route's fixed parts.
+#[test]
+fn every_route_with_two_ids_has_a_parent_child_test() {
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                rust_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let literal =
+        regex_lite::Regex::new(r#""(/[^"\s]*\{[a-z_]+\}[^"\s]*\{[a-z_]+\}[^"\s]*)""#).unwrap();
+    let mut routes = std::collections::BTreeSet::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        // Only registrations: a literal that follows `.route(` (possibly on the next line).
+        for c in literal.captures_iter(&text) {
+            let m = c.get(0).unwrap();
+            let before = text[..m.start()].trim_end();
+            if before.ends_with(".route(") {
+                routes.insert(c[1].to_string());
+            }
+        }
+    }
+    assert!(
+        routes.len() >= 10,
+        "the walk found too few routes: {routes:?}"
+    );
+    let tests = std::fs::read_to_string(root.join("tests/it/scope.rs")).unwrap();
+    let segment = regex_lite::Regex::new(r"\{[a-z_]+\}").unwrap();
+    for r in &routes {
+        let (_, test) = TWO_ID_ROUTES
+            .iter()
+            .find(|(p, _)| p == r)
+            .unwrap_or_else(|| panic!("{r} has two ids and no parent–child test in TWO_ID_ROUTES"));
+        let start = tests
+            .find(&format!("async fn {test}("))
+            .unwrap_or_else(|| panic!("no test named {test}"));
+        let body_end = tests[start + 1..]
+            .find("\nasync fn ")
+            .or_else(|| tests[start + 1..].find("\n#[test]"))
+            .map_or(tests.len(), |e| start + 1 + e);
+        let body = &tests[start..body_end];
+        for part in segment.split(r).filter(|p| p.len() > 1) {
+            let part = part.trim_matches('/');
+            assert!(
+                body.contains(part),
+                "{test} never requests {r} (no \"{part}\" in its body)"
+            );
+        }
+    }
+}
