@@ -25,6 +25,9 @@ pub enum AppError {
     TooManyRequests(String),
     #[error("payload too large: {0}")]
     PayloadTooLarge(String),
+    /// An upload without a Content-Length (browsers always send one for a form).
+    #[error("length required")]
+    LengthRequired,
     #[error("database: {0}")]
     Database(#[from] diesel::result::Error),
     #[error("pool: {0}")]
@@ -60,6 +63,10 @@ impl AppError {
             AppError::Validation(m) => ("输入有误", m.clone()),
             AppError::TooManyRequests(m) => ("操作过于频繁", m.clone()),
             AppError::PayloadTooLarge(m) => ("内容过大", m.clone()),
+            AppError::LengthRequired => (
+                "无法接收",
+                "上传请求缺少长度信息，请用浏览器的表单重新提交。".into(),
+            ),
             _ => (
                 "系统繁忙",
                 "服务器暂时无法完成请求，请稍后再试。如果问题持续，请联系信息中心。".into(),
@@ -89,6 +96,7 @@ impl ResponseError for AppError {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::LengthRequired => StatusCode::LENGTH_REQUIRED,
             AppError::Database(diesel::result::Error::NotFound) => StatusCode::NOT_FOUND,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }

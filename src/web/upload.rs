@@ -98,6 +98,25 @@ pub fn clean_filename(name: &str) -> String {
     }
 }
 
+/// Bytes of multipart bodies held in memory at once, over all requests: enough for one
+/// largest form and a few small ones. Each request reserves its declared length (in KiB) before
+/// reading, so a crowd of large uploads waits its turn instead of filling the memory.
+const BUDGET_KIB: usize = 48 * 1024;
+static BUDGET: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BUDGET_KIB);
+
+/// Wait (up to 30 s) for room to receive `declared` bytes; the permit is held while the body is
+/// read and parsed.
+async fn reserve(declared: u64) -> Result<tokio::sync::SemaphorePermit<'static>, AppError> {
+    let kib = u32::try_from(declared.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+    let wait = BUDGET.acquire_many(kib);
+    match actix_web::rt::time::timeout(std::time::Duration::from_secs(30), wait).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(AppError::TooManyRequests(
+            "当前上传的人较多，请稍后再试".into(),
+        )),
+    }
+}
+
 impl FromRequest for MultipartForm {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
@@ -117,10 +136,16 @@ impl FromRequest for MultipartForm {
                     MAX_TOTAL_BYTES / (1024 * 1024)
                 ))
             };
-            if declared.is_some_and(|n| n > MAX_TOTAL_BYTES as u64) {
+            // Browsers always declare a form's length; a body without one could only be
+            // measured by reading it, so it is refused before anything is read.
+            let Some(declared) = declared else {
+                return Err(AppError::LengthRequired);
+            };
+            if declared > MAX_TOTAL_BYTES as u64 {
                 return Err(too_large());
             }
             crate::auth::csrf::check_origin(&req)?;
+            let _budget = reserve(declared).await?;
             let mut total: usize = 0;
             let mut parts: usize = 0;
             let mut form = MultipartForm {

@@ -176,6 +176,35 @@ async fn events_are_recorded_for_the_listed_actions_and_never_for_anonymous_flow
         303
     );
     assert_eq!(app.get_as(s, "/grievances/new", None).await, 200);
+    let grievances_before = app.count("grievances");
+    assert_eq!(
+        app.post_multipart_as(
+            s,
+            "/grievances/new",
+            &[
+                ("submit_token", &zhijia::auth::random_token(16)),
+                ("category", "pay"),
+                ("title", "匿名：事件记录测试"),
+                ("description", "说明"),
+                ("desired_outcome", "结果"),
+                ("anonymous", "1"),
+                ("unit_id", &a),
+            ],
+        )
+        .await,
+        200,
+        "the receipt page"
+    );
+    assert_eq!(app.count("grievances"), grievances_before + 1);
+    assert_eq!(
+        app.post_as(
+            s,
+            "/grievances/track",
+            &[("receipt", "AAAA-BBBB-CCCC-DDDD")]
+        )
+        .await,
+        422
+    );
     app.state.events.flush(&mut app.conn()).unwrap();
 
     let got = events_of(&mut app.conn(), &key);

@@ -595,9 +595,15 @@ async fn the_receipt_opens_the_case_and_wrong_codes_look_like_unknown_ones() {
         !page.body.contains("照片.png"),
         "anonymous attachments lose their names"
     );
-    assert!(
-        !page.body.contains(&receipt.replace('-', "")) || page.body.contains("name=\"receipt\"")
-    );
+    // The code travels only in hidden form fields (never in a link or a URL the browser keeps).
+    let code = zhijia::grievances::service::normalize_receipt(&receipt);
+    let in_fields = page
+        .body
+        .matches(&format!("name=\"receipt\" value=\"{code}\""))
+        .count();
+    assert!(in_fields >= 1, "the follow-up forms carry the code");
+    assert_eq!(page.body.matches(code.as_str()).count(), in_fields);
+    assert!(!page.body.contains(&format!("track/{code}")));
     let wrong = app
         .post("/grievances/track", &[("receipt", "ZZZZ-ZZZZ-ZZZZ-ZZZZ")])
         .await;

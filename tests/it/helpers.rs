@@ -615,6 +615,29 @@ where
         (status, String::from_utf8_lossy(&body).into_owned())
     }
 
+    /// POST a multipart form (text fields only) as one of those sessions; returns the status.
+    pub async fn post_multipart_as(&self, s: &Session, path: &str, fields: &[(&str, &str)]) -> u16 {
+        let boundary = "zhijiaTestBoundary7";
+        let mut body = String::new();
+        for (k, v) in std::iter::once(("csrf_token", s.csrf.as_str())).chain(fields.iter().copied())
+        {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+            ));
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        let req = TestRequest::post()
+            .uri(path)
+            .insert_header((
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            ))
+            .insert_header(("cookie", format!("zj_session={}", s.cookie)))
+            .set_payload(body)
+            .to_request();
+        test::call_service(&self.svc, req).await.status().as_u16()
+    }
+
     /// POST a form as one of those sessions (no cookie jar); returns the status.
     pub async fn post_as(&self, s: &Session, path: &str, fields: &[(&str, &str)]) -> u16 {
         let mut all: Vec<(&str, &str)> = vec![("csrf_token", s.csrf.as_str())];

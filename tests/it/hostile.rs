@@ -206,7 +206,8 @@ async fn a_panic_in_a_handler_or_a_database_closure_is_a_500_with_a_reference_an
 }
 
 /// A multipart body with 20,000 distinct fields, or of 200 MB, is refused while it streams
-/// (413), before anything is kept or the token is checked; a normal post still works after.
+/// (413), before anything is kept or the token is checked; one without a length (411) before
+/// anything is read; a normal post still works after.
 #[actix_web::test]
 async fn multipart_bodies_with_too_many_parts_or_bytes_are_refused_early() {
     use actix_web::test::{call_service, TestRequest};
@@ -248,8 +249,27 @@ async fn multipart_bodies_with_too_many_parts_or_bytes_are_refused_early() {
     assert_eq!(res.status().as_u16(), 413);
     let page = String::from_utf8(actix_web::test::read_body(res).await.to_vec()).unwrap();
     assert!(page.contains("上传的内容合计不能超过"), "{page}");
-    // The server still answers.
+    // A body without a declared length (sent chunked) is refused before a byte is read.
+    let mut req = TestRequest::post()
+        .uri("/showcase/new")
+        .insert_header(("cookie", cookie.clone()))
+        .insert_header((
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        ))
+        .set_payload(format!("--{boundary}--\r\n"))
+        .to_request();
+    req.headers_mut()
+        .remove(actix_web::http::header::CONTENT_LENGTH);
+    let res = call_service(&app.svc, req).await;
+    assert_eq!(res.status().as_u16(), 411);
+    let page = String::from_utf8(actix_web::test::read_body(res).await.to_vec()).unwrap();
+    assert!(page.contains("缺少长度信息"), "{page}");
+    // The server still answers, and a normal form post goes through.
     app.get("/showcase/new").await.assert_status(200);
+    app.post_multipart("/showcase/new", &[("title", "")], &[])
+        .await
+        .assert_status(422);
 }
 
 /// Values every form field gets in turn: out-of-range and malformed dates and numbers, huge
