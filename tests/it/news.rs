@@ -589,7 +589,7 @@ async fn the_hot_queries_the_code_runs_use_indexes_on_sqlite() {
     zhijia::showcase::model::featured(&mut conn, 4).unwrap();
     zhijia::comments::thread(&mut conn, zhijia::comments::Owner::Showcase(posts[0].id)).unwrap();
     zhijia::activities::model::joinable(&mut conn, slots, member, now, 3).unwrap();
-    drop(conn.set_instrumentation(|_: InstrumentationEvent<'_>| {}));
+    conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
     let statements = seen.lock().unwrap().clone();
     assert!(statements.len() >= 7, "{statements:#?}");
     #[derive(QueryableByName)]
