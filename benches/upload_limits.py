@@ -6,8 +6,10 @@ Starts the release binary on a demo database, logs in as demo-member, and sends 
   1. one form with 20,000 distinct small fields (about 2 MB, under the size limit, so only the
      part count can stop it);
   2. one 200 MB body with an honest Content-Length (refused from the header);
-  3. one 200 MB body sent chunked, without a Content-Length (refused while it streams);
-  4. eight of each at once.
+  3. one 38 MB body with an honest Content-Length, under the 40 MB total (read, the file refused
+     for its size; the global upload budget lets one such body in at a time);
+  4. one 200 MB body sent chunked, without a Content-Length (refused before it is read);
+  5. eight of each at once.
 Reads the server's status and its peak resident set (VmHWM from /proc) before and after, and
 checks that the server still serves a page afterwards. Prints a Markdown table for
 docs/performance.md. Stdlib only.
@@ -96,6 +98,15 @@ def main():
                 yield chunk
             yield f"\r\n--{boundary}--\r\n".encode()
 
+        near_len = 38 * 1024 * 1024
+        tail = f"\r\n--{boundary}--\r\n".encode()
+
+        def near_body():
+            yield big_head
+            for _ in range(near_len // len(chunk)):
+                yield chunk
+            yield tail
+
         pid = server.pid
         rows = []
         base_rss = status_kib(pid, "VmRSS")
@@ -106,6 +117,10 @@ def main():
             "200 MB, with Content-Length":
                 lambda: send("/grievances/new", {"Content-Type": ctype, "Cookie": cookie,
                                                   "Content-Length": str(big_len + len(big_head) + 40)}, big_body()),
+            "38 MB, declared and sent (under the total limit)":
+                lambda: send("/grievances/new", {"Content-Type": ctype, "Cookie": cookie,
+                                                  "Content-Length": str(near_len + len(big_head) + len(tail))},
+                             near_body()),
             "200 MB, chunked (no Content-Length)":
                 lambda: send("/grievances/new", {"Content-Type": ctype, "Cookie": cookie}, big_body(), chunked=True),
         }

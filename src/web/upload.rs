@@ -171,7 +171,11 @@ impl FromRequest for MultipartForm {
                 } else {
                     MAX_TEXT_BYTES
                 };
-                let mut data = Vec::new();
+                // Room for the whole part up front (at most its limit, and no more than the
+                // body can hold): growing by doubling would copy, holding old and new at once.
+                // Capacity never written is never resident.
+                let room = usize::try_from(declared).map_or(limit, |d| d.min(limit));
+                let mut data = Vec::with_capacity(room);
                 let mut too_big = false;
                 while let Some(chunk) = field.next().await {
                     let chunk =

@@ -219,10 +219,42 @@ async fn nul_bytes_and_wildcards_get_a_clear_answer_not_a_server_error() {
     app.login("demo\u{0}member", "zhijia-demo")
         .await
         .assert_status(422);
-    app.get("/admin/members?q=%00%25_").await.assert_status(200);
-    app.get("/admin/audit?actor=%00&action=%00")
+    // LIKE wildcards and control characters are dropped from the search text, never used as
+    // patterns: "王_明" is the text "王明", which matches nobody (as a pattern it would match
+    // 王小明), and "王%小明" is "王小明".
+    app.get("/admin/members?q=%E7%8E%8B_%E6%98%8E")
         .await
-        .assert_status(200);
+        .assert_status(200)
+        .assert_contains("没有找到会员");
+    app.get("/admin/members?q=%E7%8E%8B%25%E5%B0%8F%E6%98%8E")
+        .await
+        .assert_status(200)
+        .assert_contains("王小明");
+    // Nothing but wildcards and NUL is an empty search: the whole list, no error.
+    let all = app.get("/admin/members").await;
+    let odd = app.get("/admin/members?q=%00%25_").await;
+    odd.assert_status(200);
+    assert!(!odd.body.contains("没有找到会员"));
+    assert!(all.body.matches("<tr").count() > 1);
+    assert_eq!(
+        odd.body.matches("<tr").count(),
+        all.body.matches("<tr").count()
+    );
+    // The audit filters the same way.
+    let all = app.get("/admin/audit").await;
+    for q in ["actor=%00&action=%00", "actor=%25"] {
+        let r = app.get(&format!("/admin/audit?{q}")).await;
+        r.assert_status(200);
+        assert!(!r.body.contains("没有符合条件的记录"), "{q}");
+        assert_eq!(
+            r.body.matches("<tr").count(),
+            all.body.matches("<tr").count()
+        );
+    }
+    app.get("/admin/audit?actor=%E7%8E%8B_%E6%98%8E")
+        .await
+        .assert_status(200)
+        .assert_contains("没有符合条件的记录");
 }
 
 /// Who may manage whom: a chair cannot take over the finance account (or any account holding a

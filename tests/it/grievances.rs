@@ -242,7 +242,7 @@ async fn an_overdue_case_escalates_to_the_parent_union_by_the_job() {
     assert!(g.overdue);
     let sub1 = zhijia::org::model::find_by_name(&mut app.conn(), "第一工程公司工会").unwrap()[0].id;
     assert_eq!(g.unit_id, sub1);
-    app.logout().await;
+    app.cookies.clear(); // the session idled out while the case waited
     app.login_ok("demo-chair").await;
     app.get("/notifications")
         .await
@@ -709,25 +709,78 @@ async fn a_member_may_reopen_once_within_seven_days() {
     .await
     .assert_status(422)
     .assert_contains("只能申请重新办理一次");
+    assert_eq!(case(&mut app.conn(), &id).state, "answered");
+
+    // A second case: answered, then eight days pass; the reopen is refused.
+    let late = file_named(&mut app, "加班调休未落实").await;
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    act(&mut app, &late, "accept", "").await.assert_status(303);
+    act(&mut app, &late, "answer", "已安排调休")
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.state.config.clock.advance(8 * 24 * 3600);
+    app.login_ok("demo-member").await;
+    app.post(
+        &format!("/grievances/{late}/act"),
+        &[("action", "reopen"), ("text", "调休仍未落实")],
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("答复超过 7 天后不能再申请重新办理");
+    assert_eq!(case(&mut app.conn(), &late).state, "answered");
 }
 
+/// Two cadres open the same case page; the chair accepts first, then the grid cadre's reject,
+/// sent with the version their page showed, is refused and changes nothing. (Real parallel
+/// races: `eight_cadres_racing_over_200_cases_make_exactly_one_transition_each`.)
 #[actix_web::test]
-async fn two_cadres_acting_on_the_same_view_cannot_both_win() {
+async fn a_cadre_acting_on_a_page_another_cadre_already_changed_gets_a_conflict() {
     let mut app = spawn_demo().await;
     app.login_ok("demo-member").await;
     let id = file_named(&mut app, "并发测试").await;
     app.logout().await;
+    let version_on = |body: &str| -> String {
+        regex_lite::Regex::new(r#"name="version" value="(\d+)""#)
+            .unwrap()
+            .captures(body)
+            .expect("the action forms carry the version")[1]
+            .to_string()
+    };
+    app.login_ok("demo-cadre").await;
+    let cadre_saw = version_on(&app.get(&format!("/admin/grievances/{id}")).await.body);
+    app.logout().await;
     app.login_ok("demo-chair").await;
-    let stale = case(&mut app.conn(), &id).version.to_string();
-    act(&mut app, &id, "accept", "").await.assert_status(303);
+    let chair_saw = version_on(&app.get(&format!("/admin/grievances/{id}")).await.body);
+    assert_eq!(cadre_saw, chair_saw);
+    app.post(
+        &format!("/admin/grievances/{id}/act"),
+        &[("action", "accept"), ("version", &chair_saw)],
+    )
+    .await
+    .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
     let r = app
         .post(
             &format!("/admin/grievances/{id}/act"),
-            &[("action", "reject"), ("version", &stale), ("text", "重复")],
+            &[
+                ("action", "reject"),
+                ("version", &cadre_saw),
+                ("text", "重复"),
+            ],
         )
         .await;
     r.assert_status(409).assert_contains("已被他人处理");
-    assert_eq!(case(&mut app.conn(), &id).state, "accepted");
+    let g = case(&mut app.conn(), &id);
+    assert_eq!(g.state, "accepted");
+    let decisions = model::events(&mut app.conn(), g.id, true)
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e.to_state.as_deref(), Some("accepted") | Some("rejected")))
+        .count();
+    assert_eq!(decisions, 1);
 }
 
 #[actix_web::test]

@@ -196,6 +196,10 @@ pub struct TestApp<S> {
     pub svc: S,
     pub state: web::Data<AppState>,
     pub cookies: HashMap<String, String>,
+    /// Set by tests that expect their session to end (revoked, disabled, timed out) and then
+    /// post as an anonymous browser; otherwise a post after a lost session fails the test,
+    /// so a refusal can never be "passed" by a bounce to the login page.
+    pub session_may_end: bool,
     pub _db: TestDb,
 }
 
@@ -228,6 +232,7 @@ async fn spawn_on(
         svc,
         state,
         cookies: HashMap::new(),
+        session_may_end: false,
         _db: db,
     }
 }
@@ -380,6 +385,10 @@ where
                 }
             }
             // The session is gone (expired or revoked): the browser is anonymous again.
+            assert!(
+                self.session_may_end,
+                "the session ended before this post; log in again, or set app.session_may_end"
+            );
             self.cookies.remove("zj_session");
         }
         self.get("/login").await.csrf()
@@ -451,9 +460,14 @@ where
         .await
     }
 
+    /// Log in (any earlier session may have ended: logging in again is what a person does).
     pub async fn login(&mut self, username: &str, password: &str) -> Resp {
-        self.post("/login", &[("username", username), ("password", password)])
-            .await
+        let may_end = std::mem::replace(&mut self.session_may_end, true);
+        let r = self
+            .post("/login", &[("username", username), ("password", password)])
+            .await;
+        self.session_may_end = may_end;
+        r
     }
 
     /// Log in and assert it worked.
