@@ -348,8 +348,10 @@ async fn activities_respect_audiences_and_the_signup_window() {
     app.get(&format!("/activities/{id}"))
         .await
         .assert_status(404);
-    assert!(!app.get("/activities").await.body.contains("亲子植树节"));
-    assert!(!app.get("/search?q=植树").await.body.contains("亲子植树节"));
+    app.get("/activities").await.assert_ok_without("亲子植树节");
+    app.get("/search?q=植树")
+        .await
+        .assert_ok_without("亲子植树节");
     app.logout().await;
     app.login_ok("demo-member").await;
     app.get("/activities")
@@ -489,4 +491,61 @@ async fn six_tabs_re_signing_up_at_once_take_one_seat() {
         );
         assert_eq!(seats, 1, "round {round}: confirmed_count drifted");
     }
+}
+
+#[actix_web::test]
+async fn a_cadre_edits_an_activity_but_cannot_cut_capacity_below_the_confirmed_count() {
+    let mut app = spawn_demo().await;
+    let a = unit(&mut app.conn(), "机关分会").to_string();
+    let now = app.state.config.clock.now();
+    let (starts, ends) = (local_in(now, 60 * 24), local_in(now, 60 * 26));
+    app.login_ok("demo-cadre").await;
+    let fields = |title: &'static str, capacity: &'static str| {
+        vec![
+            ("title", title),
+            ("kind", "文体活动"),
+            ("place", "工会活动室"),
+            ("starts_at", starts.as_str()),
+            ("ends_at", ends.as_str()),
+            ("capacity", capacity),
+            ("audience", a.as_str()),
+        ]
+    };
+    let id = activity_id(
+        &app.post("/admin/activities/new", &fields("乒乓球友谊赛", "3"))
+            .await,
+    );
+    let people = app.members_with_sessions("机关分会", "ED", 2);
+    for s in &people {
+        assert_eq!(
+            app.post_as(s, &format!("/activities/{id}/signup"), &[])
+                .await,
+            303
+        );
+    }
+    assert_eq!(count_status(&mut app.conn(), id, "confirmed"), 2);
+    let edit = format!("/admin/activities/{id}/edit");
+    app.post(&edit, &fields("乒乓球友谊赛", "1"))
+        .await
+        .assert_status(422)
+        .assert_contains("已有 2 人报名，名额不能少于这个数")
+        .assert_contains("乒乓球友谊赛");
+    let unchanged = zhijia::activities::model::find(&mut app.conn(), id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(unchanged.capacity, 3);
+    app.post(&edit, &fields("乒乓球团体赛", "5"))
+        .await
+        .assert_status(303);
+    let edited = zhijia::activities::model::find(&mut app.conn(), id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (edited.title.as_str(), edited.capacity),
+        ("乒乓球团体赛", 5)
+    );
+    app.get(&format!("/activities/{id}"))
+        .await
+        .assert_status(200)
+        .assert_contains("乒乓球团体赛");
 }

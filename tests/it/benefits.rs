@@ -741,3 +741,45 @@ async fn finance_cannot_mark_its_own_request_paid() {
         .assert_contains("不能为自己的申请登记付款");
     assert_eq!(req(&mut app.conn(), id).state, "approved");
 }
+
+#[actix_web::test]
+async fn an_admin_pauses_a_catalogue_item_and_members_cannot_apply_until_it_is_resumed() {
+    let mut app = spawn_demo().await;
+    let id = item_id(&mut app.conn(), "住院慰问");
+    let active =
+        |app_conn: &mut zhijia::db::PooledConn| model::item(app_conn, id).unwrap().unwrap().active;
+    assert!(active(&mut app.conn()));
+    app.login_ok("demo-cadre").await;
+    app.post(&format!("/admin/benefits/catalogue/{id}/toggle"), &[])
+        .await
+        .assert_status(403);
+    assert!(
+        active(&mut app.conn()),
+        "only administrators change the catalogue"
+    );
+    app.logout().await;
+    app.login_ok("demo-admin").await;
+    app.post(&format!("/admin/benefits/catalogue/{id}/toggle"), &[])
+        .await
+        .assert_status(303);
+    assert!(!active(&mut app.conn()));
+    assert_eq!(app.audit_count("benefit.item_toggle"), 1);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.get("/benefits").await.assert_ok_without("住院慰问");
+    app.get(&format!("/benefits/apply/{id}"))
+        .await
+        .assert_status(404);
+    app.logout().await;
+    app.login_ok("demo-admin").await;
+    app.post(&format!("/admin/benefits/catalogue/{id}/toggle"), &[])
+        .await
+        .assert_status(303);
+    assert!(active(&mut app.conn()));
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.get("/benefits")
+        .await
+        .assert_status(200)
+        .assert_contains("住院慰问");
+}

@@ -23,6 +23,19 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// A "does not contain" with its positive half: the page itself came back (200, a real
+    /// page with its main content), so an error page or a redirect cannot pass for it.
+    pub fn assert_ok_without(&self, needle: &str) -> &Self {
+        self.assert_status(200);
+        assert!(self.body.contains("<main"), "not a page:\n{}", self.body);
+        assert!(
+            !self.body.contains(needle),
+            "body contains {needle:?}:\n{}",
+            self.body
+        );
+        self
+    }
+
     pub fn location(&self) -> &str {
         self.headers
             .get("location")

@@ -77,6 +77,12 @@ async fn an_admin_builds_and_restructures_the_tree() {
     tree.assert_status(200)
         .assert_contains("盾构隧道分会")
         .assert_contains("已停用");
+    // And enabled again.
+    app.post(&format!("/admin/org/{}/enable", tunnel.id), &[])
+        .await
+        .assert_status(303);
+    assert!(!unit(&mut app.conn(), "盾构隧道分会").disabled);
+    assert_eq!(app.audit_count("org.enable"), 1);
 }
 
 #[actix_web::test]
@@ -109,6 +115,7 @@ async fn a_chair_edits_only_below_their_own_unit() {
     .assert_status(404);
     assert_eq!(unit(&mut app.conn(), "项目一部分会").path, branch_b.path);
     let tree = app.get("/admin/org").await;
+    tree.assert_status(200).assert_contains("项目一部分会");
     assert!(!tree.body.contains("第二工程公司工会"));
 }
 

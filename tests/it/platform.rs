@@ -272,3 +272,35 @@ async fn secure_cookies_mark_every_cookie_secure_and_send_hsts() {
         .get_all("set-cookie")
         .all(|v| !v.to_str().unwrap().contains("Secure")));
 }
+
+#[actix_web::test]
+async fn read_all_marks_every_notification_of_the_member_and_no_one_elses() {
+    let mut app = spawn_demo().await;
+    let me = app.member_id("demo-member");
+    let other = app.member_id("demo-member-b");
+    let now = app.state.config.clock.now();
+    for (who, title) in [(me, "通知一"), (me, "通知二"), (other, "别人的通知")] {
+        zhijia::notifications::notify(&mut app.conn(), who, title, "/", now).unwrap();
+    }
+    let unread = |app_conn: &mut zhijia::db::PooledConn, m: i32| -> i64 {
+        use diesel::prelude::*;
+        use zhijia::db::schema::notifications as n;
+        n::table
+            .filter(n::member_id.eq(m))
+            .filter(n::read.eq(false))
+            .count()
+            .get_result(app_conn)
+            .unwrap()
+    };
+    assert!(unread(&mut app.conn(), me) >= 2);
+    let others_before = unread(&mut app.conn(), other);
+    app.login_ok("demo-member").await;
+    app.get("/notifications")
+        .await
+        .assert_status(200)
+        .assert_contains("通知二");
+    let r = app.post("/notifications/read-all", &[]).await;
+    r.assert_status(303);
+    assert_eq!(unread(&mut app.conn(), me), 0);
+    assert_eq!(unread(&mut app.conn(), other), others_before);
+}

@@ -165,8 +165,10 @@ async fn a_post_is_invisible_to_others_until_a_cadre_of_its_unit_approves_it() {
     app.get(&format!("/showcase/{id}/photos/{img}/thumb"))
         .await
         .assert_status(404);
-    assert!(!app.get("/showcase").await.body.contains("登山队登顶"));
-    assert!(!app.get("/search?q=登山").await.body.contains("登山队登顶"));
+    app.get("/showcase").await.assert_ok_without("登山队登顶");
+    app.get("/search?q=登山")
+        .await
+        .assert_ok_without("登山队登顶");
     app.post(&format!("/showcase/{id}/like"), &[])
         .await
         .assert_status(404);
@@ -174,7 +176,9 @@ async fn a_post_is_invisible_to_others_until_a_cadre_of_its_unit_approves_it() {
 
     // A cadre of another branch cannot see or decide it.
     app.login_ok("demo-cadre-b").await;
-    assert!(!app.get("/admin/showcase").await.body.contains("登山队登顶"));
+    app.get("/admin/showcase")
+        .await
+        .assert_ok_without("登山队登顶");
     app.post(
         &format!("/admin/showcase/{id}/decide"),
         &[("action", "approve"), ("version", "0")],
@@ -775,4 +779,56 @@ async fn a_cadre_cannot_approve_their_own_post() {
     .await
     .assert_status(303);
     assert_eq!(app.audit_count("showcase.approve"), before + 1);
+}
+
+#[actix_web::test]
+async fn a_cadre_features_an_approved_post_on_the_home_page_and_takes_it_off_again() {
+    use diesel::prelude::*;
+    use zhijia::db::schema::showcase_posts as sp;
+    let mut app = spawn_demo().await;
+    // An approved post of branch A that is not featured yet.
+    let a = zhijia::org::model::find_by_name(&mut app.conn(), "机关分会").unwrap()[0].id;
+    let (id, title, version): (i32, String, i32) = sp::table
+        .inner_join(zhijia::db::schema::members::table)
+        .filter(sp::status.eq("approved"))
+        .filter(sp::featured.eq(false))
+        .filter(zhijia::db::schema::members::unit_id.eq(a))
+        .select((sp::id, sp::title, sp::version))
+        .first(&mut app.conn())
+        .unwrap();
+    let featured = |app_conn: &mut zhijia::db::PooledConn| -> bool {
+        sp::table
+            .find(id)
+            .select(sp::featured)
+            .first(app_conn)
+            .unwrap()
+    };
+    app.login_ok("demo-cadre").await;
+    let path = format!("/admin/showcase/{id}/feature");
+    let r = app
+        .post(&path, &[("on", "1"), ("version", &version.to_string())])
+        .await;
+    r.assert_status(303);
+    app.get(r.location())
+        .await
+        .assert_contains("已设为首页精选");
+    assert!(featured(&mut app.conn()));
+    app.get("/")
+        .await
+        .assert_status(200)
+        .assert_contains(&title);
+    // The page the cadre saw before is stale now: a second click changes nothing.
+    app.post(&path, &[("on", "0"), ("version", &version.to_string())])
+        .await
+        .assert_status(303);
+    assert!(featured(&mut app.conn()));
+    let now: i32 = sp::table
+        .find(id)
+        .select(sp::version)
+        .first(&mut app.conn())
+        .unwrap();
+    app.post(&path, &[("on", "0"), ("version", &now.to_string())])
+        .await
+        .assert_status(303);
+    assert!(!featured(&mut app.conn()));
 }
