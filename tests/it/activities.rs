@@ -549,3 +549,115 @@ async fn a_cadre_edits_an_activity_but_cannot_cut_capacity_below_the_confirmed_c
         .assert_status(200)
         .assert_contains("乒乓球团体赛");
 }
+
+#[actix_web::test]
+async fn cancelling_after_check_in_or_after_sign_up_closes_is_refused_and_ratings_stay_in_range() {
+    let mut app = spawn_demo().await;
+    let a = unit(&mut app.conn(), "机关分会").to_string();
+    let now = app.state.config.clock.now();
+    app.login_ok("demo-cadre").await;
+    let id = activity_id(
+        &app.post(
+            "/admin/activities/new",
+            &[
+                ("title", "午间健步走"),
+                ("kind", "文体活动"),
+                ("place", "厂区环路"),
+                ("starts_at", &local_in(now, 20)),
+                ("ends_at", &local_in(now, 80)),
+                ("capacity", "10"),
+                ("audience", &a),
+            ],
+        )
+        .await,
+    );
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.post(&format!("/activities/{id}/signup"), &[])
+        .await
+        .assert_status(303);
+    let other = app.members_with_sessions("机关分会", "CN", 1).remove(0);
+    assert_eq!(
+        app.post_as(&other, &format!("/activities/{id}/signup"), &[])
+            .await,
+        303
+    );
+    assert_eq!(count_status(&mut app.conn(), id, "confirmed"), 2);
+    let activity = zhijia::activities::model::find(&mut app.conn(), id)
+        .unwrap()
+        .unwrap();
+    let token = zhijia::activities::service::checkin_token(
+        &app.state.config.secret_key,
+        &activity,
+        zhijia::activities::service::window_of(now),
+    );
+    app.post(&format!("/activities/{id}/checkin"), &[("t", &token)])
+        .await
+        .assert_status(303);
+    // Checked in: no cancelling.
+    let r = app.post(&format!("/activities/{id}/cancel"), &[]).await;
+    r.assert_status(303);
+    app.get(r.location())
+        .await
+        .assert_contains("您已签到，不能再取消报名");
+    assert_eq!(count_status(&mut app.conn(), id, "confirmed"), 2);
+    // Rating before the end is refused.
+    let rate = |stars: &'static str| vec![("rating", stars), ("comment", "很好")];
+    let r = app
+        .post(&format!("/activities/{id}/rate"), &rate("5"))
+        .await;
+    app.get(r.location())
+        .await
+        .assert_contains("活动结束后才能评价");
+    // Sign-up closed at the start: the member who did not check in cannot cancel online.
+    app.state.config.clock.advance(25 * 60);
+    let late = app.members_with_sessions("机关分会", "CL", 1).remove(0);
+    assert_eq!(
+        app.post_as(&late, &format!("/activities/{id}/signup"), &[])
+            .await,
+        303
+    );
+    assert_eq!(count_status(&mut app.conn(), id, "confirmed"), 2, "closed");
+    app.login_ok("demo-member").await;
+    let r = app.post(&format!("/activities/{id}/cancel"), &[]).await;
+    app.get(r.location())
+        .await
+        .assert_contains("报名已截止，不能在线取消");
+    // After the end: stars outside 1–5 are refused, 5 is kept; only those who came may rate.
+    app.state.config.clock.advance(90 * 60);
+    app.login_ok("demo-member").await;
+    let rated = |app_conn: &mut zhijia::db::PooledConn| -> i64 {
+        use diesel::prelude::*;
+        use zhijia::db::schema::activity_signups as s;
+        s::table
+            .filter(s::activity_id.eq(id))
+            .filter(s::rating.is_not_null())
+            .count()
+            .get_result(app_conn)
+            .unwrap()
+    };
+    for bad in ["0", "6", "-1", "99999999999", "五"] {
+        let r = app
+            .post(
+                &format!("/activities/{id}/rate"),
+                &[("rating", bad), ("comment", "")],
+            )
+            .await;
+        app.get(r.location())
+            .await
+            .assert_contains("请选择 1 到 5 星");
+    }
+    assert_eq!(rated(&mut app.conn()), 0);
+    let r = app
+        .post(&format!("/activities/{id}/rate"), &rate("5"))
+        .await;
+    app.get(r.location()).await.assert_contains("感谢您的评价");
+    assert_eq!(rated(&mut app.conn()), 1);
+    let absent = app.members_with_sessions("机关分会", "CA", 1).remove(0);
+    assert_eq!(
+        app.post_as(&absent, &format!("/activities/{id}/rate"), &rate("1"))
+            .await,
+        303
+    );
+    assert_eq!(rated(&mut app.conn()), 1, "only those who checked in");
+}

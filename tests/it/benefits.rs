@@ -783,3 +783,56 @@ async fn an_admin_pauses_a_catalogue_item_and_members_cannot_apply_until_it_is_r
         .assert_status(200)
         .assert_contains("住院慰问");
 }
+
+#[actix_web::test]
+async fn no_budget_for_the_year_blocks_approval_and_withdraw_or_resubmit_in_the_wrong_state_is_refused(
+) {
+    use diesel::prelude::*;
+    let mut app = spawn_demo().await;
+    let year = chrono::Datelike::year(&app.state.config.clock.now());
+    app.login_ok("demo-member").await;
+    let id = id_of(
+        &apply(
+            &mut app,
+            "健身卡补贴",
+            &[("amount", "300"), ("field_0", "体育馆")],
+            &[],
+        )
+        .await,
+    );
+    // Not returned: nothing to resubmit.
+    app.post_multipart(
+        &format!("/benefits/requests/{id}/resubmit"),
+        &[("note", "补充")],
+        &[],
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("只有被退回的申请可以补充材料");
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    decide(&mut app, id, "approve", "").await.assert_status(303);
+    app.logout().await;
+    // Approved once: the member can no longer withdraw.
+    app.login_ok("demo-member").await;
+    app.post(&format!("/benefits/requests/{id}/withdraw"), &[])
+        .await
+        .assert_status(422)
+        .assert_contains("已有审批人审批，不能撤回");
+    assert_eq!(req(&mut app.conn(), id).state, "submitted");
+    app.logout().await;
+    // This year's perk budgets are gone: the last approval names the missing budget.
+    diesel::delete(
+        zhijia::db::schema::budgets::table
+            .filter(zhijia::db::schema::budgets::year.eq(year))
+            .filter(zhijia::db::schema::budgets::category.eq("perk")),
+    )
+    .execute(&mut app.conn())
+    .unwrap();
+    app.login_ok("demo-chair").await;
+    decide(&mut app, id, "approve", "")
+        .await
+        .assert_status(422)
+        .assert_contains(&format!("{year} 年没有可用的普惠类预算"));
+    assert_eq!(req(&mut app.conn(), id).state, "submitted");
+}

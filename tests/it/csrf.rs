@@ -135,3 +135,119 @@ fn every_post_form_in_the_templates_carries_the_csrf_macro() {
     }
     assert!(forms >= 10, "expected many POST forms, found {forms}");
 }
+
+/// The upload forms (multipart) check the token too: none and a wrong one are refused, and no
+/// case, post, request or file is stored.
+#[actix_web::test]
+async fn upload_forms_without_the_right_token_are_refused_and_store_nothing() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-admin").await;
+    let news: i32 = {
+        use diesel::prelude::*;
+        use zhijia::db::schema::news_articles as n;
+        n::table.select(n::id).first(&mut app.conn()).unwrap()
+    };
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    let item = zhijia::benefits::model::items(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .find(|i| i.name == "健身卡补贴")
+        .unwrap()
+        .id;
+    let cookie = app.cookie_header();
+    let tables = [
+        "grievances",
+        "showcase_posts",
+        "benefit_requests",
+        "attachments",
+        "images",
+    ];
+    let before: Vec<i64> = tables.iter().map(|t| app.count(t)).collect();
+    let boundary = "csrfTestBoundary";
+    let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            "/grievances/new".into(),
+            vec![
+                ("category", "pay"),
+                ("title", "无令牌"),
+                ("description", "d"),
+                ("desired_outcome", "o"),
+                ("submit_token", "tok-0123456789abcdef"),
+            ],
+        ),
+        (
+            "/showcase/new".into(),
+            vec![("title", "无令牌"), ("story", "故事"), ("category", "其他")],
+        ),
+        (
+            format!("/benefits/apply/{item}"),
+            vec![
+                ("amount", "300"),
+                ("field_0", "体育馆"),
+                ("submit_token", "tok-0123456789abcdef"),
+            ],
+        ),
+    ];
+    let mut passes = vec![(cookie, forms)];
+    app.logout().await;
+    app.login_ok("demo-admin").await;
+    passes.push((
+        app.cookie_header(),
+        vec![(format!("/admin/news/{news}/files"), vec![])],
+    ));
+    for (cookie, forms) in &passes {
+        for (path, fields) in forms {
+            for token in [None, Some("wrong-token")] {
+                let mut body = String::new();
+                let all = fields
+                    .iter()
+                    .copied()
+                    .chain(token.map(|t| ("csrf_token", t)));
+                for (k, v) in all {
+                    body.push_str(&format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                ));
+                }
+                body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+            ));
+                let mut bytes = body.into_bytes();
+                bytes.extend_from_slice(crate::grievances::PNG);
+                bytes.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+                let r = app
+                    .send(
+                        TestRequest::post()
+                            .uri(path)
+                            .insert_header(("cookie", cookie.clone()))
+                            .insert_header((
+                                "content-type",
+                                format!("multipart/form-data; boundary={boundary}"),
+                            ))
+                            .set_payload(bytes),
+                    )
+                    .await;
+                r.assert_status(403).assert_contains("请求已过期");
+            }
+        }
+    }
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    let after: Vec<i64> = tables.iter().map(|t| app.count(t)).collect();
+    assert_eq!(before, after, "{tables:?}");
+    // With the token the same session's upload goes through (the refusals were the token's).
+    let token = zhijia::auth::random_token(16);
+    app.post_multipart(
+        "/grievances/new",
+        &[
+            ("category", "pay"),
+            ("title", "有令牌"),
+            ("description", "d"),
+            ("desired_outcome", "o"),
+            ("submit_token", &token),
+        ],
+        &[("a.png", crate::grievances::PNG)],
+    )
+    .await
+    .assert_status(303);
+}

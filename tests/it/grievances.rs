@@ -1157,3 +1157,118 @@ async fn anonymous_attachments_carry_no_metadata_and_no_names() {
     assert!(!contains(&p.bytes, b"PHONE-MAKER-4711"));
     let _ = named;
 }
+
+#[actix_web::test]
+async fn cadre_actions_out_of_order_are_refused_assign_and_escalate_work_and_unrated_answers_close()
+{
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let id = file_named(&mut app, "工装发放不足").await;
+    // An anonymous case addressed to the top union.
+    let token = zhijia::auth::random_token(16);
+    let mut f = case_fields(&token, "匿名：总部食堂卫生");
+    let root = zhijia::org::model::find(&mut app.conn(), 1)
+        .unwrap()
+        .unwrap();
+    assert!(root.parent_id.is_none());
+    let root_id = root.id.to_string();
+    f.extend([("anonymous", "1"), ("unit_id", root_id.as_str())]);
+    app.post_multipart("/grievances/new", &f, &[])
+        .await
+        .assert_status(200);
+    app.logout().await;
+
+    app.login_ok("demo-cadre").await;
+    // A reply before the case is accepted.
+    act(&mut app, &id, "reply", "我们来看看")
+        .await
+        .assert_status(422)
+        .assert_contains("受理后才能回复");
+    assert_eq!(case(&mut app.conn(), &id).state, "submitted");
+    // Assigning to someone who does not handle the unit, then to the chair who does.
+    let v = case(&mut app.conn(), &id).version.to_string();
+    let member = app.member_id("demo-member-b").to_string();
+    app.post(
+        &format!("/admin/grievances/{id}/act"),
+        &[("action", "assign"), ("version", &v), ("cadre_id", &member)],
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("只能指派给负责该单位的工会干部");
+    let chair = app.member_id("demo-chair");
+    let r = app
+        .post(
+            &format!("/admin/grievances/{id}/act"),
+            &[
+                ("action", "assign"),
+                ("version", &v),
+                ("cadre_id", &chair.to_string()),
+            ],
+        )
+        .await;
+    r.assert_status(303);
+    assert_eq!(case(&mut app.conn(), &id).handler_id, Some(chair));
+    assert_eq!(app.audit_count("grievance.assign"), 1);
+    app.logout().await;
+
+    // The top union cannot pass a case further up.
+    app.login_ok("demo-admin").await;
+    let top = {
+        use diesel::prelude::*;
+        use zhijia::db::schema::grievances;
+        grievances::table
+            .filter(grievances::title.eq("匿名：总部食堂卫生"))
+            .select(grievances::public_ref)
+            .first::<String>(&mut app.conn())
+            .unwrap()
+    };
+    act(&mut app, &top, "escalate", "")
+        .await
+        .assert_status(422)
+        .assert_contains("已是最高一级工会，无法再转办");
+    assert_eq!(case(&mut app.conn(), &top).escalations, 0);
+    // Escalating the member's case moves it to the parent union.
+    let before = case(&mut app.conn(), &id);
+    act(&mut app, &id, "escalate", "").await.assert_status(303);
+    let after = case(&mut app.conn(), &id);
+    assert_eq!(after.state, "escalated");
+    assert_eq!(after.escalations, before.escalations + 1);
+    assert_ne!(after.unit_id, before.unit_id);
+
+    // Answered and left unrated for more than seven days: the job closes it.
+    act(&mut app, &top, "accept", "").await.assert_status(303);
+    act(&mut app, &top, "answer", "已整改")
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    // (The receipt is not at hand here; a named member's own out-of-range rating instead.)
+    let named = file_named(&mut app, "评分测试").await;
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    act(&mut app, &named, "accept", "").await.assert_status(303);
+    act(&mut app, &named, "answer", "已处理")
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    for bad in ["0", "6", "x"] {
+        app.post(
+            &format!("/grievances/{named}/act"),
+            &[("action", "rate"), ("rating", bad), ("text", "")],
+        )
+        .await
+        .assert_status(422)
+        .assert_contains("请选择 1 到 5 星");
+    }
+    assert_eq!(case(&mut app.conn(), &named).rating, None);
+    let later = app.state.config.clock.now() + chrono::Duration::days(8);
+    let (_, closed) = zhijia::grievances::service::run_deadlines(&mut app.conn(), later).unwrap();
+    assert!(closed >= 2, "{closed}");
+    for c in [&top, &named] {
+        let g = case(&mut app.conn(), c);
+        assert_eq!(g.state, "closed");
+        let last = model::events(&mut app.conn(), g.id, true).unwrap();
+        assert!(last.iter().any(|e| e.body.contains("自动办结")));
+    }
+}

@@ -162,3 +162,39 @@ async fn an_ambiguous_unit_name_is_refused_with_a_hint() {
     assert_eq!(report.created, 0);
     assert!(report.errors[0].1.contains("重名"), "{:?}", report.errors);
 }
+
+#[actix_web::test]
+async fn a_roster_without_a_required_column_or_of_another_type_is_refused_with_the_reason() {
+    let app = spawn_demo().await;
+    let dir = tempfile_dir::TempDir::new();
+    let before = app.count("members");
+    let cost = app.state.config.hash_cost;
+    let now = app.state.config.clock.now();
+    for (header, missing) in [
+        ("姓名,手机,单位", "工号"),
+        ("工号,手机,单位", "姓名"),
+        ("工号,姓名,手机", "单位"),
+    ] {
+        let p = write(&dir.0, "r.csv", &format!("{header}\nA1,B,C\n"));
+        let rows = read_rows(&p).unwrap();
+        let err = import_rows(&mut app.conn(), &rows, cost, now, |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("表头缺少“{missing}”列")), "{err}");
+    }
+    let empty = write(&dir.0, "empty.csv", "");
+    let rows = read_rows(&empty).unwrap();
+    let err = import_rows(&mut app.conn(), &rows, cost, now, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("文件是空的"), "{err}");
+    for name in ["roster.txt", "roster.pdf", "roster"] {
+        let p = write(&dir.0, name, "工号,姓名,单位\nX1,某人,机关分会\n");
+        let err = read_rows(&p).unwrap_err().to_string();
+        assert!(err.contains("只支持 .csv 和 .xlsx 文件"), "{name}: {err}");
+    }
+    // A file that claims to be a spreadsheet but is not one.
+    let fake = write(&dir.0, "fake.xlsx", "工号,姓名,单位\n");
+    assert!(read_rows(&fake).is_err());
+    assert_eq!(app.count("members"), before, "nothing imported");
+}

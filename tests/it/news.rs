@@ -950,3 +950,43 @@ async fn a_member_reports_only_comments_they_can_see() {
         1
     );
 }
+
+#[actix_web::test]
+async fn a_comment_on_an_article_with_comments_off_is_refused_and_not_stored() {
+    use diesel::prelude::*;
+    use zhijia::db::schema::news_articles as n;
+    let mut app = spawn_demo().await;
+    let root = zhijia::org::model::find(&mut app.conn(), 1)
+        .unwrap()
+        .unwrap()
+        .id;
+    app.login_ok("demo-admin").await;
+    let id = publish(
+        &mut app,
+        "评论关闭的通知",
+        "本通知不开放评论。",
+        &[root],
+        false,
+    )
+    .await;
+    let on: bool = n::table
+        .find(id)
+        .select(n::comments_enabled)
+        .first(&mut app.conn())
+        .unwrap();
+    assert!(!on);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.get(&format!("/news/{id}"))
+        .await
+        .assert_ok_without("发表评论");
+    let before = app.count("comments");
+    let r = app
+        .post(&format!("/news/{id}/comments"), &[("body", "我想评论")])
+        .await;
+    r.assert_status(303);
+    app.get(r.location())
+        .await
+        .assert_contains("这篇资讯未开放评论");
+    assert_eq!(app.count("comments"), before);
+}

@@ -275,3 +275,32 @@ async fn results_are_hidden_from_members_when_the_survey_says_so() {
     app.login_ok("demo-member-b").await;
     app.get(&format!("/surveys/{id}")).await.assert_status(404);
 }
+
+#[actix_web::test]
+async fn an_answer_after_the_survey_closes_is_refused_and_not_stored() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-cadre").await;
+    let id = create_survey(&mut app, "年终满意度", false, "after_answer").await;
+    app.logout().await;
+    let q = question_ids(&mut app.conn(), id);
+    let (k0, k2) = (format!("q{}", q[0]), format!("q{}", q[2]));
+    // Seven days and a minute later the survey is closed.
+    app.state.config.clock.advance(7 * 24 * 3600 + 60);
+    app.login_ok("demo-member").await;
+    app.get(&format!("/surveys/{id}"))
+        .await
+        .assert_status(200)
+        .assert_contains("已截止");
+    let r = app
+        .post(
+            &format!("/surveys/{id}"),
+            &[(k0.as_str(), "0"), (k2.as_str(), "5")],
+        )
+        .await;
+    r.assert_status(303);
+    app.get(r.location()).await.assert_contains("问卷已截止");
+    assert_eq!(
+        app.count(&format!("survey_responses WHERE survey_id = {id}")),
+        0
+    );
+}
