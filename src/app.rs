@@ -60,6 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::members::admin::routes(cfg);
     crate::org::admin::routes(cfg);
     crate::audit::admin::routes(cfg);
+    crate::workflow::admin::routes(cfg);
     crate::notifications::routes(cfg);
     crate::grievances::routes(cfg);
     crate::benefits::routes(cfg);

@@ -70,6 +70,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    calendar_days (day) {
+        day -> Date,
+        working -> Bool,
+        note -> Text,
+    }
+}
+
+diesel::table! {
     audit_deferred (id) {
         id -> Integer,
         release_at -> Timestamp,

@@ -193,6 +193,7 @@ async fn save_limits(
     let limits = Limits {
         accept_working_days: a,
         answer_days: i64::from(d),
+        ..Limits::default()
     };
     db::run(&state.pool, move |conn| {
         service::set_limits(conn, &actor, limits)

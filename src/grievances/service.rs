@@ -11,7 +11,8 @@ use crate::error::{AppError, AppResult};
 use crate::notifications::notify;
 use crate::org::{self, scope};
 use crate::web::FieldErrors;
-use crate::workflow::{self, add_working_days, date_only, Flow, Transition};
+use crate::workflow::calendar::Calendar;
+use crate::workflow::{self, date_only, Flow, Transition};
 
 pub static FLOW: Flow = Flow {
     table: "grievances",
@@ -59,11 +60,13 @@ pub static FLOW: Flow = Flow {
     ],
 };
 
-/// Time limits, in the `settings` table (admins change them on the case list page).
-#[derive(Debug, Clone, Copy)]
+/// Time limits, in the `settings` table (admins change them on the case list page), and the
+/// working-day calendar they count by.
+#[derive(Debug, Clone)]
 pub struct Limits {
     pub accept_working_days: u32,
     pub answer_days: i64,
+    pub calendar: std::sync::Arc<Calendar>,
 }
 
 impl Default for Limits {
@@ -71,6 +74,7 @@ impl Default for Limits {
         Limits {
             accept_working_days: 2,
             answer_days: 15,
+            calendar: std::sync::Arc::default(),
         }
     }
 }
@@ -85,12 +89,17 @@ pub fn limits(conn: &mut DbConnection) -> AppResult<Limits> {
         answer_days: i64::from(
             crate::settings::get_u32(conn, "grievance.answer_days")?.unwrap_or(15),
         ),
+        calendar: std::sync::Arc::new(Calendar::load(conn)?),
     })
 }
 
-fn due_for(state: &str, limits: Limits, now: NaiveDateTime) -> Option<NaiveDateTime> {
+fn due_for(state: &str, limits: &Limits, now: NaiveDateTime) -> Option<NaiveDateTime> {
     match state {
-        "submitted" | "escalated" => Some(add_working_days(now, limits.accept_working_days)),
+        "submitted" | "escalated" => Some(
+            limits
+                .calendar
+                .add_working_days(now, limits.accept_working_days),
+        ),
         "accepted" | "in_progress" => {
             Some(crate::time::plus(now, Duration::days(limits.answer_days)))
         }
@@ -245,7 +254,7 @@ pub fn submit(
                 desired_outcome: form.desired_outcome.trim(),
                 state: "submitted",
                 version: 1,
-                due_at: due_for("submitted", limits, at),
+                due_at: due_for("submitted", &limits, at),
                 overdue: false,
                 escalations: 0,
                 reopened: false,
@@ -490,7 +499,7 @@ pub fn cadre_act(
                 action,
                 &g.state,
                 g.version,
-                due_for(to, limits, limit_from),
+                due_for(to, &limits, limit_from),
                 now,
             )
         };
@@ -622,7 +631,7 @@ pub fn cadre_act(
                 ("grievance.assign", name)
             }
             CadreAction::Escalate => {
-                escalate(conn, &g, &unit, limits, me, now, false)?;
+                escalate(conn, &g, &unit, &limits, me, now, false)?;
                 ("grievance.escalate", String::new())
             }
             CadreAction::Close => {
@@ -669,7 +678,7 @@ fn escalate(
     conn: &mut DbConnection,
     g: &Grievance,
     unit: &org::OrgUnit,
-    limits: Limits,
+    limits: &Limits,
     author: (Option<i32>, &str),
     now: NaiveDateTime,
     late: bool,
@@ -811,7 +820,7 @@ pub fn member_act(
                     "reopen",
                     &g.state,
                     g.version,
-                    due_for("in_progress", limits, at),
+                    due_for("in_progress", &limits, at),
                     at,
                 )?;
                 model::set_fields(
@@ -897,7 +906,7 @@ pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(
                 }
                 return Ok(false);
             }
-            escalate(conn, &g, &unit, limits, (None, "系统"), now, true)?;
+            escalate(conn, &g, &unit, &limits, (None, "系统"), now, true)?;
             audit::record_as(
                 conn,
                 &Actor::system("系统", now),

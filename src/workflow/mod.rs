@@ -2,9 +2,11 @@
 //! data, the guarded state change (one conditional UPDATE on state and version), time limits,
 //! and database leases for background jobs that may run on several instances at once.
 
+pub mod admin;
+pub mod calendar;
 pub mod lease;
 
-use chrono::{Datelike, Duration, NaiveDateTime, Weekday};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
 
@@ -82,23 +84,6 @@ pub fn apply(
         return Err(AppError::Conflict(CONFLICT.into()));
     }
     Ok(t.to)
-}
-
-/// `n` working days (Monday–Friday) after `from`, at the same time of day.
-pub fn add_working_days(from: NaiveDateTime, n: u32) -> NaiveDateTime {
-    let mut t = from;
-    let mut left = n;
-    while left > 0 {
-        // Past chrono's last day there are no more working days to count.
-        let Some(next) = t.checked_add_signed(Duration::days(1)) else {
-            break;
-        };
-        t = next;
-        if !matches!(t.weekday(), Weekday::Sat | Weekday::Sun) {
-            left = left.saturating_sub(1);
-        }
-    }
-    t
 }
 
 /// Midnight of the same day: what anonymous cases store instead of the exact time.

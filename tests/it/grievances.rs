@@ -963,8 +963,119 @@ fn working_days_skip_weekends() {
         .unwrap()
         .and_hms_opt(9, 0, 0)
         .unwrap();
-    let due = zhijia::workflow::add_working_days(fri, 2);
+    let due = zhijia::workflow::calendar::Calendar::default().add_working_days(fri, 2);
     assert_eq!(due.date(), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+}
+
+/// Beijing 10:00 on `day` as stored (UTC).
+fn beijing_ten(day: &str) -> chrono::NaiveDateTime {
+    zhijia::time::from_beijing(
+        &chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// The demo calendar holds the 2026 National Day week (1–7 October off, Saturday 10 October a
+/// make-up working day): a case filed on 30 September is not escalated during the holiday, and
+/// one filed on Friday 9 October counts the make-up Saturday.
+#[actix_web::test]
+async fn time_limits_skip_the_holiday_week_and_count_the_make_up_saturday() {
+    let mut app = spawn_demo().await;
+    let to = |app: &TestApp<_>, day: &str| {
+        let now = app.state.config.clock.now();
+        app.state
+            .config
+            .clock
+            .advance((beijing_ten(day) - now).num_seconds());
+    };
+    to(&app, "2026-09-30");
+    app.login_ok("demo-member").await;
+    let before_holiday = file_named(&mut app, "国庆前提交").await;
+    let due = zhijia::time::beijing_date(&case(&mut app.conn(), &before_holiday).due_at.unwrap());
+    assert_eq!(
+        due.to_string(),
+        "2026-10-09",
+        "two working days: Thursday 8 and Friday 9"
+    );
+    // (The demo's own older cases fall due meanwhile; only this one is watched.)
+    for day in ["2026-10-03", "2026-10-07", "2026-10-08"] {
+        zhijia::grievances::service::run_deadlines(&mut app.conn(), beijing_ten(day)).unwrap();
+        assert_eq!(
+            case(&mut app.conn(), &before_holiday).state,
+            "submitted",
+            "{day}"
+        );
+    }
+    to(&app, "2026-10-09");
+    app.login_ok("demo-member").await;
+    let before_make_up = file_named(&mut app, "调休前提交").await;
+    let due = zhijia::time::beijing_date(&case(&mut app.conn(), &before_make_up).due_at.unwrap());
+    assert_eq!(due.to_string(), "2026-10-12", "Saturday 10 and Monday 12");
+    // After Friday 9 October 10:00 the first case is late and goes to the parent union.
+    zhijia::grievances::service::run_deadlines(
+        &mut app.conn(),
+        beijing_ten("2026-10-09") + chrono::Duration::minutes(1),
+    )
+    .unwrap();
+    assert_eq!(case(&mut app.conn(), &before_holiday).state, "escalated");
+    assert_eq!(case(&mut app.conn(), &before_make_up).state, "submitted");
+}
+
+#[actix_web::test]
+async fn admins_enter_holidays_on_the_calendar_page_and_cadres_cannot() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-chair").await;
+    app.get("/admin/settings/calendar").await.assert_status(403);
+    app.post(
+        "/admin/settings/calendar",
+        &[("lines", "2027-02-08,休,春节")],
+    )
+    .await
+    .assert_status(403);
+    app.logout().await;
+    app.login_ok("demo-admin").await;
+    app.get("/admin/settings/calendar")
+        .await
+        .assert_status(200)
+        .assert_contains("2026-10-10")
+        .assert_contains("调休上班");
+    app.post(
+        "/admin/settings/calendar",
+        &[("lines", "2027-02-08,休,春节\n2027-13-01,休\n2027-02-20,玩")],
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("第 2 行")
+    .assert_contains("第 3 行")
+    .assert_contains("2027-02-08,休,春节");
+    assert_eq!(app.count("calendar_days WHERE day >= '2027-01-01'"), 0);
+    let r = app
+        .post(
+            "/admin/settings/calendar",
+            &[(
+                "lines",
+                "日期\t类型\n2027-02-08\t休\t春节\n2027-02-20\t班\t春节调休",
+            )],
+        )
+        .await;
+    r.assert_status(303);
+    app.get(r.location()).await.assert_contains("已登记 2 天");
+    assert_eq!(app.count("calendar_days WHERE day >= '2027-01-01'"), 2);
+    assert_eq!(
+        app.audit_count("settings.calendar"),
+        2,
+        "the demo seed and this one"
+    );
+    app.post("/admin/settings/calendar/2027-02-20/delete", &[])
+        .await
+        .assert_status(303);
+    assert_eq!(app.count("calendar_days WHERE day >= '2027-01-01'"), 1);
+    app.post("/admin/settings/calendar/2027-02-20/delete", &[])
+        .await
+        .assert_status(404);
 }
 
 /// A small JPEG whose EXIF names a device and carries a GPS block (N latitude).
