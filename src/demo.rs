@@ -101,6 +101,8 @@ pub fn seed(state: &AppState) -> AppResult<()> {
         let a = write_tx(&mut conn, |conn| seed_news(conn, now))?;
         let s = write_tx(&mut conn, |conn| seed_showcase(conn, now))?;
         let (act, signups) = write_tx(&mut conn, |conn| seed_activities(conn, now))?;
+        let story = write_tx(&mut conn, |conn| seed_story_activities(conn, now))?;
+        let act = act + story;
         let sv = write_tx(&mut conn, |conn| seed_surveys(conn, now))?;
         let ev = write_tx(&mut conn, |conn| {
             seed_engagement(conn, &state.config.secret_key, now)
@@ -1263,6 +1265,124 @@ fn seed_activities(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(us
         am::set_confirmed(conn, id, confirmed, keen.len() as i32)?;
     }
     Ok((n_act, n_signups))
+}
+
+/// What demo-member (机关分会) and demo-member-b (项目一部分会) find under 近期活动, so the
+/// whole sign-up story can be tried at once: one open with seats left, one full with two on
+/// its waitlist, one starting within the hour that they signed up for (check-in is open, the
+/// venue QR page works for their cadre), and one next month whose sign-up has not opened yet.
+fn seed_story_activities(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+    use crate::activities::model as am;
+    use chrono::Duration;
+    let admin = members::find_by_employee_no(conn, "demo-admin")?
+        .map(|m| m.id)
+        .ok_or(crate::error::AppError::NotFound)?;
+    let mut n = 0;
+    for (login, unit_name, titles) in [
+        (
+            "demo-member",
+            "机关分会",
+            ["羽毛球友谊赛", "职工书画展观展", "午间健步走", "端午游园会"],
+        ),
+        (
+            "demo-member-b",
+            "项目一部分会",
+            ["工地篮球赛", "安全知识讲座", "班前健身操", "夏季登山活动"],
+        ),
+    ] {
+        let member =
+            members::find_by_employee_no(conn, login)?.ok_or(crate::error::AppError::NotFound)?;
+        let unit = org::model::find_by_name(conn, unit_name)?
+            .into_iter()
+            .next()
+            .ok_or(crate::error::AppError::NotFound)?;
+        // Colleagues of the same unit (not demo accounts) to fill seats.
+        let (rows, _) = members::search(conn, Some(&[unit.id]), &Default::default(), 500)?;
+        let others: Vec<i32> = rows
+            .iter()
+            .filter(|r| !r.member.employee_no.starts_with("demo-") && !r.member.disabled)
+            .map(|r| r.member.id)
+            .collect();
+        // (title, starts in, capacity, signup opens, colleagues signed up, member signed up)
+        let plan = [
+            (
+                titles[0],
+                Duration::days(5),
+                20,
+                Duration::days(-2),
+                6,
+                false,
+            ),
+            (
+                titles[1],
+                Duration::days(7),
+                3,
+                Duration::days(-1),
+                5,
+                false,
+            ),
+            (
+                titles[2],
+                Duration::minutes(20),
+                30,
+                Duration::days(-3),
+                8,
+                true,
+            ),
+            (
+                titles[3],
+                Duration::days(35),
+                50,
+                Duration::days(20),
+                0,
+                false,
+            ),
+        ];
+        for (title, starts_in, capacity, opens_in, colleagues, member_joined) in plan {
+            let starts = now + starts_in;
+            let opens = now + opens_in;
+            let description = format!("{title}，{}会员欢迎报名。", unit.name);
+            let data = am::ActivityData {
+                unit_id: unit.id,
+                title,
+                kind: "文体活动",
+                description: &description,
+                place: "职工活动中心",
+                starts_at: starts,
+                ends_at: starts + Duration::hours(2),
+                capacity,
+                signup_opens_at: opens,
+                signup_closes_at: starts,
+                extra_fields: "",
+                published: true,
+                title_tokens: &crate::search::token_string(title),
+                body_tokens: &crate::search::token_string(&description),
+                updated_at: now,
+            };
+            let id = am::insert(conn, &data, admin, &crate::auth::random_token(16), now)?;
+            am::set_audience(conn, id, &[unit.id])?;
+            let mut people: Vec<i32> = others.iter().copied().take(colleagues).collect();
+            if member_joined {
+                people.insert(0, member.id);
+            }
+            let mut confirmed = 0;
+            for (i, m) in people.iter().enumerate() {
+                let seat = confirmed < capacity;
+                let (status, position) = if seat {
+                    ("confirmed", 0)
+                } else {
+                    ("waitlisted", i as i32)
+                };
+                am::insert_signup(conn, id, *m, status, position, "", now - Duration::hours(1))?;
+                if seat {
+                    confirmed += 1;
+                }
+            }
+            am::set_confirmed(conn, id, confirmed, people.len() as i32)?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Three closed surveys with answers (one anonymous) and one open that demo-member has not

@@ -826,3 +826,73 @@ async fn a_chair_sees_the_dashboard_and_a_forecast_on_phone_and_desktop() {
     }
     c.close().await.unwrap();
 }
+
+/// A new user's first try on a fresh demo, nothing created beforehand: demo-member finds the
+/// branch's activities, joins the waitlist of the full one, and checks in to today's one by the
+/// QR code their cadre's venue page shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_fresh_demo_a_member_finds_activities_joins_a_waitlist_and_checks_in_by_qr() {
+    let Some((c, _driver)) = browser().await else {
+        return;
+    };
+    let server = start_server(true);
+    let base = format!("http://{}", server.addr);
+    viewport(&c, 375, 812).await;
+    login(&c, &base, "demo-member").await;
+    c.goto(&format!("{base}/activities")).await.unwrap();
+    let list = c.source().await.unwrap();
+    for title in ["羽毛球友谊赛", "职工书画展观展", "午间健步走", "端午游园会"]
+    {
+        assert!(list.contains(title), "{title} not under 近期活动");
+    }
+    shot(&c, "demo-activities-375.png").await;
+    let href = |title: &'static str| {
+        let c = c.clone();
+        async move {
+            c.find(Locator::XPath(&format!("//a[contains(., '{title}')]")))
+                .await
+                .unwrap()
+                .attr("href")
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let (full, today) = (href("职工书画展观展").await, href("午间健步走").await);
+    // The full one: the button offers the waitlist; two colleagues wait already.
+    c.goto(&format!("{base}{full}")).await.unwrap();
+    assert!(c.source().await.unwrap().contains("名额已满，加入候补"));
+    click(&c, "#signup form button[type=submit]").await;
+    c.wait()
+        .for_element(Locator::Css(".flash-ok"))
+        .await
+        .unwrap();
+    let page = c.source().await.unwrap();
+    assert!(
+        page.contains("您已进入候补第 3 位"),
+        "two were waiting already"
+    );
+    shot(&c, "demo-waitlist-375.png").await;
+    // Today's one, which the member signed up for: the cadre's venue page, then the QR URL.
+    login(&c, &base, "demo-cadre").await;
+    c.goto(&format!("{base}/admin{today}/venue")).await.unwrap();
+    let qr_url = c
+        .find(Locator::Css(".nowrap-url"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(qr_url.contains("/checkin?t="), "{qr_url}");
+    shot(&c, "demo-venue-375.png").await;
+    login(&c, &base, "demo-member").await;
+    c.goto(&qr_url).await.unwrap();
+    click(&c, ".checkin-card button[type=submit]").await;
+    c.wait()
+        .for_element(Locator::Css(".flash-ok"))
+        .await
+        .unwrap();
+    assert!(c.source().await.unwrap().contains("签到成功"));
+    shot(&c, "demo-checked-in-375.png").await;
+    c.close().await.unwrap();
+}
