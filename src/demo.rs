@@ -1508,11 +1508,24 @@ fn seed_engagement(conn: &mut DbConnection, secret: &[u8], now: NaiveDateTime) -
         let key = member_key(secret, r.member.id);
         let prop = rng.normal() * 0.9;
         let phone_share = 0.5 + 0.4 * rng.unit();
+        // Units differ as in real unions: a few very active, some nearly silent.
+        let unit_effect = [1.2, 0.5, 0.0, -0.7, -1.8, -3.2]
+            [(r.member.unit_id.unsigned_abs() as usize).wrapping_mul(7919) % 6];
+        // One member in four stopped coming some weeks or months ago.
+        let stopped = if rng.unit() < 0.25 {
+            10 + (rng.next() % 150) as i64
+        } else {
+            0
+        };
         for d in 1..=180i64 {
+            if d < stopped {
+                continue;
+            }
             let day = (crate::time::to_beijing(&now) - Duration::days(d)).date();
             let weekend = day.weekday().num_days_from_monday() >= 5;
             let season = season_effect(day.month());
-            let p = sigmoid(prop - 1.6 + if weekend { -0.4 } else { 0.0 } + season * 0.5);
+            let p =
+                sigmoid(prop - 2.6 + unit_effect + if weekend { -0.4 } else { 0.0 } + season * 0.5);
             if rng.unit() >= p {
                 continue;
             }
@@ -1538,7 +1551,8 @@ fn seed_engagement(conn: &mut DbConnection, secret: &[u8], now: NaiveDateTime) -
                     ),
                     7 => ("activity", None, "view"),
                     8 => ("showcase", None, "view"),
-                    _ => ("news", None, "view"),
+                    _ if rng.unit() < 0.5 => ("survey", None, "view"),
+                    _ => ("search", None, "view"),
                 };
                 out.push(Event {
                     member_key: key.clone(),

@@ -42,6 +42,15 @@ impl UnitLine {
     pub fn rate_label(&self) -> String {
         format!("{:.0}%", self.rate() * 100.0)
     }
+    /// The name cut to fit beside a bar at 375 px (the full name is in the bar's title).
+    pub fn short_name(&self) -> String {
+        let name = self.name.trim_end_matches("工会");
+        if name.chars().count() > 7 {
+            format!("{}…", name.chars().take(6).collect::<String>())
+        } else {
+            name.to_string()
+        }
+    }
 }
 
 /// Everything the dashboard shows, computed for one scope.
@@ -105,23 +114,44 @@ impl Figures {
                 .saturating_add(1)
         }
     }
-    pub fn most_engaged(&self) -> Vec<&UnitLine> {
+    /// Units with at least three members, most active first.
+    fn ranked(&self) -> Vec<&UnitLine> {
         let mut u: Vec<&UnitLine> = self.units.iter().filter(|u| u.members >= 3).collect();
         u.sort_by(|a, b| {
             b.rate()
                 .partial_cmp(&a.rate())
                 .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| a.name.cmp(&b.name))
         });
-        u.into_iter().take(3).collect()
+        u
+    }
+    /// Up to three, and never more than half of the units, so the two lists never share one.
+    fn list_len(&self) -> usize {
+        (self.ranked().len() / 2).min(3)
+    }
+    pub fn most_engaged(&self) -> Vec<&UnitLine> {
+        let n = self.list_len();
+        self.ranked().into_iter().take(n).collect()
     }
     pub fn least_engaged(&self) -> Vec<&UnitLine> {
-        let mut u: Vec<&UnitLine> = self.units.iter().filter(|u| u.members >= 3).collect();
-        u.sort_by(|a, b| {
-            a.rate()
-                .partial_cmp(&b.rate())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
-        u.into_iter().take(3).collect()
+        let n = self.list_len();
+        self.ranked().into_iter().rev().take(n).collect()
+    }
+    /// Bar length (of 200) for a unit's 30-day activity rate.
+    pub fn rate_w(&self, u: &UnitLine) -> i64 {
+        (u.rate() * 200.0).round().clamp(0.0, 200.0) as i64
+    }
+    /// Bar length (of 200) for one area's event count.
+    pub fn kind_w(&self, n: &i64) -> i64 {
+        let max = self.by_kind.iter().map(|k| k.1).max().unwrap_or(0).max(1);
+        n.saturating_mul(200).checked_div(max).unwrap_or(0)
+    }
+    /// Height of the unit bar chart: one 22 px row per unit.
+    pub fn units_h(&self) -> usize {
+        self.units.len().saturating_mul(22).saturating_add(4)
+    }
+    pub fn kinds_h(&self) -> usize {
+        self.by_kind.len().saturating_mul(22).saturating_add(4)
     }
 }
 

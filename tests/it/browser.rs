@@ -778,6 +778,13 @@ async fn a_chair_sees_the_dashboard_and_a_forecast_on_phone_and_desktop() {
             .await
             .unwrap();
         shot(&c, &format!("dashboard-{w}.png")).await;
+        c.execute(
+            "document.querySelectorAll('svg.bars')[1].scrollIntoView({block: 'center'}); return 1",
+            vec![],
+        )
+        .await
+        .unwrap();
+        shot(&c, &format!("dashboard-units-{w}.png")).await;
         c.goto(&format!("{base}/admin/activities/new"))
             .await
             .unwrap();

@@ -460,3 +460,39 @@ async fn the_activity_form_forecasts_without_saving() {
         .unwrap();
     assert!(expected > 0 && expected < 200, "{expected}");
 }
+
+/// The chair's dashboard on the demo: four SVG charts, unit activity rates that differ, and
+/// most/least engaged lists that never share a unit.
+#[actix_web::test]
+async fn the_chairs_dashboard_on_the_demo_draws_four_charts_and_units_differ() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-chair").await;
+    let page = app.get("/admin/dashboard").await;
+    page.assert_status(200);
+    let charts = page.body.matches("<svg class=\"chart").count();
+    assert!(charts >= 4, "{charts} charts");
+    let rates: std::collections::BTreeSet<String> =
+        regex_lite::Regex::new(r#"<td data-label="活跃率">(\d+%)</td>"#)
+            .unwrap()
+            .captures_iter(&page.body)
+            .map(|c| c[1].to_string())
+            .collect();
+    assert!(rates.len() >= 3, "unit activity rates: {rates:?}");
+    let lists: Vec<Vec<String>> = regex_lite::Regex::new(r"(?s)<ol>(.*?)</ol>")
+        .unwrap()
+        .captures_iter(&page.body)
+        .map(|c| {
+            regex_lite::Regex::new(r"<li>([^<]+) <strong>")
+                .unwrap()
+                .captures_iter(&c[1])
+                .map(|l| l[1].trim().to_string())
+                .collect()
+        })
+        .collect();
+    assert_eq!(lists.len(), 2, "most and least lists");
+    assert!(!lists[0].is_empty() && !lists[1].is_empty(), "{lists:?}");
+    assert!(
+        lists[0].iter().all(|u| !lists[1].contains(u)),
+        "most and least share a unit: {lists:?}"
+    );
+}
