@@ -90,11 +90,70 @@ async fn a_cross_site_post_is_refused_even_with_a_valid_token() {
                 .uri("/logout")
                 .insert_header(("content-type", "application/x-www-form-urlencoded"))
                 .insert_header(("origin", "https://evil.example"))
-                .set_payload(body),
+                .set_payload(body.clone()),
+        )
+        .await;
+    r.assert_status(403);
+    let r = app
+        .send(
+            TestRequest::post()
+                .uri("/logout")
+                .insert_header(("content-type", "application/x-www-form-urlencoded"))
+                .insert_header(("origin", "null"))
+                .set_payload(body.clone()),
         )
         .await;
     r.assert_status(403);
     app.get("/me").await.assert_status(200);
+    // The page's own origin passes (the same post, from this site): the member is logged out.
+    let r = app
+        .send(
+            TestRequest::post()
+                .uri("/logout")
+                .insert_header(("content-type", "application/x-www-form-urlencoded"))
+                .insert_header(("origin", "http://localhost:8080"))
+                .insert_header(("sec-fetch-site", "same-origin"))
+                .set_payload(body),
+        )
+        .await;
+    r.assert_status(303);
+    app.session_may_end = true;
+    app.get("/me").await.assert_status(303);
+}
+
+/// Before login each browser has its own token: one browser's token does not work for another
+/// (a fixed pre-login token would let any site log a victim into the attacker's account).
+#[actix_web::test]
+async fn pre_login_tokens_belong_to_one_browser() {
+    let mut a = spawn_demo().await;
+    let token_a = a.get("/login").await.csrf();
+    let pre_a = a.cookies.clone();
+    a.cookies.clear();
+    let token_b = a.get("/login").await.csrf();
+    assert_ne!(token_a, token_b);
+    // Browser B posts the login form with A's token: refused.
+    a.post_raw(
+        "/login",
+        &[
+            ("csrf_token", token_a.as_str()),
+            ("username", "demo-member"),
+            ("password", "zhijia-demo"),
+        ],
+    )
+    .await
+    .assert_status(403);
+    // Browser A with its own token gets in.
+    a.cookies = pre_a;
+    a.post_raw(
+        "/login",
+        &[
+            ("csrf_token", token_a.as_str()),
+            ("username", "demo-member"),
+            ("password", "zhijia-demo"),
+        ],
+    )
+    .await
+    .assert_status(303);
 }
 
 #[test]
