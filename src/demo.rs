@@ -102,6 +102,7 @@ pub fn seed(state: &AppState) -> AppResult<()> {
         let s = write_tx(&mut conn, |conn| seed_showcase(conn, now))?;
         let (act, signups) = write_tx(&mut conn, |conn| seed_activities(conn, now))?;
         let story = write_tx(&mut conn, |conn| seed_story_activities(conn, now))?;
+        write_tx(&mut conn, |conn| seed_story_cases(conn, now))?;
         let act = act + story;
         let sv = write_tx(&mut conn, |conn| seed_surveys(conn, now))?;
         let ev = write_tx(&mut conn, |conn| {
@@ -1383,6 +1384,118 @@ fn seed_story_activities(conn: &mut DbConnection, now: NaiveDateTime) -> AppResu
         }
     }
     Ok(n)
+}
+
+/// The rest of each demo member's own story: a benefit request waiting for the chair, one
+/// returned for more material, a showcase post waiting for review, and an open poll.
+fn seed_story_cases(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<()> {
+    use crate::benefits::service::{self as benefits, ApplyForm, Decision};
+    use chrono::Duration;
+    let user = |conn: &mut DbConnection, no: &str| -> AppResult<crate::auth::User> {
+        let id = members::find_by_employee_no(conn, no)?
+            .map(|m| m.id)
+            .ok_or(crate::error::AppError::NotFound)?;
+        crate::auth::user::load_user(conn, id, "")?.ok_or(crate::error::AppError::NotFound)
+    };
+    let items = crate::benefits::model::items(conn)?;
+    let item = |name: &str| {
+        items
+            .iter()
+            .find(|i| i.name == name)
+            .cloned()
+            .ok_or(crate::error::AppError::NotFound)
+    };
+    let picture = crate::images::process_now("demo.png", &demo_picture(9))
+        .map_err(crate::error::AppError::Internal)?;
+    for (k, (login, cadre_login, post)) in [
+        ("demo-member", "demo-cadre", "机关篮球队夺得系统联赛亚军"),
+        (
+            "demo-member-b",
+            "demo-cadre-b",
+            "项目部劳动竞赛中的青年突击队",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let member = user(conn, login)?;
+        let cadre = user(conn, cadre_login)?;
+        for (n, (name, returned)) in [("生育慰问", false), ("金秋助学", true)]
+            .into_iter()
+            .enumerate()
+        {
+            let it = item(name)?;
+            let filed = now - Duration::days(2 + n as i64);
+            let form = ApplyForm {
+                amount: if it.is_fixed() {
+                    String::new()
+                } else {
+                    crate::benefits::model::yuan(it.amount_fen.min(100_000)).to_string()
+                },
+                event: String::new(),
+                values: it.fields().iter().map(|f| format!("{f}（演示）")).collect(),
+                submit_token: format!("demo-story-{k}-{n}-0000000000"),
+            };
+            let files: Vec<benefits::File> = it
+                .attachments()
+                .iter()
+                .map(|a| {
+                    (
+                        format!("{a}.pdf"),
+                        "application/pdf",
+                        b"%PDF-1.4 demo".to_vec(),
+                    )
+                })
+                .collect();
+            let Ok(id) = benefits::apply(conn, &member, it.id, &form, &files, filed)? else {
+                continue;
+            };
+            let decision = if returned {
+                Decision::Return {
+                    note: "请补充学校录取通知书的清晰扫描件。".into(),
+                }
+            } else {
+                Decision::Approve
+            };
+            let at = filed + Duration::hours(3);
+            benefits::decide(
+                conn,
+                &cadre,
+                &crate::audit::Actor::user(&cadre, None, at),
+                id,
+                1,
+                decision,
+            )?;
+        }
+        let form = crate::showcase::service::PostForm {
+            category: "活动剪影".into(),
+            title: post.into(),
+            story: "大家利用业余时间坚持训练，赛场上相互鼓励、顽强拼搏。".into(),
+        };
+        crate::showcase::service::submit(
+            conn,
+            &member,
+            &form,
+            std::slice::from_ref(&picture),
+            now - Duration::hours(5),
+        )?;
+    }
+    // An open poll for both branches (the chair's company).
+    let chair = user(conn, "demo-chair")?;
+    let company = chair.roles.first().map_or(chair.unit_id, |r| r.unit_id);
+    let opens = now - Duration::days(1);
+    let form = crate::surveys::service::SurveyForm {
+        title: "工会活动时间安排投票".into(),
+        description: "下半年的文体活动安排在什么时间，大家投票决定。".into(),
+        anonymous: String::new(),
+        results_visibility: "after_answer".into(),
+        opens_at: crate::activities::service::to_local(&opens),
+        closes_at: crate::activities::service::to_local(&(now + Duration::days(12))),
+        source: "[多选 最多2] 您希望活动安排在 *\n工作日午间\n工作日下班后\n周六\n周日".into(),
+    };
+    let actor = crate::audit::Actor::user(&chair, None, opens);
+    let _ = crate::surveys::service::create(conn, &chair, &actor, &form, &[company])?;
+    Ok(())
 }
 
 /// Three closed surveys with answers (one anonymous) and one open that demo-member has not

@@ -594,7 +594,18 @@ async fn on_a_phone_a_member_posts_photos_a_cadre_approves_and_the_gallery_shows
     login(&c, &base, "demo-cadre").await;
     c.goto(&format!("{base}/admin/showcase")).await.unwrap();
     shot(&c, "admin-showcase-375.png").await;
-    click(&c, "form.decide button[value=approve]").await;
+    // Approve this post (others wait in the queue too).
+    let approve = c
+        .find(Locator::XPath(
+            "//section[contains(@class,'review')][.//h2[contains(., '班组登山活动')]]//button[@value='approve']",
+        ))
+        .await
+        .unwrap();
+    let arg = serde_json::to_value(&approve).unwrap();
+    c.execute("arguments[0].scrollIntoView({block: 'center'})", vec![arg])
+        .await
+        .unwrap();
+    approve.click().await.unwrap();
     c.wait()
         .for_element(Locator::Css(".flash-ok"))
         .await
@@ -605,7 +616,10 @@ async fn on_a_phone_a_member_posts_photos_a_cadre_approves_and_the_gallery_shows
         login(&c, &base, "demo-member-b").await;
         c.goto(&format!("{base}/showcase")).await.unwrap();
         let src = c.source().await.unwrap();
-        assert!(src.contains("班组登山活动") || w == 1280);
+        assert!(
+            src.contains("班组登山活动"),
+            "the approved post in the gallery at {w} px"
+        );
         shot(&c, &format!("showcase-list-{w}.png")).await;
         click(&c, ".gallery li:first-child a").await;
         c.wait()
