@@ -923,9 +923,10 @@ const POSTS: &[(&str, &str, &str)] = &[
     ("先进集体", "模范职工之家创建纪实", "从一间活动室到职工之家，分会用三年时间建起了母婴室、健身房和心理咨询室。"),
 ];
 
-/// A simple landscape picture (sky, sun, hills) in one of several palettes, as PNG bytes, so the
-/// demo exercises the same upload path as real photos.
-fn demo_picture(variant: usize) -> Vec<u8> {
+/// A simple generated scene in one of several palettes and compositions (hills and sun, a city
+/// skyline, a lake with its reflection, a row of trees, a running track), as PNG bytes, so the
+/// demo's photos differ from each other and go through the same upload path as real ones.
+pub fn demo_picture(variant: usize) -> Vec<u8> {
     let palettes: [([u8; 3], [u8; 3], [u8; 3]); 6] = [
         ([255, 183, 77], [255, 236, 179], [56, 142, 60]),
         ([100, 181, 246], [227, 242, 253], [67, 160, 71]),
@@ -934,27 +935,109 @@ fn demo_picture(variant: usize) -> Vec<u8> {
         ([77, 182, 172], [224, 247, 250], [46, 125, 50]),
         ([144, 164, 174], [236, 239, 241], [96, 125, 139]),
     ];
-    let (top, bottom, hill) = palettes[variant % palettes.len()];
+    let (top, bottom, ground) = palettes[variant % palettes.len()];
+    let scene = (variant + variant / 6) % 5;
     let (w, h) = (640u32, 480u32);
     let sun = (
-        (120 + variant * 80) as f32 % w as f32,
-        110.0 + (variant % 3) as f32 * 30.0,
+        (120 + variant * 97) as f32 % w as f32,
+        90.0 + (variant % 4) as f32 * 28.0,
     );
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
+    let sky = |y: u32| {
         let t = y as f32 / h as f32;
-        let ridge = 300.0 + 40.0 * ((x as f32 / 90.0) + variant as f32).sin();
-        if y as f32 > ridge {
-            let shade = 1.0 - 0.3 * ((y as f32 - ridge) / (h as f32 - ridge));
-            return image::Rgb(hill.map(|c| (c as f32 * shade) as u8));
-        }
-        let d = ((x as f32 - sun.0).powi(2) + (y as f32 - sun.1).powi(2)).sqrt();
-        if d < 45.0 {
-            return image::Rgb([255, 241, 118]);
-        }
         let mut px = [0u8; 3];
         for c in 0..3 {
             px[c] = (top[c] as f32 * (1.0 - t) + bottom[c] as f32 * t) as u8;
         }
+        px
+    };
+    let shade = |c: [u8; 3], k: f32| c.map(|v| (v as f32 * k).clamp(0.0, 255.0) as u8);
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let (xf, yf) = (x as f32, y as f32);
+        let d = ((xf - sun.0).powi(2) + (yf - sun.1).powi(2)).sqrt();
+        let sun_px = (d < 40.0).then_some([255u8, 241, 118]);
+        let px = match scene {
+            // A city skyline: blocks of different heights with lit windows.
+            1 => {
+                let block = (x / 58) as usize;
+                let roof = 170.0 + ((block * 37 + variant * 11) % 140) as f32;
+                if yf > roof {
+                    let lit = (x % 58) % 14 < 7
+                        && (y % 24) < 12
+                        && (x / 14 + y / 24 + block as u32) % 3 != 0;
+                    if lit {
+                        [255, 224, 130]
+                    } else {
+                        shade(ground, 0.55 + 0.05 * (block % 4) as f32)
+                    }
+                } else {
+                    sun_px.unwrap_or_else(|| sky(y))
+                }
+            }
+            // A lake: the sky and the sun mirrored below the shore line, darker.
+            2 => {
+                let shore = 280.0 + 12.0 * ((xf / 70.0) + variant as f32).sin();
+                if yf > shore + 20.0 {
+                    let my = (2.0 * (shore + 20.0) - yf).max(0.0);
+                    let dm = ((xf - sun.0).powi(2) + (my - sun.1).powi(2)).sqrt();
+                    let ripple = if (y / 6) % 2 == 0 { 0.85 } else { 0.75 };
+                    if dm < 40.0 {
+                        shade([255, 241, 118], ripple)
+                    } else {
+                        shade(sky(my as u32), ripple)
+                    }
+                } else if yf > shore {
+                    ground
+                } else {
+                    sun_px.unwrap_or_else(|| sky(y))
+                }
+            }
+            // A row of trees (triangles on trunks) on a meadow.
+            3 => {
+                let cell = (x % 90) as f32 - 45.0;
+                let base = 330.0 + ((x / 90) as f32 * 13.0 + variant as f32 * 7.0) % 40.0;
+                let crown = yf > base - 140.0
+                    && yf < base - 20.0
+                    && cell.abs() < (yf - (base - 140.0)) * 0.35;
+                if crown {
+                    shade(ground, 0.7)
+                } else if cell.abs() < 6.0 && yf >= base - 20.0 && yf < base + 10.0 {
+                    [110, 76, 52]
+                } else if yf > base + 10.0 - 30.0 && yf > 330.0 {
+                    ground
+                } else {
+                    sun_px.unwrap_or_else(|| sky(y))
+                }
+            }
+            // A running track: red lanes curving round a green field.
+            4 => {
+                let (cx, cy) = (320.0, 360.0);
+                let r = (((xf - cx) / 2.2).powi(2) + (yf - cy).powi(2)).sqrt();
+                if yf > 250.0 && r < 110.0 {
+                    if r > 70.0 {
+                        if (r as u32 / 8) % 2 == 0 {
+                            [200, 70, 60]
+                        } else {
+                            [240, 240, 240]
+                        }
+                    } else {
+                        ground
+                    }
+                } else if yf > 250.0 {
+                    shade(ground, 0.8)
+                } else {
+                    sun_px.unwrap_or_else(|| sky(y))
+                }
+            }
+            // Hills under the sun.
+            _ => {
+                let ridge = 300.0 + 40.0 * ((xf / 90.0) + variant as f32).sin();
+                if yf > ridge {
+                    shade(ground, 1.0 - 0.3 * ((yf - ridge) / (h as f32 - ridge)))
+                } else {
+                    sun_px.unwrap_or_else(|| sky(y))
+                }
+            }
+        };
         image::Rgb(px)
     });
     let mut out = std::io::Cursor::new(Vec::new());
@@ -967,7 +1050,7 @@ fn seed_showcase(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize
     let load = |conn: &mut DbConnection, id: i32| -> AppResult<crate::auth::User> {
         crate::auth::user::load_user(conn, id, "")?.ok_or(crate::error::AppError::NotFound)
     };
-    let pictures: Vec<crate::images::Processed> = (0..6)
+    let pictures: Vec<crate::images::Processed> = (0..12)
         .filter_map(|v| crate::images::process_now("demo.png", &demo_picture(v)).ok())
         .collect();
     let (rows, _) = members::search(conn, None, &Default::default(), 80)?;

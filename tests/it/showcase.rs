@@ -832,3 +832,21 @@ async fn a_cadre_features_an_approved_post_on_the_home_page_and_takes_it_off_aga
         .assert_status(303);
     assert!(!featured(&mut app.conn()));
 }
+
+/// The demo's generated photos differ from each other in colour and composition (one of each
+/// is written to target/screenshots for a look).
+#[test]
+fn the_demo_photos_differ_from_each_other() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut seen = Vec::new();
+    for v in 0..12 {
+        let png = zhijia::demo::demo_picture(v);
+        let img = image::load_from_memory(&png).unwrap().to_rgb8();
+        // A coarse 8×6 thumbnail: two pictures that differ only in noise would match here.
+        let small = image::imageops::thumbnail(&img, 8, 6);
+        assert!(!seen.contains(&small), "picture {v} repeats an earlier one");
+        seen.push(small);
+        std::fs::write(dir.join(format!("demo-photo-{v}.png")), &png).unwrap();
+    }
+}
