@@ -963,7 +963,7 @@ pub fn demo_picture(variant: usize) -> Vec<u8> {
                 if yf > roof {
                     let lit = (x % 58) % 14 < 7
                         && (y % 24) < 12
-                        && (x / 14 + y / 24 + block as u32) % 3 != 0;
+                        && !(x / 14 + y / 24 + block as u32).is_multiple_of(3);
                     if lit {
                         [255, 224, 130]
                     } else {
@@ -1014,7 +1014,7 @@ pub fn demo_picture(variant: usize) -> Vec<u8> {
                 let r = (((xf - cx) / 2.2).powi(2) + (yf - cy).powi(2)).sqrt();
                 if yf > 250.0 && r < 110.0 {
                     if r > 70.0 {
-                        if (r as u32 / 8) % 2 == 0 {
+                        if (r as u32 / 8).is_multiple_of(2) {
                             [200, 70, 60]
                         } else {
                             [240, 240, 240]
