@@ -90,3 +90,21 @@ pub fn apply(
 pub fn date_only(t: NaiveDateTime) -> NaiveDateTime {
     t.date().and_hms_opt(0, 0, 0).unwrap_or(t)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::grievances::service::FLOW;
+
+    #[test]
+    fn a_flow_offers_exactly_the_actions_its_transitions_allow() {
+        let mut submitted = FLOW.actions("submitted");
+        submitted.sort_unstable();
+        assert_eq!(submitted, ["accept", "escalate", "reject"]);
+        assert!(FLOW.actions("closed").is_empty());
+        assert!(FLOW.actions("no-such-state").is_empty());
+        assert!(FLOW.transition("answer", "submitted").is_none());
+        assert!(FLOW
+            .transition("answer", "accepted")
+            .is_some_and(|t| t.to == "answered"));
+    }
+}

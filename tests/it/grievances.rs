@@ -106,7 +106,13 @@ async fn the_whole_named_case_loop_from_filing_to_rating() {
     let page = app.get(&format!("/admin/grievances/{id}")).await;
     page.assert_status(200)
         .assert_contains("王小明")
-        .assert_contains("受理");
+        .assert_contains("name=\"action\" value=\"accept\"")
+        .assert_contains("name=\"action\" value=\"escalate\"");
+    // Only the steps the case's state allows are offered.
+    assert!(
+        !page.body.contains("value=\"answer\""),
+        "answer before accept offered"
+    );
     assert_eq!(
         app.audit_count("grievance.view"),
         1,
@@ -125,6 +131,12 @@ async fn the_whole_named_case_loop_from_filing_to_rating() {
         "photos are re-encoded"
     );
     act(&mut app, &id, "accept", "").await.assert_status(303);
+    let page = app.get(&format!("/admin/grievances/{id}")).await;
+    page.assert_contains("value=\"answer\"");
+    assert!(
+        !page.body.contains("value=\"accept\""),
+        "accept offered twice"
+    );
     act(&mut app, &id, "note", "内部：已联系车间主任核实")
         .await
         .assert_status(303);
