@@ -41,6 +41,8 @@ pub struct User {
     pub session_id: String,
     /// Unread notifications, for the badge in the layout.
     pub unread: i64,
+    /// 长辈版: larger text and touch targets on every member page.
+    pub large_text: bool,
 }
 
 impl User {
@@ -59,6 +61,7 @@ struct UserRow {
     is_admin: bool,
     must_change_password: bool,
     disabled: bool,
+    large_text: bool,
     unit_name: String,
     unit_path: String,
     unread: Option<i64>,
@@ -81,6 +84,7 @@ pub fn load_user(
             members::is_admin,
             members::must_change_password,
             members::disabled,
+            members::large_text,
             org_units::name,
             org_units::path,
             // The badge count rides along in the same statement (indexed by member, read).
@@ -133,6 +137,7 @@ pub fn load_user(
         roles,
         session_id: session_id.to_string(),
         unread: row.unread.unwrap_or(0),
+        large_text: row.large_text,
     }))
 }
 

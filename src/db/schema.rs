@@ -27,6 +27,7 @@ diesel::table! {
         grid_cadre_id -> Nullable<Integer>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        large_text -> Bool,
     }
 }
 

@@ -16,6 +16,7 @@ use crate::web::{render, Ctx};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
         .route("/me", web::get().to(me))
+        .route("/me/large-text", web::post().to(set_large_text))
         .route("/services", web::get().to(services))
         .route("/admin", web::get().to(admin_home))
         .route("/healthz", web::get().to(healthz));
@@ -154,6 +155,34 @@ async fn me(ctx: Ctx, CurrentUser(user): CurrentUser) -> AppResult<HttpResponse>
         roles,
         ctx,
     })
+}
+
+#[derive(serde::Deserialize)]
+pub struct LargeTextForm {
+    #[serde(default)]
+    on: String,
+}
+
+/// Switch 长辈版 on or off for this account.
+async fn set_large_text(
+    state: web::Data<crate::app::AppState>,
+    CurrentUser(user): CurrentUser,
+    crate::auth::csrf::Form(f): crate::auth::csrf::Form<LargeTextForm>,
+) -> AppResult<HttpResponse> {
+    let on = f.on == "1";
+    crate::db::run(&state.pool, move |conn| {
+        crate::members::model::set_large_text(conn, user.id, on)
+    })
+    .await?;
+    Ok(crate::web::redirect_flash(
+        "/me",
+        "ok",
+        if on {
+            "已开启长辈版"
+        } else {
+            "已恢复标准字体"
+        },
+    ))
 }
 
 #[derive(Template)]

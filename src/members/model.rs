@@ -320,3 +320,11 @@ pub fn cadres_at(conn: &mut DbConnection, unit_ids: &[i32]) -> AppResult<Vec<(i3
         .distinct()
         .load(conn)?)
 }
+
+/// 长辈版 on or off (the member's own choice; no audit needed).
+pub fn set_large_text(conn: &mut DbConnection, id: i32, on: bool) -> AppResult<()> {
+    diesel::update(members::table.find(id))
+        .set(members::large_text.eq(on))
+        .execute(conn)?;
+    Ok(())
+}

@@ -56,6 +56,11 @@ impl Ctx {
         self.user.as_ref().map_or(0, |u| u.unread)
     }
 
+    /// 长辈版 is on for this member.
+    pub fn large_text(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.large_text)
+    }
+
     pub fn unit_name(&self) -> &str {
         self.user.as_ref().map_or("", |u| u.unit_label.as_str())
     }

@@ -917,3 +917,43 @@ async fn on_a_fresh_demo_a_member_finds_activities_joins_a_waitlist_and_checks_i
     shot(&c, "demo-checked-in-375.png").await;
     c.close().await.unwrap();
 }
+
+/// 长辈版 at 375 px: switched on from 我的, the home page and an activity page in large text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_text_mode_on_a_phone() {
+    let Some((c, _driver)) = browser().await else {
+        return;
+    };
+    let server = start_server(true);
+    let base = format!("http://{}", server.addr);
+    viewport(&c, 375, 812).await;
+    login(&c, &base, "demo-member").await;
+    c.goto(&format!("{base}/me")).await.unwrap();
+    click(&c, "form[action='/me/large-text'] button[type=submit]").await;
+    c.wait()
+        .for_element(Locator::Css("body.large"))
+        .await
+        .unwrap();
+    shot(&c, "large-me-375.png").await;
+    for (path, name) in [
+        ("/", "large-home-375.png"),
+        ("/activities", "large-activities-375.png"),
+    ] {
+        c.goto(&format!("{base}{path}")).await.unwrap();
+        c.find(Locator::Css("body.large")).await.unwrap();
+        let overflow = c
+            .execute(
+                "return document.documentElement.scrollWidth > window.innerWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            overflow,
+            serde_json::json!(false),
+            "{path} overflows at 375 px"
+        );
+        shot(&c, name).await;
+    }
+    c.close().await.unwrap();
+}

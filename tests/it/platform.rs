@@ -304,3 +304,45 @@ async fn read_all_marks_every_notification_of_the_member_and_no_one_elses() {
     assert_eq!(unread(&mut app.conn(), me), 0);
     assert_eq!(unread(&mut app.conn(), other), others_before);
 }
+
+/// 长辈版: switched on in 我的, it stays on for the account (every page, a new login) until
+/// switched off.
+#[actix_web::test]
+async fn large_text_mode_is_remembered_per_account_on_every_page() {
+    let mut app = spawn_demo().await;
+    app.login_ok("demo-member").await;
+    let body_class = |html: &str| -> String {
+        regex_lite::Regex::new(r#"<body class="([^"]*)""#)
+            .unwrap()
+            .captures(html)
+            .map(|c| c[1].to_string())
+            .unwrap_or_default()
+    };
+    let me = app.get("/me").await;
+    me.assert_status(200).assert_contains("开启长辈版");
+    assert!(!body_class(&me.body).contains("large"));
+    let r = app.post("/me/large-text", &[("on", "1")]).await;
+    r.assert_status(303);
+    app.get(r.location()).await.assert_contains("已开启长辈版");
+    for page in ["/", "/news", "/activities", "/me"] {
+        let p = app.get(page).await;
+        p.assert_status(200);
+        assert!(body_class(&p.body).contains("large"), "{page}");
+    }
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    assert!(
+        body_class(&app.get("/").await.body).contains("large"),
+        "kept after a new login"
+    );
+    // Another member is not affected.
+    app.logout().await;
+    app.login_ok("demo-member-b").await;
+    assert!(!body_class(&app.get("/").await.body).contains("large"));
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.post("/me/large-text", &[("on", "0")])
+        .await
+        .assert_status(303);
+    assert!(!body_class(&app.get("/").await.body).contains("large"));
+}
