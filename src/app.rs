@@ -57,6 +57,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
     crate::home::routes(cfg);
     crate::auth::handlers::routes(cfg);
+    // Before the member pages: "/admin/members/import" is not a member id.
+    crate::members::import_admin::routes(cfg);
     crate::members::admin::routes(cfg);
     crate::org::admin::routes(cfg);
     crate::audit::admin::routes(cfg);
@@ -191,6 +193,7 @@ async fn minute_jobs(state: &web::Data<AppState>, holder: &str) {
     let res = db::run(&state.pool, move |conn| {
         crate::auth::session::purge_expired(conn, now)?;
         crate::audit::release_deferred(conn, now)?;
+        crate::members::import_admin::purge(conn, now)?;
         if !crate::workflow::lease::try_acquire(
             conn,
             "deadlines",

@@ -71,6 +71,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    import_batches (token) {
+        token -> Text,
+        member_id -> Integer,
+        file_name -> Text,
+        rows_csv -> Text,
+        passwords_csv -> Nullable<Text>,
+        done -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     calendar_days (day) {
         day -> Date,
         working -> Bool,

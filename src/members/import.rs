@@ -23,6 +23,40 @@ pub struct ImportReport {
     pub errors: Vec<(usize, String)>,
     /// Generated initial passwords of new members: (employee no, name, password).
     pub passwords: Vec<(String, String, String)>,
+    /// Every data row with what happened (or, in a preview, what would happen) to it.
+    pub lines: Vec<ImportLine>,
+}
+
+/// One row's result: `outcome` is new, updated, unchanged or error.
+#[derive(Debug, Clone)]
+pub struct ImportLine {
+    pub line: usize,
+    pub employee_no: String,
+    pub name: String,
+    pub unit: String,
+    pub outcome: &'static str,
+    pub reason: String,
+}
+
+impl ImportLine {
+    pub fn outcome_label(&self) -> &'static str {
+        match self.outcome {
+            "new" => "新建",
+            "updated" => "更新",
+            "unchanged" => "未变",
+            _ => "错误",
+        }
+    }
+}
+
+/// How an import runs: from the command line (no user: every unit, the system as actor) or by a
+/// cadre in the admin area (only the units and members they manage, audited under their name);
+/// a preview checks every row exactly as the import would and writes nothing.
+pub struct ImportRun<'a> {
+    pub cost: HashCost,
+    pub now: chrono::NaiveDateTime,
+    pub by: Option<(&'a crate::auth::User, Option<String>)>,
+    pub preview: bool,
 }
 
 impl ImportReport {
@@ -127,12 +161,32 @@ pub fn read_rows(path: &Path) -> AppResult<Vec<Vec<String>>> {
     }
 }
 
-/// Import rows (header first). `progress` is called after each data row.
+/// Import rows (header first) as the command line does. `progress` is called after each row.
 pub fn import_rows(
     conn: &mut DbConnection,
     rows: &[Vec<String>],
     cost: HashCost,
     now: chrono::NaiveDateTime,
+    progress: impl FnMut(usize),
+) -> AppResult<ImportReport> {
+    run(
+        conn,
+        rows,
+        &ImportRun {
+            cost,
+            now,
+            by: None,
+            preview: false,
+        },
+        progress,
+    )
+}
+
+/// Check and (unless a preview) import rows (header first).
+pub fn run(
+    conn: &mut DbConnection,
+    rows: &[Vec<String>],
+    how: &ImportRun<'_>,
     mut progress: impl FnMut(usize),
 ) -> AppResult<ImportReport> {
     let Some((header, data)) = rows.split_first() else {
@@ -140,7 +194,12 @@ pub fn import_rows(
     };
     let cols = find_columns(header)?;
     let units = org::model::all(conn)?;
-    let actor = Actor::system("名册导入", now);
+    let now = how.now;
+    let user = how.by.as_ref().map(|(u, _)| *u);
+    let actor = match &how.by {
+        Some((u, ip)) => Actor::user(u, ip.clone(), now),
+        None => Actor::system("名册导入", now),
+    };
     let mut report = ImportReport::default();
     let mut seen = std::collections::HashSet::new();
     for (i, row) in data.iter().enumerate() {
@@ -150,116 +209,169 @@ pub fn import_rows(
         if row.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        let unit_id = match org::service::resolve_unit(&units, &cell(cols.unit)) {
-            Ok(id) => id,
-            Err(msg) => {
-                report.errors.push((line, msg));
-                continue;
-            }
-        };
-        let form = MemberForm {
+        let mut entry = ImportLine {
+            line,
             employee_no: cell(cols.employee_no),
             name: cell(cols.name),
-            phone: cols.phone.map(&cell).unwrap_or_default(),
-            unit_id: unit_id.to_string(),
+            unit: cell(cols.unit),
+            outcome: "error",
+            reason: String::new(),
         };
-        let input = match form.validate() {
-            Ok(i) => i,
-            Err(errs) => {
-                let msg = errs
+        let outcome = row_outcome(conn, how, user, &actor, &units, &cols, &cell, &mut seen)?;
+        match outcome {
+            Ok((kind, password)) => {
+                entry.outcome = kind;
+                match kind {
+                    "new" => report.created = report.created.saturating_add(1),
+                    "updated" => report.updated = report.updated.saturating_add(1),
+                    _ => report.unchanged = report.unchanged.saturating_add(1),
+                }
+                if let Some(p) = password {
+                    report
+                        .passwords
+                        .push((entry.employee_no.clone(), entry.name.clone(), p));
+                }
+            }
+            Err(msg) => {
+                entry.reason = msg.clone();
+                report.errors.push((line, msg));
+            }
+        }
+        report.lines.push(entry);
+    }
+    Ok(report)
+}
+
+/// One row: `Ok((outcome, generated password))`, or `Err(reason)` for the report.
+#[allow(clippy::too_many_arguments)]
+fn row_outcome(
+    conn: &mut DbConnection,
+    how: &ImportRun<'_>,
+    user: Option<&crate::auth::User>,
+    actor: &Actor,
+    units: &[org::OrgUnit],
+    cols: &Columns,
+    cell: &dyn Fn(usize) -> String,
+    seen: &mut std::collections::HashSet<String>,
+) -> AppResult<Result<(&'static str, Option<String>), String>> {
+    let now = how.now;
+    let unit_id = match org::service::resolve_unit(units, &cell(cols.unit)) {
+        Ok(id) => id,
+        Err(msg) => return Ok(Err(msg)),
+    };
+    if let Some(u) = user {
+        let path = units
+            .iter()
+            .find(|x| x.id == unit_id)
+            .map(|x| x.path.as_str());
+        if !path.is_some_and(|p| crate::org::scope::manages(u, p)) {
+            return Ok(Err(format!("“{}”不在您管理的范围内", cell(cols.unit))));
+        }
+    }
+    let form = MemberForm {
+        employee_no: cell(cols.employee_no),
+        name: cell(cols.name),
+        phone: cols.phone.map(cell).unwrap_or_default(),
+        unit_id: unit_id.to_string(),
+    };
+    let input = match form.validate() {
+        Ok(i) => i,
+        Err(errs) => {
+            return Ok(Err(errs
+                .0
+                .iter()
+                .map(|(_, m)| m.as_str())
+                .collect::<Vec<_>>()
+                .join("；")))
+        }
+    };
+    if !seen.insert(input.employee_no.clone()) {
+        return Ok(Err(format!("工号 {} 在文件中重复", input.employee_no)));
+    }
+    match model::find_by_employee_no(conn, &input.employee_no)? {
+        Some(existing) => {
+            if let Some(u) = user {
+                // An existing account outside the cadre's reach (another unit, a staff account)
+                // is neither changed nor moved in.
+                match service::load_in_scope(conn, u, existing.id) {
+                    Ok(_) => {}
+                    Err(AppError::NotFound) => {
+                        return Ok(Err(format!(
+                            "工号 {} 已属于您管理范围以外的会员",
+                            input.employee_no
+                        )))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let same = existing.name == input.name
+                && existing.unit_id == input.unit_id
+                && (input.phone.is_none() || existing.phone == input.phone);
+            if same {
+                return Ok(Ok(("unchanged", None)));
+            }
+            let phone = input.phone.clone().or(existing.phone.clone());
+            if let Some(p) = &phone {
+                if model::phone_taken(conn, p, Some(existing.id))? {
+                    return Ok(Err("手机号已被其他会员使用".into()));
+                }
+            }
+            if how.preview {
+                return Ok(Ok(("updated", None)));
+            }
+            write_tx(conn, |conn| {
+                model::update(
+                    conn,
+                    existing.id,
+                    &MemberChanges {
+                        employee_no: &input.employee_no,
+                        phone: phone.as_deref(),
+                        name: &input.name,
+                        unit_id: input.unit_id,
+                        updated_at: now,
+                    },
+                )?;
+                audit::record(
+                    conn,
+                    actor,
+                    Some(input.unit_id),
+                    "member.import",
+                    ("member", Some(existing.id)),
+                    &format!("更新 {} {}", input.employee_no, input.name),
+                )
+            })?;
+            Ok(Ok(("updated", None)))
+        }
+        None => {
+            let given = cols.password.map(cell).filter(|p| !p.is_empty());
+            let password = given
+                .clone()
+                .unwrap_or_else(|| crate::auth::random_token(7));
+            if let Some(r) =
+                crate::auth::password::basic_password_reason(&password, &input.employee_no)
+            {
+                return Ok(Err(format!("初始密码不符合要求：{r}")));
+            }
+            if let Some(p) = &input.phone {
+                if model::phone_taken(conn, p, None)? {
+                    return Ok(Err("手机号已被其他会员使用".into()));
+                }
+            }
+            if how.preview {
+                return Ok(Ok(("new", None)));
+            }
+            let hash = hash_blocking(how.cost, &password)?;
+            match service::create(conn, user, actor, &input, &hash, true)? {
+                Ok(_) => Ok(Ok(("new", given.is_none().then_some(password)))),
+                Err(errs) => Ok(Err(errs
                     .0
                     .iter()
                     .map(|(_, m)| m.as_str())
                     .collect::<Vec<_>>()
-                    .join("；");
-                report.errors.push((line, msg));
-                continue;
-            }
-        };
-        if !seen.insert(input.employee_no.clone()) {
-            report
-                .errors
-                .push((line, format!("工号 {} 在文件中重复", input.employee_no)));
-            continue;
-        }
-        match model::find_by_employee_no(conn, &input.employee_no)? {
-            Some(existing) => {
-                let same = existing.name == input.name
-                    && existing.unit_id == input.unit_id
-                    && (input.phone.is_none() || existing.phone == input.phone);
-                if same {
-                    report.unchanged = report.unchanged.saturating_add(1);
-                    continue;
-                }
-                let phone = input.phone.clone().or(existing.phone.clone());
-                if let Some(p) = &phone {
-                    if model::phone_taken(conn, p, Some(existing.id))? {
-                        report.errors.push((line, "手机号已被其他会员使用".into()));
-                        continue;
-                    }
-                }
-                write_tx(conn, |conn| {
-                    model::update(
-                        conn,
-                        existing.id,
-                        &MemberChanges {
-                            employee_no: &input.employee_no,
-                            phone: phone.as_deref(),
-                            name: &input.name,
-                            unit_id: input.unit_id,
-                            updated_at: now,
-                        },
-                    )?;
-                    audit::record(
-                        conn,
-                        &actor,
-                        Some(input.unit_id),
-                        "member.import",
-                        ("member", Some(existing.id)),
-                        &format!("更新 {} {}", input.employee_no, input.name),
-                    )
-                })?;
-                report.updated = report.updated.saturating_add(1);
-            }
-            None => {
-                let given = cols.password.map(&cell).filter(|p| !p.is_empty());
-                let password = given
-                    .clone()
-                    .unwrap_or_else(|| crate::auth::random_token(7));
-                if let Some(r) =
-                    crate::auth::password::basic_password_reason(&password, &input.employee_no)
-                {
-                    report
-                        .errors
-                        .push((line, format!("初始密码不符合要求：{r}")));
-                    continue;
-                }
-                let hash = hash_blocking(cost, &password)?;
-                match service::create(conn, None, &actor, &input, &hash, true)? {
-                    Ok(_) => {
-                        report.created = report.created.saturating_add(1);
-                        if given.is_none() {
-                            report.passwords.push((
-                                input.employee_no.clone(),
-                                input.name.clone(),
-                                password,
-                            ));
-                        }
-                    }
-                    Err(errs) => {
-                        let msg = errs
-                            .0
-                            .iter()
-                            .map(|(_, m)| m.as_str())
-                            .collect::<Vec<_>>()
-                            .join("；");
-                        report.errors.push((line, msg));
-                    }
-                }
+                    .join("；"))),
             }
         }
     }
-    Ok(report)
 }
 
 /// The CLI import: progress bar, then the generated passwords written beside the file.

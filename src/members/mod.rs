@@ -2,5 +2,6 @@
 
 pub mod admin;
 pub mod import;
+pub mod import_admin;
 pub mod model;
 pub mod service;

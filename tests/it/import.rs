@@ -198,3 +198,109 @@ async fn a_roster_without_a_required_column_or_of_another_type_is_refused_with_t
     assert!(read_rows(&fake).is_err());
     assert_eq!(app.count("members"), before, "nothing imported");
 }
+
+/// The admin-area import: a preview that writes nothing, a confirmation that writes, the
+/// passwords served once, a second run all unchanged, and nothing outside the cadre's units.
+#[actix_web::test]
+async fn a_cadre_imports_a_roster_in_the_browser_with_a_preview_and_passwords_once() {
+    let mut app = spawn_demo().await;
+    let roster = "工号,姓名,手机,单位\n\
+                  WEB001,卫一,13922220001,第一工程公司工会/机关分会\n\
+                  WEB002,蒋二,,第一工程公司工会/机关分会\n\
+                  WEB003,沈三,13922220003,项目一部分会\n\
+                  demo-member-b,改名,,第一工程公司工会/机关分会\n\
+                  WEB004,,13922220004,第一工程公司工会/机关分会\n";
+    let before = app.count("members");
+    app.login_ok("demo-cadre").await;
+    app.get("/admin/members")
+        .await
+        .assert_status(200)
+        .assert_contains("/admin/members/import");
+    let r = app
+        .post_multipart_named(
+            "/admin/members/import",
+            &[],
+            &[("file", "新入职名册.csv", roster.as_bytes())],
+        )
+        .await;
+    r.assert_status(200)
+        .assert_contains("预览：新入职名册.csv")
+        .assert_contains("“项目一部分会”不在您管理的范围内")
+        .assert_contains("工号 demo-member-b 已属于您管理范围以外的会员")
+        .assert_contains("请填写姓名");
+    assert_eq!(app.count("members"), before, "a preview writes nothing");
+    let action = regex_lite::Regex::new(r#"action="(/admin/members/import/[0-9A-Za-z]+)""#)
+        .unwrap()
+        .captures(&r.body)
+        .expect("a confirm form")[1]
+        .to_string();
+    // Another cadre cannot see or confirm this batch.
+    let mine = app.cookies.clone();
+    app.cookies.clear();
+    app.login_ok("demo-cadre-b").await;
+    app.get(&action).await.assert_status(404);
+    app.post(&action, &[]).await.assert_status(404);
+    app.cookies = mine;
+    assert_eq!(app.count("members"), before);
+    let r = app.post(&action, &[]).await;
+    r.assert_status(303);
+    let done = app.get(r.location()).await;
+    done.assert_status(200)
+        .assert_contains("导入完成：新建 2 人，更新 0 人，未变 0 人，错误 3 行")
+        .assert_contains("passwords.xlsx");
+    assert_eq!(app.count("members"), before + 2);
+    assert_eq!(
+        app.count("members WHERE employee_no = 'demo-member-b' AND name = '改名'"),
+        0
+    );
+    // The passwords: once, as a spreadsheet.
+    let xlsx = app.get(&format!("{action}/passwords.xlsx")).await;
+    xlsx.assert_status(200);
+    assert!(xlsx.header("content-type").contains("spreadsheetml"));
+    assert!(xlsx.bytes.starts_with(b"PK"), "an xlsx is a zip");
+    app.get(&format!("{action}/passwords.xlsx"))
+        .await
+        .assert_status(404);
+    // Confirming again imports nothing twice.
+    let r = app.post(&action, &[]).await;
+    app.get(r.location())
+        .await
+        .assert_contains("这份名册已经导入过了");
+    assert_eq!(app.count("members"), before + 2);
+    // The same file again: the two are unchanged now, and confirming creates nobody.
+    let r = app
+        .post_multipart_named(
+            "/admin/members/import",
+            &[],
+            &[("file", "新入职名册.csv", roster.as_bytes())],
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(
+        r.body.matches("class=\"badge\">未变<").count(),
+        2,
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("class=\"badge\">新建<"));
+    let again = regex_lite::Regex::new(r#"action="(/admin/members/import/[0-9A-Za-z]+)""#)
+        .unwrap()
+        .captures(&r.body)
+        .unwrap()[1]
+        .to_string();
+    app.post(&again, &[]).await.assert_status(303);
+    assert_eq!(app.count("members"), before + 2);
+    // A file that is not a roster gets the reason, in the page.
+    app.post_multipart_named(
+        "/admin/members/import",
+        &[],
+        &[("file", "照片.txt", b"hello")],
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("只支持 .csv 和 .xlsx 文件");
+    // Members never reach the page.
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.get("/admin/members/import").await.assert_status(403);
+}
