@@ -15,7 +15,7 @@ out_root="${MUTANTS_OUT:-/tmp/mutants}"
 # name | cargo-mutants selection | test filters for the `it` suite (and the lib's unit tests)
 modules=(
   "csrf|-f src/auth/csrf.rs|csrf auth:: hostile::multipart"
-  "workflow|-f src/workflow/mod.rs -f src/workflow/lease.rs -f src/workflow/calendar.rs|grievances:: benefits:: workflow"
+  "workflow|-f src/workflow/mod.rs -f src/workflow/lease.rs -f src/workflow/calendar.rs|grievances:: benefits:: workflow platform::a_job"
   "scope|-f src/org/scope.rs|scope:: org:: admin_members:: news::an_article news::audiences surveys::results"
   "throttle|-F reserve_attempt -F release_attempt -F purge_throttle|auth::"
   "budget|-f src/benefits/service.rs -F decide|benefits::"

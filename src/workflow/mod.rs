@@ -107,4 +107,15 @@ mod tests {
             .transition("answer", "accepted")
             .is_some_and(|t| t.to == "answered"));
     }
+
+    #[test]
+    fn date_only_keeps_the_day_and_drops_the_time() {
+        let t =
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 29).and_then(|d| d.and_hms_opt(21, 37, 5));
+        let d = t.map(super::date_only);
+        assert_eq!(
+            d.map(|d| d.to_string()),
+            Some("2026-11-29 00:00:00".to_string())
+        );
+    }
 }

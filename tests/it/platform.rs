@@ -346,3 +346,38 @@ async fn large_text_mode_is_remembered_per_account_on_every_page() {
         .assert_status(303);
     assert!(!body_class(&app.get("/").await.body).contains("large"));
 }
+
+/// A job lease: one holder at a time; the holder renews; another takes it only once it lapsed.
+#[actix_web::test]
+async fn a_job_lease_has_one_holder_until_it_lapses() {
+    use zhijia::workflow::lease::try_acquire;
+    let app = spawn().await;
+    let mut conn = app.conn();
+    let t0 = app.state.config.clock.now();
+    let ttl = chrono::Duration::seconds(55);
+    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+    assert!(
+        try_acquire(&mut conn, "job", "a", at(0), ttl).unwrap(),
+        "first taker"
+    );
+    assert!(
+        !try_acquire(&mut conn, "job", "b", at(10), ttl).unwrap(),
+        "held by a"
+    );
+    assert!(
+        try_acquire(&mut conn, "job", "a", at(50), ttl).unwrap(),
+        "a renews"
+    );
+    // Renewed at 50 s for 55 s: still a's at 100 s, b's after 105 s.
+    assert!(!try_acquire(&mut conn, "job", "b", at(100), ttl).unwrap());
+    assert!(
+        try_acquire(&mut conn, "job", "b", at(106), ttl).unwrap(),
+        "lapsed: b takes it"
+    );
+    assert!(
+        !try_acquire(&mut conn, "job", "a", at(107), ttl).unwrap(),
+        "now b's"
+    );
+    // Another lease name is independent.
+    assert!(try_acquire(&mut conn, "other", "a", at(107), ttl).unwrap());
+}
