@@ -63,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::org::admin::routes(cfg);
     crate::audit::admin::routes(cfg);
     crate::workflow::admin::routes(cfg);
+    crate::audit::privacy::routes(cfg);
     crate::notifications::routes(cfg);
     crate::grievances::routes(cfg);
     crate::benefits::routes(cfg);

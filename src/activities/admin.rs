@@ -402,15 +402,28 @@ async fn venue(
 }
 
 async fn xlsx(
+    req: HttpRequest,
     state: web::Data<AppState>,
     StaffUser(user): StaffUser,
     path: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let now = state.config.clock.now();
+    let actor = Actor::user(&user, client_ip(&req), now);
     let bytes = db::run(&state.pool, move |conn| {
         let a = service::load_for_staff(conn, &user, id)?;
         let rows = model::attendees(conn, id)?;
+        let members: Vec<i32> = rows.iter().map(|r| r.signup.member_id).collect();
+        crate::db::write_tx(conn, |conn| {
+            crate::audit::record_export(
+                conn,
+                &actor,
+                Some(a.unit_id),
+                "activity.export",
+                ("activity", Some(id)),
+                &members,
+            )
+        })?;
         service::attendance_xlsx(&a, &rows, now)
     })
     .await?;

@@ -2,12 +2,13 @@
 //! same transaction as the change itself.
 
 pub mod admin;
+pub mod privacy;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::auth::User;
-use crate::db::schema::{audit_deferred, audit_log};
+use crate::db::schema::{audit_deferred, audit_log, audit_subjects};
 use crate::db::DbConnection;
 use crate::error::AppResult;
 
@@ -97,6 +98,53 @@ pub fn record_as(
             ip: actor.ip.as_deref(),
         })
         .execute(conn)?;
+    Ok(())
+}
+
+/// An export that names members: one audit row (who, when, how many) and the members it named,
+/// so each of them sees it on /me/privacy.
+pub fn record_export(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    unit_id: Option<i32>,
+    action: &str,
+    object: (&str, Option<i32>),
+    members: &[i32],
+) -> AppResult<()> {
+    let mut members = members.to_vec();
+    members.sort_unstable();
+    members.dedup();
+    let object_id = object.1.map(|i| i.to_string());
+    let detail = format!("导出名单 {} 人", members.len());
+    let id: i32 = diesel::insert_into(audit_log::table)
+        .values(NewAuditEntry {
+            at: actor.now,
+            actor_id: actor.id,
+            actor_name: &actor.name,
+            unit_id,
+            action,
+            object_type: object.0,
+            object_id: object_id.as_deref(),
+            detail: &detail,
+            ip: actor.ip.as_deref(),
+        })
+        .returning(audit_log::id)
+        .get_result(conn)?;
+    for chunk in members.chunks(500) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|m| {
+                (
+                    audit_subjects::audit_id.eq(id),
+                    audit_subjects::member_id.eq(*m),
+                )
+            })
+            .collect();
+        // A multi-row insert needs the concrete backend (MultiConnection has no batch form).
+        crate::on_backend!(conn, c => diesel::insert_into(audit_subjects::table)
+            .values(&rows)
+            .execute(c))?;
+    }
     Ok(())
 }
 
@@ -286,6 +334,12 @@ pub fn action_label(action: &str) -> &str {
         "benefit.withdraw" => "撤回申请",
         "benefit.pay" => "标记发放",
         "benefit.view_details" => "查看敏感信息",
+        "member.view" => "查看会员资料",
+        "activity.export" => "导出签到表",
+        "news.export_unread" => "导出未读名单",
+        "benefit.export_payouts" => "导出待发放清单",
+        "survey.export" => "导出实名问卷结果",
+        "member.export" => "导出名单",
         "benefit.budget" => "设置预算",
         "benefit.item_create" => "新增普惠项目",
         "benefit.item_toggle" => "启停普惠项目",
@@ -338,6 +392,12 @@ pub const ACTIONS: &[&str] = &[
     "benefit.withdraw",
     "benefit.pay",
     "benefit.view_details",
+    "member.view",
+    "activity.export",
+    "news.export_unread",
+    "benefit.export_payouts",
+    "survey.export",
+    "member.export",
     "benefit.budget",
     "benefit.item_create",
     "benefit.item_toggle",

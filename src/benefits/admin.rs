@@ -635,12 +635,26 @@ async fn pay(
 }
 
 async fn payouts_xlsx(
+    req: HttpRequest,
     state: web::Data<AppState>,
     StaffUser(user): StaffUser,
 ) -> AppResult<HttpResponse> {
     require_finance(&user)?;
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let bytes = db::run(&state.pool, move |conn| {
-        service::payout_xlsx(&service::payout_rows(conn, &user)?)
+        let rows = service::payout_rows(conn, &user)?;
+        let members: Vec<i32> = rows.iter().map(|r| r.req.member_id).collect();
+        crate::db::write_tx(conn, |conn| {
+            crate::audit::record_export(
+                conn,
+                &actor,
+                Some(user.unit_id),
+                "benefit.export_payouts",
+                ("benefit", None),
+                &members,
+            )
+        })?;
+        service::payout_xlsx(&rows)
     })
     .await?;
     let date = crate::web::beijing(&state.config.clock.now(), "%Y%m%d");

@@ -83,6 +83,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_subjects (audit_id, member_id) {
+        audit_id -> Integer,
+        member_id -> Integer,
+    }
+}
+
+diesel::table! {
     calendar_days (day) {
         day -> Date,
         working -> Bool,

@@ -255,20 +255,32 @@ async fn edit_page(
 }
 
 async fn edit_form(
+    req: HttpRequest,
     state: web::Data<AppState>,
     ctx: Ctx,
     StaffUser(user): StaffUser,
     path: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
-    let page = edit_page(
-        &state,
-        ctx,
-        user,
-        path.into_inner(),
-        None,
-        FieldErrors::default(),
-    )
-    .await?;
+    let id = path.into_inner();
+    let page = edit_page(&state, ctx, user.clone(), id, None, FieldErrors::default()).await?;
+    // The member's record was shown (the page loaded only within the cadre's scope): audited,
+    // and listed on the member's /me/privacy.
+    if id != user.id {
+        let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
+        db::run(&state.pool, move |conn| {
+            crate::db::write_tx(conn, |conn| {
+                crate::audit::record(
+                    conn,
+                    &actor,
+                    None,
+                    "member.view",
+                    ("member", Some(id)),
+                    "会员资料页",
+                )
+            })
+        })
+        .await?;
+    }
     render(&page)
 }
 

@@ -295,14 +295,32 @@ async fn reads(
 }
 
 async fn unread_xlsx(
+    req: HttpRequest,
     state: web::Data<AppState>,
     StaffUser(user): StaffUser,
     path: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let bytes = db::run(&state.pool, move |conn| {
         let a = service::load_for_staff(conn, &user, id)?;
         let (_, unread) = service::read_stats(conn, &a)?;
+        let mut members = Vec::with_capacity(unread.len());
+        for (_, employee_no, _) in &unread {
+            if let Some(m) = crate::members::model::find_by_employee_no(conn, employee_no)? {
+                members.push(m.id);
+            }
+        }
+        crate::db::write_tx(conn, |conn| {
+            crate::audit::record_export(
+                conn,
+                &actor,
+                Some(a.unit_id),
+                "news.export_unread",
+                ("news", Some(id)),
+                &members,
+            )
+        })?;
         service::unread_xlsx(&a.title, &unread)
     })
     .await?;

@@ -197,13 +197,28 @@ async fn detail(
 }
 
 async fn xlsx(
+    req: HttpRequest,
     state: web::Data<AppState>,
     StaffUser(user): StaffUser,
     path: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let bytes = db::run(&state.pool, move |conn| {
         let s = service::load_for_staff(conn, &user, id)?;
+        if !s.anonymous {
+            let members = crate::surveys::model::respondents(conn, id)?;
+            crate::db::write_tx(conn, |conn| {
+                crate::audit::record_export(
+                    conn,
+                    &actor,
+                    Some(s.unit_id),
+                    "survey.export",
+                    ("survey", Some(id)),
+                    &members,
+                )
+            })?;
+        }
         service::results_xlsx(conn, &s)
     })
     .await?;

@@ -339,3 +339,12 @@ pub fn responses(conn: &mut DbConnection, survey_id: i32) -> AppResult<Vec<Sheet
         ))
         .load(conn)?)
 }
+
+/// Members who answered a named survey (none for anonymous ones: no member is stored).
+pub fn respondents(conn: &mut DbConnection, survey_id: i32) -> AppResult<Vec<i32>> {
+    Ok(survey_responses::table
+        .filter(survey_responses::survey_id.eq(survey_id))
+        .filter(survey_responses::member_id.is_not_null())
+        .select(survey_responses::member_id.assume_not_null())
+        .load(conn)?)
+}

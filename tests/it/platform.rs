@@ -381,3 +381,85 @@ async fn a_job_lease_has_one_holder_until_it_lapses() {
     // Another lease name is independent.
     assert!(try_acquire(&mut conn, "other", "a", at(107), ttl).unwrap());
 }
+
+/// 谁看过我的信息: a cadre's look at the member's record and named case, and an export that
+/// named them, are listed for the member; the view of their anonymous case is not.
+#[actix_web::test]
+async fn a_member_sees_who_looked_at_or_exported_their_data_and_never_their_anonymous_case() {
+    let mut app = spawn_demo().await;
+    let me = app.member_id("demo-member");
+    app.login_ok("demo-member").await;
+    app.get("/me/privacy")
+        .await
+        .assert_status(200)
+        .assert_contains("还没有人查看或导出过您的信息");
+    let mut refs = Vec::new();
+    for (title, anonymous) in [("实名：加班调休", false), ("匿名：班组长态度", true)]
+    {
+        let token = zhijia::auth::random_token(16);
+        let mut f = vec![
+            ("submit_token", token.as_str()),
+            ("category", "hours"),
+            ("title", title),
+            ("description", "说明"),
+            ("desired_outcome", "结果"),
+        ];
+        if anonymous {
+            f.extend([("anonymous", "1"), ("unit_id", "1")]);
+        }
+        app.post_multipart("/grievances/new", &f, &[]).await;
+        let r: String = {
+            use diesel::prelude::*;
+            use zhijia::db::schema::grievances as g;
+            g::table
+                .filter(g::title.eq(title))
+                .select(g::public_ref)
+                .first(&mut app.conn())
+                .unwrap()
+        };
+        refs.push(r);
+    }
+    let walk: i32 = {
+        use diesel::prelude::*;
+        use zhijia::db::schema::activities as a;
+        a::table
+            .filter(a::title.eq("午间健步走"))
+            .select(a::id)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    app.logout().await;
+    app.login_ok("demo-admin").await;
+    app.get(&format!("/admin/grievances/{}", refs[0]))
+        .await
+        .assert_status(200);
+    app.get(&format!("/admin/grievances/{}", refs[1]))
+        .await
+        .assert_status(200);
+    app.get(&format!("/admin/members/{me}"))
+        .await
+        .assert_status(200);
+    let x = app
+        .get(&format!("/admin/activities/{walk}/attendance.xlsx"))
+        .await;
+    x.assert_status(200);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    let page = app.get("/me/privacy").await;
+    page.assert_status(200)
+        .assert_contains("系统管理员")
+        .assert_contains("查看会员资料")
+        .assert_contains("导出签到表");
+    assert_eq!(
+        page.body.matches("查看申诉").count(),
+        1,
+        "the named case only"
+    );
+    assert!(!page.body.contains(&refs[1]));
+    // Another member's page shows none of it.
+    app.logout().await;
+    app.login_ok("demo-member-b").await;
+    app.get("/me/privacy")
+        .await
+        .assert_ok_without("查看会员资料");
+}
