@@ -64,6 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::audit::admin::routes(cfg);
     crate::workflow::admin::routes(cfg);
     crate::audit::privacy::routes(cfg);
+    crate::members::mydata::routes(cfg);
     crate::notifications::routes(cfg);
     crate::grievances::routes(cfg);
     crate::benefits::routes(cfg);

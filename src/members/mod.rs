@@ -4,4 +4,5 @@ pub mod admin;
 pub mod import;
 pub mod import_admin;
 pub mod model;
+pub mod mydata;
 pub mod service;

@@ -463,3 +463,131 @@ async fn a_member_sees_who_looked_at_or_exported_their_data_and_never_their_anon
         .await
         .assert_ok_without("查看会员资料");
 }
+
+/// 我的数据: the ZIP read back holds every table with a member column, each with exactly this
+/// member's rows, nothing of anyone else, no anonymous case, no internal note; audited.
+#[actix_web::test]
+async fn a_member_downloads_a_copy_of_all_their_data_and_nothing_else() {
+    use std::io::Read;
+    let mut app = spawn_demo().await;
+    let me = app.member_id("demo-member");
+    app.login_ok("demo-member").await;
+    for (title, anonymous) in [("实名：食堂排队太久", false), ("匿名：不想让人知道", true)]
+    {
+        let token = zhijia::auth::random_token(16);
+        let mut f = vec![
+            ("submit_token", token.as_str()),
+            ("category", "other"),
+            ("title", title),
+            ("description", "说明"),
+            ("desired_outcome", "结果"),
+        ];
+        if anonymous {
+            f.extend([("anonymous", "1"), ("unit_id", "1")]);
+        }
+        app.post_multipart(
+            "/grievances/new",
+            &f,
+            &[("单据.png", crate::grievances::PNG)],
+        )
+        .await;
+    }
+    let (named, anon): (String, String) = {
+        use diesel::prelude::*;
+        use zhijia::db::schema::grievances as g;
+        let r = |t: &str| {
+            g::table
+                .filter(g::title.eq(t))
+                .select(g::public_ref)
+                .first::<String>(&mut app.conn())
+                .unwrap()
+        };
+        (r("实名：食堂排队太久"), r("匿名：不想让人知道"))
+    };
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    let v = |app_conn: &mut zhijia::db::PooledConn| {
+        zhijia::grievances::model::find_by_ref(app_conn, &named)
+            .unwrap()
+            .unwrap()
+            .version
+            .to_string()
+    };
+    let ver = v(&mut app.conn());
+    app.post(
+        &format!("/admin/grievances/{named}/act"),
+        &[
+            ("action", "note"),
+            ("version", &ver),
+            ("text", "内部备注：此人爱投诉"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    let r = app.get("/me/data").await;
+    r.assert_status(200);
+    assert_eq!(r.header("content-type"), "application/zip");
+    assert_eq!(app.audit_count("member.data_export"), 1);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(r.bytes.clone())).unwrap();
+    let mut read = |name: &str| -> String {
+        let mut s = String::new();
+        zip.by_name(name).unwrap().read_to_string(&mut s).unwrap();
+        s.trim_start_matches('\u{feff}').to_string()
+    };
+    let index = read("index.html");
+    assert!(index.contains("我的数据"));
+    let others: Vec<String> = {
+        use diesel::prelude::*;
+        use zhijia::db::schema::members as m;
+        m::table
+            .filter(m::id.ne(me))
+            .filter(m::employee_no.like("demo-%"))
+            .select(m::employee_no)
+            .load(&mut app.conn())
+            .unwrap()
+    };
+    for (file, table, cond) in zhijia::members::mydata::PARTS {
+        let text = read(&format!("data/{file}"));
+        let mut rdr = csv::Reader::from_reader(text.as_bytes());
+        let header: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
+        let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+        // Exactly the member's rows of the table.
+        let key = zhijia::engagement::member_key(&app.state.config.secret_key, me);
+        let cond = cond.replace('?', &me.to_string()).replace("%K", &key);
+        assert_eq!(
+            rows.len() as i64,
+            app.count(&format!("{table} WHERE {cond}")),
+            "{file}"
+        );
+        if let Some(col) = header.iter().position(|h| h == "member_id") {
+            assert!(rows.iter().all(|r| r[col] == me.to_string()), "{file}");
+        }
+        for other in &others {
+            // (A cadre's name may appear as the author of a reply; their employee number not.)
+            assert!(!text.contains(other.as_str()), "{file} names {other}");
+        }
+        assert!(!text.contains(&anon), "{file} holds the anonymous case");
+        assert!(
+            !text.contains("不想让人知道"),
+            "{file} holds the anonymous case"
+        );
+        assert!(
+            !text.contains("内部备注"),
+            "{file} holds a cadre's internal note"
+        );
+        assert!(!text.contains("password_hash") && !text.contains("$argon2"));
+    }
+    let profile = read("data/profile.csv");
+    assert!(profile.contains("demo-member") && profile.contains("王小明"));
+    let cases = read("data/grievances.csv");
+    assert!(cases.contains(&named));
+    let names: Vec<String> = (0..zip.len())
+        .map(|i| zip.by_index(i).unwrap().name().unwrap().to_string())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("files/grievance-")),
+        "the named case's attachment: {names:?}"
+    );
+}
