@@ -139,14 +139,19 @@ fn table_csv(
     Ok((bytes, rows.len()))
 }
 
-/// The whole ZIP for one member.
-pub fn build(conn: &mut DbConnection, state: &AppState, member_id: i32) -> AppResult<Vec<u8>> {
+/// Write the whole ZIP for one member to `out` as it is built (no seeking: a stream).
+pub fn build<W: Write>(
+    conn: &mut DbConnection,
+    state: &AppState,
+    member_id: i32,
+    out: W,
+) -> AppResult<()> {
     use crate::db::schema::{attachments, benefit_requests, grievances, images, showcase_posts};
     let key = crate::engagement::member_key(&state.config.secret_key, member_id);
     let zip_err = |e: zip::result::ZipError| AppError::Internal(format!("zip: {e}"));
     let io_err = |e: std::io::Error| AppError::Internal(format!("zip: {e}"));
     let opts = zip::write::SimpleFileOptions::default();
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut zip = zip::ZipWriter::new_stream(out);
     let mut index = Vec::new();
     for (file, table, cond) in PARTS {
         let (bytes, n) = table_csv(conn, table, cond, member_id, &key)?;
@@ -204,7 +209,23 @@ pub fn build(conn: &mut DbConnection, state: &AppState, member_id: i32) -> AppRe
     zip.start_file("index.html", opts).map_err(zip_err)?;
     zip.write_all(index_html(&index, files).as_bytes())
         .map_err(io_err)?;
-    Ok(zip.finish().map_err(zip_err)?.into_inner())
+    zip.finish().map_err(zip_err)?;
+    Ok(())
+}
+
+/// A `Write` that hands each chunk to the response body; an error once the browser is gone.
+struct ChannelWriter(tokio::sync::mpsc::Sender<Result<web::Bytes, std::io::Error>>);
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Ok(web::Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "download stopped"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn index_html(parts: &[(String, usize)], files: usize) -> String {
@@ -229,9 +250,8 @@ async fn download(
 ) -> AppResult<HttpResponse> {
     let now = state.config.clock.now();
     let actor = Actor::user(&user, client_ip(&req), now);
-    let st = state.clone();
     let id = user.id;
-    let bytes = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         crate::db::write_tx(conn, |conn| {
             crate::audit::record(
                 conn,
@@ -241,10 +261,23 @@ async fn download(
                 ("member", Some(id)),
                 "下载我的数据",
             )
-        })?;
-        build(conn, &st, id)
+        })
     })
     .await?;
+    // Built in a blocking task while the response streams: memory stays at a few chunks,
+    // however many photos and attachments the member has.
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let st = state.clone();
+    actix_web::rt::spawn(async move {
+        let pool = st.pool.clone();
+        let res = db::run(&pool, move |conn| build(conn, &st, id, ChannelWriter(tx))).await;
+        if let Err(e) = res {
+            log::warn!("my-data download for member {id} stopped: {e}");
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
     let date = crate::web::beijing(&now, "%Y%m%d");
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/zip"))
@@ -253,5 +286,5 @@ async fn download(
             format!("attachment; filename=\"my-data-{date}.zip\""),
         ))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .body(bytes))
+        .streaming(body))
 }
