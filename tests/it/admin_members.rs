@@ -219,6 +219,19 @@ async fn nul_bytes_and_wildcards_get_a_clear_answer_not_a_server_error() {
     app.login("demo\u{0}member", "zhijia-demo")
         .await
         .assert_status(422);
+    // A raw NUL byte in the body (not %00-encoded) gets the same answer.
+    let token = app.csrf().await;
+    let mut raw = format!("csrf_token={token}&employee_no=N2&unit_id=1&name=a").into_bytes();
+    raw.extend_from_slice(b"\0b");
+    app.send(
+        actix_web::test::TestRequest::post()
+            .uri("/admin/members")
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .set_payload(raw),
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("非法字符");
     // LIKE wildcards and control characters are dropped from the search text, never used as
     // patterns: "王_明" is the text "王明", which matches nobody (as a pattern it would match
     // 王小明), and "王%小明" is "王小明".
