@@ -183,6 +183,8 @@ pub fn strip_pdf(data: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     doc.trailer.remove(b"Info");
+    // The file identifier is derived from the authoring machine and time by some writers.
+    doc.trailer.remove(b"ID");
     doc.traverse_objects(|o| {
         let dict = match o {
             Object::Dictionary(d) => d,
@@ -191,6 +193,12 @@ pub fn strip_pdf(data: &[u8]) -> Option<Vec<u8>> {
         };
         dict.remove(b"Metadata");
         dict.remove(b"PieceInfo");
+        // Annotations (comments, highlights) carry their author's name and the time.
+        if dict.has(b"Subtype") && dict.has(b"Rect") {
+            dict.remove(b"T");
+            dict.remove(b"M");
+            dict.remove(b"CreationDate");
+        }
     });
     doc.prune_objects();
     let mut out = Vec::new();

@@ -134,31 +134,58 @@ pub fn read_rows(path: &Path) -> AppResult<Vec<Vec<String>>> {
             }
             Ok(rows)
         }
-        "xlsx" | "xlsm" | "xls" | "ods" => {
-            use calamine::{open_workbook_auto, Data, Reader};
-            let mut wb = open_workbook_auto(path)
-                .map_err(|e| AppError::Validation(format!("无法打开表格：{e}")))?;
-            let range = wb
-                .worksheet_range_at(0)
-                .ok_or_else(|| AppError::Validation("表格中没有工作表".into()))?
-                .map_err(|e| AppError::Validation(format!("无法读取工作表：{e}")))?;
-            Ok(range
-                .rows()
-                .map(|r| {
-                    r.iter()
-                        .map(|c| match c {
-                            // Employee numbers and phones typed as numbers come back as floats.
-                            Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
-                            Data::Int(i) => i.to_string(),
-                            Data::Empty => String::new(),
-                            other => other.to_string(),
-                        })
-                        .collect()
-                })
-                .collect())
-        }
+        "xlsx" | "xlsm" => read_xlsx(path),
         _ => Err(AppError::Validation("只支持 .csv 和 .xlsx 文件".into())),
     }
+}
+
+/// Rows and columns a roster may have: far above any real one, and small enough that a crafted
+/// sheet (one cell at A1 and one at XFD1048576) cannot make us allocate billions of cells.
+const MAX_ROWS: u32 = 50_000;
+const MAX_COLS: u32 = 30;
+
+/// The first sheet of an XLSX, read cell by cell (not as a dense range) within the limits.
+fn read_xlsx(path: &Path) -> AppResult<Vec<Vec<String>>> {
+    use calamine::{open_workbook, DataRef, Reader, Xlsx};
+    let bad = |e: &dyn std::fmt::Display| AppError::Validation(format!("无法读取表格：{e}"));
+    let mut wb: Xlsx<_> = open_workbook(path).map_err(|e| bad(&e))?;
+    let first = wb
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| AppError::Validation("表格中没有工作表".into()))?;
+    let mut cells = wb.worksheet_cells_reader(&first).map_err(|e| bad(&e))?;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    while let Some(cell) = cells.next_cell().map_err(|e| bad(&e))? {
+        let (r, c) = cell.get_position();
+        if r >= MAX_ROWS || c >= MAX_COLS {
+            return Err(AppError::Validation(format!(
+                "表格过大：最多 {MAX_ROWS} 行、{MAX_COLS} 列"
+            )));
+        }
+        let text = match cell.get_value() {
+            // Employee numbers and phones typed as numbers come back as floats.
+            DataRef::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
+            DataRef::Int(i) => i.to_string(),
+            DataRef::Empty => String::new(),
+            DataRef::String(v) => v.clone(),
+            DataRef::SharedString(v) => (*v).to_string(),
+            other => calamine::Data::from(other.clone()).to_string(),
+        };
+        let (r, c) = (r as usize, c as usize);
+        if rows.len() <= r {
+            rows.resize_with(r.saturating_add(1), Vec::new);
+        }
+        if let Some(row) = rows.get_mut(r) {
+            if row.len() <= c {
+                row.resize(c.saturating_add(1), String::new());
+            }
+            if let Some(slot) = row.get_mut(c) {
+                *slot = text;
+            }
+        }
+    }
+    Ok(rows)
 }
 
 /// Import rows (header first) as the command line does. `progress` is called after each row.

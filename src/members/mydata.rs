@@ -176,18 +176,22 @@ pub fn build<W: Write>(
         .select(showcase_posts::id)
         .load(conn)?;
     let mut files = 0usize;
+    // One file in memory at a time: the list first, then each file's bytes.
     for (owner, ids) in [("grievance", &cases), ("benefit", &requests)] {
-        let rows: Vec<(i32, i32, String, Vec<u8>)> = attachments::table
+        let list: Vec<(i32, i32, String)> = attachments::table
             .filter(attachments::owner_type.eq(owner))
             .filter(attachments::owner_id.eq_any(ids))
             .select((
                 attachments::id,
                 attachments::owner_id,
                 attachments::filename,
-                attachments::data,
             ))
             .load(conn)?;
-        for (id, owner_id, name, data) in rows {
+        for (id, owner_id, name) in list {
+            let data: Vec<u8> = attachments::table
+                .find(id)
+                .select(attachments::data)
+                .first(conn)?;
             let name = crate::web::upload::clean_filename(&name);
             zip.start_file(format!("files/{owner}-{owner_id}/{id}-{name}"), opts)
                 .map_err(zip_err)?;
@@ -195,12 +199,13 @@ pub fn build<W: Write>(
             files = files.saturating_add(1);
         }
     }
-    let photos: Vec<(i32, i32, Vec<u8>)> = images::table
+    let photos: Vec<(i32, i32)> = images::table
         .filter(images::owner_type.eq("showcase"))
         .filter(images::owner_id.eq_any(&posts))
-        .select((images::id, images::owner_id, images::data))
+        .select((images::id, images::owner_id))
         .load(conn)?;
-    for (id, post, data) in photos {
+    for (id, post) in photos {
+        let data: Vec<u8> = images::table.find(id).select(images::data).first(conn)?;
         zip.start_file(format!("files/showcase-{post}/{id}.jpg"), opts)
             .map_err(zip_err)?;
         zip.write_all(&data).map_err(io_err)?;
@@ -217,11 +222,27 @@ pub fn build<W: Write>(
 struct ChannelWriter(tokio::sync::mpsc::Sender<Result<web::Bytes, std::io::Error>>);
 
 impl Write for ChannelWriter {
+    /// A browser that stops reading without closing would hold this task (and its database
+    /// connection) for ever: after 30 s without room in the channel the download is given up.
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .blocking_send(Ok(web::Bytes::copy_from_slice(buf)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "download stopped"))?;
-        Ok(buf.len())
+        use tokio::sync::mpsc::error::TrySendError;
+        let mut chunk = Ok(web::Bytes::copy_from_slice(buf));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match self.0.try_send(chunk) {
+                Ok(()) => return Ok(buf.len()),
+                Err(TrySendError::Full(back)) if std::time::Instant::now() < deadline => {
+                    chunk = back;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::BrokenPipe,
+                        "download stopped or stalled",
+                    ))
+                }
+            }
+        }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())

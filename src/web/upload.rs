@@ -154,69 +154,78 @@ impl FromRequest for MultipartForm {
                 file_fields: Vec::new(),
                 file_errors: Vec::new(),
             };
-            while let Some(field) = multipart.next().await {
-                let mut field = field
-                    .map_err(|_| AppError::Validation("上传的内容格式不正确，请重试".into()))?;
-                parts = parts.saturating_add(1);
-                if parts > MAX_PARTS {
-                    return Err(AppError::PayloadTooLarge("表单项过多".into()));
-                }
-                let name = field.name().unwrap_or("").to_string();
-                let filename = field
-                    .content_disposition()
-                    .and_then(|cd| cd.get_filename())
-                    .map(str::to_string);
-                let limit = if filename.is_some() {
-                    MAX_FILE_BYTES
-                } else {
-                    MAX_TEXT_BYTES
-                };
-                // Room for the whole part up front (at most its limit, and no more than the
-                // body can hold): growing by doubling would copy, holding old and new at once.
-                // Capacity never written is never resident.
-                let room = usize::try_from(declared).map_or(limit, |d| d.min(limit));
-                let mut data = Vec::with_capacity(room);
-                let mut too_big = false;
-                while let Some(chunk) = field.next().await {
-                    let chunk =
-                        chunk.map_err(|_| AppError::Validation("上传中断，请重试".into()))?;
-                    total = total.saturating_add(chunk.len());
-                    if total > MAX_TOTAL_BYTES {
-                        return Err(too_large());
+            // A body trickled in slowly would hold its share of the budget for ever: the whole
+            // form must arrive within two minutes (10 MB at 1 Mbit/s takes about 80 s).
+            let read = async {
+                while let Some(field) = multipart.next().await {
+                    let mut field = field
+                        .map_err(|_| AppError::Validation("上传的内容格式不正确，请重试".into()))?;
+                    parts = parts.saturating_add(1);
+                    if parts > MAX_PARTS {
+                        return Err(AppError::PayloadTooLarge("表单项过多".into()));
                     }
-                    if data.len().saturating_add(chunk.len()) > limit {
-                        too_big = true;
-                    } else if !too_big {
-                        data.extend_from_slice(&chunk);
-                    }
-                }
-                match filename {
-                    Some(f) if f.is_empty() && data.is_empty() => {} // an empty file input
-                    Some(f) => {
-                        let f = clean_filename(&f);
-                        if too_big {
-                            form.file_errors.push(format!("“{f}”超过 10 MB"));
-                        } else if form.files.len() >= MAX_FILES {
-                            form.file_errors
-                                .push(format!("最多上传 {MAX_FILES} 个文件"));
-                        } else {
-                            form.files.push(Upload { filename: f, data });
-                            form.file_fields.push(name);
+                    let name = field.name().unwrap_or("").to_string();
+                    let filename = field
+                        .content_disposition()
+                        .and_then(|cd| cd.get_filename())
+                        .map(str::to_string);
+                    let limit = if filename.is_some() {
+                        MAX_FILE_BYTES
+                    } else {
+                        MAX_TEXT_BYTES
+                    };
+                    // Room for the whole part up front (at most its limit, and no more than the
+                    // body can hold): growing by doubling would copy, holding old and new at once.
+                    // Capacity never written is never resident.
+                    let room = usize::try_from(declared).map_or(limit, |d| d.min(limit));
+                    let mut data = Vec::with_capacity(room);
+                    let mut too_big = false;
+                    while let Some(chunk) = field.next().await {
+                        let chunk =
+                            chunk.map_err(|_| AppError::Validation("上传中断，请重试".into()))?;
+                        total = total.saturating_add(chunk.len());
+                        if total > MAX_TOTAL_BYTES {
+                            return Err(too_large());
+                        }
+                        if data.len().saturating_add(chunk.len()) > limit {
+                            too_big = true;
+                        } else if !too_big {
+                            data.extend_from_slice(&chunk);
                         }
                     }
-                    None => {
-                        if too_big {
-                            return Err(AppError::Validation("填写的内容过长".into()));
+                    match filename {
+                        Some(f) if f.is_empty() && data.is_empty() => {} // an empty file input
+                        Some(f) => {
+                            let f = clean_filename(&f);
+                            if too_big {
+                                form.file_errors.push(format!("“{f}”超过 10 MB"));
+                            } else if form.files.len() >= MAX_FILES {
+                                form.file_errors
+                                    .push(format!("最多上传 {MAX_FILES} 个文件"));
+                            } else {
+                                form.files.push(Upload { filename: f, data });
+                                form.file_fields.push(name);
+                            }
                         }
-                        let text = String::from_utf8(data)
-                            .map_err(|_| AppError::Validation("提交的内容含有非法字符".into()))?;
-                        if text.contains('\0') {
-                            return Err(AppError::Validation("提交的内容含有非法字符".into()));
+                        None => {
+                            if too_big {
+                                return Err(AppError::Validation("填写的内容过长".into()));
+                            }
+                            let text = String::from_utf8(data).map_err(|_| {
+                                AppError::Validation("提交的内容含有非法字符".into())
+                            })?;
+                            if text.contains('\0') {
+                                return Err(AppError::Validation("提交的内容含有非法字符".into()));
+                            }
+                            form.fields.insert(name, text);
                         }
-                        form.fields.insert(name, text);
                     }
                 }
-            }
+                Ok::<(), AppError>(())
+            };
+            actix_web::rt::time::timeout(std::time::Duration::from_secs(120), read)
+                .await
+                .map_err(|_| AppError::Validation("上传用时过长，请检查网络后重试".into()))??;
             let sent = form.fields.get("csrf_token").cloned().unwrap_or_default();
             let expected = crate::auth::csrf::expected_token(&req).await?;
             if sent.is_empty() || !crate::auth::constant_time_eq(&sent, &expected) {

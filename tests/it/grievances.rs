@@ -1149,8 +1149,24 @@ fn pdf_with_author() -> Vec<u8> {
         "Author" => Object::string_literal("WANG-XIAOMING-AUTHOR"),
         "Creator" => Object::string_literal("Office on PC-OF-WANG"),
     });
+    let annot = doc.add_object(dictionary! {
+        "Type" => "Annot", "Subtype" => "Text",
+        "Rect" => vec![0.into(), 0.into(), 10.into(), 10.into()],
+        "T" => Object::string_literal("ANNOT-BY-WANG"),
+        "Contents" => Object::string_literal("note"),
+    });
+    if let Ok(Object::Dictionary(p)) = doc.get_object_mut(page) {
+        p.set("Annots", vec![annot.into()]);
+    }
     doc.trailer.set("Root", catalog);
     doc.trailer.set("Info", info);
+    doc.trailer.set(
+        "ID",
+        vec![
+            Object::string_literal("MACHINE-ID-4711"),
+            Object::string_literal("MACHINE-ID-4711"),
+        ],
+    );
     let mut out = Vec::new();
     doc.save_to(&mut out).unwrap();
     out
@@ -1165,6 +1181,7 @@ async fn anonymous_attachments_carry_no_metadata_and_no_names() {
     let mut app = spawn_demo().await;
     let (jpg, pdf) = (jpeg_with_gps(), pdf_with_author());
     assert!(contains(&jpg, b"PHONE-MAKER-4711") && contains(&pdf, b"WANG-XIAOMING-AUTHOR"));
+    assert!(contains(&pdf, b"MACHINE-ID-4711") && contains(&pdf, b"ANNOT-BY-WANG"));
     app.login_ok("demo-member").await;
     let token = zhijia::auth::random_token(16);
     let mut f = case_fields(&token, "匿名：车间噪声超标");

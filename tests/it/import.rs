@@ -229,11 +229,12 @@ async fn a_cadre_imports_a_roster_in_the_browser_with_a_preview_and_passwords_on
         .assert_contains("工号 demo-member-b 已属于您管理范围以外的会员")
         .assert_contains("请填写姓名");
     assert_eq!(app.count("members"), before, "a preview writes nothing");
-    let action = regex_lite::Regex::new(r#"action="(/admin/members/import/[0-9A-Za-z]+)""#)
+    let token = regex_lite::Regex::new(r#"action="/admin/members/import/([0-9A-Za-z]+)""#)
         .unwrap()
         .captures(&r.body)
         .expect("a confirm form")[1]
         .to_string();
+    let action = format!("/admin/members/import/{token}");
     // Another cadre cannot see or confirm this batch.
     let mine = app.cookies.clone();
     app.cookies.clear();
@@ -303,4 +304,19 @@ async fn a_cadre_imports_a_roster_in_the_browser_with_a_preview_and_passwords_on
     app.logout().await;
     app.login_ok("demo-member").await;
     app.get("/admin/members/import").await.assert_status(403);
+}
+
+/// A crafted sheet with one cell at A1 and one at the far corner would ask a dense reader for
+/// billions of cells: it is refused by its size, without allocating them.
+#[test]
+fn a_sheet_with_a_far_away_cell_is_refused_as_too_large() {
+    let dir = tempfile_dir::TempDir::new();
+    let p = dir.0.join("bomb.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, "工号").unwrap();
+    ws.write_string(1_048_575, 16_383, "x").unwrap();
+    wb.save(&p).unwrap();
+    let err = read_rows(&p).unwrap_err().to_string();
+    assert!(err.contains("表格过大"), "{err}");
 }
