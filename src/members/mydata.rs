@@ -227,11 +227,13 @@ impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         use tokio::sync::mpsc::error::TrySendError;
         let mut chunk = Ok(web::Bytes::copy_from_slice(buf));
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let started = std::time::Instant::now();
         loop {
             match self.0.try_send(chunk) {
                 Ok(()) => return Ok(buf.len()),
-                Err(TrySendError::Full(back)) if std::time::Instant::now() < deadline => {
+                Err(TrySendError::Full(back))
+                    if started.elapsed() < std::time::Duration::from_secs(30) =>
+                {
                     chunk = back;
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
