@@ -1047,6 +1047,11 @@ async fn admins_enter_holidays_on_the_calendar_page_and_cadres_cannot() {
     )
     .await
     .assert_status(403);
+    // Nor remove an entered day.
+    app.post("/admin/settings/calendar/2026-10-01/delete", &[])
+        .await
+        .assert_status(403);
+    assert_eq!(app.count("calendar_days WHERE day = '2026-10-01'"), 1);
     app.logout().await;
     app.login_ok("demo-admin").await;
     app.get("/admin/settings/calendar")

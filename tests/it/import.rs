@@ -304,6 +304,10 @@ async fn a_cadre_imports_a_roster_in_the_browser_with_a_preview_and_passwords_on
     app.logout().await;
     app.login_ok("demo-member").await;
     app.get("/admin/members/import").await.assert_status(403);
+    app.get(&action).await.assert_status(403);
+    app.get(&format!("{action}/passwords.xlsx"))
+        .await
+        .assert_status(403);
 }
 
 /// A crafted sheet with one cell at A1 and one at the far corner would ask a dense reader for
