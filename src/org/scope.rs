@@ -231,3 +231,186 @@ pub fn require_manages(conn: &mut DbConnection, user: &User, unit_id: i32) -> Ap
         _ => Err(crate::error::AppError::NotFound),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)] // a failing test should panic
+mod tests {
+    use super::*;
+    use crate::auth::user::RoleGrant;
+
+    // A small tree: 1 集团 → 2 公司A (→ 5 分会, → 55 分会), 3 公司B.
+    fn user(id: i32, path: &str, admin: bool, roles: &[(Role, &str)]) -> User {
+        User {
+            id,
+            name: format!("u{id}"),
+            employee_no: format!("E{id}"),
+            unit_id: path_ids(path).last().copied().unwrap_or(0),
+            unit_name: String::new(),
+            unit_label: String::new(),
+            unit_path: path.to_string(),
+            is_admin: admin,
+            must_change_password: false,
+            roles: roles
+                .iter()
+                .map(|(role, p)| RoleGrant {
+                    unit_id: path_ids(p).last().copied().unwrap_or(0),
+                    unit_name: String::new(),
+                    unit_path: (*p).to_string(),
+                    role: *role,
+                })
+                .collect(),
+            session_id: String::new(),
+            unread: 0,
+            large_text: false,
+        }
+    }
+
+    fn unit(id: i32, path: &str) -> OrgUnit {
+        OrgUnit {
+            id,
+            parent_id: None,
+            name: String::new(),
+            kind: String::new(),
+            path: path.to_string(),
+            sort_order: 0,
+            disabled: false,
+            created_at: chrono::NaiveDateTime::default(),
+        }
+    }
+
+    #[test]
+    fn path_slots_fill_with_the_reader_unit() {
+        let u = user(9, "/1/2/5/", false, &[]);
+        assert_eq!(ancestors(&u), vec![1, 2, 5]);
+        assert_eq!(path_slots(&u), [1, 2, 5, 5, 5, 5, 5, 5]);
+        let root = user(9, "/1/", false, &[]);
+        assert_eq!(path_slots(&root), [1; PATH_SLOTS]);
+        assert_eq!(path_slots(&user(9, "", false, &[])), [0; PATH_SLOTS]);
+    }
+
+    #[test]
+    fn prefixes_keep_only_the_highest_grant_of_the_asked_roles() {
+        let u = user(
+            9,
+            "/1/2/5/",
+            false,
+            &[
+                (Role::Cadre, "/1/2/5/"),
+                (Role::Chair, "/1/2/"),
+                (Role::Finance, "/1/3/"),
+            ],
+        );
+        assert_eq!(manage_prefixes(&u), Some(vec!["/1/2/".to_string()]));
+        assert_eq!(
+            role_prefixes(&u, &[Role::Finance]),
+            Some(vec!["/1/3/".to_string()])
+        );
+        assert_eq!(
+            role_prefixes(&u, &[Role::Cadre]),
+            Some(vec!["/1/2/5/".to_string()])
+        );
+        // Sibling prefixes that share leading digits are both kept ("/1/5/" does not cover "/1/55/").
+        let v = user(9, "/1/", false, &[(Role::Cadre, "/1/55/"), (Role::Cadre, "/1/5/")]);
+        assert_eq!(
+            manage_prefixes(&v),
+            Some(vec!["/1/5/".to_string(), "/1/55/".to_string()])
+        );
+        let admin = user(1, "/1/", true, &[]);
+        assert_eq!(manage_prefixes(&admin), None);
+        assert_eq!(role_prefixes(&admin, &[Role::Finance]), None);
+        assert_eq!(manage_prefixes(&user(9, "/1/", false, &[])), Some(vec![]));
+    }
+
+    #[test]
+    fn manages_and_holds_over_reach_the_subtree_only() {
+        let cadre = user(9, "/1/2/", false, &[(Role::Cadre, "/1/2/")]);
+        assert!(manages(&cadre, "/1/2/"));
+        assert!(manages(&cadre, "/1/2/5/"));
+        assert!(!manages(&cadre, "/1/"));
+        assert!(!manages(&cadre, "/1/3/"));
+        assert!(!manages(&cadre, "/1/22/"));
+        assert!(handles(&cadre, "/1/2/5/"));
+        assert!(!handles(&cadre, "/1/3/"));
+        let finance = user(9, "/1/2/", false, &[(Role::Finance, "/1/2/")]);
+        assert!(!manages(&finance, "/1/2/"));
+        assert!(holds_over(&finance, "/1/2/5/", &[Role::Finance]));
+        assert!(!holds_over(&finance, "/1/3/", &[Role::Finance]));
+        assert!(!holds_over(&finance, "/1/2/", &[Role::Cadre]));
+        let admin = user(1, "/1/", true, &[]);
+        assert!(manages(&admin, "/1/3/"));
+        assert!(holds_over(&admin, "/1/3/", &[Role::Finance]));
+        assert!(!manages(&user(9, "/1/2/", false, &[]), "/1/2/"));
+    }
+
+    #[test]
+    fn lowest_common_ancestor_of_paths() {
+        assert_eq!(lowest_common_ancestor(&[]), None);
+        assert_eq!(lowest_common_ancestor(&[unit(5, "/1/2/5/")]), Some(5));
+        assert_eq!(
+            lowest_common_ancestor(&[unit(5, "/1/2/5/"), unit(6, "/1/2/6/")]),
+            Some(2)
+        );
+        assert_eq!(
+            lowest_common_ancestor(&[unit(5, "/1/2/5/"), unit(3, "/1/3/"), unit(2, "/1/2/")]),
+            Some(1)
+        );
+        assert_eq!(
+            lowest_common_ancestor(&[unit(5, "/1/2/5/"), unit(2, "/1/2/")]),
+            Some(2)
+        );
+        assert_eq!(
+            lowest_common_ancestor(&[unit(5, "/1/2/5/"), unit(9, "/7/9/")]),
+            None
+        );
+    }
+
+    #[test]
+    fn who_may_manage_an_account() {
+        let chair = user(10, "/1/2/", false, &[(Role::Chair, "/1/2/")]);
+        let cadre = user(11, "/1/2/", false, &[(Role::Cadre, "/1/2/")]);
+        let admin = user(1, "/1/", true, &[]);
+        let none: &[String] = &[];
+        let below = ["/1/2/5/".to_string()];
+        let same = ["/1/2/".to_string()];
+        // A plain member in the subtree: cadre and chair; outside: neither.
+        assert!(may_manage_account(&cadre, 20, "/1/2/5/", false, none));
+        assert!(may_manage_account(&chair, 20, "/1/2/5/", false, none));
+        assert!(!may_manage_account(&cadre, 20, "/1/3/", false, none));
+        // Nobody manages their own account, not even an admin.
+        assert!(!may_manage_account(&chair, 10, "/1/2/", false, none));
+        assert!(!may_manage_account(&admin, 1, "/1/", true, none));
+        // An admin manages anyone else, admins included; nobody else manages an admin.
+        assert!(may_manage_account(&admin, 20, "/1/3/", true, &same));
+        assert!(!may_manage_account(&chair, 20, "/1/2/5/", true, none));
+        // Role holders: only a chair strictly above every unit where they hold a role.
+        assert!(may_manage_account(&chair, 20, "/1/2/5/", false, &below));
+        assert!(!may_manage_account(&chair, 20, "/1/2/", false, &same));
+        assert!(!may_manage_account(&cadre, 20, "/1/2/5/", false, &below));
+        let both = ["/1/2/5/".to_string(), "/1/3/".to_string()];
+        assert!(!may_manage_account(&chair, 20, "/1/2/5/", false, &both));
+    }
+
+    #[test]
+    fn roles_and_tree_edits_belong_to_chairs() {
+        let chair = user(10, "/1/2/", false, &[(Role::Chair, "/1/2/")]);
+        let cadre = user(11, "/1/2/", false, &[(Role::Cadre, "/1/2/")]);
+        let admin = user(1, "/1/", true, &[]);
+        assert!(may_grant_roles(&chair, "/1/2/"));
+        assert!(may_grant_roles(&chair, "/1/2/5/"));
+        assert!(!may_grant_roles(&chair, "/1/3/"));
+        assert!(!may_grant_roles(&cadre, "/1/2/5/"));
+        assert!(may_grant_roles(&admin, "/1/3/"));
+
+        assert!(may_edit_unit(&chair, &unit(5, "/1/2/5/")));
+        assert!(!may_edit_unit(&chair, &unit(2, "/1/2/")));
+        assert!(!may_edit_unit(&chair, &unit(3, "/1/3/")));
+        assert!(!may_edit_unit(&cadre, &unit(5, "/1/2/5/")));
+        assert!(may_edit_unit(&admin, &unit(1, "/1/")));
+
+        assert!(may_add_child(&chair, &unit(2, "/1/2/")));
+        assert!(may_add_child(&chair, &unit(5, "/1/2/5/")));
+        assert!(!may_add_child(&chair, &unit(3, "/1/3/")));
+        assert!(!may_add_child(&cadre, &unit(2, "/1/2/")));
+        assert!(may_add_child(&admin, &unit(3, "/1/3/")));
+    }
+}
