@@ -103,6 +103,27 @@ impl Figures {
             .unwrap_or(0)
             .max(1)
     }
+    /// The heat map in words, for screen readers: the three busiest weekday-hours.
+    pub fn heat_summary(&self) -> String {
+        const DAYS: [&str; 7] = ["一", "二", "三", "四", "五", "六", "日"];
+        let mut cells: Vec<(i64, usize, usize)> = self
+            .heat
+            .iter()
+            .enumerate()
+            .flat_map(|(d, row)| row.iter().enumerate().map(move |(h, n)| (*n, d, h)))
+            .filter(|c| c.0 > 0)
+            .collect();
+        cells.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        if cells.is_empty() {
+            return "近 90 天没有参与行为".to_string();
+        }
+        let top: Vec<String> = cells
+            .iter()
+            .take(3)
+            .map(|(n, d, h)| format!("周{} {h} 时（{n} 次）", DAYS.get(*d).unwrap_or(&"")))
+            .collect();
+        format!("最活跃的时段：{}", top.join("、"))
+    }
     /// Opacity class 0–5 for a heat-map cell.
     pub fn heat_level(&self, n: &i64) -> i64 {
         if *n == 0 {

@@ -310,7 +310,12 @@ mod tests {
             Some(vec!["/1/2/5/".to_string()])
         );
         // Sibling prefixes that share leading digits are both kept ("/1/5/" does not cover "/1/55/").
-        let v = user(9, "/1/", false, &[(Role::Cadre, "/1/55/"), (Role::Cadre, "/1/5/")]);
+        let v = user(
+            9,
+            "/1/",
+            false,
+            &[(Role::Cadre, "/1/55/"), (Role::Cadre, "/1/5/")],
+        );
         assert_eq!(
             manage_prefixes(&v),
             Some(vec!["/1/5/".to_string(), "/1/55/".to_string()])

@@ -312,6 +312,17 @@ impl FieldErrors {
         self.0.iter().any(|(f, _)| *f == field)
     }
 
+    /// Attributes that tie a field's message to its control for screen readers (the message
+    /// is `field_error`'s `err-{field}`), or "" when the field is fine. `field` is a literal
+    /// written in the template, so the result is printed unescaped.
+    pub fn aria(&self, field: &str) -> String {
+        if self.has(field) {
+            format!(r#" aria-invalid="true" aria-describedby="err-{field}""#)
+        } else {
+            String::new()
+        }
+    }
+
     /// A `datetime-local` field in Beijing time as UTC, or a field error: `bad` when it is not a
     /// time, "日期超出范围" when it is one outside 2000–2100.
     pub fn time(

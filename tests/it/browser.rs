@@ -25,7 +25,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Driver(std::process::Child);
+pub(crate) struct Driver(std::process::Child);
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -33,7 +33,7 @@ impl Drop for Driver {
     }
 }
 
-async fn browser() -> Option<(fantoccini::Client, Driver)> {
+pub(crate) async fn browser() -> Option<(fantoccini::Client, Driver)> {
     // Browser tests are required: only an explicit ZHIJIA_BROWSER_TESTS=0 skips them.
     if std::env::var("ZHIJIA_BROWSER_TESTS").as_deref() == Ok("0") {
         println!("SKIPPED browser test: ZHIJIA_BROWSER_TESTS=0");
@@ -78,14 +78,14 @@ async fn browser() -> Option<(fantoccini::Client, Driver)> {
     panic!("could not start a chromedriver session");
 }
 
-fn shots_dir() -> std::path::PathBuf {
+pub(crate) fn shots_dir() -> std::path::PathBuf {
     let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&d).unwrap();
     d
 }
 
 /// Set the viewport (not the window) to width × height.
-async fn viewport(c: &fantoccini::Client, width: u32, height: u32) {
+pub(crate) async fn viewport(c: &fantoccini::Client, width: u32, height: u32) {
     c.set_window_size(width, height).await.unwrap();
     let inner = c
         .execute("return [window.innerWidth, window.innerHeight]", vec![])
@@ -103,9 +103,17 @@ async fn viewport(c: &fantoccini::Client, width: u32, height: u32) {
     .unwrap();
 }
 
-async fn shot(c: &fantoccini::Client, name: &str) {
+/// Screenshot the page, and audit it with axe-core: every page a browser test looks at must
+/// be free of serious accessibility violations, not only those of the tour in a11y.rs.
+pub(crate) async fn shot(c: &fantoccini::Client, name: &str) {
     let png = c.screenshot().await.unwrap();
     std::fs::write(shots_dir().join(name), png).unwrap();
+    let found = crate::a11y::audit(c, crate::a11y::axe_source(), name).await;
+    assert!(
+        found.is_empty(),
+        "accessibility violations:\n{}",
+        found.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,7 +271,7 @@ async fn a_cadre_uses_the_admin_area_on_desktop_and_phone() {
 }
 
 /// Scroll an element to the middle of the screen (clear of the fixed tab bar) and click it.
-async fn click(c: &fantoccini::Client, css: &str) {
+pub(crate) async fn click(c: &fantoccini::Client, css: &str) {
     let e = c.find(Locator::Css(css)).await.unwrap();
     let arg = serde_json::to_value(&e).unwrap();
     c.execute("arguments[0].scrollIntoView({block: 'center'})", vec![arg])
@@ -272,7 +280,7 @@ async fn click(c: &fantoccini::Client, css: &str) {
     e.click().await.unwrap();
 }
 
-async fn login(c: &fantoccini::Client, base: &str, who: &str) {
+pub(crate) async fn login(c: &fantoccini::Client, base: &str, who: &str) {
     c.delete_all_cookies().await.unwrap();
     c.goto(&format!("{base}/login")).await.unwrap();
     c.find(Locator::Id("username"))

@@ -389,6 +389,19 @@ async fn dashboard_figures_equal_direct_sql_and_stay_in_the_cadres_subtree() {
         .assert_contains(&format!("<span class=\"stat-num\">{active7}</span>"))
         .assert_contains(&format!("<span class=\"stat-num\">{active30}</span>"))
         .assert_contains("<svg class=\"chart heat\"");
+    // The heat map in words for screen readers: its busiest cell, with the count.
+    let (busiest, day, hour) = f
+        .heat
+        .iter()
+        .enumerate()
+        .flat_map(|(d, row)| row.iter().enumerate().map(move |(h, n)| (*n, d, h)))
+        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)))
+        .unwrap();
+    let days = ["一", "二", "三", "四", "五", "六", "日"];
+    page.assert_contains(&format!(
+        "最活跃的时段：周{} {hour} 时（{busiest} 次）",
+        days[day]
+    ));
     // Nothing of branch B: its name is absent and its events do not move A's figures.
     assert!(!page.body.contains("项目一部分会"));
     let b = app.members_with_sessions("项目一部分会", "BB", 3);

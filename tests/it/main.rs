@@ -12,6 +12,7 @@
 
 mod helpers;
 
+mod a11y;
 mod activities;
 mod admin_members;
 mod auth;
