@@ -17,8 +17,9 @@ modules=(
   "csrf|-f src/auth/csrf.rs|csrf auth:: hostile::multipart admin_members::nul"
   "workflow|-f src/workflow/mod.rs -f src/workflow/lease.rs -f src/workflow/calendar.rs|grievances:: benefits:: workflow platform::a_job"
   "scope|-f src/org/scope.rs|scope:: org:: admin_members:: news::an_article news::audiences surveys::results"
-  "throttle|-F reserve_attempt -F release_attempt -F purge_throttle|auth::"
+  "throttle|-f src/auth/service.rs -F reserve -F take -F delay -F purge_throttle -F account_key|auth::"
   "budget|-f src/benefits/service.rs -F decide|benefits::"
+  "calendar|-f src/workflow/calendar.rs|calendar grievances::working grievances::time_limits grievances::admins_enter grievances::the_deadline"
 )
 want=("$@")
 for m in "${modules[@]}"; do
@@ -27,7 +28,7 @@ for m in "${modules[@]}"; do
   echo "==> $name: $select  (tests: $filters)"
   # shellcheck disable=SC2086
   mkdir -p "$out_root/$name"
-  cargo mutants --in-place --baseline skip --timeout 300 --build-timeout 900 \
+  cargo mutants --in-place --baseline skip --timeout 120 --build-timeout 900 \
     $select -o "$out_root/$name" -- --test it --lib -- $filters || true
   out="$out_root/$name/mutants.out"
   n() { if [ -f "$out/$1.txt" ]; then wc -l <"$out/$1.txt"; else echo 0; fi; }

@@ -31,7 +31,7 @@ pub enum AppError {
     #[error("database: {0}")]
     Database(#[from] diesel::result::Error),
     #[error("pool: {0}")]
-    Pool(#[from] diesel::r2d2::PoolError),
+    Pool(#[from] r2d2::Error),
     #[error("blocking: {0}")]
     Blocking(#[from] actix_web::error::BlockingError),
     #[error("render: {0}")]

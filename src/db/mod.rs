@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{self, ManageConnection};
+use diesel::r2d2::Error as ManagerError;
+use r2d2::ManageConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::{AppError, AppResult};
@@ -111,9 +112,9 @@ impl Manager {
 
 impl ManageConnection for Manager {
     type Connection = DbConnection;
-    type Error = r2d2::Error;
+    type Error = ManagerError;
 
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+    fn connect(&self) -> Result<DbConnection, ManagerError> {
         let mut conn = self.open()?;
         if let Some(c) = self.counter.clone() {
             conn.set_instrumentation(move |e: diesel::connection::InstrumentationEvent<'_>| {
@@ -125,9 +126,9 @@ impl ManageConnection for Manager {
         Ok(conn)
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ManagerError> {
         conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+            .map_err(ManagerError::QueryError)
     }
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
@@ -136,12 +137,12 @@ impl ManageConnection for Manager {
 }
 
 impl Manager {
-    fn open(&self) -> Result<DbConnection, r2d2::Error> {
+    fn open(&self) -> Result<DbConnection, ManagerError> {
         match &self.url {
             DbUrl::Sqlite(path) => {
                 let path = path.to_string_lossy();
                 let mut conn = diesel::SqliteConnection::establish(&path)
-                    .map_err(r2d2::Error::ConnectionError)?;
+                    .map_err(ManagerError::ConnectionError)?;
                 // busy_timeout first: switching to WAL may itself wait for a lock.
                 // synchronous=FULL: a commit that returned is on disk, even after a power cut.
                 // cache_size: 1 MiB per connection keeps the process small (docs/performance.md).
@@ -152,12 +153,12 @@ impl Manager {
                      PRAGMA foreign_keys = ON;
                      PRAGMA cache_size = -1024;",
                 )
-                .map_err(r2d2::Error::QueryError)?;
+                .map_err(ManagerError::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
             DbUrl::Postgres(url) => diesel::PgConnection::establish(url)
                 .map(DbConnection::Postgres)
-                .map_err(r2d2::Error::ConnectionError),
+                .map_err(ManagerError::ConnectionError),
         }
     }
 }
