@@ -162,7 +162,7 @@ fn check_showcase(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResul
 
 fn check_budgets(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult<()> {
     let committed: Vec<(Option<i32>, i64)> = benefit_requests::table
-        .filter(benefit_requests::state.eq_any(["approved", "paid"]))
+        .filter(benefit_requests::state.eq_any(crate::benefits::model::COMMITTED_STATES))
         .filter(benefit_requests::budget_id.is_not_null())
         .select((benefit_requests::budget_id, benefit_requests::amount_fen))
         .load(conn)?;

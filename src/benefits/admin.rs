@@ -8,7 +8,7 @@ use chrono::Datelike;
 use serde::Deserialize;
 
 use super::model::{
-    self, BenefitEvent, BenefitItem, BenefitRequest, NewBenefitItem, CATEGORIES, STATES,
+    self, Action, BenefitEvent, BenefitItem, BenefitRequest, NewBenefitItem, State, CATEGORIES,
 };
 use super::service::{self, Decision, PayoutRow};
 use crate::app::AppState;
@@ -56,7 +56,7 @@ pub struct Row {
 pub fn rows_for(
     conn: &mut db::DbConnection,
     user: &User,
-    state: Option<&str>,
+    state: Option<State>,
 ) -> AppResult<Vec<Row>> {
     let units = scope::units_for_roles(conn, user, &crate::org::Role::ALL)?;
     let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
@@ -104,25 +104,21 @@ async fn list(
     StaffUser(user): StaffUser,
     q: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
-    let filter = STATES
-        .iter()
-        .find(|(s, _)| *s == q.state)
-        .map(|(s, _)| s.to_string());
-    let f2 = filter.clone();
+    let filter = State::parse(&q.state);
     let (awaiting, rows) = db::run(&state.pool, move |conn| {
-        let awaiting: Vec<Row> = rows_for(conn, &user, Some("submitted"))?
+        let awaiting: Vec<Row> = rows_for(conn, &user, Some(State::Submitted))?
             .into_iter()
             .filter(|r| r.mine)
             .collect();
-        Ok((awaiting, rows_for(conn, &user, f2.as_deref())?))
+        Ok((awaiting, rows_for(conn, &user, filter)?))
     })
     .await?;
     render(&BenefitListPage {
         ctx,
         awaiting,
         rows,
-        states: STATES.to_vec(),
-        state: filter.unwrap_or_default(),
+        states: State::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
+        state: filter.map_or("", State::as_str).to_string(),
     })
 }
 
@@ -180,7 +176,7 @@ async fn show_page(
             .map(|(i, r)| {
                 (
                     service::role_label(r).to_string(),
-                    (i as i32) < req.step || matches!(req.state.as_str(), "approved" | "paid"),
+                    (i as i32) < req.step || req.is_approved(),
                 )
             })
             .collect();
@@ -234,12 +230,12 @@ async fn decide(
     Form(f): Form<DecideForm>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let decision = match f.action.as_str() {
-        "approve" => Decision::Approve,
-        "reject" => Decision::Reject {
+    let decision = match Action::parse(&f.action) {
+        Some(Action::Approve) => Decision::Approve,
+        Some(Action::Reject) => Decision::Reject {
             reason: f.text.clone(),
         },
-        "return" => Decision::Return {
+        Some(Action::Return) => Decision::Return {
             note: f.text.clone(),
         },
         _ => return Err(AppError::Validation("未知的操作".into())),

@@ -9,17 +9,42 @@ use crate::error::AppResult;
 
 pub const CATEGORIES: &[(&str, &str)] = &[("greeting", "慰问"), ("aid", "帮扶"), ("perk", "普惠")];
 
-pub const STATES: &[(&str, &str)] = &[
-    ("submitted", "审批中"),
-    ("returned", "待补充材料"),
-    ("approved", "已批准待发放"),
-    ("paid", "已发放"),
-    ("rejected", "未通过"),
-    ("withdrawn", "已撤回"),
-];
+crate::text_enum! {
+    /// Where a benefit request stands. Stored as its code in `benefit_requests.state`.
+    pub enum State {
+        Submitted = ("submitted", "审批中"),
+        Returned = ("returned", "待补充材料"),
+        Approved = ("approved", "已批准待发放"),
+        Paid = ("paid", "已发放"),
+        Rejected = ("rejected", "未通过"),
+        Withdrawn = ("withdrawn", "已撤回"),
+    }
+}
+
+crate::text_enum! {
+    /// What an approver, the applicant or finance does to a request.
+    pub enum Action {
+        /// An approver passes the request to the next step of the chain.
+        Advance = ("advance", "同意并转下一步"),
+        Approve = ("approve", "批准"),
+        Reject = ("reject", "不批准"),
+        Return = ("return", "退回补充材料"),
+        Resubmit = ("resubmit", "重新提交"),
+        Withdraw = ("withdraw", "撤回"),
+        Pay = ("pay", "发放"),
+    }
+}
 
 /// States that count against a frequency limit.
-pub const LIVE_STATES: &[&str] = &["submitted", "returned", "approved", "paid"];
+pub const LIVE_STATES: &[State] = &[
+    State::Submitted,
+    State::Returned,
+    State::Approved,
+    State::Paid,
+];
+
+/// States that draw on a budget.
+pub const COMMITTED_STATES: &[State] = &[State::Approved, State::Paid];
 
 pub fn category_label(c: &str) -> &str {
     CATEGORIES
@@ -28,8 +53,12 @@ pub fn category_label(c: &str) -> &str {
         .map_or(c, |(_, l)| l)
 }
 
+/// The label of a stored state code (timeline rows keep codes as text).
 pub fn state_label(s: &str) -> &str {
-    STATES.iter().find(|(k, _)| *k == s).map_or(s, |(_, l)| l)
+    match State::parse(s) {
+        Some(st) => st.label(),
+        None => s,
+    }
 }
 
 /// "1234.50" from fen.
@@ -152,7 +181,7 @@ pub struct BenefitRequest {
     pub steps: String,
     pub step: i32,
     pub approvers: String,
-    pub state: String,
+    pub state: State,
     pub version: i32,
     pub due_at: Option<NaiveDateTime>,
     pub budget_id: Option<i32>,
@@ -166,7 +195,7 @@ pub struct BenefitRequest {
 
 impl BenefitRequest {
     pub fn state_label(&self) -> &str {
-        state_label(&self.state)
+        self.state.label()
     }
     pub fn amount_yuan(&self) -> String {
         yuan(self.amount_fen)
@@ -178,9 +207,26 @@ impl BenefitRequest {
             .map(str::to_string)
             .collect()
     }
+    /// Sent back to the applicant for more material.
+    pub fn is_returned(&self) -> bool {
+        self.state == State::Returned
+    }
+    /// Waiting for an approver.
+    pub fn is_submitted(&self) -> bool {
+        self.state == State::Submitted
+    }
+    /// The applicant may withdraw before the first decision, or while returned. One rule for
+    /// the page (whether to offer it) and the action.
+    pub fn may_withdraw(&self) -> bool {
+        self.is_returned() || (self.is_submitted() && self.step == 0)
+    }
+    /// Approved or paid: every step of the chain is done.
+    pub fn is_approved(&self) -> bool {
+        COMMITTED_STATES.contains(&self.state)
+    }
     /// Role code of the step awaiting a decision, while submitted.
     pub fn current_role(&self) -> Option<String> {
-        (self.state == "submitted")
+        (self.state == State::Submitted)
             .then(|| self.chain().get(self.step as usize).cloned())
             .flatten()
     }
@@ -216,7 +262,7 @@ pub struct NewBenefitRequest<'a> {
     pub steps: &'a str,
     pub step: i32,
     pub approvers: &'a str,
-    pub state: &'a str,
+    pub state: State,
     pub version: i32,
     pub submit_token: &'a str,
     pub created_at: NaiveDateTime,
@@ -330,7 +376,7 @@ pub fn live_count(
 pub fn in_units(
     conn: &mut DbConnection,
     unit_ids: Option<&[i32]>,
-    state: Option<&str>,
+    state: Option<State>,
     limit: i64,
 ) -> AppResult<Vec<BenefitRequest>> {
     let mut q = benefit_requests::table.into_boxed();
@@ -338,7 +384,7 @@ pub fn in_units(
         q = q.filter(benefit_requests::unit_id.eq_any(ids.to_vec()));
     }
     if let Some(s) = state {
-        q = q.filter(benefit_requests::state.eq(s.to_string()));
+        q = q.filter(benefit_requests::state.eq(s));
     }
     Ok(q.order(benefit_requests::id.desc())
         .limit(limit)
@@ -350,7 +396,7 @@ pub fn insert_event(
     conn: &mut DbConnection,
     request_id: i32,
     kind: &str,
-    to_state: Option<&str>,
+    to_state: Option<State>,
     author: (Option<i32>, &str),
     body: &str,
     at: NaiveDateTime,
@@ -359,7 +405,7 @@ pub fn insert_event(
         .values((
             benefit_events::request_id.eq(request_id),
             benefit_events::kind.eq(kind),
-            benefit_events::to_state.eq(to_state),
+            benefit_events::to_state.eq(to_state.map(State::as_str)),
             benefit_events::author_id.eq(author.0),
             benefit_events::author_label.eq(author.1),
             benefit_events::body.eq(body),
@@ -427,15 +473,15 @@ pub fn budgets_in(
 
 /// (committed, paid) in fen drawn on a budget: approved-or-paid, and paid.
 pub fn budget_use(conn: &mut DbConnection, budget_id: i32) -> AppResult<(i64, i64)> {
-    let rows: Vec<(String, i64)> = benefit_requests::table
+    let rows: Vec<(State, i64)> = benefit_requests::table
         .filter(benefit_requests::budget_id.eq(budget_id))
-        .filter(benefit_requests::state.eq_any(["approved", "paid"]))
+        .filter(benefit_requests::state.eq_any(COMMITTED_STATES))
         .select((benefit_requests::state, benefit_requests::amount_fen))
         .load(conn)?;
     let committed = rows.iter().map(|(_, a)| a).sum();
     let paid = rows
         .iter()
-        .filter(|(s, _)| s == "paid")
+        .filter(|(s, _)| *s == State::Paid)
         .map(|(_, a)| a)
         .sum();
     Ok((committed, paid))

@@ -5,7 +5,9 @@
 use chrono::{Datelike, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::model::{self, BenefitItem, BenefitRequest, NewBenefitRequest, RequestChanges};
+use super::model::{
+    self, Action, BenefitItem, BenefitRequest, NewBenefitRequest, RequestChanges, State,
+};
 use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
@@ -15,43 +17,43 @@ use crate::org::{self, Role};
 use crate::web::{to_halfwidth, FieldErrors};
 use crate::workflow::{self, Flow, Transition};
 
-pub static FLOW: Flow = Flow {
+pub static FLOW: Flow<State, Action> = Flow {
     table: "benefit_requests",
     transitions: &[
         Transition {
-            action: "advance",
-            from: &["submitted"],
-            to: "submitted",
+            action: Action::Advance,
+            from: &[State::Submitted],
+            to: State::Submitted,
         },
         Transition {
-            action: "approve",
-            from: &["submitted"],
-            to: "approved",
+            action: Action::Approve,
+            from: &[State::Submitted],
+            to: State::Approved,
         },
         Transition {
-            action: "reject",
-            from: &["submitted"],
-            to: "rejected",
+            action: Action::Reject,
+            from: &[State::Submitted],
+            to: State::Rejected,
         },
         Transition {
-            action: "return",
-            from: &["submitted"],
-            to: "returned",
+            action: Action::Return,
+            from: &[State::Submitted],
+            to: State::Returned,
         },
         Transition {
-            action: "resubmit",
-            from: &["returned"],
-            to: "submitted",
+            action: Action::Resubmit,
+            from: &[State::Returned],
+            to: State::Submitted,
         },
         Transition {
-            action: "withdraw",
-            from: &["submitted", "returned"],
-            to: "withdrawn",
+            action: Action::Withdraw,
+            from: &[State::Submitted, State::Returned],
+            to: State::Withdrawn,
         },
         Transition {
-            action: "pay",
-            from: &["approved"],
-            to: "paid",
+            action: Action::Pay,
+            from: &[State::Approved],
+            to: State::Paid,
         },
     ],
 };
@@ -243,7 +245,7 @@ pub fn apply(
                 steps: &chain,
                 step: 0,
                 approvers: "",
-                state: "submitted",
+                state: State::Submitted,
                 version: 1,
                 submit_token: &form.submit_token,
                 created_at: now,
@@ -257,7 +259,7 @@ pub fn apply(
             conn,
             id,
             "state",
-            Some("submitted"),
+            Some(State::Submitted),
             (Some(user.id), &user.name),
             &format!("申请 {} 元", model::yuan(amount)),
             now,
@@ -482,8 +484,8 @@ pub fn decide(
                         conn,
                         &FLOW,
                         id,
-                        "approve",
-                        &req.state,
+                        Action::Approve,
+                        req.state,
                         req.version,
                         None,
                         now,
@@ -513,8 +515,8 @@ pub fn decide(
                         conn,
                         &FLOW,
                         id,
-                        "advance",
-                        &req.state,
+                        Action::Advance,
+                        req.state,
                         req.version,
                         None,
                         now,
@@ -547,8 +549,8 @@ pub fn decide(
                     conn,
                     &FLOW,
                     id,
-                    "reject",
-                    &req.state,
+                    Action::Reject,
+                    req.state,
                     req.version,
                     None,
                     now,
@@ -581,8 +583,8 @@ pub fn decide(
                     conn,
                     &FLOW,
                     id,
-                    "return",
-                    &req.state,
+                    Action::Return,
+                    req.state,
                     req.version,
                     None,
                     now,
@@ -628,15 +630,15 @@ pub fn withdraw(
 ) -> AppResult<()> {
     write_tx(conn, |conn| {
         let (req, _) = load_for_member(conn, user, id)?;
-        if req.state == "submitted" && req.step > 0 {
+        if req.is_submitted() && !req.may_withdraw() {
             return Err(AppError::Validation("已有审批人审批，不能撤回".into()));
         }
         let to = workflow::apply(
             conn,
             &FLOW,
             id,
-            "withdraw",
-            &req.state,
+            Action::Withdraw,
+            req.state,
             req.version,
             None,
             now,
@@ -680,8 +682,8 @@ pub fn resubmit(
             conn,
             &FLOW,
             id,
-            "resubmit",
-            &req.state,
+            Action::Resubmit,
+            req.state,
             req.version,
             None,
             now,
@@ -744,10 +746,19 @@ pub fn mark_paid(
                     "不能为自己的申请登记付款，请由其他财务人员办理".into(),
                 ));
             }
-            if req.state != "approved" {
+            if req.state != State::Approved {
                 continue;
             }
-            let to = workflow::apply(conn, &FLOW, id, "pay", &req.state, req.version, None, now)?;
+            let to = workflow::apply(
+                conn,
+                &FLOW,
+                id,
+                Action::Pay,
+                req.state,
+                req.version,
+                None,
+                now,
+            )?;
             model::set_fields(
                 conn,
                 id,
@@ -792,7 +803,7 @@ pub fn mark_paid(
 pub fn payout_rows(conn: &mut DbConnection, user: &User) -> AppResult<Vec<PayoutRow>> {
     let units = org::scope::units_for_roles(conn, user, &[Role::Finance])?;
     let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
-    let reqs = model::in_units(conn, Some(&ids), Some("approved"), 5000)?;
+    let reqs = model::in_units(conn, Some(&ids), Some(State::Approved), 5000)?;
     let items = model::items(conn)?;
     let mut rows = Vec::new();
     for r in reqs {

@@ -3,6 +3,7 @@
 
 pub mod dialect;
 pub mod schema;
+pub mod text_enum;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,8 +11,8 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::Error as ManagerError;
-use r2d2::ManageConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use r2d2::ManageConnection;
 
 use crate::error::{AppError, AppResult};
 

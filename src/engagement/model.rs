@@ -216,7 +216,7 @@ pub mod figures {
     ) -> AppResult<(i64, i64)> {
         let mut q = benefit_requests::table
             .filter(benefit_requests::year.eq(year))
-            .filter(benefit_requests::state.eq_any(["approved", "paid"]))
+            .filter(benefit_requests::state.eq_any(crate::benefits::model::COMMITTED_STATES))
             .into_boxed();
         if let Some(u) = units {
             q = q.filter(benefit_requests::unit_id.eq_any(u.to_vec()));

@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::model::{
-    self, AttachmentMeta, CaseFilter, Grievance, GrievanceEvent, CATEGORIES, STATES,
+    self, Action, AttachmentMeta, CaseFilter, Grievance, GrievanceEvent, State, CATEGORIES,
 };
 use super::service::{self, CadreAction, Limits, FLOW};
 use crate::app::AppState;
@@ -91,12 +91,14 @@ async fn inbox(
     let u2 = user.clone();
     let (rows, pager, _) = rows(&state, user, filter, true).await?;
     let benefits = db::run(&state.pool, move |conn| {
-        Ok(
-            crate::benefits::admin::rows_for(conn, &u2, Some("submitted"))?
-                .into_iter()
-                .filter(|r| r.mine)
-                .collect(),
-        )
+        Ok(crate::benefits::admin::rows_for(
+            conn,
+            &u2,
+            Some(crate::benefits::model::State::Submitted),
+        )?
+        .into_iter()
+        .filter(|r| r.mine)
+        .collect())
     })
     .await?;
     render(&InboxPage {
@@ -151,7 +153,7 @@ async fn list(
         pager,
         filter,
         units,
-        states: STATES.to_vec(),
+        states: State::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
         categories: CATEGORIES.to_vec(),
         query_base,
         limits,
@@ -216,7 +218,7 @@ pub struct CaseShowPage {
     handler: String,
     events: Vec<GrievanceEvent>,
     files: Vec<AttachmentMeta>,
-    actions: Vec<&'static str>,
+    actions: Vec<Action>,
     cadres: Vec<(i32, String)>,
     late: bool,
     error: String,
@@ -224,12 +226,12 @@ pub struct CaseShowPage {
 }
 
 impl CaseShowPage {
-    fn can(&self, action: &str) -> bool {
+    fn can(&self, action: Action) -> bool {
         self.actions.contains(&action)
     }
 
     fn can_reply(&self) -> bool {
-        matches!(self.g.state.as_str(), "accepted" | "in_progress")
+        matches!(self.g.state, State::Accepted | State::InProgress)
     }
 }
 
@@ -267,9 +269,9 @@ async fn show_page(
         }
         let events = model::events(conn, id, true)?;
         let files = model::attachments_of(conn, id)?;
-        let mut actions = FLOW.actions(&g.state);
+        let mut actions = FLOW.actions(g.state);
         if unit.parent_id.is_none() {
-            actions.retain(|a| *a != "escalate");
+            actions.retain(|a| *a != Action::Escalate);
         }
         Ok(CaseShowPage {
             ctx,
@@ -323,20 +325,31 @@ pub struct CaseActForm {
     cadre_id: String,
 }
 
+/// What the cadre's form asks for: a workflow action, or a step that changes no state
+/// (reply, internal note, assign).
 fn cadre_action(f: &CaseActForm) -> AppResult<CadreAction> {
+    let unknown = || AppError::Validation("未知的操作".into());
+    if let Some(a) = Action::parse(&f.action) {
+        return match a {
+            Action::Accept => Ok(CadreAction::Accept),
+            Action::Reject => Ok(CadreAction::Reject {
+                reason: f.text.clone(),
+            }),
+            Action::Answer => Ok(CadreAction::Answer {
+                resolution: f.text.clone(),
+            }),
+            Action::Escalate => Ok(CadreAction::Escalate),
+            Action::Close => Ok(CadreAction::Close),
+            // Taken implicitly (start by the first reply) or by the member.
+            Action::Start | Action::Rate | Action::Reopen => Err(unknown()),
+        };
+    }
     Ok(match f.action.as_str() {
-        "accept" => CadreAction::Accept,
-        "reject" => CadreAction::Reject {
-            reason: f.text.clone(),
-        },
         "reply" => CadreAction::Reply {
             text: f.text.clone(),
         },
         "note" => CadreAction::Note {
             text: f.text.clone(),
-        },
-        "answer" => CadreAction::Answer {
-            resolution: f.text.clone(),
         },
         "assign" => CadreAction::Assign {
             cadre_id: f
@@ -344,22 +357,20 @@ fn cadre_action(f: &CaseActForm) -> AppResult<CadreAction> {
                 .parse()
                 .map_err(|_| AppError::Validation("请选择要指派的干部".into()))?,
         },
-        "escalate" => CadreAction::Escalate,
-        "close" => CadreAction::Close,
-        _ => return Err(AppError::Validation("未知的操作".into())),
+        _ => return Err(unknown()),
     })
 }
 
 fn done_message(action: &str) -> &'static str {
-    match action {
-        "accept" => "已受理",
-        "reject" => "已不予受理，并告知会员理由",
-        "reply" => "回复已发送",
-        "note" => "内部备注已保存（会员看不到）",
-        "answer" => "已答复，等待会员评价",
-        "assign" => "已指派",
-        "escalate" => "已转上级工会办理",
-        "close" => "已办结",
+    match (Action::parse(action), action) {
+        (Some(Action::Accept), _) => "已受理",
+        (Some(Action::Reject), _) => "已不予受理，并告知会员理由",
+        (Some(Action::Answer), _) => "已答复，等待会员评价",
+        (Some(Action::Escalate), _) => "已转上级工会办理",
+        (Some(Action::Close), _) => "已办结",
+        (_, "reply") => "回复已发送",
+        (_, "note") => "内部备注已保存（会员看不到）",
+        (_, "assign") => "已指派",
         _ => "已完成",
     }
 }

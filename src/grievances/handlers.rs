@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::model::{self, AttachmentMeta, Grievance, GrievanceEvent, CATEGORIES};
+use super::model::{self, Action, AttachmentMeta, Grievance, GrievanceEvent, CATEGORIES};
 use super::service::{self, MemberAction, SubmitForm, Submitted};
 use crate::app::AppState;
 use crate::auth::csrf::Form;
@@ -205,11 +205,7 @@ impl GrievanceShowPage {
 }
 
 fn can_reopen(g: &Grievance, now: chrono::NaiveDateTime) -> bool {
-    g.state == "answered"
-        && !g.reopened
-        && g.answered_at.is_some_and(|a| {
-            now.signed_duration_since(a) <= chrono::Duration::days(service::REOPEN_DAYS)
-        })
+    g.is_answered() && g.reopen_refusal(now).is_none()
 }
 
 async fn show_page(
@@ -268,26 +264,29 @@ pub struct ActForm {
 }
 
 fn done_message(action: &str) -> &'static str {
-    match action {
-        "rate" => "评价已提交，谢谢您的反馈",
-        "reopen" => "已申请重新办理，工会将继续处理",
+    match Action::parse(action) {
+        Some(Action::Rate) => "评价已提交，谢谢您的反馈",
+        Some(Action::Reopen) => "已申请重新办理，工会将继续处理",
         _ => "补充说明已发送",
     }
 }
 
+/// What the member's form asks for: a workflow action, or a reply (which changes no state).
 fn member_action(f: &ActForm) -> AppResult<MemberAction> {
-    match f.action.as_str() {
-        "reply" => Ok(MemberAction::Reply {
+    if f.action == "reply" {
+        return Ok(MemberAction::Reply {
             text: f.text.clone(),
-        }),
-        "rate" => Ok(MemberAction::Rate {
+        });
+    }
+    match Action::parse(&f.action) {
+        Some(Action::Rate) => Ok(MemberAction::Rate {
             rating: f
                 .rating
                 .parse()
                 .map_err(|_| AppError::Validation("请选择 1 到 5 星".into()))?,
             comment: f.text.clone(),
         }),
-        "reopen" => Ok(MemberAction::Reopen {
+        Some(Action::Reopen) => Ok(MemberAction::Reopen {
             reason: f.text.clone(),
         }),
         _ => Err(AppError::Validation("未知的操作".into())),

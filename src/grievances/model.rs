@@ -18,19 +18,56 @@ pub const CATEGORIES: &[(&str, &str)] = &[
     ("other", "其他"),
 ];
 
-pub const STATES: &[(&str, &str)] = &[
-    ("submitted", "已提交"),
-    ("escalated", "已转办"),
-    ("accepted", "已受理"),
-    ("in_progress", "办理中"),
-    ("answered", "已答复"),
-    ("rated", "已评价"),
-    ("closed", "已办结"),
-    ("rejected", "不予受理"),
-];
+crate::text_enum! {
+    /// Where a grievance stands. Stored as its code in `grievances.state`.
+    pub enum State {
+        Submitted = ("submitted", "已提交"),
+        Escalated = ("escalated", "已转办"),
+        Accepted = ("accepted", "已受理"),
+        InProgress = ("in_progress", "办理中"),
+        Answered = ("answered", "已答复"),
+        Rated = ("rated", "已评价"),
+        Closed = ("closed", "已办结"),
+        Rejected = ("rejected", "不予受理"),
+    }
+}
+
+crate::text_enum! {
+    /// What a cadre, the member or the deadline job does to a case.
+    pub enum Action {
+        Accept = ("accept", "受理"),
+        Reject = ("reject", "不予受理"),
+        Start = ("start", "开始办理"),
+        Answer = ("answer", "答复"),
+        Escalate = ("escalate", "转上级工会"),
+        Rate = ("rate", "评价"),
+        Reopen = ("reopen", "申请重新办理"),
+        Close = ("close", "办结"),
+    }
+}
+
+/// A member may ask once to reopen an answered case, within this many days of the answer.
+pub const REOPEN_DAYS: i64 = 7;
 
 /// States in which a case waits for a cadre.
-pub const OPEN_STATES: &[&str] = &["submitted", "escalated", "accepted", "in_progress"];
+pub const OPEN_STATES: &[State] = &[
+    State::Submitted,
+    State::Escalated,
+    State::Accepted,
+    State::InProgress,
+];
+
+impl State {
+    /// Waiting for a cadre.
+    pub fn is_open(self) -> bool {
+        OPEN_STATES.contains(&self)
+    }
+
+    /// Nothing more happens to the case (no replies, no follow-ups).
+    pub fn is_final(self) -> bool {
+        matches!(self, State::Rejected | State::Rated | State::Closed)
+    }
+}
 
 pub fn category_label(code: &str) -> &str {
     CATEGORIES
@@ -39,11 +76,12 @@ pub fn category_label(code: &str) -> &str {
         .map_or(code, |(_, l)| l)
 }
 
+/// The label of a stored state code (timeline rows keep codes as text).
 pub fn state_label(code: &str) -> &str {
-    STATES
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map_or(code, |(_, l)| l)
+    match State::parse(code) {
+        Some(st) => st.label(),
+        None => code,
+    }
 }
 
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -58,7 +96,7 @@ pub struct Grievance {
     pub title: String,
     pub description: String,
     pub desired_outcome: String,
-    pub state: String,
+    pub state: State,
     pub version: i32,
     pub due_at: Option<NaiveDateTime>,
     pub overdue: bool,
@@ -81,7 +119,7 @@ impl Grievance {
     }
 
     pub fn state_label(&self) -> &str {
-        state_label(&self.state)
+        self.state.label()
     }
 
     pub fn filed_on(&self) -> String {
@@ -97,7 +135,34 @@ impl Grievance {
     }
 
     pub fn is_open(&self) -> bool {
-        OPEN_STATES.contains(&self.state.as_str())
+        self.state.is_open()
+    }
+
+    /// Answered and waiting for the member's rating (or reopening).
+    pub fn is_answered(&self) -> bool {
+        self.state == State::Answered
+    }
+
+    /// Nothing more happens to the case.
+    pub fn is_final(&self) -> bool {
+        self.state.is_final()
+    }
+
+    /// Why the member may not ask to reopen the case at `now` (once only, within
+    /// `REOPEN_DAYS` of the answer), or `None`. The state itself is the workflow's check.
+    /// One rule for the page (whether to offer it) and the action (whether to allow it).
+    pub fn reopen_refusal(&self, now: NaiveDateTime) -> Option<&'static str> {
+        if self.reopened {
+            return Some("每个申诉只能申请重新办理一次");
+        }
+        let window = chrono::Duration::days(REOPEN_DAYS);
+        if self
+            .answered_at
+            .is_none_or(|a| now.signed_duration_since(a) > window)
+        {
+            return Some("答复超过 7 天后不能再申请重新办理");
+        }
+        None
     }
 
     /// Past its time limit (the flag stays once escalated for lateness).
@@ -119,7 +184,7 @@ pub struct NewGrievance<'a> {
     pub title: &'a str,
     pub description: &'a str,
     pub desired_outcome: &'a str,
-    pub state: &'a str,
+    pub state: State,
     pub version: i32,
     pub due_at: Option<NaiveDateTime>,
     pub overdue: bool,
@@ -330,8 +395,8 @@ pub fn search(
         if open_only {
             q = q.filter(grievances::state.eq_any(OPEN_STATES));
         }
-        if STATES.iter().any(|(s, _)| *s == filter.state) {
-            q = q.filter(grievances::state.eq(filter.state.clone()));
+        if let Some(st) = State::parse(&filter.state) {
+            q = q.filter(grievances::state.eq(st));
         }
         if CATEGORIES.iter().any(|(c, _)| *c == filter.category) {
             q = q.filter(grievances::category.eq(filter.category.clone()));
@@ -386,7 +451,7 @@ pub fn answered_before(
     limit: i64,
 ) -> AppResult<Vec<Grievance>> {
     Ok(grievances::table
-        .filter(grievances::state.eq("answered"))
+        .filter(grievances::state.eq(State::Answered))
         .filter(grievances::answered_at.lt(before))
         .limit(limit)
         .select(Grievance::as_select())

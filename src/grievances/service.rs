@@ -3,7 +3,9 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use super::model::{self, Grievance, GrievanceChanges, NewEvent, NewGrievance, CATEGORIES};
+use super::model::{
+    self, Action, Grievance, GrievanceChanges, NewEvent, NewGrievance, State, CATEGORIES,
+};
 use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
@@ -14,48 +16,53 @@ use crate::web::FieldErrors;
 use crate::workflow::calendar::Calendar;
 use crate::workflow::{self, date_only, Flow, Transition};
 
-pub static FLOW: Flow = Flow {
+pub static FLOW: Flow<State, Action> = Flow {
     table: "grievances",
     transitions: &[
         Transition {
-            action: "accept",
-            from: &["submitted", "escalated"],
-            to: "accepted",
+            action: Action::Accept,
+            from: &[State::Submitted, State::Escalated],
+            to: State::Accepted,
         },
         Transition {
-            action: "reject",
-            from: &["submitted", "escalated"],
-            to: "rejected",
+            action: Action::Reject,
+            from: &[State::Submitted, State::Escalated],
+            to: State::Rejected,
         },
         Transition {
-            action: "start",
-            from: &["accepted"],
-            to: "in_progress",
+            action: Action::Start,
+            from: &[State::Accepted],
+            to: State::InProgress,
         },
         Transition {
-            action: "answer",
-            from: &["accepted", "in_progress"],
-            to: "answered",
+            action: Action::Answer,
+            from: &[State::Accepted, State::InProgress],
+            to: State::Answered,
         },
         Transition {
-            action: "escalate",
-            from: &["submitted", "escalated", "accepted", "in_progress"],
-            to: "escalated",
+            action: Action::Escalate,
+            from: &[
+                State::Submitted,
+                State::Escalated,
+                State::Accepted,
+                State::InProgress,
+            ],
+            to: State::Escalated,
         },
         Transition {
-            action: "rate",
-            from: &["answered"],
-            to: "rated",
+            action: Action::Rate,
+            from: &[State::Answered],
+            to: State::Rated,
         },
         Transition {
-            action: "reopen",
-            from: &["answered"],
-            to: "in_progress",
+            action: Action::Reopen,
+            from: &[State::Answered],
+            to: State::InProgress,
         },
         Transition {
-            action: "close",
-            from: &["answered"],
-            to: "closed",
+            action: Action::Close,
+            from: &[State::Answered],
+            to: State::Closed,
         },
     ],
 };
@@ -79,7 +86,7 @@ impl Default for Limits {
     }
 }
 
-pub const REOPEN_DAYS: i64 = 7;
+pub use super::model::REOPEN_DAYS;
 
 pub fn limits(conn: &mut DbConnection) -> AppResult<Limits> {
     let d = Limits::default();
@@ -93,14 +100,14 @@ pub fn limits(conn: &mut DbConnection) -> AppResult<Limits> {
     })
 }
 
-fn due_for(state: &str, limits: &Limits, now: NaiveDateTime) -> Option<NaiveDateTime> {
+fn due_for(state: State, limits: &Limits, now: NaiveDateTime) -> Option<NaiveDateTime> {
     match state {
-        "submitted" | "escalated" => Some(
+        State::Submitted | State::Escalated => Some(
             limits
                 .calendar
                 .add_working_days(now, limits.accept_working_days),
         ),
-        "accepted" | "in_progress" => {
+        State::Accepted | State::InProgress => {
             Some(crate::time::plus(now, Duration::days(limits.answer_days)))
         }
         _ => None,
@@ -252,9 +259,9 @@ pub fn submit(
                 title: form.title.trim(),
                 description: form.description.trim(),
                 desired_outcome: form.desired_outcome.trim(),
-                state: "submitted",
+                state: State::Submitted,
                 version: 1,
-                due_at: due_for("submitted", &limits, at),
+                due_at: due_for(State::Submitted, &limits, at),
                 overdue: false,
                 escalations: 0,
                 reopened: false,
@@ -274,7 +281,7 @@ pub fn submit(
                 grievance_id: id,
                 kind: "state",
                 from_state: None,
-                to_state: Some("submitted"),
+                to_state: Some(State::Submitted.as_str()),
                 author_id: (!form.anonymous).then_some(user.id),
                 author_label: &author,
                 body: "",
@@ -427,7 +434,7 @@ fn event(
     conn: &mut DbConnection,
     g: &Grievance,
     kind: &str,
-    to: Option<&str>,
+    to: Option<State>,
     author: (Option<i32>, &str),
     body: &str,
     internal: bool,
@@ -438,8 +445,8 @@ fn event(
         &NewEvent {
             grievance_id: g.id,
             kind,
-            from_state: Some(&g.state),
-            to_state: to,
+            from_state: Some(g.state.as_str()),
+            to_state: to.map(State::as_str),
             author_id: author.0,
             author_label: author.1,
             body,
@@ -487,25 +494,15 @@ pub fn cadre_act(
         // An anonymous case's time limits run from the day, never from a moment.
         let limit_from = if g.anonymous { date_only(now) } else { now };
         let me = (Some(user.id), user.name.as_str());
-        let step = |conn: &mut DbConnection, action: &str| -> AppResult<&'static str> {
-            let to = FLOW
-                .transition(action, &g.state)
-                .map(|t| t.to)
-                .unwrap_or("");
-            workflow::apply(
-                conn,
-                &FLOW,
-                g.id,
-                action,
-                &g.state,
-                g.version,
-                due_for(to, &limits, limit_from),
-                now,
-            )
+        let step = |conn: &mut DbConnection, action: Action| -> AppResult<State> {
+            let due = FLOW
+                .transition(action, g.state)
+                .and_then(|t| due_for(t.to, &limits, limit_from));
+            workflow::apply(conn, &FLOW, g.id, action, g.state, g.version, due, now)
         };
         let (audit_action, detail) = match &action {
             CadreAction::Accept => {
-                let to = step(conn, "accept")?;
+                let to = step(conn, Action::Accept)?;
                 let handler = g.handler_id.or(Some(user.id));
                 model::set_fields(
                     conn,
@@ -522,7 +519,7 @@ pub fn cadre_act(
             }
             CadreAction::Reject { reason } => {
                 let reason = text_or("请填写不予受理的理由", reason, 1000)?;
-                let to = step(conn, "reject")?;
+                let to = step(conn, Action::Reject)?;
                 model::set_fields(
                     conn,
                     g.id,
@@ -538,11 +535,11 @@ pub fn cadre_act(
             }
             CadreAction::Reply { text } => {
                 let text = text_or("请填写回复内容", text, 5000)?;
-                if !matches!(g.state.as_str(), "accepted" | "in_progress") {
+                if !matches!(g.state, State::Accepted | State::InProgress) {
                     return Err(AppError::Validation("受理后才能回复".into()));
                 }
-                let to = if g.state == "accepted" {
-                    Some(step(conn, "start")?)
+                let to = if g.state == State::Accepted {
+                    Some(step(conn, Action::Start)?)
                 } else {
                     None
                 };
@@ -561,7 +558,7 @@ pub fn cadre_act(
             }
             CadreAction::Answer { resolution } => {
                 let resolution = text_or("请填写处理结果", resolution, 5000)?;
-                let to = step(conn, "answer")?;
+                let to = step(conn, Action::Answer)?;
                 model::set_fields(
                     conn,
                     g.id,
@@ -635,7 +632,7 @@ pub fn cadre_act(
                 ("grievance.escalate", String::new())
             }
             CadreAction::Close => {
-                let to = step(conn, "close")?;
+                let to = step(conn, Action::Close)?;
                 event(conn, &g, "state", Some(to), me, "", false, now)?;
                 notify_member(conn, &g, &format!("您的申诉“{}”已办结", g.title), now)?;
                 ("grievance.close", String::new())
@@ -691,11 +688,11 @@ fn escalate(
         conn,
         &FLOW,
         g.id,
-        "escalate",
-        &g.state,
+        Action::Escalate,
+        g.state,
         g.version,
         due_for(
-            "escalated",
+            State::Escalated,
             limits,
             if g.anonymous { date_only(now) } else { now },
         ),
@@ -766,7 +763,7 @@ pub fn member_act(
         let (action_code, note_handler) = match &action {
             MemberAction::Reply { text } => {
                 let text = text_or("请填写回复内容", text, 5000)?;
-                if matches!(g.state.as_str(), "rejected" | "rated" | "closed") {
+                if g.state.is_final() {
                     return Err(AppError::Validation("该申诉已结束，不能再回复".into()));
                 }
                 bump(conn, &g, at)?;
@@ -778,7 +775,16 @@ pub fn member_act(
                     return Err(AppError::Validation("请选择 1 到 5 星".into()));
                 }
                 let comment: String = comment.trim().chars().take(1000).collect();
-                let to = workflow::apply(conn, &FLOW, g.id, "rate", &g.state, g.version, None, at)?;
+                let to = workflow::apply(
+                    conn,
+                    &FLOW,
+                    g.id,
+                    Action::Rate,
+                    g.state,
+                    g.version,
+                    None,
+                    at,
+                )?;
                 model::set_fields(
                     conn,
                     g.id,
@@ -803,24 +809,17 @@ pub fn member_act(
             }
             MemberAction::Reopen { reason } => {
                 let reason = text_or("请说明重新办理的理由", reason, 2000)?;
-                if g.reopened {
-                    return Err(AppError::Validation("每个申诉只能申请重新办理一次".into()));
-                }
-                if g.answered_at
-                    .is_none_or(|a| now.signed_duration_since(a) > Duration::days(REOPEN_DAYS))
-                {
-                    return Err(AppError::Validation(
-                        "答复超过 7 天后不能再申请重新办理".into(),
-                    ));
+                if let Some(why) = g.reopen_refusal(now) {
+                    return Err(AppError::Validation(why.into()));
                 }
                 let to = workflow::apply(
                     conn,
                     &FLOW,
                     g.id,
-                    "reopen",
-                    &g.state,
+                    Action::Reopen,
+                    g.state,
                     g.version,
-                    due_for("in_progress", &limits, at),
+                    due_for(State::InProgress, &limits, at),
                     at,
                 )?;
                 model::set_fields(
@@ -927,7 +926,16 @@ pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(
     let answered_by = crate::time::minus(now, Duration::days(REOPEN_DAYS));
     for g in model::answered_before(conn, answered_by, 200)? {
         let res = write_tx(conn, |conn| {
-            let to = workflow::apply(conn, &FLOW, g.id, "close", &g.state, g.version, None, now)?;
+            let to = workflow::apply(
+                conn,
+                &FLOW,
+                g.id,
+                Action::Close,
+                g.state,
+                g.version,
+                None,
+                now,
+            )?;
             event(
                 conn,
                 &g,

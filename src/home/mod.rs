@@ -111,7 +111,7 @@ async fn home(
         db::run(&state.pool, move |conn| {
             let cases = crate::grievances::model::for_member(conn, user.id)?
                 .into_iter()
-                .filter(|g| g.is_open() || g.state == "answered")
+                .filter(|g| g.is_open() || g.is_answered())
                 .take(5)
                 .collect();
             let slots = crate::org::scope::path_slots(&user);

@@ -13,32 +13,42 @@ use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 
+/// A workflow state or action: a `text_enum!` code.
+pub trait Code: Copy + PartialEq + std::fmt::Debug + 'static {
+    fn code(self) -> &'static str;
+}
+
 /// One allowed move: `action` takes a case in any of `from` to `to`.
 #[derive(Debug)]
-pub struct Transition {
-    pub action: &'static str,
-    pub from: &'static [&'static str],
-    pub to: &'static str,
+pub struct Transition<S: 'static, A: 'static> {
+    pub action: A,
+    pub from: &'static [S],
+    pub to: S,
 }
 
 /// A workflow: the table holding the cases (with `state`, `version`, `due_at`, `updated_at`
 /// columns) and its transitions.
 #[derive(Debug)]
-pub struct Flow {
+pub struct Flow<S: 'static, A: 'static> {
     pub table: &'static str,
-    pub transitions: &'static [Transition],
+    pub transitions: &'static [Transition<S, A>],
 }
 
-impl Flow {
+impl<S: Code, A: Code> Flow<S, A> {
     /// The transition for `action` from `state`, if allowed.
-    pub fn transition(&self, action: &str, state: &str) -> Option<&'static Transition> {
+    pub fn transition(&self, action: A, state: S) -> Option<&'static Transition<S, A>> {
         self.transitions
             .iter()
             .find(|t| t.action == action && t.from.contains(&state))
     }
 
+    /// Whether `action` is allowed from `state`.
+    pub fn allows(&self, action: A, state: S) -> bool {
+        self.transition(action, state).is_some()
+    }
+
     /// Actions allowed from `state`.
-    pub fn actions(&self, state: &str) -> Vec<&'static str> {
+    pub fn actions(&self, state: S) -> Vec<A> {
         self.transitions
             .iter()
             .filter(|t| t.from.contains(&state))
@@ -53,16 +63,16 @@ pub const CONFLICT: &str = "已被他人处理：该事项的状态刚刚发生�
 /// One conditional UPDATE: if another actor got there first, nothing changes and the result is
 /// `Conflict`. Returns the new state. Call inside the transaction that writes the audit row.
 #[allow(clippy::too_many_arguments)]
-pub fn apply(
+pub fn apply<S: Code, A: Code>(
     conn: &mut DbConnection,
-    flow: &Flow,
+    flow: &Flow<S, A>,
     id: i32,
-    action: &str,
-    state: &str,
+    action: A,
+    state: S,
     version: i32,
     due_at: Option<NaiveDateTime>,
     now: NaiveDateTime,
-) -> AppResult<&'static str> {
+) -> AppResult<S> {
     let Some(t) = flow.transition(action, state) else {
         return Err(AppError::Conflict(CONFLICT.into()));
     };
@@ -73,11 +83,11 @@ pub fn apply(
         flow.table
     );
     let changed = diesel::sql_query(sql)
-        .bind::<Text, _>(t.to)
+        .bind::<Text, _>(t.to.code())
         .bind::<Nullable<Timestamp>, _>(due_at)
         .bind::<Timestamp, _>(now)
         .bind::<Integer, _>(id)
-        .bind::<Text, _>(state)
+        .bind::<Text, _>(state.code())
         .bind::<Integer, _>(version)
         .execute(conn)?;
     if changed != 1 {
@@ -93,19 +103,25 @@ pub fn date_only(t: NaiveDateTime) -> NaiveDateTime {
 
 #[cfg(test)]
 mod tests {
+    use crate::grievances::model::{Action, State};
     use crate::grievances::service::FLOW;
 
     #[test]
     fn a_flow_offers_exactly_the_actions_its_transitions_allow() {
-        let mut submitted = FLOW.actions("submitted");
+        let mut submitted: Vec<&str> = FLOW
+            .actions(State::Submitted)
+            .into_iter()
+            .map(Action::as_str)
+            .collect();
         submitted.sort_unstable();
         assert_eq!(submitted, ["accept", "escalate", "reject"]);
-        assert!(FLOW.actions("closed").is_empty());
-        assert!(FLOW.actions("no-such-state").is_empty());
-        assert!(FLOW.transition("answer", "submitted").is_none());
+        assert!(FLOW.actions(State::Closed).is_empty());
+        assert!(FLOW.transition(Action::Answer, State::Submitted).is_none());
         assert!(FLOW
-            .transition("answer", "accepted")
-            .is_some_and(|t| t.to == "answered"));
+            .transition(Action::Answer, State::Accepted)
+            .is_some_and(|t| t.to == State::Answered));
+        assert!(FLOW.allows(Action::Rate, State::Answered));
+        assert!(!FLOW.allows(Action::Rate, State::Rated));
     }
 
     #[test]

@@ -177,7 +177,7 @@ async fn an_amount_over_the_threshold_adds_the_extra_step() {
         .assert_status(303);
     assert_eq!(
         req(&mut app.conn(), big).state,
-        "submitted",
+        model::State::Submitted,
         "the extra step is still open"
     );
     // The same chair cannot take the extra step too.
@@ -201,7 +201,7 @@ async fn an_amount_over_the_threshold_adds_the_extra_step() {
     decide(&mut app, big, "approve", "")
         .await
         .assert_status(303);
-    assert_eq!(req(&mut app.conn(), big).state, "approved");
+    assert_eq!(req(&mut app.conn(), big).state, model::State::Approved);
 }
 
 #[actix_web::test]
@@ -247,14 +247,14 @@ async fn return_resubmit_approve_and_pay() {
     )
     .await
     .assert_status(303);
-    assert_eq!(req(&mut app.conn(), id).state, "submitted");
+    assert_eq!(req(&mut app.conn(), id).state, model::State::Submitted);
     app.logout().await;
     app.login_ok("demo-cadre").await;
     decide(&mut app, id, "approve", "").await.assert_status(303);
     app.logout().await;
     app.login_ok("demo-chair").await;
     decide(&mut app, id, "approve", "").await.assert_status(303);
-    assert_eq!(req(&mut app.conn(), id).state, "approved");
+    assert_eq!(req(&mut app.conn(), id).state, model::State::Approved);
     app.logout().await;
     app.login_ok("demo-finance").await;
     let page = app.get("/admin/benefits/payouts").await;
@@ -269,7 +269,7 @@ async fn return_resubmit_approve_and_pay() {
     .assert_status(303);
     assert_eq!(
         req(&mut app.conn(), id).state,
-        "approved",
+        model::State::Approved,
         "a payment needs its reference"
     );
     app.post(
@@ -353,7 +353,7 @@ async fn an_approval_that_would_overspend_the_budget_is_refused() {
         .assert_status(422)
         .assert_contains("预算不足")
         .assert_contains("剩余 100.00 元");
-    assert_eq!(req(&mut app.conn(), id).state, "submitted");
+    assert_eq!(req(&mut app.conn(), id).state, model::State::Submitted);
     let page = app.get("/admin/benefits/budgets").await;
     page.assert_status(200).assert_contains("普惠");
 }
@@ -367,12 +367,12 @@ async fn nobody_approves_their_own_request() {
         .await
         .assert_status(422)
         .assert_contains("不能审批自己的申请");
-    assert_eq!(req(&mut app.conn(), id).state, "submitted");
+    assert_eq!(req(&mut app.conn(), id).state, model::State::Submitted);
     app.logout().await;
     // The chair above may take the cadre step instead.
     app.login_ok("demo-chair").await;
     decide(&mut app, id, "approve", "").await.assert_status(303);
-    assert_eq!(req(&mut app.conn(), id).state, "approved");
+    assert_eq!(req(&mut app.conn(), id).state, model::State::Approved);
 }
 
 #[actix_web::test]
@@ -516,7 +516,8 @@ async fn the_payout_export_reads_back_with_the_same_rows_and_total() {
     let range = wb.worksheet_range_at(0).unwrap().unwrap();
     let rows: Vec<Vec<Data>> = range.rows().map(|r| r.to_vec()).collect();
     let data = &rows[1..rows.len() - 1];
-    let db_rows = model::in_units(&mut app.conn(), None, Some("approved"), 10_000).unwrap();
+    let db_rows =
+        model::in_units(&mut app.conn(), None, Some(model::State::Approved), 10_000).unwrap();
     assert!(
         !db_rows.is_empty(),
         "the demo has approved, unpaid requests"
@@ -638,7 +639,7 @@ async fn eight_approvers_racing_over_200_requests_make_exactly_one_decision_per_
     }
     for id in ids {
         let r = model::request(&mut app.conn(), id).unwrap().unwrap();
-        assert_eq!(r.state, "approved");
+        assert_eq!(r.state, model::State::Approved);
         assert_eq!(r.approver_ids().len(), 2);
         assert_ne!(r.approver_ids()[0], r.approver_ids()[1]);
     }
@@ -739,7 +740,7 @@ async fn finance_cannot_mark_its_own_request_paid() {
     app.get("/admin/benefits/payouts")
         .await
         .assert_contains("不能为自己的申请登记付款");
-    assert_eq!(req(&mut app.conn(), id).state, "approved");
+    assert_eq!(req(&mut app.conn(), id).state, model::State::Approved);
 }
 
 #[actix_web::test]
@@ -819,7 +820,7 @@ async fn no_budget_for_the_year_blocks_approval_and_withdraw_or_resubmit_in_the_
         .await
         .assert_status(422)
         .assert_contains("已有审批人审批，不能撤回");
-    assert_eq!(req(&mut app.conn(), id).state, "submitted");
+    assert_eq!(req(&mut app.conn(), id).state, model::State::Submitted);
     app.logout().await;
     // This year's perk budgets are gone: the last approval names the missing budget.
     diesel::delete(
@@ -834,5 +835,5 @@ async fn no_budget_for_the_year_blocks_approval_and_withdraw_or_resubmit_in_the_
         .await
         .assert_status(422)
         .assert_contains(&format!("{year} 年没有可用的普惠类预算"));
-    assert_eq!(req(&mut app.conn(), id).state, "submitted");
+    assert_eq!(req(&mut app.conn(), id).state, model::State::Submitted);
 }

@@ -88,7 +88,7 @@ async fn the_whole_named_case_loop_from_filing_to_rating() {
         .assert_contains("申诉已提交")
         .assert_contains("工资条.jpg");
     let g = case(&mut app.conn(), &id);
-    assert_eq!(g.state, "submitted");
+    assert_eq!(g.state, model::State::Submitted);
     assert_eq!(
         g.handler_id,
         Some(app.member_id("demo-cadre")),
@@ -143,7 +143,7 @@ async fn the_whole_named_case_loop_from_filing_to_rating() {
     act(&mut app, &id, "reply", "已联系人力资源部核实考勤记录")
         .await
         .assert_status(303);
-    assert_eq!(case(&mut app.conn(), &id).state, "in_progress");
+    assert_eq!(case(&mut app.conn(), &id).state, model::State::InProgress);
     act(&mut app, &id, "answer", "")
         .await
         .assert_status(422)
@@ -151,7 +151,7 @@ async fn the_whole_named_case_loop_from_filing_to_rating() {
     act(&mut app, &id, "answer", "经核实，加班费已于本月补发。")
         .await
         .assert_status(303);
-    assert_eq!(case(&mut app.conn(), &id).state, "answered");
+    assert_eq!(case(&mut app.conn(), &id).state, model::State::Answered);
     app.logout().await;
 
     app.login_ok("demo-member").await;
@@ -207,7 +207,7 @@ async fn a_cadre_rejects_with_a_reason_the_member_can_read() {
         .await
         .assert_status(422)
         .assert_contains("请填写不予受理的理由");
-    assert_eq!(case(&mut app.conn(), &id).state, "submitted");
+    assert_eq!(case(&mut app.conn(), &id).state, model::State::Submitted);
     act(
         &mut app,
         &id,
@@ -238,7 +238,7 @@ async fn an_overdue_case_escalates_to_the_parent_union_by_the_job() {
     let now = app.state.config.clock.now();
     // Not yet due: the job leaves it alone.
     zhijia::grievances::service::run_deadlines(&mut app.conn(), now).unwrap();
-    assert_eq!(case(&mut app.conn(), &id).state, "submitted");
+    assert_eq!(case(&mut app.conn(), &id).state, model::State::Submitted);
     app.state.config.clock.advance(5 * 24 * 3600);
     let later = app.state.config.clock.now();
     let (escalated, _) =
@@ -250,7 +250,7 @@ async fn an_overdue_case_escalates_to_the_parent_union_by_the_job() {
         (0, 0)
     );
     let g = case(&mut app.conn(), &id);
-    assert_eq!(g.state, "escalated");
+    assert_eq!(g.state, model::State::Escalated);
     assert!(g.overdue);
     let sub1 = zhijia::org::model::find_by_name(&mut app.conn(), "第一工程公司工会").unwrap()[0].id;
     assert_eq!(g.unit_id, sub1);
@@ -314,7 +314,7 @@ async fn other_members_and_unrelated_cadres_get_404() {
     app.get("/admin/grievances")
         .await
         .assert_ok_without("排班不公");
-    assert_eq!(case(&mut app.conn(), &id).state, "submitted");
+    assert_eq!(case(&mut app.conn(), &id).state, model::State::Submitted);
 }
 
 #[actix_web::test]
@@ -714,7 +714,7 @@ async fn the_receipt_opens_the_case_and_wrong_codes_look_like_unknown_ones() {
     )
     .await
     .assert_status(200);
-    assert_eq!(case(&mut app.conn(), &id).state, "rated");
+    assert_eq!(case(&mut app.conn(), &id).state, model::State::Rated);
 }
 
 #[actix_web::test]
@@ -749,7 +749,7 @@ async fn a_member_may_reopen_once_within_seven_days() {
     )
     .await
     .assert_status(303);
-    assert_eq!(case(&mut app.conn(), &id).state, "in_progress");
+    assert_eq!(case(&mut app.conn(), &id).state, model::State::InProgress);
     app.logout().await;
     app.login_ok("demo-cadre").await;
     act(&mut app, &id, "answer", "已批准年假")
@@ -764,7 +764,7 @@ async fn a_member_may_reopen_once_within_seven_days() {
     .await
     .assert_status(422)
     .assert_contains("只能申请重新办理一次");
-    assert_eq!(case(&mut app.conn(), &id).state, "answered");
+    assert_eq!(case(&mut app.conn(), &id).state, model::State::Answered);
 
     // A second case: answered, then eight days pass; the reopen is refused.
     let late = file_named(&mut app, "加班调休未落实").await;
@@ -784,7 +784,7 @@ async fn a_member_may_reopen_once_within_seven_days() {
     .await
     .assert_status(422)
     .assert_contains("答复超过 7 天后不能再申请重新办理");
-    assert_eq!(case(&mut app.conn(), &late).state, "answered");
+    assert_eq!(case(&mut app.conn(), &late).state, model::State::Answered);
 }
 
 /// Two cadres open the same case page; the chair accepts first, then the grid cadre's reject,
@@ -829,7 +829,7 @@ async fn a_cadre_acting_on_a_page_another_cadre_already_changed_gets_a_conflict(
         .await;
     r.assert_status(409).assert_contains("已被他人处理");
     let g = case(&mut app.conn(), &id);
-    assert_eq!(g.state, "accepted");
+    assert_eq!(g.state, model::State::Accepted);
     let decisions = model::events(&mut app.conn(), g.id, true)
         .unwrap()
         .iter()
@@ -1017,7 +1017,7 @@ async fn time_limits_skip_the_holiday_week_and_count_the_make_up_saturday() {
         zhijia::grievances::service::run_deadlines(&mut app.conn(), beijing_ten(day)).unwrap();
         assert_eq!(
             case(&mut app.conn(), &before_holiday).state,
-            "submitted",
+            model::State::Submitted,
             "{day}"
         );
     }
@@ -1032,8 +1032,14 @@ async fn time_limits_skip_the_holiday_week_and_count_the_make_up_saturday() {
         beijing_ten("2026-10-09") + chrono::Duration::minutes(1),
     )
     .unwrap();
-    assert_eq!(case(&mut app.conn(), &before_holiday).state, "escalated");
-    assert_eq!(case(&mut app.conn(), &before_make_up).state, "submitted");
+    assert_eq!(
+        case(&mut app.conn(), &before_holiday).state,
+        model::State::Escalated
+    );
+    assert_eq!(
+        case(&mut app.conn(), &before_make_up).state,
+        model::State::Submitted
+    );
 }
 
 #[actix_web::test]
@@ -1329,7 +1335,7 @@ async fn cadre_actions_out_of_order_are_refused_assign_and_escalate_work_and_unr
         .await
         .assert_status(422)
         .assert_contains("受理后才能回复");
-    assert_eq!(case(&mut app.conn(), &id).state, "submitted");
+    assert_eq!(case(&mut app.conn(), &id).state, model::State::Submitted);
     // Assigning to someone who does not handle the unit, then to the chair who does.
     let v = case(&mut app.conn(), &id).version.to_string();
     let member = app.member_id("demo-member-b").to_string();
@@ -1376,7 +1382,7 @@ async fn cadre_actions_out_of_order_are_refused_assign_and_escalate_work_and_unr
     let before = case(&mut app.conn(), &id);
     act(&mut app, &id, "escalate", "").await.assert_status(303);
     let after = case(&mut app.conn(), &id);
-    assert_eq!(after.state, "escalated");
+    assert_eq!(after.state, model::State::Escalated);
     assert_eq!(after.escalations, before.escalations + 1);
     assert_ne!(after.unit_id, before.unit_id);
 
@@ -1412,7 +1418,7 @@ async fn cadre_actions_out_of_order_are_refused_assign_and_escalate_work_and_unr
     assert!(closed >= 2, "{closed}");
     for c in [&top, &named] {
         let g = case(&mut app.conn(), c);
-        assert_eq!(g.state, "closed");
+        assert_eq!(g.state, model::State::Closed);
         let last = model::events(&mut app.conn(), g.id, true).unwrap();
         assert!(last.iter().any(|e| e.body.contains("自动办结")));
     }
