@@ -18,7 +18,7 @@ modules=(
   "workflow|-f src/workflow/mod.rs -f src/workflow/lease.rs -f src/workflow/calendar.rs|grievances:: benefits:: workflow platform::a_job"
   "scope|-f src/org/scope.rs|scope:: org:: admin_members:: news::an_article news::audiences surveys::results"
   "throttle|-f src/auth/service.rs -F reserve -F take -F delay -F purge_throttle -F account_key|auth::"
-  "budget|-f src/benefits/service.rs -F decide|benefits::"
+  "budget|-f src/benefits/service.rs -f src/benefits/model.rs -F reserve_budget -F budget_use -F budget_for|benefits::an_approval benefits::no_budget benefits::return_resubmit benefits::an_amount_over"
   "calendar|-f src/workflow/calendar.rs|calendar grievances::working grievances::time_limits grievances::admins_enter grievances::the_deadline"
 )
 want=("$@")

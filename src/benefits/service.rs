@@ -406,6 +406,40 @@ fn notify_step(
     Ok(())
 }
 
+/// The budget check of the last approval: the applicant's unit's budget for the item's category
+/// and year must hold this request on top of everything approved or paid from it. Locks the
+/// budget row first (an UPDATE holds it to commit on PostgreSQL; SQLite's write lock is already
+/// ours), so two approvals racing for the last yuan cannot both pass. Returns the budget's id.
+fn reserve_budget(
+    conn: &mut DbConnection,
+    req: &BenefitRequest,
+    item: &BenefitItem,
+    unit_path: &str,
+    now: NaiveDateTime,
+) -> AppResult<i32> {
+    let category = model::category_label(&item.category);
+    let budget =
+        model::budget_for(conn, unit_path, req.year, &item.category)?.ok_or_else(|| {
+            AppError::Validation(format!(
+                "{} 年没有可用的{category}类预算，请先设置预算",
+                req.year
+            ))
+        })?;
+    diesel::update(crate::db::schema::budgets::table.find(budget.id))
+        .set(crate::db::schema::budgets::updated_at.eq(now))
+        .execute(conn)?;
+    let (committed, _) = model::budget_use(conn, budget.id)?;
+    if committed.saturating_add(req.amount_fen) > budget.planned_fen {
+        return Err(AppError::Validation(format!(
+            "预算不足：{}年{category}类预算剩余 {} 元，本申请 {} 元，不能批准",
+            req.year,
+            model::yuan(budget.planned_fen.saturating_sub(committed)),
+            req.amount_yuan()
+        )));
+    }
+    Ok(budget.id)
+}
+
 /// Decide the current step of request `id` as seen at `version`. Eligibility, frequency and the
 /// budget are checked again here, inside the transaction; the state moves by a guarded update,
 /// so of two concurrent decisions one wins and the other gets Conflict.
@@ -456,30 +490,7 @@ pub fn decide(
                     .join(",");
                 let last = (req.step as usize).saturating_add(1) >= req.chain().len();
                 if last {
-                    let budget =
-                        model::budget_for(conn, &applicant.unit_path, req.year, &item.category)?
-                            .ok_or_else(|| {
-                                AppError::Validation(format!(
-                                    "{} 年没有可用的{}类预算，请先设置预算",
-                                    req.year,
-                                    model::category_label(&item.category)
-                                ))
-                            })?;
-                    // Lock the budget row first (an UPDATE holds it to commit on PostgreSQL;
-                    // SQLite's write lock is already ours), so two approvals cannot both spend it.
-                    diesel::update(crate::db::schema::budgets::table.find(budget.id))
-                        .set(crate::db::schema::budgets::updated_at.eq(now))
-                        .execute(conn)?;
-                    let (committed, _) = model::budget_use(conn, budget.id)?;
-                    if committed.saturating_add(req.amount_fen) > budget.planned_fen {
-                        return Err(AppError::Validation(format!(
-                            "预算不足：{}年{}类预算剩余 {} 元，本申请 {} 元，不能批准",
-                            req.year,
-                            model::category_label(&item.category),
-                            model::yuan(budget.planned_fen.saturating_sub(committed)),
-                            req.amount_yuan()
-                        )));
-                    }
+                    let budget_id = reserve_budget(conn, &req, &item, &applicant.unit_path, now)?;
                     let to = workflow::apply(
                         conn,
                         &FLOW,
@@ -496,7 +507,7 @@ pub fn decide(
                         &RequestChanges {
                             step: Some(req.step.saturating_add(1)),
                             approvers: Some(&approvers),
-                            budget_id: Some(Some(budget.id)),
+                            budget_id: Some(Some(budget_id)),
                             approved_at: Some(now),
                             updated_at: Some(now),
                             ..Default::default()
