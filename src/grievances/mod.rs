@@ -1,6 +1,7 @@
 //! 维权申诉 grievances: members file cases (named or anonymous with a receipt code), cadres
 //! handle them within time limits, overdue cases escalate to the parent unit.
 
+mod actions;
 pub mod admin;
 pub mod handlers;
 pub mod model;

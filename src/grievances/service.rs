@@ -3,6 +3,7 @@
 
 use chrono::{Duration, NaiveDateTime};
 
+use super::actions;
 use super::model::{
     self, Action, Grievance, GrievanceChanges, NewEvent, NewGrievance, State, CATEGORIES,
 };
@@ -14,7 +15,7 @@ use crate::notifications::notify;
 use crate::org::{self, scope};
 use crate::web::FieldErrors;
 use crate::workflow::calendar::Calendar;
-use crate::workflow::{self, date_only, Flow, Transition};
+use crate::workflow::{self, date_only, By, Flow, Transition};
 
 pub static FLOW: Flow<State, Action> = Flow {
     table: "grievances",
@@ -100,7 +101,7 @@ pub fn limits(conn: &mut DbConnection) -> AppResult<Limits> {
     })
 }
 
-fn due_for(state: State, limits: &Limits, now: NaiveDateTime) -> Option<NaiveDateTime> {
+pub(super) fn due_for(state: State, limits: &Limits, now: NaiveDateTime) -> Option<NaiveDateTime> {
     match state {
         State::Submitted | State::Escalated => Some(
             limits
@@ -417,7 +418,7 @@ pub enum CadreAction {
     Close,
 }
 
-fn text_or(errors_msg: &str, text: &str, max: usize) -> AppResult<String> {
+pub(super) fn text_or(errors_msg: &str, text: &str, max: usize) -> AppResult<String> {
     let t = text.trim();
     if t.is_empty() {
         return Err(AppError::Validation(errors_msg.into()));
@@ -426,52 +427,6 @@ fn text_or(errors_msg: &str, text: &str, max: usize) -> AppResult<String> {
         return Err(AppError::Validation(format!("内容不能超过 {max} 字")));
     }
     Ok(t.to_string())
-}
-
-/// One timeline entry; the arguments are its columns.
-#[allow(clippy::too_many_arguments)]
-fn event(
-    conn: &mut DbConnection,
-    g: &Grievance,
-    kind: &str,
-    to: Option<State>,
-    author: (Option<i32>, &str),
-    body: &str,
-    internal: bool,
-    at: NaiveDateTime,
-) -> AppResult<()> {
-    model::insert_event(
-        conn,
-        &NewEvent {
-            grievance_id: g.id,
-            kind,
-            from_state: Some(g.state.as_str()),
-            to_state: to.map(State::as_str),
-            author_id: author.0,
-            author_label: author.1,
-            body,
-            internal,
-            created_at: at,
-        },
-    )
-}
-
-fn notify_member(
-    conn: &mut DbConnection,
-    g: &Grievance,
-    title: &str,
-    now: NaiveDateTime,
-) -> AppResult<()> {
-    if let Some(m) = g.member_id {
-        notify(
-            conn,
-            m,
-            title,
-            &format!("/grievances/{}", g.public_ref),
-            now,
-        )?;
-    }
-    Ok(())
 }
 
 /// Apply a cadre's action to the case they saw at `version`. Fails with Conflict when someone
@@ -484,168 +439,33 @@ pub fn cadre_act(
     version: i32,
     action: CadreAction,
 ) -> AppResult<()> {
-    let now = actor.now;
     let limits = limits(conn)?;
     write_tx(conn, |conn| {
         let (g, unit) = load_for_cadre(conn, user, case_ref)?;
         if g.version != version {
             return Err(AppError::Conflict(workflow::CONFLICT.into()));
         }
-        // An anonymous case's time limits run from the day, never from a moment.
-        let limit_from = if g.anonymous { date_only(now) } else { now };
-        let me = (Some(user.id), user.name.as_str());
-        let step = |conn: &mut DbConnection, action: Action| -> AppResult<State> {
-            let due = FLOW
-                .transition(action, g.state)
-                .and_then(|t| due_for(t.to, &limits, limit_from));
-            workflow::apply(conn, &FLOW, g.id, action, g.state, g.version, due, now)
+        let c = actions::Cadre {
+            g: &g,
+            unit: &unit,
+            user,
+            by: By {
+                actor,
+                label: &user.name,
+                anonymous: false,
+            },
+            limits: &limits,
         };
-        let (audit_action, detail) = match &action {
-            CadreAction::Accept => {
-                let to = step(conn, Action::Accept)?;
-                let handler = g.handler_id.or(Some(user.id));
-                model::set_fields(
-                    conn,
-                    g.id,
-                    &GrievanceChanges {
-                        handler_id: Some(handler),
-                        updated_at: Some(now),
-                        ..Default::default()
-                    },
-                )?;
-                event(conn, &g, "state", Some(to), me, "", false, now)?;
-                notify_member(conn, &g, &format!("您的申诉“{}”已受理", g.title), now)?;
-                ("grievance.accept", String::new())
-            }
-            CadreAction::Reject { reason } => {
-                let reason = text_or("请填写不予受理的理由", reason, 1000)?;
-                let to = step(conn, Action::Reject)?;
-                model::set_fields(
-                    conn,
-                    g.id,
-                    &GrievanceChanges {
-                        reject_reason: Some(&reason),
-                        updated_at: Some(now),
-                        ..Default::default()
-                    },
-                )?;
-                event(conn, &g, "state", Some(to), me, &reason, false, now)?;
-                notify_member(conn, &g, &format!("您的申诉“{}”不予受理", g.title), now)?;
-                ("grievance.reject", reason)
-            }
-            CadreAction::Reply { text } => {
-                let text = text_or("请填写回复内容", text, 5000)?;
-                if !matches!(g.state, State::Accepted | State::InProgress) {
-                    return Err(AppError::Validation("受理后才能回复".into()));
-                }
-                let to = if g.state == State::Accepted {
-                    Some(step(conn, Action::Start)?)
-                } else {
-                    None
-                };
-                if to.is_none() {
-                    bump(conn, &g, now)?;
-                }
-                event(conn, &g, "reply", to, me, &text, false, now)?;
-                notify_member(conn, &g, &format!("您的申诉“{}”有新回复", g.title), now)?;
-                ("grievance.reply", String::new())
-            }
-            CadreAction::Note { text } => {
-                let text = text_or("请填写备注内容", text, 5000)?;
-                bump(conn, &g, now)?;
-                event(conn, &g, "note", None, me, &text, true, now)?;
-                ("grievance.note", String::new())
-            }
-            CadreAction::Answer { resolution } => {
-                let resolution = text_or("请填写处理结果", resolution, 5000)?;
-                let to = step(conn, Action::Answer)?;
-                model::set_fields(
-                    conn,
-                    g.id,
-                    &GrievanceChanges {
-                        resolution: Some(&resolution),
-                        answered_at: Some(now),
-                        updated_at: Some(now),
-                        ..Default::default()
-                    },
-                )?;
-                event(conn, &g, "state", Some(to), me, &resolution, false, now)?;
-                notify_member(
-                    conn,
-                    &g,
-                    &format!("您的申诉“{}”已答复，请评价", g.title),
-                    now,
-                )?;
-                ("grievance.answer", String::new())
-            }
-            CadreAction::Assign { cadre_id } => {
-                let candidates = scope::responsible_cadres(conn, &unit)?;
-                let reach = candidates.contains(cadre_id) || {
-                    let member = crate::members::model::find(conn, *cadre_id)?;
-                    match member {
-                        Some(m) if !m.disabled => {
-                            let target = crate::auth::user::load_user(conn, m.id, "")?;
-                            target.is_some_and(|t| scope::handles(&t, &unit.path))
-                        }
-                        _ => false,
-                    }
-                };
-                if !reach {
-                    return Err(AppError::Validation(
-                        "只能指派给负责该单位的工会干部".into(),
-                    ));
-                }
-                bump(conn, &g, now)?;
-                model::set_fields(
-                    conn,
-                    g.id,
-                    &GrievanceChanges {
-                        handler_id: Some(Some(*cadre_id)),
-                        updated_at: Some(now),
-                        ..Default::default()
-                    },
-                )?;
-                let name = crate::members::model::find(conn, *cadre_id)?
-                    .map(|m| m.name)
-                    .unwrap_or_default();
-                event(
-                    conn,
-                    &g,
-                    "assign",
-                    None,
-                    me,
-                    &format!("指派给 {name}"),
-                    true,
-                    now,
-                )?;
-                notify(
-                    conn,
-                    *cadre_id,
-                    &format!("指派给您的维权申诉：{}", g.title),
-                    &format!("/admin/grievances/{}", g.public_ref),
-                    now,
-                )?;
-                ("grievance.assign", name)
-            }
-            CadreAction::Escalate => {
-                escalate(conn, &g, &unit, &limits, me, now, false)?;
-                ("grievance.escalate", String::new())
-            }
-            CadreAction::Close => {
-                let to = step(conn, Action::Close)?;
-                event(conn, &g, "state", Some(to), me, "", false, now)?;
-                notify_member(conn, &g, &format!("您的申诉“{}”已办结", g.title), now)?;
-                ("grievance.close", String::new())
-            }
-        };
-        audit::record_as(
-            conn,
-            actor,
-            Some(g.unit_id),
-            audit_action,
-            ("grievance", Some(g.public_ref.as_str())),
-            &detail,
-        )
+        match &action {
+            CadreAction::Accept => actions::accept(conn, &c),
+            CadreAction::Reject { reason } => actions::reject(conn, &c, reason),
+            CadreAction::Reply { text } => actions::reply(conn, &c, text),
+            CadreAction::Note { text } => actions::note(conn, &c, text),
+            CadreAction::Answer { resolution } => actions::answer(conn, &c, resolution),
+            CadreAction::Assign { cadre_id } => actions::assign(conn, &c, *cadre_id),
+            CadreAction::Escalate => actions::escalate(conn, &g, &unit, &limits, &c.by, false),
+            CadreAction::Close => actions::close(conn, &c),
+        }
     })
 }
 
@@ -670,70 +490,6 @@ fn bump(conn: &mut DbConnection, g: &Grievance, now: NaiveDateTime) -> AppResult
     Ok(())
 }
 
-/// Hand the case up to the parent unit's cadres (state 已转办). `late` marks it overdue.
-fn escalate(
-    conn: &mut DbConnection,
-    g: &Grievance,
-    unit: &org::OrgUnit,
-    limits: &Limits,
-    author: (Option<i32>, &str),
-    now: NaiveDateTime,
-    late: bool,
-) -> AppResult<()> {
-    let parent = match unit.parent_id {
-        Some(p) => org::model::find(conn, p)?.ok_or(AppError::NotFound)?,
-        None => return Err(AppError::Validation("已是最高一级工会，无法再转办".into())),
-    };
-    let to = workflow::apply(
-        conn,
-        &FLOW,
-        g.id,
-        Action::Escalate,
-        g.state,
-        g.version,
-        due_for(
-            State::Escalated,
-            limits,
-            if g.anonymous { date_only(now) } else { now },
-        ),
-        now,
-    )?;
-    model::set_fields(
-        conn,
-        g.id,
-        &GrievanceChanges {
-            unit_id: Some(parent.id),
-            handler_id: Some(None),
-            overdue: late.then_some(true),
-            escalations: Some(g.escalations.saturating_add(1)),
-            updated_at: Some(now),
-            ..Default::default()
-        },
-    )?;
-    let why = if late {
-        format!("超过办理时限，转至{}", parent.name)
-    } else {
-        format!("转至{}", parent.name)
-    };
-    event(conn, g, "state", Some(to), author, &why, false, now)?;
-    for c in scope::responsible_cadres(conn, &parent)? {
-        notify(
-            conn,
-            c,
-            &format!("转办的维权申诉：{}", g.title),
-            &format!("/admin/grievances/{}", g.public_ref),
-            now,
-        )?;
-    }
-    notify_member(
-        conn,
-        g,
-        &format!("您的申诉“{}”已转上级工会办理", g.title),
-        now,
-    )?;
-    Ok(())
-}
-
 /// What a member (or the holder of a receipt) does on their case.
 #[derive(Debug, Clone)]
 pub enum MemberAction {
@@ -752,131 +508,36 @@ pub fn member_act(
     now: NaiveDateTime,
 ) -> AppResult<()> {
     let limits = limits(conn)?;
-    let at = if g.anonymous { date_only(now) } else { now };
-    let (author_id, label) = match (g.anonymous, author) {
-        (false, Some(u)) => (Some(u.id), u.name.clone()),
-        _ => (None, "匿名会员".to_string()),
+    let actor = match (g.anonymous, author) {
+        (false, Some(u)) => Actor {
+            id: Some(u.id),
+            name: u.name.clone(),
+            ip: None,
+            now,
+        },
+        _ => Actor {
+            id: None,
+            name: "匿名会员".to_string(),
+            ip: None,
+            now,
+        },
     };
     write_tx(conn, |conn| {
         let g = model::find(conn, g.id)?.ok_or(AppError::NotFound)?;
-        let who = (author_id, label.as_str());
-        let (action_code, note_handler) = match &action {
-            MemberAction::Reply { text } => {
-                let text = text_or("请填写回复内容", text, 5000)?;
-                if g.state.is_final() {
-                    return Err(AppError::Validation("该申诉已结束，不能再回复".into()));
-                }
-                bump(conn, &g, at)?;
-                event(conn, &g, "reply", None, who, &text, false, at)?;
-                ("grievance.member_reply", "有新的会员回复")
-            }
-            MemberAction::Rate { rating, comment } => {
-                if !(1..=5).contains(rating) {
-                    return Err(AppError::Validation("请选择 1 到 5 星".into()));
-                }
-                let comment: String = comment.trim().chars().take(1000).collect();
-                let to = workflow::apply(
-                    conn,
-                    &FLOW,
-                    g.id,
-                    Action::Rate,
-                    g.state,
-                    g.version,
-                    None,
-                    at,
-                )?;
-                model::set_fields(
-                    conn,
-                    g.id,
-                    &GrievanceChanges {
-                        rating: Some(*rating),
-                        rating_comment: Some(&comment),
-                        updated_at: Some(at),
-                        ..Default::default()
-                    },
-                )?;
-                event(
-                    conn,
-                    &g,
-                    "state",
-                    Some(to),
-                    who,
-                    &format!("{rating} 星 {comment}"),
-                    false,
-                    at,
-                )?;
-                ("grievance.rate", "会员已评价")
-            }
-            MemberAction::Reopen { reason } => {
-                let reason = text_or("请说明重新办理的理由", reason, 2000)?;
-                if let Some(why) = g.reopen_refusal(now) {
-                    return Err(AppError::Validation(why.into()));
-                }
-                let to = workflow::apply(
-                    conn,
-                    &FLOW,
-                    g.id,
-                    Action::Reopen,
-                    g.state,
-                    g.version,
-                    due_for(State::InProgress, &limits, at),
-                    at,
-                )?;
-                model::set_fields(
-                    conn,
-                    g.id,
-                    &GrievanceChanges {
-                        reopened: Some(true),
-                        updated_at: Some(at),
-                        ..Default::default()
-                    },
-                )?;
-                event(conn, &g, "state", Some(to), who, &reason, false, at)?;
-                ("grievance.reopen", "会员申请重新办理")
-            }
+        let m = actions::Member {
+            g: &g,
+            by: By {
+                actor: &actor,
+                label: &actor.name,
+                anonymous: g.anonymous,
+            },
+            limits: &limits,
         };
-        if g.anonymous {
-            audit::record_anonymous(
-                conn,
-                Some(g.unit_id),
-                action_code,
-                ("grievance", &g.public_ref),
-                "",
-                now,
-            )?;
-        } else {
-            let actor = Actor {
-                id: author_id,
-                name: label.clone(),
-                ip: None,
-                now: at,
-            };
-            audit::record_as(
-                conn,
-                &actor,
-                Some(g.unit_id),
-                action_code,
-                ("grievance", Some(&g.public_ref)),
-                "",
-            )?;
+        match &action {
+            MemberAction::Reply { text } => actions::member_reply(conn, &m, text),
+            MemberAction::Rate { rating, comment } => actions::rate(conn, &m, *rating, comment),
+            MemberAction::Reopen { reason } => actions::reopen(conn, &m, reason),
         }
-        let recipients = match g.handler_id {
-            Some(h) => vec![h],
-            None => {
-                let unit = org::model::find(conn, g.unit_id)?.ok_or(AppError::NotFound)?;
-                scope::responsible_cadres(conn, &unit)?
-            }
-        };
-        for r in recipients {
-            notify(
-                conn,
-                r,
-                &format!("{}：{}", note_handler, g.title),
-                &format!("/admin/grievances/{}", g.public_ref),
-                at,
-            )?;
-        }
-        Ok(())
     })
 }
 
@@ -905,15 +566,13 @@ pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(
                 }
                 return Ok(false);
             }
-            escalate(conn, &g, &unit, &limits, (None, "系统"), now, true)?;
-            audit::record_as(
-                conn,
-                &Actor::system("系统", now),
-                Some(g.unit_id),
-                "grievance.escalate",
-                ("grievance", Some(g.public_ref.as_str())),
-                "超过办理时限",
-            )?;
+            let system = Actor::system("系统", now);
+            let by = By {
+                actor: &system,
+                label: "系统",
+                anonymous: false,
+            };
+            actions::escalate(conn, &g, &unit, &limits, &by, true)?;
             Ok(true)
         });
         match res {
@@ -925,36 +584,7 @@ pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(
     let mut closed = 0usize;
     let answered_by = crate::time::minus(now, Duration::days(REOPEN_DAYS));
     for g in model::answered_before(conn, answered_by, 200)? {
-        let res = write_tx(conn, |conn| {
-            let to = workflow::apply(
-                conn,
-                &FLOW,
-                g.id,
-                Action::Close,
-                g.state,
-                g.version,
-                None,
-                now,
-            )?;
-            event(
-                conn,
-                &g,
-                "state",
-                Some(to),
-                (None, "系统"),
-                "答复 7 天内未评价，自动办结",
-                false,
-                now,
-            )?;
-            audit::record_as(
-                conn,
-                &Actor::system("系统", now),
-                Some(g.unit_id),
-                "grievance.close",
-                ("grievance", Some(g.public_ref.as_str())),
-                "自动办结",
-            )
-        });
+        let res = write_tx(conn, |conn| actions::auto_close(conn, &g, now));
         match res {
             Ok(()) => closed = closed.saturating_add(1),
             Err(AppError::Conflict(_)) => {}

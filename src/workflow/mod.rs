@@ -10,6 +10,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
 
+use crate::audit::{self, Actor};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 
@@ -94,6 +95,177 @@ pub fn apply<S: Code, A: Code>(
         return Err(AppError::Conflict(CONFLICT.into()));
     }
     Ok(t.to)
+}
+
+/// A case row that moves through a `Flow`. The one transition path (`transition`, `touch`)
+/// writes its guarded update, timeline row, audit row and notifications through these.
+pub trait Case {
+    type State: Code;
+    type Action: Code;
+    fn flow() -> &'static Flow<Self::State, Self::Action>;
+    fn id(&self) -> i32;
+    fn state(&self) -> Self::State;
+    fn version(&self) -> i32;
+    /// The unit whose cadres answer for the case (audit scope).
+    fn unit_id(&self) -> i32;
+    /// How the audit log names the case: a kind and a reference people can quote.
+    fn audit_object(&self) -> (&'static str, String);
+    /// Append one line to the case's timeline.
+    fn timeline(
+        &self,
+        conn: &mut DbConnection,
+        line: &Line<'_, Self::State>,
+        at: NaiveDateTime,
+    ) -> AppResult<()>;
+}
+
+/// Who acts. An anonymous member's steps are stored date-only and audited late
+/// (`audit::record_anonymous`), so nothing dates them to the minute.
+#[derive(Debug, Clone, Copy)]
+pub struct By<'a> {
+    pub actor: &'a Actor,
+    /// The name the timeline shows ("匿名会员" for an anonymous member).
+    pub label: &'a str,
+    pub anonymous: bool,
+}
+
+impl By<'_> {
+    /// When the step is recorded: the day only for an anonymous member.
+    pub fn at(&self) -> NaiveDateTime {
+        if self.anonymous {
+            date_only(self.actor.now)
+        } else {
+            self.actor.now
+        }
+    }
+
+    /// The timeline's author: nobody for an anonymous member.
+    pub fn author(&self) -> (Option<i32>, &str) {
+        if self.anonymous {
+            (None, self.label)
+        } else {
+            (self.actor.id, self.label)
+        }
+    }
+}
+
+/// One timeline line: `kind` is what happened ("state" unless the step names it: "reply",
+/// "note", "assign", …); `to` is the new state of a transition.
+#[derive(Debug)]
+pub struct Line<'a, S> {
+    pub kind: &'a str,
+    pub to: Option<S>,
+    pub author: (Option<i32>, &'a str),
+    pub body: &'a str,
+    /// Cadres only (internal notes).
+    pub internal: bool,
+}
+
+/// What a step records besides the state: timeline text, audit code and detail, and who is
+/// notified (member id, title, link).
+#[derive(Debug, Default)]
+pub struct Record<'a> {
+    pub kind: &'a str,
+    pub body: &'a str,
+    pub internal: bool,
+    pub audit: &'a str,
+    pub detail: &'a str,
+    pub notify: Vec<(i32, String, String)>,
+}
+
+/// The one transition path: the guarded update on state and version (`apply`), the timeline
+/// line, the audit row and the notifications, all in the caller's transaction. Returns the
+/// new state; `Conflict` when another actor moved the case first (nothing is written then).
+pub fn transition<C: Case>(
+    conn: &mut DbConnection,
+    case: &C,
+    action: C::Action,
+    due_at: Option<NaiveDateTime>,
+    by: &By<'_>,
+    rec: &Record<'_>,
+) -> AppResult<C::State> {
+    let at = by.at();
+    let to = apply(
+        conn,
+        C::flow(),
+        case.id(),
+        action,
+        case.state(),
+        case.version(),
+        due_at,
+        at,
+    )?;
+    write_record(conn, case, Some(to), by, rec)?;
+    Ok(to)
+}
+
+/// A step that changes no state (a reply, a note, an assignment): claims the version like a
+/// transition, so two cadres acting on one page cannot both win, then records it the same way.
+pub fn touch<C: Case>(
+    conn: &mut DbConnection,
+    case: &C,
+    by: &By<'_>,
+    rec: &Record<'_>,
+) -> AppResult<()> {
+    let sql = format!(
+        "UPDATE {} SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3",
+        C::flow().table
+    );
+    let changed = diesel::sql_query(sql)
+        .bind::<Timestamp, _>(by.at())
+        .bind::<Integer, _>(case.id())
+        .bind::<Integer, _>(case.version())
+        .execute(conn)?;
+    if changed != 1 {
+        return Err(AppError::Conflict(CONFLICT.into()));
+    }
+    write_record(conn, case, None, by, rec)
+}
+
+fn write_record<C: Case>(
+    conn: &mut DbConnection,
+    case: &C,
+    to: Option<C::State>,
+    by: &By<'_>,
+    rec: &Record<'_>,
+) -> AppResult<()> {
+    let at = by.at();
+    let line = Line {
+        kind: if rec.kind.is_empty() {
+            "state"
+        } else {
+            rec.kind
+        },
+        to,
+        author: by.author(),
+        body: rec.body,
+        internal: rec.internal,
+    };
+    case.timeline(conn, &line, at)?;
+    let (kind, reference) = case.audit_object();
+    if by.anonymous {
+        audit::record_anonymous(
+            conn,
+            Some(case.unit_id()),
+            rec.audit,
+            (kind, &reference),
+            rec.detail,
+            by.actor.now,
+        )?;
+    } else {
+        audit::record_as(
+            conn,
+            by.actor,
+            Some(case.unit_id()),
+            rec.audit,
+            (kind, Some(&reference)),
+            rec.detail,
+        )?;
+    }
+    for (member, title, link) in &rec.notify {
+        crate::notifications::notify(conn, *member, title, link, at)?;
+    }
+    Ok(())
 }
 
 /// Midnight of the same day: what anonymous cases store instead of the exact time.
