@@ -1,6 +1,7 @@
 //! 普惠 · 帮扶 · 慰问 benefits: the catalogue, member applications, the approval chain with
 //! budget checks, and payout by finance.
 
+mod actions;
 pub mod admin;
 pub mod handlers;
 pub mod model;

@@ -5,9 +5,8 @@
 use chrono::{Datelike, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::model::{
-    self, Action, BenefitItem, BenefitRequest, NewBenefitRequest, RequestChanges, State,
-};
+use super::actions;
+use super::model::{self, Action, BenefitItem, BenefitRequest, NewBenefitRequest, State};
 use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
@@ -15,7 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::notifications::notify;
 use crate::org::{self, Role};
 use crate::web::{to_halfwidth, FieldErrors};
-use crate::workflow::{self, Flow, Transition};
+use crate::workflow::{self, By, Flow, Transition};
 
 pub static FLOW: Flow<State, Action> = Flow {
     table: "benefit_requests",
@@ -273,7 +272,9 @@ pub fn apply(
             &item.name,
         )?;
         let req = model::request(conn, id)?.ok_or(AppError::NotFound)?;
-        notify_step(conn, &req, &item, now)?;
+        for (m, title, link) in actions::step_recipients(conn, &req, &item)? {
+            notify(conn, m, &title, &link, now)?;
+        }
         Ok(Ok(id))
     })
 }
@@ -373,44 +374,11 @@ pub enum Decision {
     Return { note: String },
 }
 
-/// Notify whoever can take the current step (or nobody once decided).
-fn notify_step(
-    conn: &mut DbConnection,
-    req: &BenefitRequest,
-    item: &BenefitItem,
-    at: NaiveDateTime,
-) -> AppResult<()> {
-    let Some(role) = req.current_role() else {
-        return Ok(());
-    };
-    let unit = org::model::find(conn, req.unit_id)?.ok_or(AppError::NotFound)?;
-    let roles: Vec<&str> = if role == "cadre" {
-        vec!["cadre", "chair"]
-    } else {
-        vec![role.as_str()]
-    };
-    let done = req.approver_ids();
-    for id in unit.path.split('/').filter_map(|s| s.parse::<i32>().ok()) {
-        for m in org::model::role_holders(conn, id, &roles)? {
-            if m != req.member_id && !done.contains(&m) {
-                notify(
-                    conn,
-                    m,
-                    &format!("待审批：{}（{} 元）", item.name, req.amount_yuan()),
-                    &format!("/admin/benefits/{}", req.id),
-                    at,
-                )?;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The budget check of the last approval: the applicant's unit's budget for the item's category
 /// and year must hold this request on top of everything approved or paid from it. Locks the
 /// budget row first (an UPDATE holds it to commit on PostgreSQL; SQLite's write lock is already
 /// ours), so two approvals racing for the last yuan cannot both pass. Returns the budget's id.
-fn reserve_budget(
+pub(super) fn reserve_budget(
     conn: &mut DbConnection,
     req: &BenefitRequest,
     item: &BenefitItem,
@@ -451,185 +419,60 @@ pub fn decide(
     version: i32,
     decision: Decision,
 ) -> AppResult<()> {
-    let now = actor.now;
     write_tx(conn, |conn| {
         let (req, item, unit) = load_for_staff(conn, user, id)?;
         if req.version != version {
             return Err(AppError::Conflict(workflow::CONFLICT.into()));
         }
         may_decide(user, &req, &unit.path).map_err(|m| AppError::Validation(m.into()))?;
-        let me = (Some(user.id), user.name.as_str());
-        let (audit_action, detail) = match &decision {
-            Decision::Approve => {
-                // Eligibility and frequency may have changed since the member applied.
-                let applicant = crate::auth::user::load_user(conn, req.member_id, "")?
-                    .ok_or_else(|| AppError::Validation("申请人账号已停用，不能批准".into()))?;
-                if let Some(u) = item.unit_id {
-                    let eligible = org::model::find(conn, u)?
-                        .is_some_and(|eu| applicant.unit_path.starts_with(&eu.path));
-                    if !eligible {
-                        return Err(AppError::Validation(
-                            "申请人已不在该项目的适用范围内".into(),
-                        ));
-                    }
-                }
-                let event = item.per_event().then_some(req.event_key.as_str());
-                if item.frequency != "unlimited"
-                    && model::live_count(conn, req.member_id, item.id, req.year, event)? > 1
-                {
-                    return Err(AppError::Validation(
-                        "该会员今年已有同类申请，超出次数限制".into(),
-                    ));
-                }
-                let mut approvers = req.approver_ids();
-                approvers.push(user.id);
-                let approvers = approvers
-                    .iter()
-                    .map(i32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",");
-                let last = (req.step as usize).saturating_add(1) >= req.chain().len();
-                if last {
-                    let budget_id = reserve_budget(conn, &req, &item, &applicant.unit_path, now)?;
-                    let to = workflow::apply(
-                        conn,
-                        &FLOW,
-                        id,
-                        Action::Approve,
-                        req.state,
-                        req.version,
-                        None,
-                        now,
-                    )?;
-                    model::set_fields(
-                        conn,
-                        id,
-                        &RequestChanges {
-                            step: Some(req.step.saturating_add(1)),
-                            approvers: Some(&approvers),
-                            budget_id: Some(Some(budget_id)),
-                            approved_at: Some(now),
-                            updated_at: Some(now),
-                            ..Default::default()
-                        },
-                    )?;
-                    model::insert_event(conn, id, "state", Some(to), me, "", now)?;
-                    notify(
-                        conn,
-                        req.member_id,
-                        &format!("您的{}申请已批准，等待发放", item.name),
-                        &format!("/benefits/requests/{id}"),
-                        now,
-                    )?;
-                } else {
-                    workflow::apply(
-                        conn,
-                        &FLOW,
-                        id,
-                        Action::Advance,
-                        req.state,
-                        req.version,
-                        None,
-                        now,
-                    )?;
-                    model::set_fields(
-                        conn,
-                        id,
-                        &RequestChanges {
-                            step: Some(req.step.saturating_add(1)),
-                            approvers: Some(&approvers),
-                            updated_at: Some(now),
-                            ..Default::default()
-                        },
-                    )?;
-                    model::insert_event(conn, id, "approve_step", None, me, "", now)?;
-                    let fresh = model::request(conn, id)?.ok_or(AppError::NotFound)?;
-                    notify_step(conn, &fresh, &item, now)?;
-                }
-                (
-                    "benefit.approve",
-                    format!("第 {} 步", req.step.saturating_add(1)),
-                )
-            }
-            Decision::Reject { reason } => {
-                let reason = reason.trim();
-                if reason.is_empty() {
-                    return Err(AppError::Validation("请填写未通过的理由".into()));
-                }
-                let to = workflow::apply(
-                    conn,
-                    &FLOW,
-                    id,
-                    Action::Reject,
-                    req.state,
-                    req.version,
-                    None,
-                    now,
-                )?;
-                model::set_fields(
-                    conn,
-                    id,
-                    &RequestChanges {
-                        reject_reason: Some(reason),
-                        updated_at: Some(now),
-                        ..Default::default()
-                    },
-                )?;
-                model::insert_event(conn, id, "state", Some(to), me, reason, now)?;
-                notify(
-                    conn,
-                    req.member_id,
-                    &format!("您的{}申请未通过", item.name),
-                    &format!("/benefits/requests/{id}"),
-                    now,
-                )?;
-                ("benefit.reject", reason.to_string())
-            }
-            Decision::Return { note } => {
-                let note = note.trim();
-                if note.is_empty() {
-                    return Err(AppError::Validation("请写明需要补充的材料".into()));
-                }
-                let to = workflow::apply(
-                    conn,
-                    &FLOW,
-                    id,
-                    Action::Return,
-                    req.state,
-                    req.version,
-                    None,
-                    now,
-                )?;
-                model::set_fields(
-                    conn,
-                    id,
-                    &RequestChanges {
-                        step: Some(0),
-                        approvers: Some(""),
-                        updated_at: Some(now),
-                        ..Default::default()
-                    },
-                )?;
-                model::insert_event(conn, id, "state", Some(to), me, note, now)?;
-                notify(
-                    conn,
-                    req.member_id,
-                    &format!("您的{}申请需要补充材料", item.name),
-                    &format!("/benefits/requests/{id}"),
-                    now,
-                )?;
-                ("benefit.return", note.to_string())
-            }
+        let a = actions::Approver {
+            req: &req,
+            item: &item,
+            user,
+            by: By {
+                actor,
+                label: &user.name,
+                anonymous: false,
+            },
         };
-        audit::record(
-            conn,
-            actor,
-            Some(req.unit_id),
-            audit_action,
-            ("benefit_request", Some(id)),
-            &detail,
-        )
+        match &decision {
+            Decision::Approve => {
+                let applicant_path = still_eligible(conn, &req, &item)?;
+                actions::approve(conn, &a, &applicant_path)
+            }
+            Decision::Reject { reason } => actions::reject(conn, &a, reason),
+            Decision::Return { note } => actions::return_for_more(conn, &a, note),
+        }
     })
+}
+
+/// Eligibility and frequency may have changed since the member applied: checked again at
+/// each approval. Returns the applicant's unit path (their budget's owner).
+fn still_eligible(
+    conn: &mut DbConnection,
+    req: &BenefitRequest,
+    item: &BenefitItem,
+) -> AppResult<String> {
+    let applicant = crate::auth::user::load_user(conn, req.member_id, "")?
+        .ok_or_else(|| AppError::Validation("申请人账号已停用，不能批准".into()))?;
+    if let Some(u) = item.unit_id {
+        let eligible =
+            org::model::find(conn, u)?.is_some_and(|eu| applicant.unit_path.starts_with(&eu.path));
+        if !eligible {
+            return Err(AppError::Validation(
+                "申请人已不在该项目的适用范围内".into(),
+            ));
+        }
+    }
+    let event = item.per_event().then_some(req.event_key.as_str());
+    if item.frequency != "unlimited"
+        && model::live_count(conn, req.member_id, item.id, req.year, event)? > 1
+    {
+        return Err(AppError::Validation(
+            "该会员今年已有同类申请，超出次数限制".into(),
+        ));
+    }
+    Ok(applicant.unit_path)
 }
 
 /// The member withdraws before the first decision, or while returned.
@@ -639,40 +482,20 @@ pub fn withdraw(
     id: i32,
     now: NaiveDateTime,
 ) -> AppResult<()> {
+    let actor = Actor::user(user, None, now);
     write_tx(conn, |conn| {
         let (req, _) = load_for_member(conn, user, id)?;
-        if req.is_submitted() && !req.may_withdraw() {
-            return Err(AppError::Validation("已有审批人审批，不能撤回".into()));
-        }
-        let to = workflow::apply(
-            conn,
-            &FLOW,
-            id,
-            Action::Withdraw,
-            req.state,
-            req.version,
-            None,
-            now,
-        )
-        .map_err(|_| AppError::Validation("当前状态不能撤回".into()))?;
-        model::insert_event(
-            conn,
-            id,
-            "state",
-            Some(to),
-            (Some(user.id), &user.name),
-            "",
-            now,
-        )?;
-        audit::record(
-            conn,
-            &Actor::user(user, None, now),
-            Some(req.unit_id),
-            "benefit.withdraw",
-            ("benefit_request", Some(id)),
-            "",
-        )
+        actions::withdraw(conn, &req, &member_by(&actor))
     })
+}
+
+/// The applicant acting on their own request.
+fn member_by(actor: &Actor) -> By<'_> {
+    By {
+        actor,
+        label: &actor.name,
+        anonymous: false,
+    }
 }
 
 /// The member supplies more (a note and files) and sends a returned request back into the chain.
@@ -684,44 +507,10 @@ pub fn resubmit(
     files: &[File],
     now: NaiveDateTime,
 ) -> AppResult<()> {
+    let actor = Actor::user(user, None, now);
     write_tx(conn, |conn| {
         let (req, item) = load_for_member(conn, user, id)?;
-        if note.trim().is_empty() && files.is_empty() {
-            return Err(AppError::Validation("请填写补充说明或上传补充材料".into()));
-        }
-        let to = workflow::apply(
-            conn,
-            &FLOW,
-            id,
-            Action::Resubmit,
-            req.state,
-            req.version,
-            None,
-            now,
-        )
-        .map_err(|_| AppError::Validation("只有被退回的申请可以补充材料".into()))?;
-        for (name, mime, data) in files {
-            crate::attachments::insert(conn, ("benefit", id), name, mime, data, now)?;
-        }
-        model::insert_event(
-            conn,
-            id,
-            "state",
-            Some(to),
-            (Some(user.id), &user.name),
-            note.trim(),
-            now,
-        )?;
-        audit::record(
-            conn,
-            &Actor::user(user, None, now),
-            Some(req.unit_id),
-            "benefit.resubmit",
-            ("benefit_request", Some(id)),
-            "",
-        )?;
-        let fresh = model::request(conn, id)?.ok_or(AppError::NotFound)?;
-        notify_step(conn, &fresh, &item, now)
+        actions::resubmit(conn, &req, &item, &member_by(&actor), note, files)
     })
 }
 
@@ -743,7 +532,6 @@ pub fn mark_paid(
     if reference.is_empty() || reference.chars().count() > 60 {
         return Err(AppError::Validation("请填写付款凭证号（60 字以内）".into()));
     }
-    let now = actor.now;
     write_tx(conn, |conn| {
         let mut done = 0usize;
         for &id in ids {
@@ -760,50 +548,12 @@ pub fn mark_paid(
             if req.state != State::Approved {
                 continue;
             }
-            let to = workflow::apply(
-                conn,
-                &FLOW,
-                id,
-                Action::Pay,
-                req.state,
-                req.version,
-                None,
-                now,
-            )?;
-            model::set_fields(
-                conn,
-                id,
-                &RequestChanges {
-                    paid_ref: Some(reference),
-                    paid_at: Some(now),
-                    updated_at: Some(now),
-                    ..Default::default()
-                },
-            )?;
-            model::insert_event(
-                conn,
-                id,
-                "state",
-                Some(to),
-                (Some(user.id), &user.name),
-                &format!("凭证号 {reference}"),
-                now,
-            )?;
-            notify(
-                conn,
-                req.member_id,
-                &format!("您的{}已发放", item.name),
-                &format!("/benefits/requests/{id}"),
-                now,
-            )?;
-            audit::record(
-                conn,
+            let by = By {
                 actor,
-                Some(req.unit_id),
-                "benefit.pay",
-                ("benefit_request", Some(id)),
-                reference,
-            )?;
+                label: &user.name,
+                anonymous: false,
+            };
+            actions::pay(conn, &req, &item, &by, reference)?;
             done = done.saturating_add(1);
         }
         Ok(done)

@@ -761,3 +761,41 @@ fn every_post_route_is_posted_to_by_a_test() {
         "POST routes no test posts to: {missing:#?}"
     );
 }
+
+/// The cadres answerable for a unit are those of the unit itself, else of the nearest
+/// ancestor that has any: a team without its own cadre is served by its branch.
+#[actix_web::test]
+async fn a_unit_without_its_own_cadres_is_served_by_the_nearest_ancestor_that_has_some() {
+    use zhijia::org::{model, scope};
+    let mut app = spawn_demo().await;
+    let branch = model::find_by_name(&mut app.conn(), "机关分会").unwrap()[0].clone();
+    let own = scope::responsible_cadres(&mut app.conn(), &branch).unwrap();
+    assert!(
+        own.contains(&app.member_id("demo-cadre")),
+        "the branch's own cadre answers for it: {own:?}"
+    );
+    app.login_ok("demo-admin").await;
+    app.post(
+        "/admin/org",
+        &[
+            ("parent_id", &branch.id.to_string()),
+            ("name", "档案小组"),
+            ("kind", "team"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    let team = model::find_by_name(&mut app.conn(), "档案小组").unwrap()[0].clone();
+    let served = scope::responsible_cadres(&mut app.conn(), &team).unwrap();
+    assert_eq!(served, own, "the team is served by its branch's cadres");
+    // The top union has a chair: nobody is left without someone answerable.
+    let top = model::find(
+        &mut app.conn(),
+        team.path.split('/').nth(1).unwrap().parse().unwrap(),
+    )
+    .unwrap()
+    .unwrap();
+    assert!(!scope::responsible_cadres(&mut app.conn(), &top)
+        .unwrap()
+        .is_empty());
+}
