@@ -1316,9 +1316,9 @@ fn seed_activities(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<(us
             let at = opens + Duration::minutes((i as i64 * 37) % (window_days * 24 * 60).max(1));
             let seat = confirmed < capacity;
             let (status, position) = if seat {
-                ("confirmed", 0)
+                (crate::activities::model::SignupStatus::Confirmed, 0)
             } else {
-                ("waitlisted", i as i32)
+                (crate::activities::model::SignupStatus::Waitlisted, i as i32)
             };
             am::insert_signup(conn, id, *member, status, position, "", at)?;
             n_signups += 1;
@@ -1453,9 +1453,9 @@ fn seed_story_activities(conn: &mut DbConnection, now: NaiveDateTime) -> AppResu
             for (i, m) in people.iter().enumerate() {
                 let seat = confirmed < capacity;
                 let (status, position) = if seat {
-                    ("confirmed", 0)
+                    (crate::activities::model::SignupStatus::Confirmed, 0)
                 } else {
-                    ("waitlisted", i as i32)
+                    (crate::activities::model::SignupStatus::Waitlisted, i as i32)
                 };
                 am::insert_signup(conn, id, *m, status, position, "", now - Duration::hours(1))?;
                 if seat {

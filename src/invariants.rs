@@ -57,7 +57,7 @@ pub fn check(conn: &mut DbConnection) -> AppResult<Vec<Violation>> {
 fn check_activities(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult<()> {
     let confirmed = counts(
         activity_signups::table
-            .filter(activity_signups::status.eq("confirmed"))
+            .filter(activity_signups::status.eq(crate::activities::model::SignupStatus::Confirmed))
             .group_by(activity_signups::activity_id)
             .select((activity_signups::activity_id, count_star()))
             .load::<(i32, i64)>(conn)?,
@@ -89,7 +89,7 @@ fn check_activities(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppRes
         }
     }
     let waiting: Vec<(i32, i32)> = activity_signups::table
-        .filter(activity_signups::status.eq("waitlisted"))
+        .filter(activity_signups::status.eq(crate::activities::model::SignupStatus::Waitlisted))
         .select((activity_signups::activity_id, activity_signups::position))
         .order((activity_signups::activity_id, activity_signups::position))
         .load(conn)?;
@@ -285,7 +285,10 @@ pub fn repair(conn: &mut DbConnection, actor: &Actor) -> AppResult<Vec<Violation
                 "activity" => {
                     let n: i64 = activity_signups::table
                         .filter(activity_signups::activity_id.eq(v.id))
-                        .filter(activity_signups::status.eq("confirmed"))
+                        .filter(
+                            activity_signups::status
+                                .eq(crate::activities::model::SignupStatus::Confirmed),
+                        )
                         .count()
                         .get_result(conn)?;
                     diesel::update(activities::table.find(v.id))

@@ -1,6 +1,7 @@
 //! Cadre pages: activities in scope, the editor, the attendance list with manual check-in and
 //! ratings, the venue screen with the rotating QR code, and the XLSX export.
 
+use super::model::SignupStatus;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -274,7 +275,7 @@ impl DetailPage {
         }
         self.rows
             .iter()
-            .filter(|r| r.signup.status == "confirmed" && !r.signup.checked_in())
+            .filter(|r| r.signup.status == SignupStatus::Confirmed && !r.signup.checked_in())
             .count()
     }
 }
@@ -299,7 +300,7 @@ async fn detail(
     let checked_in = rows.iter().filter(|r| r.signup.checked_in()).count();
     let waiting = rows
         .iter()
-        .filter(|r| r.signup.status == "waitlisted")
+        .filter(|r| r.signup.status == SignupStatus::Waitlisted)
         .count();
     render(&DetailPage {
         ctx,

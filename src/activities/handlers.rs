@@ -1,6 +1,7 @@
 //! Member pages: upcoming and my activities, an activity with sign-up / cancel / rating, and
 //! the check-in page the venue QR code opens.
 
+use super::model::SignupStatus;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -110,9 +111,12 @@ async fn show(
     let now = state.config.clock.now();
     let (a, signup, place, rating) = db::run(&state.pool, move |conn| {
         let a = service::readable(conn, &user, id)?;
-        let signup = model::signup_of(conn, id, user.id)?.filter(|s| s.status != "cancelled");
+        let signup =
+            model::signup_of(conn, id, user.id)?.filter(|s| s.status != SignupStatus::Cancelled);
         let place = match &signup {
-            Some(s) if s.status == "waitlisted" => service::my_place(conn, id, s.position)?,
+            Some(s) if s.status == SignupStatus::Waitlisted => {
+                service::my_place(conn, id, s.position)?
+            }
             _ => 0,
         };
         Ok((a, signup, place, model::rating_summary(conn, id)?))

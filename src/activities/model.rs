@@ -222,7 +222,7 @@ pub fn joinable(
             activities::id.eq_any(
                 activity_signups::table
                     .filter(activity_signups::member_id.eq(member_id))
-                    .filter(activity_signups::status.ne("cancelled"))
+                    .filter(activity_signups::status.ne(SignupStatus::Cancelled))
                     .select(activity_signups::activity_id),
             ),
         ))
@@ -248,13 +248,22 @@ pub fn for_units(
         .load(conn)?)
 }
 
+crate::text_enum! {
+    /// A member's place on an activity. Stored as its code in `activity_signups.status`.
+    pub enum SignupStatus {
+        Confirmed = ("confirmed", "已报名"),
+        Waitlisted = ("waitlisted", "候补中"),
+        Cancelled = ("cancelled", "已取消"),
+    }
+}
+
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = activity_signups)]
 pub struct Signup {
     pub id: i32,
     pub activity_id: i32,
     pub member_id: i32,
-    pub status: String,
+    pub status: SignupStatus,
     pub position: i32,
     pub answers: String,
     pub checked_in_at: Option<NaiveDateTime>,
@@ -266,11 +275,13 @@ pub struct Signup {
 
 impl Signup {
     pub fn status_label(&self) -> &'static str {
-        match self.status.as_str() {
-            "confirmed" => "已报名",
-            "waitlisted" => "候补中",
-            _ => "已取消",
-        }
+        self.status.label()
+    }
+    pub fn is_confirmed(&self) -> bool {
+        self.status == SignupStatus::Confirmed
+    }
+    pub fn is_waitlisted(&self) -> bool {
+        self.status == SignupStatus::Waitlisted
     }
     pub fn checked_in(&self) -> bool {
         self.checked_in_at.is_some()
@@ -331,7 +342,7 @@ pub fn next_position(conn: &mut DbConnection, id: i32) -> AppResult<i32> {
 pub fn first_waiting(conn: &mut DbConnection, activity_id: i32) -> AppResult<Option<Signup>> {
     Ok(activity_signups::table
         .filter(activity_signups::activity_id.eq(activity_id))
-        .filter(activity_signups::status.eq("waitlisted"))
+        .filter(activity_signups::status.eq(SignupStatus::Waitlisted))
         .order((activity_signups::position.asc(), activity_signups::id.asc()))
         .select(Signup::as_select())
         .first(conn)
@@ -342,7 +353,7 @@ pub fn insert_signup(
     conn: &mut DbConnection,
     activity_id: i32,
     member_id: i32,
-    status: &str,
+    status: SignupStatus,
     position: i32,
     answers: &str,
     now: NaiveDateTime,
@@ -366,8 +377,8 @@ pub fn insert_signup(
 pub fn set_status(
     conn: &mut DbConnection,
     signup_id: i32,
-    from: &str,
-    to: &str,
+    from: SignupStatus,
+    to: SignupStatus,
     position: i32,
     answers: Option<&str>,
     now: NaiveDateTime,
@@ -407,7 +418,7 @@ pub fn check_in(
         activity_signups::table
             .filter(activity_signups::id.eq(signup_id))
             .filter(activity_signups::activity_id.eq(activity_id))
-            .filter(activity_signups::status.eq("confirmed"))
+            .filter(activity_signups::status.eq(SignupStatus::Confirmed))
             .filter(activity_signups::checked_in_at.is_null()),
     )
     .set((
@@ -480,7 +491,7 @@ pub fn mine(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<(Signup, A
     Ok(activity_signups::table
         .inner_join(activities::table)
         .filter(activity_signups::member_id.eq(member_id))
-        .filter(activity_signups::status.ne("cancelled"))
+        .filter(activity_signups::status.ne(SignupStatus::Cancelled))
         .order(activities::starts_at.desc())
         .limit(100)
         .select((Signup::as_select(), Activity::as_select()))

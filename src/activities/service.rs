@@ -1,6 +1,7 @@
 //! Activity rules: audiences, the sign-up window, exact capacity with a waitlist that is
 //! promoted at once on cancellation, rotating QR check-in tokens, ratings after the event.
 
+use super::model::SignupStatus;
 use chrono::NaiveDateTime;
 
 use super::model::{self, Activity, ActivityData, Attendee, KINDS};
@@ -275,21 +276,31 @@ pub fn sign_up(
     }
     let result = write_tx(conn, |conn| {
         let existing = model::signup_of(conn, id, user.id)?;
-        if existing.as_ref().is_some_and(|s| s.status != "cancelled") {
+        if existing
+            .as_ref()
+            .is_some_and(|s| s.status != SignupStatus::Cancelled)
+        {
             return Ok(SignedUp::Already);
         }
         let (status, position) = if model::take_seat(conn, id)? {
-            ("confirmed", 0)
+            (SignupStatus::Confirmed, 0)
         } else {
-            ("waitlisted", model::next_position(conn, id)?)
+            (SignupStatus::Waitlisted, model::next_position(conn, id)?)
         };
         match existing {
             Some(s) => {
                 // Another tab re-used this cancelled row first: give the seat back.
-                let changed =
-                    model::set_status(conn, s.id, "cancelled", status, position, Some(&text), now)?;
+                let changed = model::set_status(
+                    conn,
+                    s.id,
+                    SignupStatus::Cancelled,
+                    status,
+                    position,
+                    Some(&text),
+                    now,
+                )?;
                 if changed != 1 {
-                    if status == "confirmed" {
+                    if status == SignupStatus::Confirmed {
                         model::free_seat(conn, id)?;
                     }
                     return Ok(SignedUp::Already);
@@ -297,7 +308,7 @@ pub fn sign_up(
             }
             None => model::insert_signup(conn, id, user.id, status, position, &text, now)?,
         }
-        Ok(if status == "confirmed" {
+        Ok(if status == SignupStatus::Confirmed {
             SignedUp::Confirmed
         } else {
             SignedUp::Waitlisted(waiting_place(conn, id, position)?)
@@ -319,7 +330,7 @@ fn waiting_place(conn: &mut DbConnection, id: i32, position: i32) -> AppResult<i
     use diesel::prelude::*;
     Ok(s::table
         .filter(s::activity_id.eq(id))
-        .filter(s::status.eq("waitlisted"))
+        .filter(s::status.eq(SignupStatus::Waitlisted))
         .filter(s::position.le(position))
         .count()
         .get_result(conn)?)
@@ -345,20 +356,38 @@ pub fn cancel(
         ));
     }
     write_tx(conn, |conn| {
-        let Some(s) = model::signup_of(conn, id, user.id)?.filter(|s| s.status != "cancelled")
+        let Some(s) =
+            model::signup_of(conn, id, user.id)?.filter(|s| s.status != SignupStatus::Cancelled)
         else {
             return Err(AppError::Validation("您没有报名这个活动".into()));
         };
         if s.checked_in_at.is_some() {
             return Err(AppError::Validation("您已签到，不能再取消报名".into()));
         }
-        if s.status == "waitlisted" {
-            model::set_status(conn, s.id, "waitlisted", "cancelled", 0, None, now)?;
+        if s.status == SignupStatus::Waitlisted {
+            model::set_status(
+                conn,
+                s.id,
+                SignupStatus::Waitlisted,
+                SignupStatus::Cancelled,
+                0,
+                None,
+                now,
+            )?;
             return Ok(None);
         }
         // Lock the activity row first: cancellations of one activity promote one at a time.
         model::free_seat(conn, id)?;
-        if model::set_status(conn, s.id, "confirmed", "cancelled", 0, None, now)? != 1 {
+        if model::set_status(
+            conn,
+            s.id,
+            SignupStatus::Confirmed,
+            SignupStatus::Cancelled,
+            0,
+            None,
+            now,
+        )? != 1
+        {
             return Err(AppError::Conflict(crate::workflow::CONFLICT.into()));
         }
         let Some(next) = model::first_waiting(conn, id)? else {
@@ -367,7 +396,16 @@ pub fn cancel(
         if !model::take_seat(conn, id)? {
             return Ok(None);
         }
-        if model::set_status(conn, next.id, "waitlisted", "confirmed", 0, None, now)? != 1 {
+        if model::set_status(
+            conn,
+            next.id,
+            SignupStatus::Waitlisted,
+            SignupStatus::Confirmed,
+            0,
+            None,
+            now,
+        )? != 1
+        {
             // The first in line left meanwhile: the seat stays free for the next sign-up.
             model::free_seat(conn, id)?;
             return Ok(None);
@@ -437,7 +475,8 @@ pub fn check_in_qr(
         return Err(AppError::Validation("不在活动签到时间内".into()));
     }
     write_tx(conn, |conn| {
-        let Some(s) = model::signup_of(conn, id, user.id)?.filter(|s| s.status == "confirmed")
+        let Some(s) =
+            model::signup_of(conn, id, user.id)?.filter(|s| s.status == SignupStatus::Confirmed)
         else {
             return Err(AppError::Validation(
                 "您没有报名这个活动（或仍在候补），不能签到".into(),
@@ -535,7 +574,7 @@ pub fn attendance_xlsx(a: &Activity, rows: &[Attendee], now: NaiveDateTime) -> A
         let s = &r.signup;
         let attended = if s.checked_in() {
             "已签到"
-        } else if s.status == "confirmed" && a.ended(&now) {
+        } else if s.status == SignupStatus::Confirmed && a.ended(&now) {
             "未到"
         } else {
             ""

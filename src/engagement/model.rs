@@ -180,7 +180,7 @@ pub mod figures {
             .inner_join(activities::table)
             .filter(activities::starts_at.ge(from))
             .filter(activities::starts_at.lt(to))
-            .filter(activity_signups::status.eq("confirmed"))
+            .filter(activity_signups::status.eq(crate::activities::model::SignupStatus::Confirmed))
             .into_boxed();
         if let Some(u) = units {
             q = q.filter(activities::unit_id.eq_any(u.to_vec()));

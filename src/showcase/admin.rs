@@ -1,5 +1,6 @@
 //! Cadre pages: the review queue (approve / reject with a reason) and featuring posts.
 
+use super::model::PostStatus;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -24,7 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[template(path = "admin/showcase/queue.html")]
 pub struct QueuePage {
     ctx: Ctx,
-    status: String,
+    status: PostStatus,
     rows: Vec<Post>,
 }
 
@@ -40,12 +41,8 @@ async fn queue(
     StaffUser(user): StaffUser,
     q: web::Query<QueueQuery>,
 ) -> AppResult<HttpResponse> {
-    let status = match q.status.as_str() {
-        "approved" | "rejected" => q.status.clone(),
-        _ => "pending".to_string(),
-    };
-    let s2 = status.clone();
-    let rows = db::run(&state.pool, move |conn| service::queue(conn, &user, &s2)).await?;
+    let status = PostStatus::parse(&q.status).unwrap_or(PostStatus::Pending);
+    let rows = db::run(&state.pool, move |conn| service::queue(conn, &user, status)).await?;
     render(&QueuePage { ctx, status, rows })
 }
 

@@ -17,7 +17,7 @@ pub struct Post {
     pub category: String,
     pub title: String,
     pub story: String,
-    pub status: String,
+    pub status: PostStatus,
     pub reject_reason: String,
     pub featured: bool,
     pub like_count: i32,
@@ -30,16 +30,24 @@ pub struct Post {
     pub unit_path: String,
 }
 
+crate::text_enum! {
+    /// Where a showcase post stands. Stored as its code in `showcase_posts.status`.
+    pub enum PostStatus {
+        Pending = ("pending", "待审核"),
+        Approved = ("approved", "已发布"),
+        Rejected = ("rejected", "未通过"),
+    }
+}
+
 impl Post {
     pub fn is_approved(&self) -> bool {
-        self.status == "approved"
+        self.status == PostStatus::Approved
+    }
+    pub fn is_rejected(&self) -> bool {
+        self.status == PostStatus::Rejected
     }
     pub fn status_label(&self) -> &'static str {
-        match self.status.as_str() {
-            "approved" => "已发布",
-            "rejected" => "未通过",
-            _ => "待审核",
-        }
+        self.status.label()
     }
     pub fn date(&self) -> String {
         crate::web::beijing(&self.created_at, "%Y-%m-%d")
@@ -109,7 +117,7 @@ type Row = (
         String,
         String,
         String,
-        String,
+        PostStatus,
         String,
         bool,
         i32,
@@ -173,7 +181,7 @@ pub fn approved(
 ) -> AppResult<(Vec<Post>, i64)> {
     let build = || {
         let mut q = base!()
-            .filter(showcase_posts::status.eq("approved"))
+            .filter(showcase_posts::status.eq(PostStatus::Approved))
             .into_boxed();
         if let Some(c) = category {
             q = q.filter(showcase_posts::category.eq(c.to_string()));
@@ -196,7 +204,7 @@ pub fn approved(
 /// Featured posts for the home page, newest first; when none are featured, the latest approved.
 pub fn featured(conn: &mut DbConnection, limit: i64) -> AppResult<Vec<Post>> {
     let rows: Vec<Row> = base!()
-        .filter(showcase_posts::status.eq("approved"))
+        .filter(showcase_posts::status.eq(PostStatus::Approved))
         .filter(showcase_posts::featured.eq(true))
         .order((showcase_posts::created_at.desc(), showcase_posts::id.desc()))
         .limit(limit)
@@ -219,9 +227,9 @@ pub fn by_member(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<Post>
 }
 
 /// Posts in a status, oldest first (the review queue; the caller narrows to its scope).
-pub fn by_status(conn: &mut DbConnection, status: &str, limit: i64) -> AppResult<Vec<Post>> {
+pub fn by_status(conn: &mut DbConnection, status: PostStatus, limit: i64) -> AppResult<Vec<Post>> {
     let rows: Vec<Row> = base!()
-        .filter(showcase_posts::status.eq(status.to_string()))
+        .filter(showcase_posts::status.eq(status))
         .order(showcase_posts::id.asc())
         .limit(limit)
         .select(cols())
@@ -237,7 +245,7 @@ pub struct NewPost<'a> {
     pub category: &'a str,
     pub title: &'a str,
     pub story: &'a str,
-    pub status: &'a str,
+    pub status: PostStatus,
     pub title_tokens: &'a str,
     pub body_tokens: &'a str,
     pub created_at: NaiveDateTime,
@@ -263,7 +271,7 @@ pub fn decide(
     conn: &mut DbConnection,
     id: i32,
     version: i32,
-    status: &str,
+    status: PostStatus,
     reason: &str,
     by: i32,
     now: NaiveDateTime,
@@ -271,7 +279,7 @@ pub fn decide(
     Ok(diesel::update(
         showcase_posts::table
             .filter(showcase_posts::id.eq(id))
-            .filter(showcase_posts::status.eq("pending"))
+            .filter(showcase_posts::status.eq(PostStatus::Pending))
             .filter(showcase_posts::version.eq(version)),
     )
     .set((

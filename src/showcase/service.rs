@@ -75,7 +75,7 @@ pub fn submit(
                 category: &form.category,
                 title,
                 story,
-                status: "pending",
+                status: model::PostStatus::Pending,
                 title_tokens: &crate::search::token_string(title),
                 body_tokens: &crate::search::token_string(&format!("{} {story}", form.category)),
                 created_at: now,
@@ -139,7 +139,11 @@ pub fn decide(
                 "不能审核自己的投稿，请由本单位其他工会干部审核".into(),
             ));
         }
-        let status = if approve { "approved" } else { "rejected" };
+        let status = if approve {
+            model::PostStatus::Approved
+        } else {
+            model::PostStatus::Rejected
+        };
         let reason: String = reason.chars().take(200).collect();
         if model::decide(conn, id, version, status, &reason, user.id, actor.now)? != 1 {
             return Err(AppError::Conflict(CONFLICT.into()));
@@ -232,7 +236,11 @@ pub fn comment(
 }
 
 /// Posts waiting for (or past) review that this cadre may decide.
-pub fn queue(conn: &mut DbConnection, user: &User, status: &str) -> AppResult<Vec<Post>> {
+pub fn queue(
+    conn: &mut DbConnection,
+    user: &User,
+    status: model::PostStatus,
+) -> AppResult<Vec<Post>> {
     Ok(model::by_status(conn, status, 1000)?
         .into_iter()
         .filter(|p| scope::manages(user, &p.unit_path))

@@ -1,6 +1,7 @@
 //! 活动: exact capacity under concurrency, the waitlist, QR check-in, ratings, the export.
 
 use crate::helpers::*;
+use zhijia::activities::model::SignupStatus;
 
 fn unit(app_conn: &mut zhijia::db::PooledConn, name: &str) -> i32 {
     zhijia::org::model::find_by_name(app_conn, name).unwrap()[0].id
@@ -69,7 +70,7 @@ async fn two_thousand_concurrent_signups_for_200_seats_confirm_exactly_200() {
         zhijia::activities::model::attendees(&mut conn, id)
             .unwrap()
             .iter()
-            .filter(|r| r.signup.status == "waitlisted")
+            .filter(|r| r.signup.is_waitlisted())
             .map(|r| r.signup.position)
             .collect();
     assert_eq!(positions.len(), 1800);
@@ -116,9 +117,18 @@ async fn a_cancellation_promotes_the_first_on_the_waitlist_and_notifies_them() {
             .status
     };
     let mut conn = app.conn();
-    assert_eq!(status_of(&mut conn, p[0].member_id), "confirmed");
-    assert_eq!(status_of(&mut conn, p[1].member_id), "waitlisted");
-    assert_eq!(status_of(&mut conn, p[2].member_id), "waitlisted");
+    assert_eq!(
+        status_of(&mut conn, p[0].member_id),
+        SignupStatus::Confirmed
+    );
+    assert_eq!(
+        status_of(&mut conn, p[1].member_id),
+        SignupStatus::Waitlisted
+    );
+    assert_eq!(
+        status_of(&mut conn, p[2].member_id),
+        SignupStatus::Waitlisted
+    );
     drop(conn);
     assert_eq!(
         app.post_as(&p[0], &format!("/activities/{id}/cancel"), &[])
@@ -126,13 +136,19 @@ async fn a_cancellation_promotes_the_first_on_the_waitlist_and_notifies_them() {
         303
     );
     let mut conn = app.conn();
-    assert_eq!(status_of(&mut conn, p[0].member_id), "cancelled");
+    assert_eq!(
+        status_of(&mut conn, p[0].member_id),
+        SignupStatus::Cancelled
+    );
     assert_eq!(
         status_of(&mut conn, p[1].member_id),
-        "confirmed",
+        SignupStatus::Confirmed,
         "first in line promoted"
     );
-    assert_eq!(status_of(&mut conn, p[2].member_id), "waitlisted");
+    assert_eq!(
+        status_of(&mut conn, p[2].member_id),
+        SignupStatus::Waitlisted
+    );
     let a = zhijia::activities::model::find(&mut conn, id)
         .unwrap()
         .unwrap();
@@ -159,7 +175,10 @@ async fn a_cancellation_promotes_the_first_on_the_waitlist_and_notifies_them() {
             .await,
         303
     );
-    assert_eq!(status_of(&mut app.conn(), p[0].member_id), "waitlisted");
+    assert_eq!(
+        status_of(&mut app.conn(), p[0].member_id),
+        SignupStatus::Waitlisted
+    );
 }
 
 #[actix_web::test]
