@@ -3,7 +3,7 @@
 runs the test that claims to guard it, and expects it to FAIL; then restores the file. A test
 that still passes with its behaviour gone is reported as DEAD. A measurement, not part of CI.
 
-    git worktree add /tmp/break-tree HEAD && cd /tmp/break-tree && benches/break-checks.py
+    git worktree add /tmp/break-tree HEAD && cd /tmp/break-tree && benches/break-checks.py [name …]
 """
 import os
 import pathlib
@@ -14,7 +14,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 os.environ.setdefault("CARGO_TARGET_DIR", "/tmp/break-target")
 os.environ.setdefault("ZHIJIA_BROWSER_TESTS", "0")
 
-# (file, text to replace, replacement, which occurrence (0-based), test that must go red)
+# (file, text to replace, replacement, which occurrence (0-based), test that must go red).
+# A test name ending in "@pg" runs on PostgreSQL: on SQLite the write lock serialises the
+# racers, so the UPDATE guards only decide races where transactions really overlap.
 CHECKS = [
     ("src/news/handlers.rs", "service::may_see_files(conn, &user, id, now)?;", "", 0,
      "showcase::news_cover_attachments_and_comments"),
@@ -35,10 +37,10 @@ CHECKS = [
     # The version guard of the UPDATE: "advance" keeps the state, so only the version stops a
     # second approver of the same step.
     ("src/workflow/mod.rs", "AND state = $5 AND version = $6", "AND state = $5 AND $6 = $6", 0,
-     "benefits::eight_approvers_racing_over_200_requests_make_exactly_one_decision_per_step"),
+     "benefits::eight_approvers_racing_over_200_requests_make_exactly_one_decision_per_step@pg"),
     # Both guards gone: racing cadres would make two transitions from one state.
     ("src/workflow/mod.rs", "AND state = $5 AND version = $6", "AND $5 = $5 AND $6 = $6", 0,
-     "grievances::eight_cadres_racing_over_200_cases_make_exactly_one_transition_each"),
+     "grievances::eight_cadres_racing_over_200_cases_make_exactly_one_transition_each@pg"),
 ]
 
 
@@ -51,9 +53,20 @@ def replace_nth(text, old, new, n):
     return text[:at] + new + text[at + len(old):]
 
 
+PG_URL = os.environ.get("ZHIJIA_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
 def main():
     bad = 0
+    only = sys.argv[1:]
     for file, old, new, nth, test in CHECKS:
+        env = dict(os.environ)
+        env.pop("ZHIJIA_TEST_PG_URL", None)
+        if test.endswith("@pg"):
+            test = test[: -len("@pg")]
+            env["ZHIJIA_TEST_PG_URL"] = PG_URL
+        if only and not any(o in test for o in only):
+            continue
         path = ROOT / file
         original = path.read_text()
         broken = replace_nth(original, old, new, nth)
@@ -65,7 +78,7 @@ def main():
         try:
             run = subprocess.run(
                 ["cargo", "test", "-q", "--test", "it", "--", "--exact", test],
-                cwd=ROOT, capture_output=True, text=True)
+                cwd=ROOT, env=env, capture_output=True, text=True)
         finally:
             path.write_text(original)
         out = run.stdout + run.stderr

@@ -836,6 +836,35 @@ async fn a_cadre_acting_on_a_page_another_cadre_already_changed_gets_a_conflict(
         .filter(|e| matches!(e.to_state.as_deref(), Some("accepted") | Some("rejected")))
         .count();
     assert_eq!(decisions, 1);
+    // A change that keeps the state counts too: the chair writes an internal note while the
+    // cadre has the page open; the cadre's answer from that older page is refused.
+    let cadre_saw = version_on(&app.get(&format!("/admin/grievances/{id}")).await.body);
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    app.post(
+        &format!("/admin/grievances/{id}/act"),
+        &[
+            ("action", "note"),
+            ("version", &cadre_saw),
+            ("text", "已电话联系食堂"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    app.post(
+        &format!("/admin/grievances/{id}/act"),
+        &[
+            ("action", "answer"),
+            ("version", &cadre_saw),
+            ("text", "已答复"),
+        ],
+    )
+    .await
+    .assert_status(409)
+    .assert_contains("已被他人处理");
+    assert_eq!(case(&mut app.conn(), &id).state, model::State::Accepted);
 }
 
 #[actix_web::test]
