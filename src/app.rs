@@ -66,6 +66,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::audit::privacy::routes(cfg);
     crate::members::mydata::routes(cfg);
     crate::notifications::routes(cfg);
+    crate::cadre::routes(cfg);
     crate::grievances::routes(cfg);
     crate::benefits::routes(cfg);
     crate::news::routes(cfg);
@@ -74,6 +75,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::surveys::routes(cfg);
     crate::comments::routes(cfg);
     crate::engagement::dashboard::routes(cfg);
+    crate::search::routes(cfg);
 }
 
 /// The app as served and as tested: state, middleware, routes, and the 404 page.

@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod benefits;
+pub mod cadre;
 pub mod cli;
 pub mod comments;
 pub mod config;

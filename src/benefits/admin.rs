@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::model::{
     self, Action, BenefitEvent, BenefitItem, BenefitRequest, NewBenefitItem, State, CATEGORIES,
 };
-use super::service::{self, Decision, PayoutRow};
+use super::service::{self, rows_for, Decision, PayoutRow, Row};
 use crate::app::AppState;
 use crate::attachments::AttachmentMeta;
 use crate::audit::Actor;
@@ -41,45 +41,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/benefits/{id}/attachments/{aid}",
             web::get().to(attachment),
         );
-}
-
-/// A request in a list, with the names it shows.
-pub struct Row {
-    pub req: BenefitRequest,
-    pub item: String,
-    pub member: String,
-    pub unit: String,
-    pub mine: bool,
-}
-
-/// Requests in the user's reach, newest first; `mine` marks those awaiting the user's decision.
-pub fn rows_for(
-    conn: &mut db::DbConnection,
-    user: &User,
-    state: Option<State>,
-) -> AppResult<Vec<Row>> {
-    let units = scope::units_for_roles(conn, user, &crate::org::Role::ALL)?;
-    let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
-    let items = model::items(conn)?;
-    let mut out = Vec::new();
-    for req in model::in_units(conn, Some(&ids), state, 500)? {
-        let unit = units.iter().find(|u| u.id == req.unit_id);
-        let member = crate::members::model::find(conn, req.member_id)?
-            .map(|m| m.name)
-            .unwrap_or_default();
-        out.push(Row {
-            mine: unit.is_some_and(|u| service::may_decide(user, &req, &u.path).is_ok()),
-            item: items
-                .iter()
-                .find(|i| i.id == req.item_id)
-                .map(|i| i.name.clone())
-                .unwrap_or_default(),
-            unit: unit.map(|u| u.name.clone()).unwrap_or_default(),
-            member,
-            req,
-        });
-    }
-    Ok(out)
 }
 
 #[derive(Template)]

@@ -747,3 +747,38 @@ pub fn set_budget(
         )
     })
 }
+
+/// A request in a list, with the names it shows.
+pub struct Row {
+    pub req: BenefitRequest,
+    pub item: String,
+    pub member: String,
+    pub unit: String,
+    pub mine: bool,
+}
+
+/// Requests in the user's reach, newest first; `mine` marks those awaiting the user's decision.
+pub fn rows_for(conn: &mut DbConnection, user: &User, state: Option<State>) -> AppResult<Vec<Row>> {
+    let units = org::scope::units_for_roles(conn, user, &crate::org::Role::ALL)?;
+    let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
+    let items = model::items(conn)?;
+    let mut out = Vec::new();
+    for req in model::in_units(conn, Some(&ids), state, 500)? {
+        let unit = units.iter().find(|u| u.id == req.unit_id);
+        let member = crate::members::model::find(conn, req.member_id)?
+            .map(|m| m.name)
+            .unwrap_or_default();
+        out.push(Row {
+            mine: unit.is_some_and(|u| may_decide(user, &req, &u.path).is_ok()),
+            item: items
+                .iter()
+                .find(|i| i.id == req.item_id)
+                .map(|i| i.name.clone())
+                .unwrap_or_default(),
+            unit: unit.map(|u| u.name.clone()).unwrap_or_default(),
+            member,
+            req,
+        });
+    }
+    Ok(out)
+}

@@ -1,5 +1,5 @@
-//! Cadre pages: the inbox of everything awaiting the cadre, the filtered case list, the case
-//! page with its actions, and the time-limit settings.
+//! Cadre pages for grievances: the filtered case list, the case page with its actions, and the
+//! time-limit settings. (The inbox across features is in `src/cadre/`.)
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::model::{
     self, Action, AttachmentMeta, CaseFilter, Grievance, GrievanceEvent, State, CATEGORIES,
 };
-use super::service::{self, CadreAction, Limits, FLOW};
+use super::service::{self, CadreAction, CaseRow, Limits, FLOW};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::csrf::Form;
@@ -20,8 +20,7 @@ use crate::org::{scope, OrgUnit};
 use crate::web::{client_ip, redirect_flash, render, render_status, url_encode, Ctx, Pager};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/inbox", web::get().to(inbox))
-        .route("/admin/grievances", web::get().to(list))
+    cfg.route("/admin/grievances", web::get().to(list))
         .route("/admin/grievances/limits", web::post().to(save_limits))
         .route("/admin/grievances/{case}", web::get().to(show))
         .route("/admin/grievances/{case}/act", web::post().to(act))
@@ -29,84 +28,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/grievances/{case}/attachments/{aid}",
             web::get().to(attachment),
         );
-}
-
-/// A case row with the names a list shows.
-pub struct CaseRow {
-    pub g: Grievance,
-    pub unit_name: String,
-    pub late: bool,
-}
-
-async fn rows(
-    state: &web::Data<AppState>,
-    user: std::sync::Arc<crate::auth::User>,
-    filter: CaseFilter,
-    open_only: bool,
-) -> AppResult<(Vec<CaseRow>, Pager, Vec<OrgUnit>)> {
-    let now = state.config.clock.now();
-    db::run(&state.pool, move |conn| {
-        let units = scope::managed_units(conn, &user)?;
-        let ids: Option<Vec<i32>> = (!user.is_admin).then(|| units.iter().map(|u| u.id).collect());
-        let (cases, pager) =
-            model::search(conn, ids.as_deref(), user.id, &filter, open_only, now, 20)?;
-        let all = crate::org::model::all(conn)?;
-        let rows = cases
-            .into_iter()
-            .map(|g| CaseRow {
-                unit_name: all
-                    .iter()
-                    .find(|u| u.id == g.unit_id)
-                    .map(|u| u.name.clone())
-                    .unwrap_or_default(),
-                late: g.is_late(now),
-                g,
-            })
-            .collect();
-        Ok((rows, pager, units))
-    })
-    .await
-}
-
-#[derive(Template)]
-#[template(path = "admin/inbox.html")]
-pub struct InboxPage {
-    ctx: Ctx,
-    rows: Vec<CaseRow>,
-    pager: Pager,
-    /// Benefit requests whose current step is the user's to decide.
-    benefits: Vec<crate::benefits::admin::Row>,
-}
-
-async fn inbox(
-    state: web::Data<AppState>,
-    ctx: Ctx,
-    StaffUser(user): StaffUser,
-    q: web::Query<CaseFilter>,
-) -> AppResult<HttpResponse> {
-    let filter = CaseFilter {
-        page: q.page,
-        ..CaseFilter::default()
-    };
-    let u2 = user.clone();
-    let (rows, pager, _) = rows(&state, user, filter, true).await?;
-    let benefits = db::run(&state.pool, move |conn| {
-        Ok(crate::benefits::admin::rows_for(
-            conn,
-            &u2,
-            Some(crate::benefits::model::State::Submitted),
-        )?
-        .into_iter()
-        .filter(|r| r.mine)
-        .collect())
-    })
-    .await?;
-    render(&InboxPage {
-        ctx,
-        rows,
-        pager,
-        benefits,
-    })
 }
 
 #[derive(Template)]
@@ -136,8 +57,14 @@ async fn list(
     q: web::Query<CaseFilter>,
 ) -> AppResult<HttpResponse> {
     let filter = q.into_inner();
-    let (rows, pager, units) = rows(&state, user, filter.clone(), false).await?;
-    let limits = db::run(&state.pool, service::limits).await?;
+    let (f2, now) = (filter.clone(), state.config.clock.now());
+    let ((rows, pager, units), limits) = db::run(&state.pool, move |conn| {
+        Ok((
+            service::case_rows(conn, &user, &f2, false, now)?,
+            service::limits(conn)?,
+        ))
+    })
+    .await?;
     let mut query_base = format!(
         "state={}&category={}&overdue={}",
         url_encode(&filter.state),

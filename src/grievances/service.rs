@@ -615,3 +615,38 @@ pub fn set_limits(conn: &mut DbConnection, actor: &Actor, limits: Limits) -> App
         )
     })
 }
+
+/// A case row with the names a list shows.
+pub struct CaseRow {
+    pub g: Grievance,
+    pub unit_name: String,
+    pub late: bool,
+}
+
+/// Cases in the user's reach matching `filter` (only those waiting for a cadre when
+/// `open_only`), one page, with the units the user manages (the list's unit filter).
+pub fn case_rows(
+    conn: &mut DbConnection,
+    user: &User,
+    filter: &model::CaseFilter,
+    open_only: bool,
+    now: NaiveDateTime,
+) -> AppResult<(Vec<CaseRow>, crate::web::Pager, Vec<org::OrgUnit>)> {
+    let units = scope::managed_units(conn, user)?;
+    let ids: Option<Vec<i32>> = (!user.is_admin).then(|| units.iter().map(|u| u.id).collect());
+    let (cases, pager) = model::search(conn, ids.as_deref(), user.id, filter, open_only, now, 20)?;
+    let all = org::model::all(conn)?;
+    let rows = cases
+        .into_iter()
+        .map(|g| CaseRow {
+            unit_name: all
+                .iter()
+                .find(|u| u.id == g.unit_id)
+                .map(|u| u.name.clone())
+                .unwrap_or_default(),
+            late: g.is_late(now),
+            g,
+        })
+        .collect();
+    Ok((rows, pager, units))
+}

@@ -1,4 +1,4 @@
-//! Member pages: the news list, an article, and search.
+//! Member pages: the news list and an article.
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -20,8 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/news/{id}/comments", web::post().to(comment))
         .route("/news/{id}/images/{img}", web::get().to(image))
         .route("/news/{id}/images/{img}/thumb", web::get().to(image_thumb))
-        .route("/news/{id}/files/{file}", web::get().to(file))
-        .route("/search", web::get().to(search));
+        .route("/news/{id}/files/{file}", web::get().to(file));
 }
 
 #[derive(Template)]
@@ -157,125 +156,6 @@ async fn show(
         body,
         files,
         comments,
-    })
-}
-
-#[derive(Template)]
-#[template(path = "news/search.html")]
-pub struct SearchPage {
-    ctx: Ctx,
-    q: String,
-    rows: Vec<(Article, SafeHtml)>,
-    posts: Vec<(crate::showcase::model::Post, SafeHtml)>,
-    activities: Vec<crate::activities::model::Activity>,
-}
-
-#[derive(Deserialize)]
-pub struct SearchQuery {
-    #[serde(default)]
-    q: String,
-}
-
-/// A snippet around the first hit with the query words marked; everything else escaped.
-fn snippet(text: &str, q: &str) -> SafeHtml {
-    markdown::render_trusted_fragment(crate::search::snippet_html(text, q))
-}
-
-async fn search(
-    state: web::Data<AppState>,
-    ctx: Ctx,
-    CurrentUser(user): CurrentUser,
-    q: web::Query<SearchQuery>,
-) -> AppResult<HttpResponse> {
-    let text: String =
-        q.q.chars()
-            .filter(|c| !c.is_control())
-            .take(50)
-            .collect::<String>()
-            .trim()
-            .to_string();
-    let now = state.config.clock.now();
-    let t2 = text.clone();
-    let (found, posts, activities) = db::run(&state.pool, move |conn| {
-        use crate::db::dialect::{search as search_ids, SearchIndex};
-        let tokens = crate::search::tokens(&t2);
-        // Activities in the reader's audience, upcoming first, then past ones.
-        let act_ids = search_ids(conn, SearchIndex::Activities, &tokens, 100)?;
-        let activities = if act_ids.is_empty() {
-            Vec::new()
-        } else {
-            let anc = crate::org::scope::ancestors(&user);
-            let mut a =
-                crate::activities::model::visible(conn, &anc, now, true, Some(&act_ids), 20)?;
-            a.extend(crate::activities::model::visible(
-                conn,
-                &anc,
-                now,
-                false,
-                Some(&act_ids),
-                20,
-            )?);
-            a.truncate(20);
-            a
-        };
-        // Showcase: approved posts only (everyone sees those), best first.
-        let post_ids = search_ids(conn, SearchIndex::Showcase, &tokens, 100)?;
-        let posts = if post_ids.is_empty() {
-            Vec::new()
-        } else {
-            let (rows, _) = crate::showcase::model::approved(conn, None, Some(&post_ids), 100, 0)?;
-            let mut ranked: Vec<_> = post_ids
-                .iter()
-                .filter_map(|id| rows.iter().find(|p| p.id == *id).cloned())
-                .collect();
-            ranked.truncate(20);
-            ranked
-        };
-        let ids = search_ids(conn, SearchIndex::News, &tokens, 200)?;
-        if ids.is_empty() {
-            return Ok((Vec::new(), posts, activities));
-        }
-        let (rows, _) = model::visible(
-            conn,
-            &crate::org::scope::ancestors(&user),
-            now,
-            None,
-            Some(&ids),
-            200,
-            0,
-        )?;
-        // Keep the search ranking, not the listing order.
-        let mut ranked: Vec<Article> = ids
-            .iter()
-            .filter_map(|id| rows.iter().find(|a| a.id == *id).cloned())
-            .collect();
-        ranked.truncate(30);
-        Ok((ranked, posts, activities))
-    })
-    .await?;
-    let posts = posts
-        .into_iter()
-        .map(|p| {
-            let s = snippet(&p.story, &text);
-            (p, s)
-        })
-        .collect();
-    let rows = found
-        .into_iter()
-        .map(|a| {
-            let s = snippet(
-                &service::plain_text(&format!("{}\n{}", a.summary, a.body_md)),
-                &text,
-            );
-            (a, s)
-        })
-        .collect();
-    render(&SearchPage {
-        ctx,
-        q: text,
-        rows,
-        posts,
-        activities,
     })
 }
 

@@ -2,6 +2,15 @@
 //! Lucene's CJKAnalyzer), so two-character words such as 工会 or 福利 are found without a
 //! dictionary; Latin letters and digits become lowercase words. The same function tokenises
 //! documents and queries; the index is FTS5 on SQLite and a tsvector on PostgreSQL.
+//!
+//! Site search (`/search`, in `page`) spans news, activities and the showcase, and reads each
+//! through its own model functions.
+
+pub mod page;
+
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    page::routes(cfg);
+}
 
 fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
