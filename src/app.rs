@@ -5,26 +5,35 @@ use actix_web::{web, App, HttpServer};
 
 use crate::auth::password::Hasher;
 use crate::config::Config;
-use crate::db::{self, Pool};
+use crate::db;
 use crate::error::{AppError, AppResult};
 
-/// Shared by every request.
-pub struct AppState {
-    pub pool: Pool,
-    pub config: Config,
-    pub hasher: Hasher,
-    /// Wrong receipt codes per address (anonymous grievance follow-up).
-    pub track_limiter: crate::web::RateLimiter,
+pub use crate::state::AppState;
+
+/// One instance: the shared state and each feature's runtime state, registered separately.
+/// Derefs to the shared state, so `instance.pool` reads as before.
+#[derive(Clone)]
+pub struct Instance {
+    pub shared: web::Data<AppState>,
     /// Article views not yet written to the database.
-    pub views: crate::news::service::ViewCounter,
+    pub views: web::Data<crate::news::service::ViewCounter>,
     /// Engagement events not yet written to the database.
-    pub events: crate::engagement::EventBuffer,
+    pub events: web::Data<crate::engagement::EventBuffer>,
     /// This instance's trained sign-up forecast.
-    pub forecast: crate::forecast::handlers::ForecastState,
+    pub forecast: web::Data<crate::forecast::handlers::ForecastState>,
+    /// Wrong receipt codes per address (anonymous grievance follow-up).
+    pub track: web::Data<crate::grievances::handlers::TrackLimiter>,
+}
+
+impl std::ops::Deref for Instance {
+    type Target = AppState;
+    fn deref(&self) -> &AppState {
+        &self.shared
+    }
 }
 
 /// Open the database, apply migrations and build the state (used by `serve` and by tests).
-pub fn build_state(config: Config) -> AppResult<web::Data<AppState>> {
+pub fn build_state(config: Config) -> AppResult<Instance> {
     let pool = match &config.query_counter {
         Some(c) => db::build_counting_pool(&config.database, config.pool_size, c.clone())?,
         None => db::build_pool(&config.database, config.pool_size)?,
@@ -36,17 +45,20 @@ pub fn build_state(config: Config) -> AppResult<web::Data<AppState>> {
     }
     drop(conn);
     let hasher = Hasher::new(config.hash_cost)?;
-    let config_events = config.events;
-    let config_secret = config.secret_key.clone();
-    Ok(web::Data::new(AppState {
-        pool,
-        config,
-        hasher,
-        track_limiter: crate::web::RateLimiter::new(10, std::time::Duration::from_secs(600)),
-        views: Default::default(),
-        events: crate::engagement::EventBuffer::new(config_events, &config_secret),
-        forecast: Default::default(),
-    }))
+    let events = crate::engagement::EventBuffer::new(config.events, &config.secret_key);
+    Ok(Instance {
+        shared: web::Data::new(AppState {
+            pool,
+            config,
+            hasher,
+        }),
+        views: web::Data::new(Default::default()),
+        events: web::Data::new(events),
+        forecast: web::Data::new(Default::default()),
+        track: web::Data::new(crate::grievances::handlers::TrackLimiter(
+            crate::web::RateLimiter::new(10, std::time::Duration::from_secs(600)),
+        )),
+    })
 }
 
 /// Routes and middleware of the whole site.
@@ -80,7 +92,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The app as served and as tested: state, middleware, routes, and the 404 page.
 pub fn app(
-    state: web::Data<AppState>,
+    state: Instance,
 ) -> App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -91,7 +103,11 @@ pub fn app(
     >,
 > {
     App::new()
-        .app_data(state)
+        .app_data(state.shared)
+        .app_data(state.views)
+        .app_data(state.events)
+        .app_data(state.forecast)
+        .app_data(state.track)
         .app_data(web::FormConfig::default().limit(64 * 1024))
         .app_data(web::PayloadConfig::new(256 * 1024))
         .app_data(
@@ -148,7 +164,7 @@ pub async fn run(config: Config) -> AppResult<()> {
 }
 
 /// Write buffered article views and engagement events.
-pub async fn flush_buffers(state: &web::Data<AppState>) {
+pub async fn flush_buffers(state: &Instance) {
     let s = state.clone();
     if let Err(e) = db::run(&state.pool, move |conn| s.views.flush(conn)).await {
         log::warn!("view count flush failed: {e}");
@@ -161,7 +177,7 @@ pub async fn flush_buffers(state: &web::Data<AppState>) {
 
 /// Background jobs, every minute: grievance deadlines (under a lease, so one instance of many
 /// does the work each round) and expired-session cleanup.
-fn spawn_jobs(state: web::Data<AppState>) {
+fn spawn_jobs(state: Instance) {
     let views = state.clone();
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(2));
@@ -175,7 +191,7 @@ fn spawn_jobs(state: web::Data<AppState>) {
         let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
-            guarded("deadlines", minute_jobs(&state, &holder)).await;
+            guarded("deadlines", minute_jobs(&state.shared, &holder)).await;
         }
     });
 }

@@ -7,13 +7,13 @@
 
 use chrono::NaiveDateTime;
 
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::password::hash_blocking;
 use crate::db::{write_tx, DbConnection};
 use crate::error::AppResult;
 use crate::members::model::{self as members, NewMember};
 use crate::org::{self, OrgUnit, Role};
+use crate::state::AppState;
 
 pub const DEMO_PASSWORD: &str = "zhijia-demo";
 

@@ -26,10 +26,11 @@ pub mod org;
 pub mod search;
 pub mod settings;
 pub mod showcase;
+pub mod state;
 pub mod surveys;
 pub mod time;
 pub mod web;
 pub mod workflow;
 
-pub use app::{app, build_state, configure, AppState};
+pub use app::{app, build_state, configure, AppState, Instance};
 pub use config::Config;

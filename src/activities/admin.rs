@@ -8,13 +8,13 @@ use askama::Template;
 
 use super::model::{self, Activity, Attendee, KINDS};
 use super::service::{self, ActivityForm};
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::csrf::Form;
 use crate::auth::user::StaffUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::org::{scope, OrgUnit};
+use crate::state::AppState;
 use crate::web::{client_ip, redirect_flash, render, render_status, Ctx, FieldErrors};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -214,7 +214,12 @@ async fn save(
         .unwrap_or_default();
     let (form, audience) = parse(pairs);
     if action == "forecast" || action == "retrain" {
-        return forecast(&state, ctx, user, id, form, audience, action == "retrain").await;
+        let model = req
+            .app_data::<web::Data<crate::forecast::handlers::ForecastState>>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal("forecast state not registered".into()))?;
+        let retrain = action == "retrain";
+        return forecast(&state, &model, ctx, user, id, form, audience, retrain).await;
     }
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let (u2, f2, a2) = (user.clone(), form.clone(), audience.clone());
@@ -441,8 +446,10 @@ async fn xlsx(
 }
 
 /// Re-show the form with a forecast for what is filled in (nothing is saved).
+#[allow(clippy::too_many_arguments)]
 async fn forecast(
     state: &web::Data<AppState>,
+    model: &web::Data<crate::forecast::handlers::ForecastState>,
     ctx: Ctx,
     user: std::sync::Arc<crate::auth::User>,
     id: Option<i32>,
@@ -470,7 +477,7 @@ async fn forecast(
         page.errors = errors;
         return render_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
     };
-    let st = state.clone();
+    let st = model.clone();
     let view = db::run(&state.pool, move |conn| {
         // Only the cadre's own units count as an audience.
         let managed: Vec<i32> = scope::managed_units(conn, &user)?
@@ -492,7 +499,7 @@ async fn forecast(
             window_days: closes.signed_duration_since(opens).num_minutes() as f64 / 1440.0,
             capacity,
         };
-        crate::forecast::handlers::forecast(conn, &st.forecast, &audience, &plan, now, retrain)
+        crate::forecast::handlers::forecast(conn, &st, &audience, &plan, now, retrain)
     })
     .await?;
     page.forecast = Some(view);

@@ -8,11 +8,11 @@ use serde::Deserialize;
 
 use super::model::{self, Activity, Signup};
 use super::service::{self, SignedUp};
-use crate::app::AppState;
 use crate::auth::csrf::Form;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::{redirect_flash, render, Ctx};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

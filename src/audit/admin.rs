@@ -4,11 +4,11 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::{action_label, AuditEntry, AuditFilter, ACTIONS};
-use crate::app::AppState;
 use crate::auth::user::StaffUser;
 use crate::db;
 use crate::error::AppResult;
 use crate::org::scope;
+use crate::state::AppState;
 use crate::web::{render, url_encode, Ctx, Pager};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -8,11 +8,11 @@ use askama::Template;
 use diesel::prelude::*;
 
 use super::{action_label, AuditEntry};
-use crate::app::AppState;
 use crate::auth::user::CurrentUser;
 use crate::db::schema::{audit_log, audit_subjects, benefit_requests, grievances, roles};
 use crate::db::{self, DbConnection};
 use crate::error::AppResult;
+use crate::state::AppState;
 use crate::web::{render, Ctx};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

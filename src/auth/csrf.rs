@@ -12,8 +12,8 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// Random per-browser cookie that anchors the CSRF token of anonymous forms (login, setup).
 pub const PRE_COOKIE: &str = "zj_pre";

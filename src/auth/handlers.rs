@@ -9,10 +9,10 @@ use serde::Deserialize;
 use super::csrf::Form;
 use super::password::weak_password_reason;
 use super::{service, session, CurrentUser};
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::db;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::{
     client_ip, redirect, redirect_flash, render, render_status, safe_next, Ctx, FieldErrors,
 };

@@ -9,11 +9,11 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use diesel::prelude::*;
 
-use crate::app::AppState;
 use crate::db::schema::{members, notifications, org_units, roles};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 use crate::org::Role;
+use crate::state::AppState;
 
 /// A role held at a unit; it reaches the unit's whole subtree.
 #[derive(Debug, Clone)]

@@ -11,7 +11,6 @@ use super::model::{
     self, Action, BenefitEvent, BenefitItem, BenefitRequest, NewBenefitItem, State, CATEGORIES,
 };
 use super::service::{self, rows_for, Decision, PayoutRow, Row};
-use crate::app::AppState;
 use crate::attachments::AttachmentMeta;
 use crate::audit::Actor;
 use crate::auth::csrf::Form;
@@ -20,6 +19,7 @@ use crate::auth::User;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::org::{scope, OrgUnit};
+use crate::state::AppState;
 use crate::web::{client_ip, redirect_flash, render, render_status, Ctx};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

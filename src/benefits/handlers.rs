@@ -7,12 +7,12 @@ use serde::Deserialize;
 
 use super::model::{self, BenefitEvent, BenefitItem, BenefitRequest};
 use super::service::{self, ApplyForm};
-use crate::app::AppState;
 use crate::attachments::AttachmentMeta;
 use crate::auth::csrf::Form;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::upload::MultipartForm;
 use crate::web::{redirect_flash, render, render_status, Ctx, FieldErrors};
 

@@ -4,13 +4,13 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use crate::app::AppState;
 use crate::auth::user::StaffUser;
 use crate::benefits::model::State as RequestState;
 use crate::db;
 use crate::error::AppResult;
 use crate::grievances::model::CaseFilter;
 use crate::grievances::service::CaseRow;
+use crate::state::AppState;
 use crate::web::{render, Ctx, Pager};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -5,13 +5,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Comment;
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::csrf::Form;
 use crate::auth::user::StaffUser;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::error::AppResult;
+use crate::state::AppState;
 use crate::web::{client_ip, redirect_flash, render, Ctx};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -9,12 +9,12 @@ use askama::Template;
 use chrono::{Datelike, Duration, NaiveDateTime, Timelike};
 
 use super::model::{self, figures};
-use crate::app::AppState;
 use crate::auth::user::StaffUser;
 use crate::auth::User;
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::org::{scope, OrgUnit};
+use crate::state::AppState;
 use crate::web::{render, Ctx};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

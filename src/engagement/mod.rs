@@ -213,12 +213,13 @@ impl Track {
         let Some(user) = crate::auth::user::loaded_user(&self.0) else {
             return;
         };
-        if let Some(state) = self
+        let state = self
             .0
-            .app_data::<actix_web::web::Data<crate::app::AppState>>()
-        {
+            .app_data::<actix_web::web::Data<crate::state::AppState>>();
+        let events = self.0.app_data::<actix_web::web::Data<EventBuffer>>();
+        if let (Some(state), Some(events)) = (state, events) {
             let now = state.config.clock.now();
-            state.events.record(&user, &self.0, object, action, now);
+            events.record(&user, &self.0, object, action, now);
         }
     }
 }

@@ -10,13 +10,13 @@ use super::model::{
     self, Action, AttachmentMeta, CaseFilter, Grievance, GrievanceEvent, State, CATEGORIES,
 };
 use super::service::{self, CadreAction, CaseRow, Limits, FLOW};
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::csrf::Form;
 use crate::auth::user::{AdminUser, StaffUser};
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::org::{scope, OrgUnit};
+use crate::state::AppState;
 use crate::web::{client_ip, redirect_flash, render, render_status, url_encode, Ctx, Pager};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

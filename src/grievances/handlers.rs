@@ -7,12 +7,12 @@ use serde::Deserialize;
 
 use super::model::{self, Action, AttachmentMeta, Grievance, GrievanceEvent, CATEGORIES};
 use super::service::{self, MemberAction, SubmitForm, Submitted};
-use crate::app::AppState;
 use crate::auth::csrf::Form;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::org::OrgUnit;
+use crate::state::AppState;
 use crate::web::upload::MultipartForm;
 use crate::web::{client_ip, redirect_flash, render, render_status, Ctx, FieldErrors};
 
@@ -361,10 +361,19 @@ async fn track_form(ctx: Ctx) -> AppResult<HttpResponse> {
     })
 }
 
+/// Wrong receipt codes per address: this feature's own runtime state, registered in `app.rs`.
+pub struct TrackLimiter(pub crate::web::RateLimiter);
+
+fn limiter(req: &HttpRequest) -> AppResult<&crate::web::RateLimiter> {
+    req.app_data::<web::Data<TrackLimiter>>()
+        .map(|l| &l.get_ref().0)
+        .ok_or_else(|| AppError::Internal("receipt limiter not registered".into()))
+}
+
 /// Refuse when this address has tried too many wrong codes lately.
-fn check_track_rate(state: &AppState, req: &HttpRequest) -> AppResult<String> {
+fn check_track_rate(req: &HttpRequest) -> AppResult<String> {
     let key = client_ip(req).unwrap_or_default();
-    if state.track_limiter.blocked(&key) {
+    if limiter(req)?.blocked(&key) {
         return Err(AppError::TooManyRequests(
             "尝试次数过多，请 10 分钟后再试".into(),
         ));
@@ -380,12 +389,12 @@ async fn by_receipt(
     req: &HttpRequest,
     receipt: &str,
 ) -> AppResult<Option<Grievance>> {
-    let key = check_track_rate(state, req)?;
+    let key = check_track_rate(req)?;
     let r = receipt.to_string();
     match db::run(&state.pool, move |conn| service::load_by_receipt(conn, &r)).await {
         Ok(g) => Ok(Some(g)),
         Err(AppError::NotFound) => {
-            state.track_limiter.fail(&key);
+            limiter(req)?.fail(&key);
             Ok(None)
         }
         Err(e) => Err(e),

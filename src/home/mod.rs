@@ -5,12 +5,12 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use diesel::connection::SimpleConnection;
 
-use crate::app::AppState;
 use crate::auth::user::StaffUser;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::org::scope;
+use crate::state::AppState;
 use crate::web::{render, Ctx};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -165,7 +165,7 @@ pub struct LargeTextForm {
 
 /// Switch 长辈版 on or off for this account.
 async fn set_large_text(
-    state: web::Data<crate::app::AppState>,
+    state: web::Data<crate::state::AppState>,
     CurrentUser(user): CurrentUser,
     crate::auth::csrf::Form(f): crate::auth::csrf::Form<LargeTextForm>,
 ) -> AppResult<HttpResponse> {

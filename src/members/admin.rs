@@ -7,13 +7,13 @@ use serde::Deserialize;
 
 use super::model::{self, Member, MemberFilter, MemberRow};
 use super::service::{self, MemberForm};
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::csrf::Form;
 use crate::auth::user::StaffUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::org::{scope, OrgUnit, Role};
+use crate::state::AppState;
 use crate::web::{
     client_ip, redirect_flash, render, render_status, url_encode, Ctx, FieldErrors, Pager,
 };

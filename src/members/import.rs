@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use crate::app::AppState;
 use crate::audit::{self, Actor};
 use crate::auth::password::hash_blocking;
 use crate::config::HashCost;
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::org;
+use crate::state::AppState;
 
 use super::model::{self, MemberChanges};
 use super::service::{self, MemberForm};

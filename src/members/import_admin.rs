@@ -8,13 +8,13 @@ use askama::Template;
 use diesel::prelude::*;
 
 use super::import::{self, ImportLine, ImportRun};
-use crate::app::AppState;
 use crate::audit::{self, Actor};
 use crate::auth::csrf::Form;
 use crate::auth::user::StaffUser;
 use crate::db::schema::import_batches as ib;
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::upload::MultipartForm;
 use crate::web::{client_ip, redirect_flash, render, render_status, Ctx};
 

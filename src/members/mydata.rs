@@ -11,11 +11,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::user::CurrentUser;
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::client_ip;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -7,13 +7,13 @@ use askama::Template;
 
 use super::model::{self, Article, Category};
 use super::service::{self, ArticleForm};
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::csrf::Form;
 use crate::auth::user::{AdminUser, StaffUser};
 use crate::db;
 use crate::error::AppResult;
 use crate::org::{scope, OrgUnit};
+use crate::state::AppState;
 use crate::web::markdown::{self, SafeHtml};
 use crate::web::upload::MultipartForm;
 use crate::web::{client_ip, redirect_flash, render, render_status, Ctx, FieldErrors};

@@ -6,10 +6,10 @@ use serde::Deserialize;
 
 use super::model::{self, Article, ArticleCard, Category};
 use super::service;
-use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::markdown::{self, SafeHtml};
 use crate::web::redirect_flash;
 use crate::web::{render, Ctx, Pager};
@@ -118,6 +118,7 @@ fn opened_by_member(req: &actix_web::HttpRequest) -> bool {
 async fn show(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
+    views: web::Data<service::ViewCounter>,
     ctx: Ctx,
     CurrentUser(user): CurrentUser,
     path: web::Path<i32>,
@@ -140,8 +141,8 @@ async fn show(
         Ok((a, model::categories(conn)?, files, comments))
     })
     .await?;
-    state.views.hit(a.id);
-    a.view_count = a.view_count.saturating_add(state.views.pending(a.id));
+    views.hit(a.id);
+    a.view_count = a.view_count.saturating_add(views.pending(a.id));
     let category = categories
         .iter()
         .find(|c| c.id == a.category_id)

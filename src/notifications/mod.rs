@@ -5,12 +5,12 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::app::AppState;
 use crate::auth::csrf::Form;
 use crate::auth::CurrentUser;
 use crate::db::schema::notifications;
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::{redirect, redirect_flash, render, Ctx, Pager};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

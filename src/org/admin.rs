@@ -5,13 +5,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{model, scope, service, OrgUnit, UNIT_KINDS};
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::csrf::Form;
 use crate::auth::user::StaffUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::members::admin::ConfirmPage;
+use crate::state::AppState;
 use crate::web::{client_ip, redirect_flash, render, Ctx};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

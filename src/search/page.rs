@@ -7,13 +7,13 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use crate::activities::model::Activity;
-use crate::app::AppState;
 use crate::auth::{CurrentUser, User};
 use crate::db::dialect::{search as search_ids, SearchIndex};
 use crate::db::{self, DbConnection};
 use crate::error::AppResult;
 use crate::news::model::Article;
 use crate::showcase::model::Post;
+use crate::state::AppState;
 use crate::web::markdown::{self, SafeHtml};
 use crate::web::{render, Ctx};
 

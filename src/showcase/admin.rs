@@ -7,12 +7,12 @@ use serde::Deserialize;
 
 use super::model::Post;
 use super::service;
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::csrf::Form;
 use crate::auth::user::StaffUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::{client_ip, redirect_flash, render, Ctx};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -7,13 +7,13 @@ use serde::Deserialize;
 
 use super::model::{self, Post, CATEGORIES};
 use super::service::{self, PostForm, MAX_PHOTOS};
-use crate::app::AppState;
 use crate::auth::csrf::Form;
 use crate::auth::CurrentUser;
 use crate::comments::{self, Comment, Owner};
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::images::{self, model::ImageMeta};
+use crate::state::AppState;
 use crate::web::upload::MultipartForm;
 use crate::web::{redirect_flash, render, render_status, Ctx, FieldErrors, Pager};
 

@@ -7,13 +7,13 @@ use askama::Template;
 
 use super::model::{self, Survey};
 use super::service::{self, SurveyForm, Tally, VISIBILITIES};
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::csrf::Form;
 use crate::auth::user::StaffUser;
 use crate::db;
 use crate::error::AppResult;
 use crate::org::{scope, OrgUnit};
+use crate::state::AppState;
 use crate::web::{client_ip, redirect_flash, render, render_status, Ctx, FieldErrors};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -6,11 +6,11 @@ use askama::Template;
 
 use super::model::{self, Question, Survey};
 use super::service::{self, Posted, QuestionErrors, Tally};
-use crate::app::AppState;
 use crate::auth::csrf::Form;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::{redirect_flash, render, render_status, Ctx};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

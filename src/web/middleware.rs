@@ -23,7 +23,7 @@ pub async fn site(
     let is_static = req.path().starts_with("/static/");
     let had_flash = req.cookie(FLASH_COOKIE).is_some();
     let secure = req
-        .app_data::<actix_web::web::Data<crate::app::AppState>>()
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .is_some_and(|s| s.config.secure_cookies);
     let minted = if !is_static
         && req.cookie(PRE_COOKIE).is_none()
@@ -164,9 +164,11 @@ fn record_page_event(req: &actix_web::HttpRequest) {
     let Some((object, action)) = crate::engagement::page_event(req.path(), referer) else {
         return;
     };
-    if let Some(state) = req.app_data::<actix_web::web::Data<crate::app::AppState>>() {
+    let state = req.app_data::<actix_web::web::Data<crate::state::AppState>>();
+    let events = req.app_data::<actix_web::web::Data<crate::engagement::EventBuffer>>();
+    if let (Some(state), Some(events)) = (state, events) {
         let now = state.config.clock.now();
-        state.events.record(&user, req, object, action, now);
+        events.record(&user, req, object, action, now);
     }
 }
 

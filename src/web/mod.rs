@@ -249,7 +249,7 @@ impl Pager {
 /// Client address for the audit log (X-Forwarded-For from the load balancer, else the peer).
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
     let trusted = req
-        .app_data::<actix_web::web::Data<crate::app::AppState>>()
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .map(|s| s.config.trusted_proxies.as_slice())
         .unwrap_or_default();
     client_addr(req.peer_addr().map(|a| a.ip()), req.headers(), trusted).map(|a| a.to_string())

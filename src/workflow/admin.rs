@@ -7,12 +7,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::calendar::{self, CalendarDay};
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::csrf::Form;
 use crate::auth::user::AdminUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::{client_ip, redirect_flash, render, render_status, Ctx};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -8,12 +8,11 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
-use actix_web::web;
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use zhijia::config::{Clock, Config, HashCost};
 use zhijia::db::DbUrl;
-use zhijia::AppState;
+use zhijia::Instance;
 
 pub struct Resp {
     pub status: StatusCode,
@@ -207,7 +206,8 @@ pub fn test_config(database: DbUrl) -> Config {
 
 pub struct TestApp<S> {
     pub svc: S,
-    pub state: web::Data<AppState>,
+    /// The shared state (derefs to `AppState`) and each feature's runtime state.
+    pub state: Instance,
     pub cookies: HashMap<String, String>,
     /// Set by tests that expect their session to end (revoked, disabled, timed out) and then
     /// post as an anonymous browser; otherwise a post after a lost session fails the test,
