@@ -84,6 +84,31 @@ async fn repeated_failures_throttle_that_account_only_and_wear_off() {
     app.login_ok("demo-member").await;
 }
 
+/// A counter forgets its failures 24 hours after the last one, not a minute earlier.
+#[actix_web::test]
+async fn failure_counts_expire_24_hours_after_the_last_failure_and_not_before() {
+    let mut app = spawn_demo().await;
+    for _ in 0..5 {
+        app.login("ghost-24h", "x-wrong-x").await.assert_status(422);
+    }
+    app.login("ghost-24h", "x-wrong-x")
+        .await
+        .assert_status(429)
+        .assert_contains("登录失败次数过多");
+    // A minute short of 24 hours on: the wait is long over, but the count still stands
+    // (5 → 6), so the attempt right after this one waits again. (The test clock ticks with
+    // real time too, so the exact 24-hour instant cannot be hit.)
+    app.state.config.clock.advance(24 * 3600 - 60);
+    app.login("ghost-24h", "x-wrong-x").await.assert_status(422);
+    app.login("ghost-24h", "x-wrong-x").await.assert_status(429);
+    // A second later than 24 hours after the last failure, the count starts from zero: a few
+    // more mistakes in a row are checked again without waiting.
+    app.state.config.clock.advance(24 * 3600 + 1);
+    for _ in 0..4 {
+        app.login("ghost-24h", "x-wrong-x").await.assert_status(422);
+    }
+}
+
 #[actix_web::test]
 async fn unknown_accounts_are_throttled_like_real_ones() {
     let mut app = spawn_demo().await;
