@@ -9,7 +9,9 @@ use diesel::prelude::*;
 use crate::db::schema::attachments;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
-use crate::web::upload::TypedFile;
+
+/// An uploaded file as checked: its name, the type its bytes show, and the bytes.
+pub type TypedFile = (String, &'static str, Vec<u8>);
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = attachments)]
@@ -83,7 +85,7 @@ pub fn data(
 
 /// Send an attachment: download only, never rendered as a page of ours.
 pub fn response(filename: &str, content_type: &str, data: Vec<u8>) -> HttpResponse {
-    let encoded = crate::web::url_encode(filename).replace('/', "%2F");
+    let encoded = crate::text::url_encode(filename).replace('/', "%2F");
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, content_type.to_string()))
         .insert_header((
@@ -98,7 +100,7 @@ pub fn response(filename: &str, content_type: &str, data: Vec<u8>) -> HttpRespon
 /// `errors` under "files" and no file is returned then.
 pub async fn case_files(
     mp: crate::web::upload::MultipartForm,
-    errors: &mut crate::web::FieldErrors,
+    errors: &mut crate::forms::FieldErrors,
     anonymous: bool,
 ) -> AppResult<Vec<TypedFile>> {
     let files = mp.typed_files(errors);

@@ -104,7 +104,7 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         if let AppError::Unauthorized { next } = self {
-            let loc = format!("/login?next={}", crate::web::url_encode(next));
+            let loc = format!("/login?next={}", crate::text::url_encode(next));
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, loc))
                 .finish();

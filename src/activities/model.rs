@@ -44,13 +44,13 @@ impl Activity {
         self.capacity.saturating_sub(self.confirmed_count).max(0)
     }
     pub fn when(&self) -> String {
-        let start = crate::web::beijing(&self.starts_at, "%Y-%m-%d %H:%M");
-        let same_day = crate::web::beijing(&self.starts_at, "%Y-%m-%d")
-            == crate::web::beijing(&self.ends_at, "%Y-%m-%d");
+        let start = crate::time::beijing(&self.starts_at, "%Y-%m-%d %H:%M");
+        let same_day = crate::time::beijing(&self.starts_at, "%Y-%m-%d")
+            == crate::time::beijing(&self.ends_at, "%Y-%m-%d");
         let end = if same_day {
-            crate::web::beijing(&self.ends_at, "%H:%M")
+            crate::time::beijing(&self.ends_at, "%H:%M")
         } else {
-            crate::web::beijing(&self.ends_at, "%Y-%m-%d %H:%M")
+            crate::time::beijing(&self.ends_at, "%Y-%m-%d %H:%M")
         };
         format!("{start} – {end}")
     }
@@ -69,8 +69,8 @@ impl Activity {
     pub fn signup_window(&self) -> String {
         format!(
             "{} 至 {}",
-            crate::web::beijing(&self.signup_opens_at, "%m-%d %H:%M"),
-            crate::web::beijing(&self.signup_closes_at, "%m-%d %H:%M")
+            crate::time::beijing(&self.signup_opens_at, "%m-%d %H:%M"),
+            crate::time::beijing(&self.signup_closes_at, "%m-%d %H:%M")
         )
     }
     pub fn signup_open(&self, now: &NaiveDateTime) -> bool {
@@ -288,7 +288,7 @@ impl Signup {
     }
     pub fn checkin_time(&self) -> String {
         self.checked_in_at
-            .map(|t| crate::web::beijing(&t, "%m-%d %H:%M"))
+            .map(|t| crate::time::beijing(&t, "%m-%d %H:%M"))
             .unwrap_or_default()
     }
 }

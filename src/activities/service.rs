@@ -9,8 +9,8 @@ use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
+use crate::forms::FieldErrors;
 use crate::org::{self, scope};
-use crate::web::FieldErrors;
 
 /// The check-in QR code changes every 30 s; a token older than 60 s is refused.
 pub const TOKEN_STEP_SECS: i64 = 30;

@@ -272,7 +272,7 @@ pub struct AuditEntry {
 
 impl AuditEntry {
     pub fn when(&self) -> String {
-        crate::web::beijing(&self.at, "%Y-%m-%d %H:%M:%S")
+        crate::time::beijing(&self.at, "%Y-%m-%d %H:%M:%S")
     }
 }
 
@@ -414,10 +414,10 @@ pub fn search(
     filter: &AuditFilter,
     unit_ids: Option<&[i32]>,
     per_page: i64,
-) -> AppResult<(Vec<AuditEntry>, crate::web::Pager)> {
+) -> AppResult<(Vec<AuditEntry>, crate::forms::Pager)> {
     let build = |f: &AuditFilter| {
         let mut q = audit_log::table.into_boxed();
-        let actor = crate::web::clean_search(&f.actor);
+        let actor = crate::text::clean_search(&f.actor);
         if !actor.is_empty() {
             q = q.filter(audit_log::actor_name.like(format!("%{actor}%")));
         }
@@ -437,7 +437,7 @@ pub fn search(
         q
     };
     let total: i64 = build(filter).count().get_result(conn)?;
-    let pager = crate::web::Pager::new(filter.page, per_page, total);
+    let pager = crate::forms::Pager::new(filter.page, per_page, total);
     let rows = build(filter)
         .order(audit_log::id.desc())
         .limit(pager.per_page)

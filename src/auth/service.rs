@@ -41,7 +41,7 @@ fn delay_beyond(failures: i32, free: i32) -> Duration {
 
 /// Normalised form of what was typed in the account box.
 pub fn normalize_identifier(raw: &str) -> String {
-    let s = crate::web::to_halfwidth(raw).trim().to_string();
+    let s = crate::text::to_halfwidth(raw).trim().to_string();
     match crate::members::service::normalize_phone(&s) {
         Ok(Some(p)) => p,
         _ => s,

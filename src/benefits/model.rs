@@ -245,7 +245,7 @@ impl BenefitRequest {
             .collect()
     }
     pub fn filed_on(&self) -> String {
-        crate::web::date_of(&self.created_at)
+        crate::time::date_of(&self.created_at)
     }
 }
 
@@ -282,7 +282,7 @@ pub struct BenefitEvent {
 
 impl BenefitEvent {
     pub fn when(&self) -> String {
-        crate::web::beijing(&self.created_at, "%Y-%m-%d %H:%M")
+        crate::time::beijing(&self.created_at, "%Y-%m-%d %H:%M")
     }
     pub fn headline(&self) -> String {
         match (self.kind.as_str(), self.to_state.as_deref()) {

@@ -11,9 +11,10 @@ use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
+use crate::forms::FieldErrors;
 use crate::notifications::notify;
 use crate::org::{self, Role};
-use crate::web::{to_halfwidth, FieldErrors};
+use crate::text::to_halfwidth;
 use crate::workflow::{self, By, Flow, Transition};
 
 pub static FLOW: Flow<State, Action> = Flow {
@@ -150,7 +151,7 @@ pub struct ApplyForm {
     pub submit_token: String,
 }
 
-pub use crate::web::upload::TypedFile as File;
+pub use crate::attachments::TypedFile as File;
 
 /// Apply for an item. Returns the request id, or field errors for the form.
 pub fn apply(
@@ -634,7 +635,7 @@ pub fn payout_xlsx(rows: &[PayoutRow]) -> AppResult<Vec<u8>> {
         let approved = r
             .req
             .approved_at
-            .map(|a| crate::web::beijing(&a, "%Y-%m-%d"))
+            .map(|a| crate::time::beijing(&a, "%Y-%m-%d"))
             .unwrap_or_default();
         ws.write_string(row, 6, &approved).map_err(err)?;
         total = total.saturating_add(r.req.amount_fen);

@@ -64,7 +64,7 @@ pub struct Comment {
 
 impl Comment {
     pub fn when(&self) -> String {
-        crate::web::beijing(&self.created_at, "%m-%d %H:%M")
+        crate::time::beijing(&self.created_at, "%m-%d %H:%M")
     }
     pub fn owner_url(&self) -> String {
         Owner::from_parts(&self.owner_type, self.owner_id).map_or_else(String::new, Owner::url)

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use crate::db::schema::{grievance_events, grievances};
 use crate::db::DbConnection;
 use crate::error::AppResult;
-use crate::web::Pager;
+use crate::forms::Pager;
 
 pub const CATEGORIES: &[(&str, &str)] = &[
     ("pay", "劳动报酬"),
@@ -123,13 +123,13 @@ impl Grievance {
     }
 
     pub fn filed_on(&self) -> String {
-        crate::web::date_of(&self.created_at)
+        crate::time::date_of(&self.created_at)
     }
 
     /// The deadline in Beijing time, with `fmt`, while the case is open.
     pub fn due_label(&self, fmt: &str) -> String {
         match self.due_at {
-            Some(d) if self.is_open() => crate::web::beijing(&d, fmt),
+            Some(d) if self.is_open() => crate::time::beijing(&d, fmt),
             _ => String::new(),
         }
     }
@@ -212,9 +212,9 @@ impl GrievanceEvent {
     /// Date and time; the date alone for entries stored date-only (anonymous side).
     pub fn when(&self) -> String {
         if self.created_at.time() == chrono::NaiveTime::MIN {
-            crate::web::date_of(&self.created_at)
+            crate::time::date_of(&self.created_at)
         } else {
-            crate::web::beijing(&self.created_at, "%Y-%m-%d %H:%M")
+            crate::time::beijing(&self.created_at, "%Y-%m-%d %H:%M")
         }
     }
 

@@ -11,9 +11,9 @@ use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
+use crate::forms::FieldErrors;
 use crate::notifications::notify;
 use crate::org::{self, scope};
-use crate::web::FieldErrors;
 use crate::workflow::calendar::Calendar;
 use crate::workflow::{self, date_only, By, Flow, Transition};
 
@@ -127,7 +127,7 @@ pub struct SubmitForm {
     pub submit_token: String,
 }
 
-pub use crate::web::upload::TypedFile as File;
+pub use crate::attachments::TypedFile as File;
 
 fn required(
     errors: &mut FieldErrors,
@@ -184,7 +184,7 @@ pub enum Submitted {
 
 /// Normalise a typed receipt: Crockford base32, dashes and spaces ignored, I/L→1, O→0.
 pub fn normalize_receipt(raw: &str) -> String {
-    crate::web::to_halfwidth(raw)
+    crate::text::to_halfwidth(raw)
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| match c.to_ascii_uppercase() {
@@ -631,7 +631,7 @@ pub fn case_rows(
     filter: &model::CaseFilter,
     open_only: bool,
     now: NaiveDateTime,
-) -> AppResult<(Vec<CaseRow>, crate::web::Pager, Vec<org::OrgUnit>)> {
+) -> AppResult<(Vec<CaseRow>, crate::forms::Pager, Vec<org::OrgUnit>)> {
     let units = scope::managed_units(conn, user)?;
     let ids: Option<Vec<i32>> = (!user.is_admin).then(|| units.iter().map(|u| u.id).collect());
     let (cases, pager) = model::search(conn, ids.as_deref(), user.id, filter, open_only, now, 20)?;

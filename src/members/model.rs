@@ -185,7 +185,7 @@ pub fn search(
     unit_ids: Option<&[i32]>,
     filter: &MemberFilter,
     per_page: i64,
-) -> AppResult<(Vec<MemberRow>, crate::web::Pager)> {
+) -> AppResult<(Vec<MemberRow>, crate::forms::Pager)> {
     let build = || {
         let mut q = members::table.into_boxed();
         if let Some(ids) = unit_ids {
@@ -194,7 +194,7 @@ pub fn search(
         if let Some(u) = filter.unit {
             q = q.filter(members::unit_id.eq(u));
         }
-        let text = crate::web::clean_search(&filter.q);
+        let text = crate::text::clean_search(&filter.q);
         if !text.is_empty() {
             let pat = format!("%{text}%");
             q = q.filter(
@@ -207,7 +207,7 @@ pub fn search(
         q
     };
     let total: i64 = build().count().get_result(conn)?;
-    let pager = crate::web::Pager::new(filter.page, per_page, total);
+    let pager = crate::forms::Pager::new(filter.page, per_page, total);
     let rows: Vec<Member> = build()
         .order(members::employee_no.asc())
         .limit(pager.per_page)

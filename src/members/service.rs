@@ -7,8 +7,9 @@ use crate::audit::{self, Actor};
 use crate::auth::{session, User};
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
+use crate::forms::FieldErrors;
 use crate::org::{self, scope, Role};
-use crate::web::{to_halfwidth, FieldErrors};
+use crate::text::to_halfwidth;
 
 use super::model::{self, Member, MemberChanges, NewMember};
 

@@ -51,13 +51,13 @@ pub struct ArticleCard {
 
 impl ArticleCard {
     pub fn published_on(&self) -> String {
-        crate::web::beijing(&self.publish_at, "%Y-%m-%d")
+        crate::time::beijing(&self.publish_at, "%Y-%m-%d")
     }
 }
 
 impl Article {
     pub fn published_on(&self) -> String {
-        crate::web::beijing(&self.publish_at, "%Y-%m-%d")
+        crate::time::beijing(&self.publish_at, "%Y-%m-%d")
     }
     pub fn is_live(&self, now: NaiveDateTime) -> bool {
         !self.draft && self.publish_at <= now

@@ -8,8 +8,8 @@ use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
+use crate::forms::FieldErrors;
 use crate::org::{self, scope};
-use crate::web::FieldErrors;
 
 use crate::org::scope::ancestors;
 
@@ -230,7 +230,7 @@ pub fn add_files(
     actor: &Actor,
     id: i32,
     cover: Option<&crate::images::Processed>,
-    files: &[crate::web::upload::TypedFile],
+    files: &[crate::attachments::TypedFile],
 ) -> AppResult<()> {
     write_tx(conn, |conn| {
         let a = load_for_staff(conn, user, id)?;

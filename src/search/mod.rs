@@ -24,7 +24,7 @@ fn is_combining(c: char) -> bool {
 
 /// Tokens of `text`, in order, space-separable.
 pub fn tokens(text: &str) -> Vec<String> {
-    let text = crate::web::to_halfwidth(text);
+    let text = crate::text::to_halfwidth(text);
     let mut out = Vec::new();
     let mut cjk: Vec<char> = Vec::new();
     let mut word = String::new();

@@ -50,7 +50,7 @@ impl Post {
         self.status.label()
     }
     pub fn date(&self) -> String {
-        crate::web::beijing(&self.created_at, "%Y-%m-%d")
+        crate::time::beijing(&self.created_at, "%Y-%m-%d")
     }
     /// The story's first line, shortened, for cards and search results.
     pub fn excerpt(&self) -> String {

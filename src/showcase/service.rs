@@ -9,9 +9,9 @@ use crate::auth::User;
 use crate::comments::{self, Owner};
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
+use crate::forms::FieldErrors;
 use crate::images::{self, Processed};
 use crate::org::scope;
-use crate::web::FieldErrors;
 use crate::workflow::CONFLICT;
 
 pub const MAX_PHOTOS: usize = 9;

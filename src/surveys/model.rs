@@ -37,8 +37,8 @@ impl Survey {
     pub fn period(&self) -> String {
         format!(
             "{} 至 {}",
-            crate::web::beijing(&self.opens_at, "%m-%d %H:%M"),
-            crate::web::beijing(&self.closes_at, "%m-%d %H:%M")
+            crate::time::beijing(&self.opens_at, "%m-%d %H:%M"),
+            crate::time::beijing(&self.closes_at, "%m-%d %H:%M")
         )
     }
     pub fn visibility_label(&self) -> &'static str {

@@ -11,8 +11,8 @@ use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
+use crate::forms::FieldErrors;
 use crate::org::{self, scope};
-use crate::web::FieldErrors;
 
 pub const VISIBILITIES: [(&str, &str); 3] = [
     ("after_answer", "提交后可看结果"),
