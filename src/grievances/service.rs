@@ -227,26 +227,9 @@ pub fn submit(
             });
         }
         let public_ref = new_public_ref(conn, now)?;
-        let (unit, handler, at, receipt) = if form.anonymous {
-            let unit_id: i32 = form
-                .unit_id
-                .parse()
-                .map_err(|_| AppError::Validation("请选择受理的工会组织".into()))?;
-            let unit = org::model::find(conn, unit_id)?
-                .filter(|u| !u.disabled)
-                .ok_or_else(|| AppError::Validation("请选择受理的工会组织".into()))?;
-            (
-                unit,
-                None,
-                date_only(now),
-                Some(crate::auth::random_token(10)),
-            )
-        } else {
-            let unit = org::model::find(conn, user.unit_id)?.ok_or(AppError::NotFound)?;
-            let member = crate::members::model::find(conn, user.id)?.ok_or(AppError::NotFound)?;
-            (unit, member.grid_cadre_id, now, None)
-        };
-        let hash = receipt.as_deref().map(receipt_hash);
+        let intake = intake(conn, user, form, now)?;
+        let at = intake.at;
+        let hash = intake.receipt.as_deref().map(receipt_hash);
         let id = model::insert(
             conn,
             &NewGrievance {
@@ -254,8 +237,8 @@ pub fn submit(
                 anonymous: form.anonymous,
                 receipt_hash: hash.as_deref(),
                 submit_token: &form.submit_token,
-                unit_id: unit.id,
-                handler_id: handler,
+                unit_id: intake.unit.id,
+                handler_id: intake.handler,
                 category: &form.category,
                 title: form.title.trim(),
                 description: form.description.trim(),
@@ -272,9 +255,9 @@ pub fn submit(
             },
         )?;
         let author = if form.anonymous {
-            "匿名会员".to_string()
+            "匿名会员"
         } else {
-            user.name.clone()
+            user.name.as_str()
         };
         model::insert_event(
             conn,
@@ -284,7 +267,7 @@ pub fn submit(
                 from_state: None,
                 to_state: Some(State::Submitted.as_str()),
                 author_id: (!form.anonymous).then_some(user.id),
-                author_label: &author,
+                author_label: author,
                 body: "",
                 internal: false,
                 created_at: at,
@@ -293,43 +276,103 @@ pub fn submit(
         for (name, mime, data) in files {
             model::insert_attachment(conn, id, name, mime, data, at)?;
         }
-        if form.anonymous {
-            audit::record_anonymous(
-                conn,
-                Some(unit.id),
-                "grievance.submit",
-                ("grievance", &public_ref),
-                model::category_label(&form.category),
-                now,
-            )?;
-        } else {
-            audit::record_as(
-                conn,
-                &Actor::user(user, None, now),
-                Some(unit.id),
-                "grievance.submit",
-                ("grievance", Some(&public_ref)),
-                model::category_label(&form.category),
-            )?;
-        }
-        let recipients = match handler {
-            Some(h) => vec![h],
-            None => scope::responsible_cadres(conn, &unit)?,
-        };
-        for r in recipients {
-            notify(
-                conn,
-                r,
-                &format!("新的维权申诉：{}", form.title.trim()),
-                &format!("/admin/grievances/{public_ref}"),
-                at,
-            )?;
-        }
-        Ok(match receipt {
+        announce(conn, user, form, &intake, &public_ref, now)?;
+        Ok(match intake.receipt {
             Some(r) => Submitted::Anonymous(r),
             None => Submitted::Named(public_ref),
         })
     })
+}
+
+/// Where a new case goes and how it is stamped.
+struct Intake {
+    unit: org::OrgUnit,
+    /// The member's grid cadre, who handles their named cases first.
+    handler: Option<i32>,
+    /// The filing time as stored: the day only for an anonymous case.
+    at: NaiveDateTime,
+    /// The receipt code shown once for an anonymous case.
+    receipt: Option<String>,
+}
+
+/// A named case goes to the member's own unit and grid cadre; an anonymous one to the unit
+/// the member chose, with no handler, stamped with the day only, and a receipt code.
+fn intake(
+    conn: &mut DbConnection,
+    user: &User,
+    form: &SubmitForm,
+    now: NaiveDateTime,
+) -> AppResult<Intake> {
+    if form.anonymous {
+        let unit = form
+            .unit_id
+            .parse::<i32>()
+            .ok()
+            .map(|id| org::model::find(conn, id))
+            .transpose()?
+            .flatten()
+            .filter(|u| !u.disabled)
+            .ok_or_else(|| AppError::Validation("请选择受理的工会组织".into()))?;
+        return Ok(Intake {
+            unit,
+            handler: None,
+            at: date_only(now),
+            receipt: Some(crate::auth::random_token(10)),
+        });
+    }
+    let unit = org::model::find(conn, user.unit_id)?.ok_or(AppError::NotFound)?;
+    let member = crate::members::model::find(conn, user.id)?.ok_or(AppError::NotFound)?;
+    Ok(Intake {
+        unit,
+        handler: member.grid_cadre_id,
+        at: now,
+        receipt: None,
+    })
+}
+
+/// Audit the filing (late and date-only when anonymous) and tell the cadres who handle it.
+fn announce(
+    conn: &mut DbConnection,
+    user: &User,
+    form: &SubmitForm,
+    intake: &Intake,
+    public_ref: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let category = model::category_label(&form.category);
+    if form.anonymous {
+        audit::record_anonymous(
+            conn,
+            Some(intake.unit.id),
+            "grievance.submit",
+            ("grievance", public_ref),
+            category,
+            now,
+        )?;
+    } else {
+        audit::record_as(
+            conn,
+            &Actor::user(user, None, now),
+            Some(intake.unit.id),
+            "grievance.submit",
+            ("grievance", Some(public_ref)),
+            category,
+        )?;
+    }
+    let recipients = match intake.handler {
+        Some(h) => vec![h],
+        None => scope::responsible_cadres(conn, &intake.unit)?,
+    };
+    for r in recipients {
+        notify(
+            conn,
+            r,
+            &format!("新的维权申诉：{}", form.title.trim()),
+            &format!("/admin/grievances/{public_ref}"),
+            intake.at,
+        )?;
+    }
+    Ok(())
 }
 
 /// A new public reference: `WQ-`, the Beijing year, five random Crockford base32 characters
