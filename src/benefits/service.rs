@@ -153,6 +153,93 @@ pub struct ApplyForm {
 
 pub use crate::attachments::TypedFile as File;
 
+/// An application as checked: the amount in fen, the event it is for, and the details
+/// (one `label\tvalue` line per field).
+struct Checked {
+    amount: i64,
+    event: String,
+    details: String,
+}
+
+/// Every check of an application form, each failure a message by its field.
+fn check_application(
+    conn: &mut DbConnection,
+    user: &User,
+    item: &BenefitItem,
+    form: &ApplyForm,
+    file_count: usize,
+    now: NaiveDateTime,
+) -> AppResult<Result<Checked, FieldErrors>> {
+    let mut errors = FieldErrors::default();
+    if let Some(why) = unavailable_reason(conn, user, item, now)? {
+        errors.add("item", format!("不能申请：{why}"));
+        return Ok(Err(errors));
+    }
+    let amount = if item.is_fixed() {
+        item.amount_fen
+    } else {
+        match parse_amount(&form.amount) {
+            Ok(a) if a > item.amount_fen => {
+                errors.add(
+                    "amount",
+                    format!("金额不能超过 {} 元", model::yuan(item.amount_fen)),
+                );
+                0
+            }
+            Ok(a) => a,
+            Err(e) => {
+                errors.add("amount", e);
+                0
+            }
+        }
+    };
+    let event = form.event.trim().to_string();
+    if item.per_event() {
+        if event.is_empty() {
+            errors.add(
+                "event",
+                "请填写事由（如病种、事件），同一事由每年只能申请一次",
+            );
+        } else if event.chars().count() > 60 {
+            errors.add("event", "事由不能超过 60 字");
+        } else if model::live_count(conn, user.id, item.id, now.year(), Some(&event))? > 0 {
+            errors.add(
+                "event",
+                format!("“{event}”今年已申请过，同一事由每年只能申请一次"),
+            );
+        }
+    }
+    let mut details = String::new();
+    for (i, label) in item.fields().iter().enumerate() {
+        let v = form
+            .values
+            .get(i)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default();
+        if v.is_empty() {
+            errors.add("fields", format!("请填写“{label}”"));
+        } else if v.chars().count() > 500 {
+            errors.add("fields", format!("“{label}”不能超过 500 字"));
+        }
+        details.push_str(&format!(
+            "{label}\t{}\n",
+            v.replace('\t', " ").replace('\n', "\\n")
+        ));
+    }
+    let needed = item.attachments();
+    if file_count < needed.len() {
+        errors.add("files", format!("请上传所需材料：{}", needed.join("、")));
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    Ok(Ok(Checked {
+        amount,
+        event,
+        details,
+    }))
+}
+
 /// Apply for an item. Returns the request id, or field errors for the form.
 pub fn apply(
     conn: &mut DbConnection,
@@ -167,70 +254,14 @@ pub fn apply(
             return Ok(Ok(id));
         }
         let item = model::item(conn, item_id)?.ok_or(AppError::NotFound)?;
-        let mut errors = FieldErrors::default();
-        if let Some(why) = unavailable_reason(conn, user, &item, now)? {
-            errors.add("item", format!("不能申请：{why}"));
-            return Ok(Err(errors));
-        }
-        let amount = if item.is_fixed() {
-            item.amount_fen
-        } else {
-            match parse_amount(&form.amount) {
-                Ok(a) if a > item.amount_fen => {
-                    errors.add(
-                        "amount",
-                        format!("金额不能超过 {} 元", model::yuan(item.amount_fen)),
-                    );
-                    0
-                }
-                Ok(a) => a,
-                Err(e) => {
-                    errors.add("amount", e);
-                    0
-                }
-            }
+        let Checked {
+            amount,
+            event,
+            details,
+        } = match check_application(conn, user, &item, form, files.len(), now)? {
+            Ok(c) => c,
+            Err(errors) => return Ok(Err(errors)),
         };
-        let event = form.event.trim().to_string();
-        if item.per_event() {
-            if event.is_empty() {
-                errors.add(
-                    "event",
-                    "请填写事由（如病种、事件），同一事由每年只能申请一次",
-                );
-            } else if event.chars().count() > 60 {
-                errors.add("event", "事由不能超过 60 字");
-            } else if model::live_count(conn, user.id, item.id, now.year(), Some(&event))? > 0 {
-                errors.add(
-                    "event",
-                    format!("“{event}”今年已申请过，同一事由每年只能申请一次"),
-                );
-            }
-        }
-        let fields = item.fields();
-        let mut details = String::new();
-        for (i, label) in fields.iter().enumerate() {
-            let v = form
-                .values
-                .get(i)
-                .map(|v| v.trim().to_string())
-                .unwrap_or_default();
-            if v.is_empty() {
-                errors.add("fields", format!("请填写“{label}”"));
-            } else if v.chars().count() > 500 {
-                errors.add("fields", format!("“{label}”不能超过 500 字"));
-            }
-            details.push_str(&format!(
-                "{label}\t{}\n",
-                v.replace('\t', " ").replace('\n', "\\n")
-            ));
-        }
-        let needed = item.attachments();
-        if files.len() < needed.len() {
-            errors.add("files", format!("请上传所需材料：{}", needed.join("、")));
-        }
-        if !errors.is_empty() {
-            return Ok(Err(errors));
-        }
         let chain = item.chain_for(amount).join(",");
         let id = model::insert_request(
             conn,
