@@ -322,7 +322,7 @@ async fn a_rejection_carries_its_reason() {
 }
 
 #[actix_web::test]
-async fn an_approval_that_would_overspend_the_budget_is_refused() {
+async fn an_approval_that_would_overspend_the_budget_is_refused_and_one_that_uses_it_up_passes() {
     let mut app = spawn_demo().await;
     let sub1 = zhijia::org::model::find_by_name(&mut app.conn(), "第一工程公司工会").unwrap()[0].id;
     let year = chrono::Datelike::year(&app.state.config.clock.now());
@@ -356,6 +356,33 @@ async fn an_approval_that_would_overspend_the_budget_is_refused() {
     assert_eq!(req(&mut app.conn(), id).state, model::State::Submitted);
     let page = app.get("/admin/benefits/budgets").await;
     page.assert_status(200).assert_contains("普惠");
+    // A request that uses the budget up to the last fen is approved.
+    let (committed, paid) = model::budget_use(&mut app.conn(), b.id).unwrap();
+    model::set_budget(&mut app.conn(), sub1, year, "perk", committed + 30000, now).unwrap();
+    decide(&mut app, id, "approve", "").await.assert_status(303);
+    assert_eq!(req(&mut app.conn(), id).state, model::State::Approved);
+    assert_eq!(
+        model::budget_use(&mut app.conn(), b.id).unwrap(),
+        (committed + 30000, paid),
+        "approved counts as committed, not yet as paid"
+    );
+    // Once finance pays it, it counts as paid too.
+    app.logout().await;
+    app.login_ok("demo-finance").await;
+    app.post(
+        "/admin/benefits/payouts",
+        &[
+            ("id", id.to_string().as_str()),
+            ("reference", "FK-BUDGET-1"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(req(&mut app.conn(), id).state, model::State::Paid);
+    assert_eq!(
+        model::budget_use(&mut app.conn(), b.id).unwrap(),
+        (committed + 30000, paid + 30000)
+    );
 }
 
 #[actix_web::test]
