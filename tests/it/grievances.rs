@@ -1089,11 +1089,28 @@ async fn admins_enter_holidays_on_the_calendar_page_and_cadres_cannot() {
     assert_eq!(app.count("calendar_days WHERE day = '2026-10-01'"), 1);
     app.logout().await;
     app.login_ok("demo-admin").await;
-    app.get("/admin/settings/calendar")
-        .await
-        .assert_status(200)
-        .assert_contains("2026-10-10")
-        .assert_contains("调休上班");
+    // Each entered day with its weekday and kind: 1 October 2026 (a Thursday) off, Saturday
+    // 10 October worked.
+    let page = app.get("/admin/settings/calendar").await;
+    page.assert_status(200);
+    let row = |day: &str| -> String {
+        let cell = format!("class=\"nowrap\">{day}</td>");
+        let at = page
+            .body
+            .find(&cell)
+            .unwrap_or_else(|| panic!("{day} is listed"));
+        let end = page.body[at..].find("</tr>").unwrap() + at;
+        page.body[at..end].to_string()
+    };
+    let oct1 = row("2026-10-01");
+    assert!(oct1.contains("<td data-label=\"星期\">周四</td>"), "{oct1}");
+    assert!(oct1.contains("badge-off\">放假</span>"), "{oct1}");
+    let oct10 = row("2026-10-10");
+    assert!(
+        oct10.contains("<td data-label=\"星期\">周六</td>"),
+        "{oct10}"
+    );
+    assert!(oct10.contains("\"badge\">调休上班</span>"), "{oct10}");
     app.post(
         "/admin/settings/calendar",
         &[("lines", "2027-02-08,休,春节\n2027-13-01,休\n2027-02-20,玩")],
