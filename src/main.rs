@@ -49,24 +49,7 @@ fn run(cli: Cli) -> AppResult<()> {
                     name,
                     password,
                 },
-        } => {
-            let state = zhijia::build_state(config)?;
-            let generated = password.is_none();
-            let password = password.unwrap_or_else(|| zhijia::auth::random_token(10));
-            if let Some(r) = zhijia::auth::password::weak_password_reason(&password, &employee_no) {
-                return Err(AppError::Validation(format!("password refused: {r}")));
-            }
-            let hash = zhijia::auth::password::hash_blocking(state.config.hash_cost, &password)?;
-            let now = state.config.clock.now();
-            let mut conn = state.pool.get()?;
-            let id =
-                zhijia::auth::service::create_admin(&mut conn, &employee_no, &name, &hash, now)?;
-            println!("administrator {employee_no} created (id {id})");
-            if generated {
-                println!("password: {password}");
-            }
-            Ok(())
-        }
+        } => create_admin(config, &employee_no, &name, password),
         Command::ImportMembers { file } => {
             let state = zhijia::build_state(config)?;
             let report = members::import::import_file(&state, &file)?;
@@ -88,74 +71,8 @@ fn run(cli: Cli) -> AppResult<()> {
             }
             Ok(())
         }
-        Command::Check { repair } => {
-            let pool = db::build_pool(&config.database, 2)?;
-            let mut conn = pool.get()?;
-            db::migrate(&mut conn)?;
-            let found = zhijia::invariants::check(&mut conn)?;
-            for v in &found {
-                println!("{v}{}", if v.repairable { " (repairable)" } else { "" });
-            }
-            if repair && found.iter().any(|v| v.repairable) {
-                let actor = zhijia::audit::Actor {
-                    id: None,
-                    name: "zhijia check --repair".into(),
-                    ip: None,
-                    now: config.clock.now(),
-                };
-                let fixed = zhijia::invariants::repair(&mut conn, &actor)?;
-                println!("repaired {} count(s)", fixed.len());
-                let left = zhijia::invariants::check(&mut conn)?;
-                println!("{} problem(s) left", left.len());
-                return if left.is_empty() {
-                    Ok(())
-                } else {
-                    Err(AppError::Validation(format!(
-                        "{} problem(s) left",
-                        left.len()
-                    )))
-                };
-            }
-            if found.is_empty() {
-                println!("all invariants hold");
-                Ok(())
-            } else {
-                Err(AppError::Validation(format!(
-                    "{} problem(s) found; `zhijia check --repair` recomputes the repairable ones",
-                    found.len()
-                )))
-            }
-        }
-        Command::ForecastBacktest { held_out } => {
-            let pool = db::build_pool(&config.database, 2)?;
-            let mut conn = pool.get()?;
-            db::migrate(&mut conn)?;
-            let now = config.clock.now();
-            let started = std::time::Instant::now();
-            let h = zhijia::forecast::history::History::load(&mut conn, now)?;
-            let n = h.rows.len();
-            if n < 20 {
-                return Err(AppError::Validation(format!(
-                    "only {n} past activities: the backtest needs at least 20 (try `zhijia demo` first)"
-                )));
-            }
-            let k = held_out
-                .unwrap_or_else(|| zhijia::forecast::handlers::held_out_for(n))
-                .min(n.saturating_sub(10));
-            let pairs: usize = h.rows.iter().map(|r| r.invited.len()).sum();
-            println!("history: {n} past activities, {pairs} member × activity pairs");
-            println!(
-                "training on the oldest {}, predicting the most recent {k} in time order…",
-                n.saturating_sub(k)
-            );
-            let bt = zhijia::forecast::backtest(&h, k, now);
-            println!(
-                "done in {:.2} s; 80% intervals: normal approximation, half-width calibrated on the training activities",
-                started.elapsed().as_secs_f64()
-            );
-            println!("{}", bt.line());
-            Ok(())
-        }
+        Command::Check { repair } => check(&config, repair),
+        Command::ForecastBacktest { held_out } => forecast_backtest(&config, held_out),
         Command::Backup { file } => {
             if file.exists() {
                 return Err(AppError::Validation(format!(
@@ -171,6 +88,102 @@ fn run(cli: Cli) -> AppResult<()> {
             Ok(())
         }
     }
+}
+
+/// `zhijia admin create`: an administrator, with a generated password unless one is given.
+fn create_admin(
+    config: zhijia::Config,
+    employee_no: &str,
+    name: &str,
+    password: Option<String>,
+) -> AppResult<()> {
+    let state = zhijia::build_state(config)?;
+    let generated = password.is_none();
+    let password = password.unwrap_or_else(|| zhijia::auth::random_token(10));
+    if let Some(r) = zhijia::auth::password::weak_password_reason(&password, employee_no) {
+        return Err(AppError::Validation(format!("password refused: {r}")));
+    }
+    let hash = zhijia::auth::password::hash_blocking(state.config.hash_cost, &password)?;
+    let now = state.config.clock.now();
+    let mut conn = state.pool.get()?;
+    let id = zhijia::auth::service::create_admin(&mut conn, employee_no, name, &hash, now)?;
+    println!("administrator {employee_no} created (id {id})");
+    if generated {
+        println!("password: {password}");
+    }
+    Ok(())
+}
+
+/// `zhijia check [--repair]`: every invariant, and a recount of the repairable ones.
+fn check(config: &zhijia::Config, repair: bool) -> AppResult<()> {
+    let pool = db::build_pool(&config.database, 2)?;
+    let mut conn = pool.get()?;
+    db::migrate(&mut conn)?;
+    let found = zhijia::invariants::check(&mut conn)?;
+    for v in &found {
+        println!("{v}{}", if v.repairable { " (repairable)" } else { "" });
+    }
+    if repair && found.iter().any(|v| v.repairable) {
+        let actor = zhijia::audit::Actor {
+            id: None,
+            name: "zhijia check --repair".into(),
+            ip: None,
+            now: config.clock.now(),
+        };
+        let fixed = zhijia::invariants::repair(&mut conn, &actor)?;
+        println!("repaired {} count(s)", fixed.len());
+        let left = zhijia::invariants::check(&mut conn)?;
+        println!("{} problem(s) left", left.len());
+        return if left.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(format!(
+                "{} problem(s) left",
+                left.len()
+            )))
+        };
+    }
+    if found.is_empty() {
+        println!("all invariants hold");
+        Ok(())
+    } else {
+        Err(AppError::Validation(format!(
+            "{} problem(s) found; `zhijia check --repair` recomputes the repairable ones",
+            found.len()
+        )))
+    }
+}
+
+/// `zhijia forecast-backtest`: train on the older activities, predict the most recent ones.
+fn forecast_backtest(config: &zhijia::Config, held_out: Option<usize>) -> AppResult<()> {
+    let pool = db::build_pool(&config.database, 2)?;
+    let mut conn = pool.get()?;
+    db::migrate(&mut conn)?;
+    let now = config.clock.now();
+    let started = std::time::Instant::now();
+    let h = zhijia::forecast::history::History::load(&mut conn, now)?;
+    let n = h.rows.len();
+    if n < 20 {
+        return Err(AppError::Validation(format!(
+            "only {n} past activities: the backtest needs at least 20 (try `zhijia demo` first)"
+        )));
+    }
+    let k = held_out
+        .unwrap_or_else(|| zhijia::forecast::handlers::held_out_for(n))
+        .min(n.saturating_sub(10));
+    let pairs: usize = h.rows.iter().map(|r| r.invited.len()).sum();
+    println!("history: {n} past activities, {pairs} member × activity pairs");
+    println!(
+        "training on the oldest {}, predicting the most recent {k} in time order…",
+        n.saturating_sub(k)
+    );
+    let bt = zhijia::forecast::backtest(&h, k, now);
+    println!(
+        "done in {:.2} s; 80% intervals: normal approximation, half-width calibrated on the training activities",
+        started.elapsed().as_secs_f64()
+    );
+    println!("{}", bt.line());
+    Ok(())
 }
 
 fn serve(config: zhijia::Config) -> AppResult<()> {
