@@ -195,6 +195,93 @@ pub fn scope_units(
     Ok((ids, units))
 }
 
+/// Surveys published in scope since `from`: (title, responses, audience size in members).
+fn survey_lines(
+    conn: &mut DbConnection,
+    scope: Option<&[i32]>,
+    from: NaiveDateTime,
+) -> AppResult<Vec<(String, i64, i64)>> {
+    let mut surveys = Vec::new();
+    let all = crate::org::model::all(conn)?;
+    for (title, n, aud) in figures::surveys_since(conn, scope, from)? {
+        let paths: Vec<&str> = all
+            .iter()
+            .filter(|u| aud.contains(&u.id))
+            .map(|u| u.path.as_str())
+            .collect();
+        let in_aud: Vec<i32> = all
+            .iter()
+            .filter(|u| paths.iter().any(|p| u.path.starts_with(p)))
+            .map(|u| u.id)
+            .collect();
+        let size: i64 = figures::member_count(conn, Some(&in_aud))?
+            .iter()
+            .map(|c| c.1)
+            .sum();
+        surveys.push((title, n, size));
+    }
+    Ok(surveys)
+}
+
+/// Events per week for the last 12 Beijing weeks ending now, labelled by their first day.
+fn weekly(events: &[model::Row], now: NaiveDateTime) -> Vec<(String, i64)> {
+    (0..12)
+        .rev()
+        .map(|w| {
+            let end = crate::time::minus(now, Duration::weeks(w));
+            let start = crate::time::minus(end, Duration::days(7));
+            let n = events
+                .iter()
+                .filter(|e| e.hour >= start && e.hour < end)
+                .count() as i64;
+            (crate::time::beijing(&start, "%m-%d"), n)
+        })
+        .collect()
+}
+
+/// Events per weekday (Monday first) and Beijing hour.
+fn heat(events: &[model::Row]) -> Vec<Vec<i64>> {
+    let mut heat = vec![vec![0i64; 24]; 7];
+    for e in events {
+        let t = crate::time::to_beijing(&e.hour);
+        let day = t.weekday().num_days_from_monday() as usize;
+        if let Some(cell) = heat.get_mut(day).and_then(|h| h.get_mut(t.hour() as usize)) {
+            *cell = cell.saturating_add(1);
+        }
+    }
+    heat
+}
+
+/// Per unit with members: members, distinct active members and events since `from`.
+fn unit_lines(
+    events: &[model::Row],
+    units: &[crate::org::OrgUnit],
+    counts: &[(i32, i64)],
+    from: NaiveDateTime,
+) -> Vec<UnitLine> {
+    let mut per_unit: HashMap<i32, (HashSet<&str>, i64)> = HashMap::new();
+    for e in events.iter().filter(|e| e.hour >= from) {
+        let x = per_unit.entry(e.unit_id).or_default();
+        x.0.insert(e.member_key.as_str());
+        x.1 = x.1.saturating_add(1);
+    }
+    units
+        .iter()
+        .filter_map(|u| {
+            let m = counts.iter().find(|c| c.0 == u.id).map_or(0, |c| c.1);
+            let (a, n) = per_unit
+                .get(&u.id)
+                .map_or((0, 0), |x| (x.0.len() as i64, x.1));
+            (m > 0).then(|| UnitLine {
+                name: u.name.clone(),
+                members: m,
+                active30: a,
+                events30: n,
+            })
+        })
+        .collect()
+}
+
 pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppResult<Figures> {
     let (ids, units) = scope_units(conn, user)?;
     if ids.as_ref().is_some_and(|i| i.is_empty()) {
@@ -226,46 +313,8 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
     let (open_cases, overdue_cases) = figures::cases(conn, scope)?;
     let year = crate::time::beijing_date(&now).year();
     let (spent_fen, budget_fen) = figures::spend(conn, scope, year)?;
-    let mut surveys = Vec::new();
-    let all = crate::org::model::all(conn)?;
-    for (title, n, aud) in figures::surveys_since(conn, scope, since(180))? {
-        let paths: Vec<&str> = all
-            .iter()
-            .filter(|u| aud.contains(&u.id))
-            .map(|u| u.path.as_str())
-            .collect();
-        let in_aud: Vec<i32> = all
-            .iter()
-            .filter(|u| paths.iter().any(|p| u.path.starts_with(p)))
-            .map(|u| u.id)
-            .collect();
-        let size: i64 = figures::member_count(conn, Some(&in_aud))?
-            .iter()
-            .map(|c| c.1)
-            .sum();
-        surveys.push((title, n, size));
-    }
-    // Weekly trend (12 weeks, Beijing weeks ending now).
-    let weekly = (0..12)
-        .rev()
-        .map(|w| {
-            let end = crate::time::minus(now, Duration::weeks(w));
-            let start = crate::time::minus(end, Duration::days(7));
-            let n = events
-                .iter()
-                .filter(|e| e.hour >= start && e.hour < end)
-                .count() as i64;
-            (crate::web::beijing(&start, "%m-%d"), n)
-        })
-        .collect();
-    let mut heat = vec![vec![0i64; 24]; 7];
-    for e in &events {
-        let t = crate::time::to_beijing(&e.hour);
-        let day = t.weekday().num_days_from_monday() as usize;
-        if let Some(cell) = heat.get_mut(day).and_then(|h| h.get_mut(t.hour() as usize)) {
-            *cell = cell.saturating_add(1);
-        }
-    }
+    let surveys = survey_lines(conn, scope, since(180))?;
+    let (weekly, heat) = (weekly(&events, now), heat(&events));
     let by_kind = KIND_LABELS
         .iter()
         .map(|(k, label)| {
@@ -278,27 +327,7 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
             )
         })
         .collect();
-    let mut per_unit: HashMap<i32, (HashSet<&str>, i64)> = HashMap::new();
-    for e in events.iter().filter(|e| e.hour >= since(30)) {
-        let x = per_unit.entry(e.unit_id).or_default();
-        x.0.insert(e.member_key.as_str());
-        x.1 = x.1.saturating_add(1);
-    }
-    let units = units
-        .iter()
-        .filter_map(|u| {
-            let m = counts.iter().find(|c| c.0 == u.id).map_or(0, |c| c.1);
-            let (a, n) = per_unit
-                .get(&u.id)
-                .map_or((0, 0), |x| (x.0.len() as i64, x.1));
-            (m > 0).then(|| UnitLine {
-                name: u.name.clone(),
-                members: m,
-                active30: a,
-                events30: n,
-            })
-        })
-        .collect();
+    let units = unit_lines(&events, &units, &counts, since(30));
     Ok(Figures {
         members,
         active7: active(7),
