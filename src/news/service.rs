@@ -111,6 +111,65 @@ pub fn summary_of(body: &str) -> String {
     plain_text(body).chars().take(80).collect()
 }
 
+/// An article form as checked: its category, when it goes out, and the audience units.
+struct Checked {
+    category: i32,
+    publish_at: NaiveDateTime,
+    units: Vec<crate::org::OrgUnit>,
+}
+
+/// Every check of the article form, each failure a message by its field. The audience must
+/// lie in the user's reach.
+fn check_article(
+    conn: &mut DbConnection,
+    user: &User,
+    form: &ArticleForm,
+    audience: &[i32],
+    now: NaiveDateTime,
+) -> AppResult<Result<Checked, FieldErrors>> {
+    let mut e = FieldErrors::default();
+    let title = form.title.trim();
+    if title.is_empty() || title.chars().count() > 80 {
+        e.add("title", "请填写标题（80 字以内）");
+    }
+    let body = form.body.trim();
+    if body.is_empty() || body.chars().count() > 50_000 {
+        e.add("body", "请填写正文（5 万字以内）");
+    }
+    let cats = model::categories(conn)?;
+    let category = form
+        .category_id
+        .parse::<i32>()
+        .ok()
+        .filter(|c| cats.iter().any(|k| k.id == *c));
+    if category.is_none() {
+        e.add("category_id", "请选择栏目");
+    }
+    let publish_at = if form.publish_at.trim().is_empty() {
+        Some(now)
+    } else {
+        e.time("publish_at", &form.publish_at, "发布时间格式不正确")
+    };
+    let mut units = Vec::new();
+    for u in audience {
+        match org::model::find(conn, *u)? {
+            Some(unit) if scope::manages(user, &unit.path) => units.push(unit),
+            _ => e.add("audience", "只能面向您管理范围内的组织发布"),
+        }
+    }
+    if audience.is_empty() {
+        e.add("audience", "请选择阅读范围");
+    }
+    match (category, publish_at) {
+        (Some(category), Some(publish_at)) if e.is_empty() => Ok(Ok(Checked {
+            category,
+            publish_at,
+            units,
+        })),
+        _ => Ok(Err(e)),
+    }
+}
+
 /// Create (`id` None) or edit an article published by a unit in the user's scope, to audiences
 /// in their scope. Returns the id, or field errors.
 pub fn save(
@@ -123,42 +182,15 @@ pub fn save(
 ) -> AppResult<Result<i32, FieldErrors>> {
     let now = actor.now;
     write_tx(conn, |conn| {
-        let mut e = FieldErrors::default();
-        let title = form.title.trim();
-        if title.is_empty() || title.chars().count() > 80 {
-            e.add("title", "请填写标题（80 字以内）");
-        }
-        let body = form.body.trim();
-        if body.is_empty() || body.chars().count() > 50_000 {
-            e.add("body", "请填写正文（5 万字以内）");
-        }
-        let cats = model::categories(conn)?;
-        let category = form
-            .category_id
-            .parse::<i32>()
-            .ok()
-            .filter(|c| cats.iter().any(|k| k.id == *c));
-        if category.is_none() {
-            e.add("category_id", "请选择栏目");
-        }
-        let publish_at = if form.publish_at.trim().is_empty() {
-            Some(now)
-        } else {
-            e.time("publish_at", &form.publish_at, "发布时间格式不正确")
+        let (title, body) = (form.title.trim(), form.body.trim());
+        let Checked {
+            category,
+            publish_at,
+            units,
+        } = match check_article(conn, user, form, audience, now)? {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
         };
-        let mut units = Vec::new();
-        for u in audience {
-            match org::model::find(conn, *u)? {
-                Some(unit) if scope::manages(user, &unit.path) => units.push(unit),
-                _ => e.add("audience", "只能面向您管理范围内的组织发布"),
-            }
-        }
-        if audience.is_empty() {
-            e.add("audience", "请选择阅读范围");
-        }
-        if !e.is_empty() {
-            return Ok(Err(e));
-        }
         // The publishing unit: the top of the chosen audience (or the existing one on edit).
         let publisher = scope::lowest_common_ancestor(&units).unwrap_or(user.unit_id);
         let existing = match id {
@@ -178,7 +210,7 @@ pub fn save(
             form.summary.trim().chars().take(200).collect()
         };
         let data = ArticleData {
-            category_id: category.unwrap_or_default(),
+            category_id: category,
             unit_id: existing.as_ref().map_or(publisher, |a| a.unit_id),
             title,
             summary: &summary,
@@ -186,7 +218,7 @@ pub fn save(
             pinned: form.pinned == "1",
             mandatory: form.mandatory == "1",
             draft: form.draft == "1",
-            publish_at: publish_at.unwrap_or(now),
+            publish_at,
             title_tokens: &crate::search::token_string(title),
             body_tokens: &crate::search::token_string(&format!("{summary} {body}")),
             comments_enabled: form.comments == "1",
