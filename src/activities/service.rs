@@ -10,7 +10,7 @@ use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
-use crate::org::{self, scope};
+use crate::org::scope;
 
 /// The check-in QR code changes every 30 s; a token older than 60 s is refused.
 pub const TOKEN_STEP_SECS: i64 = 30;
@@ -144,6 +144,37 @@ pub fn check_form(
         .then_some((starts, ends, opens, closes, capacity))
 }
 
+/// Write an activity: update `existing`, or insert a new one with its own check-in secret;
+/// audited either way. Returns its id.
+fn store(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    author: i32,
+    existing: Option<i32>,
+    data: &ActivityData<'_>,
+) -> AppResult<i32> {
+    let (id, code) = match existing {
+        Some(id) => {
+            model::update(conn, id, data)?;
+            (id, "activity.update")
+        }
+        None => {
+            let secret = crate::auth::random_token(16);
+            let id = model::insert(conn, data, author, &secret, actor.now)?;
+            (id, "activity.create")
+        }
+    };
+    audit::record(
+        conn,
+        actor,
+        Some(data.unit_id),
+        code,
+        ("activity", Some(id)),
+        data.title,
+    )?;
+    Ok(id)
+}
+
 /// Create (`id` None) or edit an activity for audiences in the cadre's scope.
 pub fn save(
     conn: &mut DbConnection,
@@ -157,16 +188,7 @@ pub fn save(
     write_tx(conn, |conn| {
         let mut e = FieldErrors::default();
         let parsed = check_form(form, now, &mut e);
-        let mut units = Vec::new();
-        for u in audience {
-            match org::model::find(conn, *u)? {
-                Some(unit) if scope::manages(user, &unit.path) => units.push(unit),
-                _ => e.add("audience", "只能面向您管理范围内的组织发布"),
-            }
-        }
-        if audience.is_empty() {
-            e.add("audience", "请选择参加范围");
-        }
+        let units = scope::audience_units(conn, user, audience, &mut e, "请选择参加范围")?;
         let existing = match id {
             Some(id) => Some(load_for_staff(conn, user, id)?),
             None => None,
@@ -206,33 +228,7 @@ pub fn save(
             )),
             updated_at: now,
         };
-        let id = match existing {
-            Some(a) => {
-                model::update(conn, a.id, &data)?;
-                audit::record(
-                    conn,
-                    actor,
-                    Some(a.unit_id),
-                    "activity.update",
-                    ("activity", Some(a.id)),
-                    title,
-                )?;
-                a.id
-            }
-            None => {
-                let secret = crate::auth::random_token(16);
-                let id = model::insert(conn, &data, user.id, &secret, now)?;
-                audit::record(
-                    conn,
-                    actor,
-                    Some(data.unit_id),
-                    "activity.create",
-                    ("activity", Some(id)),
-                    title,
-                )?;
-                id
-            }
-        };
+        let id = store(conn, actor, user.id, existing.as_ref().map(|a| a.id), &data)?;
         model::set_audience(conn, id, audience)?;
         Ok(Ok(id))
     })

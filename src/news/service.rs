@@ -150,16 +150,7 @@ fn check_article(
     } else {
         e.time("publish_at", &form.publish_at, "发布时间格式不正确")
     };
-    let mut units = Vec::new();
-    for u in audience {
-        match org::model::find(conn, *u)? {
-            Some(unit) if scope::manages(user, &unit.path) => units.push(unit),
-            _ => e.add("audience", "只能面向您管理范围内的组织发布"),
-        }
-    }
-    if audience.is_empty() {
-        e.add("audience", "请选择阅读范围");
-    }
+    let units = scope::audience_units(conn, user, audience, &mut e, "请选择阅读范围")?;
     match (category, publish_at) {
         (Some(category), Some(publish_at)) if e.is_empty() => Ok(Ok(Checked {
             category,

@@ -223,6 +223,28 @@ pub fn holds_over(user: &User, unit_path: &str, roles: &[Role]) -> bool {
     }
 }
 
+/// The audience units of something the user publishes (news, activities): each must be in
+/// the user's reach and at least one chosen; failures go to the `audience` field.
+pub fn audience_units(
+    conn: &mut DbConnection,
+    user: &User,
+    audience: &[i32],
+    errors: &mut crate::forms::FieldErrors,
+    none_chosen: &str,
+) -> AppResult<Vec<OrgUnit>> {
+    let mut units = Vec::new();
+    for u in audience {
+        match model::find(conn, *u)? {
+            Some(unit) if manages(user, &unit.path) => units.push(unit),
+            _ => errors.add("audience", "只能面向您管理范围内的组织发布"),
+        }
+    }
+    if audience.is_empty() {
+        errors.add("audience", none_chosen.to_string());
+    }
+    Ok(units)
+}
+
 /// Content published by `unit_id` that the user manages, else 404 (never "exists but hidden"):
 /// the one check behind every feature's cadre-side loader.
 pub fn require_manages(conn: &mut DbConnection, user: &User, unit_id: i32) -> AppResult<()> {
