@@ -136,6 +136,27 @@ pub struct SurveyForm {
     pub source: String,
 }
 
+/// The parsed questions of a new survey, in order.
+fn insert_questions(
+    conn: &mut DbConnection,
+    survey: i32,
+    questions: &[ParsedQuestion],
+) -> AppResult<()> {
+    for (i, q) in questions.iter().enumerate() {
+        model::insert_question(
+            conn,
+            survey,
+            i32::try_from(i).unwrap_or(i32::MAX),
+            q.kind,
+            &q.prompt,
+            &q.options.join("\n"),
+            q.max_choices,
+            q.required,
+        )?;
+    }
+    Ok(())
+}
+
 /// Create a survey for audiences in the cadre's scope.
 pub fn create(
     conn: &mut DbConnection,
@@ -179,16 +200,7 @@ pub fn create(
                 Vec::new()
             }
         };
-        let mut units = Vec::new();
-        for u in audience {
-            match org::model::find(conn, *u)? {
-                Some(unit) if scope::manages(user, &unit.path) => units.push(unit),
-                _ => e.add("audience", "只能面向您管理范围内的组织发布"),
-            }
-        }
-        if audience.is_empty() {
-            e.add("audience", "请选择调查范围");
-        }
+        let units = scope::audience_units(conn, user, audience, &mut e, "请选择调查范围")?;
         if !e.is_empty() {
             return Ok(Err(e));
         }
@@ -208,18 +220,7 @@ pub fn create(
                 created_at: now,
             },
         )?;
-        for (i, q) in questions.iter().enumerate() {
-            model::insert_question(
-                conn,
-                id,
-                i as i32,
-                q.kind,
-                &q.prompt,
-                &q.options.join("\n"),
-                q.max_choices,
-                q.required,
-            )?;
-        }
+        insert_questions(conn, id, &questions)?;
         model::set_audience(conn, id, audience)?;
         audit::record(
             conn,
