@@ -348,3 +348,19 @@ pub fn respondents(conn: &mut DbConnection, survey_id: i32) -> AppResult<Vec<i32
         .select(survey_responses::member_id.assume_not_null())
         .load(conn)?)
 }
+
+/// Name and unit name of each member id (named surveys' answer sheets).
+pub fn member_names(
+    conn: &mut DbConnection,
+    ids: &[i32],
+) -> AppResult<std::collections::HashMap<i32, (String, String)>> {
+    use crate::db::schema::{members, org_units};
+    Ok(members::table
+        .inner_join(org_units::table)
+        .filter(members::id.eq_any(ids.to_vec()))
+        .select((members::id, members::name, org_units::name))
+        .load::<(i32, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, n, u)| (id, (n, u)))
+        .collect())
+}

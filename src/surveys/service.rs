@@ -523,85 +523,85 @@ pub fn results_xlsx(conn: &mut DbConnection, s: &Survey) -> AppResult<Vec<u8>> {
     use rust_xlsxwriter::{Format, Workbook};
     let err = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("xlsx: {e}"));
     let (tallies, responses) = tally(conn, s.id)?;
-    let mut wb = Workbook::new();
-    let bold = Format::new().set_bold();
-    {
-        let ws = wb.add_worksheet().set_name("汇总").map_err(err)?;
-        ws.write_string_with_format(0, 0, format!("{}（共 {responses} 份）", s.title), &bold)
-            .map_err(err)?;
-        let mut r = 2u32;
-        for t in &tallies {
-            ws.write_string_with_format(
-                r,
-                0,
-                format!("{}. {}", t.q.position.saturating_add(1), t.q.prompt),
-                &bold,
-            )
-            .map_err(err)?;
-            r = r.saturating_add(1);
-            for (label, n) in &t.bars {
-                ws.write_string(r, 0, label).map_err(err)?;
-                ws.write_number(r, 1, *n as f64).map_err(err)?;
-                r = r.saturating_add(1);
-            }
-            if let Some(a) = t.average {
-                ws.write_string(r, 0, "平均分").map_err(err)?;
-                ws.write_number(r, 1, a).map_err(err)?;
-                r = r.saturating_add(1);
-            }
-            for text in &t.texts {
-                ws.write_string(r, 0, text).map_err(err)?;
-                r = r.saturating_add(1);
-            }
-            r = r.saturating_add(1);
-        }
-        ws.set_column_width(0, 40).map_err(err)?;
-    }
-    let ws = wb.add_worksheet().set_name("答卷").map_err(err)?;
-    let named = !s.anonymous;
-    let mut c0 = 0u16;
-    ws.write_string_with_format(0, 0, "序号", &bold)
-        .map_err(err)?;
-    if named {
-        ws.write_string_with_format(0, 1, "姓名", &bold)
-            .map_err(err)?;
-        ws.write_string_with_format(0, 2, "单位", &bold)
-            .map_err(err)?;
-        c0 = 2;
-    }
-    for (i, t) in tallies.iter().enumerate() {
-        ws.write_string_with_format(
-            0,
-            c0.saturating_add(1).saturating_add(i as u16),
-            &t.q.prompt,
-            &bold,
-        )
-        .map_err(err)?;
-    }
     let answers = model::answers(conn, s.id)?;
     let sheets = model::responses(conn, s.id)?;
-    let names: HashMap<i32, (String, String)> = if named {
-        use crate::db::schema::{members, org_units};
-        use diesel::prelude::*;
-        let ids: Vec<i32> = sheets.iter().filter_map(|r| r.1).collect();
-        members::table
-            .inner_join(org_units::table)
-            .filter(members::id.eq_any(ids))
-            .select((members::id, members::name, org_units::name))
-            .load::<(i32, String, String)>(conn)?
-            .into_iter()
-            .map(|(id, n, u)| (id, (n, u)))
-            .collect()
+    // Names only for a named survey: an anonymous one's answer sheet has none to show.
+    let names = if s.anonymous {
+        None
     } else {
-        HashMap::new()
+        let ids: Vec<i32> = sheets.iter().filter_map(|r| r.1).collect();
+        Some(model::member_names(conn, &ids)?)
     };
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let ws = wb.add_worksheet().set_name("汇总").map_err(err)?;
+    summary_sheet(ws, s, &tallies, responses, &bold).map_err(err)?;
+    let ws = wb.add_worksheet().set_name("答卷").map_err(err)?;
+    answer_sheet(ws, &tallies, &answers, &sheets, names.as_ref(), &bold).map_err(err)?;
+    wb.save_to_buffer().map_err(err)
+}
+
+/// 汇总: each question with its counts, average and free-text answers.
+fn summary_sheet(
+    ws: &mut rust_xlsxwriter::Worksheet,
+    s: &Survey,
+    tallies: &[Tally],
+    responses: i64,
+    bold: &rust_xlsxwriter::Format,
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    ws.write_string_with_format(0, 0, format!("{}（共 {responses} 份）", s.title), bold)?;
+    let mut r = 2u32;
+    for t in tallies {
+        let heading = format!("{}. {}", t.q.position.saturating_add(1), t.q.prompt);
+        ws.write_string_with_format(r, 0, heading, bold)?;
+        r = r.saturating_add(1);
+        for (label, n) in &t.bars {
+            ws.write_string(r, 0, label)?;
+            ws.write_number(r, 1, *n as f64)?;
+            r = r.saturating_add(1);
+        }
+        if let Some(a) = t.average {
+            ws.write_string(r, 0, "平均分")?;
+            ws.write_number(r, 1, a)?;
+            r = r.saturating_add(1);
+        }
+        for text in &t.texts {
+            ws.write_string(r, 0, text)?;
+            r = r.saturating_add(1);
+        }
+        r = r.saturating_add(1);
+    }
+    ws.set_column_width(0, 40)?;
+    Ok(())
+}
+
+/// 答卷: one row per answer sheet, one column per question; name and unit columns when the
+/// survey is named (`names` is `None` for an anonymous one).
+fn answer_sheet(
+    ws: &mut rust_xlsxwriter::Worksheet,
+    tallies: &[Tally],
+    answers: &[model::AnswerRow],
+    sheets: &[model::Sheet],
+    names: Option<&HashMap<i32, (String, String)>>,
+    bold: &rust_xlsxwriter::Format,
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    ws.write_string_with_format(0, 0, "序号", bold)?;
+    let mut c0 = 0u16;
+    if names.is_some() {
+        ws.write_string_with_format(0, 1, "姓名", bold)?;
+        ws.write_string_with_format(0, 2, "单位", bold)?;
+        c0 = 2;
+    }
+    let col = |i: usize| c0.saturating_add(1).saturating_add(i as u16);
+    for (i, t) in tallies.iter().enumerate() {
+        ws.write_string_with_format(0, col(i), &t.q.prompt, bold)?;
+    }
     for (row, (rid, member, _)) in sheets.iter().enumerate() {
         let r = (row as u32).saturating_add(1);
-        ws.write_number(r, 0, row.saturating_add(1) as f64)
-            .map_err(err)?;
-        if let Some((n, u)) = member.and_then(|m| names.get(&m)) {
-            ws.write_string(r, 1, n).map_err(err)?;
-            ws.write_string(r, 2, u).map_err(err)?;
+        ws.write_number(r, 0, row.saturating_add(1) as f64)?;
+        if let Some((n, u)) = member.and_then(|m| names.and_then(|ns| ns.get(&m))) {
+            ws.write_string(r, 1, n)?;
+            ws.write_string(r, 2, u)?;
         }
         for (i, t) in tallies.iter().enumerate() {
             let opts = t.q.option_list();
@@ -618,13 +618,8 @@ pub fn results_xlsx(conn: &mut DbConnection, s: &Survey) -> AppResult<Vec<u8>> {
                     }
                 })
                 .collect();
-            ws.write_string(
-                r,
-                c0.saturating_add(1).saturating_add(i as u16),
-                cell.join("；"),
-            )
-            .map_err(err)?;
+            ws.write_string(r, col(i), cell.join("；"))?;
         }
     }
-    wb.save_to_buffer().map_err(err)
+    Ok(())
 }
