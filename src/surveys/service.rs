@@ -283,24 +283,18 @@ impl QuestionErrors {
     }
 }
 
-/// Check and store one answer sheet: errors by question, or done.
-pub fn submit(
-    conn: &mut DbConnection,
-    user: &User,
-    id: i32,
+/// One answer as stored: (question id, choice, text, rating).
+type AnswerCells = (i32, Option<i32>, Option<String>, Option<i32>);
+
+/// The posted answers checked against the questions: the rows to store, or a message per
+/// question.
+fn read_answers(
+    questions: &[Question],
     posted: &Posted,
-    now: NaiveDateTime,
-) -> AppResult<Result<(), QuestionErrors>> {
-    let s = readable(conn, user, id, now)?;
-    if !s.is_open(&now) {
-        return Err(AppError::Validation("问卷已截止".into()));
-    }
-    let questions = model::questions(conn, id)?;
+) -> Result<Vec<AnswerCells>, QuestionErrors> {
     let mut e = QuestionErrors::default();
-    // (question id, choice, text, rating)
-    type AnswerCells = (i32, Option<i32>, Option<String>, Option<i32>);
     let mut rows: Vec<AnswerCells> = Vec::new();
-    for q in &questions {
+    for q in questions {
         let vals: Vec<&str> = posted
             .get(&q.id)
             .map(|v| {
@@ -351,8 +345,28 @@ pub fn submit(
         }
     }
     if !e.is_empty() {
-        return Ok(Err(e));
+        return Err(e);
     }
+    Ok(rows)
+}
+
+/// Check and store one answer sheet: errors by question, or done.
+pub fn submit(
+    conn: &mut DbConnection,
+    user: &User,
+    id: i32,
+    posted: &Posted,
+    now: NaiveDateTime,
+) -> AppResult<Result<(), QuestionErrors>> {
+    let s = readable(conn, user, id, now)?;
+    if !s.is_open(&now) {
+        return Err(AppError::Validation("问卷已截止".into()));
+    }
+    let questions = model::questions(conn, id)?;
+    let rows = match read_answers(&questions, posted) {
+        Ok(rows) => rows,
+        Err(e) => return Ok(Err(e)),
+    };
     let result = write_tx(conn, |conn| {
         if model::has_answered(conn, id, user.id)? {
             return Err(AppError::Conflict(ALREADY.into()));
