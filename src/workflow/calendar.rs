@@ -237,4 +237,25 @@ mod tests {
         assert_eq!(errs.len(), 3, "{errs:?}");
         assert!(errs[0].starts_with("第 1 行"));
     }
+
+    #[test]
+    fn blank_lines_comments_and_a_header_are_skipped_and_every_separator_works() {
+        let text = "\u{feff}日期,类型,说明\n\n# 国庆\n2026-10-01，休，国庆节\n\n2026-10-10\t班\n2026-10-02 假 第二天\n";
+        let days = parse_lines(text).unwrap();
+        let got: Vec<(String, bool, &str)> = days
+            .iter()
+            .map(|d| (d.day.to_string(), d.working, d.note.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("2026-10-01".to_string(), false, "国庆节"),
+                ("2026-10-10".to_string(), true, ""),
+                ("2026-10-02".to_string(), false, "第二天"),
+            ]
+        );
+        assert_eq!(days[0].kind_label(), "放假");
+        assert_eq!(days[1].kind_label(), "调休上班");
+        assert_eq!(days[1].weekday_label(), "周六");
+    }
 }
