@@ -1,4 +1,6 @@
-//! Start-up and the one route table: migrations → pool → state → HttpServer.
+//! Start-up and the one route table: migrations → pool → state → HttpServer, and the
+//! background jobs. `Instance` is one process's state: the shared `AppState` and each
+//! feature's runtime state, each registered as its own `web::Data`.
 
 use actix_web::middleware::{from_fn, Compress};
 use actix_web::{web, App, HttpServer};

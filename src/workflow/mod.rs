@@ -1,6 +1,10 @@
 //! Case workflows shared by grievances and benefit requests: states and allowed transitions as
-//! data, the guarded state change (one conditional UPDATE on state and version), time limits,
-//! and database leases for background jobs that may run on several instances at once.
+//! data (typed by each feature's `text_enum!` State and Action), the one transition path
+//! (`transition` and `touch`: the guarded UPDATE on state and version, the timeline line, the
+//! audit row and the notifications, in the caller's transaction, through the `Case` trait),
+//! time limits on working days, and database leases for background jobs that may run on
+//! several instances at once. A new workflow (membership, proposals) defines its enums, a
+//! `Flow`, implements `Case` for its row, and writes each step as a small function.
 
 pub mod admin;
 pub mod calendar;
