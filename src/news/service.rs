@@ -161,6 +161,32 @@ fn check_article(
     }
 }
 
+/// Write an article: update `existing` or insert a new one; audited either way. Its id.
+fn store(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    author: i32,
+    existing: Option<i32>,
+    data: &ArticleData<'_>,
+) -> AppResult<i32> {
+    let (id, code) = match existing {
+        Some(id) => {
+            model::update(conn, id, data)?;
+            (id, "news.update")
+        }
+        None => (model::insert(conn, data, author, actor.now)?, "news.create"),
+    };
+    audit::record(
+        conn,
+        actor,
+        Some(data.unit_id),
+        code,
+        ("news", Some(id)),
+        data.title,
+    )?;
+    Ok(id)
+}
+
 /// Create (`id` None) or edit an article published by a unit in the user's scope, to audiences
 /// in their scope. Returns the id, or field errors.
 pub fn save(
@@ -215,32 +241,7 @@ pub fn save(
             comments_enabled: form.comments == "1",
             updated_at: now,
         };
-        let id = match existing {
-            Some(a) => {
-                model::update(conn, a.id, &data)?;
-                audit::record(
-                    conn,
-                    actor,
-                    Some(a.unit_id),
-                    "news.update",
-                    ("news", Some(a.id)),
-                    title,
-                )?;
-                a.id
-            }
-            None => {
-                let id = model::insert(conn, &data, user.id, now)?;
-                audit::record(
-                    conn,
-                    actor,
-                    Some(data.unit_id),
-                    "news.create",
-                    ("news", Some(id)),
-                    title,
-                )?;
-                id
-            }
-        };
+        let id = store(conn, actor, user.id, existing.map(|a| a.id), &data)?;
         model::set_audience(conn, id, audience)?;
         Ok(Ok(id))
     })
