@@ -215,7 +215,7 @@ async fn minute_jobs(state: &web::Data<AppState>, holder: &str) {
     let res = db::run(&state.pool, move |conn| {
         crate::auth::session::purge_expired(conn, now)?;
         crate::audit::release_deferred(conn, now)?;
-        crate::members::import_admin::purge(conn, now)?;
+        crate::members::batches::purge(conn, now)?;
         if !crate::workflow::lease::try_acquire(
             conn,
             "deadlines",

@@ -5,14 +5,13 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use diesel::prelude::*;
 
+use super::batches;
 use super::import::{self, ImportLine, ImportRun};
 use crate::audit::{self, Actor};
 use crate::auth::csrf::Form;
 use crate::auth::user::StaffUser;
-use crate::db::schema::import_batches as ib;
-use crate::db::{self, DbConnection};
+use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::upload::MultipartForm;
@@ -90,26 +89,6 @@ fn from_csv(text: &str) -> AppResult<Vec<Vec<String>>> {
         .collect()
 }
 
-/// A batch of this user's, else NotFound.
-fn batch(
-    conn: &mut DbConnection,
-    user_id: i32,
-    token: &str,
-) -> AppResult<(String, String, bool, bool)> {
-    ib::table
-        .find(token)
-        .filter(ib::member_id.eq(user_id))
-        .select((
-            ib::file_name,
-            ib::rows_csv,
-            ib::done,
-            ib::passwords_csv.is_not_null(),
-        ))
-        .first(conn)
-        .optional()?
-        .ok_or(AppError::NotFound)
-}
-
 async fn upload(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -169,16 +148,7 @@ async fn upload(
             Err(e) => return Err(e),
         };
         let token = crate::auth::random_token(16);
-        diesel::insert_into(ib::table)
-            .values((
-                ib::token.eq(&token),
-                ib::member_id.eq(user.id),
-                ib::file_name.eq(&name),
-                ib::rows_csv.eq(to_csv(&rows)?),
-                ib::done.eq(false),
-                ib::created_at.eq(now),
-            ))
-            .execute(conn)?;
+        batches::insert(conn, &token, user.id, &name, &to_csv(&rows)?, now)?;
         Ok(Ok((token, name, report.lines)))
     })
     .await?;
@@ -205,7 +175,12 @@ async fn show(
     let cost = state.config.hash_cost;
     let t2 = token.clone();
     let (file_name, lines, done, passwords_waiting) = db::run(&state.pool, move |conn| {
-        let (file_name, rows_csv, done, waiting) = batch(conn, user.id, &t2)?;
+        let batches::Batch {
+            file_name,
+            rows_csv,
+            done,
+            has_passwords: waiting,
+        } = batches::find(conn, user.id, &t2)?;
         // Run as a preview: after the import every row reads as unchanged (or its error).
         let report = import::run(
             conn,
@@ -247,19 +222,12 @@ async fn confirm(
     let ip = client_ip(&req);
     let t2 = token.clone();
     let report = db::run(&state.pool, move |conn| {
-        let (file_name, rows_csv, _, _) = batch(conn, user.id, &t2)?;
+        let batch = batches::find(conn, user.id, &t2)?;
         // Claim the batch first: a second click (or a second tab) imports nothing twice.
-        let claimed = diesel::update(
-            ib::table
-                .find(&t2)
-                .filter(ib::member_id.eq(user.id))
-                .filter(ib::done.eq(false)),
-        )
-        .set(ib::done.eq(true))
-        .execute(conn)?;
-        if claimed == 0 {
+        if !batches::claim(conn, user.id, &t2)? {
             return Err(AppError::Conflict("这份名册已经导入过了".into()));
         }
+        let (file_name, rows_csv) = (batch.file_name, batch.rows_csv);
         let report = import::run(
             conn,
             &from_csv(&rows_csv)?,
@@ -281,9 +249,7 @@ async fn confirm(
                 .collect();
             Some(to_csv(&rows)?)
         };
-        diesel::update(ib::table.find(&t2))
-            .set(ib::passwords_csv.eq(passwords))
-            .execute(conn)?;
+        batches::set_passwords(conn, &t2, passwords.as_deref())?;
         audit::record(
             conn,
             &Actor::user(&user, ip, now),
@@ -334,26 +300,9 @@ async fn passwords(
     let ip = client_ip(&req);
     let bytes = db::run(&state.pool, move |conn| {
         crate::db::write_tx(conn, |conn| {
-            let text: Option<String> = ib::table
-                .find(&token)
-                .filter(ib::member_id.eq(user.id))
-                .select(ib::passwords_csv)
-                .first::<Option<String>>(conn)
-                .optional()?
-                .flatten();
-            let Some(text) = text else {
+            let Some(text) = batches::take_passwords(conn, user.id, &token)? else {
                 return Err(AppError::NotFound);
             };
-            let taken = diesel::update(
-                ib::table
-                    .find(&token)
-                    .filter(ib::passwords_csv.is_not_null()),
-            )
-            .set(ib::passwords_csv.eq(None::<String>))
-            .execute(conn)?;
-            if taken == 0 {
-                return Err(AppError::NotFound);
-            }
             let rows = from_csv(&text)?;
             audit::record(
                 conn,
@@ -401,10 +350,4 @@ fn passwords_xlsx(rows: &[Vec<String>]) -> AppResult<Vec<u8>> {
         }
     }
     wb.save_to_buffer().map_err(err)
-}
-
-/// Batches older than a day are removed with any passwords not downloaded (background job).
-pub fn purge(conn: &mut DbConnection, now: chrono::NaiveDateTime) -> AppResult<usize> {
-    let cutoff = crate::time::minus(now, chrono::Duration::days(1));
-    Ok(diesel::delete(ib::table.filter(ib::created_at.lt(cutoff))).execute(conn)?)
 }
