@@ -301,6 +301,33 @@ mod tests {
     }
 
     #[test]
+    fn a_named_step_is_stamped_to_the_second_an_anonymous_one_to_the_day_and_nameless() {
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 29)
+            .and_then(|d| d.and_hms_opt(21, 37, 5))
+            .unwrap_or_default();
+        let actor = crate::audit::Actor {
+            id: Some(7),
+            name: "王小明".into(),
+            ip: None,
+            now,
+        };
+        let named = super::By {
+            actor: &actor,
+            label: "王小明",
+            anonymous: false,
+        };
+        assert_eq!(named.at(), now);
+        assert_eq!(named.author(), (Some(7), "王小明"));
+        let anonymous = super::By {
+            label: "匿名会员",
+            anonymous: true,
+            ..named
+        };
+        assert_eq!(anonymous.at().to_string(), "2026-11-29 00:00:00");
+        assert_eq!(anonymous.author(), (None, "匿名会员"));
+    }
+
+    #[test]
     fn date_only_keeps_the_day_and_drops_the_time() {
         let t =
             chrono::NaiveDate::from_ymd_opt(2026, 11, 29).and_then(|d| d.and_hms_opt(21, 37, 5));
