@@ -161,10 +161,7 @@ pub(super) fn approve(
 }
 
 pub(super) fn reject(conn: &mut DbConnection, a: &Approver<'_>, reason: &str) -> AppResult<()> {
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(AppError::Validation("请填写未通过的理由".into()));
-    }
+    let reason = required(reason, "请填写未通过的理由")?;
     let rec = Record {
         body: reason,
         audit: "benefit.reject",
@@ -173,15 +170,12 @@ pub(super) fn reject(conn: &mut DbConnection, a: &Approver<'_>, reason: &str) ->
         ..Record::default()
     };
     workflow::transition(conn, a.req, Action::Reject, None, &a.by, &rec)?;
-    model::set_fields(
-        conn,
-        a.req.id,
-        &RequestChanges {
-            reject_reason: Some(reason),
-            updated_at: Some(a.now()),
-            ..Default::default()
-        },
-    )
+    let changes = RequestChanges {
+        reject_reason: Some(reason),
+        updated_at: Some(a.now()),
+        ..Default::default()
+    };
+    model::set_fields(conn, a.req.id, &changes)
 }
 
 /// Send the request back for more material; the chain starts again when it returns.
@@ -190,10 +184,7 @@ pub(super) fn return_for_more(
     a: &Approver<'_>,
     note: &str,
 ) -> AppResult<()> {
-    let note = note.trim();
-    if note.is_empty() {
-        return Err(AppError::Validation("请写明需要补充的材料".into()));
-    }
+    let note = required(note, "请写明需要补充的材料")?;
     let rec = Record {
         body: note,
         audit: "benefit.return",
@@ -202,16 +193,22 @@ pub(super) fn return_for_more(
         ..Record::default()
     };
     workflow::transition(conn, a.req, Action::Return, None, &a.by, &rec)?;
-    model::set_fields(
-        conn,
-        a.req.id,
-        &RequestChanges {
-            step: Some(0),
-            approvers: Some(""),
-            updated_at: Some(a.now()),
-            ..Default::default()
-        },
-    )
+    let changes = RequestChanges {
+        step: Some(0),
+        approvers: Some(""),
+        updated_at: Some(a.now()),
+        ..Default::default()
+    };
+    model::set_fields(conn, a.req.id, &changes)
+}
+
+/// The trimmed text, or `message` when it is empty.
+fn required<'t>(text: &'t str, message: &str) -> AppResult<&'t str> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(AppError::Validation(message.into()));
+    }
+    Ok(t)
 }
 
 /// The applicant's own page: a step the state no longer allows is told in words, not as a

@@ -196,20 +196,18 @@ pub(super) fn answer(conn: &mut DbConnection, c: &Cadre<'_>, resolution: &str) -
 /// Hand the case to one cadre who answers for its unit.
 pub(super) fn assign(conn: &mut DbConnection, c: &Cadre<'_>, cadre_id: i32) -> AppResult<()> {
     let g = c.g;
-    let reach = scope::responsible_cadres(conn, c.unit)?.contains(&cadre_id)
-        || match crate::members::model::find(conn, cadre_id)? {
-            Some(m) if !m.disabled => crate::auth::user::load_user(conn, m.id, "")?
-                .is_some_and(|t| scope::handles(&t, &c.unit.path)),
-            _ => false,
-        };
-    if !reach {
+    let target = crate::members::model::find(conn, cadre_id)?;
+    let reach = match &target {
+        Some(_) if scope::responsible_cadres(conn, c.unit)?.contains(&cadre_id) => true,
+        Some(m) if !m.disabled => crate::auth::user::load_user(conn, m.id, "")?
+            .is_some_and(|t| scope::handles(&t, &c.unit.path)),
+        _ => false,
+    };
+    let Some(name) = target.filter(|_| reach).map(|m| m.name) else {
         return Err(AppError::Validation(
             "只能指派给负责该单位的工会干部".into(),
         ));
-    }
-    let name = crate::members::model::find(conn, cadre_id)?
-        .map(|m| m.name)
-        .unwrap_or_default();
+    };
     let body = format!("指派给 {name}");
     let rec = Record {
         kind: "assign",
