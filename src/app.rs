@@ -22,7 +22,7 @@ pub struct Instance {
     /// Engagement events not yet written to the database.
     pub events: web::Data<crate::engagement::EventBuffer>,
     /// This instance's trained sign-up forecast.
-    pub forecast: web::Data<crate::forecast::handlers::ForecastState>,
+    pub forecast: web::Data<crate::forecast::service::ForecastState>,
     /// Wrong receipt codes per address (anonymous grievance follow-up).
     pub track: web::Data<crate::grievances::handlers::TrackLimiter>,
 }
@@ -53,6 +53,7 @@ pub fn build_state(config: Config) -> AppResult<Instance> {
             pool,
             config,
             hasher,
+            labels: Default::default(),
         }),
         views: web::Data::new(Default::default()),
         events: web::Data::new(events),

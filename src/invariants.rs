@@ -7,7 +7,8 @@
 //! - every showcase post: `like_count` = its likes, `comment_count` = its visible comments;
 //! - every budget: approved and paid requests drawing on it sum to at most its plan;
 //! - every grievance and benefit request: its state is the state its last state event moved to;
-//! - every survey: as many answer sheets as participants (anonymous ones too).
+//! - every survey: as many answer sheets as participants (anonymous ones too);
+//! - every benefit request: one approval row per step passed (all of its chain once approved).
 
 use std::collections::HashMap;
 
@@ -16,8 +17,8 @@ use diesel::prelude::*;
 
 use crate::audit::{self, Actor};
 use crate::db::schema::{
-    activities, activity_signups, benefit_events, benefit_requests, budgets, comments,
-    grievance_events, grievances, showcase_likes, showcase_posts, survey_participants,
+    activities, activity_signups, benefit_approvals, benefit_events, benefit_requests, budgets,
+    comments, grievance_events, grievances, showcase_likes, showcase_posts, survey_participants,
     survey_responses, surveys,
 };
 use crate::db::{write_tx, DbConnection};
@@ -51,6 +52,7 @@ pub fn check(conn: &mut DbConnection) -> AppResult<Vec<Violation>> {
     check_budgets(conn, &mut out)?;
     check_states(conn, &mut out)?;
     check_surveys(conn, &mut out)?;
+    check_approvals(conn, &mut out)?;
     Ok(out)
 }
 
@@ -268,6 +270,44 @@ fn check_surveys(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult
                 what: "survey",
                 id,
                 detail: format!("{s} answer sheets, {p} participants"),
+                repairable: false,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_approvals(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult<()> {
+    use crate::benefits::model::State;
+    let rows = counts(
+        benefit_approvals::table
+            .group_by(benefit_approvals::request_id)
+            .select((benefit_approvals::request_id, count_star()))
+            .load::<(i32, i64)>(conn)?,
+    );
+    let requests: Vec<(i32, State, i32, String)> = benefit_requests::table
+        .select((
+            benefit_requests::id,
+            benefit_requests::state,
+            benefit_requests::step,
+            benefit_requests::steps,
+        ))
+        .load(conn)?;
+    for (id, state, step, steps) in requests {
+        let have = rows.get(&id).copied().unwrap_or(0);
+        let chain = steps.split(',').filter(|s| !s.is_empty()).count();
+        let want = match state {
+            State::Approved | State::Paid => i64::try_from(chain).unwrap_or(i64::MAX),
+            State::Submitted => i64::from(step),
+            // A rejected request keeps the steps it passed; a returned or withdrawn one
+            // may have been returned (chain cleared) or withdrawn mid-way.
+            _ => continue,
+        };
+        if have != want {
+            out.push(Violation {
+                what: "benefit request",
+                id,
+                detail: format!("{have} approval rows, {want} steps passed"),
                 repairable: false,
             });
         }

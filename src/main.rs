@@ -169,7 +169,7 @@ fn forecast_backtest(config: &zhijia::Config, held_out: Option<usize>) -> AppRes
         )));
     }
     let k = held_out
-        .unwrap_or_else(|| zhijia::forecast::handlers::held_out_for(n))
+        .unwrap_or_else(|| zhijia::forecast::service::held_out_for(n))
         .min(n.saturating_sub(10));
     let pairs: usize = h.rows.iter().map(|r| r.invited.len()).sum();
     println!("history: {n} past activities, {pairs} member × activity pairs");

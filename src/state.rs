@@ -11,4 +11,6 @@ pub struct AppState {
     pub pool: Pool,
     pub config: Config,
     pub hasher: Hasher,
+    /// Unit labels shown on every page, cached by this instance.
+    pub labels: crate::auth::user::UnitLabels,
 }

@@ -68,7 +68,7 @@ pub struct FormPage {
     pub kinds: [&'static str; 6],
     pub errors: FieldErrors,
     /// The sign-up forecast, when the cadre asked for one.
-    pub forecast: Option<crate::forecast::handlers::ForecastView>,
+    pub forecast: Option<crate::forecast::service::ForecastView>,
 }
 
 impl FormPage {
@@ -215,7 +215,7 @@ async fn save(
     let (form, audience) = parse(pairs);
     if action == "forecast" || action == "retrain" {
         let model = req
-            .app_data::<web::Data<crate::forecast::handlers::ForecastState>>()
+            .app_data::<web::Data<crate::forecast::service::ForecastState>>()
             .cloned()
             .ok_or_else(|| AppError::Internal("forecast state not registered".into()))?;
         let retrain = action == "retrain";
@@ -449,7 +449,7 @@ async fn xlsx(
 #[allow(clippy::too_many_arguments)]
 async fn forecast(
     state: &web::Data<AppState>,
-    model: &web::Data<crate::forecast::handlers::ForecastState>,
+    model: &web::Data<crate::forecast::service::ForecastState>,
     ctx: Ctx,
     user: std::sync::Arc<crate::auth::User>,
     id: Option<i32>,
@@ -499,7 +499,7 @@ async fn forecast(
             window_days: closes.signed_duration_since(opens).num_minutes() as f64 / 1440.0,
             capacity,
         };
-        crate::forecast::handlers::forecast(conn, &st, &audience, &plan, now, retrain)
+        crate::forecast::service::forecast(conn, &st, &audience, &plan, now, retrain)
     })
     .await?;
     page.forecast = Some(view);

@@ -67,7 +67,8 @@ struct UserRow {
     unread: Option<i64>,
 }
 
-/// Load a member with unit and roles. `None` if the member is missing or disabled.
+/// Load a member with unit and roles. `None` if the member is missing or disabled. The unit
+/// label is the unit's own name; a page's user (`load_for_page`) gets the full label.
 pub fn load_user(
     conn: &mut DbConnection,
     member_id: i32,
@@ -129,7 +130,7 @@ pub fn load_user(
         name: row.name,
         employee_no: row.employee_no,
         unit_id: row.unit_id,
-        unit_label: unit_label(conn, &row.unit_path)?.unwrap_or_else(|| row.unit_name.clone()),
+        unit_label: row.unit_name.clone(),
         unit_name: row.unit_name,
         unit_path: row.unit_path,
         is_admin: row.is_admin,
@@ -187,18 +188,24 @@ pub async fn user_of(req: &HttpRequest) -> AppResult<Option<Arc<User>>> {
                 state.config.database.is_sqlite(),
                 |conn| match super::session::peek(conn, &token, now)? {
                     None => Ok(Some(None)),
-                    Some(Some(s)) => Ok(Some(load_user(conn, s.member_id, &s.id)?)),
+                    Some(Some(s)) => Ok(Some(load_for_page(
+                        conn,
+                        &state.labels,
+                        s.member_id,
+                        &s.id,
+                    )?)),
                     Some(None) => Ok(None),
                 },
             );
             if let Some(Some(user)) = inline.transpose()? {
                 return Ok::<_, AppError>(user.map(Arc::new));
             }
+            let labels = state.clone();
             let user = crate::db::run(&state.pool, move |conn| {
                 let Some(s) = super::session::load(conn, &token, now)? else {
                     return Ok(None);
                 };
-                load_user(conn, s.member_id, &s.id)
+                load_for_page(conn, &labels.labels, s.member_id, &s.id)
             })
             .await?;
             Ok::<_, AppError>(user.map(Arc::new))
@@ -286,36 +293,57 @@ impl FromRequest for AdminUser {
     }
 }
 
-/// Unit labels by path, kept for a minute: every page shows one, and units are renamed rarely
-/// (a rename clears this instance's copy at once; other instances catch up within the minute).
-type LabelCache = std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, String)>>;
-static LABELS: std::sync::OnceLock<LabelCache> = std::sync::OnceLock::new();
-const LABEL_TTL: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Forget cached unit labels (after renaming or moving a unit).
-pub fn forget_unit_labels() {
-    if let Some(Ok(mut m)) = LABELS.get().map(|m| m.lock()) {
-        m.clear();
+/// A page's user: `load_user` with the unit's full label ("第一工程公司工会 · 机关分会").
+fn load_for_page(
+    conn: &mut DbConnection,
+    labels: &UnitLabels,
+    member_id: i32,
+    session_id: &str,
+) -> AppResult<Option<User>> {
+    let Some(mut user) = load_user(conn, member_id, session_id)? else {
+        return Ok(None);
+    };
+    if let Some(label) = labels.label(conn, &user.unit_path)? {
+        user.unit_label = label;
     }
+    Ok(Some(user))
 }
 
-fn unit_label(conn: &mut DbConnection, path: &str) -> AppResult<Option<String>> {
-    let cache = LABELS.get_or_init(Default::default);
-    if let Ok(m) = cache.lock() {
-        if let Some((at, label)) = m.get(path) {
-            if at.elapsed() < LABEL_TTL {
-                return Ok(Some(label.clone()));
-            }
-        }
-    }
-    let label = unit_label_uncached(conn, path)?;
-    if let (Some(l), Ok(mut m)) = (&label, cache.lock()) {
-        if m.len() > 10_000 {
+/// Unit labels by path, kept for a minute by each instance: every page shows one, and units
+/// are renamed rarely (a rename clears this instance's copy at once; other instances catch up
+/// within the minute).
+#[derive(Default)]
+pub struct UnitLabels(
+    std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, String)>>,
+);
+
+const LABEL_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl UnitLabels {
+    /// Forget cached labels (after renaming or moving a unit).
+    pub fn forget(&self) {
+        if let Ok(mut m) = self.0.lock() {
             m.clear();
         }
-        m.insert(path.to_string(), (std::time::Instant::now(), l.clone()));
     }
-    Ok(label)
+
+    fn label(&self, conn: &mut DbConnection, path: &str) -> AppResult<Option<String>> {
+        if let Ok(m) = self.0.lock() {
+            if let Some((at, label)) = m.get(path) {
+                if at.elapsed() < LABEL_TTL {
+                    return Ok(Some(label.clone()));
+                }
+            }
+        }
+        let label = unit_label_uncached(conn, path)?;
+        if let (Some(l), Ok(mut m)) = (&label, self.0.lock()) {
+            if m.len() > 10_000 {
+                m.clear();
+            }
+            m.insert(path.to_string(), (std::time::Instant::now(), l.clone()));
+        }
+        Ok(label)
+    }
 }
 
 /// Names along a unit path below the root, joined for display.

@@ -67,6 +67,7 @@ pub(super) fn step_recipients(
     conn: &mut DbConnection,
     req: &BenefitRequest,
     item: &BenefitItem,
+    done: &[i32],
 ) -> AppResult<Vec<(i32, String, String)>> {
     let Some(role) = req.current_role() else {
         return Ok(Vec::new());
@@ -77,7 +78,6 @@ pub(super) fn step_recipients(
     } else {
         vec![role.as_str()]
     };
-    let done = req.approver_ids();
     let mut out = Vec::new();
     for id in unit.path.split('/').filter_map(|s| s.parse::<i32>().ok()) {
         for m in org::model::role_holders(conn, id, &roles)? {
@@ -116,19 +116,13 @@ pub(super) fn approve(
     applicant_path: &str,
 ) -> AppResult<()> {
     let (req, now) = (a.req, a.now());
-    let mut approvers = req.approver_ids();
+    let mut approvers = model::approver_ids(conn, req.id)?;
     approvers.push(a.user.id);
-    let approvers = approvers
-        .iter()
-        .map(i32::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
     let step = req.step.saturating_add(1);
     let detail = format!("第 {step} 步");
     let last = usize::try_from(step).unwrap_or(usize::MAX) >= req.chain().len();
     let mut changes = RequestChanges {
         step: Some(step),
-        approvers: Some(&approvers),
         updated_at: Some(now),
         ..Default::default()
     };
@@ -146,17 +140,17 @@ pub(super) fn approve(
     } else {
         let mut next = req.clone();
         next.step = step;
-        next.approvers.clone_from(&approvers);
         let rec = Record {
             kind: "approve_step",
             audit: "benefit.approve",
             detail: &detail,
-            notify: step_recipients(conn, &next, a.item)?,
+            notify: step_recipients(conn, &next, a.item, &approvers)?,
             ..Record::default()
         };
         // "advance" keeps the state: only the version guard stops a second approver.
         workflow::transition(conn, req, Action::Advance, None, &a.by, &rec)?;
     }
+    model::add_approval(conn, req.id, step, a.user.id)?;
     model::set_fields(conn, req.id, &changes)
 }
 
@@ -195,10 +189,10 @@ pub(super) fn return_for_more(
     workflow::transition(conn, a.req, Action::Return, None, &a.by, &rec)?;
     let changes = RequestChanges {
         step: Some(0),
-        approvers: Some(""),
         updated_at: Some(a.now()),
         ..Default::default()
     };
+    model::clear_approvals(conn, a.req.id)?;
     model::set_fields(conn, a.req.id, &changes)
 }
 
@@ -257,7 +251,7 @@ pub(super) fn resubmit(
     let rec = Record {
         body: note,
         audit: "benefit.resubmit",
-        notify: step_recipients(conn, &next, item)?,
+        notify: step_recipients(conn, &next, item, &[])?,
         ..Record::default()
     };
     workflow::transition(conn, req, Action::Resubmit, None, by, &rec)

@@ -8,7 +8,8 @@ use chrono::Datelike;
 use serde::Deserialize;
 
 use super::model::{
-    self, Action, BenefitEvent, BenefitItem, BenefitRequest, NewBenefitItem, State, CATEGORIES,
+    self, Action, AmountMode, BenefitEvent, BenefitItem, BenefitRequest, Frequency, NewBenefitItem,
+    State, CATEGORIES,
 };
 use super::service::{self, rows_for, Decision, PayoutRow, Row};
 use crate::attachments::AttachmentMeta;
@@ -142,7 +143,12 @@ async fn show_page(
             })
             .collect();
         Ok(BenefitShowPage {
-            can_decide: service::may_decide(&user, &req, &unit.path),
+            can_decide: service::may_decide(
+                &user,
+                &req,
+                &model::approver_ids(conn, id)?,
+                &unit.path,
+            ),
             events: model::events(conn, id)?,
             files: if see_details {
                 crate::attachments::list(conn, ("benefit", id))?
@@ -355,11 +361,7 @@ async fn create_item(
         "cadre" | "chair" | "cadre,chair" => f.steps.clone(),
         _ => return Ok(redirect_flash(back, "error", "请选择审批流程")),
     };
-    let mode = if f.amount_mode == "fixed" {
-        "fixed"
-    } else {
-        "max"
-    };
+    let mode = AmountMode::parse(&f.amount_mode).unwrap_or(AmountMode::Max);
     let unit_id = f.unit_id.parse::<i32>().ok();
     let (active_from, active_until) = match (
         form_date(&f.active_from, false),
@@ -374,10 +376,7 @@ async fn create_item(
             ))
         }
     };
-    let frequency = match f.frequency.as_str() {
-        "yearly" | "per_event" | "unlimited" => f.frequency.clone(),
-        _ => "yearly".into(),
-    };
+    let frequency = Frequency::parse(&f.frequency).unwrap_or(Frequency::Yearly);
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let period = (active_from, active_until);
     db::run(&state.pool, move |conn| {
@@ -387,7 +386,7 @@ async fn create_item(
             description: f.description.trim(),
             amount_mode: mode,
             amount_fen: amount,
-            frequency: &frequency,
+            frequency,
             required_fields: f.fields.trim(),
             required_attachments: f.attachments.trim(),
             unit_id,

@@ -3,6 +3,7 @@
 
 mod actions;
 pub mod admin;
+pub mod catalogue;
 pub mod handlers;
 pub mod model;
 pub mod service;

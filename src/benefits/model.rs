@@ -3,7 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{benefit_events, benefit_items, benefit_requests, budgets};
+use crate::db::schema::{
+    benefit_approvals, benefit_events, benefit_items, benefit_requests, budgets,
+};
 use crate::db::DbConnection;
 use crate::error::AppResult;
 
@@ -32,6 +34,24 @@ crate::text_enum! {
         Resubmit = ("resubmit", "重新提交"),
         Withdraw = ("withdraw", "撤回"),
         Pay = ("pay", "发放"),
+    }
+}
+
+crate::text_enum! {
+    /// How an item's amount works: exactly the item's amount, or up to it.
+    pub enum AmountMode {
+        Fixed = ("fixed", "固定金额"),
+        Max = ("max", "不超过"),
+    }
+}
+
+crate::text_enum! {
+    /// How often a member may receive an item.
+    pub enum Frequency {
+        Yearly = ("yearly", "每人每年一次"),
+        /// Once per event (the same illness once a year).
+        PerEvent = ("per_event", "每件事一次（同一事由每年一次）"),
+        Unlimited = ("unlimited", "不限次数"),
     }
 }
 
@@ -83,9 +103,9 @@ pub struct BenefitItem {
     pub name: String,
     pub category: String,
     pub description: String,
-    pub amount_mode: String,
+    pub amount_mode: AmountMode,
     pub amount_fen: i64,
-    pub frequency: String,
+    pub frequency: Frequency,
     pub required_fields: String,
     pub required_attachments: String,
     pub unit_id: Option<i32>,
@@ -110,7 +130,7 @@ impl BenefitItem {
         lines(&self.required_attachments)
     }
     pub fn is_fixed(&self) -> bool {
-        self.amount_mode == "fixed"
+        self.amount_mode == AmountMode::Fixed
     }
     pub fn amount_label(&self) -> String {
         if self.is_fixed() {
@@ -120,14 +140,10 @@ impl BenefitItem {
         }
     }
     pub fn frequency_label(&self) -> &'static str {
-        match self.frequency.as_str() {
-            "yearly" => "每人每年一次",
-            "per_event" => "每件事一次（同一事由每年一次）",
-            _ => "不限次数",
-        }
+        self.frequency.label()
     }
     pub fn per_event(&self) -> bool {
-        self.frequency == "per_event"
+        self.frequency == Frequency::PerEvent
     }
     /// The approval chain for an amount: the item's steps, plus the extra step above its threshold.
     pub fn chain_for(&self, amount_fen: i64) -> Vec<String> {
@@ -153,9 +169,9 @@ pub struct NewBenefitItem<'a> {
     pub name: &'a str,
     pub category: &'a str,
     pub description: &'a str,
-    pub amount_mode: &'a str,
+    pub amount_mode: AmountMode,
     pub amount_fen: i64,
-    pub frequency: &'a str,
+    pub frequency: Frequency,
     pub required_fields: &'a str,
     pub required_attachments: &'a str,
     pub unit_id: Option<i32>,
@@ -180,7 +196,6 @@ pub struct BenefitRequest {
     pub details: String,
     pub steps: String,
     pub step: i32,
-    pub approvers: String,
     pub state: State,
     pub version: i32,
     pub due_at: Option<NaiveDateTime>,
@@ -230,12 +245,6 @@ impl BenefitRequest {
             .then(|| self.chain().get(self.step as usize).cloned())
             .flatten()
     }
-    pub fn approver_ids(&self) -> Vec<i32> {
-        self.approvers
-            .split(',')
-            .filter_map(|s| s.parse().ok())
-            .collect()
-    }
     /// (label, value) pairs the member filled in.
     pub fn detail_pairs(&self) -> Vec<(String, String)> {
         self.details
@@ -261,7 +270,6 @@ pub struct NewBenefitRequest<'a> {
     pub details: &'a str,
     pub steps: &'a str,
     pub step: i32,
-    pub approvers: &'a str,
     pub state: State,
     pub version: i32,
     pub submit_token: &'a str,
@@ -521,11 +529,54 @@ pub fn set_budget(
     Ok(())
 }
 
+/// Who approved the steps of request `id` so far, in step order.
+pub fn approver_ids(conn: &mut DbConnection, id: i32) -> AppResult<Vec<i32>> {
+    Ok(benefit_approvals::table
+        .filter(benefit_approvals::request_id.eq(id))
+        .order(benefit_approvals::step.asc())
+        .select(benefit_approvals::member_id)
+        .load(conn)?)
+}
+
+/// The approvers of several requests at once: (request id, member id) pairs.
+pub fn approvers_of(conn: &mut DbConnection, ids: &[i32]) -> AppResult<Vec<(i32, i32)>> {
+    let mut out = Vec::new();
+    // Bind lists stay well under every backend's parameter limit.
+    for chunk in ids.chunks(500) {
+        out.extend(
+            benefit_approvals::table
+                .filter(benefit_approvals::request_id.eq_any(chunk))
+                .select((benefit_approvals::request_id, benefit_approvals::member_id))
+                .load::<(i32, i32)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// Record that `member` approved `step` (counted from 1) of request `id`. The key on
+/// (request, step) refuses a second approval of the same step.
+pub fn add_approval(conn: &mut DbConnection, id: i32, step: i32, member: i32) -> AppResult<()> {
+    diesel::insert_into(benefit_approvals::table)
+        .values((
+            benefit_approvals::request_id.eq(id),
+            benefit_approvals::step.eq(step),
+            benefit_approvals::member_id.eq(member),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The chain starts again (a request returned for more material).
+pub fn clear_approvals(conn: &mut DbConnection, id: i32) -> AppResult<()> {
+    diesel::delete(benefit_approvals::table.filter(benefit_approvals::request_id.eq(id)))
+        .execute(conn)?;
+    Ok(())
+}
+
 #[derive(AsChangeset, Default)]
 #[diesel(table_name = benefit_requests)]
 pub struct RequestChanges<'a> {
     pub step: Option<i32>,
-    pub approvers: Option<&'a str>,
     pub budget_id: Option<Option<i32>>,
     pub reject_reason: Option<&'a str>,
     pub paid_ref: Option<&'a str>,

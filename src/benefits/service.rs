@@ -133,7 +133,7 @@ pub fn unavailable_reason(
             }
         }
     }
-    if item.frequency == "yearly"
+    if item.frequency == model::Frequency::Yearly
         && model::live_count(conn, user.id, item.id, now.year(), None)? > 0
     {
         return Ok(Some("今年已申请或已领取（每人每年一次）".into()));
@@ -275,7 +275,6 @@ pub fn apply(
                 details: &details,
                 steps: &chain,
                 step: 0,
-                approvers: "",
                 state: State::Submitted,
                 version: 1,
                 submit_token: &form.submit_token,
@@ -304,7 +303,7 @@ pub fn apply(
             &item.name,
         )?;
         let req = model::request(conn, id)?.ok_or(AppError::NotFound)?;
-        for (m, title, link) in actions::step_recipients(conn, &req, &item)? {
+        for (m, title, link) in actions::step_recipients(conn, &req, &item, &[])? {
             notify(conn, m, &title, &link, now)?;
         }
         Ok(Ok(id))
@@ -313,14 +312,20 @@ pub fn apply(
 
 /// Whether `user` may decide the current step: holds its role (a chair may take a cadre step)
 /// at the applicant's unit or above, is not the applicant, and has not decided an earlier step.
-pub fn may_decide(user: &User, req: &BenefitRequest, unit_path: &str) -> Result<(), &'static str> {
+/// `approvers` are those who approved earlier steps (`model::approver_ids`).
+pub fn may_decide(
+    user: &User,
+    req: &BenefitRequest,
+    approvers: &[i32],
+    unit_path: &str,
+) -> Result<(), &'static str> {
     let Some(role) = req.current_role() else {
         return Err("该申请当前不在审批中");
     };
     if req.member_id == user.id {
         return Err("不能审批自己的申请");
     }
-    if req.approver_ids().contains(&user.id) {
+    if approvers.contains(&user.id) {
         return Err("您已审批过前一步，需由其他审批人审批");
     }
     let ok = user.roles.iter().any(|g| {
@@ -456,7 +461,9 @@ pub fn decide(
         if req.version != version {
             return Err(AppError::Conflict(workflow::CONFLICT.into()));
         }
-        may_decide(user, &req, &unit.path).map_err(|m| AppError::Validation(m.into()))?;
+        let approvers = model::approver_ids(conn, req.id)?;
+        may_decide(user, &req, &approvers, &unit.path)
+            .map_err(|m| AppError::Validation(m.into()))?;
         let a = actions::Approver {
             req: &req,
             item: &item,
@@ -497,7 +504,7 @@ fn still_eligible(
         }
     }
     let event = item.per_event().then_some(req.event_key.as_str());
-    if item.frequency != "unlimited"
+    if item.frequency != model::Frequency::Unlimited
         && model::live_count(conn, req.member_id, item.id, req.year, event)? > 1
     {
         return Err(AppError::Validation(
@@ -794,14 +801,22 @@ pub fn rows_for(conn: &mut DbConnection, user: &User, state: Option<State>) -> A
     let units = org::scope::units_for_roles(conn, user, &crate::org::Role::ALL)?;
     let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
     let items = model::items(conn)?;
+    let reqs = model::in_units(conn, Some(&ids), state, 500)?;
+    let req_ids: Vec<i32> = reqs.iter().map(|r| r.id).collect();
+    let approvals = model::approvers_of(conn, &req_ids)?;
     let mut out = Vec::new();
-    for req in model::in_units(conn, Some(&ids), state, 500)? {
+    for req in reqs {
+        let approvers: Vec<i32> = approvals
+            .iter()
+            .filter(|(r, _)| *r == req.id)
+            .map(|(_, m)| *m)
+            .collect();
         let unit = units.iter().find(|u| u.id == req.unit_id);
         let member = crate::members::model::find(conn, req.member_id)?
             .map(|m| m.name)
             .unwrap_or_default();
         out.push(Row {
-            mine: unit.is_some_and(|u| may_decide(user, &req, &u.path).is_ok()),
+            mine: unit.is_some_and(|u| may_decide(user, &req, &approvers, &u.path).is_ok()),
             item: items
                 .iter()
                 .find(|i| i.id == req.item_id)

@@ -83,6 +83,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    benefit_approvals (request_id, step) {
+        request_id -> Integer,
+        step -> Integer,
+        member_id -> Integer,
+    }
+}
+
+diesel::table! {
     audit_subjects (audit_id, member_id) {
         audit_id -> Integer,
         member_id -> Integer,
@@ -238,7 +246,6 @@ diesel::table! {
         details -> Text,
         steps -> Text,
         step -> Integer,
-        approvers -> Text,
         state -> Text,
         version -> Integer,
         due_at -> Nullable<Timestamp>,
@@ -542,6 +549,7 @@ diesel::joinable!(grievances -> org_units (unit_id));
 diesel::joinable!(notifications -> members (member_id));
 diesel::joinable!(benefit_requests -> benefit_items (item_id));
 diesel::joinable!(benefit_events -> benefit_requests (request_id));
+diesel::joinable!(benefit_approvals -> benefit_requests (request_id));
 diesel::joinable!(news_articles -> news_categories (category_id));
 diesel::joinable!(news_audiences -> news_articles (article_id));
 diesel::joinable!(news_reads -> news_articles (article_id));
@@ -561,6 +569,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     job_leases,
     benefit_items,
     benefit_requests,
+    benefit_approvals,
     benefit_events,
     budgets,
     news_categories,

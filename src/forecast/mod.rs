@@ -12,8 +12,8 @@
 // A numeric model over fixed-size feature arrays indexed by constants and bounded kind/slot indices.
 #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
-pub mod handlers;
 pub mod history;
+pub mod service;
 
 use std::collections::HashMap;
 

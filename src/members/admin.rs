@@ -15,7 +15,8 @@ use crate::error::{AppError, AppResult};
 use crate::org::{scope, OrgUnit, Role};
 use crate::state::AppState;
 use crate::web::{
-    client_ip, redirect_flash, render, render_status, url_encode, Ctx, FieldErrors, Pager,
+    client_ip, redirect_flash, render, render_status, url_encode, ConfirmPage, Ctx, FieldErrors,
+    Pager,
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -316,17 +317,6 @@ async fn update(
     };
     let page = edit_page(&state, ctx, user, id, Some(form), errors).await?;
     render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
-}
-
-#[derive(Template)]
-#[template(path = "confirm.html")]
-pub struct ConfirmPage {
-    pub ctx: Ctx,
-    pub title: String,
-    pub message: String,
-    pub action: String,
-    pub button: String,
-    pub back: String,
 }
 
 async fn confirm_disable(

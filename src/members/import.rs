@@ -12,7 +12,7 @@ use crate::org;
 use crate::state::AppState;
 
 use super::model::{self, MemberChanges};
-use super::service::{self, MemberForm};
+use super::service::{self, MemberForm, MemberInput};
 
 #[derive(Debug, Default)]
 pub struct ImportReport {
@@ -281,18 +281,37 @@ fn row_outcome(
     cell: &dyn Fn(usize) -> String,
     seen: &mut std::collections::HashSet<String>,
 ) -> AppResult<Result<(&'static str, Option<String>), String>> {
-    let now = how.now;
-    let unit_id = match org::service::resolve_unit(units, &cell(cols.unit)) {
-        Ok(id) => id,
+    let input = match checked_row(user, units, cols, cell) {
+        Ok(i) => i,
         Err(msg) => return Ok(Err(msg)),
     };
+    if !seen.insert(input.employee_no.clone()) {
+        return Ok(Err(format!("工号 {} 在文件中重复", input.employee_no)));
+    }
+    match model::find_by_employee_no(conn, &input.employee_no)? {
+        Some(existing) => update_existing(conn, how, user, actor, &input, existing),
+        None => {
+            let given = cols.password.map(cell).filter(|p| !p.is_empty());
+            create_new(conn, how, user, actor, &input, given)
+        }
+    }
+}
+
+/// One row read into a member's fields: the unit resolved and within the user's reach.
+fn checked_row(
+    user: Option<&crate::auth::User>,
+    units: &[org::OrgUnit],
+    cols: &Columns,
+    cell: &dyn Fn(usize) -> String,
+) -> Result<MemberInput, String> {
+    let unit_id = org::service::resolve_unit(units, &cell(cols.unit))?;
     if let Some(u) = user {
         let path = units
             .iter()
             .find(|x| x.id == unit_id)
             .map(|x| x.path.as_str());
         if !path.is_some_and(|p| crate::org::scope::manages(u, p)) {
-            return Ok(Err(format!("“{}”不在您管理的范围内", cell(cols.unit))));
+            return Err(format!("“{}”不在您管理的范围内", cell(cols.unit)));
         }
     }
     let form = MemberForm {
@@ -301,103 +320,108 @@ fn row_outcome(
         phone: cols.phone.map(cell).unwrap_or_default(),
         unit_id: unit_id.to_string(),
     };
-    let input = match form.validate() {
-        Ok(i) => i,
-        Err(errs) => {
-            return Ok(Err(errs
-                .0
-                .iter()
-                .map(|(_, m)| m.as_str())
-                .collect::<Vec<_>>()
-                .join("；")))
+    form.validate().map_err(|errs| one_line(&errs))
+}
+
+/// A row's field errors as one line of the report.
+fn one_line(errs: &crate::forms::FieldErrors) -> String {
+    errs.0
+        .iter()
+        .map(|(_, m)| m.as_str())
+        .collect::<Vec<_>>()
+        .join("；")
+}
+
+/// A row for an existing account: unchanged, or updated (and audited) unless previewing.
+fn update_existing(
+    conn: &mut DbConnection,
+    how: &ImportRun<'_>,
+    user: Option<&crate::auth::User>,
+    actor: &Actor,
+    input: &MemberInput,
+    existing: model::Member,
+) -> AppResult<Result<(&'static str, Option<String>), String>> {
+    if let Some(u) = user {
+        // An existing account outside the cadre's reach (another unit, a staff account)
+        // is neither changed nor moved in.
+        match service::load_in_scope(conn, u, existing.id) {
+            Ok(_) => {}
+            Err(AppError::NotFound) => {
+                return Ok(Err(format!(
+                    "工号 {} 已属于您管理范围以外的会员",
+                    input.employee_no
+                )))
+            }
+            Err(e) => return Err(e),
         }
-    };
-    if !seen.insert(input.employee_no.clone()) {
-        return Ok(Err(format!("工号 {} 在文件中重复", input.employee_no)));
     }
-    match model::find_by_employee_no(conn, &input.employee_no)? {
-        Some(existing) => {
-            if let Some(u) = user {
-                // An existing account outside the cadre's reach (another unit, a staff account)
-                // is neither changed nor moved in.
-                match service::load_in_scope(conn, u, existing.id) {
-                    Ok(_) => {}
-                    Err(AppError::NotFound) => {
-                        return Ok(Err(format!(
-                            "工号 {} 已属于您管理范围以外的会员",
-                            input.employee_no
-                        )))
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            let same = existing.name == input.name
-                && existing.unit_id == input.unit_id
-                && (input.phone.is_none() || existing.phone == input.phone);
-            if same {
-                return Ok(Ok(("unchanged", None)));
-            }
-            let phone = input.phone.clone().or(existing.phone.clone());
-            if let Some(p) = &phone {
-                if model::phone_taken(conn, p, Some(existing.id))? {
-                    return Ok(Err("手机号已被其他会员使用".into()));
-                }
-            }
-            if how.preview {
-                return Ok(Ok(("updated", None)));
-            }
-            write_tx(conn, |conn| {
-                model::update(
-                    conn,
-                    existing.id,
-                    &MemberChanges {
-                        employee_no: &input.employee_no,
-                        phone: phone.as_deref(),
-                        name: &input.name,
-                        unit_id: input.unit_id,
-                        updated_at: now,
-                    },
-                )?;
-                audit::record(
-                    conn,
-                    actor,
-                    Some(input.unit_id),
-                    "member.import",
-                    ("member", Some(existing.id)),
-                    &format!("更新 {} {}", input.employee_no, input.name),
-                )
-            })?;
-            Ok(Ok(("updated", None)))
+    let same = existing.name == input.name
+        && existing.unit_id == input.unit_id
+        && (input.phone.is_none() || existing.phone == input.phone);
+    if same {
+        return Ok(Ok(("unchanged", None)));
+    }
+    let phone = input.phone.clone().or(existing.phone.clone());
+    if let Some(p) = &phone {
+        if model::phone_taken(conn, p, Some(existing.id))? {
+            return Ok(Err("手机号已被其他会员使用".into()));
         }
-        None => {
-            let given = cols.password.map(cell).filter(|p| !p.is_empty());
-            let password = given
-                .clone()
-                .unwrap_or_else(|| crate::auth::random_token(7));
-            if let Some(r) =
-                crate::auth::password::basic_password_reason(&password, &input.employee_no)
-            {
-                return Ok(Err(format!("初始密码不符合要求：{r}")));
-            }
-            if let Some(p) = &input.phone {
-                if model::phone_taken(conn, p, None)? {
-                    return Ok(Err("手机号已被其他会员使用".into()));
-                }
-            }
-            if how.preview {
-                return Ok(Ok(("new", None)));
-            }
-            let hash = hash_blocking(how.cost, &password)?;
-            match service::create(conn, user, actor, &input, &hash, true)? {
-                Ok(_) => Ok(Ok(("new", given.is_none().then_some(password)))),
-                Err(errs) => Ok(Err(errs
-                    .0
-                    .iter()
-                    .map(|(_, m)| m.as_str())
-                    .collect::<Vec<_>>()
-                    .join("；"))),
-            }
+    }
+    if how.preview {
+        return Ok(Ok(("updated", None)));
+    }
+    write_tx(conn, |conn| {
+        model::update(
+            conn,
+            existing.id,
+            &MemberChanges {
+                employee_no: &input.employee_no,
+                phone: phone.as_deref(),
+                name: &input.name,
+                unit_id: input.unit_id,
+                updated_at: how.now,
+            },
+        )?;
+        audit::record(
+            conn,
+            actor,
+            Some(input.unit_id),
+            "member.import",
+            ("member", Some(existing.id)),
+            &format!("更新 {} {}", input.employee_no, input.name),
+        )
+    })?;
+    Ok(Ok(("updated", None)))
+}
+
+/// A row for a new account: created with the given or a generated initial password (returned
+/// when generated, so it can be handed out once) unless previewing.
+fn create_new(
+    conn: &mut DbConnection,
+    how: &ImportRun<'_>,
+    user: Option<&crate::auth::User>,
+    actor: &Actor,
+    input: &MemberInput,
+    given: Option<String>,
+) -> AppResult<Result<(&'static str, Option<String>), String>> {
+    let password = given
+        .clone()
+        .unwrap_or_else(|| crate::auth::random_token(7));
+    if let Some(r) = crate::auth::password::basic_password_reason(&password, &input.employee_no) {
+        return Ok(Err(format!("初始密码不符合要求：{r}")));
+    }
+    if let Some(p) = &input.phone {
+        if model::phone_taken(conn, p, None)? {
+            return Ok(Err("手机号已被其他会员使用".into()));
         }
+    }
+    if how.preview {
+        return Ok(Ok(("new", None)));
+    }
+    let hash = hash_blocking(how.cost, &password)?;
+    match service::create(conn, user, actor, input, &hash, true)? {
+        Ok(_) => Ok(Ok(("new", given.is_none().then_some(password)))),
+        Err(errs) => Ok(Err(one_line(&errs))),
     }
 }
 

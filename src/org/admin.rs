@@ -10,8 +10,8 @@ use crate::auth::csrf::Form;
 use crate::auth::user::StaffUser;
 use crate::db;
 use crate::error::{AppError, AppResult};
-use crate::members::admin::ConfirmPage;
 use crate::state::AppState;
+use crate::web::ConfirmPage;
 use crate::web::{client_ip, redirect_flash, render, Ctx};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -177,6 +177,7 @@ async fn rename(
         service::rename(conn, &user, &actor, id, &form.name)
     })
     .await;
+    state.labels.forget();
     outcome(res, &format!("/admin/org/{id}"), "名称已修改")
 }
 
@@ -203,6 +204,7 @@ async fn move_unit(
         service::move_unit(conn, &user, &actor, id, parent)
     })
     .await;
+    state.labels.forget();
     outcome(res, &back, "已移动")
 }
 

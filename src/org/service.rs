@@ -133,7 +133,6 @@ pub fn rename(
             return Err(AppError::NotFound);
         }
         model::rename(conn, id, &name)?;
-        crate::auth::user::forget_unit_labels();
         audit::record(
             conn,
             actor,
@@ -176,7 +175,6 @@ pub fn move_unit(
             return Err(too_deep());
         }
         model::reparent(conn, &unit, &parent)?;
-        crate::auth::user::forget_unit_labels();
         audit::record(
             conn,
             actor,

@@ -40,60 +40,77 @@ pub fn parse_questions(src: &str) -> Result<Vec<ParsedQuestion>, String> {
             continue;
         }
         if let Some(rest) = line.strip_prefix('[').or_else(|| line.strip_prefix('【')) {
-            let Some(end) = rest.find([']', '】']) else {
-                return Err(format!("第 {n} 行：缺少“]”"));
-            };
-            let (tag, after) = rest.split_at_checked(end).unwrap_or((rest, ""));
-            let tag = tag.trim();
-            let mut prompt = after.trim_start_matches([']', '】']).trim().to_string();
-            let required = prompt.ends_with('*') || prompt.ends_with('＊');
-            if required {
-                prompt = prompt.trim_end_matches(['*', '＊']).trim().to_string();
-            }
-            let (kind, max) = if tag.starts_with("单选") {
-                ("single", 1)
-            } else if let Some(m) = tag.strip_prefix("多选") {
-                let digits: String = m.chars().filter(|c| c.is_ascii_digit()).collect();
-                ("multi", digits.parse().unwrap_or(0))
-            } else if tag.starts_with("文本") || tag.starts_with("填空") {
-                ("text", 0)
-            } else if tag.starts_with("评分") {
-                ("rating", 0)
-            } else {
-                return Err(format!(
-                    "第 {n} 行：题型“{tag}”不认识，请用 单选、多选、文本 或 评分"
-                ));
-            };
-            if prompt.is_empty() || prompt.chars().count() > 200 {
-                return Err(format!("第 {n} 行：请写题目（200 字以内）"));
-            }
-            out.push(ParsedQuestion {
-                kind,
-                prompt,
-                options: Vec::new(),
-                max_choices: max,
-                required,
-            });
+            out.push(parse_heading(n, rest)?);
         } else {
             let Some(q) = out.last_mut() else {
                 return Err(format!(
                     "第 {n} 行：第一行应以 [单选]、[多选]、[文本] 或 [评分] 开头"
                 ));
             };
-            if q.kind != "single" && q.kind != "multi" {
-                return Err(format!(
-                    "第 {} 行：{}题不需要选项",
-                    n,
-                    if q.kind == "text" { "文本" } else { "评分" }
-                ));
-            }
-            let opt: String = line.chars().take(100).collect();
-            if q.options.contains(&opt) {
-                return Err(format!("第 {n} 行：选项“{opt}”重复"));
-            }
-            q.options.push(opt);
+            add_option(q, n, line)?;
         }
     }
+    check_counts(&mut out)?;
+    Ok(out)
+}
+
+/// A question's line after its opening bracket: `单选] 题目 *`.
+fn parse_heading(n: usize, rest: &str) -> Result<ParsedQuestion, String> {
+    let Some(end) = rest.find([']', '】']) else {
+        return Err(format!("第 {n} 行：缺少“]”"));
+    };
+    let (tag, after) = rest.split_at_checked(end).unwrap_or((rest, ""));
+    let tag = tag.trim();
+    let mut prompt = after.trim_start_matches([']', '】']).trim().to_string();
+    let required = prompt.ends_with('*') || prompt.ends_with('＊');
+    if required {
+        prompt = prompt.trim_end_matches(['*', '＊']).trim().to_string();
+    }
+    let (kind, max) = if tag.starts_with("单选") {
+        ("single", 1)
+    } else if let Some(m) = tag.strip_prefix("多选") {
+        let digits: String = m.chars().filter(|c| c.is_ascii_digit()).collect();
+        ("multi", digits.parse().unwrap_or(0))
+    } else if tag.starts_with("文本") || tag.starts_with("填空") {
+        ("text", 0)
+    } else if tag.starts_with("评分") {
+        ("rating", 0)
+    } else {
+        return Err(format!(
+            "第 {n} 行：题型“{tag}”不认识，请用 单选、多选、文本 或 评分"
+        ));
+    };
+    if prompt.is_empty() || prompt.chars().count() > 200 {
+        return Err(format!("第 {n} 行：请写题目（200 字以内）"));
+    }
+    Ok(ParsedQuestion {
+        kind,
+        prompt,
+        options: Vec::new(),
+        max_choices: max,
+        required,
+    })
+}
+
+/// An option line under a choice question.
+fn add_option(q: &mut ParsedQuestion, n: usize, line: &str) -> Result<(), String> {
+    if q.kind != "single" && q.kind != "multi" {
+        return Err(format!(
+            "第 {} 行：{}题不需要选项",
+            n,
+            if q.kind == "text" { "文本" } else { "评分" }
+        ));
+    }
+    let opt: String = line.chars().take(100).collect();
+    if q.options.contains(&opt) {
+        return Err(format!("第 {n} 行：选项“{opt}”重复"));
+    }
+    q.options.push(opt);
+    Ok(())
+}
+
+/// 1–50 questions, 2–20 options per choice question; a multiple choice allows at most all.
+fn check_counts(out: &mut [ParsedQuestion]) -> Result<(), String> {
     if out.is_empty() {
         return Err("请至少写一道题".into());
     }
@@ -115,7 +132,7 @@ pub fn parse_questions(src: &str) -> Result<Vec<ParsedQuestion>, String> {
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[derive(Debug, Default, Clone, serde::Deserialize)]

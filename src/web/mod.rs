@@ -27,6 +27,18 @@ pub struct Flash {
     pub message: String,
 }
 
+/// "Are you sure?" before a destructive step: any feature's confirmation page.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub ctx: Ctx,
+    pub title: String,
+    pub message: String,
+    pub action: String,
+    pub button: String,
+    pub back: String,
+}
+
 /// Everything the layout needs: who is looking, the CSRF token for forms, a flash message.
 pub struct Ctx {
     pub user: Option<Arc<User>>,

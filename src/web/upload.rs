@@ -117,6 +117,113 @@ async fn reserve(declared: u64) -> Result<tokio::sync::SemaphorePermit<'static>,
     }
 }
 
+fn too_large() -> AppError {
+    AppError::PayloadTooLarge(format!(
+        "上传的内容合计不能超过 {} MB",
+        MAX_TOTAL_BYTES / (1024 * 1024)
+    ))
+}
+
+/// Read every part of a body of `declared` bytes within the part, size and file limits.
+async fn read_parts(multipart: &mut Multipart, declared: u64) -> Result<MultipartForm, AppError> {
+    let mut form = MultipartForm {
+        fields: HashMap::new(),
+        files: Vec::new(),
+        file_fields: Vec::new(),
+        file_errors: Vec::new(),
+    };
+    let mut total: usize = 0;
+    let mut parts: usize = 0;
+    while let Some(field) = multipart.next().await {
+        let mut field =
+            field.map_err(|_| AppError::Validation("上传的内容格式不正确，请重试".into()))?;
+        parts = parts.saturating_add(1);
+        if parts > MAX_PARTS {
+            return Err(AppError::PayloadTooLarge("表单项过多".into()));
+        }
+        let name = field.name().unwrap_or("").to_string();
+        let filename = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .map(str::to_string);
+        let limit = if filename.is_some() {
+            MAX_FILE_BYTES
+        } else {
+            MAX_TEXT_BYTES
+        };
+        let (data, too_big) = read_part(&mut field, declared, limit, &mut total).await?;
+        form.keep(name, filename, data, too_big)?;
+    }
+    Ok(form)
+}
+
+/// One part's bytes (up to `limit`; `true` when it was longer), counting into the body's total.
+async fn read_part(
+    field: &mut actix_multipart::Field,
+    declared: u64,
+    limit: usize,
+    total: &mut usize,
+) -> Result<(Vec<u8>, bool), AppError> {
+    // Room for the whole part up front (at most its limit, and no more than the body can
+    // hold): growing by doubling would copy, holding old and new at once. Capacity never
+    // written is never resident.
+    let room = usize::try_from(declared).map_or(limit, |d| d.min(limit));
+    let mut data = Vec::with_capacity(room);
+    let mut too_big = false;
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(|_| AppError::Validation("上传中断，请重试".into()))?;
+        *total = total.saturating_add(chunk.len());
+        if *total > MAX_TOTAL_BYTES {
+            return Err(too_large());
+        }
+        if data.len().saturating_add(chunk.len()) > limit {
+            too_big = true;
+        } else if !too_big {
+            data.extend_from_slice(&chunk);
+        }
+    }
+    Ok((data, too_big))
+}
+
+impl MultipartForm {
+    /// File a part read: a file (or its error, shown with the form) or a text field.
+    fn keep(
+        &mut self,
+        name: String,
+        filename: Option<String>,
+        data: Vec<u8>,
+        too_big: bool,
+    ) -> Result<(), AppError> {
+        match filename {
+            Some(f) if f.is_empty() && data.is_empty() => {} // an empty file input
+            Some(f) => {
+                let f = clean_filename(&f);
+                if too_big {
+                    self.file_errors.push(format!("“{f}”超过 10 MB"));
+                } else if self.files.len() >= MAX_FILES {
+                    self.file_errors
+                        .push(format!("最多上传 {MAX_FILES} 个文件"));
+                } else {
+                    self.files.push(Upload { filename: f, data });
+                    self.file_fields.push(name);
+                }
+            }
+            None => {
+                if too_big {
+                    return Err(AppError::Validation("填写的内容过长".into()));
+                }
+                let text = String::from_utf8(data)
+                    .map_err(|_| AppError::Validation("提交的内容含有非法字符".into()))?;
+                if text.contains('\0') {
+                    return Err(AppError::Validation("提交的内容含有非法字符".into()));
+                }
+                self.fields.insert(name, text);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl FromRequest for MultipartForm {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
@@ -130,12 +237,6 @@ impl FromRequest for MultipartForm {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         Box::pin(async move {
-            let too_large = || {
-                AppError::PayloadTooLarge(format!(
-                    "上传的内容合计不能超过 {} MB",
-                    MAX_TOTAL_BYTES / (1024 * 1024)
-                ))
-            };
             // Browsers always declare a form's length; a body without one could only be
             // measured by reading it, so it is refused before anything is read.
             let Some(declared) = declared else {
@@ -146,84 +247,12 @@ impl FromRequest for MultipartForm {
             }
             crate::auth::csrf::check_origin(&req)?;
             let _budget = reserve(declared).await?;
-            let mut total: usize = 0;
-            let mut parts: usize = 0;
-            let mut form = MultipartForm {
-                fields: HashMap::new(),
-                files: Vec::new(),
-                file_fields: Vec::new(),
-                file_errors: Vec::new(),
-            };
             // A body trickled in slowly would hold its share of the budget for ever: the whole
             // form must arrive within two minutes (10 MB at 1 Mbit/s takes about 80 s).
-            let read = async {
-                while let Some(field) = multipart.next().await {
-                    let mut field = field
-                        .map_err(|_| AppError::Validation("上传的内容格式不正确，请重试".into()))?;
-                    parts = parts.saturating_add(1);
-                    if parts > MAX_PARTS {
-                        return Err(AppError::PayloadTooLarge("表单项过多".into()));
-                    }
-                    let name = field.name().unwrap_or("").to_string();
-                    let filename = field
-                        .content_disposition()
-                        .and_then(|cd| cd.get_filename())
-                        .map(str::to_string);
-                    let limit = if filename.is_some() {
-                        MAX_FILE_BYTES
-                    } else {
-                        MAX_TEXT_BYTES
-                    };
-                    // Room for the whole part up front (at most its limit, and no more than the
-                    // body can hold): growing by doubling would copy, holding old and new at once.
-                    // Capacity never written is never resident.
-                    let room = usize::try_from(declared).map_or(limit, |d| d.min(limit));
-                    let mut data = Vec::with_capacity(room);
-                    let mut too_big = false;
-                    while let Some(chunk) = field.next().await {
-                        let chunk =
-                            chunk.map_err(|_| AppError::Validation("上传中断，请重试".into()))?;
-                        total = total.saturating_add(chunk.len());
-                        if total > MAX_TOTAL_BYTES {
-                            return Err(too_large());
-                        }
-                        if data.len().saturating_add(chunk.len()) > limit {
-                            too_big = true;
-                        } else if !too_big {
-                            data.extend_from_slice(&chunk);
-                        }
-                    }
-                    match filename {
-                        Some(f) if f.is_empty() && data.is_empty() => {} // an empty file input
-                        Some(f) => {
-                            let f = clean_filename(&f);
-                            if too_big {
-                                form.file_errors.push(format!("“{f}”超过 10 MB"));
-                            } else if form.files.len() >= MAX_FILES {
-                                form.file_errors
-                                    .push(format!("最多上传 {MAX_FILES} 个文件"));
-                            } else {
-                                form.files.push(Upload { filename: f, data });
-                                form.file_fields.push(name);
-                            }
-                        }
-                        None => {
-                            if too_big {
-                                return Err(AppError::Validation("填写的内容过长".into()));
-                            }
-                            let text = String::from_utf8(data).map_err(|_| {
-                                AppError::Validation("提交的内容含有非法字符".into())
-                            })?;
-                            if text.contains('\0') {
-                                return Err(AppError::Validation("提交的内容含有非法字符".into()));
-                            }
-                            form.fields.insert(name, text);
-                        }
-                    }
-                }
-                Ok::<(), AppError>(())
-            };
-            actix_web::rt::time::timeout(std::time::Duration::from_secs(120), read)
+            let mut form =
+                actix_web::rt::time::timeout(std::time::Duration::from_secs(120), async {
+                    read_parts(&mut multipart, declared).await
+                })
                 .await
                 .map_err(|_| AppError::Validation("上传用时过长，请检查网络后重试".into()))??;
             let sent = form.fields.get("csrf_token").cloned().unwrap_or_default();

@@ -32,7 +32,7 @@ fn count_status(app_conn: &mut zhijia::db::PooledConn, id: i32, status: &str) ->
 
 #[actix_web::test]
 async fn two_thousand_concurrent_signups_for_200_seats_confirm_exactly_200() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let a = unit(&mut app.conn(), "机关分会");
     let now = app.state.config.clock.now();
     app.login_ok("demo-cadre").await;
@@ -78,7 +78,7 @@ async fn two_thousand_concurrent_signups_for_200_seats_confirm_exactly_200() {
 
 #[actix_web::test]
 async fn a_cancellation_promotes_the_first_on_the_waitlist_and_notifies_them() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let a = unit(&mut app.conn(), "机关分会");
     let now = app.state.config.clock.now();
     app.login_ok("demo-cadre").await;
@@ -183,7 +183,7 @@ async fn a_cancellation_promotes_the_first_on_the_waitlist_and_notifies_them() {
 
 #[actix_web::test]
 async fn qr_check_in_refuses_stale_tokens_and_members_without_a_seat() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let a = unit(&mut app.conn(), "机关分会");
     let now = app.state.config.clock.now();
     app.login_ok("demo-cadre").await;
@@ -325,7 +325,7 @@ async fn qr_check_in_refuses_stale_tokens_and_members_without_a_seat() {
 
 #[actix_web::test]
 async fn activities_respect_audiences_and_the_signup_window() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let a = unit(&mut app.conn(), "机关分会");
     let now = app.state.config.clock.now();
     app.login_ok("demo-cadre").await;
@@ -397,7 +397,7 @@ async fn activities_respect_audiences_and_the_signup_window() {
 /// up for, soonest first; gone once signed up, never one for another branch or a closed window.
 #[actix_web::test]
 async fn home_lists_joinable_activities_until_the_member_signs_up() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let own = unit(&mut app.conn(), "机关分会");
     let other = unit(&mut app.conn(), "路桥分会");
     let now = app.state.config.clock.now();
@@ -468,7 +468,7 @@ async fn home_lists_joinable_activities_until_the_member_signs_up() {
 async fn six_tabs_re_signing_up_at_once_take_one_seat() {
     use diesel::prelude::*;
     use zhijia::db::schema::activities as acts;
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let a = unit(&mut app.conn(), "机关分会");
     let now = app.state.config.clock.now();
     app.login_ok("demo-cadre").await;
@@ -514,7 +514,7 @@ async fn six_tabs_re_signing_up_at_once_take_one_seat() {
 
 #[actix_web::test]
 async fn a_cadre_edits_an_activity_but_cannot_cut_capacity_below_the_confirmed_count() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let a = unit(&mut app.conn(), "机关分会").to_string();
     let now = app.state.config.clock.now();
     let (starts, ends) = (local_in(now, 60 * 24), local_in(now, 60 * 26));
@@ -571,7 +571,7 @@ async fn a_cadre_edits_an_activity_but_cannot_cut_capacity_below_the_confirmed_c
 
 #[actix_web::test]
 async fn cancelling_after_check_in_or_after_sign_up_closes_is_refused_and_ratings_stay_in_range() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let a = unit(&mut app.conn(), "机关分会").to_string();
     let now = app.state.config.clock.now();
     app.login_ok("demo-cadre").await;

@@ -13,7 +13,7 @@ fn branch_a(app_conn: &mut zhijia::db::PooledConn) -> i32 {
 
 #[actix_web::test]
 async fn a_cadre_creates_a_member_who_must_change_the_initial_password() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let unit = branch_a(&mut app.conn()).to_string();
     app.login_ok("demo-cadre").await;
     let r = app
@@ -41,7 +41,7 @@ async fn a_cadre_creates_a_member_who_must_change_the_initial_password() {
 
 #[actix_web::test]
 async fn invalid_member_input_rerenders_the_form_with_422_and_keeps_what_was_typed() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-cadre").await;
     let before = app.count("members");
     let r = app
@@ -81,7 +81,7 @@ async fn invalid_member_input_rerenders_the_form_with_422_and_keeps_what_was_typ
 
 #[actix_web::test]
 async fn odd_inputs_never_cause_a_server_error() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-admin").await;
     let long = "长".repeat(5000);
     let cases: Vec<Vec<(&str, &str)>> = vec![
@@ -125,12 +125,19 @@ async fn odd_inputs_never_cause_a_server_error() {
 
 #[actix_web::test]
 async fn the_member_list_paginates_and_searches() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    // With the base union's 10 accounts: 50 members, three pages of 20.
+    app.with(|c, now| {
+        let unit = unit_id(c, "路桥分会");
+        add_members(c, now, unit, "P", 40)
+    });
     app.login_ok("demo-admin").await;
     let r = app.get("/admin/members").await;
-    r.assert_status(200).assert_contains("第 1 / 15 页");
-    let r = app.get("/admin/members?page=2").await;
-    r.assert_contains("第 2 / 15 页");
+    r.assert_status(200).assert_contains("第 1 / 3 页");
+    let r = app.get("/admin/members?page=3").await;
+    r.assert_contains("第 3 / 3 页");
+    let r = app.get("/admin/members?q=P00040").await;
+    r.assert_contains("测试40").assert_contains("路桥分会");
     let r = app.get("/admin/members?q=13800000004").await;
     r.assert_contains("demo-cadre-b").assert_contains("刘芳");
     let r = app.get("/admin/members?q=nobody-matches-this").await;
@@ -139,7 +146,7 @@ async fn the_member_list_paginates_and_searches() {
 
 #[actix_web::test]
 async fn disabling_asks_for_confirmation_first() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-cadre").await;
     let id = app.member_id("demo-member");
     let r = app.get(&format!("/admin/members/{id}/disable")).await;
@@ -179,7 +186,7 @@ async fn disabling_asks_for_confirmation_first() {
 
 #[actix_web::test]
 async fn the_grid_cadre_is_assigned_from_cadres_above_the_member() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-chair").await;
     let member = app.member_id("demo-member");
     let cadre_b = app.member_id("demo-cadre-b").to_string();
@@ -207,7 +214,7 @@ async fn the_grid_cadre_is_assigned_from_cadres_above_the_member() {
 
 #[actix_web::test]
 async fn nul_bytes_and_wildcards_get_a_clear_answer_not_a_server_error() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-admin").await;
     let r = app
         .post(
@@ -275,7 +282,7 @@ async fn nul_bytes_and_wildcards_get_a_clear_answer_not_a_server_error() {
 /// administrator resets anyone, and the owner is told who did it.
 #[actix_web::test]
 async fn staff_accounts_are_managed_only_by_an_admin_or_a_chair_strictly_above() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let finance = app.member_id("demo-finance");
     let chair = app.member_id("demo-chair");
     let cadre = app.member_id("demo-cadre");

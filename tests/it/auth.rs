@@ -4,7 +4,7 @@ use crate::helpers::*;
 
 #[actix_web::test]
 async fn login_with_employee_number_succeeds_and_rotates_the_session_id() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let first = app.cookies["zj_session"].clone();
     app.get("/")
@@ -23,7 +23,7 @@ async fn login_with_employee_number_succeeds_and_rotates_the_session_id() {
 
 #[actix_web::test]
 async fn login_with_mobile_phone_works_including_fullwidth_digits() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login("13800000001", "zhijia-demo")
         .await
         .assert_status(303);
@@ -35,7 +35,7 @@ async fn login_with_mobile_phone_works_including_fullwidth_digits() {
 
 #[actix_web::test]
 async fn wrong_password_and_unknown_user_look_identical() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let wrong = app.login("demo-member", "not-the-password").await;
     let unknown = app.login("nobody-here", "not-the-password").await;
     assert_eq!(wrong.status.as_u16(), 422);
@@ -53,7 +53,7 @@ async fn wrong_password_and_unknown_user_look_identical() {
 
 #[actix_web::test]
 async fn empty_login_form_rerenders_with_422() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login("", "")
         .await
         .assert_status(422)
@@ -62,7 +62,7 @@ async fn empty_login_form_rerenders_with_422() {
 
 #[actix_web::test]
 async fn repeated_failures_throttle_that_account_only_and_wear_off() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     for _ in 0..5 {
         app.login("demo-member", "wrong-password")
             .await
@@ -87,7 +87,7 @@ async fn repeated_failures_throttle_that_account_only_and_wear_off() {
 /// A counter forgets its failures 24 hours after the last one, not a minute earlier.
 #[actix_web::test]
 async fn failure_counts_expire_24_hours_after_the_last_failure_and_not_before() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     for _ in 0..5 {
         app.login("ghost-24h", "x-wrong-x").await.assert_status(422);
     }
@@ -111,7 +111,7 @@ async fn failure_counts_expire_24_hours_after_the_last_failure_and_not_before() 
 
 #[actix_web::test]
 async fn unknown_accounts_are_throttled_like_real_ones() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     for _ in 0..5 {
         app.login("ghost", "x-wrong-x").await.assert_status(422);
     }
@@ -120,7 +120,7 @@ async fn unknown_accounts_are_throttled_like_real_ones() {
 
 #[actix_web::test]
 async fn the_cookie_from_before_logout_is_rejected_after_it() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let old = app.cookies["zj_session"].clone();
     app.logout().await;
@@ -133,7 +133,7 @@ async fn the_cookie_from_before_logout_is_rejected_after_it() {
 
 #[actix_web::test]
 async fn member_sessions_expire_after_30_idle_minutes() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     app.state.config.clock.advance(29 * 60);
     app.get("/me").await.assert_status(200);
@@ -148,7 +148,7 @@ async fn member_sessions_expire_after_30_idle_minutes() {
 
 #[actix_web::test]
 async fn cadre_sessions_expire_after_15_idle_minutes() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-cadre").await;
     app.state.config.clock.advance(14 * 60);
     app.get("/admin").await.assert_status(200);
@@ -158,7 +158,7 @@ async fn cadre_sessions_expire_after_15_idle_minutes() {
 
 #[actix_web::test]
 async fn sessions_end_at_the_absolute_limit_even_when_active() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-cadre").await;
     // Active every 10 minutes for 8 hours.
     for _ in 0..47 {
@@ -171,7 +171,7 @@ async fn sessions_end_at_the_absolute_limit_even_when_active() {
 
 #[actix_web::test]
 async fn disabling_an_account_revokes_its_sessions_at_once() {
-    let mut member = spawn_demo().await;
+    let mut member = spawn_base().await;
     member.login_ok("demo-member").await;
     let id = member.member_id("demo-member");
     // The cadre disables the member through the admin page, sharing the same database.
@@ -192,7 +192,7 @@ async fn disabling_an_account_revokes_its_sessions_at_once() {
 
 #[actix_web::test]
 async fn change_password_needs_the_current_one_and_logs_out_other_devices() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let other_device = app.cookies.clone();
     app.cookies.clear();
@@ -262,7 +262,7 @@ async fn change_password_needs_the_current_one_and_logs_out_other_devices() {
 
 #[actix_web::test]
 async fn a_reset_account_must_change_its_password_before_anything_else() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-cadre").await;
     let id = app.member_id("demo-member");
     let r = app
@@ -326,7 +326,7 @@ fn throttle_delay_grows_and_is_capped() {
 #[actix_web::test]
 async fn thirty_parallel_wrong_passwords_check_at_most_five_whichever_identifier_is_typed() {
     use actix_web::test::{call_service, TestRequest};
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let phone: String = {
         use diesel::prelude::*;
         use zhijia::db::schema::members as m;
@@ -385,7 +385,7 @@ async fn thirty_parallel_wrong_passwords_check_at_most_five_whichever_identifier
 #[actix_web::test]
 async fn one_address_trying_many_accounts_is_throttled_and_a_forged_forwarded_for_does_not_help() {
     use actix_web::test::{call_service, TestRequest};
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let token = app.csrf().await;
     let cookie = app.cookie_header();
     let attempt = |user: String, forged: String| {

@@ -67,7 +67,8 @@ where
 
 #[actix_web::test]
 async fn a_second_birthday_greeting_in_the_same_year_is_refused_with_the_reason() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(benefit_catalogue);
     app.login_ok("demo-member").await;
     let page = app.get("/benefits").await;
     page.assert_status(200)
@@ -91,7 +92,8 @@ async fn a_second_birthday_greeting_in_the_same_year_is_refused_with_the_reason(
 
 #[actix_web::test]
 async fn the_same_illness_is_paid_once_a_year_but_another_illness_may_apply() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(benefit_catalogue);
     app.login_ok("demo-member").await;
     let f = [
         ("amount", "800"),
@@ -130,7 +132,8 @@ async fn the_same_illness_is_paid_once_a_year_but_another_illness_may_apply() {
 
 #[actix_web::test]
 async fn an_amount_over_the_threshold_adds_the_extra_step() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(benefit_catalogue);
     app.login_ok("demo-member").await;
     let small = id_of(
         &apply(
@@ -186,18 +189,8 @@ async fn an_amount_over_the_threshold_adds_the_extra_step() {
         .assert_status(422)
         .assert_contains("需由其他审批人审批");
     app.logout().await;
-    // The chair of the group union (seeded as the first member there with a role) takes it.
-    let root = zhijia::org::model::all(&mut app.conn())
-        .unwrap()
-        .into_iter()
-        .find(|u| u.parent_id.is_none())
-        .unwrap();
-    let top = zhijia::org::model::role_holders(&mut app.conn(), root.id, &["chair"]).unwrap()[0];
-    let top_no = zhijia::members::model::find(&mut app.conn(), top)
-        .unwrap()
-        .unwrap()
-        .employee_no;
-    app.login_ok(&top_no).await;
+    // The chair of the group union takes it.
+    app.login_ok("group-chair").await;
     decide(&mut app, big, "approve", "")
         .await
         .assert_status(303);
@@ -206,7 +199,8 @@ async fn an_amount_over_the_threshold_adds_the_extra_step() {
 
 #[actix_web::test]
 async fn return_resubmit_approve_and_pay() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(benefit_catalogue);
     app.login_ok("demo-member").await;
     let id = id_of(
         &apply(
@@ -304,7 +298,8 @@ async fn return_resubmit_approve_and_pay() {
 
 #[actix_web::test]
 async fn a_rejection_carries_its_reason() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(benefit_catalogue);
     app.login_ok("demo-member").await;
     let id = id_of(&apply(&mut app, "生日慰问", &[], &[]).await);
     app.logout().await;
@@ -323,7 +318,8 @@ async fn a_rejection_carries_its_reason() {
 
 #[actix_web::test]
 async fn an_approval_that_would_overspend_the_budget_is_refused_and_one_that_uses_it_up_passes() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(benefit_catalogue);
     let sub1 = zhijia::org::model::find_by_name(&mut app.conn(), "第一工程公司工会").unwrap()[0].id;
     let year = chrono::Datelike::year(&app.state.config.clock.now());
     let now = app.state.config.clock.now();
@@ -387,7 +383,8 @@ async fn an_approval_that_would_overspend_the_budget_is_refused_and_one_that_use
 
 #[actix_web::test]
 async fn nobody_approves_their_own_request() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(benefit_catalogue);
     app.login_ok("demo-cadre").await;
     let id = id_of(&apply(&mut app, "生日慰问", &[], &[]).await);
     decide(&mut app, id, "approve", "")
@@ -404,7 +401,8 @@ async fn nobody_approves_their_own_request() {
 
 #[actix_web::test]
 async fn a_member_cannot_see_another_members_request_and_outsiders_cannot_decide() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(benefit_catalogue);
     app.login_ok("demo-member").await;
     let id = id_of(
         &apply(
@@ -482,7 +480,8 @@ fn amounts_are_read_as_people_type_them_or_refused() {
 
 #[actix_web::test]
 async fn odd_amounts_through_the_form_give_422_or_the_right_value_never_500() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(benefit_catalogue);
     app.login_ok("demo-member").await;
     let inputs = [
         "0",
@@ -533,7 +532,17 @@ async fn odd_amounts_through_the_form_give_422_or_the_right_value_never_500() {
 #[actix_web::test]
 async fn the_payout_export_reads_back_with_the_same_rows_and_total() {
     use calamine::{Data, DataType, Reader, Xlsx};
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(benefit_catalogue);
+    for (who, item, yuan) in [
+        ("demo-member", "健身卡补贴", "120.50"),
+        ("demo-member-b", "退休慰问", "800"),
+        ("demo-member-b", "丧葬慰问", "2000"),
+    ] {
+        app.with(|c, now| benefit_request(c, now, who, item, yuan, true));
+    }
+    // One still waiting: not in the payout sheet.
+    app.with(|c, now| benefit_request(c, now, "demo-member", "丧葬慰问", "500", false));
     app.login_ok("demo-finance").await;
     let r = app.get("/admin/benefits/payouts.xlsx").await;
     r.assert_status(200);
@@ -545,10 +554,8 @@ async fn the_payout_export_reads_back_with_the_same_rows_and_total() {
     let data = &rows[1..rows.len() - 1];
     let db_rows =
         model::in_units(&mut app.conn(), None, Some(model::State::Approved), 10_000).unwrap();
-    assert!(
-        !db_rows.is_empty(),
-        "the demo has approved, unpaid requests"
-    );
+    assert!(!db_rows.is_empty(), "approved, unpaid requests");
+    assert_eq!(data.len(), 3);
     assert_eq!(data.len(), db_rows.len());
     let mut sheet_ids: Vec<i64> = data.iter().map(|r| r[0].as_f64().unwrap() as i64).collect();
     let mut db_ids: Vec<i64> = db_rows.iter().map(|r| i64::from(r.id)).collect();
@@ -577,7 +584,7 @@ async fn the_payout_export_reads_back_with_the_same_rows_and_total() {
 
 #[actix_web::test]
 async fn eight_approvers_racing_over_200_requests_make_exactly_one_decision_per_step() {
-    let app = spawn_demo().await;
+    let app = spawn_base().await;
     let now = app.state.config.clock.now();
     let year = chrono::Datelike::year(&now);
     let sub1 = zhijia::org::model::find_by_name(&mut app.conn(), "第一工程公司工会").unwrap()[0].id;
@@ -589,9 +596,9 @@ async fn eight_approvers_racing_over_200_requests_make_exactly_one_decision_per_
             name: "并发测试帮扶",
             category: "aid",
             description: "",
-            amount_mode: "max",
+            amount_mode: model::AmountMode::Max,
             amount_fen: 100000,
-            frequency: "unlimited",
+            frequency: model::Frequency::Unlimited,
             required_fields: "",
             required_attachments: "",
             unit_id: None,
@@ -667,14 +674,16 @@ async fn eight_approvers_racing_over_200_requests_make_exactly_one_decision_per_
     for id in ids {
         let r = model::request(&mut app.conn(), id).unwrap().unwrap();
         assert_eq!(r.state, model::State::Approved);
-        assert_eq!(r.approver_ids().len(), 2);
-        assert_ne!(r.approver_ids()[0], r.approver_ids()[1]);
+        let approvers = model::approver_ids(&mut app.conn(), id).unwrap();
+        assert_eq!(approvers.len(), 2, "one approval row per step");
+        assert_ne!(approvers[0], approvers[1]);
     }
 }
 
 #[actix_web::test]
 async fn an_admin_adds_an_item_for_one_branch_and_only_its_members_may_apply() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(benefit_catalogue);
     let branch_b = zhijia::org::model::find_by_name(&mut app.conn(), "项目一部分会").unwrap()[0]
         .id
         .to_string();
@@ -743,14 +752,11 @@ async fn an_admin_adds_an_item_for_one_branch_and_only_its_members_may_apply() {
 async fn finance_cannot_mark_its_own_request_paid() {
     use diesel::prelude::*;
     use zhijia::db::schema::benefit_requests as br;
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(benefit_catalogue);
     let finance = app.member_id("demo-finance");
-    // An approved request of the demo, made finance's own.
-    let id: i32 = br::table
-        .filter(br::state.eq("approved"))
-        .select(br::id)
-        .first(&mut app.conn())
-        .unwrap();
+    // An approved request, made finance's own.
+    let id = app.with(|c, now| benefit_request(c, now, "demo-member", "健身卡补贴", "100", true));
     diesel::update(br::table.find(id))
         .set(br::member_id.eq(finance))
         .execute(&mut app.conn())
@@ -772,7 +778,8 @@ async fn finance_cannot_mark_its_own_request_paid() {
 
 #[actix_web::test]
 async fn an_admin_pauses_a_catalogue_item_and_members_cannot_apply_until_it_is_resumed() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(benefit_catalogue);
     let id = item_id(&mut app.conn(), "住院慰问");
     let active =
         |app_conn: &mut zhijia::db::PooledConn| model::item(app_conn, id).unwrap().unwrap().active;
@@ -816,7 +823,8 @@ async fn an_admin_pauses_a_catalogue_item_and_members_cannot_apply_until_it_is_r
 async fn no_budget_for_the_year_blocks_approval_and_withdraw_or_resubmit_in_the_wrong_state_is_refused(
 ) {
     use diesel::prelude::*;
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(benefit_catalogue);
     let year = chrono::Datelike::year(&app.state.config.clock.now());
     app.login_ok("demo-member").await;
     let id = id_of(

@@ -6,7 +6,7 @@ use crate::helpers::*;
 
 #[actix_web::test]
 async fn a_post_without_a_token_is_refused_and_changes_nothing() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-admin").await;
     let before = app.count("members");
     let r = app
@@ -25,7 +25,7 @@ async fn a_post_without_a_token_is_refused_and_changes_nothing() {
 
 #[actix_web::test]
 async fn a_post_with_a_wrong_token_is_refused_and_changes_nothing() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-admin").await;
     let before = app.count("members");
     let r = app
@@ -45,7 +45,7 @@ async fn a_post_with_a_wrong_token_is_refused_and_changes_nothing() {
 
 #[actix_web::test]
 async fn a_token_from_another_session_is_refused() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member-b").await;
     let foreign = app.csrf().await;
     app.logout().await;
@@ -57,7 +57,7 @@ async fn a_token_from_another_session_is_refused() {
 
 #[actix_web::test]
 async fn login_without_a_token_is_refused() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let r = app
         .post_raw(
             "/login",
@@ -70,7 +70,7 @@ async fn login_without_a_token_is_refused() {
 
 #[actix_web::test]
 async fn a_cross_site_post_is_refused_even_with_a_valid_token() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let token = app.csrf().await;
     let body = format!("csrf_token={token}");
@@ -125,7 +125,7 @@ async fn a_cross_site_post_is_refused_even_with_a_valid_token() {
 /// (a fixed pre-login token would let any site log a victim into the attacker's account).
 #[actix_web::test]
 async fn pre_login_tokens_belong_to_one_browser() {
-    let mut a = spawn_demo().await;
+    let mut a = spawn_base().await;
     let token_a = a.get("/login").await.csrf();
     let pre_a = a.cookies.clone();
     a.cookies.clear();
@@ -199,13 +199,12 @@ fn every_post_form_in_the_templates_carries_the_csrf_macro() {
 /// case, post, request or file is stored.
 #[actix_web::test]
 async fn upload_forms_without_the_right_token_are_refused_and_store_nothing() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-admin").await;
-    let news: i32 = {
-        use diesel::prelude::*;
-        use zhijia::db::schema::news_articles as n;
-        n::table.select(n::id).first(&mut app.conn()).unwrap()
-    };
+    let news = app.with(|c, now| {
+        benefit_catalogue(c, now);
+        article(c, now, "第一工程公司工会", "通知", "正文", true)
+    });
     app.logout().await;
     app.login_ok("demo-member").await;
     let item = zhijia::benefits::model::items(&mut app.conn())

@@ -16,7 +16,7 @@ fn events_of(app_conn: &mut zhijia::db::PooledConn, key: &str) -> Vec<(String, S
 
 #[actix_web::test]
 async fn events_are_recorded_for_the_listed_actions_and_never_for_anonymous_flows() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let secret = app.state.config.secret_key.clone();
     let now = app.state.config.clock.now();
     let a = zhijia::org::model::find_by_name(&mut app.conn(), "机关分会").unwrap()[0]
@@ -84,24 +84,8 @@ async fn events_are_recorded_for_the_listed_actions_and_never_for_anonymous_flow
             .unwrap()
     };
     app.logout().await;
-    let post: i32 = {
-        use zhijia::db::schema::showcase_posts as sp;
-        sp::table
-            .filter(sp::status.eq("approved"))
-            .select(sp::id)
-            .first(&mut app.conn())
-            .unwrap()
-    };
-    let news: i32 = {
-        let anc = zhijia::org::model::find(&mut app.conn(), a.parse().unwrap())
-            .unwrap()
-            .unwrap();
-        let ids: Vec<i32> = anc.path.split('/').filter_map(|x| x.parse().ok()).collect();
-        zhijia::news::model::visible(&mut app.conn(), &ids, now, None, None, 1, 0)
-            .unwrap()
-            .0[0]
-            .id
-    };
+    let post = app.with(|c, now| showcase_post(c, now, "demo-member-b", "阳台花园", true));
+    let news = app.with(|c, now| article(c, now, "第一工程公司工会", "送温暖通知", "正文", true));
     let s = &app.members_with_sessions("机关分会", "EV", 1)[0];
     let key = zhijia::engagement::member_key(&secret, s.member_id);
     assert_eq!(app.get_as(s, "/", None).await, 200);
@@ -259,8 +243,10 @@ async fn events_are_recorded_for_the_listed_actions_and_never_for_anonymous_flow
 
 #[actix_web::test]
 async fn rollups_equal_the_raw_counts() {
-    let app = spawn_demo().await;
+    let app = spawn_base().await;
     let now = app.state.config.clock.now();
+    let secret = app.state.config.secret_key.clone();
+    app.with(|c, now| engagement_history(c, now, &secret));
     let mut conn = app.conn();
     zhijia::engagement::housekeeping(&mut conn, now).unwrap();
     let today = zhijia::engagement::rollup_horizon(now);
@@ -312,7 +298,7 @@ async fn rollups_equal_the_raw_counts() {
         .collect();
     assert!(
         from_raw.len() > 1000,
-        "demo history has events: {}",
+        "the history has events: {}",
         from_raw.len()
     );
     assert_eq!(from_daily, from_raw);
@@ -338,8 +324,13 @@ async fn rollups_equal_the_raw_counts() {
 
 #[actix_web::test]
 async fn dashboard_figures_equal_direct_sql_and_stay_in_the_cadres_subtree() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let now = app.state.config.clock.now();
+    let secret = app.state.config.secret_key.clone();
+    app.with(|c, now| {
+        engagement_history(c, now, &secret);
+        zhijia::engagement::housekeeping(c, now).unwrap();
+    });
     let cadre = zhijia::auth::user::load_user(&mut app.conn(), app.member_id("demo-cadre"), "")
         .unwrap()
         .unwrap();
@@ -435,7 +426,7 @@ async fn dashboard_figures_equal_direct_sql_and_stay_in_the_cadres_subtree() {
 
 #[actix_web::test]
 async fn the_activity_form_forecasts_without_saving() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let now = app.state.config.clock.now();
     let a = zhijia::org::model::find_by_name(&mut app.conn(), "第一工程公司工会").unwrap()[0]
         .id

@@ -37,7 +37,7 @@ async fn backtest_on(day: &str) -> zhijia::forecast::Backtest {
     let h = zhijia::forecast::history::History::load(&mut app.conn(), now).unwrap();
     zhijia::forecast::backtest(
         &h,
-        zhijia::forecast::handlers::held_out_for(h.rows.len()),
+        zhijia::forecast::service::held_out_for(h.rows.len()),
         now,
     )
 }

@@ -79,7 +79,7 @@ where
 
 #[actix_web::test]
 async fn the_whole_named_case_loop_from_filing_to_rating() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let id = file_named(&mut app, "加班费未发放").await;
     app.get(&format!("/grievances/{id}"))
@@ -198,7 +198,7 @@ fn audit_for(conn: &mut zhijia::db::PooledConn, action: &str, id: &str) -> i64 {
 
 #[actix_web::test]
 async fn a_cadre_rejects_with_a_reason_the_member_can_read() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let id = file_named(&mut app, "食堂饭菜太贵").await;
     app.logout().await;
@@ -232,7 +232,7 @@ async fn a_cadre_rejects_with_a_reason_the_member_can_read() {
 
 #[actix_web::test]
 async fn an_overdue_case_escalates_to_the_parent_union_by_the_job() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let id = file_named(&mut app, "安全帽破损无人更换").await;
     let now = app.state.config.clock.now();
@@ -278,7 +278,7 @@ async fn an_overdue_case_escalates_to_the_parent_union_by_the_job() {
 
 #[actix_web::test]
 async fn other_members_and_unrelated_cadres_get_404() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let id = file_named(&mut app, "排班不公").await;
     let aid = model::attachments_of(&mut app.conn(), case(&mut app.conn(), &id).id).unwrap()[0].id;
@@ -319,7 +319,7 @@ async fn other_members_and_unrelated_cadres_get_404() {
 
 #[actix_web::test]
 async fn the_same_form_submitted_three_times_makes_one_case() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let token = zhijia::auth::random_token(16);
     let before = app.count("grievances");
@@ -351,7 +351,7 @@ async fn the_same_form_submitted_three_times_makes_one_case() {
 
 #[actix_web::test]
 async fn a_jpg_that_holds_html_is_refused_with_a_clear_message() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let token = zhijia::auth::random_token(16);
     let before = app.count("grievances");
@@ -447,7 +447,7 @@ fn dump_all(app_conn: &mut zhijia::db::PooledConn) -> Vec<String> {
 
 #[actix_web::test]
 async fn an_anonymous_case_filed_while_logged_in_leaves_nothing_that_links_it_to_the_member() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let member = app.member_id("demo-member");
     let session_hash = zhijia::auth::hash_token(&app.cookies["zj_session"]);
@@ -587,7 +587,7 @@ async fn an_anonymous_case_filed_while_logged_in_leaves_nothing_that_links_it_to
 
 #[actix_web::test]
 async fn the_receipt_opens_the_case_and_wrong_codes_look_like_unknown_ones() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let token = zhijia::auth::random_token(16);
     let mut f = case_fields(&token, "匿名：宿舍漏水");
@@ -642,15 +642,12 @@ async fn the_receipt_opens_the_case_and_wrong_codes_look_like_unknown_ones() {
     )
     .await
     .assert_status(404);
-    let other = {
-        use diesel::prelude::*;
-        use zhijia::db::schema::attachments as att;
-        att::table
-            .filter(att::owner_type.eq("benefit"))
-            .select(att::id)
-            .first::<i32>(&mut app.conn())
-            .unwrap()
-    };
+    // Another feature's file: a benefit request's.
+    let other = app.with(|c, now| {
+        benefit_catalogue(c, now);
+        let req = benefit_request(c, now, "demo-member-b", "健身卡补贴", "100", false);
+        attachment(c, now, ("benefit", req))
+    });
     app.post(
         "/grievances/track/attachment",
         &[("receipt", &typed), ("attachment_id", &other.to_string())],
@@ -719,7 +716,7 @@ async fn the_receipt_opens_the_case_and_wrong_codes_look_like_unknown_ones() {
 
 #[actix_web::test]
 async fn too_many_wrong_receipts_are_rate_limited() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     for _ in 0..10 {
         app.post("/grievances/track", &[("receipt", "AAAA-AAAA-AAAA-AAAA")])
             .await
@@ -732,7 +729,7 @@ async fn too_many_wrong_receipts_are_rate_limited() {
 
 #[actix_web::test]
 async fn a_member_may_reopen_once_within_seven_days() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let id = file_named(&mut app, "年假被拒").await;
     app.logout().await;
@@ -792,7 +789,7 @@ async fn a_member_may_reopen_once_within_seven_days() {
 /// races: `eight_cadres_racing_over_200_cases_make_exactly_one_transition_each`.)
 #[actix_web::test]
 async fn a_cadre_acting_on_a_page_another_cadre_already_changed_gets_a_conflict() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let id = file_named(&mut app, "并发测试").await;
     app.logout().await;
@@ -869,7 +866,7 @@ async fn a_cadre_acting_on_a_page_another_cadre_already_changed_gets_a_conflict(
 
 #[actix_web::test]
 async fn eight_cadres_racing_over_200_cases_make_exactly_one_transition_each() {
-    let app = spawn_demo().await;
+    let app = spawn_base().await;
     let now = app.state.config.clock.now();
     let member = zhijia::auth::user::load_user(&mut app.conn(), app.member_id("demo-member"), "")
         .unwrap()
@@ -953,7 +950,7 @@ async fn eight_cadres_racing_over_200_cases_make_exactly_one_transition_each() {
 
 #[actix_web::test]
 async fn admins_change_the_time_limits() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-admin").await;
     app.post(
         "/admin/grievances/limits",
@@ -1019,12 +1016,13 @@ fn beijing_ten(day: &str) -> chrono::NaiveDateTime {
     .unwrap()
 }
 
-/// The demo calendar holds the 2026 National Day week (1–7 October off, Saturday 10 October a
+/// The calendar holds the 2026 National Day week (1–7 October off, Saturday 10 October a
 /// make-up working day): a case filed on 30 September is not escalated during the holiday, and
 /// one filed on Friday 9 October counts the make-up Saturday.
 #[actix_web::test]
 async fn time_limits_skip_the_holiday_week_and_count_the_make_up_saturday() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(national_day_2026);
     let to = |app: &TestApp<_>, day: &str| {
         let now = app.state.config.clock.now();
         app.state
@@ -1073,7 +1071,8 @@ async fn time_limits_skip_the_holiday_week_and_count_the_make_up_saturday() {
 
 #[actix_web::test]
 async fn admins_enter_holidays_on_the_calendar_page_and_cadres_cannot() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(national_day_2026);
     app.login_ok("demo-chair").await;
     app.get("/admin/settings/calendar").await.assert_status(403);
     app.post(
@@ -1235,7 +1234,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 #[actix_web::test]
 async fn anonymous_attachments_carry_no_metadata_and_no_names() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let (jpg, pdf) = (jpeg_with_gps(), pdf_with_author());
     assert!(contains(&jpg, b"PHONE-MAKER-4711") && contains(&pdf, b"WANG-XIAOMING-AUTHOR"));
     assert!(contains(&pdf, b"MACHINE-ID-4711") && contains(&pdf, b"ANNOT-BY-WANG"));
@@ -1358,7 +1357,7 @@ async fn anonymous_attachments_carry_no_metadata_and_no_names() {
 #[actix_web::test]
 async fn cadre_actions_out_of_order_are_refused_assign_and_escalate_work_and_unrated_answers_close()
 {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let id = file_named(&mut app, "工装发放不足").await;
     // An anonymous case addressed to the top union.

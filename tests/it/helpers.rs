@@ -14,6 +14,8 @@ use zhijia::config::{Clock, Config, HashCost};
 use zhijia::db::DbUrl;
 use zhijia::Instance;
 
+pub use crate::builders::*;
+
 pub struct Resp {
     pub status: StatusCode,
     pub headers: actix_web::http::header::HeaderMap,
@@ -250,9 +252,33 @@ async fn spawn_on(
     }
 }
 
-/// A fresh app seeded with `zhijia demo`: a copy of the demo database seeded once per test
-/// process (seeding takes seconds on two cores, a copy milliseconds). Tests that seed around
-/// another day call `zhijia::demo::seed` themselves.
+/// A fresh app on the base union of `builders` (units, the fixed accounts with their roles):
+/// what most tests start from, adding what they need with the builders.
+pub async fn spawn_base() -> TestApp<
+    impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    >,
+> {
+    static BASE: std::sync::OnceLock<Template> = std::sync::OnceLock::new();
+    let template = BASE.get_or_init(|| {
+        make_template(|state| {
+            let mut conn = state.pool.get().expect("connection");
+            let now = state.config.clock.now();
+            zhijia::db::write_tx(&mut conn, |conn| {
+                crate::builders::seed_base(conn, now);
+                Ok(())
+            })
+            .expect("seed the base union");
+        })
+    });
+    let (url, db) = copy_of(template);
+    spawn_on(url, db).await
+}
+
+/// A fresh app seeded with `zhijia demo`: only for the tests about the demo itself (and the
+/// browser tour, which starts the binary on its own copy). Seeded once per test process.
 pub async fn spawn_demo() -> TestApp<
     impl Service<
         actix_http::Request,
@@ -264,44 +290,41 @@ pub async fn spawn_demo() -> TestApp<
     spawn_on(url, db).await
 }
 
-/// The seeded demo every `spawn_demo` copies: a SQLite file, or a PostgreSQL template database
-/// (its name starts with `zhijia_t_`, so the next run's sweep drops it).
-enum DemoTemplate {
+/// A seeded database that tests copy: a SQLite file, or a PostgreSQL template database (its
+/// name starts with `zhijia_t_`, so the next run's sweep drops it). Seeding takes seconds on
+/// two cores, a copy milliseconds.
+enum Template {
     Sqlite(std::path::PathBuf),
     Postgres(String),
 }
 
-static DEMO_TEMPLATE: std::sync::OnceLock<DemoTemplate> = std::sync::OnceLock::new();
-
-fn demo_template() -> &'static DemoTemplate {
-    DEMO_TEMPLATE.get_or_init(|| {
-        let (url, db) = fresh_db();
-        {
-            let state = zhijia::build_state(test_config(url)).expect("build template state");
-            zhijia::demo::seed(&state).expect("seed demo template");
-            // Dropping the state closes every connection: SQLite checkpoints its WAL into the
-            // file, and PostgreSQL may then copy the database as a template.
-        }
-        let t = match &db {
-            TestDb::Sqlite(dir) => DemoTemplate::Sqlite(dir.0.join("test.db")),
-            TestDb::Postgres { name, .. } => DemoTemplate::Postgres(name.clone()),
-        };
-        // Kept for the whole process (a static is never dropped).
-        std::mem::forget(db);
-        t
-    })
+fn make_template(seed: impl FnOnce(&zhijia::state::AppState)) -> Template {
+    let (url, db) = fresh_db();
+    {
+        let state = zhijia::build_state(test_config(url)).expect("build template state");
+        seed(&state);
+        // Dropping the state closes every connection: SQLite checkpoints its WAL into the
+        // file, and PostgreSQL may then copy the database as a template.
+    }
+    let t = match &db {
+        TestDb::Sqlite(dir) => Template::Sqlite(dir.0.join("test.db")),
+        TestDb::Postgres { name, .. } => Template::Postgres(name.clone()),
+    };
+    // Kept for the whole process (a static is never dropped).
+    std::mem::forget(db);
+    t
 }
 
-/// A fresh copy of the demo database for one test.
-pub fn demo_db() -> (DbUrl, TestDb) {
-    match demo_template() {
-        DemoTemplate::Sqlite(template) => {
+/// A fresh copy of a template database for one test.
+fn copy_of(template: &Template) -> (DbUrl, TestDb) {
+    match template {
+        Template::Sqlite(template) => {
             let dir = tempfile_dir::TempDir::new();
             let path = dir.0.join("test.db");
-            std::fs::copy(template, &path).expect("copy the demo template");
+            std::fs::copy(template, &path).expect("copy the template");
             (DbUrl::Sqlite(path), TestDb::Sqlite(dir))
         }
-        DemoTemplate::Postgres(template) => {
+        Template::Postgres(template) => {
             let base = pg_base_url().expect("PostgreSQL template without a URL");
             let admin_url = with_db_name(&base, "postgres");
             let mut admin =
@@ -309,13 +332,21 @@ pub fn demo_db() -> (DbUrl, TestDb) {
             let name = format!("zhijia_t_{}", zhijia::auth::random_token(8).to_lowercase());
             admin
                 .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
-                .expect("copy the demo template database");
+                .expect("copy the template database");
             (
                 DbUrl::Postgres(with_db_name(&base, &name)),
                 TestDb::Postgres { admin_url, name },
             )
         }
     }
+}
+
+/// A fresh copy of the demo database for one test.
+pub fn demo_db() -> (DbUrl, TestDb) {
+    static DEMO: std::sync::OnceLock<Template> = std::sync::OnceLock::new();
+    copy_of(DEMO.get_or_init(|| {
+        make_template(|state| zhijia::demo::seed(state).expect("seed demo template"))
+    }))
 }
 
 impl<S, B> TestApp<S>
@@ -500,6 +531,17 @@ where
 
     pub fn conn(&self) -> zhijia::db::PooledConn {
         self.state.pool.get().unwrap()
+    }
+
+    /// Run a builder on this app's database at the app's "now":
+    /// `app.with(benefit_catalogue)`, `app.with(|c, now| benefit_request(c, now, …))`.
+    pub fn with<T>(
+        &self,
+        build: impl FnOnce(&mut zhijia::db::DbConnection, chrono::NaiveDateTime) -> T,
+    ) -> T {
+        let mut conn = self.conn();
+        let now = self.state.config.clock.now();
+        build(&mut conn, now)
     }
 
     pub fn member_id(&self, employee_no: &str) -> i32 {

@@ -19,7 +19,7 @@ const BAD_DATES: [&str; 4] = [
 
 #[actix_web::test]
 async fn dates_out_of_range_are_field_errors_on_activities_news_and_surveys() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let a = unit(&mut app.conn(), "机关分会").to_string();
     let cat = zhijia::news::model::categories(&mut app.conn()).unwrap()[0]
         .id
@@ -99,7 +99,8 @@ async fn dates_out_of_range_are_field_errors_on_activities_news_and_surveys() {
 
 #[actix_web::test]
 async fn search_over_text_whose_lower_case_changes_length_finds_and_marks_the_word() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(|c, now| pages_full(c, now, 5));
     let a = unit(&mut app.conn(), "机关分会");
     let cat = zhijia::news::model::categories(&mut app.conn()).unwrap()[0]
         .id
@@ -211,7 +212,7 @@ async fn a_panic_in_a_handler_or_a_database_closure_is_a_500_with_a_reference_an
 #[actix_web::test]
 async fn multipart_bodies_with_too_many_parts_or_bytes_are_refused_early() {
     use actix_web::test::{call_service, TestRequest};
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let boundary = "----zhijia-hostile-boundary";
     let cookie = app.cookie_header();
@@ -417,7 +418,7 @@ fn shape(path: &str) -> String {
 /// answer may be a 5xx, a refusal must say why, and the server answers afterwards.
 #[actix_web::test]
 async fn every_reachable_form_survives_hostile_values_in_every_field() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let values = hostile_values();
     let mut report = Vec::new();
     let mut total_posts = 0usize;

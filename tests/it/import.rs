@@ -12,16 +12,16 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
 const ROSTER: &str = "\u{feff}工号,姓名,手机,单位
 NEW001,周一,13911110001,第一工程公司工会/机关分会
 NEW002,吴二,,第一工程公司工会/项目一部分会
-NEW003,郑三,13911110003,中建华能集团工会/设计研究院工会/结构所分会
-NEW004,,13911110004,项目二部分会
-NEW005,冯五,12345,项目二部分会
+NEW003,郑三,13911110003,中建华能集团工会/第二工程公司工会/市政分会
+NEW004,,13911110004,项目一部分会
+NEW005,冯五,12345,项目一部分会
 NEW006,陈六,13911110006,不存在的分会
 NEW007,褚七,13911110007,路桥分会
 ";
 
 #[actix_web::test]
 async fn an_import_with_three_bad_rows_reports_them_and_imports_the_rest() {
-    let app = spawn_demo().await;
+    let app = spawn_base().await;
     let dir = tempfile_dir::TempDir::new();
     let file = write(&dir.0, "roster.csv", ROSTER);
     let rows = read_rows(&file).unwrap();
@@ -53,7 +53,7 @@ async fn an_import_with_three_bad_rows_reports_them_and_imports_the_rest() {
 
 #[actix_web::test]
 async fn reimporting_the_same_file_creates_no_duplicates_and_applies_changes() {
-    let app = spawn_demo().await;
+    let app = spawn_base().await;
     let dir = tempfile_dir::TempDir::new();
     let text = "工号,姓名,手机,单位\nR1,甲,13922220001,路桥分会\nR2,乙,13922220002,市政分会\n";
     let file = write(&dir.0, "r.csv", text);
@@ -102,7 +102,7 @@ async fn reimporting_the_same_file_creates_no_duplicates_and_applies_changes() {
 
 #[actix_web::test]
 async fn an_xlsx_roster_imports_like_a_csv_one() {
-    let app = spawn_demo().await;
+    let app = spawn_base().await;
     let dir = tempfile_dir::TempDir::new();
     let path = dir.0.join("roster.xlsx");
     let mut wb = rust_xlsxwriter::Workbook::new();
@@ -116,7 +116,7 @@ async fn an_xlsx_roster_imports_like_a_csv_one() {
     ws.write_number(1, 0, 880001.0).unwrap();
     ws.write_string(1, 1, "蒋八").unwrap();
     ws.write_number(1, 2, 13933330001.0).unwrap();
-    ws.write_string(1, 3, "勘察测绘分会").unwrap();
+    ws.write_string(1, 3, "市政分会").unwrap();
     ws.write_string(1, 4, "Start-2026-x").unwrap();
     wb.save(&path).unwrap();
     let rows = read_rows(&path).unwrap();
@@ -147,7 +147,7 @@ fn a_non_utf8_csv_gets_a_helpful_message() {
 
 #[actix_web::test]
 async fn an_ambiguous_unit_name_is_refused_with_a_hint() {
-    let app = spawn_demo().await;
+    let app = spawn_base().await;
     let dir = tempfile_dir::TempDir::new();
     // 机关分会 exists in two subsidiaries.
     let file = write(&dir.0, "a.csv", "工号,姓名,单位\nAMB1,某甲,机关分会\n");
@@ -165,7 +165,7 @@ async fn an_ambiguous_unit_name_is_refused_with_a_hint() {
 
 #[actix_web::test]
 async fn a_roster_without_a_required_column_or_of_another_type_is_refused_with_the_reason() {
-    let app = spawn_demo().await;
+    let app = spawn_base().await;
     let dir = tempfile_dir::TempDir::new();
     let before = app.count("members");
     let cost = app.state.config.hash_cost;
@@ -203,7 +203,7 @@ async fn a_roster_without_a_required_column_or_of_another_type_is_refused_with_t
 /// passwords served once, a second run all unchanged, and nothing outside the cadre's units.
 #[actix_web::test]
 async fn a_cadre_imports_a_roster_in_the_browser_with_a_preview_and_passwords_once() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let roster = "工号,姓名,手机,单位\n\
                   WEB001,卫一,13922220001,第一工程公司工会/机关分会\n\
                   WEB002,蒋二,,第一工程公司工会/机关分会\n\

@@ -109,7 +109,7 @@ async fn a_randomized_concurrent_workload_keeps_every_invariant() {
         });
     eprintln!("randomized workload: ZHIJIA_RANDOM_SEED={seed} ZHIJIA_RANDOM_OPS={ops}");
     let mut rng = Lcg(seed);
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let unit = zhijia::org::model::find_by_name(&mut app.conn(), "机关分会").unwrap()[0].id;
     let now = app.state.config.clock.now();
     let later = |m: i64| zhijia::time::format_input(&(now + chrono::Duration::minutes(m)));
@@ -171,18 +171,12 @@ async fn a_randomized_concurrent_workload_keeps_every_invariant() {
         csrf: app.get("/me").await.csrf(),
     };
     // Posts of the cadre's own branch, so the cadre may moderate their comments.
-    let posts: Vec<i32> = zhijia::db::schema::showcase_posts::table
-        .filter(zhijia::db::schema::showcase_posts::status.eq("approved"))
-        .filter(zhijia::db::schema::showcase_posts::unit_id.eq(unit))
-        .select(zhijia::db::schema::showcase_posts::id)
-        .order(zhijia::db::schema::showcase_posts::id.asc())
-        .limit(4)
-        .load(&mut app.conn())
-        .unwrap();
-    assert!(
-        posts.len() >= 2,
-        "the demo has approved posts in 机关分会: {posts:?}"
-    );
+    let posts: Vec<i32> = app.with(|c, now| {
+        ["一", "二", "三", "四"]
+            .iter()
+            .map(|n| showcase_post(c, now, "demo-member", &format!("随手拍{n}"), true))
+            .collect()
+    });
     let people = app.members_with_sessions("机关分会", "RW", 24);
     // What each member did last per activity (true = signed up), and likes toggled per post.
     let mut last_signup: std::collections::HashMap<(i32, i32), bool> = Default::default();

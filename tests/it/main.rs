@@ -10,6 +10,7 @@
     clippy::arithmetic_side_effects
 )]
 
+mod builders;
 mod helpers;
 
 mod a11y;

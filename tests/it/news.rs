@@ -50,7 +50,7 @@ where
 
 #[actix_web::test]
 async fn an_article_for_branch_a_is_invisible_to_branch_b_in_lists_pages_and_search() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let a = unit(&mut app.conn(), "机关分会");
     app.login_ok("demo-cadre").await;
     let id = publish(
@@ -109,7 +109,7 @@ async fn an_article_for_branch_a_is_invisible_to_branch_b_in_lists_pages_and_sea
 
 #[actix_web::test]
 async fn a_read_receipt_counts_once_and_the_unread_list_is_exact() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let a = unit(&mut app.conn(), "机关分会");
     app.login_ok("demo-cadre").await;
     let id = publish(
@@ -193,7 +193,7 @@ async fn a_read_receipt_counts_once_and_the_unread_list_is_exact() {
 
 #[actix_web::test]
 async fn search_finds_two_character_words_and_ranks_title_above_body() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let root = zhijia::org::model::all(&mut app.conn())
         .unwrap()
         .into_iter()
@@ -255,7 +255,7 @@ async fn search_finds_two_character_words_and_ranks_title_above_body() {
 
 #[actix_web::test]
 async fn scheduled_and_draft_articles_stay_hidden_until_due() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let root = zhijia::org::model::all(&mut app.conn())
         .unwrap()
         .into_iter()
@@ -411,7 +411,7 @@ pub fn assert_inert(html: &str, what: &str) {
 
 #[actix_web::test]
 async fn fifty_xss_payloads_in_every_news_field_render_inert() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let root = zhijia::org::model::all(&mut app.conn())
         .unwrap()
         .into_iter()
@@ -501,7 +501,8 @@ fn bigram_tokens_cover_two_character_words_and_mixed_text() {
 
 #[actix_web::test]
 async fn news_list_article_and_home_run_a_bounded_number_of_queries() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(|c, now| pages_full(c, now, 45));
     app.login_ok("demo-member").await;
     let id = {
         let anc = zhijia::org::scope::ancestors(
@@ -562,7 +563,8 @@ async fn the_hot_queries_the_code_runs_use_indexes_on_sqlite() {
     use diesel::connection::{Connection, InstrumentationEvent};
     use diesel::prelude::*;
     use std::sync::{Arc, Mutex};
-    let app = spawn_demo().await;
+    let app = spawn_base().await;
+    app.with(|c, now| pages_full(c, now, 25));
     let mut conn = app.conn();
     if !zhijia::db::is_sqlite(&conn) {
         eprintln!("SKIPPED query plans on PostgreSQL: checked on SQLite");
@@ -635,7 +637,7 @@ async fn the_hot_queries_the_code_runs_use_indexes_on_sqlite() {
 /// root or to their own unit and nothing addressed elsewhere, and the tree refuses a ninth level.
 #[actix_web::test]
 async fn audiences_reach_the_deepest_allowed_unit_and_the_tree_stops_at_eight_levels() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-admin").await;
     let root: i32 = {
         let mut conn = app.conn();
@@ -771,7 +773,8 @@ async fn the_statements_of_a_page_view_are_prepared_once() {
     use diesel::r2d2::ManageConnection;
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     use std::sync::Arc;
-    let app = spawn_demo().await;
+    let app = spawn_base().await;
+    app.with(|c, now| pages_full(c, now, 5));
     let s = &app.members_with_sessions("机关分会", "PREP", 1)[0];
     let now = app.state.config.clock.now();
     let article = {
@@ -850,7 +853,7 @@ async fn the_statements_of_a_page_view_are_prepared_once() {
 #[actix_web::test]
 async fn a_cross_site_request_does_not_sign_a_read_receipt() {
     use actix_web::test::TestRequest;
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let a = unit(&mut app.conn(), "机关分会");
     app.login_ok("demo-cadre").await;
     let id = publish(&mut app, "跨站回执测试通知", "正文", &[a], true).await;
@@ -888,7 +891,7 @@ async fn a_cross_site_request_does_not_sign_a_read_receipt() {
 /// report is refused (404) and nothing is counted.
 #[actix_web::test]
 async fn a_member_reports_only_comments_they_can_see() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let a = unit(&mut app.conn(), "机关分会");
     let cat = model::categories(&mut app.conn()).unwrap()[0]
         .id
@@ -955,7 +958,7 @@ async fn a_member_reports_only_comments_they_can_see() {
 async fn a_comment_on_an_article_with_comments_off_is_refused_and_not_stored() {
     use diesel::prelude::*;
     use zhijia::db::schema::news_articles as n;
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let root = zhijia::org::model::find(&mut app.conn(), 1)
         .unwrap()
         .unwrap()

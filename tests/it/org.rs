@@ -11,7 +11,7 @@ fn unit(app_conn: &mut zhijia::db::PooledConn, name: &str) -> zhijia::org::OrgUn
 
 #[actix_web::test]
 async fn an_admin_builds_and_restructures_the_tree() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-admin").await;
     let sub2 = unit(&mut app.conn(), "第二工程公司工会");
     app.post(
@@ -87,7 +87,7 @@ async fn an_admin_builds_and_restructures_the_tree() {
 
 #[actix_web::test]
 async fn a_chair_edits_only_below_their_own_unit() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-chair").await;
     let own = unit(&mut app.conn(), "第一工程公司工会");
     let sibling = unit(&mut app.conn(), "第二工程公司工会");
@@ -121,13 +121,13 @@ async fn a_chair_edits_only_below_their_own_unit() {
 
 #[actix_web::test]
 async fn a_cadre_sees_only_their_subtree_in_the_tree() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-cadre-b").await;
     let tree = app.get("/admin/org").await;
     tree.assert_status(200)
         .assert_contains("项目一部分会")
         .assert_contains("钢筋班组");
-    assert!(!tree.body.contains("机关分会"));
+    assert!(!tree.body.contains("机关分会"), "{}", tree.body);
     assert!(
         !tree.body.contains("新建下级组织"),
         "cadres cannot restructure"

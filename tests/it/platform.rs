@@ -32,7 +32,7 @@ fn the_migration_directories_of_both_backends_match() {
 
 #[actix_web::test]
 async fn every_response_carries_the_security_headers() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     for path in ["/login", "/healthz", "/no-such-page"] {
         let r = app.get(path).await;
         let csp = r.header("content-security-policy");
@@ -59,7 +59,7 @@ async fn every_response_carries_the_security_headers() {
 
 #[actix_web::test]
 async fn static_files_are_served_under_hashed_names_with_long_caching() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let page = app.get("/login").await;
     let start = page.body.find("/static/app.").unwrap();
     let end = page.body[start..].find('"').unwrap() + start;
@@ -74,7 +74,7 @@ async fn static_files_are_served_under_hashed_names_with_long_caching() {
 
 #[actix_web::test]
 async fn errors_render_inside_the_layout_without_internal_detail() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let r = app.get("/definitely/not/here").await;
     r.assert_status(404)
         .assert_contains("页面不存在")
@@ -146,7 +146,7 @@ async fn the_setup_token_works_exactly_once() {
 
 #[actix_web::test]
 async fn state_changes_are_audited_and_the_audit_log_is_append_only() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login("demo-member", "bad-password").await;
     app.login_ok("demo-member").await;
     app.logout().await;
@@ -275,7 +275,7 @@ async fn secure_cookies_mark_every_cookie_secure_and_send_hsts() {
 
 #[actix_web::test]
 async fn read_all_marks_every_notification_of_the_member_and_no_one_elses() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let me = app.member_id("demo-member");
     let other = app.member_id("demo-member-b");
     let now = app.state.config.clock.now();
@@ -309,7 +309,7 @@ async fn read_all_marks_every_notification_of_the_member_and_no_one_elses() {
 /// switched off.
 #[actix_web::test]
 async fn large_text_mode_is_remembered_per_account_on_every_page() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let body_class = |html: &str| -> String {
         regex_lite::Regex::new(r#"<body class="([^"]*)""#)
@@ -386,7 +386,7 @@ async fn a_job_lease_has_one_holder_until_it_lapses() {
 /// named them, are listed for the member; the view of their anonymous case is not.
 #[actix_web::test]
 async fn a_member_sees_who_looked_at_or_exported_their_data_and_never_their_anonymous_case() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let me = app.member_id("demo-member");
     app.login_ok("demo-member").await;
     app.get("/me/privacy")
@@ -419,15 +419,18 @@ async fn a_member_sees_who_looked_at_or_exported_their_data_and_never_their_anon
         };
         refs.push(r);
     }
-    let walk: i32 = {
-        use diesel::prelude::*;
-        use zhijia::db::schema::activities as a;
-        a::table
-            .filter(a::title.eq("午间健步走"))
-            .select(a::id)
-            .first(&mut app.conn())
-            .unwrap()
-    };
+    let walk = app.with(|c, now| {
+        let walk = activity(
+            c,
+            now,
+            "机关分会",
+            "午间健步走",
+            30,
+            chrono::Duration::days(3),
+        );
+        sign_up(c, now, "demo-member", walk);
+        walk
+    });
     app.logout().await;
     app.login_ok("demo-admin").await;
     app.get(&format!("/admin/grievances/{}", refs[0]))
@@ -469,7 +472,7 @@ async fn a_member_sees_who_looked_at_or_exported_their_data_and_never_their_anon
 #[actix_web::test]
 async fn a_member_downloads_a_copy_of_all_their_data_and_nothing_else() {
     use std::io::Read;
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let me = app.member_id("demo-member");
     app.login_ok("demo-member").await;
     for (title, anonymous) in [("实名：食堂排队太久", false), ("匿名：不想让人知道", true)]

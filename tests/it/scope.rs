@@ -12,7 +12,7 @@ const ADMIN_PAGES: &[&str] = &[
 
 #[actix_web::test]
 async fn a_member_reaches_no_admin_page() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     for p in ADMIN_PAGES {
         let r = app.get(p).await;
@@ -37,7 +37,7 @@ async fn a_member_reaches_no_admin_page() {
 
 #[actix_web::test]
 async fn an_anonymous_visitor_is_sent_to_login() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     for p in ["/", "/me", "/admin", "/admin/members"] {
         let r = app.get(p).await;
         r.assert_status(303);
@@ -51,7 +51,7 @@ async fn an_anonymous_visitor_is_sent_to_login() {
 
 #[actix_web::test]
 async fn a_cadre_of_branch_a_can_neither_see_nor_edit_members_of_sibling_branch_b() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-cadre").await;
     let list = app.get("/admin/members?q=demo").await;
     list.assert_status(200).assert_contains("demo-member<");
@@ -104,7 +104,7 @@ async fn a_cadre_of_branch_a_can_neither_see_nor_edit_members_of_sibling_branch_
 
 #[actix_web::test]
 async fn the_chair_above_both_branches_sees_both() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-chair").await;
     let list = app.get("/admin/members?q=demo-member").await;
     list.assert_contains("demo-member<")
@@ -117,7 +117,7 @@ async fn the_chair_above_both_branches_sees_both() {
 
 #[actix_web::test]
 async fn only_chairs_and_admins_grant_roles_and_nobody_grants_their_own() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let member = app.member_id("demo-member");
     let unit = zhijia::members::model::find(&mut app.conn(), member)
         .unwrap()
@@ -162,7 +162,11 @@ async fn only_chairs_and_admins_grant_roles_and_nobody_grants_their_own() {
 async fn a_child_id_reached_through_another_parent_is_refused() {
     use diesel::prelude::*;
     use zhijia::db::schema::{activity_signups as s, attachments as att, images as im};
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
+    app.with(|c, now| {
+        showcase_post(c, now, "demo-member", "书法习作", true);
+        showcase_post(c, now, "demo-member-b", "阳台花园", true);
+    });
     let unit = |app_conn: &mut zhijia::db::PooledConn, n: &str| {
         zhijia::org::model::find_by_name(app_conn, n).unwrap()[0].id
     };
@@ -281,6 +285,13 @@ async fn a_child_id_reached_through_another_parent_is_refused() {
             .unit_path
             .clone()
     };
+    app.with(|c, now| {
+        benefit_catalogue(c, now);
+        for (who, item) in [("demo-member", "健身卡补贴"), ("demo-member-b", "退休慰问")] {
+            let req = benefit_request(c, now, who, item, "100", false);
+            attachment(c, now, ("benefit", req));
+        }
+    });
     let files: Vec<(i32, i32)> = {
         use zhijia::db::schema::{benefit_requests as br, org_units as ou};
         att::table
@@ -357,7 +368,7 @@ async fn a_child_id_reached_through_another_parent_is_refused() {
 /// activity and notice for branches A and B are not A's cadre's to export or edit; the chair's.
 #[actix_web::test]
 async fn items_for_two_branches_belong_to_their_common_ancestor() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let unit = |app_conn: &mut zhijia::db::PooledConn, n: &str| {
         zhijia::org::model::find_by_name(app_conn, n).unwrap()[0].id
     };
@@ -467,8 +478,8 @@ async fn items_for_two_branches_belong_to_their_common_ancestor() {
 #[actix_web::test]
 async fn files_reached_through_another_parent_are_refused() {
     use diesel::prelude::*;
-    use zhijia::db::schema::{attachments as att, benefit_requests as br, images as im};
-    let mut app = spawn_demo().await;
+    use zhijia::db::schema::{attachments as att, images as im};
+    let mut app = spawn_base().await;
     let root = zhijia::org::model::find(&mut app.conn(), 1)
         .unwrap()
         .unwrap()
@@ -547,19 +558,14 @@ async fn files_reached_through_another_parent_are_refused() {
         .assert_status(404);
 
     // Benefit material on the member's side: a file of request 1 asked for under request 2.
-    let me = app.member_id("demo-member");
-    let two: Vec<i32> = br::table
-        .select(br::id)
-        .order(br::id.asc())
-        .limit(2)
-        .load(&mut app.conn())
-        .unwrap();
-    // Make both the demo member's own, so only the parent–child check can refuse.
-    diesel::update(br::table.filter(br::id.eq_any(&two)))
-        .set(br::member_id.eq(me))
-        .execute(&mut app.conn())
-        .unwrap();
-    let (r1, r2) = (two[0], two[1]);
+    // Both the member's own, so only the parent–child check can refuse.
+    let (r1, r2) = app.with(|c, now| {
+        benefit_catalogue(c, now);
+        (
+            benefit_request(c, now, "demo-member", "健身卡补贴", "100", false),
+            benefit_request(c, now, "demo-member", "退休慰问", "100", false),
+        )
+    });
     let now = app.state.config.clock.now();
     zhijia::attachments::insert(
         &mut app.conn(),
@@ -767,7 +773,7 @@ fn every_post_route_is_posted_to_by_a_test() {
 #[actix_web::test]
 async fn a_unit_without_its_own_cadres_is_served_by_the_nearest_ancestor_that_has_some() {
     use zhijia::org::{model, scope};
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     let branch = model::find_by_name(&mut app.conn(), "机关分会").unwrap()[0].clone();
     let own = scope::responsible_cadres(&mut app.conn(), &branch).unwrap();
     assert!(

@@ -54,7 +54,7 @@ fn question_ids(app_conn: &mut zhijia::db::PooledConn, id: i32) -> Vec<i32> {
 #[actix_web::test]
 async fn three_concurrent_answers_from_each_of_200_members_store_200_and_anonymous_ones_hold_no_member_link(
 ) {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-cadre").await;
     let id = create_survey(&mut app, "食堂满意度（匿名）", true, "after_close").await;
     let q = question_ids(&mut app.conn(), id);
@@ -123,7 +123,7 @@ async fn three_concurrent_answers_from_each_of_200_members_store_200_and_anonymo
 
 #[actix_web::test]
 async fn chart_tallies_and_the_export_equal_the_raw_answers() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-cadre").await;
     let id = create_survey(&mut app, "服务需求调查", false, "after_answer").await;
     let q = question_ids(&mut app.conn(), id);
@@ -242,7 +242,7 @@ async fn chart_tallies_and_the_export_equal_the_raw_answers() {
 
 #[actix_web::test]
 async fn results_are_hidden_from_members_when_the_survey_says_so() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-cadre").await;
     let id = create_survey(&mut app, "内部评议", false, "cadres").await;
     let q = question_ids(&mut app.conn(), id);
@@ -278,7 +278,7 @@ async fn results_are_hidden_from_members_when_the_survey_says_so() {
 
 #[actix_web::test]
 async fn an_answer_after_the_survey_closes_is_refused_and_not_stored() {
-    let mut app = spawn_demo().await;
+    let mut app = spawn_base().await;
     app.login_ok("demo-cadre").await;
     let id = create_survey(&mut app, "年终满意度", false, "after_answer").await;
     app.logout().await;
