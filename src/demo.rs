@@ -584,8 +584,11 @@ fn seed_benefits(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize
                 )
             })
             .collect();
-        let Ok(id) = service::apply(conn, applicant, item.id, &form, &files, filed)? else {
-            continue;
+        let id = match service::apply(conn, applicant, item.id, &form, &files, filed) {
+            Ok(id) => id,
+            // Not eligible at that moment (the frequency rule): the demo skips it.
+            Err(crate::error::AppError::Fields(_)) => continue,
+            Err(e) => return Err(e),
         };
         count += 1;
         let first = if applicant.unit_id == cadre_a.unit_id {
@@ -1376,8 +1379,10 @@ fn seed_story_cases(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<()
                     )
                 })
                 .collect();
-            let Ok(id) = benefits::apply(conn, &member, it.id, &form, &files, filed)? else {
-                continue;
+            let id = match benefits::apply(conn, &member, it.id, &form, &files, filed) {
+                Ok(id) => id,
+                Err(crate::error::AppError::Fields(_)) => continue,
+                Err(e) => return Err(e),
             };
             let decision = if returned {
                 Decision::Return {
@@ -1423,8 +1428,10 @@ fn seed_story_cases(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<()
         source: "[多选 最多2] 您希望活动安排在 *\n工作日午间\n工作日下班后\n周六\n周日".into(),
     };
     let actor = crate::audit::Actor::user(&chair, None, opens);
-    let _ = crate::surveys::service::create(conn, &chair, &actor, &form, &[company])?;
-    Ok(())
+    match crate::surveys::service::create(conn, &chair, &actor, &form, &[company]) {
+        Ok(_) | Err(crate::error::AppError::Fields(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Three closed surveys with answers (one anonymous) and one open that demo-member has not
@@ -1470,8 +1477,10 @@ fn seed_surveys(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize>
             closes_at: crate::activities::service::to_local(&closes),
             source: source.into(),
         };
-        let Ok(id) = service::create(conn, &chair, &actor, &form, &[company.id])? else {
-            continue;
+        let id = match service::create(conn, &chair, &actor, &form, &[company.id]) {
+            Ok(id) => id,
+            Err(crate::error::AppError::Fields(_)) => continue,
+            Err(e) => return Err(e),
         };
         n += 1;
         if days_ago < 0 {

@@ -19,8 +19,13 @@ pub enum AppError {
     Csrf,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Input that cannot be taken, told in one message (a step's precondition, a bad upload).
     #[error("validation: {0}")]
     Validation(String),
+    /// A form's input, told field by field: the handler shows the form again with each message
+    /// next to its field (422); `fields` hands them over.
+    #[error("invalid form: {0:?}")]
+    Fields(crate::forms::FieldErrors),
     #[error("too many requests: {0}")]
     TooManyRequests(String),
     #[error("payload too large: {0}")]
@@ -47,6 +52,22 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// One field's message as a form error.
+    pub fn field(field: &'static str, message: impl Into<String>) -> AppError {
+        let mut e = crate::forms::FieldErrors::default();
+        e.add(field, message);
+        AppError::Fields(e)
+    }
+
+    /// The form's field errors, or this error itself when it is of another kind (so a handler
+    /// writes `let errors = e.fields()?;` and re-renders its form with them).
+    pub fn fields(self) -> Result<crate::forms::FieldErrors, AppError> {
+        match self {
+            AppError::Fields(e) => Ok(e),
+            other => Err(other),
+        }
+    }
+
     fn message(&self) -> (&'static str, String) {
         match self {
             AppError::NotFound => (
@@ -61,6 +82,13 @@ impl AppError {
             ),
             AppError::Conflict(m) => ("已被他人处理", m.clone()),
             AppError::Validation(m) => ("输入有误", m.clone()),
+            AppError::Fields(e) => (
+                "输入有误",
+                e.0.iter()
+                    .map(|(_, m)| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join("；"),
+            ),
             AppError::TooManyRequests(m) => ("操作过于频繁", m.clone()),
             AppError::PayloadTooLarge(m) => ("内容过大", m.clone()),
             AppError::LengthRequired => (
@@ -93,7 +121,7 @@ impl ResponseError for AppError {
             AppError::Unauthorized { .. } | AppError::Redirect(_) => StatusCode::SEE_OTHER,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Validation(_) | AppError::Fields(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::LengthRequired => StatusCode::LENGTH_REQUIRED,

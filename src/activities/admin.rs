@@ -226,15 +226,15 @@ async fn save(
     match db::run(&state.pool, move |conn| {
         service::save(conn, &u2, &actor, id, &f2, &a2)
     })
-    .await?
+    .await
     {
         Ok(id) => Ok(redirect_flash(
             &format!("/admin/activities/{id}"),
             "ok",
             "活动已保存",
         )),
-        Err(errors) => render_status(
-            &page(&state, ctx, user, id, Some((form, audience)), errors).await?,
+        Err(e) => render_status(
+            &page(&state, ctx, user, id, Some((form, audience)), e.fields()?).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
     }

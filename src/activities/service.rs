@@ -183,7 +183,7 @@ pub fn save(
     id: Option<i32>,
     form: &ActivityForm,
     audience: &[i32],
-) -> AppResult<Result<i32, FieldErrors>> {
+) -> AppResult<i32> {
     let now = actor.now;
     write_tx(conn, |conn| {
         let mut e = FieldErrors::default();
@@ -202,7 +202,7 @@ pub fn save(
             }
         }
         let Some((starts, ends, opens, closes, capacity)) = parsed.filter(|_| e.is_empty()) else {
-            return Ok(Err(e));
+            return Err(AppError::Fields(e));
         };
         let publisher = scope::lowest_common_ancestor(&units).unwrap_or(user.unit_id);
         let title = form.title.trim();
@@ -230,7 +230,7 @@ pub fn save(
         };
         let id = store(conn, actor, user.id, existing.as_ref().map(|a| a.id), &data)?;
         model::set_audience(conn, id, audience)?;
-        Ok(Ok(id))
+        Ok(id)
     })
 }
 

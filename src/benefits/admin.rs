@@ -8,10 +8,10 @@ use chrono::Datelike;
 use serde::Deserialize;
 
 use super::model::{
-    self, Action, AmountMode, BenefitEvent, BenefitItem, BenefitRequest, Frequency, NewBenefitItem,
-    State, CATEGORIES,
+    self, Action, AmountMode, BenefitEvent, BenefitItem, BenefitRequest, Frequency, State,
+    CATEGORIES,
 };
-use super::service::{self, rows_for, Decision, PayoutRow, Row};
+use super::service::{self, rows_for, Decision, ItemForm, PayoutRow, Row};
 use crate::attachments::AttachmentMeta;
 use crate::audit::Actor;
 use crate::auth::csrf::Form;
@@ -19,6 +19,7 @@ use crate::auth::user::{AdminUser, StaffUser};
 use crate::auth::User;
 use crate::db;
 use crate::error::{AppError, AppResult};
+use crate::forms::FieldErrors;
 use crate::org::{scope, OrgUnit};
 use crate::state::AppState;
 use crate::web::{client_ip, redirect_flash, render, render_status, Ctx};
@@ -260,6 +261,29 @@ pub struct CataloguePage {
     items: Vec<BenefitItem>,
     categories: Vec<(&'static str, &'static str)>,
     units: Vec<OrgUnit>,
+    /// The new-item form as typed (empty, or sent back with its errors).
+    form: ItemForm,
+    errors: FieldErrors,
+}
+
+async fn catalogue_page(
+    state: &web::Data<AppState>,
+    ctx: Ctx,
+    form: ItemForm,
+    errors: FieldErrors,
+) -> AppResult<CataloguePage> {
+    let (items, units) = db::run(&state.pool, |conn| {
+        Ok((model::items(conn)?, crate::org::model::all(conn)?))
+    })
+    .await?;
+    Ok(CataloguePage {
+        ctx,
+        items,
+        categories: CATEGORIES.to_vec(),
+        units,
+        form,
+        errors,
+    })
 }
 
 async fn catalogue(
@@ -267,140 +291,41 @@ async fn catalogue(
     ctx: Ctx,
     StaffUser(_): StaffUser,
 ) -> AppResult<HttpResponse> {
-    let (items, units) = db::run(&state.pool, |conn| {
-        Ok((model::items(conn)?, crate::org::model::all(conn)?))
-    })
-    .await?;
-    render(&CataloguePage {
-        ctx,
-        items,
-        categories: CATEGORIES.to_vec(),
-        units,
-    })
-}
-
-#[derive(Deserialize, Default)]
-pub struct ItemForm {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    category: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    amount_mode: String,
-    #[serde(default)]
-    amount: String,
-    #[serde(default)]
-    frequency: String,
-    #[serde(default)]
-    fields: String,
-    #[serde(default)]
-    attachments: String,
-    #[serde(default)]
-    steps: String,
-    #[serde(default)]
-    extra_above: String,
-    #[serde(default)]
-    sensitive: String,
-    #[serde(default)]
-    unit_id: String,
-    #[serde(default)]
-    active_from: String,
-    #[serde(default)]
-    active_until: String,
-}
-
-/// A date typed in a form ("2026-12-31") as the start of that day in Beijing, stored as UTC.
-fn form_date(
-    s: &str,
-    end_of_day: bool,
-) -> Result<Option<chrono::NaiveDateTime>, crate::time::InputError> {
-    if s.trim().is_empty() {
-        return Ok(None);
-    }
-    let d = crate::time::parse_date_input(s)?;
-    let start = crate::time::day_start(d);
-    Ok(Some(if end_of_day {
-        crate::time::minus(
-            crate::time::day_start(d.succ_opt().unwrap_or(d)),
-            chrono::Duration::seconds(1),
-        )
-    } else {
-        start
-    }))
+    let form = ItemForm {
+        amount_mode: AmountMode::Max.as_str().into(),
+        frequency: Frequency::Yearly.as_str().into(),
+        steps: "cadre,chair".into(),
+        ..ItemForm::default()
+    };
+    render(&catalogue_page(&state, ctx, form, FieldErrors::default()).await?)
 }
 
 async fn create_item(
     req: HttpRequest,
     state: web::Data<AppState>,
+    ctx: Ctx,
     AdminUser(user): AdminUser,
-    Form(f): Form<ItemForm>,
+    Form(form): Form<ItemForm>,
 ) -> AppResult<HttpResponse> {
-    let back = "/admin/benefits/catalogue";
-    let name = f.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 30 {
-        return Ok(redirect_flash(back, "error", "请填写项目名称（30 字以内）"));
-    }
-    if !CATEGORIES.iter().any(|(c, _)| *c == f.category) {
-        return Ok(redirect_flash(back, "error", "请选择类别"));
-    }
-    let amount = match service::parse_amount(&f.amount) {
-        Ok(a) => a,
-        Err(e) => return Ok(redirect_flash(back, "error", e)),
-    };
-    let extra = if f.extra_above.trim().is_empty() {
-        None
-    } else {
-        match service::parse_amount(&f.extra_above) {
-            Ok(a) => Some(a),
-            Err(e) => return Ok(redirect_flash(back, "error", &format!("加审金额：{e}"))),
+    let input = match form.parse() {
+        Ok(input) => input,
+        Err(errors) => {
+            return render_status(
+                &catalogue_page(&state, ctx, form, errors).await?,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
         }
     };
-    let steps = match f.steps.as_str() {
-        "cadre" | "chair" | "cadre,chair" => f.steps.clone(),
-        _ => return Ok(redirect_flash(back, "error", "请选择审批流程")),
-    };
-    let mode = AmountMode::parse(&f.amount_mode).unwrap_or(AmountMode::Max);
-    let unit_id = f.unit_id.parse::<i32>().ok();
-    let (active_from, active_until) = match (
-        form_date(&f.active_from, false),
-        form_date(&f.active_until, true),
-    ) {
-        (Ok(from), Ok(until)) => (from, until),
-        (Err(e), _) | (_, Err(e)) => {
-            return Ok(redirect_flash(
-                back,
-                "error",
-                e.message("受理期请填写日期，如 2026-12-31"),
-            ))
-        }
-    };
-    let frequency = Frequency::parse(&f.frequency).unwrap_or(Frequency::Yearly);
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
-    let period = (active_from, active_until);
     db::run(&state.pool, move |conn| {
-        let item = NewBenefitItem {
-            name: &name,
-            category: &f.category,
-            description: f.description.trim(),
-            amount_mode: mode,
-            amount_fen: amount,
-            frequency,
-            required_fields: f.fields.trim(),
-            required_attachments: f.attachments.trim(),
-            unit_id,
-            steps: &steps,
-            extra_step_above_fen: extra,
-            extra_step_role: extra.map(|_| "chair"),
-            sensitive: f.sensitive == "1",
-            active: true,
-            created_at: actor.now,
-        };
-        service::create_item(conn, &actor, &item, period)
+        service::create_item(conn, &actor, &input)
     })
     .await?;
-    Ok(redirect_flash(back, "ok", "项目已添加"))
+    Ok(redirect_flash(
+        "/admin/benefits/catalogue",
+        "ok",
+        "项目已添加",
+    ))
 }
 
 #[derive(Deserialize)]

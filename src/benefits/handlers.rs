@@ -171,19 +171,19 @@ async fn apply(
     match db::run(&state.pool, move |conn| {
         service::apply(conn, &user, item_id, &f2, &files, now)
     })
-    .await?
+    .await
     {
         Ok(id) => Ok(redirect_flash(
             &format!("/benefits/requests/{id}"),
             "ok",
             "申请已提交，审批进度会通知您",
         )),
-        Err(errors) => render_status(
+        Err(e) => render_status(
             &ApplyPage {
                 ctx,
                 item,
                 form,
-                errors,
+                errors: e.fields()?,
             },
             StatusCode::UNPROCESSABLE_ENTITY,
         ),

@@ -6,7 +6,9 @@ use chrono::{Datelike, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::actions;
-use super::model::{self, Action, BenefitItem, BenefitRequest, NewBenefitRequest, State};
+use super::model::{
+    self, Action, BenefitItem, BenefitRequest, NewBenefitRequest, State, CATEGORIES,
+};
 use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
@@ -169,11 +171,10 @@ fn check_application(
     form: &ApplyForm,
     file_count: usize,
     now: NaiveDateTime,
-) -> AppResult<Result<Checked, FieldErrors>> {
+) -> AppResult<Checked> {
     let mut errors = FieldErrors::default();
     if let Some(why) = unavailable_reason(conn, user, item, now)? {
-        errors.add("item", format!("不能申请：{why}"));
-        return Ok(Err(errors));
+        return Err(AppError::field("item", format!("不能申请：{why}")));
     }
     let amount = if item.is_fixed() {
         item.amount_fen
@@ -231,13 +232,13 @@ fn check_application(
         errors.add("files", format!("请上传所需材料：{}", needed.join("、")));
     }
     if !errors.is_empty() {
-        return Ok(Err(errors));
+        return Err(AppError::Fields(errors));
     }
-    Ok(Ok(Checked {
+    Ok(Checked {
         amount,
         event,
         details,
-    }))
+    })
 }
 
 /// Apply for an item. Returns the request id, or field errors for the form.
@@ -248,20 +249,17 @@ pub fn apply(
     form: &ApplyForm,
     files: &[File],
     now: NaiveDateTime,
-) -> AppResult<Result<i32, FieldErrors>> {
+) -> AppResult<i32> {
     write_tx(conn, |conn| {
         if let Some(id) = model::request_by_token(conn, &form.submit_token)? {
-            return Ok(Ok(id));
+            return Ok(id);
         }
         let item = model::item(conn, item_id)?.ok_or(AppError::NotFound)?;
         let Checked {
             amount,
             event,
             details,
-        } = match check_application(conn, user, &item, form, files.len(), now)? {
-            Ok(c) => c,
-            Err(errors) => return Ok(Err(errors)),
-        };
+        } = check_application(conn, user, &item, form, files.len(), now)?;
         let chain = item.chain_for(amount).join(",");
         let id = model::insert_request(
             conn,
@@ -306,7 +304,7 @@ pub fn apply(
         for (m, title, link) in actions::step_recipients(conn, &req, &item, &[])? {
             notify(conn, m, &title, &link, now)?;
         }
-        Ok(Ok(id))
+        Ok(id)
     })
 }
 
@@ -710,25 +708,177 @@ pub fn budget_lines(
 }
 
 /// Add an item to the catalogue (admins), with its active period, audited.
-pub fn create_item(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    item: &model::NewBenefitItem<'_>,
-    period: (Option<NaiveDateTime>, Option<NaiveDateTime>),
-) -> AppResult<i32> {
+pub fn create_item(conn: &mut DbConnection, actor: &Actor, input: &ItemInput) -> AppResult<i32> {
     write_tx(conn, |conn| {
-        let id = model::insert_item(conn, item)?;
-        model::set_item_period(conn, id, period.0, period.1)?;
+        let item = model::NewBenefitItem {
+            name: &input.name,
+            category: input.category,
+            description: &input.description,
+            amount_mode: input.amount_mode,
+            amount_fen: input.amount_fen,
+            frequency: input.frequency,
+            required_fields: &input.required_fields,
+            required_attachments: &input.required_attachments,
+            unit_id: input.unit_id,
+            steps: input.steps,
+            extra_step_above_fen: input.extra_above_fen,
+            extra_step_role: input.extra_above_fen.map(|_| "chair"),
+            sensitive: input.sensitive,
+            active: true,
+            created_at: actor.now,
+        };
+        let id = model::insert_item(conn, &item)?;
+        model::set_item_period(conn, id, input.active_from, input.active_until)?;
         audit::record(
             conn,
             actor,
             None,
             "benefit.item_create",
             ("benefit_item", Some(id)),
-            item.name,
+            &input.name,
         )?;
         Ok(id)
     })
+}
+
+/// The admin's new-item form as typed.
+#[derive(serde::Deserialize, Default, Clone)]
+pub struct ItemForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub amount_mode: String,
+    #[serde(default)]
+    pub amount: String,
+    #[serde(default)]
+    pub frequency: String,
+    #[serde(default)]
+    pub fields: String,
+    #[serde(default)]
+    pub attachments: String,
+    #[serde(default)]
+    pub steps: String,
+    #[serde(default)]
+    pub extra_above: String,
+    #[serde(default)]
+    pub sensitive: String,
+    #[serde(default)]
+    pub unit_id: String,
+    #[serde(default)]
+    pub active_from: String,
+    #[serde(default)]
+    pub active_until: String,
+}
+
+/// A new catalogue item as checked.
+pub struct ItemInput {
+    pub name: String,
+    pub category: &'static str,
+    pub description: String,
+    pub amount_mode: model::AmountMode,
+    pub amount_fen: i64,
+    pub frequency: model::Frequency,
+    pub required_fields: String,
+    pub required_attachments: String,
+    pub unit_id: Option<i32>,
+    pub steps: &'static str,
+    pub extra_above_fen: Option<i64>,
+    pub sensitive: bool,
+    pub active_from: Option<NaiveDateTime>,
+    pub active_until: Option<NaiveDateTime>,
+}
+
+/// The approval chains an item may have.
+const CHAINS: [&str; 3] = ["cadre,chair", "cadre", "chair"];
+
+impl ItemForm {
+    /// The checked item, or a message for each field that cannot be taken.
+    pub fn parse(&self) -> Result<ItemInput, FieldErrors> {
+        let mut e = FieldErrors::default();
+        let name = self.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 30 {
+            e.add("name", "请填写项目名称（30 字以内）");
+        }
+        let category = CATEGORIES
+            .iter()
+            .map(|(c, _)| *c)
+            .find(|c| *c == self.category);
+        if category.is_none() {
+            e.add("category", "请选择类别");
+        }
+        let amount = parse_amount(&self.amount)
+            .map_err(|m| e.add("amount", m))
+            .ok();
+        let extra = if self.extra_above.trim().is_empty() {
+            None
+        } else {
+            parse_amount(&self.extra_above)
+                .map_err(|m| e.add("extra_above", m))
+                .ok()
+        };
+        let steps = CHAINS.iter().copied().find(|c| *c == self.steps);
+        if steps.is_none() {
+            e.add("steps", "请选择审批流程");
+        }
+        let from = form_date(&self.active_from, false)
+            .map_err(|m| e.add("active_from", m.message("请填写日期，如 2026-12-01")))
+            .ok();
+        let until = form_date(&self.active_until, true)
+            .map_err(|m| e.add("active_until", m.message("请填写日期，如 2026-12-31")))
+            .ok();
+        if self.description.chars().count() > 2000 {
+            e.add("description", "说明请控制在 2000 字以内");
+        }
+        match (category, amount, steps, from, until) {
+            (
+                Some(category),
+                Some(amount_fen),
+                Some(steps),
+                Some(active_from),
+                Some(active_until),
+            ) if e.is_empty() => Ok(ItemInput {
+                name,
+                category,
+                description: self.description.trim().to_string(),
+                amount_mode: model::AmountMode::parse(&self.amount_mode)
+                    .unwrap_or(model::AmountMode::Max),
+                amount_fen,
+                frequency: model::Frequency::parse(&self.frequency)
+                    .unwrap_or(model::Frequency::Yearly),
+                required_fields: self.fields.trim().to_string(),
+                required_attachments: self.attachments.trim().to_string(),
+                unit_id: self.unit_id.parse::<i32>().ok(),
+                steps,
+                extra_above_fen: extra,
+                sensitive: self.sensitive == "1",
+                active_from,
+                active_until,
+            }),
+            _ => Err(e),
+        }
+    }
+}
+
+/// A date typed in a form ("2026-12-31"): the start of that day in Beijing (or its last
+/// second for an end date), stored as UTC.
+fn form_date(s: &str, end_of_day: bool) -> Result<Option<NaiveDateTime>, crate::time::InputError> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    let d = crate::time::parse_date_input(s)?;
+    let start = crate::time::day_start(d);
+    Ok(Some(if end_of_day {
+        crate::time::minus(
+            crate::time::day_start(d.succ_opt().unwrap_or(d)),
+            chrono::Duration::seconds(1),
+        )
+    } else {
+        start
+    }))
 }
 
 /// Pause or resume an item (admins), audited.

@@ -176,7 +176,7 @@ async fn create(
     let result = db::run(&state.pool, move |conn| {
         service::create(conn, Some(&u2), &actor, &i2, &hash, true)
     })
-    .await?;
+    .await;
     match result {
         Ok(id) => render(&InitialPasswordPage {
             ctx,
@@ -186,7 +186,7 @@ async fn create(
             password,
             created: true,
         }),
-        Err(errors) => rerender_new(&state, ctx, user, form, errors).await,
+        Err(e) => rerender_new(&state, ctx, user, form, e.fields()?).await,
     }
 }
 
@@ -301,7 +301,7 @@ async fn update(
             match db::run(&state.pool, move |conn| {
                 service::update(conn, &u2, &actor, id, &input)
             })
-            .await?
+            .await
             {
                 Ok(()) => {
                     return Ok(redirect_flash(
@@ -310,7 +310,7 @@ async fn update(
                         "会员信息已保存",
                     ))
                 }
-                Err(e) => e,
+                Err(e) => e.fields()?,
             }
         }
         Err(e) => e,

@@ -419,9 +419,9 @@ fn create_new(
         return Ok(Ok(("new", None)));
     }
     let hash = hash_blocking(how.cost, &password)?;
-    match service::create(conn, user, actor, input, &hash, true)? {
+    match service::create(conn, user, actor, input, &hash, true) {
         Ok(_) => Ok(Ok(("new", given.is_none().then_some(password)))),
-        Err(errs) => Ok(Err(one_line(&errs))),
+        Err(e) => Ok(Err(one_line(&e.fields()?))),
     }
 }
 

@@ -179,11 +179,11 @@ pub fn create(
     input: &MemberInput,
     password_hash: &str,
     must_change: bool,
-) -> AppResult<Result<i32, FieldErrors>> {
+) -> AppResult<i32> {
     write_tx(conn, |conn| {
         let errors = check_input(conn, user, input, None)?;
         if !errors.is_empty() {
-            return Ok(Err(errors));
+            return Err(AppError::Fields(errors));
         }
         let id = model::insert(
             conn,
@@ -208,7 +208,7 @@ pub fn create(
             ("member", Some(id)),
             &format!("{} {}", input.employee_no, input.name),
         )?;
-        Ok(Ok(id))
+        Ok(id)
     })
 }
 
@@ -219,12 +219,12 @@ pub fn update(
     actor: &Actor,
     id: i32,
     input: &MemberInput,
-) -> AppResult<Result<(), FieldErrors>> {
+) -> AppResult<()> {
     write_tx(conn, |conn| {
         let (before, _) = load_in_scope(conn, user, id)?;
         let errors = check_input(conn, Some(user), input, Some(id))?;
         if !errors.is_empty() {
-            return Ok(Err(errors));
+            return Err(AppError::Fields(errors));
         }
         model::update(
             conn,
@@ -261,7 +261,7 @@ pub fn update(
             ("member", Some(id)),
             &changes.join("；"),
         )?;
-        Ok(Ok(()))
+        Ok(())
     })
 }
 

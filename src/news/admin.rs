@@ -233,11 +233,20 @@ async fn save(
     match db::run(&state.pool, move |conn| {
         service::save(conn, &u2, &actor, id, &f2, &a2)
     })
-    .await?
+    .await
     {
         Ok(id) => Ok(redirect_flash(&format!("/admin/news/{id}"), "ok", "已保存")),
-        Err(errors) => render_status(
-            &page(&state, ctx, user, id, Some((form, audience)), errors, None).await?,
+        Err(e) => render_status(
+            &page(
+                &state,
+                ctx,
+                user,
+                id,
+                Some((form, audience)),
+                e.fields()?,
+                None,
+            )
+            .await?,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
     }

@@ -126,7 +126,7 @@ fn check_article(
     form: &ArticleForm,
     audience: &[i32],
     now: NaiveDateTime,
-) -> AppResult<Result<Checked, FieldErrors>> {
+) -> AppResult<Checked> {
     let mut e = FieldErrors::default();
     let title = form.title.trim();
     if title.is_empty() || title.chars().count() > 80 {
@@ -152,12 +152,12 @@ fn check_article(
     };
     let units = scope::audience_units(conn, user, audience, &mut e, "请选择阅读范围")?;
     match (category, publish_at) {
-        (Some(category), Some(publish_at)) if e.is_empty() => Ok(Ok(Checked {
+        (Some(category), Some(publish_at)) if e.is_empty() => Ok(Checked {
             category,
             publish_at,
             units,
-        })),
-        _ => Ok(Err(e)),
+        }),
+        _ => Err(AppError::Fields(e)),
     }
 }
 
@@ -196,7 +196,7 @@ pub fn save(
     id: Option<i32>,
     form: &ArticleForm,
     audience: &[i32],
-) -> AppResult<Result<i32, FieldErrors>> {
+) -> AppResult<i32> {
     let now = actor.now;
     write_tx(conn, |conn| {
         let (title, body) = (form.title.trim(), form.body.trim());
@@ -204,10 +204,7 @@ pub fn save(
             category,
             publish_at,
             units,
-        } = match check_article(conn, user, form, audience, now)? {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(e)),
-        };
+        } = check_article(conn, user, form, audience, now)?;
         // The publishing unit: the top of the chosen audience (or the existing one on edit).
         let publisher = scope::lowest_common_ancestor(&units).unwrap_or(user.unit_id);
         let existing = match id {
@@ -243,7 +240,7 @@ pub fn save(
         };
         let id = store(conn, actor, user.id, existing.map(|a| a.id), &data)?;
         model::set_audience(conn, id, audience)?;
-        Ok(Ok(id))
+        Ok(id)
     })
 }
 

@@ -5,8 +5,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
+use super::model::Visibility;
 use super::model::{self, Survey};
-use super::service::{self, SurveyForm, Tally, VISIBILITIES};
+use super::service::{self, SurveyForm, Tally};
 use crate::audit::Actor;
 use crate::auth::csrf::Form;
 use crate::auth::user::StaffUser;
@@ -55,7 +56,7 @@ pub struct FormPage {
     form: SurveyForm,
     audience: Vec<i32>,
     units: Vec<OrgUnit>,
-    visibilities: [(&'static str, &'static str); 3],
+    visibilities: &'static [Visibility],
     errors: FieldErrors,
 }
 
@@ -93,7 +94,7 @@ async fn form_page(
         form,
         audience,
         units,
-        visibilities: VISIBILITIES,
+        visibilities: Visibility::ALL,
         errors,
     })
 }
@@ -139,15 +140,15 @@ async fn create(
     match db::run(&state.pool, move |conn| {
         service::create(conn, &u2, &actor, &f2, &a2)
     })
-    .await?
+    .await
     {
         Ok(id) => Ok(redirect_flash(
             &format!("/admin/surveys/{id}"),
             "ok",
             "问卷已发布",
         )),
-        Err(errors) => render_status(
-            &form_page(&state, ctx, user, Some((form, audience)), errors).await?,
+        Err(e) => render_status(
+            &form_page(&state, ctx, user, Some((form, audience)), e.fields()?).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
     }

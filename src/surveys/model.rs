@@ -11,6 +11,15 @@ use crate::db::schema::{
 use crate::db::DbConnection;
 use crate::error::AppResult;
 
+crate::text_enum! {
+    /// When members may see a survey's results.
+    pub enum Visibility {
+        AfterAnswer = ("after_answer", "提交后可看结果"),
+        AfterClose = ("after_close", "截止后公布结果"),
+        Cadres = ("cadres", "结果仅工会干部可见"),
+    }
+}
+
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = surveys)]
 pub struct Survey {
@@ -20,7 +29,7 @@ pub struct Survey {
     pub title: String,
     pub description: String,
     pub anonymous: bool,
-    pub results_visibility: String,
+    pub results_visibility: Visibility,
     pub opens_at: NaiveDateTime,
     pub closes_at: NaiveDateTime,
     pub source: String,
@@ -42,11 +51,7 @@ impl Survey {
         )
     }
     pub fn visibility_label(&self) -> &'static str {
-        match self.results_visibility.as_str() {
-            "after_answer" => "提交后可看结果",
-            "after_close" => "截止后公布结果",
-            _ => "结果仅工会干部可见",
-        }
+        self.results_visibility.label()
     }
 }
 
@@ -88,7 +93,7 @@ pub struct NewSurvey<'a> {
     pub title: &'a str,
     pub description: &'a str,
     pub anonymous: bool,
-    pub results_visibility: &'a str,
+    pub results_visibility: Visibility,
     pub opens_at: NaiveDateTime,
     pub closes_at: NaiveDateTime,
     pub source: &'a str,

@@ -6,19 +6,13 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 
-use super::model::{self, NewSurvey, Question, Survey};
+use super::model::{self, NewSurvey, Question, Survey, Visibility};
 use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
 use crate::org::{self, scope};
-
-pub const VISIBILITIES: [(&str, &str); 3] = [
-    ("after_answer", "提交后可看结果"),
-    ("after_close", "截止后公布结果"),
-    ("cadres", "仅工会干部可见"),
-];
 
 /// A question as parsed from the editor text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,7 +175,7 @@ pub fn create(
     actor: &Actor,
     form: &SurveyForm,
     audience: &[i32],
-) -> AppResult<Result<i32, FieldErrors>> {
+) -> AppResult<i32> {
     let now = actor.now;
     write_tx(conn, |conn| {
         let mut e = FieldErrors::default();
@@ -192,10 +186,7 @@ pub fn create(
         if form.description.chars().count() > 2000 {
             e.add("description", "说明请控制在 2000 字以内");
         }
-        let vis = VISIBILITIES
-            .iter()
-            .find(|(k, _)| *k == form.results_visibility)
-            .map(|(k, _)| *k);
+        let vis = Visibility::parse(&form.results_visibility);
         if vis.is_none() {
             e.add("results_visibility", "请选择结果何时可见");
         }
@@ -219,7 +210,7 @@ pub fn create(
         };
         let units = scope::audience_units(conn, user, audience, &mut e, "请选择调查范围")?;
         if !e.is_empty() {
-            return Ok(Err(e));
+            return Err(AppError::Fields(e));
         }
         let publisher = scope::lowest_common_ancestor(&units).unwrap_or(user.unit_id);
         let id = model::insert(
@@ -230,7 +221,7 @@ pub fn create(
                 title,
                 description: form.description.trim(),
                 anonymous: form.anonymous == "1",
-                results_visibility: vis.unwrap_or("cadres"),
+                results_visibility: vis.unwrap_or(Visibility::Cadres),
                 opens_at: opens.unwrap_or(now),
                 closes_at: closes.unwrap_or(now),
                 source: form.source.trim(),
@@ -247,7 +238,7 @@ pub fn create(
             ("survey", Some(id)),
             title,
         )?;
-        Ok(Ok(id))
+        Ok(id)
     })
 }
 
@@ -419,10 +410,10 @@ pub fn may_see_results(
     now: &NaiveDateTime,
 ) -> bool {
     staff_manages
-        || match s.results_visibility.as_str() {
-            "after_answer" => answered,
-            "after_close" => s.closed(now),
-            _ => false,
+        || match s.results_visibility {
+            Visibility::AfterAnswer => answered,
+            Visibility::AfterClose => s.closed(now),
+            Visibility::Cadres => false,
         }
 }
 

@@ -624,7 +624,6 @@ async fn eight_approvers_racing_over_200_requests_make_exactly_one_decision_per_
         };
         ids.push(
             zhijia::benefits::service::apply(&mut app.conn(), &member, item, &form, &[], now)
-                .unwrap()
                 .unwrap(),
         );
     }
@@ -709,17 +708,27 @@ async fn an_admin_adds_an_item_for_one_branch_and_only_its_members_may_apply() {
         .await
         .assert_contains("高温慰问")
         .assert_contains("200.00 元");
-    app.post(
-        "/admin/benefits/catalogue",
-        &[
-            ("name", "坏金额"),
-            ("category", "greeting"),
-            ("amount", "-1"),
-            ("steps", "cadre"),
-        ],
-    )
-    .await
-    .assert_status(303);
+    // Bad input: the form comes back (422) with each message by its field and what was typed.
+    let bad = app
+        .post(
+            "/admin/benefits/catalogue",
+            &[
+                ("name", "坏金额"),
+                ("category", "greeting"),
+                ("amount", "-1"),
+                ("steps", "cadre"),
+                ("active_until", "2026-02-30"),
+                ("description", "说明文字保留"),
+            ],
+        )
+        .await;
+    bad.assert_status(422)
+        .assert_contains("value=\"坏金额\"")
+        .assert_contains("说明文字保留")
+        .assert_contains("id=\"err-amount\"")
+        .assert_contains("id=\"err-active_until\"")
+        .assert_contains("aria-describedby=\"err-amount\"");
+    assert!(!bad.body.contains("id=\"err-name\""), "the name was fine");
     assert!(!app
         .get("/admin/benefits/catalogue")
         .await

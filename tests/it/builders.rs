@@ -170,9 +170,7 @@ pub fn benefit_request(
         values: item.fields().iter().map(|_| "测试".to_string()).collect(),
         submit_token: zhijia::auth::random_token(16),
     };
-    let id = service::apply(conn, &applicant, item.id, &form, &[], now)
-        .unwrap()
-        .unwrap_or_else(|e| panic!("apply: {:?}", e.0));
+    let id = service::apply(conn, &applicant, item.id, &form, &[], now).expect("apply");
     while let (true, Some(req)) = (approved, model::request(conn, id).unwrap()) {
         let Some(role) = req.current_role() else {
             break;
