@@ -187,9 +187,8 @@ fn seed_in(conn: &mut DbConnection, hash: &str, now: NaiveDateTime) -> AppResult
             },
         )
     };
-    let grant = |conn: &mut DbConnection, m: i32, u: i32, r: Role| {
-        members::insert_role(conn, m, u, r.as_str(), now)
-    };
+    let grant =
+        |conn: &mut DbConnection, m: i32, u: i32, r: Role| members::insert_role(conn, m, u, r, now);
 
     let demo_member = add(
         conn,
@@ -521,7 +520,7 @@ fn seed_benefits(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize
         .into_iter()
         .find(|u| u.parent_id.is_none())
         .ok_or(crate::error::AppError::NotFound)?;
-    let top_chair = match org::model::role_holders(conn, root.id, &["chair"])?.first() {
+    let top_chair = match org::model::role_holders(conn, root.id, &[Role::Chair])?.first() {
         Some(id) => Some(user(conn, *id)?),
         None => None,
     };

@@ -75,9 +75,9 @@ pub fn accesses(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<Access
                 let mut labels: Vec<&'static str> = roles::table
                     .filter(roles::member_id.eq(a))
                     .select(roles::role)
-                    .load::<String>(conn)?
+                    .load::<crate::org::Role>(conn)?
                     .iter()
-                    .filter_map(|x| crate::org::Role::parse(x).map(|r| r.label()))
+                    .map(|r| r.label())
                     .collect();
                 labels.dedup();
                 labels.join("、")

@@ -102,7 +102,7 @@ pub fn load_user(
         return Ok(None);
     };
     let id = row.id;
-    let grants: Vec<(i32, String, String, String)> = crate::on_backend!(conn, c => roles::table
+    let grants: Vec<(i32, String, String, Role)> = crate::on_backend!(conn, c => roles::table
         .inner_join(org_units::table)
         .filter(roles::member_id.eq(id))
         .filter(org_units::disabled.eq(false))
@@ -116,13 +116,11 @@ pub fn load_user(
         .load(c))?;
     let roles = grants
         .into_iter()
-        .filter_map(|(unit_id, unit_name, unit_path, role)| {
-            Role::parse(&role).map(|role| RoleGrant {
-                unit_id,
-                unit_name,
-                unit_path,
-                role,
-            })
+        .map(|(unit_id, unit_name, unit_path, role)| RoleGrant {
+            unit_id,
+            unit_name,
+            unit_path,
+            role,
         })
         .collect();
     Ok(Some(User {

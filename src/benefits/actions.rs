@@ -9,7 +9,7 @@ use super::service::{reserve_budget, FLOW};
 use crate::auth::User;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
-use crate::org;
+use crate::org::{self, Role};
 use crate::workflow::{self, By, Case, Line, Record};
 
 impl Case for BenefitRequest {
@@ -73,10 +73,11 @@ pub(super) fn step_recipients(
         return Ok(Vec::new());
     };
     let unit = org::model::find(conn, req.unit_id)?.ok_or(AppError::NotFound)?;
-    let roles: Vec<&str> = if role == "cadre" {
-        vec!["cadre", "chair"]
+    // A chair may take a cadre's step.
+    let roles = if role == Role::Cadre {
+        vec![Role::Cadre, Role::Chair]
     } else {
-        vec![role.as_str()]
+        vec![role]
     };
     let mut out = Vec::new();
     for id in unit.path.split('/').filter_map(|s| s.parse::<i32>().ok()) {

@@ -239,11 +239,12 @@ impl BenefitRequest {
     pub fn is_approved(&self) -> bool {
         COMMITTED_STATES.contains(&self.state)
     }
-    /// Role code of the step awaiting a decision, while submitted.
-    pub fn current_role(&self) -> Option<String> {
+    /// The role of the step awaiting a decision, while submitted.
+    pub fn current_role(&self) -> Option<crate::org::Role> {
         (self.state == State::Submitted)
             .then(|| self.chain().get(self.step as usize).cloned())
             .flatten()
+            .and_then(|code| crate::org::Role::parse(&code))
     }
     /// (label, value) pairs the member filled in.
     pub fn detail_pairs(&self) -> Vec<(String, String)> {

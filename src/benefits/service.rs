@@ -328,7 +328,7 @@ pub fn may_decide(
     }
     let ok = user.roles.iter().any(|g| {
         unit_path.starts_with(&g.unit_path)
-            && (g.role.as_str() == role || (role == "cadre" && g.role == Role::Chair))
+            && (g.role == role || (role == Role::Cadre && g.role == Role::Chair))
     });
     if ok {
         Ok(())

@@ -108,7 +108,7 @@ pub struct MemberFormPage {
     form: MemberForm,
     errors: FieldErrors,
     units: Vec<OrgUnit>,
-    roles: Vec<(i32, i32, String, String)>,
+    roles: Vec<(i32, i32, String, Role)>,
     role_units: Vec<OrgUnit>,
     grid_candidates: Vec<(i32, String)>,
     all_roles: Vec<Role>,
@@ -117,10 +117,6 @@ pub struct MemberFormPage {
 impl MemberFormPage {
     fn selected_unit(&self, id: &i32) -> bool {
         self.form.unit_id == id.to_string()
-    }
-
-    fn role_label(&self, code: &str) -> &'static str {
-        Role::parse(code).map_or("未知角色", |r| r.label())
     }
 
     fn is_grid(&self, id: &i32) -> bool {

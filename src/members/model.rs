@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use crate::db::schema::{members, org_units, roles};
 use crate::db::DbConnection;
 use crate::error::AppResult;
+use crate::org::Role;
 
 #[derive(Queryable, Selectable, Identifiable, Debug, Clone)]
 #[diesel(table_name = members)]
@@ -249,7 +250,7 @@ pub fn role_paths_of(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<S
 pub fn roles_of(
     conn: &mut DbConnection,
     member_id: i32,
-) -> AppResult<Vec<(i32, i32, String, String)>> {
+) -> AppResult<Vec<(i32, i32, String, Role)>> {
     Ok(roles::table
         .inner_join(org_units::table)
         .filter(roles::member_id.eq(member_id))
@@ -262,7 +263,7 @@ pub fn insert_role(
     conn: &mut DbConnection,
     member_id: i32,
     unit_id: i32,
-    role: &str,
+    role: Role,
     now: NaiveDateTime,
 ) -> AppResult<()> {
     diesel::insert_into(roles::table)
@@ -280,7 +281,7 @@ pub fn has_role(
     conn: &mut DbConnection,
     member_id: i32,
     unit_id: i32,
-    role: &str,
+    role: Role,
 ) -> AppResult<bool> {
     let n: i64 = roles::table
         .filter(roles::member_id.eq(member_id))
@@ -296,7 +297,7 @@ pub fn find_role(
     conn: &mut DbConnection,
     member_id: i32,
     role_id: i32,
-) -> AppResult<Option<(i32, i32, String)>> {
+) -> AppResult<Option<(i32, i32, Role)>> {
     Ok(roles::table
         .find(role_id)
         .filter(roles::member_id.eq(member_id))
@@ -314,7 +315,7 @@ pub fn cadres_at(conn: &mut DbConnection, unit_ids: &[i32]) -> AppResult<Vec<(i3
     Ok(roles::table
         .inner_join(members::table)
         .filter(roles::unit_id.eq_any(unit_ids.to_vec()))
-        .filter(roles::role.eq("cadre"))
+        .filter(roles::role.eq(Role::Cadre))
         .filter(members::disabled.eq(false))
         .select((members::id, members::name))
         .distinct()

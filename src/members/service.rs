@@ -347,10 +347,10 @@ pub fn grant_role(
         if !scope::may_grant_roles(user, &unit.path) {
             return Err(AppError::Validation("您无权在该单位授予角色".into()));
         }
-        if model::has_role(conn, member_id, unit_id, role.as_str())? {
+        if model::has_role(conn, member_id, unit_id, role)? {
             return Err(AppError::Validation("该会员已拥有这个角色".into()));
         }
-        model::insert_role(conn, member_id, unit_id, role.as_str(), actor.now)?;
+        model::insert_role(conn, member_id, unit_id, role, actor.now)?;
         // A new role shortens session lifetimes: make the member log in again.
         session::delete_for_member(conn, member_id)?;
         audit::record(
@@ -385,7 +385,7 @@ pub fn revoke_role(
         }
         model::delete_role(conn, role_id)?;
         session::delete_for_member(conn, member_id)?;
-        let label = Role::parse(&role).map_or(role.as_str(), |r| r.label());
+        let label = role.label();
         audit::record(
             conn,
             actor,

@@ -8,38 +8,15 @@ pub mod service;
 
 pub use model::OrgUnit;
 
-/// A role held at a unit. Membership itself is not a role: every member belongs to one unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// 工会干部 (incl. 网格员): handles cases and content in the unit's subtree.
-    Cadre,
-    /// 工会主席: final approvals, budget, role assignment in the subtree.
-    Chair,
-    /// 财务: marks approved payments paid.
-    Finance,
-}
-
-impl Role {
-    pub const ALL: [Role; 3] = [Role::Cadre, Role::Chair, Role::Finance];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Cadre => "cadre",
-            Role::Chair => "chair",
-            Role::Finance => "finance",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Role::Cadre => "工会干部",
-            Role::Chair => "工会主席",
-            Role::Finance => "财务",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
+crate::text_enum! {
+    /// A role held at a unit. Membership itself is not a role: every member belongs to one unit.
+    pub enum Role {
+        /// 工会干部 (incl. 网格员): handles cases and content in the unit's subtree.
+        Cadre = ("cadre", "工会干部"),
+        /// 工会主席: final approvals, budget, role assignment in the subtree.
+        Chair = ("chair", "工会主席"),
+        /// 财务: marks approved payments paid.
+        Finance = ("finance", "财务"),
     }
 }
 

@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::Role;
 use crate::db::schema::org_units;
 use crate::db::DbConnection;
 use crate::error::AppResult;
@@ -150,12 +151,12 @@ pub fn member_counts(conn: &mut DbConnection) -> AppResult<Vec<(i32, i64)>> {
 }
 
 /// Active members holding one of `roles` exactly at `unit_id`.
-pub fn role_holders(conn: &mut DbConnection, unit_id: i32, roles: &[&str]) -> AppResult<Vec<i32>> {
+pub fn role_holders(conn: &mut DbConnection, unit_id: i32, roles: &[Role]) -> AppResult<Vec<i32>> {
     use crate::db::schema::{members, roles as r};
     Ok(r::table
         .inner_join(members::table)
         .filter(r::unit_id.eq(unit_id))
-        .filter(r::role.eq_any(roles.iter().map(|s| s.to_string()).collect::<Vec<_>>()))
+        .filter(r::role.eq_any(roles.to_vec()))
         .filter(members::disabled.eq(false))
         .select(members::id)
         .distinct()

@@ -181,8 +181,7 @@ pub fn managed_unit_ids(conn: &mut DbConnection, user: &User) -> AppResult<Optio
 /// ancestor that has any (a team without its own cadre is served by its branch).
 pub fn responsible_cadres(conn: &mut DbConnection, unit: &OrgUnit) -> AppResult<Vec<i32>> {
     for id in path_ids(&unit.path).iter().rev() {
-        let holders =
-            model::role_holders(conn, *id, &[Role::Cadre.as_str(), Role::Chair.as_str()])?;
+        let holders = model::role_holders(conn, *id, &[Role::Cadre, Role::Chair])?;
         if !holders.is_empty() {
             return Ok(holders);
         }

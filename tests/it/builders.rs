@@ -79,7 +79,7 @@ pub fn seed_base(conn: &mut DbConnection, now: NaiveDateTime) {
         let admin = *login == "demo-admin";
         let id = insert_account(conn, now, login, name, phone, ids[*unit], admin);
         if let Some(role) = role {
-            members::insert_role(conn, id, ids[*unit], role.as_str(), now).expect("grant role");
+            members::insert_role(conn, id, ids[*unit], *role, now).expect("grant role");
         }
     }
     let member = members::find_by_employee_no(conn, "demo-member")
@@ -175,10 +175,10 @@ pub fn benefit_request(
         let Some(role) = req.current_role() else {
             break;
         };
-        let roles: Vec<&str> = if role == "cadre" {
-            vec!["cadre", "chair"]
+        let roles = if role == Role::Cadre {
+            vec![Role::Cadre, Role::Chair]
         } else {
-            vec![role.as_str()]
+            vec![role]
         };
         let done = model::approver_ids(conn, id).unwrap();
         let unit = org::model::find(conn, req.unit_id).unwrap().unwrap();
