@@ -360,7 +360,7 @@ pub fn repair(conn: &mut DbConnection, actor: &Actor) -> AppResult<Vec<Violation
                 conn,
                 actor,
                 None,
-                "check.repair",
+                crate::audit::AuditAction::CheckRepair,
                 (v.what, Some(v.id)),
                 &v.detail,
             )?;

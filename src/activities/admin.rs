@@ -425,7 +425,7 @@ async fn xlsx(
                 conn,
                 &actor,
                 Some(a.unit_id),
-                "activity.export",
+                crate::audit::AuditAction::ActivityExport,
                 ("activity", Some(id)),
                 &members,
             )

@@ -156,12 +156,12 @@ fn store(
     let (id, code) = match existing {
         Some(id) => {
             model::update(conn, id, data)?;
-            (id, "activity.update")
+            (id, crate::audit::AuditAction::ActivityUpdate)
         }
         None => {
             let secret = crate::auth::random_token(16);
             let id = model::insert(conn, data, author, &secret, actor.now)?;
-            (id, "activity.create")
+            (id, crate::audit::AuditAction::ActivityCreate)
         }
     };
     audit::record(
@@ -505,7 +505,7 @@ pub fn check_in_by_hand(
             conn,
             actor,
             Some(a.unit_id),
-            "activity.checkin",
+            crate::audit::AuditAction::ActivityCheckin,
             ("activity", Some(id)),
             &signup_id.to_string(),
         )

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{action_label, AuditEntry, AuditFilter, ACTIONS};
+use super::{action_label, AuditAction, AuditEntry, AuditFilter};
 use crate::auth::user::StaffUser;
 use crate::db;
 use crate::error::AppResult;
@@ -57,7 +57,10 @@ async fn list(
         rows,
         pager,
         filter,
-        actions: ACTIONS.iter().map(|a| (*a, action_label(a))).collect(),
+        actions: AuditAction::ALL
+            .iter()
+            .map(|a| (a.as_str(), a.label()))
+            .collect(),
         query_base,
     })
 }

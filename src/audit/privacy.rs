@@ -54,13 +54,13 @@ pub fn accesses(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<Access
         )
         .filter(
             audit_log::action
-                .eq("member.view")
+                .eq(crate::audit::AuditAction::MemberView)
                 .and(audit_log::object_id.eq(&me))
                 .or(audit_log::action
-                    .eq("grievance.view")
+                    .eq(crate::audit::AuditAction::GrievanceView)
                     .and(audit_log::object_id.eq_any(&cases)))
                 .or(audit_log::action
-                    .eq("benefit.view_details")
+                    .eq(crate::audit::AuditAction::BenefitViewDetails)
                     .and(audit_log::object_id.eq_any(&requests)))
                 .or(audit_log::id.eq_any(&exports)),
         )

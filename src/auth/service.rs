@@ -189,7 +189,7 @@ pub fn record_failure(
             conn,
             &actor,
             None,
-            "login.failed",
+            crate::audit::AuditAction::LoginFailed,
             ("account", None),
             &shown,
         )
@@ -247,7 +247,7 @@ pub fn start_session(
             conn,
             &actor,
             Some(user.unit_id),
-            "login.success",
+            crate::audit::AuditAction::LoginSuccess,
             ("member", Some(member_id)),
             "",
         )?;
@@ -262,7 +262,7 @@ pub fn end_session(conn: &mut DbConnection, user: &super::User, actor: &Actor) -
             conn,
             actor,
             Some(user.unit_id),
-            "logout",
+            crate::audit::AuditAction::Logout,
             ("member", Some(user.id)),
             "",
         )
@@ -352,7 +352,7 @@ pub fn complete_setup(
             conn,
             &actor,
             Some(root.id),
-            "setup.admin",
+            crate::audit::AuditAction::SetupAdmin,
             ("member", Some(id)),
             &input.name,
         )?;
@@ -398,7 +398,7 @@ pub fn create_admin(
             conn,
             &actor,
             Some(root.id),
-            "setup.admin",
+            crate::audit::AuditAction::SetupAdmin,
             ("member", Some(id)),
             name,
         )?;

@@ -130,10 +130,9 @@ pub(super) fn approve(
     if last {
         let budget_id = reserve_budget(conn, req, a.item, applicant_path, now)?;
         let rec = Record {
-            audit: "benefit.approve",
             detail: &detail,
             notify: to_applicant(req, format!("您的{}申请已批准，等待发放", a.item.name)),
-            ..Record::default()
+            ..Record::new(crate::audit::AuditAction::BenefitApprove)
         };
         workflow::transition(conn, req, Action::Approve, None, &a.by, &rec)?;
         changes.budget_id = Some(Some(budget_id));
@@ -143,10 +142,9 @@ pub(super) fn approve(
         next.step = step;
         let rec = Record {
             kind: "approve_step",
-            audit: "benefit.approve",
             detail: &detail,
             notify: step_recipients(conn, &next, a.item, &approvers)?,
-            ..Record::default()
+            ..Record::new(crate::audit::AuditAction::BenefitApprove)
         };
         // "advance" keeps the state: only the version guard stops a second approver.
         workflow::transition(conn, req, Action::Advance, None, &a.by, &rec)?;
@@ -159,10 +157,9 @@ pub(super) fn reject(conn: &mut DbConnection, a: &Approver<'_>, reason: &str) ->
     let reason = required(reason, "请填写未通过的理由")?;
     let rec = Record {
         body: reason,
-        audit: "benefit.reject",
         detail: reason,
         notify: to_applicant(a.req, format!("您的{}申请未通过", a.item.name)),
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::BenefitReject)
     };
     workflow::transition(conn, a.req, Action::Reject, None, &a.by, &rec)?;
     let changes = RequestChanges {
@@ -182,10 +179,9 @@ pub(super) fn return_for_more(
     let note = required(note, "请写明需要补充的材料")?;
     let rec = Record {
         body: note,
-        audit: "benefit.return",
         detail: note,
         notify: to_applicant(a.req, format!("您的{}申请需要补充材料", a.item.name)),
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::BenefitReturn)
     };
     workflow::transition(conn, a.req, Action::Return, None, &a.by, &rec)?;
     let changes = RequestChanges {
@@ -225,8 +221,7 @@ pub(super) fn withdraw(
         return Err(AppError::Validation("已有审批人审批，不能撤回".into()));
     }
     let rec = Record {
-        audit: "benefit.withdraw",
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::BenefitWithdraw)
     };
     workflow::transition(conn, req, Action::Withdraw, None, by, &rec)
         .map_err(|e| conflict_as(e, "当前状态不能撤回"))?;
@@ -251,9 +246,8 @@ pub(super) fn resubmit(
     next.step = 0;
     let rec = Record {
         body: note,
-        audit: "benefit.resubmit",
         notify: step_recipients(conn, &next, item, &[])?,
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::BenefitResubmit)
     };
     workflow::transition(conn, req, Action::Resubmit, None, by, &rec)
         .map_err(|e| conflict_as(e, "只有被退回的申请可以补充材料"))?;
@@ -274,10 +268,9 @@ pub(super) fn pay(
     let body = format!("凭证号 {reference}");
     let rec = Record {
         body: &body,
-        audit: "benefit.pay",
         detail: reference,
         notify: to_applicant(req, format!("您的{}已发放", item.name)),
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::BenefitPay)
     };
     workflow::transition(conn, req, Action::Pay, None, by, &rec)?;
     let now = by.at();

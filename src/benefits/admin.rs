@@ -530,7 +530,7 @@ async fn payouts_xlsx(
                 conn,
                 &actor,
                 Some(user.unit_id),
-                "benefit.export_payouts",
+                crate::audit::AuditAction::BenefitExportPayouts,
                 ("benefit", None),
                 &members,
             )

@@ -296,7 +296,7 @@ pub fn apply(
             conn,
             &Actor::user(user, None, now),
             Some(user.unit_id),
-            "benefit.apply",
+            crate::audit::AuditAction::BenefitApply,
             ("benefit_request", Some(id)),
             &item.name,
         )?;
@@ -339,7 +339,7 @@ pub fn may_decide(
 
 /// Who sees a request in the admin area: approvers in scope (cadres, chairs) and finance.
 pub fn may_view(user: &User, unit_path: &str) -> bool {
-    org::scope::holds_over(user, unit_path, &Role::ALL)
+    org::scope::holds_over(user, unit_path, Role::ALL)
 }
 
 /// Load a request for staff, with its item and the applicant's unit; NotFound outside scope.
@@ -395,7 +395,7 @@ pub fn record_details_view(
             conn,
             actor,
             Some(req.unit_id),
-            "benefit.view_details",
+            crate::audit::AuditAction::BenefitViewDetails,
             ("benefit_request", Some(req.id)),
             "",
         )
@@ -733,7 +733,7 @@ pub fn create_item(conn: &mut DbConnection, actor: &Actor, input: &ItemInput) ->
             conn,
             actor,
             None,
-            "benefit.item_create",
+            crate::audit::AuditAction::BenefitItemCreate,
             ("benefit_item", Some(id)),
             &input.name,
         )?;
@@ -891,7 +891,7 @@ pub fn toggle_item(conn: &mut DbConnection, actor: &Actor, id: i32) -> AppResult
             conn,
             actor,
             None,
-            "benefit.item_toggle",
+            crate::audit::AuditAction::BenefitItemToggle,
             ("benefit_item", Some(id)),
             what,
         )
@@ -930,7 +930,7 @@ pub fn set_budget(
             conn,
             actor,
             Some(unit_id),
-            "benefit.budget",
+            crate::audit::AuditAction::BenefitBudget,
             ("budget", None),
             &detail,
         )
@@ -948,7 +948,7 @@ pub struct Row {
 
 /// Requests in the user's reach, newest first; `mine` marks those awaiting the user's decision.
 pub fn rows_for(conn: &mut DbConnection, user: &User, state: Option<State>) -> AppResult<Vec<Row>> {
-    let units = org::scope::units_for_roles(conn, user, &crate::org::Role::ALL)?;
+    let units = org::scope::units_for_roles(conn, user, crate::org::Role::ALL)?;
     let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
     let items = model::items(conn)?;
     let reqs = model::in_units(conn, Some(&ids), state, 500)?;

@@ -263,9 +263,9 @@ pub fn moderate(
             actor,
             Some(unit_id),
             if hide {
-                "comment.hide"
+                crate::audit::AuditAction::CommentHide
             } else {
-                "comment.restore"
+                crate::audit::AuditAction::CommentRestore
             },
             ("comment", Some(id)),
             &excerpt,

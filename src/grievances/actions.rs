@@ -105,9 +105,8 @@ impl Cadre<'_> {
 pub(super) fn accept(conn: &mut DbConnection, c: &Cadre<'_>) -> AppResult<()> {
     let g = c.g;
     let rec = Record {
-        audit: "grievance.accept",
         notify: to_member(g, format!("您的申诉“{}”已受理", g.title)),
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::GrievanceAccept)
     };
     workflow::transition(conn, g, Action::Accept, c.due(Action::Accept), &c.by, &rec)?;
     c.set(
@@ -124,10 +123,9 @@ pub(super) fn reject(conn: &mut DbConnection, c: &Cadre<'_>, reason: &str) -> Ap
     let g = c.g;
     let rec = Record {
         body: &reason,
-        audit: "grievance.reject",
         detail: &reason,
         notify: to_member(g, format!("您的申诉“{}”不予受理", g.title)),
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::GrievanceReject)
     };
     workflow::transition(conn, g, Action::Reject, None, &c.by, &rec)?;
     c.set(
@@ -146,9 +144,8 @@ pub(super) fn reply(conn: &mut DbConnection, c: &Cadre<'_>, text: &str) -> AppRe
     let rec = Record {
         kind: "reply",
         body: &text,
-        audit: "grievance.reply",
         notify: to_member(g, format!("您的申诉“{}”有新回复", g.title)),
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::GrievanceReply)
     };
     match g.state {
         State::Accepted => {
@@ -167,8 +164,7 @@ pub(super) fn note(conn: &mut DbConnection, c: &Cadre<'_>, text: &str) -> AppRes
         kind: "note",
         body: &text,
         internal: true,
-        audit: "grievance.note",
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::GrievanceNote)
     };
     workflow::touch(conn, c.g, &c.by, &rec)
 }
@@ -178,9 +174,8 @@ pub(super) fn answer(conn: &mut DbConnection, c: &Cadre<'_>, resolution: &str) -
     let g = c.g;
     let rec = Record {
         body: &resolution,
-        audit: "grievance.answer",
         notify: to_member(g, format!("您的申诉“{}”已答复，请评价", g.title)),
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::GrievanceAnswer)
     };
     workflow::transition(conn, g, Action::Answer, None, &c.by, &rec)?;
     c.set(
@@ -213,7 +208,7 @@ pub(super) fn assign(conn: &mut DbConnection, c: &Cadre<'_>, cadre_id: i32) -> A
         kind: "assign",
         body: &body,
         internal: true,
-        audit: "grievance.assign",
+        audit: crate::audit::AuditAction::GrievanceAssign,
         detail: &name,
         notify: vec![(
             cadre_id,
@@ -234,9 +229,8 @@ pub(super) fn assign(conn: &mut DbConnection, c: &Cadre<'_>, cadre_id: i32) -> A
 pub(super) fn close(conn: &mut DbConnection, c: &Cadre<'_>) -> AppResult<()> {
     let g = c.g;
     let rec = Record {
-        audit: "grievance.close",
         notify: to_member(g, format!("您的申诉“{}”已办结", g.title)),
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::GrievanceClose)
     };
     workflow::transition(conn, g, Action::Close, None, &c.by, &rec)?;
     Ok(())
@@ -279,10 +273,9 @@ pub(super) fn escalate(
     ));
     let rec = Record {
         body: &why,
-        audit: "grievance.escalate",
         detail: if late { "超过办理时限" } else { "" },
         notify,
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::GrievanceEscalate)
     };
     let due = due_for(State::Escalated, limits, from);
     workflow::transition(conn, g, Action::Escalate, due, by, &rec)?;
@@ -314,9 +307,8 @@ pub(super) fn auto_close(
     };
     let rec = Record {
         body: "答复 7 天内未评价，自动办结",
-        audit: "grievance.close",
         detail: "自动办结",
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::GrievanceClose)
     };
     workflow::transition(conn, g, Action::Close, None, &by, &rec)?;
     Ok(())
@@ -365,9 +357,8 @@ pub(super) fn member_reply(conn: &mut DbConnection, m: &Member<'_>, text: &str) 
     let rec = Record {
         kind: "reply",
         body: &text,
-        audit: "grievance.member_reply",
         notify: m.to_cadres(conn, "有新的会员回复")?,
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::GrievanceMemberReply)
     };
     workflow::touch(conn, m.g, &m.by, &rec)
 }
@@ -385,9 +376,8 @@ pub(super) fn rate(
     let body = format!("{rating} 星 {comment}");
     let rec = Record {
         body: &body,
-        audit: "grievance.rate",
         notify: m.to_cadres(conn, "会员已评价")?,
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::GrievanceRate)
     };
     workflow::transition(conn, m.g, Action::Rate, None, &m.by, &rec)?;
     model::set_fields(
@@ -410,9 +400,8 @@ pub(super) fn reopen(conn: &mut DbConnection, m: &Member<'_>, reason: &str) -> A
     let at = m.by.at();
     let rec = Record {
         body: &reason,
-        audit: "grievance.reopen",
         notify: m.to_cadres(conn, "会员申请重新办理")?,
-        ..Record::default()
+        ..Record::new(crate::audit::AuditAction::GrievanceReopen)
     };
     let due = due_for(State::InProgress, m.limits, at);
     workflow::transition(conn, m.g, Action::Reopen, due, &m.by, &rec)?;

@@ -344,7 +344,7 @@ fn announce(
         audit::record_anonymous(
             conn,
             Some(intake.unit.id),
-            "grievance.submit",
+            crate::audit::AuditAction::GrievanceSubmit,
             ("grievance", public_ref),
             category,
             now,
@@ -354,7 +354,7 @@ fn announce(
             conn,
             &Actor::user(user, None, now),
             Some(intake.unit.id),
-            "grievance.submit",
+            crate::audit::AuditAction::GrievanceSubmit,
             ("grievance", Some(public_ref)),
             category,
         )?;
@@ -441,7 +441,7 @@ pub fn record_view(conn: &mut DbConnection, actor: &Actor, g: &Grievance) -> App
             conn,
             actor,
             Some(g.unit_id),
-            "grievance.view",
+            crate::audit::AuditAction::GrievanceView,
             ("grievance", Some(g.public_ref.as_str())),
             &g.title,
         )
@@ -652,7 +652,7 @@ pub fn set_limits(conn: &mut DbConnection, actor: &Actor, limits: Limits) -> App
             conn,
             actor,
             None,
-            "settings.change",
+            crate::audit::AuditAction::SettingsChange,
             ("settings", None),
             &format!("申诉时限：受理 {a} 个工作日，答复 {d} 天"),
         )

@@ -270,7 +270,7 @@ async fn edit_form(
                     conn,
                     &actor,
                     None,
-                    "member.view",
+                    crate::audit::AuditAction::MemberView,
                     ("member", Some(id)),
                     "会员资料页",
                 )

@@ -386,7 +386,7 @@ fn update_existing(
             conn,
             actor,
             Some(input.unit_id),
-            "member.import",
+            crate::audit::AuditAction::MemberImport,
             ("member", Some(existing.id)),
             &format!("更新 {} {}", input.employee_no, input.name),
         )

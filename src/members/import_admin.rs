@@ -254,7 +254,7 @@ async fn confirm(
             conn,
             &Actor::user(&user, ip, now),
             Some(user.unit_id),
-            "member.import",
+            crate::audit::AuditAction::MemberImport,
             ("import", None),
             &format!(
                 "名册“{file_name}”：新建 {} 人，更新 {} 人，未变 {} 人，错误 {} 行",
@@ -308,7 +308,7 @@ async fn passwords(
                 conn,
                 &Actor::user(&user, ip, now),
                 Some(user.unit_id),
-                "member.export",
+                crate::audit::AuditAction::MemberExport,
                 ("import", None),
                 &format!("下载新会员初始密码 {} 人", rows.len()),
             )?;

@@ -280,7 +280,7 @@ async fn download(
                 conn,
                 &actor,
                 None,
-                "member.data_export",
+                crate::audit::AuditAction::MemberDataExport,
                 ("member", Some(id)),
                 "下载我的数据",
             )

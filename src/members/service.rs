@@ -204,7 +204,7 @@ pub fn create(
             conn,
             actor,
             Some(input.unit_id),
-            "member.create",
+            crate::audit::AuditAction::MemberCreate,
             ("member", Some(id)),
             &format!("{} {}", input.employee_no, input.name),
         )?;
@@ -257,7 +257,7 @@ pub fn update(
             conn,
             actor,
             Some(input.unit_id),
-            "member.update",
+            crate::audit::AuditAction::MemberUpdate,
             ("member", Some(id)),
             &changes.join("；"),
         )?;
@@ -283,9 +283,9 @@ pub fn set_disabled(
             session::delete_for_member(conn, id)?;
         }
         let action = if disabled {
-            "member.disable"
+            crate::audit::AuditAction::MemberDisable
         } else {
-            "member.enable"
+            crate::audit::AuditAction::MemberEnable
         };
         audit::record(
             conn,
@@ -322,7 +322,7 @@ pub fn reset_password(
             conn,
             actor,
             Some(m.unit_id),
-            "password.reset",
+            crate::audit::AuditAction::PasswordReset,
             ("member", Some(id)),
             &m.name,
         )
@@ -357,7 +357,7 @@ pub fn grant_role(
             conn,
             actor,
             Some(unit_id),
-            "role.grant",
+            crate::audit::AuditAction::RoleGrant,
             ("member", Some(member_id)),
             &format!("{}：{}（{}）", m.name, role.label(), unit.name),
         )
@@ -390,7 +390,7 @@ pub fn revoke_role(
             conn,
             actor,
             Some(unit_id),
-            "role.revoke",
+            crate::audit::AuditAction::RoleRevoke,
             ("member", Some(member_id)),
             &format!("{}：{}（{}）", m.name, label, unit.name),
         )
@@ -423,7 +423,7 @@ pub fn set_grid_cadre(
             conn,
             actor,
             Some(m.unit_id),
-            "member.update",
+            crate::audit::AuditAction::MemberUpdate,
             ("member", Some(member_id)),
             &format!("{}：网格员已调整", m.name),
         )
@@ -450,7 +450,7 @@ pub fn change_own_password(
             conn,
             actor,
             Some(user.unit_id),
-            "password.change",
+            crate::audit::AuditAction::PasswordChange,
             ("member", Some(user.id)),
             "",
         )

@@ -325,7 +325,7 @@ async fn unread_xlsx(
                 conn,
                 &actor,
                 Some(a.unit_id),
-                "news.export_unread",
+                crate::audit::AuditAction::NewsExportUnread,
                 ("news", Some(id)),
                 &members,
             )

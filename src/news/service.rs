@@ -172,9 +172,12 @@ fn store(
     let (id, code) = match existing {
         Some(id) => {
             model::update(conn, id, data)?;
-            (id, "news.update")
+            (id, crate::audit::AuditAction::NewsUpdate)
         }
-        None => (model::insert(conn, data, author, actor.now)?, "news.create"),
+        None => (
+            model::insert(conn, data, author, actor.now)?,
+            crate::audit::AuditAction::NewsCreate,
+        ),
     };
     audit::record(
         conn,
@@ -266,7 +269,7 @@ pub fn add_files(
             conn,
             actor,
             Some(a.unit_id),
-            "news.files",
+            crate::audit::AuditAction::NewsFiles,
             ("news", Some(id)),
             &format!(
                 "封面 {}，附件 {} 个",
@@ -429,7 +432,7 @@ pub fn save_category(
             conn,
             actor,
             None,
-            "news.category",
+            crate::audit::AuditAction::NewsCategory,
             ("news_category", Some(id)),
             name,
         )

@@ -58,7 +58,7 @@ pub fn create_root(
             conn,
             actor,
             Some(unit.id),
-            "org.create",
+            crate::audit::AuditAction::OrgCreate,
             ("org_unit", Some(unit.id)),
             &name,
         )?;
@@ -111,7 +111,7 @@ pub fn create_child(
             conn,
             actor,
             Some(unit.id),
-            "org.create",
+            crate::audit::AuditAction::OrgCreate,
             ("org_unit", Some(unit.id)),
             &format!("{name}（上级：{}）", parent.name),
         )?;
@@ -137,7 +137,7 @@ pub fn rename(
             conn,
             actor,
             Some(id),
-            "org.rename",
+            crate::audit::AuditAction::OrgRename,
             ("org_unit", Some(id)),
             &format!("{} → {name}", unit.name),
         )
@@ -179,7 +179,7 @@ pub fn move_unit(
             conn,
             actor,
             Some(id),
-            "org.move",
+            crate::audit::AuditAction::OrgMove,
             ("org_unit", Some(id)),
             &format!("{} → {}", unit.name, parent.name),
         )
@@ -200,9 +200,9 @@ pub fn set_disabled(
         }
         model::set_disabled(conn, id, disabled)?;
         let action = if disabled {
-            "org.disable"
+            crate::audit::AuditAction::OrgDisable
         } else {
-            "org.enable"
+            crate::audit::AuditAction::OrgEnable
         };
         audit::record(
             conn,

@@ -92,7 +92,7 @@ pub fn submit(
             conn,
             &actor,
             Some(user.unit_id),
-            "showcase.submit",
+            crate::audit::AuditAction::ShowcaseSubmit,
             ("showcase", Some(id)),
             title,
         )?;
@@ -153,9 +153,9 @@ pub fn decide(
             actor,
             Some(p.unit_id),
             if approve {
-                "showcase.approve"
+                crate::audit::AuditAction::ShowcaseApprove
             } else {
-                "showcase.reject"
+                crate::audit::AuditAction::ShowcaseReject
             },
             ("showcase", Some(id)),
             if approve { &p.title } else { &reason },
@@ -198,9 +198,9 @@ pub fn feature(
             actor,
             Some(p.unit_id),
             if on {
-                "showcase.feature"
+                crate::audit::AuditAction::ShowcaseFeature
             } else {
-                "showcase.unfeature"
+                crate::audit::AuditAction::ShowcaseUnfeature
             },
             ("showcase", Some(id)),
             &p.title,

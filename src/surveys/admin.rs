@@ -214,7 +214,7 @@ async fn xlsx(
                     conn,
                     &actor,
                     Some(s.unit_id),
-                    "survey.export",
+                    crate::audit::AuditAction::SurveyExport,
                     ("survey", Some(id)),
                     &members,
                 )

@@ -234,7 +234,7 @@ pub fn create(
             conn,
             actor,
             Some(publisher),
-            "survey.create",
+            crate::audit::AuditAction::SurveyCreate,
             ("survey", Some(id)),
             title,
         )?;

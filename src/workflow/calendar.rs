@@ -168,7 +168,7 @@ pub fn set_days(conn: &mut DbConnection, actor: &Actor, days: &[CalendarDay]) ->
             conn,
             actor,
             None,
-            "settings.calendar",
+            crate::audit::AuditAction::SettingsCalendar,
             ("settings", None),
             &format!("工作日历：登记 {} 天", days.len()),
         )?;
@@ -187,7 +187,7 @@ pub fn remove_day(conn: &mut DbConnection, actor: &Actor, day: NaiveDate) -> App
             conn,
             actor,
             None,
-            "settings.calendar",
+            crate::audit::AuditAction::SettingsCalendar,
             ("settings", None),
             &format!("工作日历：删除 {day}"),
         )

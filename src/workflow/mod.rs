@@ -167,14 +167,28 @@ pub struct Line<'a, S> {
 
 /// What a step records besides the state: timeline text, audit code and detail, and who is
 /// notified (member id, title, link).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Record<'a> {
     pub kind: &'a str,
     pub body: &'a str,
     pub internal: bool,
-    pub audit: &'a str,
+    pub audit: audit::AuditAction,
     pub detail: &'a str,
     pub notify: Vec<(i32, String, String)>,
+}
+
+impl Record<'_> {
+    /// A step recorded under `audit`, with no timeline text, detail or notifications yet.
+    pub fn new(audit: audit::AuditAction) -> Self {
+        Record {
+            kind: "",
+            body: "",
+            internal: false,
+            audit,
+            detail: "",
+            notify: Vec::new(),
+        }
+    }
 }
 
 /// The one transition path: the guarded update on state and version (`apply`), the timeline
