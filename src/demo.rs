@@ -9,6 +9,7 @@ use chrono::NaiveDateTime;
 
 use crate::audit::Actor;
 use crate::auth::password::hash_blocking;
+use crate::db::ids::{MemberId, UnitId};
 use crate::db::{write_tx, DbConnection};
 use crate::error::AppResult;
 use crate::members::model::{self as members, NewMember};
@@ -187,8 +188,9 @@ fn seed_in(conn: &mut DbConnection, hash: &str, now: NaiveDateTime) -> AppResult
             },
         )
     };
-    let grant =
-        |conn: &mut DbConnection, m: i32, u: i32, r: Role| members::insert_role(conn, m, u, r, now);
+    let grant = |conn: &mut DbConnection, m: i32, u: i32, r: Role| {
+        members::insert_role(conn, MemberId(m), UnitId(u), r, now)
+    };
 
     let demo_member = add(
         conn,
@@ -243,7 +245,7 @@ fn seed_in(conn: &mut DbConnection, hash: &str, now: NaiveDateTime) -> AppResult
     )?;
     grant(conn, finance, sub1.id, Role::Finance)?;
     add(conn, "demo-admin", "系统管理员", None, root.id, true)?;
-    members::set_grid_cadre(conn, demo_member, Some(cadre), now)?;
+    members::set_grid_cadre(conn, MemberId(demo_member), Some(MemberId(cadre)), now)?;
 
     // ~290 ordinary members spread over branches and teams; the first at each unit is its cadre,
     // and each union above the branches gets a chair.
@@ -520,8 +522,8 @@ fn seed_benefits(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize
         .into_iter()
         .find(|u| u.parent_id.is_none())
         .ok_or(crate::error::AppError::NotFound)?;
-    let top_chair = match org::model::role_holders(conn, root.id, &[Role::Chair])?.first() {
-        Some(id) => Some(user(conn, *id)?),
+    let top_chair = match org::model::role_holders(conn, UnitId(root.id), &[Role::Chair])?.first() {
+        Some(id) => Some(user(conn, id.0)?),
         None => None,
     };
     // Applicants: members of branches A and B (whose cadres are demo-cadre and demo-cadre-b).

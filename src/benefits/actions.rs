@@ -7,6 +7,7 @@ use chrono::NaiveDateTime;
 use super::model::{self, Action, BenefitItem, BenefitRequest, RequestChanges, State};
 use super::service::{reserve_budget, FLOW};
 use crate::auth::User;
+use crate::db::ids::{MemberId, RequestId, UnitId};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 use crate::org::{self, Role};
@@ -67,7 +68,7 @@ pub(super) fn step_recipients(
     conn: &mut DbConnection,
     req: &BenefitRequest,
     item: &BenefitItem,
-    done: &[i32],
+    done: &[MemberId],
 ) -> AppResult<Vec<(i32, String, String)>> {
     let Some(role) = req.current_role() else {
         return Ok(Vec::new());
@@ -81,10 +82,11 @@ pub(super) fn step_recipients(
     };
     let mut out = Vec::new();
     for id in unit.path.split('/').filter_map(|s| s.parse::<i32>().ok()) {
-        for m in org::model::role_holders(conn, id, &roles)? {
-            if m != req.member_id && !done.contains(&m) && !out.iter().any(|(o, _, _)| *o == m) {
+        for m in org::model::role_holders(conn, UnitId(id), &roles)? {
+            if m.0 != req.member_id && !done.contains(&m) && !out.iter().any(|(o, _, _)| *o == m.0)
+            {
                 out.push((
-                    m,
+                    m.0,
                     format!("待审批：{}（{} 元）", item.name, req.amount_yuan()),
                     format!("/admin/benefits/{}", req.id),
                 ));
@@ -117,8 +119,8 @@ pub(super) fn approve(
     applicant_path: &str,
 ) -> AppResult<()> {
     let (req, now) = (a.req, a.now());
-    let mut approvers = model::approver_ids(conn, req.id)?;
-    approvers.push(a.user.id);
+    let mut approvers = model::approver_ids(conn, RequestId(req.id))?;
+    approvers.push(MemberId(a.user.id));
     let step = req.step.saturating_add(1);
     let detail = format!("第 {step} 步");
     let last = usize::try_from(step).unwrap_or(usize::MAX) >= req.chain().len();
@@ -149,7 +151,7 @@ pub(super) fn approve(
         // "advance" keeps the state: only the version guard stops a second approver.
         workflow::transition(conn, req, Action::Advance, None, &a.by, &rec)?;
     }
-    model::add_approval(conn, req.id, step, a.user.id)?;
+    model::add_approval(conn, RequestId(req.id), step, MemberId(a.user.id))?;
     model::set_fields(conn, req.id, &changes)
 }
 
@@ -189,7 +191,7 @@ pub(super) fn return_for_more(
         updated_at: Some(a.now()),
         ..Default::default()
     };
-    model::clear_approvals(conn, a.req.id)?;
+    model::clear_approvals(conn, RequestId(a.req.id))?;
     model::set_fields(conn, a.req.id, &changes)
 }
 

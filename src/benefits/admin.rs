@@ -18,6 +18,7 @@ use crate::auth::csrf::Form;
 use crate::auth::user::{AdminUser, StaffUser};
 use crate::auth::User;
 use crate::db;
+use crate::db::ids::RequestId;
 use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
 use crate::org::{scope, OrgUnit};
@@ -147,7 +148,7 @@ async fn show_page(
             can_decide: service::may_decide(
                 &user,
                 &req,
-                &model::approver_ids(conn, id)?,
+                &model::approver_ids(conn, RequestId(id))?,
                 &unit.path,
             ),
             events: model::events(conn, id)?,

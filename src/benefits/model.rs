@@ -1,5 +1,6 @@
 //! Benefit catalogue items, requests, their timeline and budgets, and the queries over them.
 
+use crate::db::ids::{MemberId, RequestId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -531,7 +532,7 @@ pub fn set_budget(
 }
 
 /// Who approved the steps of request `id` so far, in step order.
-pub fn approver_ids(conn: &mut DbConnection, id: i32) -> AppResult<Vec<i32>> {
+pub fn approver_ids(conn: &mut DbConnection, id: RequestId) -> AppResult<Vec<MemberId>> {
     Ok(benefit_approvals::table
         .filter(benefit_approvals::request_id.eq(id))
         .order(benefit_approvals::step.asc())
@@ -540,7 +541,7 @@ pub fn approver_ids(conn: &mut DbConnection, id: i32) -> AppResult<Vec<i32>> {
 }
 
 /// The approvers of several requests at once: (request id, member id) pairs.
-pub fn approvers_of(conn: &mut DbConnection, ids: &[i32]) -> AppResult<Vec<(i32, i32)>> {
+pub fn approvers_of(conn: &mut DbConnection, ids: &[i32]) -> AppResult<Vec<(i32, MemberId)>> {
     let mut out = Vec::new();
     // Bind lists stay well under every backend's parameter limit.
     for chunk in ids.chunks(500) {
@@ -548,7 +549,7 @@ pub fn approvers_of(conn: &mut DbConnection, ids: &[i32]) -> AppResult<Vec<(i32,
             benefit_approvals::table
                 .filter(benefit_approvals::request_id.eq_any(chunk))
                 .select((benefit_approvals::request_id, benefit_approvals::member_id))
-                .load::<(i32, i32)>(conn)?,
+                .load::<(i32, MemberId)>(conn)?,
         );
     }
     Ok(out)
@@ -556,7 +557,12 @@ pub fn approvers_of(conn: &mut DbConnection, ids: &[i32]) -> AppResult<Vec<(i32,
 
 /// Record that `member` approved `step` (counted from 1) of request `id`. The key on
 /// (request, step) refuses a second approval of the same step.
-pub fn add_approval(conn: &mut DbConnection, id: i32, step: i32, member: i32) -> AppResult<()> {
+pub fn add_approval(
+    conn: &mut DbConnection,
+    id: RequestId,
+    step: i32,
+    member: MemberId,
+) -> AppResult<()> {
     diesel::insert_into(benefit_approvals::table)
         .values((
             benefit_approvals::request_id.eq(id),
@@ -568,7 +574,7 @@ pub fn add_approval(conn: &mut DbConnection, id: i32, step: i32, member: i32) ->
 }
 
 /// The chain starts again (a request returned for more material).
-pub fn clear_approvals(conn: &mut DbConnection, id: i32) -> AppResult<()> {
+pub fn clear_approvals(conn: &mut DbConnection, id: RequestId) -> AppResult<()> {
     diesel::delete(benefit_approvals::table.filter(benefit_approvals::request_id.eq(id)))
         .execute(conn)?;
     Ok(())

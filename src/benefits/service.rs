@@ -11,6 +11,7 @@ use super::model::{
 };
 use crate::audit::{self, Actor};
 use crate::auth::User;
+use crate::db::ids::{MemberId, RequestId};
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
@@ -314,7 +315,7 @@ pub fn apply(
 pub fn may_decide(
     user: &User,
     req: &BenefitRequest,
-    approvers: &[i32],
+    approvers: &[MemberId],
     unit_path: &str,
 ) -> Result<(), &'static str> {
     let Some(role) = req.current_role() else {
@@ -323,7 +324,7 @@ pub fn may_decide(
     if req.member_id == user.id {
         return Err("不能审批自己的申请");
     }
-    if approvers.contains(&user.id) {
+    if approvers.contains(&MemberId(user.id)) {
         return Err("您已审批过前一步，需由其他审批人审批");
     }
     let ok = user.roles.iter().any(|g| {
@@ -459,7 +460,7 @@ pub fn decide(
         if req.version != version {
             return Err(AppError::Conflict(workflow::CONFLICT.into()));
         }
-        let approvers = model::approver_ids(conn, req.id)?;
+        let approvers = model::approver_ids(conn, RequestId(req.id))?;
         may_decide(user, &req, &approvers, &unit.path)
             .map_err(|m| AppError::Validation(m.into()))?;
         let a = actions::Approver {
@@ -956,7 +957,7 @@ pub fn rows_for(conn: &mut DbConnection, user: &User, state: Option<State>) -> A
     let approvals = model::approvers_of(conn, &req_ids)?;
     let mut out = Vec::new();
     for req in reqs {
-        let approvers: Vec<i32> = approvals
+        let approvers: Vec<MemberId> = approvals
             .iter()
             .filter(|(r, _)| *r == req.id)
             .map(|(_, m)| *m)

@@ -2,6 +2,7 @@
 //! (`run`) that moves blocking diesel work off the actix worker threads.
 
 pub mod dialect;
+pub mod ids;
 pub mod schema;
 pub mod text_enum;
 

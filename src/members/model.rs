@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::ids::{MemberId, UnitId};
 use crate::db::schema::{members, org_units, roles};
 use crate::db::DbConnection;
 use crate::error::AppResult;
@@ -142,8 +143,8 @@ pub fn set_disabled(
 
 pub fn set_grid_cadre(
     conn: &mut DbConnection,
-    id: i32,
-    cadre: Option<i32>,
+    id: MemberId,
+    cadre: Option<MemberId>,
     now: NaiveDateTime,
 ) -> AppResult<usize> {
     Ok(diesel::update(members::table.find(id))
@@ -261,8 +262,8 @@ pub fn roles_of(
 
 pub fn insert_role(
     conn: &mut DbConnection,
-    member_id: i32,
-    unit_id: i32,
+    member_id: MemberId,
+    unit_id: UnitId,
     role: Role,
     now: NaiveDateTime,
 ) -> AppResult<()> {
@@ -279,8 +280,8 @@ pub fn insert_role(
 
 pub fn has_role(
     conn: &mut DbConnection,
-    member_id: i32,
-    unit_id: i32,
+    member_id: MemberId,
+    unit_id: UnitId,
     role: Role,
 ) -> AppResult<bool> {
     let n: i64 = roles::table

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::audit::{self, Actor};
 use crate::auth::{session, User};
+use crate::db::ids::{MemberId, UnitId};
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
@@ -347,10 +348,10 @@ pub fn grant_role(
         if !scope::may_grant_roles(user, &unit.path) {
             return Err(AppError::Validation("您无权在该单位授予角色".into()));
         }
-        if model::has_role(conn, member_id, unit_id, role)? {
+        if model::has_role(conn, MemberId(member_id), UnitId(unit_id), role)? {
             return Err(AppError::Validation("该会员已拥有这个角色".into()));
         }
-        model::insert_role(conn, member_id, unit_id, role, actor.now)?;
+        model::insert_role(conn, MemberId(member_id), UnitId(unit_id), role, actor.now)?;
         // A new role shortens session lifetimes: make the member log in again.
         session::delete_for_member(conn, member_id)?;
         audit::record(
@@ -418,7 +419,7 @@ pub fn set_grid_cadre(
                 ));
             }
         }
-        model::set_grid_cadre(conn, member_id, cadre_id, actor.now)?;
+        model::set_grid_cadre(conn, MemberId(member_id), cadre_id.map(MemberId), actor.now)?;
         audit::record(
             conn,
             actor,

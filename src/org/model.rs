@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::Role;
+use crate::db::ids::{MemberId, UnitId};
 use crate::db::schema::org_units;
 use crate::db::DbConnection;
 use crate::error::AppResult;
@@ -151,7 +152,11 @@ pub fn member_counts(conn: &mut DbConnection) -> AppResult<Vec<(i32, i64)>> {
 }
 
 /// Active members holding one of `roles` exactly at `unit_id`.
-pub fn role_holders(conn: &mut DbConnection, unit_id: i32, roles: &[Role]) -> AppResult<Vec<i32>> {
+pub fn role_holders(
+    conn: &mut DbConnection,
+    unit_id: UnitId,
+    roles: &[Role],
+) -> AppResult<Vec<MemberId>> {
     use crate::db::schema::{members, roles as r};
     Ok(r::table
         .inner_join(members::table)

@@ -2,6 +2,7 @@
 //! admins reach everything. Later features call these instead of writing their own checks.
 
 use crate::auth::User;
+use crate::db::ids::UnitId;
 use crate::db::DbConnection;
 use crate::error::AppResult;
 
@@ -181,9 +182,9 @@ pub fn managed_unit_ids(conn: &mut DbConnection, user: &User) -> AppResult<Optio
 /// ancestor that has any (a team without its own cadre is served by its branch).
 pub fn responsible_cadres(conn: &mut DbConnection, unit: &OrgUnit) -> AppResult<Vec<i32>> {
     for id in path_ids(&unit.path).iter().rev() {
-        let holders = model::role_holders(conn, *id, &[Role::Cadre, Role::Chair])?;
+        let holders = model::role_holders(conn, UnitId(*id), &[Role::Cadre, Role::Chair])?;
         if !holders.is_empty() {
-            return Ok(holders);
+            return Ok(holders.into_iter().map(|m| m.0).collect());
         }
     }
     Ok(Vec::new())

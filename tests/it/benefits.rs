@@ -673,7 +673,8 @@ async fn eight_approvers_racing_over_200_requests_make_exactly_one_decision_per_
     for id in ids {
         let r = model::request(&mut app.conn(), id).unwrap().unwrap();
         assert_eq!(r.state, model::State::Approved);
-        let approvers = model::approver_ids(&mut app.conn(), id).unwrap();
+        let approvers =
+            model::approver_ids(&mut app.conn(), zhijia::db::ids::RequestId(id)).unwrap();
         assert_eq!(approvers.len(), 2, "one approval row per step");
         assert_ne!(approvers[0], approvers[1]);
     }

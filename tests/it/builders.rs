@@ -5,6 +5,7 @@
 
 use chrono::{Duration, NaiveDateTime};
 use zhijia::audit::Actor;
+use zhijia::db::ids::{MemberId, RequestId, UnitId};
 use zhijia::db::DbConnection;
 use zhijia::members::model::{self as members, NewMember};
 use zhijia::org::{self, Role};
@@ -79,7 +80,8 @@ pub fn seed_base(conn: &mut DbConnection, now: NaiveDateTime) {
         let admin = *login == "demo-admin";
         let id = insert_account(conn, now, login, name, phone, ids[*unit], admin);
         if let Some(role) = role {
-            members::insert_role(conn, id, ids[*unit], *role, now).expect("grant role");
+            members::insert_role(conn, MemberId(id), UnitId(ids[*unit]), *role, now)
+                .expect("grant role");
         }
     }
     let member = members::find_by_employee_no(conn, "demo-member")
@@ -88,7 +90,8 @@ pub fn seed_base(conn: &mut DbConnection, now: NaiveDateTime) {
     let cadre = members::find_by_employee_no(conn, "demo-cadre")
         .unwrap()
         .unwrap();
-    members::set_grid_cadre(conn, member.id, Some(cadre.id), now).expect("grid cadre");
+    members::set_grid_cadre(conn, MemberId(member.id), Some(MemberId(cadre.id)), now)
+        .expect("grid cadre");
 }
 
 /// A member with the test password in a unit; returns the id.
@@ -180,17 +183,17 @@ pub fn benefit_request(
         } else {
             vec![role]
         };
-        let done = model::approver_ids(conn, id).unwrap();
+        let done = model::approver_ids(conn, RequestId(id)).unwrap();
         let unit = org::model::find(conn, req.unit_id).unwrap().unwrap();
         let approver = unit
             .path
             .split('/')
             .filter_map(|s| s.parse::<i32>().ok())
             .rev()
-            .flat_map(|u| org::model::role_holders(conn, u, &roles).unwrap())
-            .find(|m| *m != req.member_id && !done.contains(m))
+            .flat_map(|u| org::model::role_holders(conn, UnitId(u), &roles).unwrap())
+            .find(|m| m.0 != req.member_id && !done.contains(m))
             .expect("an approver for the step");
-        let approver = zhijia::auth::user::load_user(conn, approver, "")
+        let approver = zhijia::auth::user::load_user(conn, approver.0, "")
             .unwrap()
             .unwrap();
         let actor = Actor::user(&approver, None, now);
