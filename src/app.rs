@@ -54,6 +54,7 @@ pub fn build_state(config: Config) -> AppResult<Instance> {
             config,
             hasher,
             labels: Default::default(),
+            stopping: Default::default(),
         }),
         views: web::Data::new(Default::default()),
         events: web::Data::new(events),
@@ -150,20 +151,69 @@ pub async fn run(config: Config) -> AppResult<()> {
     let blocking = (state.config.pool_size as usize).max(2);
     let server = HttpServer::new(move || app(st.clone()))
         .worker_max_blocking_threads(blocking)
+        .shutdown_timeout(state.config.shutdown_secs)
+        // Signals are ours: /readyz must fail before the listener closes.
+        .disable_signals()
         .bind(&bind)
         .map_err(|e| AppError::Internal(format!("cannot listen on {bind}: {e}")))?;
     for addr in server.addrs() {
         log::info!("zhijia listening on http://{addr}");
     }
-    spawn_jobs(state.clone());
+    // This instance's name on job leases, given up when it stops.
+    let holder = crate::auth::random_token(8);
+    let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+    let jobs = spawn_jobs(state.clone(), holder.clone(), jobs_stopped);
+    let server = server.run();
+    stop_on_signal(state.clone(), server.handle());
     let result = server
-        .run()
         .await
         .map_err(|e| AppError::Internal(format!("server stopped: {e}")));
-    // A clean shutdown (SIGTERM / Ctrl-C) keeps buffered views and events.
+    // A clean stop lets a running job round finish and starts no other, keeps buffered views
+    // and events, and hands the lease on at once.
+    let _ = stop_jobs.send(true);
+    let _ = jobs.await;
     flush_buffers(&state).await;
-    log::info!("stopped; buffered views and engagement events written");
+    let released = db::run(&state.pool, move |conn| {
+        crate::workflow::lease::release_all(conn, &holder)
+    })
+    .await;
+    if let Err(e) = released {
+        log::warn!("releasing job leases failed: {e}");
+    }
+    log::info!("stopped; buffered views and engagement events written, leases released");
     result
+}
+
+/// On SIGTERM or Ctrl-C: mark the instance stopping, so /readyz answers 503 while it still
+/// serves for a short drain (a third of the shutdown time, at most 5 s) and a balancer polling
+/// it moves on; then stop accepting and let in-flight requests finish within the shutdown time.
+fn stop_on_signal(state: Instance, handle: actix_web::dev::ServerHandle) {
+    actix_web::rt::spawn(async move {
+        wait_for_signal().await;
+        state
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let drain = (state.config.shutdown_secs / 3).min(5);
+        log::info!(
+            "stopping: /readyz fails now, new connections refused in {drain} s, then in-flight requests get {} s",
+            state.config.shutdown_secs
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_secs(drain)).await;
+        handle.stop(true).await;
+    });
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            let ctrl_c = Box::pin(tokio::signal::ctrl_c());
+            futures_util::future::select(Box::pin(term.recv()), ctrl_c).await;
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Write buffered article views and engagement events.
@@ -179,8 +229,13 @@ pub async fn flush_buffers(state: &Instance) {
 }
 
 /// Background jobs, every minute: grievance deadlines (under a lease, so one instance of many
-/// does the work each round) and expired-session cleanup.
-fn spawn_jobs(state: Instance) {
+/// does the work each round) and expired-session cleanup. The returned task ends, after any
+/// round in progress, once `stop` turns true.
+fn spawn_jobs(
+    state: Instance,
+    holder: String,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> actix_web::rt::task::JoinHandle<()> {
     let views = state.clone();
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(2));
@@ -189,14 +244,22 @@ fn spawn_jobs(state: Instance) {
             guarded("flush", flush_buffers(&views)).await;
         }
     });
-    let holder = crate::auth::random_token(8);
+    let every = state.config.job_tick_secs.max(2);
     actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(every));
+        // A late round is followed by a full interval, never by a burst of catch-up rounds.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            let next = Box::pin(tick.tick());
+            let stopped = Box::pin(stop.wait_for(|s| *s));
+            if let futures_util::future::Either::Right(_) =
+                futures_util::future::select(next, stopped).await
+            {
+                break;
+            }
             guarded("deadlines", minute_jobs(&state.shared, &holder)).await;
         }
-    });
+    })
 }
 
 /// Run one round of a background job; a panic in it is logged and the next round runs.
@@ -209,21 +272,23 @@ async fn guarded(name: &str, job: impl std::future::Future<Output = ()>) {
 }
 
 /// The once-a-minute round: session cleanup, and under the lease engagement housekeeping and
-/// grievance deadlines.
+/// grievance deadlines, recorded in `job_runs` by tick.
 async fn minute_jobs(state: &web::Data<AppState>, holder: &str) {
     let now = state.config.clock.now();
+    let every = i64::try_from(state.config.job_tick_secs.max(2)).unwrap_or(60);
     let h = holder.to_string();
     let res = db::run(&state.pool, move |conn| {
         crate::auth::session::purge_expired(conn, now)?;
         crate::audit::release_deferred(conn, now)?;
         crate::members::batches::purge(conn, now)?;
-        if !crate::workflow::lease::try_acquire(
-            conn,
-            "deadlines",
-            &h,
-            now,
-            chrono::Duration::seconds(55),
-        )? {
+        // Held for one round: the holder renews it on its next tick; if the holder dies, the
+        // lease has lapsed by the round after (a clean stop releases it at once).
+        let ttl = chrono::Duration::seconds(every);
+        if !crate::workflow::lease::try_acquire(conn, "deadlines", &h, now, ttl)? {
+            return Ok((0, 0));
+        }
+        let tick = crate::workflow::lease::tick_start(now, every);
+        if !crate::workflow::lease::claim_run(conn, "deadlines", tick, &h)? {
             return Ok((0, 0));
         }
         // Cheap when nothing is due: only finished, not yet rolled-up days are done.

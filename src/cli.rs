@@ -56,6 +56,25 @@ pub struct GlobalArgs {
         default_value = ""
     )]
     pub trusted_proxies: String,
+    /// On SIGTERM or Ctrl-C: seconds in-flight requests get to finish (new ones are refused at
+    /// once and /readyz answers 503), before buffered counts are written and the instance exits
+    #[arg(
+        long,
+        global = true,
+        env = "ZHIJIA_SHUTDOWN_SECS",
+        default_value_t = 30
+    )]
+    pub shutdown_secs: u64,
+    /// Seconds between rounds of the background job (deadlines, rollups); one instance of many
+    /// runs each round
+    #[arg(
+        long,
+        global = true,
+        env = "ZHIJIA_JOB_TICK_SECS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(2..=3600)
+    )]
+    pub job_tick_secs: u64,
     /// Do not record engagement events (to measure their cost; the dashboard then stays empty)
     #[arg(long, global = true, env = "ZHIJIA_NO_EVENTS")]
     pub no_events: bool,
@@ -142,6 +161,8 @@ impl GlobalArgs {
             pool_size: self.pool_size,
             clock: Clock::from_env(),
             trusted_proxies,
+            shutdown_secs: self.shutdown_secs,
+            job_tick_secs: self.job_tick_secs,
             query_counter: None,
             events: !self.no_events,
         })

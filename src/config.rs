@@ -105,6 +105,10 @@ pub struct Config {
     pub events: bool,
     /// Peers whose `X-Forwarded-For` names the client (`ZHIJIA_TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// On SIGTERM: seconds in-flight requests get to finish before the instance exits.
+    pub shutdown_secs: u64,
+    /// Seconds between rounds of the leased background job (60; the cluster test shortens it).
+    pub job_tick_secs: u64,
 }
 
 /// `ZHIJIA_TRUSTED_PROXIES`: comma-separated IP addresses, empty for none.

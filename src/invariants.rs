@@ -298,10 +298,11 @@ fn check_approvals(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResu
         let chain = steps.split(',').filter(|s| !s.is_empty()).count();
         let want = match state {
             State::Approved | State::Paid => i64::try_from(chain).unwrap_or(i64::MAX),
-            State::Submitted => i64::from(step),
-            // A rejected request keeps the steps it passed; a returned or withdrawn one
-            // may have been returned (chain cleared) or withdrawn mid-way.
-            _ => continue,
+            // A rejected request keeps the steps it passed before the refusal.
+            State::Submitted | State::Rejected => i64::from(step),
+            // Returning clears the chain; withdrawing is only possible before the first
+            // approval or while returned.
+            State::Returned | State::Withdrawn => 0,
         };
         if have != want {
             out.push(Violation {

@@ -13,4 +13,6 @@ pub struct AppState {
     pub hasher: Hasher,
     /// Unit labels shown on every page, cached by this instance.
     pub labels: crate::auth::user::UnitLabels,
+    /// Set when the instance is stopping: /readyz answers 503 so a load balancer moves on.
+    pub stopping: std::sync::atomic::AtomicBool,
 }

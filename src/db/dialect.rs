@@ -21,6 +21,51 @@ pub fn backup(conn: &mut DbConnection, dest: &str) -> AppResult<()> {
     }
 }
 
+/// Take the lease `name` for `holder` until `until` when it is free, lapsed at `now`, or
+/// already `holder`'s: one `INSERT … ON CONFLICT DO UPDATE … WHERE` (SQLite 3.24+ and
+/// PostgreSQL read it alike), so of any number of instances racing for a free or lapsed lease
+/// exactly one gets a row back and none gets a duplicate-key error. True when `holder` has it.
+pub fn take_lease(
+    conn: &mut DbConnection,
+    name: &str,
+    holder: &str,
+    now: chrono::NaiveDateTime,
+    until: chrono::NaiveDateTime,
+) -> AppResult<bool> {
+    use diesel::prelude::*;
+    use diesel::sql_types::{Text, Timestamp};
+    const UPSERT: &str = "INSERT INTO job_leases (name, holder, expires_at) VALUES ({1}, {2}, {3}) \
+        ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+        WHERE job_leases.expires_at < {4} OR job_leases.holder = excluded.holder";
+    let taken = match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(
+            UPSERT
+                .replace("{1}", "?")
+                .replace("{2}", "?")
+                .replace("{3}", "?")
+                .replace("{4}", "?"),
+        )
+        .bind::<Text, _>(name)
+        .bind::<Text, _>(holder)
+        .bind::<Timestamp, _>(until)
+        .bind::<Timestamp, _>(now)
+        .execute(c)?,
+        DbConnection::Postgres(c) => diesel::sql_query(
+            UPSERT
+                .replace("{1}", "$1")
+                .replace("{2}", "$2")
+                .replace("{3}", "$3")
+                .replace("{4}", "$4"),
+        )
+        .bind::<Text, _>(name)
+        .bind::<Text, _>(holder)
+        .bind::<Timestamp, _>(until)
+        .bind::<Timestamp, _>(now)
+        .execute(c)?,
+    };
+    Ok(taken == 1)
+}
+
 /// What can be searched: each has `title_tokens` / `body_tokens` columns, indexed by FTS5 on
 /// SQLite and by a generated `search_vec` tsvector on PostgreSQL.
 #[derive(Debug, Clone, Copy)]

@@ -212,6 +212,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    job_runs (name, tick) {
+        name -> Text,
+        tick -> Timestamp,
+        holder -> Text,
+    }
+}
+
+diesel::table! {
     benefit_items (id) {
         id -> Integer,
         name -> Text,
@@ -567,6 +575,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     attachments,
     notifications,
     job_leases,
+    job_runs,
     benefit_items,
     benefit_requests,
     benefit_approvals,

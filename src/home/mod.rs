@@ -19,7 +19,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/me/large-text", web::post().to(set_large_text))
         .route("/services", web::get().to(services))
         .route("/admin", web::get().to(admin_home))
-        .route("/healthz", web::get().to(healthz));
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz));
 }
 
 /// A service tile; `href` is None until the feature ships.
@@ -246,6 +247,17 @@ async fn admin_home(
         unit_count,
         roles,
     })
+}
+
+/// For a load balancer: 503 once the instance is stopping (it still finishes what it has),
+/// else the database check of /healthz. While migrations run the instance is not listening yet.
+async fn readyz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    if state.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(HttpResponse::ServiceUnavailable()
+            .content_type("text/plain; charset=utf-8")
+            .body("stopping"));
+    }
+    healthz(state).await
 }
 
 async fn healthz(state: web::Data<AppState>) -> AppResult<HttpResponse> {

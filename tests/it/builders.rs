@@ -149,8 +149,8 @@ pub fn benefit_catalogue(conn: &mut DbConnection, now: NaiveDateTime) {
     }
 }
 
-/// A member's request for catalogue item `item` (every field filled in), taken through the
-/// approval chain when `approved`: each step by the nearest holder of its role above the
+/// A member's request for catalogue item `item` (every field filled in, a PDF for each
+/// required material), taken through the approval chain when `approved`: each step by the nearest holder of its role above the
 /// applicant who has not approved before. Returns the request's id.
 pub fn benefit_request(
     conn: &mut DbConnection,
@@ -173,7 +173,18 @@ pub fn benefit_request(
         values: item.fields().iter().map(|_| "测试".to_string()).collect(),
         submit_token: zhijia::auth::random_token(16),
     };
-    let id = service::apply(conn, &applicant, item.id, &form, &[], now).expect("apply");
+    let files: Vec<service::File> = item
+        .attachments()
+        .iter()
+        .map(|name| {
+            (
+                format!("{name}.pdf"),
+                "application/pdf",
+                b"%PDF-1.4\n%%EOF\n".to_vec(),
+            )
+        })
+        .collect();
+    let id = service::apply(conn, &applicant, item.id, &form, &files, now).expect("apply");
     while let (true, Some(req)) = (approved, model::request(conn, id).unwrap()) {
         let Some(role) = req.current_role() else {
             break;
@@ -469,4 +480,113 @@ pub fn engagement_history(conn: &mut DbConnection, now: NaiveDateTime, secret: &
 pub fn sign_up(conn: &mut DbConnection, now: NaiveDateTime, member_no: &str, id: i32) {
     let who = user(conn, member_no);
     zhijia::activities::service::sign_up(conn, &who, id, &[], now).expect("sign up");
+}
+
+/// A named grievance filed by `member_no` (routed as the form would route it); returns its
+/// public reference.
+pub fn grievance(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    member_no: &str,
+    title: &str,
+) -> String {
+    use zhijia::grievances::service;
+    let who = user(conn, member_no);
+    let form = service::SubmitForm {
+        category: "pay".into(),
+        title: title.into(),
+        description: "三月份加班费至今未发放，车间主任说要等年底统一结算。".into(),
+        desired_outcome: "按劳动法足额发放加班费。".into(),
+        anonymous: false,
+        unit_id: String::new(),
+        submit_token: zhijia::auth::random_token(16),
+    };
+    service::submit(conn, &who, &form, &[], now).expect("file a case");
+    zhijia::grievances::model::ref_by_submit_token(conn, &form.submit_token)
+        .unwrap()
+        .expect("the case")
+        .0
+}
+
+/// A named survey of 第一工程公司工会 by its chair, open for a week: one single-choice question.
+/// Returns (survey id, question id).
+pub fn survey(conn: &mut DbConnection, now: NaiveDateTime, title: &str) -> (i32, i32) {
+    use zhijia::surveys::{model, service};
+    let chair = user(conn, "demo-chair");
+    let to_local = |t: NaiveDateTime| zhijia::activities::service::to_local(&t);
+    let form = service::SurveyForm {
+        title: title.into(),
+        description: String::new(),
+        anonymous: String::new(),
+        results_visibility: "after_answer".into(),
+        opens_at: to_local(now - Duration::minutes(1)),
+        closes_at: to_local(now + Duration::days(7)),
+        source: "[单选] 满意吗 *\n满意\n不满意".into(),
+    };
+    let unit = unit_id(conn, "第一工程公司工会");
+    let id = service::create(
+        conn,
+        &chair,
+        &Actor::user(&chair, None, now),
+        &form,
+        &[unit],
+    )
+    .expect("survey");
+    let q = model::questions(conn, id).unwrap()[0].id;
+    (id, q)
+}
+
+/// A row for `member_no` in every table a member's data export reads: a role, a sign-up, a
+/// survey answer, a case, a benefit request, a post with a like, a comment and a report, a
+/// read receipt, notifications.
+pub fn member_footprint(conn: &mut DbConnection, now: NaiveDateTime, member_no: &str) {
+    let me = user(conn, member_no);
+    let team = unit_id(conn, "钢筋班组");
+    members::insert_role(conn, MemberId(me.id), UnitId(team), Role::Finance, now).expect("role");
+    let act = activity(
+        conn,
+        now,
+        "第一工程公司工会",
+        &format!("{member_no} 的活动"),
+        30,
+        Duration::days(3),
+    );
+    sign_up(conn, now, member_no, act);
+    let (s, q) = survey(conn, now, &format!("{member_no} 的问卷"));
+    // Choices are posted by their index: 0 = 满意.
+    let posted = std::collections::HashMap::from([(q, vec!["0".to_string()])]);
+    zhijia::surveys::service::submit(conn, &me, s, &posted, now)
+        .expect("answer")
+        .expect("a valid answer");
+    grievance(conn, now, member_no, &format!("{member_no} 的申诉"));
+    benefit_request(conn, now, member_no, "健身卡补贴", "100", true);
+    let post = showcase_post(conn, now, member_no, &format!("{member_no} 的照片"), true);
+    zhijia::showcase::service::like(conn, &me, post, now).expect("like");
+    zhijia::comments::add(
+        conn,
+        &me,
+        zhijia::comments::Owner::Showcase(post),
+        "自己的评论",
+        now,
+    )
+    .expect("comment");
+    let colleague = user(conn, "demo-cadre");
+    let theirs = zhijia::comments::add(
+        conn,
+        &colleague,
+        zhijia::comments::Owner::Showcase(post),
+        "同事的评论",
+        now,
+    )
+    .expect("comment");
+    zhijia::comments::report(conn, &me, theirs, "测试举报", now).expect("report");
+    let news = article(
+        conn,
+        now,
+        "第一工程公司工会",
+        &format!("{member_no} 读过的通知"),
+        "正文",
+        true,
+    );
+    zhijia::news::model::record_read(conn, news, me.id, now).expect("read");
 }

@@ -203,6 +203,8 @@ pub fn test_config(database: DbUrl) -> Config {
         query_counter: Some(Default::default()),
         events: true,
         trusted_proxies: Vec::new(),
+        shutdown_secs: 5,
+        job_tick_secs: 60,
     }
 }
 
@@ -261,8 +263,14 @@ pub async fn spawn_base() -> TestApp<
         Error = actix_web::Error,
     >,
 > {
+    let (url, db) = base_db();
+    spawn_on(url, db).await
+}
+
+/// A fresh copy of the base union's database (for a test that builds its own state).
+pub fn base_db() -> (DbUrl, TestDb) {
     static BASE: std::sync::OnceLock<Template> = std::sync::OnceLock::new();
-    let template = BASE.get_or_init(|| {
+    copy_of(BASE.get_or_init(|| {
         make_template(|state| {
             let mut conn = state.pool.get().expect("connection");
             let now = state.config.clock.now();
@@ -272,9 +280,7 @@ pub async fn spawn_base() -> TestApp<
             })
             .expect("seed the base union");
         })
-    });
-    let (url, db) = copy_of(template);
-    spawn_on(url, db).await
+    }))
 }
 
 /// A fresh app seeded with `zhijia demo`: only for the tests about the demo itself (and the

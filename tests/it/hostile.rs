@@ -419,6 +419,27 @@ fn shape(path: &str) -> String {
 #[actix_web::test]
 async fn every_reachable_form_survives_hostile_values_in_every_field() {
     let mut app = spawn_base().await;
+    // Something behind every kind of form: content, a case, requests waiting for each role.
+    app.with(|c, now| {
+        pages_full(c, now, 3);
+        benefit_catalogue(c, now);
+        benefit_request(c, now, "demo-member", "健身卡补贴", "200", false);
+        benefit_request(c, now, "demo-member-b", "退休慰问", "300", true);
+        grievance(c, now, "demo-member", "加班费未发放");
+        showcase_post(c, now, "demo-member", "等待审核的照片", false);
+    });
+    // Forms each role must have reached (so the crawl cannot quietly shrink).
+    let expected: &[(&str, &[&str])] = &[
+        (
+            "demo-member",
+            &["/signup", "/benefits/", "/comments", "/grievances/"],
+        ),
+        (
+            "demo-cadre",
+            &["/admin/grievances/", "/admin/benefits/", "/admin/showcase/"],
+        ),
+        ("demo-finance", &["/admin/benefits/"]),
+    ];
     let values = hostile_values();
     let mut report = Vec::new();
     let mut total_posts = 0usize;
@@ -467,6 +488,15 @@ async fn every_reachable_form_survives_hostile_values_in_every_field() {
             "{role}: only {} forms found: {forms:?}",
             forms.len()
         );
+        for (_, parts) in expected.iter().filter(|(r, _)| *r == role) {
+            for part in parts.iter() {
+                assert!(
+                    forms.iter().any(|f| f.action.contains(part)),
+                    "{role}: no form posting to …{part}… was reached: {:?}",
+                    forms.iter().map(|f| &f.action).collect::<Vec<_>>()
+                );
+            }
+        }
         for form in &forms {
             for v in &values {
                 let fields: Vec<(&str, &str)> = form

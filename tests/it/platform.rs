@@ -180,11 +180,10 @@ async fn state_changes_are_audited_and_the_audit_log_is_append_only() {
 #[actix_web::test]
 async fn secure_cookies_mark_every_cookie_secure_and_send_hsts() {
     use actix_web::test::{call_service, init_service, TestRequest};
-    let (url, _db) = fresh_db();
+    let (url, _db) = base_db();
     let mut config = test_config(url);
     config.secure_cookies = true;
     let state = zhijia::build_state(config).unwrap();
-    zhijia::demo::seed(&state).unwrap();
     let svc = init_service(zhijia::app(state.clone())).await;
     let res = call_service(&svc, TestRequest::get().uri("/login").to_request()).await;
     assert!(res.headers().contains_key("strict-transport-security"));
@@ -382,6 +381,75 @@ async fn a_job_lease_has_one_holder_until_it_lapses() {
     assert!(try_acquire(&mut conn, "other", "a", at(107), ttl).unwrap());
 }
 
+/// Two instances (two pools on one database), four threads each, start together at a free
+/// lease, then at a lapsed one, round after round: each round exactly one of them gets it and
+/// no statement fails (racing INSERTs used to hit the primary key: "duplicate key value
+/// violates unique constraint job_leases_pkey" on PostgreSQL).
+#[actix_web::test]
+async fn racing_instances_take_a_lease_once_per_round_without_errors() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Barrier, Mutex};
+    use zhijia::workflow::lease::{release_all, try_acquire};
+    let app = spawn().await;
+    let second = zhijia::build_state(test_config(app.state.config.database.clone())).unwrap();
+    let pools = [app.state.pool.clone(), second.pool.clone()];
+    let ttl = chrono::Duration::seconds(55);
+    let t0 = app.state.config.clock.now();
+    for round in 0..16i64 {
+        // Even rounds: a lease nobody has held; odd rounds: the last one, lapsed a minute on.
+        let name = format!("job-{}", round / 2);
+        let at = t0 + chrono::Duration::seconds(round * 60);
+        let winners = AtomicUsize::new(0);
+        let errors = Mutex::new(Vec::new());
+        let start = Barrier::new(8);
+        std::thread::scope(|s| {
+            for (p, pool) in pools.iter().enumerate() {
+                for t in 0..4 {
+                    let (name, winners, errors, start) = (&name, &winners, &errors, &start);
+                    s.spawn(move || {
+                        let mut conn = pool.get().unwrap();
+                        start.wait();
+                        match try_acquire(&mut conn, name, &format!("i{p}-t{t}"), at, ttl) {
+                            Ok(true) => {
+                                winners.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Ok(false) => {}
+                            Err(e) => errors.lock().unwrap().push(e.to_string()),
+                        }
+                    });
+                }
+            }
+        });
+        assert_eq!(
+            errors.into_inner().unwrap(),
+            Vec::<String>::new(),
+            "round {round}"
+        );
+        assert_eq!(
+            winners.load(Ordering::SeqCst),
+            1,
+            "round {round}: one taker"
+        );
+    }
+    // One run per tick: the second claim of a tick is refused, the next tick is free.
+    use zhijia::workflow::lease::{claim_run, tick_start};
+    let tick = tick_start(t0, 60);
+    assert!(claim_run(&mut app.conn(), "deadlines", tick, "i0").unwrap());
+    assert!(
+        !claim_run(&mut app.conn(), "deadlines", tick, "i1").unwrap(),
+        "tick already run"
+    );
+    let next = tick + chrono::Duration::seconds(60);
+    assert!(claim_run(&mut app.conn(), "deadlines", next, "i1").unwrap());
+    assert!(claim_run(&mut app.conn(), "other-job", tick, "i1").unwrap());
+    // A stopping instance gives its leases up: the next taker need not wait for the lapse.
+    let mut conn = app.conn();
+    assert!(try_acquire(&mut conn, "handover", "old", t0, ttl).unwrap());
+    assert!(!try_acquire(&mut conn, "handover", "new", t0, ttl).unwrap());
+    assert_eq!(release_all(&mut conn, "old").unwrap(), 1);
+    assert!(try_acquire(&mut conn, "handover", "new", t0, ttl).unwrap());
+}
+
 /// 谁看过我的信息: a cadre's look at the member's record and named case, and an export that
 /// named them, are listed for the member; the view of their anonymous case is not.
 #[actix_web::test]
@@ -473,6 +541,12 @@ async fn a_member_sees_who_looked_at_or_exported_their_data_and_never_their_anon
 async fn a_member_downloads_a_copy_of_all_their_data_and_nothing_else() {
     use std::io::Read;
     let mut app = spawn_base().await;
+    // Rows in every exported table, for this member and for another.
+    app.with(|c, now| {
+        benefit_catalogue(c, now);
+        member_footprint(c, now, "demo-member");
+        member_footprint(c, now, "demo-member-b");
+    });
     let me = app.member_id("demo-member");
     app.login_ok("demo-member").await;
     for (title, anonymous) in [("实名：食堂排队太久", false), ("匿名：不想让人知道", true)]
@@ -529,6 +603,11 @@ async fn a_member_downloads_a_copy_of_all_their_data_and_nothing_else() {
     .assert_status(303);
     app.logout().await;
     app.login_ok("demo-member").await;
+    // Visits to the home page and the news are engagement events (written as the 2-second job
+    // would).
+    app.get("/").await.assert_status(200);
+    app.get("/news").await.assert_status(200);
+    app.state.events.flush(&mut app.conn()).unwrap();
     let r = app.get("/me/data").await;
     r.assert_status(200);
     assert_eq!(r.header("content-type"), "application/zip");
@@ -563,6 +642,10 @@ async fn a_member_downloads_a_copy_of_all_their_data_and_nothing_else() {
             rows.len() as i64,
             app.count(&format!("{table} WHERE {cond}")),
             "{file}"
+        );
+        assert!(
+            !rows.is_empty(),
+            "{file}: the member has rows there, none exported"
         );
         if let Some(col) = header.iter().position(|h| h == "member_id") {
             assert!(rows.iter().all(|r| r[col] == me.to_string()), "{file}");

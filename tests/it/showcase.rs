@@ -761,7 +761,20 @@ async fn a_cadre_features_an_approved_post_on_the_home_page_and_takes_it_off_aga
     let mut app = spawn_base().await;
     // An approved post of branch A that is not featured yet.
     let title = "抢修一线的二十四小时";
-    let id = app.with(|c, now| showcase_post(c, now, "demo-member", title, true));
+    let id = app.with(|c, now| {
+        let id = showcase_post(
+            c,
+            now - chrono::Duration::days(2),
+            "demo-member",
+            title,
+            true,
+        );
+        // Newer posts fill the home page's gallery while nothing is featured.
+        for n in ["一", "二", "三", "四", "五"] {
+            showcase_post(c, now, "demo-member-b", &format!("新近的照片{n}"), true);
+        }
+        id
+    });
     let version: i32 = sp::table
         .find(id)
         .select(sp::version)
@@ -775,6 +788,10 @@ async fn a_cadre_features_an_approved_post_on_the_home_page_and_takes_it_off_aga
             .unwrap()
     };
     app.login_ok("demo-cadre").await;
+    app.get("/")
+        .await
+        .assert_ok_without(title)
+        .assert_contains("新近的照片五");
     let path = format!("/admin/showcase/{id}/feature");
     let r = app
         .post(&path, &[("on", "1"), ("version", &version.to_string())])
