@@ -64,9 +64,12 @@ class Db:
 class Browser:
     """A cookie jar over http.client: no redirects followed, so 303s are seen."""
 
-    def __init__(self, port=NGINX_PORT):
+    def __init__(self, port=NGINX_PORT, ip=None):
         self.port = port
         self.cookies = {}
+        # A client address for nginx to pass on (it appends the peer): many members logging in
+        # from one address would meet the per-address login limit, as they should.
+        self.ip = ip
 
     def request(self, method, path, body=None, headers=None, port=None):
         h = dict(headers or {})
@@ -74,6 +77,8 @@ class Browser:
             h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         p = port or self.port
         h.setdefault("Origin", f"http://127.0.0.1:{p}")
+        if self.ip:
+            h["X-Forwarded-For"] = self.ip
         c = http.client.HTTPConnection("127.0.0.1", p, timeout=30)
         try:
             c.request(method, path, body=body, headers=h)
@@ -175,7 +180,7 @@ worker_processes 1;
 pid {d}/nginx.pid;
 error_log {d}/nginx-error.log warn;
 daemon off;
-events {{ worker_connections 512; }}
+events {{ worker_connections 4096; }}
 http {{
   access_log off;
   client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
