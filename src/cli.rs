@@ -126,6 +126,10 @@ pub enum Command {
         /// How many of the most recent past activities to hold out (default: a fifth, at least 10)
         #[arg(long)]
         held_out: Option<usize>,
+        /// Read the history from a CSV file instead of the database: one row per member × event
+        /// with member_id, event_id, group_id, event_kind, starts_at, announced_at, signed_up
+        #[arg(long)]
+        history: Option<std::path::PathBuf>,
     },
 }
 

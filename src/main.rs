@@ -72,7 +72,9 @@ fn run(cli: Cli) -> AppResult<()> {
             Ok(())
         }
         Command::Check { repair } => check(&config, repair),
-        Command::ForecastBacktest { held_out } => forecast_backtest(&config, held_out),
+        Command::ForecastBacktest { held_out, history } => {
+            forecast_backtest(&config, held_out, history.as_deref())
+        }
         Command::Backup { file } => {
             if file.exists() {
                 return Err(AppError::Validation(format!(
@@ -155,17 +157,42 @@ fn check(config: &zhijia::Config, repair: bool) -> AppResult<()> {
 }
 
 /// `zhijia forecast-backtest`: train on the older activities, predict the most recent ones.
-fn forecast_backtest(config: &zhijia::Config, held_out: Option<usize>) -> AppResult<()> {
-    let pool = db::build_pool(&config.database, 2)?;
-    let mut conn = pool.get()?;
-    db::migrate(&mut conn)?;
-    let now = config.clock.now();
+fn forecast_backtest(
+    config: &zhijia::Config,
+    held_out: Option<usize>,
+    file: Option<&std::path::Path>,
+) -> AppResult<()> {
     let started = std::time::Instant::now();
-    let h = zhijia::forecast::history::History::load(&mut conn, now)?;
+    let (h, now) = match file {
+        Some(path) => {
+            let h = zhijia::forecast::history_file::read(path).map_err(AppError::Validation)?;
+            // "Now" is just after the file's last event: everything in it is history.
+            let last = h.rows.last().map(|r| r.plan.starts_at);
+            let now = last.map_or(config.clock.now(), |t| {
+                zhijia::time::plus(t, chrono::Duration::days(1))
+            });
+            (h, now)
+        }
+        None => {
+            let pool = db::build_pool(&config.database, 2)?;
+            let mut conn = pool.get()?;
+            db::migrate(&mut conn)?;
+            let now = config.clock.now();
+            (
+                zhijia::forecast::history::History::load(&mut conn, now)?,
+                now,
+            )
+        }
+    };
     let n = h.rows.len();
     if n < 20 {
+        let hint = if file.is_some() {
+            "add more events to the file"
+        } else {
+            "try `zhijia demo` first"
+        };
         return Err(AppError::Validation(format!(
-            "only {n} past activities: the backtest needs at least 20 (try `zhijia demo` first)"
+            "only {n} past activities: the backtest needs at least 20 ({hint})"
         )));
     }
     let k = held_out
@@ -182,6 +209,9 @@ fn forecast_backtest(config: &zhijia::Config, held_out: Option<usize>) -> AppRes
         "done in {:.2} s; 80% intervals: normal approximation, half-width calibrated on the training activities",
         started.elapsed().as_secs_f64()
     );
+    for (kind, n, model, base) in &bt.per_kind {
+        println!("  {kind}: {n} held out, model MAE {model:.2}, baseline MAE {base:.2}");
+    }
     println!("{}", bt.line());
     Ok(())
 }

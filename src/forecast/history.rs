@@ -21,6 +21,7 @@ pub struct PastRow {
     pub attended: usize,
 }
 
+#[derive(Debug)]
 pub struct History {
     pub rows: Vec<PastRow>,
     /// unit id → path, for audiences and companies.

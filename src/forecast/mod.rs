@@ -13,6 +13,7 @@
 #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 pub mod history;
+pub mod history_file;
 pub mod service;
 
 use std::collections::HashMap;
@@ -192,12 +193,14 @@ pub struct Model {
     pub accuracy: Option<Backtest>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Backtest {
     pub held_out: usize,
     pub model_mae: f64,
     pub baseline_mae: f64,
     pub coverage: f64,
+    /// Per activity kind: (kind, held-out activities, model MAE, baseline MAE), by kind name.
+    pub per_kind: Vec<(String, usize, f64, f64)>,
 }
 
 impl Backtest {
@@ -444,11 +447,16 @@ pub fn backtest(h: &History, held_out: usize, now: NaiveDateTime) -> Backtest {
     let (past, recent) = h.rows.split_at(split);
     let mut model = train(past, now);
     let (mut err_m, mut err_b, mut inside) = (0.0, 0.0, 0usize);
+    let mut kinds: std::collections::BTreeMap<String, (usize, f64, f64)> = Default::default();
     for r in recent {
         let f = model.forecast(&r.invited, &r.plan);
         let y = r.signed.len() as f64;
         err_m += (f.expected - y).abs();
         err_b += (f.baseline - y).abs();
+        let k = kinds.entry(r.plan.kind.clone()).or_default();
+        k.0 += 1;
+        k.1 += (f.expected - y).abs();
+        k.2 += (f.baseline - y).abs();
         if (f.low as f64) <= y && y <= f.high as f64 {
             inside += 1;
         }
@@ -460,5 +468,9 @@ pub fn backtest(h: &History, held_out: usize, now: NaiveDateTime) -> Backtest {
         model_mae: err_m / n,
         baseline_mae: err_b / n,
         coverage: inside as f64 / n,
+        per_kind: kinds
+            .into_iter()
+            .map(|(kind, (n, m, b))| (kind, n, m / n as f64, b / n as f64))
+            .collect(),
     }
 }

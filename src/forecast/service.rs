@@ -186,7 +186,7 @@ pub fn forecast(
         f,
         capacity: plan.capacity,
         evidence,
-        accuracy: model.accuracy,
+        accuracy: model.accuracy.clone(),
         trained_on: model.trained_on,
         trained_at: crate::web::beijing(&model.trained_at, "%m-%d %H:%M"),
         took_ms: started.elapsed().as_millis(),

@@ -98,3 +98,76 @@ async fn on_the_demo_history_the_model_beats_the_baseline_with_calibrated_interv
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// `zhijia forecast-backtest --history FILE.csv`: a history of 60 events in three groups read
+/// from a file, the most recent fifth held out, per-kind figures above the usual last line;
+/// a file with a bad date is refused with its line number.
+#[test]
+fn the_backtest_reads_a_history_file_and_refuses_a_bad_row_by_line() {
+    let dir = tempfile_dir::TempDir::new();
+    let mut text =
+        String::from("member_id,event_id,group_id,event_kind,starts_at,announced_at,signed_up\n");
+    for e in 0..60 {
+        let group = e % 3;
+        let kind = ["文体活动", "讲座培训"][e % 2];
+        let day = chrono::NaiveDate::from_ymd_opt(2015, 1, 1).unwrap()
+            + chrono::Duration::days(e as i64 * 5);
+        let announced = if e % 4 == 0 {
+            String::new()
+        } else {
+            format!("{day}T09:00:00+08:00")
+        };
+        for m in 0..20 {
+            // Member m of a group comes to about one event in (m % 5 + 1).
+            let signed = (e / 3 + m) % (m % 5 + 1) == 0;
+            text.push_str(&format!(
+                "g{group}-m{m},ev{e},g{group},{kind},{day}T19:00:00+08:00,{announced},{}\n",
+                u8::from(signed)
+            ));
+        }
+    }
+    let good = dir.0.join("history.csv");
+    std::fs::write(&good, &text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhijia"))
+        .args(["forecast-backtest", "--history"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("history: 60 past activities, 1200 member × activity pairs"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("文体活动: 6 held out") && stdout.contains("讲座培训: 6 held out"),
+        "{stdout}"
+    );
+    let last = stdout.lines().last().unwrap();
+    assert!(
+        last.starts_with("model MAE ") && last.contains("coverage"),
+        "{last}"
+    );
+
+    let bad = dir.0.join("bad.csv");
+    std::fs::write(
+        &bad,
+        text.replacen("2015-01-06T19:00:00+08:00", "2015-01-06 7pm", 1),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhijia"))
+        .args(["forecast-backtest", "--history"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("第 22 行") && stderr.contains("starts_at"),
+        "{stderr}"
+    );
+}
