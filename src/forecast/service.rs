@@ -78,6 +78,8 @@ impl Evidence {
 #[derive(Debug, Clone)]
 pub struct ForecastView {
     pub f: Forecast,
+    /// The planned activity's kind (its backtest decides whether the model is shown).
+    pub kind: String,
     pub capacity: i32,
     pub evidence: Vec<Evidence>,
     pub accuracy: Option<Backtest>,
@@ -90,16 +92,48 @@ impl ForecastView {
     pub fn expected(&self) -> i64 {
         self.f.expected.round() as i64
     }
+    /// Whether the model earned its place for this kind: its backtest on held-out activities
+    /// of the kind (at least three) or, without those, overall, beats the kind's mean. When it
+    /// does not, the form shows the mean and says why.
+    pub fn model_trusted(&self) -> bool {
+        let Some(b) = &self.accuracy else {
+            return true;
+        };
+        match b.per_kind.iter().find(|k| k.0 == self.kind) {
+            Some((_, n, model, base)) if *n >= 3 => model < base,
+            _ => b.model_mae < b.baseline_mae,
+        }
+    }
+    /// The number the form leads with: the model's, or the kind's mean when the model lost.
+    pub fn shown(&self) -> i64 {
+        if self.model_trusted() {
+            self.expected()
+        } else {
+            self.baseline()
+        }
+    }
+    pub fn honesty_line(&self) -> String {
+        let figures = self
+            .accuracy
+            .as_ref()
+            .and_then(|b| b.per_kind.iter().find(|k| k.0 == self.kind))
+            .map(|(_, n, m, b)| {
+                format!("（最近 {n} 个同类活动：模型误差 {m:.1} 人，平均值误差 {b:.1} 人）")
+            })
+            .unwrap_or_default();
+        format!(
+            "“{}”类活动的模型回测不比按同类平均报名率估算更准{figures}，所以这里显示平均值。",
+            self.kind
+        )
+    }
     pub fn rate(&self) -> String {
         format!("{:.0}%", self.f.rate() * 100.0)
     }
     pub fn over_capacity(&self) -> bool {
-        self.expected() > i64::from(self.capacity)
+        self.shown() > i64::from(self.capacity)
     }
     pub fn waitlist(&self) -> i64 {
-        self.expected()
-            .saturating_sub(i64::from(self.capacity))
-            .max(0)
+        self.shown().saturating_sub(i64::from(self.capacity)).max(0)
     }
     pub fn baseline(&self) -> i64 {
         self.f.baseline.round() as i64
@@ -184,6 +218,7 @@ pub fn forecast(
         .collect();
     Ok(ForecastView {
         f,
+        kind: plan.kind.clone(),
         capacity: plan.capacity,
         evidence,
         accuracy: model.accuracy.clone(),
@@ -191,4 +226,64 @@ pub fn forecast(
         trained_at: crate::web::beijing(&model.trained_at, "%m-%d %H:%M"),
         took_ms: started.elapsed().as_millis(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Backtest, Forecast, ForecastView};
+
+    fn view(
+        kind: &str,
+        per_kind: Vec<(String, usize, f64, f64)>,
+        overall: (f64, f64),
+    ) -> ForecastView {
+        ForecastView {
+            f: Forecast {
+                audience: 100,
+                expected: 12.4,
+                low: 8,
+                high: 17,
+                baseline: 20.0,
+            },
+            kind: kind.into(),
+            capacity: 30,
+            evidence: Vec::new(),
+            accuracy: Some(Backtest {
+                held_out: 20,
+                model_mae: overall.0,
+                baseline_mae: overall.1,
+                coverage: 0.8,
+                per_kind,
+            }),
+            trained_on: 80,
+            trained_at: String::new(),
+            took_ms: 1,
+        }
+    }
+
+    #[test]
+    fn the_form_leads_with_the_mean_where_the_model_lost_its_backtest_for_the_kind() {
+        let kinds = vec![
+            ("讲座培训".to_string(), 5, 4.0, 3.0),
+            ("文体活动".to_string(), 5, 2.0, 3.0),
+        ];
+        let lost = view("讲座培训", kinds.clone(), (2.5, 3.0));
+        assert!(!lost.model_trusted());
+        assert_eq!(lost.shown(), 20, "the kind's mean");
+        assert!(lost
+            .honesty_line()
+            .contains("模型误差 4.0 人，平均值误差 3.0 人"));
+        let won = view("文体活动", kinds.clone(), (2.5, 3.0));
+        assert!(won.model_trusted());
+        assert_eq!(won.shown(), 12);
+        // Too few held-out activities of the kind: the overall backtest decides.
+        let thin = view(
+            "志愿服务",
+            vec![("志愿服务".to_string(), 2, 9.0, 1.0)],
+            (2.5, 3.0),
+        );
+        assert!(thin.model_trusted());
+        let overall_lost = view("志愿服务", Vec::new(), (3.5, 3.0));
+        assert!(!overall_lost.model_trusted());
+    }
 }
