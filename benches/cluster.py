@@ -153,17 +153,7 @@ class Cluster:
                                             stdout=log, stderr=log)
 
     def wait_ready(self, port, timeout=60):
-        end = time.time() + timeout
-        while time.time() < end:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                c.request("GET", "/readyz")
-                if c.getresponse().status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        fail(f"instance on {port} not ready")
+        wait_ok(port, "/readyz", timeout)
 
     def logs(self):
         text = ""
@@ -171,6 +161,36 @@ class Cluster:
             with open(os.path.join(self.dir, f"zhijia-{port}.log"), "rb") as f:
                 text += f.read().decode("utf-8", "replace")
         return text
+
+
+def wait_ok(port, path, timeout=60):
+    """Wait until GET `path` on `port` answers 200."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", path)
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    fail(f"no 200 from {path} on {port}")
+
+
+def start_nginx(work):
+    """nginx in front of PORTS, its files under `work` (readable by its non-root workers)."""
+    os.chmod(work, 0o755)
+    for sub in ("body", "proxy", "fcgi", "uwsgi", "scgi"):
+        os.makedirs(os.path.join(work, sub), exist_ok=True)
+        os.chmod(os.path.join(work, sub), 0o777)
+    conf = os.path.join(work, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(nginx_conf(work))
+    proc = subprocess.Popen(["nginx", "-c", conf, "-p", work],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_ok(NGINX_PORT, "/readyz")
+    return proc
 
 
 def nginx_conf(d):
@@ -224,8 +244,6 @@ def main():
         fail("nginx is not installed (apt-get install nginx)")
     binary = os.path.abspath(a.bin)
     work = tempfile.mkdtemp(prefix="zhijia-cluster-")
-    # nginx's workers (not root) write request bodies and buffered responses below it.
-    os.chmod(work, 0o755)
     db = Db(a.pg, "zhijia_cluster")
     db.admin("DROP DATABASE IF EXISTS zhijia_cluster WITH (FORCE)")
     db.admin("CREATE DATABASE zhijia_cluster")
@@ -240,15 +258,7 @@ def main():
             cl.start(p)
         for p in PORTS:
             cl.wait_ready(p)
-        for sub in ("body", "proxy", "fcgi", "uwsgi", "scgi"):
-            os.makedirs(os.path.join(work, sub), exist_ok=True)
-            os.chmod(os.path.join(work, sub), 0o777)
-        conf = os.path.join(work, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(nginx_conf(work))
-        nginx = subprocess.Popen(["nginx", "-c", conf, "-p", work],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        cl.wait_ready(NGINX_PORT)
+        nginx = start_nginx(work)
         time.sleep(5)  # two job ticks
         errors = [l for l in cl.logs().splitlines() if "background job" in l or "duplicate key" in l]
         check(not errors, f"three instances started together: no job error ({errors[:2]})")

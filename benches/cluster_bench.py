@@ -36,7 +36,6 @@ def wrk(path, cookie, seconds):
 
 def run(binary, db, n, seconds):
     work = tempfile.mkdtemp(prefix="zhijia-bench-")
-    os.chmod(work, 0o755)
     cl = c.Cluster(binary, db, work)
     ports = c.PORTS[:n]
     saved = c.PORTS
@@ -47,15 +46,7 @@ def run(binary, db, n, seconds):
             cl.start(p)
         for p in ports:
             cl.wait_ready(p)
-        for sub in ("body", "proxy", "fcgi", "uwsgi", "scgi"):
-            os.makedirs(os.path.join(work, sub), exist_ok=True)
-            os.chmod(os.path.join(work, sub), 0o777)
-        conf = os.path.join(work, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(c.nginx_conf(work))
-        nginx = subprocess.Popen(["nginx", "-c", conf, "-p", work],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        cl.wait_ready(c.NGINX_PORT)
+        nginx = c.start_nginx(work)
         b = c.Browser()
         b.login("demo-member")
         cookie = "; ".join(f"{k}={v}" for k, v in b.cookies.items())

@@ -7,7 +7,7 @@ Usage: benches/rolling.py --old OLD_BINARY --new NEW_BINARY --pg postgres://post
 The old binary must be one whose migrations are a prefix of the new one's, and the new
 migrations additive (README: which migrations need a short stop). Stdlib only.
 """
-import argparse, http.client, os, subprocess, sys, tempfile, threading, time
+import argparse, os, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster as c  # noqa: E402
@@ -15,18 +15,9 @@ import cluster as c  # noqa: E402
 OLD, NEW = 18111, 18112
 
 
-def wait_health(port, timeout=90):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            h = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            h.request("GET", "/healthz")
-            if h.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    c.fail(f"no answer on {port}")
+def wait_health(port):
+    # /healthz: an older binary may have no /readyz.
+    c.wait_ok(port, "/healthz", timeout=90)
 
 
 def main():

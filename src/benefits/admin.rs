@@ -18,7 +18,6 @@ use crate::auth::csrf::Form;
 use crate::auth::user::{AdminUser, StaffUser};
 use crate::auth::User;
 use crate::db;
-use crate::db::ids::RequestId;
 use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
 use crate::org::{scope, OrgUnit};
@@ -145,12 +144,7 @@ async fn show_page(
             })
             .collect();
         Ok(BenefitShowPage {
-            can_decide: service::may_decide(
-                &user,
-                &req,
-                &model::approver_ids(conn, RequestId(id))?,
-                &unit.path,
-            ),
+            can_decide: service::may_decide_now(conn, &user, &req, &unit.path)?,
             events: model::events(conn, id)?,
             files: if see_details {
                 crate::attachments::list(conn, ("benefit", id))?

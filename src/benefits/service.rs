@@ -311,6 +311,17 @@ pub fn apply(
 
 /// Whether `user` may decide the current step: holds its role (a chair may take a cadre step)
 /// at the applicant's unit or above, is not the applicant, and has not decided an earlier step.
+/// `may_decide` with the request's approvers so far read from the database.
+pub fn may_decide_now(
+    conn: &mut DbConnection,
+    user: &User,
+    req: &BenefitRequest,
+    unit_path: &str,
+) -> AppResult<Result<(), &'static str>> {
+    let approvers = model::approver_ids(conn, RequestId(req.id))?;
+    Ok(may_decide(user, req, &approvers, unit_path))
+}
+
 /// `approvers` are those who approved earlier steps (`model::approver_ids`).
 pub fn may_decide(
     user: &User,
@@ -460,8 +471,7 @@ pub fn decide(
         if req.version != version {
             return Err(AppError::Conflict(workflow::CONFLICT.into()));
         }
-        let approvers = model::approver_ids(conn, RequestId(req.id))?;
-        may_decide(user, &req, &approvers, &unit.path)
+        may_decide_now(conn, user, &req, &unit.path)?
             .map_err(|m| AppError::Validation(m.into()))?;
         let a = actions::Approver {
             req: &req,

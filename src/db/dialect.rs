@@ -34,34 +34,26 @@ pub fn take_lease(
 ) -> AppResult<bool> {
     use diesel::prelude::*;
     use diesel::sql_types::{Text, Timestamp};
-    const UPSERT: &str = "INSERT INTO job_leases (name, holder, expires_at) VALUES ({1}, {2}, {3}) \
+    // The same statement; only the parameter markers differ.
+    const SQLITE: &str = "INSERT INTO job_leases (name, holder, expires_at) VALUES (?, ?, ?) \
         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
-        WHERE job_leases.expires_at < {4} OR job_leases.holder = excluded.holder";
+        WHERE job_leases.expires_at < ? OR job_leases.holder = excluded.holder";
+    const POSTGRES: &str = "INSERT INTO job_leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+        ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+        WHERE job_leases.expires_at < $4 OR job_leases.holder = excluded.holder";
     let taken = match conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(
-            UPSERT
-                .replace("{1}", "?")
-                .replace("{2}", "?")
-                .replace("{3}", "?")
-                .replace("{4}", "?"),
-        )
-        .bind::<Text, _>(name)
-        .bind::<Text, _>(holder)
-        .bind::<Timestamp, _>(until)
-        .bind::<Timestamp, _>(now)
-        .execute(c)?,
-        DbConnection::Postgres(c) => diesel::sql_query(
-            UPSERT
-                .replace("{1}", "$1")
-                .replace("{2}", "$2")
-                .replace("{3}", "$3")
-                .replace("{4}", "$4"),
-        )
-        .bind::<Text, _>(name)
-        .bind::<Text, _>(holder)
-        .bind::<Timestamp, _>(until)
-        .bind::<Timestamp, _>(now)
-        .execute(c)?,
+        DbConnection::Sqlite(c) => diesel::sql_query(SQLITE)
+            .bind::<Text, _>(name)
+            .bind::<Text, _>(holder)
+            .bind::<Timestamp, _>(until)
+            .bind::<Timestamp, _>(now)
+            .execute(c)?,
+        DbConnection::Postgres(c) => diesel::sql_query(POSTGRES)
+            .bind::<Text, _>(name)
+            .bind::<Text, _>(holder)
+            .bind::<Timestamp, _>(until)
+            .bind::<Timestamp, _>(now)
+            .execute(c)?,
     };
     Ok(taken == 1)
 }

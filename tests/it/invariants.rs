@@ -8,19 +8,6 @@ use crate::helpers::*;
 
 /// A small deterministic generator: the seed is printed, so a failure can be replayed with
 /// ZHIJIA_RANDOM_SEED.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 #[actix_web::test]
 async fn the_invariants_hold_on_a_fresh_demo_and_check_repairs_a_broken_count() {

@@ -5,24 +5,7 @@
 //! `zhijia forecast-backtest --history` reads, so the model is tested on such data without any
 //! real data in the repository.
 
-/// A small deterministic generator (the same numbers on every machine).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() % 1_000_000) as f64 / 1_000_000.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+use crate::helpers::Lcg;
 
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
@@ -65,9 +48,9 @@ pub fn generate(seed: u64, events: usize) -> (String, usize) {
                     let joins = if rng.unit() < 0.6 {
                         0
                     } else {
-                        rng.below(events as u64) as usize
+                        rng.below(events)
                     };
-                    let stays = rng.below(events as u64 + 1) as usize + events / 4;
+                    let stays = rng.below(events + 1) + events / 4;
                     Member {
                         base: if regular { -1.2 } else { -4.2 + rng.unit() },
                         joins,
@@ -84,13 +67,7 @@ pub fn generate(seed: u64, events: usize) -> (String, usize) {
         .map(|_| [0; 4].map(|_| rng.unit() * 1.6 - 0.8))
         .collect();
     let series: Vec<(usize, i64, u32)> = (0..GROUPS.len())
-        .map(|_| {
-            (
-                rng.below(4) as usize,
-                rng.below(7) as i64,
-                18 + rng.below(3) as u32,
-            )
-        })
+        .map(|_| (rng.below(4), rng.below(7) as i64, 18 + rng.below(3) as u32))
         .collect();
     let start = chrono::NaiveDate::from_ymd_opt(2012, 1, 2).unwrap();
     let mut day = start;
@@ -115,10 +92,7 @@ pub fn generate(seed: u64, events: usize) -> (String, usize) {
             day += chrono::Duration::days(shift);
             (k, h)
         } else {
-            (
-                rng.below(4) as usize,
-                [10, 14, 19, 20][rng.below(4) as usize],
-            )
+            (rng.below(4), [10, 14, 19, 20][rng.below(4)])
         };
         let starts = format!("{day}T{hour:02}:00:00+08:00");
         let announced = if rng.unit() < 0.35 {
