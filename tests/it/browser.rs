@@ -271,6 +271,17 @@ async fn a_cadre_uses_the_admin_area_on_desktop_and_phone() {
 }
 
 /// Scroll an element to the middle of the screen (clear of the fixed tab bar) and click it.
+/// Wait (up to 10 s) until the page's source contains `text`; false if it never does.
+pub(crate) async fn wait_for_text(c: &fantoccini::Client, text: &str) -> bool {
+    for _ in 0..100 {
+        if c.source().await.is_ok_and(|s| s.contains(text)) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
 pub(crate) async fn click(c: &fantoccini::Client, css: &str) {
     let e = c.find(Locator::Css(css)).await.unwrap();
     let arg = serde_json::to_value(&e).unwrap();
@@ -377,11 +388,11 @@ async fn on_a_phone_a_member_files_a_case_a_cadre_answers_and_the_member_rates_i
         .await
         .unwrap();
     click(&c, "input[value=answer] ~ button").await;
-    c.wait()
-        .for_element(Locator::Css(".flash-ok"))
-        .await
-        .unwrap();
-    assert!(c.source().await.unwrap().contains("已答复"));
+    // The accept step's page also had a .flash-ok: wait for the answered page itself.
+    assert!(
+        wait_for_text(&c, "已答复").await,
+        "the case page after answering shows 已答复"
+    );
     shot(&c, "admin-grievance-375.png").await;
 
     login(&c, &base, "demo-member").await;
