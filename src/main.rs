@@ -206,7 +206,7 @@ fn forecast_backtest(
     );
     let bt = zhijia::forecast::backtest(&h, k, now);
     println!(
-        "done in {:.2} s; 80% intervals: normal approximation, half-width calibrated on the training activities",
+        "done in {:.2} s; 80% intervals: binomial sd × a width calibrated on sequential predictions of the newer training activities",
         started.elapsed().as_secs_f64()
     );
     for (kind, n, model, base) in &bt.per_kind {

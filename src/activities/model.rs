@@ -56,15 +56,9 @@ impl Activity {
     }
     pub fn weekday(&self) -> &'static str {
         use chrono::Datelike;
-        match crate::time::beijing_date(&self.starts_at).weekday() {
-            chrono::Weekday::Mon => "周一",
-            chrono::Weekday::Tue => "周二",
-            chrono::Weekday::Wed => "周三",
-            chrono::Weekday::Thu => "周四",
-            chrono::Weekday::Fri => "周五",
-            chrono::Weekday::Sat => "周六",
-            chrono::Weekday::Sun => "周日",
-        }
+        crate::workflow::calendar::weekday_label(
+            crate::time::beijing_date(&self.starts_at).weekday(),
+        )
     }
     pub fn signup_window(&self) -> String {
         format!(

@@ -1,13 +1,17 @@
 //! 智慧决策 forecast: how many members will sign up for a planned activity.
 //!
 //! Model: an L2-regularised logistic regression over (member × activity) pairs, trained in
-//! process on the activity history. Features, all computed only from what was known before
-//! each activity: the member's past sign-up rate overall and for this kind (smoothed towards
-//! the wider rates), their company's rate for this kind, the weekday/time slot by kind, the
-//! month, the length of the sign-up window and how recently the member last signed up. The
-//! expected count is the sum of the members' probabilities; the 80% interval is a normal
-//! approximation whose variance is widened by the over-dispersion measured on the training
-//! activities. The baseline to beat: the mean sign-up rate of that kind × audience size.
+//! process on the activity history (docs/forecast.md has the reasoning and the figures).
+//! Features, all from what was known before each activity: the member's rate overall and for
+//! the kind, shrunk towards their group's rate (a member with little history is like their
+//! group); the group's rate and its taste for the kind; the publisher's rate for the kind, its
+//! recent trend and the rate of the series (same publisher, kind, weekday and hour); how
+//! recently and how often lately the member signed up and how many invitations they have let
+//! pass since (long-silent members go to near zero); weekday/time slot by kind; the month; the
+//! sign-up window. The expected count is the sum of the members' probabilities; the 80%
+//! interval's half-width is a multiple of the binomial sd, calibrated on the final weights'
+//! sequential predictions of the newer half of the training activities. The baseline to beat:
+//! the kind's mean sign-up rate × audience size.
 
 // A numeric model over fixed-size feature arrays indexed by constants and bounded kind/slot indices.
 #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
@@ -15,21 +19,13 @@
 pub mod history;
 pub mod history_file;
 pub mod service;
+pub mod slots;
 
 use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
 
 use history::{History, PastRow};
-
-/// Index of an activity kind (the activity editor's list; 其他 and unknown kinds share the last).
-fn kind_index(kind: &str) -> usize {
-    crate::activities::model::KINDS
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or(5)
-        .min(5)
-}
 
 /// What the model knows about a planned (or past) activity.
 #[derive(Debug, Clone)]
@@ -43,23 +39,76 @@ pub struct Plan {
     pub capacity: i32,
 }
 
-/// A member's (invited, signed) overall, per kind (index 0..6), and their last sign-up.
-type MemberCounts = ([f64; 2], [[f64; 2]; 6], Option<NaiveDateTime>);
+/// A member's (invited, signed) overall and per kind (index 0..6).
+type MemberCounts = ([f64; 2], [[f64; 2]; 6]);
+
+/// (invited, signed) per kind.
+type PerKind = [[f64; 2]; 6];
+
+/// What happened lately, kept in time order (unlike the totals, it cannot leave one activity
+/// out): recency and frequency of each member's sign-ups and each publisher's recent rate.
+#[derive(Debug, Clone, Default)]
+pub struct Recent {
+    /// member → (decayed invited, decayed signed, invitations since the last sign-up, last sign-up)
+    member: HashMap<i32, (f64, f64, f64, Option<NaiveDateTime>)>,
+    /// publisher → (decayed invited, decayed signed)
+    publisher: HashMap<i32, [f64; 2]>,
+}
+
+/// Per invitation, a member's older history counts this much less (about the last ten count).
+const MEMBER_DECAY: f64 = 0.9;
+/// Per activity, a publisher's older activities count this much less.
+const PUBLISHER_DECAY: f64 = 0.8;
+
+impl Recent {
+    /// Take one past activity's outcome into account (call in time order).
+    pub fn add(&mut self, r: &PastRow) {
+        let (mut inv, mut sig) = (0.0, 0.0);
+        for (m, _) in &r.invited {
+            let s = r.signed.contains(m);
+            let e = self.member.entry(*m).or_default();
+            e.0 = e.0 * MEMBER_DECAY + 1.0;
+            e.1 = e.1 * MEMBER_DECAY + if s { 1.0 } else { 0.0 };
+            if s {
+                e.2 = 0.0;
+                if e.3.is_none_or(|t| t < r.plan.starts_at) {
+                    e.3 = Some(r.plan.starts_at);
+                }
+            } else {
+                e.2 += 1.0;
+            }
+            inv += 1.0;
+            if s {
+                sig += 1.0;
+            }
+        }
+        let p = self.publisher.entry(r.plan.publisher).or_default();
+        // Decayed per activity, weighted by audience: a rate of the latest activities.
+        p[0] = p[0] * PUBLISHER_DECAY + inv;
+        p[1] = p[1] * PUBLISHER_DECAY + sig;
+    }
+}
 
 /// Counters of what happened before a point in time.
 #[derive(Debug, Clone, Default)]
 pub struct Counters {
+    /// The kinds with a weight of their own: the five most common in training (the portal's
+    /// list or whatever a history file names); every other kind shares the sixth index.
+    kinds: Vec<String>,
     member: HashMap<i32, MemberCounts>,
     /// company → per kind (invited, signed)
-    company: HashMap<i32, [[f64; 2]; 6]>,
+    company: HashMap<i32, PerKind>,
     /// publisher company → per kind (invited, signed)
-    publisher: HashMap<i32, [[f64; 2]; 6]>,
-    kind: [[f64; 2]; 6],
+    publisher: HashMap<i32, PerKind>,
+    /// series (publisher, kind, weekday, hour) → (invited, signed)
+    series: HashMap<(i32, usize, u32, u32), [f64; 2]>,
+    kind: PerKind,
     all: [f64; 2],
+    pub recent: Recent,
 }
 
 fn logit(p: f64) -> f64 {
-    let p = p.clamp(0.005, 0.995);
+    let p = p.clamp(0.002, 0.998);
     (p / (1.0 - p)).ln()
 }
 
@@ -67,40 +116,88 @@ fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-pub const N_FEATURES: usize = 1 + 5 + 6 + 3 + 18 + 2 + 1;
+pub const N_FEATURES: usize = 1 + 5 + 6 + 3 + 18 + 2 + 1 + 5 + 12;
+
+/// Smoothed rate: `n` pseudo-observations at `prior`.
+fn smooth(c: [f64; 2], prior: f64, n: f64) -> f64 {
+    (c[1] + n * prior) / (c[0] + n)
+}
 
 impl Counters {
+    /// Empty counters whose kind table comes from `rows`.
+    pub fn for_rows(rows: &[PastRow]) -> Counters {
+        let mut n: HashMap<&str, usize> = HashMap::new();
+        for r in rows {
+            *n.entry(r.plan.kind.as_str()).or_default() += 1;
+        }
+        let mut kinds: Vec<(&str, usize)> = n.into_iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        Counters {
+            kinds: kinds.iter().take(5).map(|k| k.0.to_string()).collect(),
+            ..Counters::default()
+        }
+    }
+
+    /// Index of an activity kind in the per-kind arrays.
+    fn kind_index(&self, kind: &str) -> usize {
+        self.kinds
+            .iter()
+            .position(|k| k == kind)
+            .unwrap_or(5)
+            .min(5)
+    }
+
+    /// A repeated activity: the same publisher, kind, weekday and hour (a weekly series).
+    fn series_key(&self, plan: &Plan) -> (i32, usize, u32, u32) {
+        let local = crate::time::to_beijing(&plan.starts_at);
+        (
+            plan.publisher,
+            self.kind_index(&plan.kind),
+            local.weekday().num_days_from_monday(),
+            local.hour(),
+        )
+    }
+
     fn global_rate(&self) -> f64 {
         (self.all[1] + 1.0) / (self.all[0] + 5.0)
     }
     fn kind_rate(&self, k: usize) -> f64 {
-        let g = self.global_rate();
-        (self.kind[k][1] + 10.0 * g) / (self.kind[k][0] + 10.0)
+        smooth(self.kind[k], self.global_rate(), 10.0)
     }
 
-    /// The feature vector of member `m` (of company `c`) for a planned activity; `last` is when
-    /// the member last signed up for anything before it.
-    pub fn features(
-        &self,
-        m: i32,
-        c: i32,
-        plan: &Plan,
-        last: Option<NaiveDateTime>,
-    ) -> [f64; N_FEATURES] {
-        let k = kind_index(&plan.kind);
-        let g = self.global_rate();
+    /// The feature vector of member `m` (of company `c`) for a planned activity; `recent` is
+    /// what happened lately (kept in time order).
+    pub fn features(&self, m: i32, c: i32, plan: &Plan, recent: &Recent) -> [f64; N_FEATURES] {
+        let k = self.kind_index(&plan.kind);
         let kr = self.kind_rate(k);
-        let (overall, per_kind, _) = self.member.get(&m).cloned().unwrap_or_default();
-        let m_rate = (overall[1] + 3.0 * g) / (overall[0] + 3.0);
-        let m_kind = (per_kind[k][1] + 3.0 * m_rate * kr / g.max(1e-6)) / (per_kind[k][0] + 3.0);
-        let comp = self.company.get(&c).map(|x| x[k]).unwrap_or_default();
-        let c_kind = (comp[1] + 20.0 * kr) / (comp[0] + 20.0);
+        let comp = self.company.get(&c).copied().unwrap_or_default();
+        let comp_all = comp
+            .iter()
+            .fold([0.0, 0.0], |a, x| [a[0] + x[0], a[1] + x[1]]);
+        let c_all = smooth(comp_all, self.global_rate(), 20.0);
+        let c_kind = smooth(comp[k], kr * c_all / self.global_rate().max(1e-6), 20.0);
         let publ = self
             .publisher
             .get(&plan.publisher)
             .map(|x| x[k])
             .unwrap_or_default();
-        let p_kind = (publ[1] + 50.0 * kr) / (publ[0] + 50.0);
+        let p_kind = smooth(publ, kr, 50.0);
+        // A member with little history is taken to be like their group.
+        let (overall, per_kind) = self.member.get(&m).cloned().unwrap_or_default();
+        let m_rate = smooth(overall, c_all, 3.0);
+        let m_kind = smooth(per_kind[k], m_rate * c_kind / c_all.max(1e-6), 3.0);
+        let series = self
+            .series
+            .get(&self.series_key(plan))
+            .copied()
+            .unwrap_or_default();
+        let s_rate = smooth(series, p_kind, 30.0);
+        let (dinv, dsig, misses, last) = recent.member.get(&m).copied().unwrap_or_default();
+        let m_recent = smooth([dinv, dsig], m_rate, 2.0);
+        let p_recent = recent
+            .publisher
+            .get(&plan.publisher)
+            .map_or(p_kind, |p| smooth(*p, p_kind, 50.0));
         let local = crate::time::to_beijing(&plan.starts_at);
         let weekend = local.weekday().num_days_from_monday() >= 5;
         let hour = local.hour();
@@ -139,17 +236,26 @@ impl Counters {
             0.0
         };
         x[35] = plan.window_days.max(0.5).ln();
+        // Frequency lately, how long silent, the series and the publisher's trend, each
+        // relative to the longer-run rate it refines.
+        x[36] = logit(m_recent) - logit(m_rate);
+        x[37] = (misses + 1.0).ln() / 4.0;
+        x[38] = logit(s_rate) - logit(p_kind);
+        x[39] = logit(p_recent) - logit(p_kind);
+        // The group's taste for this kind, apart from its overall level.
+        x[40] = logit(c_kind) - logit(c_all);
+        // Each month, for histories long enough to have seen it before.
+        x[41 + local.month0() as usize] = 1.0;
         x
     }
 
-    /// The last sign-up of a member known to these counters.
-    pub fn last_signup(&self, m: i32) -> Option<NaiveDateTime> {
-        self.member.get(&m).and_then(|e| e.2)
-    }
-
-    /// Add (`sign` = 1) or take back (`sign` = -1) the outcome of one past activity.
+    /// Add (`sign` = 1) or take back (`sign` = -1) the outcome of one past activity in the
+    /// totals (not in `recent`).
     pub fn add_signed(&mut self, r: &PastRow, sign: f64) {
-        let k = kind_index(&r.plan.kind);
+        let k = self.kind_index(&r.plan.kind);
+        let key = self.series_key(&r.plan);
+        let series = self.series.entry(key).or_default();
+        let pe = self.publisher.entry(r.plan.publisher).or_default();
         for (m, c) in &r.invited {
             let s = if r.signed.contains(m) { sign } else { 0.0 };
             let e = self.member.entry(*m).or_default();
@@ -157,15 +263,13 @@ impl Counters {
             e.0[1] += s;
             e.1[k][0] += sign;
             e.1[k][1] += s;
-            if s > 0.0 && e.2.is_none_or(|t| t < r.plan.starts_at) {
-                e.2 = Some(r.plan.starts_at);
-            }
             let ce = self.company.entry(*c).or_default();
             ce[k][0] += sign;
             ce[k][1] += s;
-            let pe = self.publisher.entry(r.plan.publisher).or_default();
             pe[k][0] += sign;
             pe[k][1] += s;
+            series[0] += sign;
+            series[1] += s;
             self.kind[k][0] += sign;
             self.kind[k][1] += s;
             self.all[0] += sign;
@@ -173,8 +277,10 @@ impl Counters {
         }
     }
 
+    /// Take one past activity into account (call in time order).
     pub fn add(&mut self, r: &PastRow) {
         self.add_signed(r, 1.0);
+        self.recent.add(r);
     }
 }
 
@@ -182,10 +288,11 @@ impl Counters {
 #[derive(Debug, Clone)]
 pub struct Model {
     pub weights: Vec<f64>,
-    /// Observed variance of counts ÷ the binomial variance, on the training activities.
-    pub dispersion: f64,
-    /// Mean sign-up rate per kind (the baseline).
-    pub kind_rates: [f64; 6],
+    /// Half-width of the 80% interval in binomial standard deviations (calibrated).
+    pub width: f64,
+    /// Mean sign-up rate per kind name (the baseline), and over all kinds for a kind not seen.
+    pub kind_rates: HashMap<String, f64>,
+    pub overall_rate: f64,
     pub counters: Counters,
     pub trained_on: usize,
     pub trained_at: NaiveDateTime,
@@ -243,41 +350,76 @@ impl Forecast {
     }
 }
 
+/// z for a two-sided 80% interval (the width before calibration).
+const Z80: f64 = 1.2816;
+
 /// L2 penalty: strong enough that kind × time-slot cells seen a few times do not overfit.
 const LAMBDA: f64 = 50.0;
 
-/// Train on the given past activities (oldest first). The 80% interval's half-width is the
-/// 80th percentile of |error| ÷ binomial sd over the training activities (activity-level
-/// over-dispersion the member-level model does not see); `backtest` shows how it holds on
-/// activities the model has not seen.
+/// Train on the given past activities (oldest first), then calibrate the 80% interval on the
+/// final weights' own sequential predictions of the newer half of the training activities
+/// (each predicted from the counters of the activities before it, as in use): the
+/// half-width multiplier is the smallest that holds 80% of those outcomes in the rounded
+/// interval. Calibrating on in-sample fits would understate the error.
 pub fn train(rows: &[PastRow], now: NaiveDateTime) -> Model {
     let mut model = train_core(rows, now);
-    let mut z: Vec<f64> = rows
-        .iter()
-        .map(|r| {
-            let (mu, var) = predict_with(&model.weights, &model.counters, &r.invited, &r.plan);
-            (r.signed.len() as f64 - mu).abs() / var.max(1e-9).sqrt()
-        })
-        .collect();
-    if z.len() >= 10 {
-        model.dispersion = (q80(&mut z) / Z80).powi(2).max(1.0);
+    let mut counters = Counters::for_rows(rows);
+    let mut calib: Vec<(f64, f64, f64)> = Vec::new();
+    let from = rows.len() / 2;
+    for (i, r) in rows.iter().enumerate() {
+        if i >= from {
+            let (mu, var) = predict_with(&model.weights, &counters, &r.invited, &r.plan);
+            calib.push((mu, var.max(1e-9).sqrt(), r.signed.len() as f64));
+        }
+        counters.add(r);
+    }
+    if calib.len() >= 10 {
+        model.width = calibrate_width(&calib);
     }
     model
 }
 
-fn q80(z: &mut [f64]) -> f64 {
-    z.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    z[((z.len() as f64 * 0.8).ceil() as usize).clamp(1, z.len()) - 1]
+/// The share of the calibration slice the interval must hold. Above 80% because the final
+/// weights have seen the slice (their errors there understate new activities') and held-out
+/// activities lie further from the training data than the slice does.
+const CALIBRATION_TARGET: f64 = 0.85;
+
+/// The smallest multiplier of the binomial sd whose rounded intervals hold 80% of `calib`
+/// (expected, sd, actual).
+fn calibrate_width(calib: &[(f64, f64, f64)]) -> f64 {
+    let holds = |w: f64| {
+        calib
+            .iter()
+            .filter(|(mu, sd, y)| {
+                let (lo, hi) = bounds(*mu, w * sd);
+                lo <= *y && *y <= hi
+            })
+            .count() as f64
+            / calib.len() as f64
+    };
+    let mut w = 0.2;
+    while w < 8.0 && holds(w) < CALIBRATION_TARGET {
+        w += 0.05;
+    }
+    w
 }
 
-/// Newton–Raphson (IRLS) for L2-regularised logistic regression.
-fn fit(xs: &[[f64; N_FEATURES]], ys: &[f64], lambda: f64) -> Vec<f64> {
+/// The rounded interval around `mu` with half-width `half`.
+fn bounds(mu: f64, half: f64) -> (f64, f64) {
+    ((mu - half).floor().max(0.0), (mu + half).ceil())
+}
+
+/// Newton–Raphson (IRLS) for L2-regularised logistic regression. `pairs` replays the
+/// training pairs (features, outcome) on each pass, so memory does not grow with them.
+fn fit(pairs: impl Fn(&mut dyn FnMut(&[f64; N_FEATURES], f64)), lambda: f64) -> Vec<f64> {
     let d = N_FEATURES;
     let mut w = vec![0.0; d];
     for _ in 0..8 {
         let mut grad = vec![0.0; d];
         let mut hess = vec![0.0; d * d];
-        for (x, y) in xs.iter().zip(ys) {
+        let mut n = 0usize;
+        pairs(&mut |x, y| {
+            n += 1;
             let z: f64 = x.iter().zip(&w).map(|(a, b)| a * b).sum();
             let p = sigmoid(z);
             let r = p - y;
@@ -292,6 +434,9 @@ fn fit(xs: &[[f64; N_FEATURES]], ys: &[f64], lambda: f64) -> Vec<f64> {
                     hess[i * d + j] += xi * x[j];
                 }
             }
+        });
+        if n == 0 {
+            break;
         }
         for i in 0..d {
             grad[i] += lambda * w[i];
@@ -357,7 +502,7 @@ fn predict_with(w: &[f64], counters: &Counters, invited: &[(i32, i32)], plan: &P
     let mut mu = 0.0;
     let mut var = 0.0;
     for (m, c) in invited {
-        let x = counters.features(*m, *c, plan, counters.last_signup(*m));
+        let x = counters.features(*m, *c, plan, &counters.recent);
         let p = sigmoid(x.iter().zip(w).map(|(a, b)| a * b).sum());
         mu += p;
         var += p * (1.0 - p);
@@ -365,60 +510,54 @@ fn predict_with(w: &[f64], counters: &Counters, invited: &[(i32, i32)], plan: &P
     (mu, var)
 }
 
-/// z for a two-sided 80% interval.
-const Z80: f64 = 1.2816;
-
-/// Train on the given past activities (oldest first); the counters end up holding all of them.
-/// Rates in the training features leave the activity itself out (so they carry information
-/// from the first activity on without seeing its own outcome); recency is taken in time order.
-fn train_core(rows: &[PastRow], now: NaiveDateTime) -> Model {
-    let mut counters = Counters::default();
-    for r in rows {
-        counters.add(r);
-    }
-    let mut last: HashMap<i32, NaiveDateTime> = HashMap::new();
-    let mut xs = Vec::new();
-    let mut ys = Vec::new();
+/// Replay the training pairs: the totals leave the activity itself out (so rates carry
+/// information from the first activity on without seeing its own outcome); what happened
+/// lately is taken in time order.
+fn training_pairs(rows: &[PastRow], all: &Counters, each: &mut dyn FnMut(&[f64; N_FEATURES], f64)) {
+    let mut counters = all.clone();
+    counters.recent = Recent::default();
     for r in rows {
         counters.add_signed(r, -1.0);
         for (m, c) in &r.invited {
-            xs.push(counters.features(*m, *c, &r.plan, last.get(m).copied()));
-            ys.push(if r.signed.contains(m) { 1.0 } else { 0.0 });
+            let x = counters.features(*m, *c, &r.plan, &counters.recent);
+            each(&x, if r.signed.contains(m) { 1.0 } else { 0.0 });
         }
         counters.add_signed(r, 1.0);
-        for m in &r.signed {
-            last.insert(*m, r.plan.starts_at);
-        }
+        counters.recent.add(r);
     }
-    let weights = if xs.is_empty() {
-        vec![0.0; N_FEATURES]
+}
+
+/// Train on the given past activities (oldest first); the counters end up holding all of them.
+fn train_core(rows: &[PastRow], now: NaiveDateTime) -> Model {
+    let mut counters = Counters::for_rows(rows);
+    for r in rows {
+        counters.add(r);
+    }
+    let weights = fit(|each| training_pairs(rows, &counters, each), LAMBDA);
+    let mut by_kind: HashMap<&str, (f64, f64)> = HashMap::new();
+    for r in rows {
+        let e = by_kind.entry(r.plan.kind.as_str()).or_default();
+        e.0 += r.invited.len() as f64;
+        e.1 += r.signed.len() as f64;
+    }
+    let (all_inv, all_sig) = by_kind
+        .values()
+        .fold((0.0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1));
+    let overall_rate = if all_inv > 0.0 {
+        all_sig / all_inv
     } else {
-        fit(&xs, &ys, LAMBDA)
+        0.2
     };
-    // Over-dispersion: activity-level noise the member-level model does not see.
-    let dispersion = 1.0;
-    let mut kind_rates = [0.0; 6];
-    for (k, rate) in kind_rates.iter_mut().enumerate() {
-        let (inv, sig) = rows
-            .iter()
-            .filter(|r| kind_index(&r.plan.kind) == k)
-            .fold((0.0, 0.0), |(i, s), r| {
-                (i + r.invited.len() as f64, s + r.signed.len() as f64)
-            });
-        let all_inv: f64 = rows.iter().map(|r| r.invited.len() as f64).sum();
-        let all_sig: f64 = rows.iter().map(|r| r.signed.len() as f64).sum();
-        *rate = if inv > 0.0 {
-            sig / inv
-        } else if all_inv > 0.0 {
-            all_sig / all_inv
-        } else {
-            0.2
-        };
-    }
+    let kind_rates = by_kind
+        .into_iter()
+        .filter(|(_, (inv, _))| *inv > 0.0)
+        .map(|(k, (inv, sig))| (k.to_string(), sig / inv))
+        .collect();
     Model {
         weights,
-        dispersion,
+        width: Z80,
         kind_rates,
+        overall_rate,
         counters,
         trained_on: rows.len(),
         trained_at: now,
@@ -429,13 +568,18 @@ fn train_core(rows: &[PastRow], now: NaiveDateTime) -> Model {
 impl Model {
     pub fn forecast(&self, invited: &[(i32, i32)], plan: &Plan) -> Forecast {
         let (mu, var) = predict_with(&self.weights, &self.counters, invited, plan);
-        let half = Z80 * (self.dispersion * var).sqrt();
+        let (low, high) = bounds(mu, self.width * var.sqrt());
         Forecast {
             audience: invited.len(),
             expected: mu,
-            low: (mu - half).floor().max(0.0) as i64,
-            high: (mu + half).ceil() as i64,
-            baseline: self.kind_rates[kind_index(&plan.kind)] * invited.len() as f64,
+            low: low as i64,
+            high: high as i64,
+            baseline: self
+                .kind_rates
+                .get(&plan.kind)
+                .copied()
+                .unwrap_or(self.overall_rate)
+                * invited.len() as f64,
         }
     }
 }

@@ -82,6 +82,8 @@ pub struct ForecastView {
     pub kind: String,
     pub capacity: i32,
     pub evidence: Vec<Evidence>,
+    /// The best other start times in the next four weeks.
+    pub alternatives: super::slots::Alternatives,
     pub accuracy: Option<Backtest>,
     pub trained_on: usize,
     pub trained_at: String,
@@ -167,6 +169,8 @@ pub fn forecast(
     let h = History::load(conn, now)?;
     let invited = h.invited(audience);
     let f = model.forecast(&invited, plan);
+    let usual = super::slots::usual_times(&h.rows);
+    let alternatives = super::slots::alternatives(&model, &invited, plan, &usual, now);
     // Evidence: same kind first, then the same publisher / company, the same time slot.
     let slot = |t: NaiveDateTime| {
         let l = crate::time::to_beijing(&t);
@@ -221,6 +225,7 @@ pub fn forecast(
         kind: plan.kind.clone(),
         capacity: plan.capacity,
         evidence,
+        alternatives,
         accuracy: model.accuracy.clone(),
         trained_on: model.trained_on,
         trained_at: crate::web::beijing(&model.trained_at, "%m-%d %H:%M"),
@@ -248,6 +253,7 @@ mod tests {
             kind: kind.into(),
             capacity: 30,
             evidence: Vec::new(),
+            alternatives: Default::default(),
             accuracy: Some(Backtest {
                 held_out: 20,
                 model_mae: overall.0,

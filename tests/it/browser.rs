@@ -854,7 +854,20 @@ async fn a_chair_sees_the_dashboard_and_a_forecast_on_phone_and_desktop() {
         .await
         .unwrap();
         shot(&c, &format!("activity-forecast-{w}.png")).await;
-        assert!(c.source().await.unwrap().contains("80% 把握"));
+        let source = c.source().await.unwrap();
+        assert!(source.contains("80% 把握"));
+        // The best other times in the next four weeks, with their expected sign-ups.
+        assert!(
+            source.contains("换个时间？"),
+            "the best other times are shown"
+        );
+        c.execute(
+            "document.querySelector('ul.slots').scrollIntoView({block: 'center'}); return 1",
+            vec![],
+        )
+        .await
+        .unwrap();
+        shot(&c, &format!("activity-best-times-{w}.png")).await;
         let overflow = c
             .execute(
                 "return document.documentElement.scrollWidth > window.innerWidth",

@@ -470,6 +470,87 @@ async fn the_activity_form_forecasts_without_saving() {
     );
 }
 
+/// The best time to publish: the form lists the three best other start times in the next four
+/// weeks, best first, each with its expected sign-ups and one line on why; moving the activity
+/// to the best one and asking again forecasts what the list promised.
+#[actix_web::test]
+async fn the_activity_form_shows_the_best_other_times_and_they_hold_when_chosen() {
+    use chrono::Datelike;
+    let mut app = spawn_demo().await;
+    let now = app.state.config.clock.now();
+    let a = zhijia::org::model::find_by_name(&mut app.conn(), "第一工程公司工会").unwrap()[0]
+        .id
+        .to_string();
+    app.login_ok("demo-chair").await;
+    let ask = |starts: chrono::NaiveDateTime| {
+        let a = a.clone();
+        let local = |t: chrono::NaiveDateTime| zhijia::activities::service::to_local(&t);
+        vec![
+            ("title".to_string(), "职工羽毛球联赛".to_string()),
+            ("kind".into(), "文体活动".into()),
+            ("place".into(), "体育馆".into()),
+            ("starts_at".into(), local(starts)),
+            ("ends_at".into(), local(starts + chrono::Duration::hours(2))),
+            ("capacity".into(), "60".into()),
+            ("audience".into(), a),
+            ("action".into(), "forecast".into()),
+        ]
+    };
+    // Beijing 07:00 on a weekday eight days on: an hour nobody picks.
+    let early = (now + chrono::Duration::days(8))
+        .date()
+        .and_hms_opt(23, 0, 0)
+        .unwrap();
+    let form = ask(early);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = app.post("/admin/activities/new", &pairs).await;
+    r.assert_status(200).assert_contains("换个时间？");
+    let slot = regex_lite::Regex::new(
+        r"<li>周. (\d\d):(\d\d)（(\d+)月(\d+)日）：预计 <strong>(\d+)</strong> 人</li>",
+    )
+    .unwrap();
+    let slots: Vec<(chrono::NaiveDateTime, i64)> = slot
+        .captures_iter(&r.body)
+        .map(|c| {
+            let n = |i: usize| c[i].parse::<u32>().unwrap();
+            let local_now = now + chrono::Duration::hours(8);
+            let mut day = chrono::NaiveDate::from_ymd_opt(local_now.year(), n(3), n(4)).unwrap();
+            if day < local_now.date() {
+                day = chrono::NaiveDate::from_ymd_opt(local_now.year() + 1, n(3), n(4)).unwrap();
+            }
+            let local = day.and_hms_opt(n(1), n(2), 0).unwrap();
+            (local - chrono::Duration::hours(8), c[5].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(slots.len(), 3, "{}", r.body);
+    assert!(
+        slots.windows(2).all(|w| w[0].1 >= w[1].1),
+        "best first: {slots:?}"
+    );
+    for (t, _) in &slots {
+        assert!(
+            *t > now && *t <= now + chrono::Duration::days(29),
+            "{t} in the next four weeks"
+        );
+    }
+    let big = regex_lite::Regex::new(r#"<span class="big">(\d+)</span>"#).unwrap();
+    let at_early: i64 = big.captures(&r.body).unwrap()[1].parse().unwrap();
+    assert!(
+        slots[0].1 >= at_early,
+        "the best other time is no worse than 07:00"
+    );
+    assert!(
+        r.body.contains("报名率比") || r.body.contains("相差不大"),
+        "one line on why"
+    );
+    let form = ask(slots[0].0);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let moved = app.post("/admin/activities/new", &pairs).await;
+    moved.assert_status(200);
+    let there: i64 = big.captures(&moved.body).unwrap()[1].parse().unwrap();
+    assert_eq!(there, slots[0].1, "the list's figure for that time");
+}
+
 /// The chair's dashboard on the demo: four SVG charts, unit activity rates that differ, and
 /// most/least engaged lists that never share a unit.
 #[actix_web::test]
