@@ -25,6 +25,8 @@ pub struct Instance {
     pub forecast: web::Data<crate::forecast::service::ForecastState>,
     /// Wrong receipt codes per address (anonymous grievance follow-up).
     pub track: web::Data<crate::grievances::handlers::TrackLimiter>,
+    /// Wrong progress codes per address (入会 applications).
+    pub join: web::Data<crate::membership::join_pages::JoinLimiter>,
 }
 
 impl std::ops::Deref for Instance {
@@ -62,6 +64,9 @@ pub fn build_state(config: Config) -> AppResult<Instance> {
         track: web::Data::new(crate::grievances::handlers::TrackLimiter(
             crate::web::RateLimiter::new(10, std::time::Duration::from_secs(600)),
         )),
+        join: web::Data::new(crate::membership::join_pages::JoinLimiter(
+            crate::web::RateLimiter::new(10, std::time::Duration::from_secs(600)),
+        )),
     })
 }
 
@@ -76,6 +81,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // Before the member pages: "/admin/members/import" is not a member id.
     crate::members::import_admin::routes(cfg);
     crate::members::admin::routes(cfg);
+    crate::membership::routes(cfg);
     crate::org::admin::routes(cfg);
     crate::audit::admin::routes(cfg);
     crate::workflow::admin::routes(cfg);
@@ -112,6 +118,7 @@ pub fn app(
         .app_data(state.events)
         .app_data(state.forecast)
         .app_data(state.track)
+        .app_data(state.join)
         .app_data(web::FormConfig::default().limit(64 * 1024))
         .app_data(web::PayloadConfig::new(256 * 1024))
         .app_data(

@@ -17,6 +17,9 @@ pub enum AppError {
     Forbidden,
     #[error("csrf check failed")]
     Csrf,
+    /// Forbidden, with the reason the person can act on (a membership status, …).
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("conflict: {0}")]
     Conflict(String),
     /// Input that cannot be taken, told in one message (a step's precondition, a bad upload).
@@ -76,6 +79,7 @@ impl AppError {
             ),
             AppError::Unauthorized { .. } => ("请先登录", "请登录后继续。".into()),
             AppError::Forbidden => ("无权访问", "您没有执行此操作的权限。".into()),
+            AppError::Refused(m) => ("暂不能使用", m.clone()),
             AppError::Csrf => (
                 "请求已过期",
                 "页面已过期或来源不明，操作没有执行。请返回上一页，刷新后重试。".into(),
@@ -119,7 +123,7 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unauthorized { .. } | AppError::Redirect(_) => StatusCode::SEE_OTHER,
-            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::Csrf | AppError::Refused(_) => StatusCode::FORBIDDEN,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Validation(_) | AppError::Fields(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,

@@ -21,6 +21,7 @@ pub mod home;
 pub mod images;
 pub mod invariants;
 pub mod members;
+pub mod membership;
 pub mod news;
 pub mod notifications;
 pub mod org;

@@ -39,3 +39,12 @@ pub fn url_encode(s: &str) -> String {
     }
     out
 }
+
+/// Free text as stored: trimmed, line ends as `\n`, other control characters dropped.
+pub fn clean(s: &str) -> String {
+    s.trim()
+        .replace("\r\n", "\n")
+        .chars()
+        .filter(|c| *c == '\n' || !c.is_control())
+        .collect()
+}

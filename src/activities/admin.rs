@@ -375,19 +375,7 @@ async fn venue(
         info.scheme(),
         info.host()
     );
-    let code =
-        qrcode::QrCode::new(url.as_bytes()).map_err(|e| AppError::Internal(format!("qr: {e}")))?;
-    let side = code.width();
-    let mut qr_path = String::new();
-    // One square per dark module, inside a 4-module quiet zone.
-    for (y, row) in code.to_colors().chunks(side.max(1)).enumerate() {
-        for (x, c) in row.iter().enumerate() {
-            if *c == qrcode::Color::Dark {
-                let (x, y) = (x.saturating_add(4), y.saturating_add(4));
-                qr_path.push_str(&format!("M{x} {y}h1v1h-1z"));
-            }
-        }
-    }
+    let (qr_path, side) = crate::web::qr_path(&url)?;
     let checked_in = rows.iter().filter(|r| r.signup.checked_in()).count();
     let confirmed = a.confirmed_count;
     let page = VenuePage {

@@ -139,6 +139,7 @@ async fn sign_up(
     path: web::Path<i32>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
+    crate::membership::require_services(&user)?;
     let id = path.into_inner();
     let now = state.config.clock.now();
     let answers: Vec<(String, String)> = pairs

@@ -43,6 +43,8 @@ pub struct User {
     pub unread: i64,
     /// 长辈版: larger text and touch targets on every member page.
     pub large_text: bool,
+    /// Membership status code (`membership::Status`).
+    pub membership: String,
 }
 
 impl User {
@@ -62,6 +64,7 @@ struct UserRow {
     must_change_password: bool,
     disabled: bool,
     large_text: bool,
+    status: String,
     unit_name: String,
     unit_path: String,
     unread: Option<i64>,
@@ -86,6 +89,7 @@ pub fn load_user(
             members::must_change_password,
             members::disabled,
             members::large_text,
+            members::status,
             org_units::name,
             org_units::path,
             // The badge count rides along in the same statement (indexed by member, read).
@@ -137,6 +141,7 @@ pub fn load_user(
         session_id: session_id.to_string(),
         unread: row.unread.unwrap_or(0),
         large_text: row.large_text,
+        membership: row.status,
     }))
 }
 

@@ -140,6 +140,7 @@ async fn apply(
     path: web::Path<i32>,
     mp: MultipartForm,
 ) -> AppResult<HttpResponse> {
+    crate::membership::require_services(&user)?;
     let item_id = path.into_inner();
     let now = state.config.clock.now();
     let item = db::run(&state.pool, move |conn| {

@@ -583,6 +583,8 @@ pub fn clear_approvals(conn: &mut DbConnection, id: RequestId) -> AppResult<()> 
 #[derive(AsChangeset, Default)]
 #[diesel(table_name = benefit_requests)]
 pub struct RequestChanges<'a> {
+    /// A member's transfer hands the request to their new unit.
+    pub unit_id: Option<i32>,
     pub step: Option<i32>,
     pub budget_id: Option<Option<i32>>,
     pub reject_reason: Option<&'a str>,

@@ -28,6 +28,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         large_text -> Bool,
+        status -> Text,
+        anonymised_at -> Nullable<Timestamp>,
     }
 }
 
@@ -543,6 +545,100 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    membership_events (id) {
+        id -> Integer,
+        member_id -> Integer,
+        status -> Text,
+        unit_id -> Integer,
+        actor_id -> Nullable<Integer>,
+        note -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    membership_applications (id) {
+        id -> Integer,
+        name -> Text,
+        employee_no -> Text,
+        phone -> Text,
+        unit_id -> Integer,
+        statement -> Text,
+        state -> Text,
+        version -> Integer,
+        due_at -> Nullable<Timestamp>,
+        code_hash -> Text,
+        address_hash -> Text,
+        reason -> Nullable<Text>,
+        member_id -> Nullable<Integer>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    membership_application_events (id) {
+        id -> Integer,
+        application_id -> Integer,
+        kind -> Text,
+        from_state -> Nullable<Text>,
+        to_state -> Nullable<Text>,
+        author_id -> Nullable<Integer>,
+        author_label -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    member_transfers (id) {
+        id -> Integer,
+        member_id -> Integer,
+        from_unit_id -> Integer,
+        to_unit_id -> Integer,
+        reason -> Text,
+        state -> Text,
+        version -> Integer,
+        due_at -> Nullable<Timestamp>,
+        started_by -> Nullable<Integer>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    member_transfer_events (id) {
+        id -> Integer,
+        transfer_id -> Integer,
+        kind -> Text,
+        from_state -> Nullable<Text>,
+        to_state -> Nullable<Text>,
+        author_id -> Nullable<Integer>,
+        author_label -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    member_dues (member_id, month) {
+        member_id -> Integer,
+        month -> Text,
+        amount_fen -> BigInt,
+        imported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    member_photos (member_id) {
+        member_id -> Integer,
+        mime -> Text,
+        data -> Binary,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(members -> org_units (unit_id));
 diesel::joinable!(showcase_posts -> members (member_id));
 diesel::joinable!(comments -> members (member_id));
@@ -550,6 +646,8 @@ diesel::joinable!(activity_signups -> activities (activity_id));
 diesel::joinable!(activity_signups -> members (member_id));
 diesel::joinable!(survey_answers -> survey_responses (response_id));
 diesel::joinable!(roles -> org_units (unit_id));
+diesel::joinable!(membership_events -> org_units (unit_id));
+diesel::joinable!(membership_applications -> org_units (unit_id));
 diesel::joinable!(roles -> members (member_id));
 diesel::joinable!(sessions -> members (member_id));
 diesel::joinable!(grievance_events -> grievances (grievance_id));
@@ -601,4 +699,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     survey_answers,
     engagement_events,
     engagement_daily,
+    membership_events,
+    membership_applications,
+    membership_application_events,
+    member_transfers,
+    member_transfer_events,
+    member_dues,
+    member_photos,
 );

@@ -110,6 +110,7 @@ async fn submit(
     CurrentUser(user): CurrentUser,
     mp: MultipartForm,
 ) -> AppResult<HttpResponse> {
+    crate::membership::require_services(&user)?;
     let form = SubmitForm {
         category: mp.text("category"),
         title: mp.text("title"),

@@ -23,6 +23,8 @@ pub struct Member {
     pub grid_cadre_id: Option<i32>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Membership status code (`membership::Status`); the history is in membership_events.
+    pub status: String,
 }
 
 #[derive(Insertable)]
@@ -117,11 +119,27 @@ pub fn set_password(
         .execute(conn)?)
 }
 
+/// A new member; their membership history starts with a "member" row (note "建档").
 pub fn insert(conn: &mut DbConnection, new: &NewMember<'_>) -> AppResult<i32> {
-    Ok(diesel::insert_into(members::table)
+    insert_noted(conn, new, "建档")
+}
+
+/// `insert` with the note of the first history row ("批准入会" for an approved application).
+pub fn insert_noted(conn: &mut DbConnection, new: &NewMember<'_>, note: &str) -> AppResult<i32> {
+    let id: i32 = diesel::insert_into(members::table)
         .values(new)
         .returning(members::id)
-        .get_result(conn)?)
+        .get_result(conn)?;
+    crate::membership::model::insert_event(
+        conn,
+        id,
+        crate::membership::Status::Member,
+        new.unit_id,
+        None,
+        note,
+        new.created_at,
+    )?;
+    Ok(id)
 }
 
 pub fn update(conn: &mut DbConnection, id: i32, changes: &MemberChanges<'_>) -> AppResult<usize> {

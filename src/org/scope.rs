@@ -284,6 +284,7 @@ mod tests {
             session_id: String::new(),
             unread: 0,
             large_text: false,
+            membership: "member".into(),
         }
     }
 

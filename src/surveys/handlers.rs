@@ -142,6 +142,7 @@ async fn submit(
     path: web::Path<i32>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
+    crate::membership::require_services(&user)?;
     let id = path.into_inner();
     let mut posted = Posted::new();
     for (k, v) in pairs {

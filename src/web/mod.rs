@@ -304,3 +304,21 @@ impl RateLimiter {
 pub use crate::forms::{FieldErrors, Pager};
 pub use crate::text::{clean_search, to_halfwidth, url_encode};
 pub use crate::time::{beijing, date_of};
+
+/// A QR code for `text` as one SVG path (one square per dark module, inside a 4-module quiet
+/// zone) and its side in modules without the zone.
+pub fn qr_path(text: &str) -> AppResult<(String, usize)> {
+    let code = qrcode::QrCode::new(text.as_bytes())
+        .map_err(|e| crate::error::AppError::Internal(format!("qr: {e}")))?;
+    let side = code.width();
+    let mut path = String::new();
+    for (y, row) in code.to_colors().chunks(side.max(1)).enumerate() {
+        for (x, c) in row.iter().enumerate() {
+            if *c == qrcode::Color::Dark {
+                let (x, y) = (x.saturating_add(4), y.saturating_add(4));
+                path.push_str(&format!("M{x} {y}h1v1h-1z"));
+            }
+        }
+    }
+    Ok((path, side))
+}

@@ -1,0 +1,433 @@
+//! Membership rows and their queries: the status history, applications, transfers.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::Status;
+use crate::db::schema::{
+    member_transfer_events, member_transfers, members, membership_application_events,
+    membership_applications, membership_events,
+};
+use crate::db::DbConnection;
+use crate::error::AppResult;
+
+/// One row of a member's status history.
+#[derive(Queryable, Debug, Clone)]
+pub struct StatusEvent {
+    pub status: String,
+    pub unit_name: String,
+    pub note: String,
+    pub at: NaiveDateTime,
+}
+
+impl StatusEvent {
+    pub fn day(&self) -> String {
+        crate::time::beijing(&self.at, "%Y-%m-%d")
+    }
+    pub fn label(&self) -> &str {
+        match Status::parse(&self.status) {
+            Some(s) => s.label(),
+            None => self.status.as_str(),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn insert_event(
+    conn: &mut DbConnection,
+    member_id: i32,
+    status: Status,
+    unit_id: i32,
+    actor_id: Option<i32>,
+    note: &str,
+    at: NaiveDateTime,
+) -> AppResult<()> {
+    diesel::insert_into(membership_events::table)
+        .values((
+            membership_events::member_id.eq(member_id),
+            membership_events::status.eq(status.as_str()),
+            membership_events::unit_id.eq(unit_id),
+            membership_events::actor_id.eq(actor_id),
+            membership_events::note.eq(note),
+            membership_events::at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_member_status(
+    conn: &mut DbConnection,
+    member_id: i32,
+    status: Status,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    diesel::update(members::table.find(member_id))
+        .set((
+            members::status.eq(status.as_str()),
+            members::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The member's history, oldest first.
+pub fn history(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<StatusEvent>> {
+    use crate::db::schema::org_units;
+    Ok(crate::on_backend!(conn, c => membership_events::table
+        .inner_join(org_units::table)
+        .filter(membership_events::member_id.eq(member_id))
+        .select((
+            membership_events::status,
+            org_units::name,
+            membership_events::note,
+            membership_events::at,
+        ))
+        .order((membership_events::at.asc(), membership_events::id.asc()))
+        .load(c))?)
+}
+
+pub fn first_at(
+    conn: &mut DbConnection,
+    member_id: i32,
+    status: Status,
+) -> AppResult<Option<NaiveDateTime>> {
+    Ok(crate::on_backend!(conn, c => membership_events::table
+        .filter(membership_events::member_id.eq(member_id))
+        .filter(membership_events::status.eq(status.as_str()))
+        .select(diesel::dsl::min(membership_events::at))
+        .first::<Option<NaiveDateTime>>(c))?)
+}
+
+// --- applications -------------------------------------------------------------------------
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = membership_applications)]
+pub struct Application {
+    pub id: i32,
+    pub name: String,
+    pub employee_no: String,
+    pub phone: String,
+    pub unit_id: i32,
+    pub statement: String,
+    pub state: super::join::State,
+    pub version: i32,
+    pub reason: Option<String>,
+    pub member_id: Option<i32>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = membership_applications)]
+pub struct NewApplication<'a> {
+    pub name: &'a str,
+    pub employee_no: &'a str,
+    pub phone: &'a str,
+    pub unit_id: i32,
+    pub statement: &'a str,
+    pub state: super::join::State,
+    pub code_hash: &'a str,
+    pub address_hash: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Application {
+    pub fn submitted(&self) -> String {
+        crate::time::beijing(&self.created_at, "%Y-%m-%d %H:%M")
+    }
+}
+
+/// One line of an application's or a transfer's timeline.
+#[derive(Queryable, Debug, Clone)]
+pub struct TimelineRow {
+    pub kind: String,
+    pub to_state: Option<String>,
+    pub author_label: String,
+    pub body: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_application(conn: &mut DbConnection, new: &NewApplication<'_>) -> AppResult<i32> {
+    Ok(crate::on_backend!(conn, c => diesel::insert_into(membership_applications::table)
+        .values(new)
+        .returning(membership_applications::id)
+        .get_result(c))?)
+}
+
+pub fn find_application(conn: &mut DbConnection, id: i32) -> AppResult<Option<Application>> {
+    Ok(crate::on_backend!(conn, c => membership_applications::table
+        .find(id)
+        .select(Application::as_select())
+        .first(c)
+        .optional())?)
+}
+
+/// The live application (not rejected) behind a phone number and a progress code digest.
+pub fn find_by_code(
+    conn: &mut DbConnection,
+    phone: &str,
+    code_hash: &str,
+) -> AppResult<Option<Application>> {
+    Ok(crate::on_backend!(conn, c => membership_applications::table
+        .filter(membership_applications::phone.eq(phone))
+        .filter(membership_applications::code_hash.eq(code_hash))
+        .select(Application::as_select())
+        .order(membership_applications::id.desc())
+        .first(c)
+        .optional())?)
+}
+
+/// Whether a live application (not rejected) holds this employee number or phone.
+pub fn application_holds(conn: &mut DbConnection, employee_no: &str, phone: &str) -> AppResult<(bool, bool)> {
+    let live = |c: &mut DbConnection, by_no: bool| -> AppResult<bool> {
+        let q = membership_applications::table
+            .filter(membership_applications::state.ne("rejected"))
+            .count();
+        let n: i64 = if by_no {
+            crate::on_backend!(c, c => q.filter(membership_applications::employee_no.eq(employee_no)).get_result(c))?
+        } else {
+            crate::on_backend!(c, c => q.filter(membership_applications::phone.eq(phone)).get_result(c))?
+        };
+        Ok(n > 0)
+    };
+    Ok((live(conn, true)?, live(conn, false)?))
+}
+
+/// Applications from one address digest since `since`.
+pub fn applications_from(conn: &mut DbConnection, address_hash: &str, since: NaiveDateTime) -> AppResult<i64> {
+    Ok(crate::on_backend!(conn, c => membership_applications::table
+        .filter(membership_applications::address_hash.eq(address_hash))
+        .filter(membership_applications::created_at.ge(since))
+        .count()
+        .get_result(c))?)
+}
+
+/// Applications to units under any of the path prefixes (all for `None`), newest first.
+pub fn applications_in(
+    conn: &mut DbConnection,
+    prefixes: Option<&[String]>,
+    states: &[super::join::State],
+) -> AppResult<Vec<(Application, String)>> {
+    use crate::db::schema::org_units;
+    let rows: Vec<(Application, String, String)> = crate::on_backend!(conn, c => membership_applications::table
+        .inner_join(org_units::table)
+        .filter(membership_applications::state.eq_any(states))
+        .select((Application::as_select(), org_units::name, org_units::path))
+        .order(membership_applications::id.desc())
+        .limit(500)
+        .load(c))?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, _, path)| {
+            prefixes.is_none_or(|ps| ps.iter().any(|p| path.starts_with(p.as_str())))
+        })
+        .map(|(a, name, _)| (a, name))
+        .collect())
+}
+
+pub fn set_application_outcome(
+    conn: &mut DbConnection,
+    id: i32,
+    reason: Option<&str>,
+    member_id: Option<i32>,
+) -> AppResult<()> {
+    diesel::update(membership_applications::table.find(id))
+        .set((
+            membership_applications::reason.eq(reason),
+            membership_applications::member_id.eq(member_id),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_statement(conn: &mut DbConnection, id: i32, statement: &str) -> AppResult<()> {
+    diesel::update(membership_applications::table.find(id))
+        .set(membership_applications::statement.eq(statement))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn insert_application_event(
+    conn: &mut DbConnection,
+    application_id: i32,
+    kind: &str,
+    from_state: Option<&str>,
+    to_state: Option<&str>,
+    author: (Option<i32>, &str),
+    body: &str,
+    at: NaiveDateTime,
+) -> AppResult<()> {
+    diesel::insert_into(membership_application_events::table)
+        .values((
+            membership_application_events::application_id.eq(application_id),
+            membership_application_events::kind.eq(kind),
+            membership_application_events::from_state.eq(from_state),
+            membership_application_events::to_state.eq(to_state),
+            membership_application_events::author_id.eq(author.0),
+            membership_application_events::author_label.eq(author.1),
+            membership_application_events::body.eq(body),
+            membership_application_events::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn application_timeline(conn: &mut DbConnection, id: i32) -> AppResult<Vec<TimelineRow>> {
+    Ok(crate::on_backend!(conn, c => membership_application_events::table
+        .filter(membership_application_events::application_id.eq(id))
+        .select((
+            membership_application_events::kind,
+            membership_application_events::to_state,
+            membership_application_events::author_label,
+            membership_application_events::body,
+            membership_application_events::created_at,
+        ))
+        .order(membership_application_events::id.asc())
+        .load(c))?)
+}
+
+// --- transfers ----------------------------------------------------------------------------
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = member_transfers)]
+pub struct Transfer {
+    pub id: i32,
+    pub member_id: i32,
+    pub from_unit_id: i32,
+    pub to_unit_id: i32,
+    pub reason: String,
+    pub state: super::transfer::State,
+    pub version: i32,
+    pub started_by: Option<i32>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn insert_transfer(
+    conn: &mut DbConnection,
+    member_id: i32,
+    from: i32,
+    to: i32,
+    reason: &str,
+    started_by: i32,
+    now: NaiveDateTime,
+) -> AppResult<i32> {
+    Ok(crate::on_backend!(conn, c => diesel::insert_into(member_transfers::table)
+        .values((
+            member_transfers::member_id.eq(member_id),
+            member_transfers::from_unit_id.eq(from),
+            member_transfers::to_unit_id.eq(to),
+            member_transfers::reason.eq(reason),
+            member_transfers::state.eq(super::transfer::State::Requested),
+            member_transfers::started_by.eq(started_by),
+            member_transfers::created_at.eq(now),
+            member_transfers::updated_at.eq(now),
+        ))
+        .returning(member_transfers::id)
+        .get_result(c))?)
+}
+
+pub fn find_transfer(conn: &mut DbConnection, id: i32) -> AppResult<Option<Transfer>> {
+    Ok(crate::on_backend!(conn, c => member_transfers::table
+        .find(id)
+        .select(Transfer::as_select())
+        .first(c)
+        .optional())?)
+}
+
+/// A member's transfers, newest first.
+pub fn transfers_of(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<Transfer>> {
+    Ok(crate::on_backend!(conn, c => member_transfers::table
+        .filter(member_transfers::member_id.eq(member_id))
+        .select(Transfer::as_select())
+        .order(member_transfers::id.desc())
+        .load(c))?)
+}
+
+/// Transfers in the given states, newest first (the caller filters by scope).
+pub fn transfers_in_states(
+    conn: &mut DbConnection,
+    states: &[super::transfer::State],
+) -> AppResult<Vec<Transfer>> {
+    Ok(crate::on_backend!(conn, c => member_transfers::table
+        .filter(member_transfers::state.eq_any(states))
+        .select(Transfer::as_select())
+        .order(member_transfers::id.desc())
+        .limit(500)
+        .load(c))?)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn insert_transfer_event(
+    conn: &mut DbConnection,
+    transfer_id: i32,
+    kind: &str,
+    from_state: Option<&str>,
+    to_state: Option<&str>,
+    author: (Option<i32>, &str),
+    body: &str,
+    at: NaiveDateTime,
+) -> AppResult<()> {
+    diesel::insert_into(member_transfer_events::table)
+        .values((
+            member_transfer_events::transfer_id.eq(transfer_id),
+            member_transfer_events::kind.eq(kind),
+            member_transfer_events::from_state.eq(from_state),
+            member_transfer_events::to_state.eq(to_state),
+            member_transfer_events::author_id.eq(author.0),
+            member_transfer_events::author_label.eq(author.1),
+            member_transfer_events::body.eq(body),
+            member_transfer_events::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn transfer_timeline(conn: &mut DbConnection, id: i32) -> AppResult<Vec<TimelineRow>> {
+    Ok(crate::on_backend!(conn, c => member_transfer_events::table
+        .filter(member_transfer_events::transfer_id.eq(id))
+        .select((
+            member_transfer_events::kind,
+            member_transfer_events::to_state,
+            member_transfer_events::author_label,
+            member_transfer_events::body,
+            member_transfer_events::created_at,
+        ))
+        .order(member_transfer_events::id.asc())
+        .load(c))?)
+}
+
+/// Move the member to another unit; the grid cadre is cleared (a grid belongs to a unit).
+pub fn move_member(conn: &mut DbConnection, member_id: i32, unit_id: i32, now: NaiveDateTime) -> AppResult<()> {
+    diesel::update(members::table.find(member_id))
+        .set((
+            members::unit_id.eq(unit_id),
+            members::grid_cadre_id.eq(None::<i32>),
+            members::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+impl TimelineRow {
+    pub fn when(&self) -> String {
+        crate::time::beijing(&self.created_at, "%Y-%m-%d %H:%M")
+    }
+    /// "王小明：初审通过" — the author and the state the step led to (or what happened).
+    pub fn headline(&self) -> String {
+        let what = match self.to_state.as_deref() {
+            Some(s) => super::join::State::parse(s)
+                .map(|x| x.label())
+                .or_else(|| super::transfer::State::parse(s).map(|x| x.label()))
+                .unwrap_or(s)
+                .to_string(),
+            None => match self.kind.as_str() {
+                "handover" => "移交".to_string(),
+                k => k.to_string(),
+            },
+        };
+        format!("{}：{what}", self.author_label)
+    }
+}
