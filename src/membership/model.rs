@@ -70,7 +70,7 @@ pub fn set_member_status(
     Ok(())
 }
 
-/// The member's history, oldest first.
+/// The member's history in the order it happened (by row, not by the stamped time).
 pub fn history(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<StatusEvent>> {
     use crate::db::schema::org_units;
     Ok(crate::on_backend!(conn, c => membership_events::table
@@ -82,7 +82,7 @@ pub fn history(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<StatusE
             membership_events::note,
             membership_events::at,
         ))
-        .order((membership_events::at.asc(), membership_events::id.asc()))
+        .order(membership_events::id.asc())
         .load(c))?)
 }
 

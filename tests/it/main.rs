@@ -26,6 +26,7 @@ mod grievances;
 mod hostile;
 mod import;
 mod invariants;
+mod membership;
 mod messy_history;
 mod news;
 mod org;

@@ -1,0 +1,328 @@
+//! 会员管理 (issue 18): joining through branch review and chair approval to a first login,
+//! returns and rejections with reasons, duplicates and the per-address limit; a transfer that
+//! hands open cases to the new unit's cadres; the member card's signed, short-lived code.
+
+use crate::builders;
+use crate::helpers::*;
+
+const SECRET_RE: &str = r#"<p class="secret">([0-9A-Za-z-]+)</p>"#;
+
+fn secret_of(body: &str) -> String {
+    regex_lite::Regex::new(SECRET_RE)
+        .unwrap()
+        .captures(body)
+        .unwrap_or_else(|| panic!("no secret in {body}"))[1]
+        .to_string()
+}
+
+/// The form of someone joining 机关分会 of 第一工程公司 (demo-member's unit).
+fn join_form(unit: i32, no: &str, phone: &str) -> Vec<(String, String)> {
+    vec![
+        ("name".into(), "赵新员".into()),
+        ("employee_no".into(), no.into()),
+        ("phone".into(), phone.into()),
+        ("unit_id".into(), unit.to_string()),
+        ("statement".into(), "本人自愿加入中国工会，遵守工会章程，按时交纳会费。".into()),
+        ("consent".into(), "1".into()),
+    ]
+}
+
+fn pairs(form: &[(String, String)]) -> Vec<(&str, &str)> {
+    form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+fn app_state(conn: &mut zhijia::db::DbConnection, id: i32) -> (String, i32) {
+    use diesel::prelude::*;
+    use zhijia::db::schema::membership_applications as a;
+    zhijia::on_backend!(conn, c => a::table
+        .find(id)
+        .select((a::state, a::version))
+        .first::<(String, i32)>(c))
+    .unwrap()
+}
+
+fn latest_application(conn: &mut zhijia::db::DbConnection) -> i32 {
+    use diesel::prelude::*;
+    use zhijia::db::schema::membership_applications as a;
+    zhijia::on_backend!(conn, c => a::table
+        .select(diesel::dsl::max(a::id))
+        .first::<Option<i32>>(c))
+    .unwrap()
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn an_application_goes_from_join_through_branch_and_chair_to_a_first_login() {
+    let mut app = spawn_base().await;
+    let unit = builders::user(&mut app.conn(), "demo-member").unit_id;
+    app.get("/join").await.assert_status(200).assert_contains("申请加入工会");
+    // Bad input comes back re-filled with each field's message.
+    let mut bad = join_form(unit, "J0001", "12345");
+    bad.retain(|(k, _)| k != "consent");
+    app.post("/join", &pairs(&bad))
+        .await
+        .assert_status(422)
+        .assert_contains("赵新员")
+        .assert_contains("请阅读并同意");
+    // An existing member's employee number is caught.
+    app.post("/join", &pairs(&join_form(unit, "demo-member", "13911110000")))
+        .await
+        .assert_status(422)
+        .assert_contains("已是会员账号");
+    let r = app.post("/join", &pairs(&join_form(unit, "J0001", "13911110001"))).await;
+    r.assert_status(200).assert_contains("入会申请已提交");
+    let code = secret_of(&r.body);
+    let id = latest_application(&mut app.conn());
+    // The same person again: refused while the first is live.
+    app.post("/join", &pairs(&join_form(unit, "J0001", "13911110002")))
+        .await
+        .assert_status(422)
+        .assert_contains("已有一份入会申请");
+    // Progress by phone and code; a wrong code is refused.
+    app.post("/join/status", &[("phone", "13911110001"), ("code", &code)])
+        .await
+        .assert_status(200)
+        .assert_contains("待分会初审");
+    app.post("/join/status", &[("phone", "13911110001"), ("code", "AAAA-BBBB")])
+        .await
+        .assert_status(422);
+
+    // Another branch's cadre does not see it.
+    app.login_ok("demo-cadre-b").await;
+    app.get(&format!("/admin/membership/applications/{id}")).await.assert_status(404);
+    app.logout().await;
+    // The branch cadre reviews it; they cannot approve it.
+    app.login_ok("demo-cadre").await;
+    app.get("/admin/membership").await.assert_status(200).assert_contains("赵新员");
+    let path = format!("/admin/membership/applications/{id}");
+    app.get(&path).await.assert_status(200).assert_contains("初审通过");
+    app.post(&path, &[("action", "review"), ("version", "0"), ("reason", "")])
+        .await
+        .assert_status(303);
+    assert_eq!(app_state(&mut app.conn(), id), ("reviewed".into(), 1));
+    app.post(&path, &[("action", "approve"), ("version", "1"), ("reason", "")])
+        .await
+        .assert_status(403);
+    app.logout().await;
+    // The union's chair approves: the account exists, its password shown once.
+    app.login_ok("demo-chair").await;
+    let r = app.post(&path, &[("action", "approve"), ("version", "1"), ("reason", "")]).await;
+    r.assert_status(200).assert_contains("已批准入会");
+    let password = secret_of(&r.body);
+    assert_eq!(app_state(&mut app.conn(), id).0, "approved");
+    app.logout().await;
+    // First login, then the forced password change.
+    let r = app.login("J0001", &password).await;
+    assert_eq!(r.status.as_u16(), 303, "{}", r.body);
+    let member = builders::user(&mut app.conn(), "J0001");
+    assert_eq!(member.unit_id, unit);
+    assert_eq!(member.membership, "member");
+    let history = zhijia::membership::model::history(&mut app.conn(), member.id).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!((history[0].status.as_str(), history[0].note.as_str()), ("member", "批准入会"));
+    for action in ["membership.apply", "membership.review", "membership.approve", "member.create"] {
+        assert_eq!(
+            app.count(&format!("audit_log WHERE action = '{action}'")),
+            1,
+            "{action} audited once"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_return_is_answered_by_the_applicant_and_a_rejection_names_its_reason() {
+    let mut app = spawn_base().await;
+    let unit = builders::user(&mut app.conn(), "demo-member").unit_id;
+    let r = app.post("/join", &pairs(&join_form(unit, "J0002", "13911110003"))).await;
+    let code = secret_of(&r.body);
+    let id = latest_application(&mut app.conn());
+    let path = format!("/admin/membership/applications/{id}");
+    app.login_ok("demo-cadre").await;
+    // A return needs a reason.
+    app.post(&path, &[("action", "return"), ("version", "0"), ("reason", "")])
+        .await
+        .assert_status(422)
+        .assert_contains("请写明原因");
+    app.post(&path, &[("action", "return"), ("version", "0"), ("reason", "请写明现任岗位")])
+        .await
+        .assert_status(303);
+    app.logout().await;
+    let r = app.post("/join/status", &[("phone", "13911110003"), ("code", &code)]).await;
+    r.assert_status(200).assert_contains("请写明现任岗位").assert_contains("重新提交");
+    app.post(
+        "/join/status/resubmit",
+        &[("phone", "13911110003"), ("code", &code), ("statement", "本人现任钢筋工，自愿加入工会，遵守章程。")],
+    )
+    .await
+    .assert_status(200)
+    .assert_contains("已重新提交");
+    assert_eq!(app_state(&mut app.conn(), id).0, "submitted");
+    app.login_ok("demo-cadre").await;
+    app.post(&path, &[("action", "reject"), ("version", "2"), ("reason", "非本单位职工")])
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.post("/join/status", &[("phone", "13911110003"), ("code", &code)])
+        .await
+        .assert_status(200)
+        .assert_contains("未通过")
+        .assert_contains("非本单位职工");
+    // A rejected application does not block a new one.
+    app.post("/join", &pairs(&join_form(unit, "J0002", "13911110003")))
+        .await
+        .assert_status(200);
+}
+
+#[actix_web::test]
+async fn one_address_may_send_five_applications_a_day() {
+    let mut app = spawn_base().await;
+    let unit = builders::user(&mut app.conn(), "demo-member").unit_id;
+    for i in 0..5 {
+        app.post("/join", &pairs(&join_form(unit, &format!("K{i:04}"), &format!("1390000000{i}"))))
+            .await
+            .assert_status(200);
+    }
+    app.post("/join", &pairs(&join_form(unit, "K0009", "13900000009")))
+        .await
+        .assert_status(429);
+    // The next day the address may apply again.
+    app.state.config.clock.advance(25 * 3600);
+    app.post("/join", &pairs(&join_form(unit, "K0009", "13900000009")))
+        .await
+        .assert_status(200);
+}
+
+#[actix_web::test]
+async fn a_transfer_hands_open_cases_to_the_new_units_cadres_and_keeps_the_history() {
+    let mut app = spawn_base().await;
+    let (case, request) = app.with(|c, now| {
+        builders::benefit_catalogue(c, now);
+        (
+            builders::grievance(c, now, "demo-member", "加班费未发放"),
+            builders::benefit_request(c, now, "demo-member", "生日慰问", "200", false),
+        )
+    });
+    let (member, to) = {
+        let mut c = app.conn();
+        (builders::user(&mut c, "demo-member"), builders::user(&mut c, "demo-cadre-b").unit_id)
+    };
+    app.login_ok("demo-cadre").await;
+    let r = app
+        .post(
+            "/admin/membership/transfers/new",
+            &[("member", &member.id.to_string()), ("to_unit", &to.to_string()), ("reason", "工作调动")],
+        )
+        .await;
+    r.assert_status(303);
+    let t = r.location().rsplit('/').next().unwrap().to_string();
+    let path = format!("/admin/membership/transfers/{t}");
+    app.logout().await;
+    // While the transfer is under way the member cannot file a case, and is told why.
+    app.login_ok("demo-member").await;
+    app.get("/me/membership").await.assert_status(200).assert_contains("转会中");
+    app.get("/grievances/new").await.assert_status(200);
+    let r = app.post("/activities/1/signup", &[]).await;
+    r.assert_status(403).assert_contains("转会中");
+    app.logout().await;
+    // The receiving cadre cannot release; the sending cadre can.
+    app.login_ok("demo-cadre-b").await;
+    app.post(&path, &[("action", "release"), ("version", "0"), ("note", "")])
+        .await
+        .assert_status(403);
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    app.post(&path, &[("action", "release"), ("version", "0"), ("note", "同意")])
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-cadre-b").await;
+    app.post(&path, &[("action", "accept"), ("version", "1"), ("note", "")])
+        .await
+        .assert_status(303);
+    // The case is now theirs, with a line saying so; the benefit request too.
+    let r = app.get(&format!("/admin/grievances/{case}")).await;
+    r.assert_status(200).assert_contains("本事项移交项目一部分会办理");
+    app.get(&format!("/admin/benefits/{request}")).await.assert_status(200);
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    app.get(&format!("/admin/grievances/{case}")).await.assert_status(404);
+    app.logout().await;
+    let moved = builders::user(&mut app.conn(), "demo-member");
+    assert_eq!((moved.unit_id, moved.membership.as_str()), (to, "member"));
+    let history = zhijia::membership::model::history(&mut app.conn(), member.id).unwrap();
+    let statuses: Vec<&str> = history.iter().map(|h| h.status.as_str()).collect();
+    assert_eq!(statuses, ["member", "transferring", "member"]);
+    assert_eq!(history[2].unit_name, "项目一部分会");
+    // The member's own cases stay theirs.
+    app.login_ok("demo-member").await;
+    app.get(&format!("/grievances/{case}")).await.assert_status(200);
+}
+
+#[actix_web::test]
+async fn between_subsidiaries_both_steps_need_the_chairs() {
+    let mut app = spawn_base().await;
+    let (member, to) = {
+        let mut c = app.conn();
+        (builders::user(&mut c, "demo-member-b"), builders::user(&mut c, "road-cadre").unit_id)
+    };
+    app.login_ok("demo-cadre-b").await;
+    let r = app
+        .post(
+            "/admin/membership/transfers/new",
+            &[("member", &member.id.to_string()), ("to_unit", &to.to_string()), ("reason", "调往路桥")],
+        )
+        .await;
+    r.assert_status(303);
+    let path = r.location().to_string();
+    // The branch cadre may not release across subsidiaries; their chair may.
+    app.post(&path, &[("action", "release"), ("version", "0"), ("note", "")])
+        .await
+        .assert_status(403);
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    app.post(&path, &[("action", "release"), ("version", "0"), ("note", "")])
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.login_ok("road-cadre").await;
+    app.post(&path, &[("action", "accept"), ("version", "1"), ("note", "")])
+        .await
+        .assert_status(403);
+    app.logout().await;
+    app.login_ok("sub2-chair").await;
+    app.post(&path, &[("action", "accept"), ("version", "1"), ("note", "")])
+        .await
+        .assert_status(303);
+    assert_eq!(builders::user(&mut app.conn(), "demo-member-b").unit_id, to);
+}
+
+#[actix_web::test]
+async fn a_card_code_holds_for_under_a_minute_and_a_forged_one_never() {
+    let mut app = spawn_base().await;
+    let member = builders::user(&mut app.conn(), "demo-member");
+    app.login_ok("demo-member").await;
+    app.get("/me/card")
+        .await
+        .assert_status(200)
+        .assert_contains("电子会员证")
+        .assert_contains("<svg class=\"qr\"")
+        .assert_contains("ZJ");
+    // A member cannot use the scan page.
+    app.get("/admin/card-check").await.assert_status(403);
+    app.logout().await;
+    let now = app.state.config.clock.now();
+    let code = zhijia::membership::card::code_for(&app.state.config.secret_key, member.id, now);
+    app.login_ok("demo-cadre").await;
+    let check = |code: &str| format!("/admin/card-check?code={}", zhijia::text::url_encode(code));
+    app.get(&check(&code))
+        .await
+        .assert_status(200)
+        .assert_contains("有效")
+        .assert_contains("会籍状态：会员");
+    let r = app.get(&check(&code)).await;
+    assert!(!r.body.contains("王小明"), "the scan page shows no name");
+    let forged = code.replacen(&format!(".{}.", member.id), &format!(".{}.", member.id + 1), 1);
+    app.get(&check(&forged)).await.assert_status(200).assert_contains("无效");
+    app.state.config.clock.advance(61);
+    app.get(&check(&code)).await.assert_status(200).assert_contains("无效");
+}
