@@ -303,6 +303,10 @@ async fn minute_jobs(state: &web::Data<AppState>, holder: &str) {
         if days > 0 || purged > 0 {
             log::info!("engagement: {days} day(s) rolled up, {purged} old event(s) removed");
         }
+        let anonymised = crate::membership::leave::run_retention(conn, now)?;
+        if anonymised > 0 {
+            log::info!("membership: {anonymised} member(s) past the retention period anonymised");
+        }
         crate::grievances::service::run_deadlines(conn, now)
     })
     .await;

@@ -139,6 +139,28 @@ pub fn read_rows(path: &Path) -> AppResult<Vec<Vec<String>>> {
     }
 }
 
+/// Read an uploaded CSV or XLSX (by its file name's extension) into rows: calamine reads from
+/// a file, so the upload goes to a temporary file that is removed again.
+pub fn read_upload(file_name: &str, data: &[u8]) -> AppResult<Vec<Vec<String>>> {
+    let ext = file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    let ext: String = ext
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(5)
+        .collect();
+    let path = std::env::temp_dir().join(format!(
+        "zhijia-import-{}.{ext}",
+        crate::auth::random_token(10)
+    ));
+    std::fs::write(&path, data).map_err(|e| AppError::Internal(format!("temp file: {e}")))?;
+    let rows = read_rows(&path);
+    let _ = std::fs::remove_file(&path);
+    rows
+}
+
 /// Rows and columns a roster may have: far above any real one, and small enough that a crafted
 /// sheet (one cell at A1 and one at XFD1048576) cannot make us allocate billions of cells.
 const MAX_ROWS: u32 = 50_000;

@@ -109,24 +109,7 @@ async fn upload(
     let ip = client_ip(&req);
     let name = file.filename.clone();
     let outcome = db::run(&state.pool, move |conn| {
-        // calamine reads from a file and picks the format by its extension.
-        let ext = name
-            .rsplit_once('.')
-            .map(|(_, e)| e.to_ascii_lowercase())
-            .unwrap_or_default();
-        let ext: String = ext
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .take(5)
-            .collect();
-        let path = std::env::temp_dir().join(format!(
-            "zhijia-import-{}.{ext}",
-            crate::auth::random_token(10)
-        ));
-        std::fs::write(&path, &file.data)
-            .map_err(|e| AppError::Internal(format!("temp file: {e}")))?;
-        let rows = import::read_rows(&path);
-        let _ = std::fs::remove_file(&path);
+        let rows = import::read_upload(&name, &file.data);
         let rows = match rows {
             Ok(r) => r,
             Err(AppError::Validation(m)) => return Ok(Err(m)),

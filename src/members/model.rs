@@ -27,6 +27,15 @@ pub struct Member {
     pub status: String,
 }
 
+impl Member {
+    pub fn status_label(&self) -> &str {
+        match crate::membership::Status::parse(&self.status) {
+            Some(s) => s.label(),
+            None => self.status.as_str(),
+        }
+    }
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = members)]
 pub struct NewMember<'a> {

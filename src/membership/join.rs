@@ -145,7 +145,9 @@ impl JoinForm {
     pub fn parse(&self) -> Result<JoinInput, FieldErrors> {
         use crate::members::service::{normalize_employee_no, normalize_name, normalize_phone};
         let mut e = FieldErrors::default();
-        let name = normalize_name(&self.name).map_err(|m| e.add("name", m)).ok();
+        let name = normalize_name(&self.name)
+            .map_err(|m| e.add("name", m))
+            .ok();
         let employee_no = normalize_employee_no(&self.employee_no)
             .map_err(|m| e.add("employee_no", m))
             .ok();
@@ -166,7 +168,10 @@ impl JoinForm {
         }
         let statement = crate::text::clean(&self.statement);
         if statement.chars().count() > STATEMENT_MAX {
-            e.add("statement", format!("入会申请说明请控制在 {STATEMENT_MAX} 字以内"));
+            e.add(
+                "statement",
+                format!("入会申请说明请控制在 {STATEMENT_MAX} 字以内"),
+            );
         } else if statement.chars().count() < 10 {
             e.add("statement", "请用一两句话说明入会意愿（至少 10 个字）");
         }
@@ -227,14 +232,21 @@ pub fn apply(
             .ok_or_else(|| AppError::field("unit_id", "请选择所在单位"))?;
         let mut e = FieldErrors::default();
         if crate::members::model::find_by_employee_no(conn, &input.employee_no)?.is_some() {
-            e.add("employee_no", "该工号已是会员账号；如忘记密码，请联系所在工会重置");
+            e.add(
+                "employee_no",
+                "该工号已是会员账号；如忘记密码，请联系所在工会重置",
+            );
         }
         if crate::members::model::phone_taken(conn, &input.phone, None)? {
             e.add("phone", "该手机号已登记在会员账号中");
         }
-        let (no_live, phone_live) = model::application_holds(conn, &input.employee_no, &input.phone)?;
+        let (no_live, phone_live) =
+            model::application_holds(conn, &input.employee_no, &input.phone)?;
         if no_live {
-            e.add("employee_no", "该工号已有一份入会申请在办理中，请用手机号和查询码查看进度");
+            e.add(
+                "employee_no",
+                "该工号已有一份入会申请在办理中，请用手机号和查询码查看进度",
+            );
         }
         if phone_live && !e.0.iter().any(|(f, _)| *f == "phone") {
             e.add("phone", "该手机号已有一份入会申请在办理中");
@@ -351,7 +363,11 @@ pub fn may_act(user: &User, state: State, action: Action, unit_path: &str) -> bo
 }
 
 /// An application the user may see (a cadre or chair over its unit), else `NotFound`.
-pub fn load_for(conn: &mut DbConnection, user: &User, id: i32) -> AppResult<(Application, crate::org::OrgUnit)> {
+pub fn load_for(
+    conn: &mut DbConnection,
+    user: &User,
+    id: i32,
+) -> AppResult<(Application, crate::org::OrgUnit)> {
     let app = model::find_application(conn, id)?.ok_or(AppError::NotFound)?;
     let unit = crate::org::model::find(conn, app.unit_id)?.ok_or(AppError::NotFound)?;
     if !scope::handles(user, &unit.path) {
@@ -432,8 +448,12 @@ pub fn decide(
 
 /// The chairs at the unit or above, nearest first found.
 fn chairs_over(conn: &mut DbConnection, unit: &crate::org::OrgUnit) -> AppResult<Vec<i32>> {
-    for id in crate::members::service::ancestor_ids(&unit.path).iter().rev() {
-        let holders = crate::org::model::role_holders(conn, crate::db::ids::UnitId(*id), &[Role::Chair])?;
+    for id in crate::members::service::ancestor_ids(&unit.path)
+        .iter()
+        .rev()
+    {
+        let holders =
+            crate::org::model::role_holders(conn, crate::db::ids::UnitId(*id), &[Role::Chair])?;
         if !holders.is_empty() {
             return Ok(holders.into_iter().map(|m| m.0).collect());
         }

@@ -25,7 +25,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/join/status/resubmit", web::post().to(resubmit))
         .route("/admin/membership", web::get().to(overview))
         .route("/admin/membership/applications/{id}", web::get().to(show))
-        .route("/admin/membership/applications/{id}", web::post().to(decide));
+        .route(
+            "/admin/membership/applications/{id}",
+            web::post().to(decide),
+        );
 }
 
 /// Wrong progress codes per address: this feature's own runtime state, registered in `app.rs`.
@@ -86,9 +89,11 @@ async fn join_submit(
     let result = match form.parse() {
         Ok(input) => {
             let i = input.clone();
-            db::run(&state.pool, move |conn| join::apply(conn, &i, &address, &secret, now))
-                .await
-                .map(|r| (r, input))
+            db::run(&state.pool, move |conn| {
+                join::apply(conn, &i, &address, &secret, now)
+            })
+            .await
+            .map(|r| (r, input))
         }
         Err(e) => Err(AppError::Fields(e)),
     };
@@ -160,7 +165,7 @@ async fn by_code(
 ) -> AppResult<Option<(Application, Vec<TimelineRow>)>> {
     let limiter = req
         .app_data::<web::Data<JoinLimiter>>()
-        .map(|l| l.clone())
+        .cloned()
         .ok_or_else(|| AppError::Internal("join limiter not registered".into()))?;
     let key = client_ip(req).unwrap_or_default();
     if limiter.0.blocked(&key) {
@@ -230,10 +235,21 @@ async fn resubmit(
     };
     let now = state.config.clock.now();
     let (a, statement) = (app.clone(), q.statement.clone());
-    let result = db::run(&state.pool, move |conn| join::resubmit(conn, &a, &statement, now)).await;
+    let result = db::run(&state.pool, move |conn| {
+        join::resubmit(conn, &a, &statement, now)
+    })
+    .await;
     let (notice, error, status) = match result {
-        Ok(()) => ("已重新提交，请等待分会审核".to_string(), String::new(), StatusCode::OK),
-        Err(AppError::Fields(e)) => (String::new(), e.get("statement").to_string(), StatusCode::UNPROCESSABLE_ENTITY),
+        Ok(()) => (
+            "已重新提交，请等待分会审核".to_string(),
+            String::new(),
+            StatusCode::OK,
+        ),
+        Err(AppError::Fields(e)) => (
+            String::new(),
+            e.get("statement").to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         Err(AppError::Conflict(m)) => (String::new(), m, StatusCode::CONFLICT),
         Err(e) => return Err(e),
     };
@@ -348,7 +364,15 @@ async fn show(
     StaffUser(user): StaffUser,
     path: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
-    let page = application_page(&state, ctx, user, path.into_inner(), FieldErrors::default(), String::new()).await?;
+    let page = application_page(
+        &state,
+        ctx,
+        user,
+        path.into_inner(),
+        FieldErrors::default(),
+        String::new(),
+    )
+    .await?;
     render(&page)
 }
 
@@ -381,7 +405,8 @@ async fn decide(
     Form(f): Form<DecideForm>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let action = Action::parse(&f.action).ok_or_else(|| AppError::Validation("未知的操作".into()))?;
+    let action =
+        Action::parse(&f.action).ok_or_else(|| AppError::Validation("未知的操作".into()))?;
     let now = state.config.clock.now();
     let actor = Actor::user(&user, client_ip(&req), now);
     // The initial password is made (and hashed) only for an approval.
@@ -414,7 +439,11 @@ async fn decide(
             "ok",
             &format!("已{}", action.label()),
         )),
-        Err(AppError::Conflict(m)) => Ok(redirect_flash(&format!("/admin/membership/applications/{id}"), "error", &m)),
+        Err(AppError::Conflict(m)) => Ok(redirect_flash(
+            &format!("/admin/membership/applications/{id}"),
+            "error",
+            &m,
+        )),
         Err(e) => {
             let errors = e.fields()?;
             let page = application_page(&state, ctx, user, id, errors, f.reason).await?;

@@ -3,9 +3,12 @@
 //! (mirrored in `members.status` for quick checks); applications and transfers are cases on
 //! the one transition path of `src/workflow/`.
 
+pub mod admin_pages;
 pub mod card;
+pub mod dues;
 pub mod join;
 pub mod join_pages;
+pub mod leave;
 pub mod model;
 pub mod transfer;
 pub mod transfer_pages;
@@ -41,7 +44,10 @@ impl Status {
             Status::Transferring => {
                 "您正在办理转会（会籍状态：转会中），转入单位接收后即可继续使用会员服务。".into()
             }
-            s => format!("您的会籍状态为“{}”，暂不能使用会员服务。如有疑问请联系所在工会。", s.label()),
+            s => format!(
+                "您的会籍状态为“{}”，暂不能使用会员服务。如有疑问请联系所在工会。",
+                s.label()
+            ),
         }
     }
 }
@@ -72,7 +78,11 @@ pub fn set_status(
         Some(unit_id),
         AuditAction::MembershipStatus,
         ("member", Some(member_id)),
-        &format!("{}{}{note}", status.label(), if note.is_empty() { "" } else { "：" }),
+        &format!(
+            "{}{}{note}",
+            status.label(),
+            if note.is_empty() { "" } else { "：" }
+        ),
     )
 }
 
@@ -85,4 +95,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     join_pages::routes(cfg);
     transfer_pages::routes(cfg);
     card::routes(cfg);
+    admin_pages::routes(cfg);
 }

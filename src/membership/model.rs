@@ -149,10 +149,12 @@ pub struct TimelineRow {
 }
 
 pub fn insert_application(conn: &mut DbConnection, new: &NewApplication<'_>) -> AppResult<i32> {
-    Ok(crate::on_backend!(conn, c => diesel::insert_into(membership_applications::table)
+    Ok(
+        crate::on_backend!(conn, c => diesel::insert_into(membership_applications::table)
         .values(new)
         .returning(membership_applications::id)
-        .get_result(c))?)
+        .get_result(c))?,
+    )
 }
 
 pub fn find_application(conn: &mut DbConnection, id: i32) -> AppResult<Option<Application>> {
@@ -179,7 +181,11 @@ pub fn find_by_code(
 }
 
 /// Whether a live application (not rejected) holds this employee number or phone.
-pub fn application_holds(conn: &mut DbConnection, employee_no: &str, phone: &str) -> AppResult<(bool, bool)> {
+pub fn application_holds(
+    conn: &mut DbConnection,
+    employee_no: &str,
+    phone: &str,
+) -> AppResult<(bool, bool)> {
     let live = |c: &mut DbConnection, by_no: bool| -> AppResult<bool> {
         let q = membership_applications::table
             .filter(membership_applications::state.ne("rejected"))
@@ -195,7 +201,11 @@ pub fn application_holds(conn: &mut DbConnection, employee_no: &str, phone: &str
 }
 
 /// Applications from one address digest since `since`.
-pub fn applications_from(conn: &mut DbConnection, address_hash: &str, since: NaiveDateTime) -> AppResult<i64> {
+pub fn applications_from(
+    conn: &mut DbConnection,
+    address_hash: &str,
+    since: NaiveDateTime,
+) -> AppResult<i64> {
     Ok(crate::on_backend!(conn, c => membership_applications::table
         .filter(membership_applications::address_hash.eq(address_hash))
         .filter(membership_applications::created_at.ge(since))
@@ -275,7 +285,8 @@ pub fn insert_application_event(
 }
 
 pub fn application_timeline(conn: &mut DbConnection, id: i32) -> AppResult<Vec<TimelineRow>> {
-    Ok(crate::on_backend!(conn, c => membership_application_events::table
+    Ok(
+        crate::on_backend!(conn, c => membership_application_events::table
         .filter(membership_application_events::application_id.eq(id))
         .select((
             membership_application_events::kind,
@@ -285,7 +296,8 @@ pub fn application_timeline(conn: &mut DbConnection, id: i32) -> AppResult<Vec<T
             membership_application_events::created_at,
         ))
         .order(membership_application_events::id.asc())
-        .load(c))?)
+        .load(c))?,
+    )
 }
 
 // --- transfers ----------------------------------------------------------------------------
@@ -314,7 +326,8 @@ pub fn insert_transfer(
     started_by: i32,
     now: NaiveDateTime,
 ) -> AppResult<i32> {
-    Ok(crate::on_backend!(conn, c => diesel::insert_into(member_transfers::table)
+    Ok(
+        crate::on_backend!(conn, c => diesel::insert_into(member_transfers::table)
         .values((
             member_transfers::member_id.eq(member_id),
             member_transfers::from_unit_id.eq(from),
@@ -326,7 +339,8 @@ pub fn insert_transfer(
             member_transfers::updated_at.eq(now),
         ))
         .returning(member_transfers::id)
-        .get_result(c))?)
+        .get_result(c))?,
+    )
 }
 
 pub fn find_transfer(conn: &mut DbConnection, id: i32) -> AppResult<Option<Transfer>> {
@@ -400,7 +414,12 @@ pub fn transfer_timeline(conn: &mut DbConnection, id: i32) -> AppResult<Vec<Time
 }
 
 /// Move the member to another unit; the grid cadre is cleared (a grid belongs to a unit).
-pub fn move_member(conn: &mut DbConnection, member_id: i32, unit_id: i32, now: NaiveDateTime) -> AppResult<()> {
+pub fn move_member(
+    conn: &mut DbConnection,
+    member_id: i32,
+    unit_id: i32,
+    now: NaiveDateTime,
+) -> AppResult<()> {
     diesel::update(members::table.find(member_id))
         .set((
             members::unit_id.eq(unit_id),
@@ -430,4 +449,160 @@ impl TimelineRow {
         };
         format!("{}：{what}", self.author_label)
     }
+}
+
+// --- dues ---------------------------------------------------------------------------------
+
+/// The amount recorded for a member and month, if any.
+pub fn dues_amount(conn: &mut DbConnection, member_id: i32, month: &str) -> AppResult<Option<i64>> {
+    use crate::db::schema::member_dues as d;
+    Ok(crate::on_backend!(conn, c => d::table
+        .find((member_id, month))
+        .select(d::amount_fen)
+        .first(c)
+        .optional())?)
+}
+
+/// Record (or correct) one month's dues.
+pub fn put_dues(
+    conn: &mut DbConnection,
+    member_id: i32,
+    month: &str,
+    amount_fen: i64,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    use crate::db::schema::member_dues as d;
+    let changed = diesel::update(d::table.find((member_id, month)))
+        .set((d::amount_fen.eq(amount_fen), d::imported_at.eq(now)))
+        .execute(conn)?;
+    if changed == 0 {
+        diesel::insert_into(d::table)
+            .values((
+                d::member_id.eq(member_id),
+                d::month.eq(month),
+                d::amount_fen.eq(amount_fen),
+                d::imported_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A member's dues, newest month first: (month, fen).
+pub fn dues_of(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<(String, i64)>> {
+    use crate::db::schema::member_dues as d;
+    Ok(crate::on_backend!(conn, c => d::table
+        .filter(d::member_id.eq(member_id))
+        .select((d::month, d::amount_fen))
+        .order(d::month.desc())
+        .limit(120)
+        .load(c))?)
+}
+
+/// Members (member or retired, not disabled) in units under the prefixes (all for `None`)
+/// with their unit name and their last paid month.
+pub fn members_with_last_dues(
+    conn: &mut DbConnection,
+    prefixes: Option<&[String]>,
+) -> AppResult<Vec<super::dues::Arrear>> {
+    use crate::db::schema::{member_dues as d, org_units};
+    let rows: Vec<(i32, String, String, String, String)> = crate::on_backend!(conn, c => members::table
+        .inner_join(org_units::table)
+        .filter(members::disabled.eq(false))
+        .filter(members::status.eq_any(["member", "retired"]))
+        .select((members::id, members::name, members::employee_no, org_units::name, org_units::path))
+        .order(members::id.asc())
+        .load(c))?;
+    let last: Vec<(i32, Option<String>)> = crate::on_backend!(conn, c => d::table
+        .group_by(d::member_id)
+        .select((d::member_id, diesel::dsl::max(d::month)))
+        .load(c))?;
+    let last: std::collections::HashMap<i32, Option<String>> = last.into_iter().collect();
+    Ok(rows
+        .into_iter()
+        .filter(|r| prefixes.is_none_or(|ps| ps.iter().any(|p| r.4.starts_with(p.as_str()))))
+        .map(
+            |(member_id, name, employee_no, unit, _)| super::dues::Arrear {
+                last_paid: last.get(&member_id).cloned().flatten(),
+                member_id,
+                name,
+                employee_no,
+                unit,
+            },
+        )
+        .collect())
+}
+
+/// Dues collected per month since `from` (inclusive, "YYYY-MM"): (month, members paid).
+pub fn dues_per_month(conn: &mut DbConnection, from: &str) -> AppResult<Vec<(String, i64)>> {
+    use crate::db::schema::member_dues as d;
+    Ok(crate::on_backend!(conn, c => d::table
+        .filter(d::month.ge(from))
+        .group_by(d::month)
+        .select((d::month, diesel::dsl::count_star()))
+        .order(d::month.asc())
+        .load(c))?)
+}
+
+// --- leaving ------------------------------------------------------------------------------
+
+/// Members who left (status "left", not yet anonymised) on or before `cutoff`, by the time of
+/// their last "left" row.
+pub fn left_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> AppResult<Vec<i32>> {
+    let left: Vec<(i32, Option<NaiveDateTime>)> = crate::on_backend!(conn, c => membership_events::table
+        .inner_join(members::table.on(members::id.eq(membership_events::member_id)))
+        .filter(members::status.eq("left"))
+        .filter(members::anonymised_at.is_null())
+        .filter(membership_events::status.eq("left"))
+        .group_by(membership_events::member_id)
+        .select((membership_events::member_id, diesel::dsl::max(membership_events::at)))
+        .load(c))?;
+    Ok(left
+        .into_iter()
+        .filter(|(_, at)| at.is_some_and(|t| t <= cutoff))
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// Replace a member's personal data with a placeholder, keeping the row (statistics, dues,
+/// cases and their timelines stay, under the placeholder name). The photo, notifications and
+/// sessions go; the member's lines on case timelines and their applications lose the name.
+pub fn anonymise(conn: &mut DbConnection, member_id: i32, now: NaiveDateTime) -> AppResult<()> {
+    use crate::db::schema::{
+        benefit_events, grievance_events, member_photos, notifications, sessions,
+    };
+    const PLACEHOLDER: &str = "已注销会员";
+    diesel::update(members::table.find(member_id))
+        .set((
+            members::name.eq(PLACEHOLDER),
+            members::employee_no.eq(format!("removed-{member_id}")),
+            members::phone.eq(None::<String>),
+            members::password_hash.eq(None::<String>),
+            members::disabled.eq(true),
+            members::anonymised_at.eq(Some(now)),
+            members::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::delete(member_photos::table.filter(member_photos::member_id.eq(member_id)))
+        .execute(conn)?;
+    diesel::delete(notifications::table.filter(notifications::member_id.eq(member_id)))
+        .execute(conn)?;
+    diesel::delete(sessions::table.filter(sessions::member_id.eq(member_id))).execute(conn)?;
+    diesel::update(grievance_events::table.filter(grievance_events::author_id.eq(member_id)))
+        .set(grievance_events::author_label.eq(PLACEHOLDER))
+        .execute(conn)?;
+    diesel::update(benefit_events::table.filter(benefit_events::author_id.eq(member_id)))
+        .set(benefit_events::author_label.eq(PLACEHOLDER))
+        .execute(conn)?;
+    diesel::update(
+        membership_applications::table.filter(membership_applications::member_id.eq(member_id)),
+    )
+    .set((
+        membership_applications::name.eq(PLACEHOLDER),
+        membership_applications::phone.eq(format!("removed-{member_id}")),
+        membership_applications::employee_no.eq(format!("removed-{member_id}")),
+        membership_applications::statement.eq(""),
+    ))
+    .execute(conn)?;
+    Ok(())
 }

@@ -158,7 +158,9 @@ pub fn start(
         let status = Status::parse(&member.status);
         if member.disabled || status != Some(Status::Member) {
             let label = status.map_or_else(|| member.status.clone(), |s| s.label().to_string());
-            return Err(AppError::Validation(format!("会籍状态为“{label}”，不能发起转会")));
+            return Err(AppError::Validation(format!(
+                "会籍状态为“{label}”，不能发起转会"
+            )));
         }
         let to = crate::org::model::find(conn, to_unit)?
             .filter(|u| !u.disabled)
@@ -166,14 +168,15 @@ pub fn start(
         if to.id == from.id {
             return Err(AppError::field("to_unit", "转入单位与现在的单位相同"));
         }
-        let id = model::insert_transfer(conn, member.id, from.id, to.id, &reason, user.id, actor.now)
-            .map_err(|e| match e {
-                AppError::Database(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                )) => AppError::Validation("该会员已有一项转会在办理中".into()),
-                other => other,
-            })?;
+        let id =
+            model::insert_transfer(conn, member.id, from.id, to.id, &reason, user.id, actor.now)
+                .map_err(|e| match e {
+                    AppError::Database(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    )) => AppError::Validation("该会员已有一项转会在办理中".into()),
+                    other => other,
+                })?;
         model::insert_transfer_event(
             conn,
             id,
@@ -192,7 +195,14 @@ pub fn start(
             ("member_transfer", Some(id)),
             &format!("{} {} → {}", member.employee_no, from.name, to.name),
         )?;
-        super::set_status(conn, actor, member.id, Status::Transferring, from.id, &format!("转入{}", to.name))?;
+        super::set_status(
+            conn,
+            actor,
+            member.id,
+            Status::Transferring,
+            from.id,
+            &format!("转入{}", to.name),
+        )?;
         for cadre in side_people(conn, &from, &to, &from)? {
             crate::notifications::notify(
                 conn,
@@ -214,8 +224,12 @@ fn side_people(
     side: &OrgUnit,
 ) -> AppResult<Vec<i32>> {
     if cross_company(from, to) {
-        for id in crate::members::service::ancestor_ids(&side.path).iter().rev() {
-            let h = crate::org::model::role_holders(conn, crate::db::ids::UnitId(*id), &[Role::Chair])?;
+        for id in crate::members::service::ancestor_ids(&side.path)
+            .iter()
+            .rev()
+        {
+            let h =
+                crate::org::model::role_holders(conn, crate::db::ids::UnitId(*id), &[Role::Chair])?;
             if !h.is_empty() {
                 return Ok(h.into_iter().map(|m| m.0).collect());
             }
@@ -235,7 +249,10 @@ pub fn load_for(
     let t = model::find_transfer(conn, id)?.ok_or(AppError::NotFound)?;
     let from = crate::org::model::find(conn, t.from_unit_id)?.ok_or(AppError::NotFound)?;
     let to = crate::org::model::find(conn, t.to_unit_id)?.ok_or(AppError::NotFound)?;
-    if t.member_id != user.id && !scope::handles(user, &from.path) && !scope::handles(user, &to.path) {
+    if t.member_id != user.id
+        && !scope::handles(user, &from.path)
+        && !scope::handles(user, &to.path)
+    {
         return Err(AppError::NotFound);
     }
     Ok((t, from, to))
@@ -264,7 +281,8 @@ pub fn act(
             return Err(AppError::Conflict(workflow::CONFLICT.into()));
         }
         let allowed = if action == Action::Cancel {
-            FLOW.allows(action, t.state) && (t.member_id == user.id || t.started_by == Some(user.id))
+            FLOW.allows(action, t.state)
+                && (t.member_id == user.id || t.started_by == Some(user.id))
         } else {
             may_act(user, action, t.state, &from, &to)
         };
@@ -307,11 +325,25 @@ pub fn act(
             }
             State::Accepted => {
                 model::move_member(conn, member.id, to.id, actor.now)?;
-                super::set_status(conn, actor, member.id, Status::Member, to.id, &format!("由{}转入", from.name))?;
+                super::set_status(
+                    conn,
+                    actor,
+                    member.id,
+                    Status::Member,
+                    to.id,
+                    &format!("由{}转入", from.name),
+                )?;
                 hand_over_cases(conn, actor, member.id, &to)?;
             }
             State::Refused | State::Cancelled => {
-                super::set_status(conn, actor, member.id, Status::Member, from.id, &format!("转会{}", next.label()))?;
+                super::set_status(
+                    conn,
+                    actor,
+                    member.id,
+                    Status::Member,
+                    from.id,
+                    &format!("转会{}", next.label()),
+                )?;
             }
             State::Requested => {}
         }
@@ -343,7 +375,13 @@ fn hand_over_cases(
             body: &body,
             notify: cadres
                 .iter()
-                .map(|c| (*c, format!("转会移交的申诉：{}", g.title), format!("/admin/grievances/{}", g.public_ref)))
+                .map(|c| {
+                    (
+                        *c,
+                        format!("转会移交的申诉：{}", g.title),
+                        format!("/admin/grievances/{}", g.public_ref),
+                    )
+                })
                 .collect(),
             ..Record::new(AuditAction::CaseHandover)
         };
@@ -368,7 +406,13 @@ fn hand_over_cases(
             body: &body,
             notify: cadres
                 .iter()
-                .map(|c| (*c, "转会移交的普惠申请".to_string(), format!("/admin/benefits/{}", r.id)))
+                .map(|c| {
+                    (
+                        *c,
+                        "转会移交的普惠申请".to_string(),
+                        format!("/admin/benefits/{}", r.id),
+                    )
+                })
                 .collect(),
             ..Record::new(AuditAction::CaseHandover)
         };

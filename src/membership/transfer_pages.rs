@@ -36,6 +36,12 @@ pub struct TransferRow {
     pub to: String,
 }
 
+impl MinePage {
+    fn yuan(&self, fen: &i64) -> String {
+        crate::benefits::model::yuan(*fen)
+    }
+}
+
 impl TransferRow {
     pub fn started(&self) -> String {
         crate::time::beijing(&self.t.created_at, "%Y-%m-%d")
@@ -87,6 +93,8 @@ struct MinePage {
     status: Status,
     history: Vec<StatusEvent>,
     transfers: Vec<TransferRow>,
+    /// (month, fen), newest first.
+    dues: Vec<(String, i64)>,
     units: Vec<OrgUnit>,
     errors: FieldErrors,
     to_unit: String,
@@ -102,19 +110,29 @@ async fn mine_page(
     reason: String,
 ) -> AppResult<MinePage> {
     let id = user.id;
-    let (history, transfers, units, status) = db::run(&state.pool, move |conn| {
+    let (history, transfers, units, status, dues) = db::run(&state.pool, move |conn| {
         let history = super::model::history(conn, id)?;
         let mut rows = Vec::new();
         for t in super::model::transfers_of(conn, id)? {
-            let from = crate::org::model::find(conn, t.from_unit_id)?.map(|u| u.name).unwrap_or_default();
-            let to = crate::org::model::find(conn, t.to_unit_id)?.map(|u| u.name).unwrap_or_default();
-            rows.push(TransferRow { t, member: String::new(), from, to });
+            let from = crate::org::model::find(conn, t.from_unit_id)?
+                .map(|u| u.name)
+                .unwrap_or_default();
+            let to = crate::org::model::find(conn, t.to_unit_id)?
+                .map(|u| u.name)
+                .unwrap_or_default();
+            rows.push(TransferRow {
+                t,
+                member: String::new(),
+                from,
+                to,
+            });
         }
         // Read the status afresh: the session's copy may predate a step just taken.
         let status = crate::members::model::find(conn, id)?
             .and_then(|m| Status::parse(&m.status))
             .unwrap_or(Status::Member);
-        Ok((history, rows, enabled_units(conn)?, status))
+        let dues = super::model::dues_of(conn, id)?;
+        Ok((history, rows, enabled_units(conn)?, status, dues))
     })
     .await?;
     Ok(MinePage {
@@ -122,6 +140,7 @@ async fn mine_page(
         status,
         history,
         transfers,
+        dues,
         units,
         errors,
         to_unit,
@@ -134,7 +153,15 @@ async fn mine(
     ctx: Ctx,
     CurrentUser(user): CurrentUser,
 ) -> AppResult<HttpResponse> {
-    let page = mine_page(&state, ctx, &user, FieldErrors::default(), String::new(), String::new()).await?;
+    let page = mine_page(
+        &state,
+        ctx,
+        &user,
+        FieldErrors::default(),
+        String::new(),
+        String::new(),
+    )
+    .await?;
     render(&page)
 }
 
@@ -162,7 +189,10 @@ async fn start(
         .map_err(|_| AppError::field("to_unit", "请选择转入单位"))?;
     let actor = Actor::user(user, client_ip(req), state.config.clock.now());
     let (u, reason) = (user.clone(), f.reason.clone());
-    db::run(&state.pool, move |conn| transfer::start(conn, &u, &actor, member, to, &reason)).await
+    db::run(&state.pool, move |conn| {
+        transfer::start(conn, &u, &actor, member, to, &reason)
+    })
+    .await
 }
 
 async fn start_mine(
@@ -173,7 +203,11 @@ async fn start_mine(
     Form(f): Form<StartForm>,
 ) -> AppResult<HttpResponse> {
     match start(&state, &req, &user, user.id, &f).await {
-        Ok(_) => Ok(redirect_flash("/me/membership", "ok", "转会申请已提交，等待转出单位同意")),
+        Ok(_) => Ok(redirect_flash(
+            "/me/membership",
+            "ok",
+            "转会申请已提交，等待转出单位同意",
+        )),
         Err(AppError::Validation(m)) => Ok(redirect_flash("/me/membership", "error", &m)),
         Err(e) => {
             let errors = e.fields()?;
@@ -236,7 +270,16 @@ async fn new_form(
     StaffUser(user): StaffUser,
     q: web::Query<NewQuery>,
 ) -> AppResult<HttpResponse> {
-    let page = new_page(&state, ctx, &user, q.member, FieldErrors::default(), String::new(), String::new()).await?;
+    let page = new_page(
+        &state,
+        ctx,
+        &user,
+        q.member,
+        FieldErrors::default(),
+        String::new(),
+        String::new(),
+    )
+    .await?;
     render(&page)
 }
 
@@ -254,7 +297,11 @@ async fn start_for(
             "ok",
             "已发起转会，等待转出单位同意",
         )),
-        Err(AppError::Validation(m)) => Ok(redirect_flash(&format!("/admin/members/{member}"), "error", &m)),
+        Err(AppError::Validation(m)) => Ok(redirect_flash(
+            &format!("/admin/members/{member}"),
+            "error",
+            &m,
+        )),
         Err(e) => {
             let errors = e.fields()?;
             let page = new_page(&state, ctx, &user, member, errors, f.to_unit, f.reason).await?;
@@ -327,7 +374,15 @@ async fn show(
     StaffUser(user): StaffUser,
     path: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
-    let page = transfer_page(&state, ctx, user, path.into_inner(), FieldErrors::default(), String::new()).await?;
+    let page = transfer_page(
+        &state,
+        ctx,
+        user,
+        path.into_inner(),
+        FieldErrors::default(),
+        String::new(),
+    )
+    .await?;
     render(&page)
 }
 
@@ -350,7 +405,8 @@ async fn act(
     Form(f): Form<ActForm>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let action = Action::parse(&f.action).ok_or_else(|| AppError::Validation("未知的操作".into()))?;
+    let action =
+        Action::parse(&f.action).ok_or_else(|| AppError::Validation("未知的操作".into()))?;
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let (u, note) = (user.clone(), f.note.clone());
     let result = db::run(&state.pool, move |conn| {
@@ -359,7 +415,11 @@ async fn act(
     .await;
     let to = format!("/admin/membership/transfers/{id}");
     match result {
-        Ok(next) => Ok(redirect_flash(&to, "ok", &format!("已{}：{}", action.label(), next.label()))),
+        Ok(next) => Ok(redirect_flash(
+            &to,
+            "ok",
+            &format!("已{}：{}", action.label(), next.label()),
+        )),
         Err(AppError::Conflict(m)) => Ok(redirect_flash(&to, "error", &m)),
         Err(e) => {
             let errors = e.fields()?;

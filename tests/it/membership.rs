@@ -22,7 +22,10 @@ fn join_form(unit: i32, no: &str, phone: &str) -> Vec<(String, String)> {
         ("employee_no".into(), no.into()),
         ("phone".into(), phone.into()),
         ("unit_id".into(), unit.to_string()),
-        ("statement".into(), "本人自愿加入中国工会，遵守工会章程，按时交纳会费。".into()),
+        (
+            "statement".into(),
+            "本人自愿加入中国工会，遵守工会章程，按时交纳会费。".into(),
+        ),
         ("consent".into(), "1".into()),
     ]
 }
@@ -55,7 +58,10 @@ fn latest_application(conn: &mut zhijia::db::DbConnection) -> i32 {
 async fn an_application_goes_from_join_through_branch_and_chair_to_a_first_login() {
     let mut app = spawn_base().await;
     let unit = builders::user(&mut app.conn(), "demo-member").unit_id;
-    app.get("/join").await.assert_status(200).assert_contains("申请加入工会");
+    app.get("/join")
+        .await
+        .assert_status(200)
+        .assert_contains("申请加入工会");
     // Bad input comes back re-filled with each field's message.
     let mut bad = join_form(unit, "J0001", "12345");
     bad.retain(|(k, _)| k != "consent");
@@ -65,11 +71,16 @@ async fn an_application_goes_from_join_through_branch_and_chair_to_a_first_login
         .assert_contains("赵新员")
         .assert_contains("请阅读并同意");
     // An existing member's employee number is caught.
-    app.post("/join", &pairs(&join_form(unit, "demo-member", "13911110000")))
-        .await
-        .assert_status(422)
-        .assert_contains("已是会员账号");
-    let r = app.post("/join", &pairs(&join_form(unit, "J0001", "13911110001"))).await;
+    app.post(
+        "/join",
+        &pairs(&join_form(unit, "demo-member", "13911110000")),
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("已是会员账号");
+    let r = app
+        .post("/join", &pairs(&join_form(unit, "J0001", "13911110001")))
+        .await;
     r.assert_status(200).assert_contains("入会申请已提交");
     let code = secret_of(&r.body);
     let id = latest_application(&mut app.conn());
@@ -83,30 +94,52 @@ async fn an_application_goes_from_join_through_branch_and_chair_to_a_first_login
         .await
         .assert_status(200)
         .assert_contains("待分会初审");
-    app.post("/join/status", &[("phone", "13911110001"), ("code", "AAAA-BBBB")])
-        .await
-        .assert_status(422);
+    app.post(
+        "/join/status",
+        &[("phone", "13911110001"), ("code", "AAAA-BBBB")],
+    )
+    .await
+    .assert_status(422);
 
     // Another branch's cadre does not see it.
     app.login_ok("demo-cadre-b").await;
-    app.get(&format!("/admin/membership/applications/{id}")).await.assert_status(404);
+    app.get(&format!("/admin/membership/applications/{id}"))
+        .await
+        .assert_status(404);
     app.logout().await;
     // The branch cadre reviews it; they cannot approve it.
     app.login_ok("demo-cadre").await;
-    app.get("/admin/membership").await.assert_status(200).assert_contains("赵新员");
+    app.get("/admin/membership")
+        .await
+        .assert_status(200)
+        .assert_contains("赵新员");
     let path = format!("/admin/membership/applications/{id}");
-    app.get(&path).await.assert_status(200).assert_contains("初审通过");
-    app.post(&path, &[("action", "review"), ("version", "0"), ("reason", "")])
+    app.get(&path)
         .await
-        .assert_status(303);
+        .assert_status(200)
+        .assert_contains("初审通过");
+    app.post(
+        &path,
+        &[("action", "review"), ("version", "0"), ("reason", "")],
+    )
+    .await
+    .assert_status(303);
     assert_eq!(app_state(&mut app.conn(), id), ("reviewed".into(), 1));
-    app.post(&path, &[("action", "approve"), ("version", "1"), ("reason", "")])
-        .await
-        .assert_status(403);
+    app.post(
+        &path,
+        &[("action", "approve"), ("version", "1"), ("reason", "")],
+    )
+    .await
+    .assert_status(403);
     app.logout().await;
     // The union's chair approves: the account exists, its password shown once.
     app.login_ok("demo-chair").await;
-    let r = app.post(&path, &[("action", "approve"), ("version", "1"), ("reason", "")]).await;
+    let r = app
+        .post(
+            &path,
+            &[("action", "approve"), ("version", "1"), ("reason", "")],
+        )
+        .await;
     r.assert_status(200).assert_contains("已批准入会");
     let password = secret_of(&r.body);
     assert_eq!(app_state(&mut app.conn(), id).0, "approved");
@@ -119,8 +152,16 @@ async fn an_application_goes_from_join_through_branch_and_chair_to_a_first_login
     assert_eq!(member.membership, "member");
     let history = zhijia::membership::model::history(&mut app.conn(), member.id).unwrap();
     assert_eq!(history.len(), 1);
-    assert_eq!((history[0].status.as_str(), history[0].note.as_str()), ("member", "批准入会"));
-    for action in ["membership.apply", "membership.review", "membership.approve", "member.create"] {
+    assert_eq!(
+        (history[0].status.as_str(), history[0].note.as_str()),
+        ("member", "批准入会")
+    );
+    for action in [
+        "membership.apply",
+        "membership.review",
+        "membership.approve",
+        "member.create",
+    ] {
         assert_eq!(
             app.count(&format!("audit_log WHERE action = '{action}'")),
             1,
@@ -133,34 +174,61 @@ async fn an_application_goes_from_join_through_branch_and_chair_to_a_first_login
 async fn a_return_is_answered_by_the_applicant_and_a_rejection_names_its_reason() {
     let mut app = spawn_base().await;
     let unit = builders::user(&mut app.conn(), "demo-member").unit_id;
-    let r = app.post("/join", &pairs(&join_form(unit, "J0002", "13911110003"))).await;
+    let r = app
+        .post("/join", &pairs(&join_form(unit, "J0002", "13911110003")))
+        .await;
     let code = secret_of(&r.body);
     let id = latest_application(&mut app.conn());
     let path = format!("/admin/membership/applications/{id}");
     app.login_ok("demo-cadre").await;
     // A return needs a reason.
-    app.post(&path, &[("action", "return"), ("version", "0"), ("reason", "")])
-        .await
-        .assert_status(422)
-        .assert_contains("请写明原因");
-    app.post(&path, &[("action", "return"), ("version", "0"), ("reason", "请写明现任岗位")])
-        .await
-        .assert_status(303);
+    app.post(
+        &path,
+        &[("action", "return"), ("version", "0"), ("reason", "")],
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("请写明原因");
+    app.post(
+        &path,
+        &[
+            ("action", "return"),
+            ("version", "0"),
+            ("reason", "请写明现任岗位"),
+        ],
+    )
+    .await
+    .assert_status(303);
     app.logout().await;
-    let r = app.post("/join/status", &[("phone", "13911110003"), ("code", &code)]).await;
-    r.assert_status(200).assert_contains("请写明现任岗位").assert_contains("重新提交");
+    let r = app
+        .post("/join/status", &[("phone", "13911110003"), ("code", &code)])
+        .await;
+    r.assert_status(200)
+        .assert_contains("请写明现任岗位")
+        .assert_contains("重新提交");
     app.post(
         "/join/status/resubmit",
-        &[("phone", "13911110003"), ("code", &code), ("statement", "本人现任钢筋工，自愿加入工会，遵守章程。")],
+        &[
+            ("phone", "13911110003"),
+            ("code", &code),
+            ("statement", "本人现任钢筋工，自愿加入工会，遵守章程。"),
+        ],
     )
     .await
     .assert_status(200)
     .assert_contains("已重新提交");
     assert_eq!(app_state(&mut app.conn(), id).0, "submitted");
     app.login_ok("demo-cadre").await;
-    app.post(&path, &[("action", "reject"), ("version", "2"), ("reason", "非本单位职工")])
-        .await
-        .assert_status(303);
+    app.post(
+        &path,
+        &[
+            ("action", "reject"),
+            ("version", "2"),
+            ("reason", "非本单位职工"),
+        ],
+    )
+    .await
+    .assert_status(303);
     app.logout().await;
     app.post("/join/status", &[("phone", "13911110003"), ("code", &code)])
         .await
@@ -178,9 +246,16 @@ async fn one_address_may_send_five_applications_a_day() {
     let mut app = spawn_base().await;
     let unit = builders::user(&mut app.conn(), "demo-member").unit_id;
     for i in 0..5 {
-        app.post("/join", &pairs(&join_form(unit, &format!("K{i:04}"), &format!("1390000000{i}"))))
-            .await
-            .assert_status(200);
+        app.post(
+            "/join",
+            &pairs(&join_form(
+                unit,
+                &format!("K{i:04}"),
+                &format!("1390000000{i}"),
+            )),
+        )
+        .await
+        .assert_status(200);
     }
     app.post("/join", &pairs(&join_form(unit, "K0009", "13900000009")))
         .await
@@ -204,13 +279,20 @@ async fn a_transfer_hands_open_cases_to_the_new_units_cadres_and_keeps_the_histo
     });
     let (member, to) = {
         let mut c = app.conn();
-        (builders::user(&mut c, "demo-member"), builders::user(&mut c, "demo-cadre-b").unit_id)
+        (
+            builders::user(&mut c, "demo-member"),
+            builders::user(&mut c, "demo-cadre-b").unit_id,
+        )
     };
     app.login_ok("demo-cadre").await;
     let r = app
         .post(
             "/admin/membership/transfers/new",
-            &[("member", &member.id.to_string()), ("to_unit", &to.to_string()), ("reason", "工作调动")],
+            &[
+                ("member", &member.id.to_string()),
+                ("to_unit", &to.to_string()),
+                ("reason", "工作调动"),
+            ],
         )
         .await;
     r.assert_status(303);
@@ -219,33 +301,50 @@ async fn a_transfer_hands_open_cases_to_the_new_units_cadres_and_keeps_the_histo
     app.logout().await;
     // While the transfer is under way the member cannot file a case, and is told why.
     app.login_ok("demo-member").await;
-    app.get("/me/membership").await.assert_status(200).assert_contains("转会中");
+    app.get("/me/membership")
+        .await
+        .assert_status(200)
+        .assert_contains("转会中");
     app.get("/grievances/new").await.assert_status(200);
     let r = app.post("/activities/1/signup", &[]).await;
     r.assert_status(403).assert_contains("转会中");
     app.logout().await;
     // The receiving cadre cannot release; the sending cadre can.
     app.login_ok("demo-cadre-b").await;
-    app.post(&path, &[("action", "release"), ("version", "0"), ("note", "")])
-        .await
-        .assert_status(403);
+    app.post(
+        &path,
+        &[("action", "release"), ("version", "0"), ("note", "")],
+    )
+    .await
+    .assert_status(403);
     app.logout().await;
     app.login_ok("demo-cadre").await;
-    app.post(&path, &[("action", "release"), ("version", "0"), ("note", "同意")])
-        .await
-        .assert_status(303);
+    app.post(
+        &path,
+        &[("action", "release"), ("version", "0"), ("note", "同意")],
+    )
+    .await
+    .assert_status(303);
     app.logout().await;
     app.login_ok("demo-cadre-b").await;
-    app.post(&path, &[("action", "accept"), ("version", "1"), ("note", "")])
-        .await
-        .assert_status(303);
+    app.post(
+        &path,
+        &[("action", "accept"), ("version", "1"), ("note", "")],
+    )
+    .await
+    .assert_status(303);
     // The case is now theirs, with a line saying so; the benefit request too.
     let r = app.get(&format!("/admin/grievances/{case}")).await;
-    r.assert_status(200).assert_contains("本事项移交项目一部分会办理");
-    app.get(&format!("/admin/benefits/{request}")).await.assert_status(200);
+    r.assert_status(200)
+        .assert_contains("本事项移交项目一部分会办理");
+    app.get(&format!("/admin/benefits/{request}"))
+        .await
+        .assert_status(200);
     app.logout().await;
     app.login_ok("demo-cadre").await;
-    app.get(&format!("/admin/grievances/{case}")).await.assert_status(404);
+    app.get(&format!("/admin/grievances/{case}"))
+        .await
+        .assert_status(404);
     app.logout().await;
     let moved = builders::user(&mut app.conn(), "demo-member");
     assert_eq!((moved.unit_id, moved.membership.as_str()), (to, "member"));
@@ -255,7 +354,9 @@ async fn a_transfer_hands_open_cases_to_the_new_units_cadres_and_keeps_the_histo
     assert_eq!(history[2].unit_name, "项目一部分会");
     // The member's own cases stay theirs.
     app.login_ok("demo-member").await;
-    app.get(&format!("/grievances/{case}")).await.assert_status(200);
+    app.get(&format!("/grievances/{case}"))
+        .await
+        .assert_status(200);
 }
 
 #[actix_web::test]
@@ -263,36 +364,55 @@ async fn between_subsidiaries_both_steps_need_the_chairs() {
     let mut app = spawn_base().await;
     let (member, to) = {
         let mut c = app.conn();
-        (builders::user(&mut c, "demo-member-b"), builders::user(&mut c, "road-cadre").unit_id)
+        (
+            builders::user(&mut c, "demo-member-b"),
+            builders::user(&mut c, "road-cadre").unit_id,
+        )
     };
     app.login_ok("demo-cadre-b").await;
     let r = app
         .post(
             "/admin/membership/transfers/new",
-            &[("member", &member.id.to_string()), ("to_unit", &to.to_string()), ("reason", "调往路桥")],
+            &[
+                ("member", &member.id.to_string()),
+                ("to_unit", &to.to_string()),
+                ("reason", "调往路桥"),
+            ],
         )
         .await;
     r.assert_status(303);
     let path = r.location().to_string();
     // The branch cadre may not release across subsidiaries; their chair may.
-    app.post(&path, &[("action", "release"), ("version", "0"), ("note", "")])
-        .await
-        .assert_status(403);
+    app.post(
+        &path,
+        &[("action", "release"), ("version", "0"), ("note", "")],
+    )
+    .await
+    .assert_status(403);
     app.logout().await;
     app.login_ok("demo-chair").await;
-    app.post(&path, &[("action", "release"), ("version", "0"), ("note", "")])
-        .await
-        .assert_status(303);
+    app.post(
+        &path,
+        &[("action", "release"), ("version", "0"), ("note", "")],
+    )
+    .await
+    .assert_status(303);
     app.logout().await;
     app.login_ok("road-cadre").await;
-    app.post(&path, &[("action", "accept"), ("version", "1"), ("note", "")])
-        .await
-        .assert_status(403);
+    app.post(
+        &path,
+        &[("action", "accept"), ("version", "1"), ("note", "")],
+    )
+    .await
+    .assert_status(403);
     app.logout().await;
     app.login_ok("sub2-chair").await;
-    app.post(&path, &[("action", "accept"), ("version", "1"), ("note", "")])
-        .await
-        .assert_status(303);
+    app.post(
+        &path,
+        &[("action", "accept"), ("version", "1"), ("note", "")],
+    )
+    .await
+    .assert_status(303);
     assert_eq!(builders::user(&mut app.conn(), "demo-member-b").unit_id, to);
 }
 
@@ -321,8 +441,234 @@ async fn a_card_code_holds_for_under_a_minute_and_a_forged_one_never() {
         .assert_contains("会籍状态：会员");
     let r = app.get(&check(&code)).await;
     assert!(!r.body.contains("王小明"), "the scan page shows no name");
-    let forged = code.replacen(&format!(".{}.", member.id), &format!(".{}.", member.id + 1), 1);
-    app.get(&check(&forged)).await.assert_status(200).assert_contains("无效");
+    let forged = code.replacen(
+        &format!(".{}.", member.id),
+        &format!(".{}.", member.id + 1),
+        1,
+    );
+    app.get(&check(&forged))
+        .await
+        .assert_status(200)
+        .assert_contains("无效");
     app.state.config.clock.advance(61);
-    app.get(&check(&code)).await.assert_status(200).assert_contains("无效");
+    app.get(&check(&code))
+        .await
+        .assert_status(200)
+        .assert_contains("无效");
+}
+
+fn dues_rows(conn: &mut zhijia::db::DbConnection) -> Vec<(i32, String, i64)> {
+    use diesel::prelude::*;
+    use zhijia::db::schema::member_dues as d;
+    zhijia::on_backend!(conn, c => d::table
+        .select((d::member_id, d::month, d::amount_fen))
+        .order((d::member_id, d::month))
+        .load(c))
+    .unwrap()
+}
+
+/// Dues from payroll: a file imported twice gives the same rows (the second run reports every
+/// row unchanged), a corrected amount is updated, bad rows are reported by line; the member
+/// sees their months; the cadre's list of who is behind, and its XLSX, name the rest.
+#[actix_web::test]
+async fn a_dues_import_run_twice_gives_the_same_rows_and_the_arrears_list_names_the_rest() {
+    let mut app = spawn_base().await;
+    let now = app.state.config.clock.now();
+    let months: Vec<String> = (1..=3)
+        .map(|n| zhijia::membership::dues::months_back(now, n))
+        .collect();
+    let mut csv = String::from("工号,月份,金额（分）\n");
+    for m in &months {
+        csv.push_str(&format!("demo-member,{m},1500\n"));
+    }
+    csv.push_str("demo-member,2026-13,1500\nnobody,2026-01,1500\nroad-cadre,2026-01,1500\n");
+    app.login_ok("demo-cadre").await;
+    let r = app
+        .post_multipart_named(
+            "/admin/membership/dues",
+            &[],
+            &[("file", "dues.csv", csv.as_bytes())],
+        )
+        .await;
+    r.assert_status(200)
+        .assert_contains("新增 3 条，更正 0 条，未变 0 条，错误 3 条")
+        .assert_contains("月份应为")
+        .assert_contains("没有这个工号")
+        .assert_contains("不在您的管理范围内");
+    let first = dues_rows(&mut app.conn());
+    assert_eq!(first.len(), 3);
+    let r = app
+        .post_multipart_named(
+            "/admin/membership/dues",
+            &[],
+            &[("file", "dues.csv", csv.as_bytes())],
+        )
+        .await;
+    r.assert_status(200)
+        .assert_contains("新增 0 条，更正 0 条，未变 3 条，错误 3 条");
+    assert_eq!(
+        dues_rows(&mut app.conn()),
+        first,
+        "the same rows after a second run"
+    );
+    let fixed = csv.replacen(",1500\n", ",1800\n", 1);
+    app.post_multipart_named(
+        "/admin/membership/dues",
+        &[],
+        &[("file", "dues.csv", fixed.as_bytes())],
+    )
+    .await
+    .assert_status(200)
+    .assert_contains("更正 1 条");
+    // The list of who is behind: demo-member paid, demo-cadre (same branch) did not.
+    let r = app.get("/admin/membership/dues?months=3").await;
+    r.assert_status(200).assert_contains("张建国");
+    let (_, list) = r.body.split_once("连续 3 个月未交会费").unwrap();
+    assert!(!list.contains("王小明"), "demo-member paid");
+    assert!(
+        !list.contains("孙路桥"),
+        "another subsidiary's member is out of scope"
+    );
+    let x = app
+        .get("/admin/membership/dues/arrears.xlsx?months=3")
+        .await;
+    x.assert_status(200);
+    assert!(x.body.starts_with("PK"), "an XLSX file");
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.get("/me/membership")
+        .await
+        .assert_status(200)
+        .assert_contains(&months[0])
+        .assert_contains("18.00");
+}
+
+/// Retirement keeps membership; leaving disables the account; the retention job anonymises a
+/// member who left longer ago than the period (set by the administrator) and leaves one who
+/// left yesterday.
+#[actix_web::test]
+async fn the_retention_job_anonymises_who_left_long_ago_and_keeps_who_left_yesterday() {
+    let mut app = spawn_base().await;
+    let (a, b, c) = {
+        let mut conn = app.conn();
+        (
+            builders::user(&mut conn, "demo-member").id,
+            builders::user(&mut conn, "demo-member-b").id,
+            builders::user(&mut conn, "demo-cadre-b").id,
+        )
+    };
+    let case = app.with(|conn, now| builders::grievance(conn, now, "demo-member", "食堂卫生问题"));
+    app.login_ok("demo-admin").await;
+    app.post("/admin/membership/retention", &[("years", "0")])
+        .await
+        .assert_status(303);
+    app.post("/admin/membership/retention", &[("years", "2")])
+        .await
+        .assert_status(303);
+    app.post(
+        &format!("/admin/membership/members/{c}/leave"),
+        &[("choice", "keep"), ("note", "")],
+    )
+    .await
+    .assert_status(303);
+    app.post(
+        &format!("/admin/membership/members/{a}/leave"),
+        &[("choice", "leave"), ("note", "本人申请")],
+    )
+    .await
+    .assert_status(303);
+    app.logout().await;
+    assert_eq!(
+        builders::user(&mut app.conn(), "demo-cadre-b").membership,
+        "retired"
+    );
+    assert_ne!(
+        app.login("demo-member", "zhijia-demo")
+            .await
+            .status
+            .as_u16(),
+        303,
+        "a disabled account cannot log in"
+    );
+    // Two years and two days on, demo-member-b leaves too; the job runs.
+    app.state
+        .config
+        .clock
+        .advance(2 * 365 * 86_400 + 2 * 86_400);
+    app.login_ok("demo-admin").await;
+    app.post(
+        &format!("/admin/membership/members/{b}/leave"),
+        &[("choice", "leave"), ("note", "")],
+    )
+    .await
+    .assert_status(303);
+    let now = app.state.config.clock.now();
+    let n = zhijia::membership::leave::run_retention(&mut app.conn(), now).unwrap();
+    assert_eq!(n, 1);
+    let mut conn = app.conn();
+    let gone = zhijia::members::model::find(&mut conn, a).unwrap().unwrap();
+    assert_eq!(
+        (gone.name.as_str(), gone.phone.as_deref()),
+        ("已注销会员", None)
+    );
+    assert!(gone.employee_no.starts_with("removed-"));
+    let kept = zhijia::members::model::find(&mut conn, b).unwrap().unwrap();
+    assert_eq!(kept.name, "李晓红", "left yesterday: kept");
+    // The case stays, with its history, under the placeholder.
+    let g = zhijia::grievances::model::find_by_ref(&mut conn, &case)
+        .unwrap()
+        .unwrap();
+    assert_eq!(g.member_id, Some(a));
+    let names: Vec<String> = zhijia::grievances::model::events(&mut conn, g.id, true)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.author_label)
+        .collect();
+    assert!(names.iter().all(|n| n != "王小明"), "{names:?}");
+    drop(conn);
+    assert_eq!(app.count("audit_log WHERE action = 'member.anonymise'"), 1);
+    // Run again: nothing more to do.
+    assert_eq!(
+        zhijia::membership::leave::run_retention(&mut app.conn(), now).unwrap(),
+        0
+    );
+}
+
+/// The member asks for a transfer on their own page; a bad choice comes back with its message.
+#[actix_web::test]
+async fn a_member_asks_for_a_transfer_on_their_own_page() {
+    let mut app = spawn_base().await;
+    let to = builders::user(&mut app.conn(), "demo-cadre-b")
+        .unit_id
+        .to_string();
+    app.login_ok("demo-member").await;
+    app.post(
+        "/me/membership/transfer",
+        &[("to_unit", ""), ("reason", "调动")],
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("请选择转入单位");
+    app.post(
+        "/me/membership/transfer",
+        &[("to_unit", &to), ("reason", "调到项目一部")],
+    )
+    .await
+    .assert_status(303);
+    app.get("/me/membership")
+        .await
+        .assert_status(200)
+        .assert_contains("转会中")
+        .assert_contains("待转出单位同意");
+    // A second request while one is open is refused.
+    let r = app
+        .post(
+            "/me/membership/transfer",
+            &[("to_unit", &to), ("reason", "再次申请")],
+        )
+        .await;
+    r.assert_status(303);
+    app.get("/me/membership")
+        .await
+        .assert_contains("不能发起转会");
 }
