@@ -486,6 +486,42 @@ pub fn check_in_qr(
     })
 }
 
+/// A cadre checks a member in by scanning their member card (the card's code was verified by
+/// the caller): the member must have a confirmed sign-up, within the check-in hours; audited.
+pub fn check_in_card(
+    conn: &mut DbConnection,
+    user: &User,
+    actor: &Actor,
+    id: i32,
+    member_id: i32,
+) -> AppResult<&'static str> {
+    write_tx(conn, |conn| {
+        let a = load_for_staff(conn, user, id)?;
+        let now = actor.now;
+        if now < crate::time::minus(a.starts_at, chrono::Duration::hours(2)) || now > a.ends_at {
+            return Err(AppError::Validation("不在活动签到时间内".into()));
+        }
+        let Some(s) =
+            model::signup_of(conn, id, member_id)?.filter(|s| s.status == SignupStatus::Confirmed)
+        else {
+            return Err(AppError::Validation("该会员没有报名这个活动（或仍在候补）".into()));
+        };
+        if s.checked_in_at.is_some() {
+            return Ok("该会员已经签到过了");
+        }
+        model::check_in(conn, id, s.id, "card", now)?;
+        audit::record(
+            conn,
+            actor,
+            Some(a.unit_id),
+            crate::audit::AuditAction::ActivityCheckin,
+            ("activity", Some(id)),
+            &format!("会员证 {}", s.id),
+        )?;
+        Ok("签到成功")
+    })
+}
+
 /// A cadre checks a confirmed member in by hand; audited.
 pub fn check_in_by_hand(
     conn: &mut DbConnection,

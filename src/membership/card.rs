@@ -62,6 +62,8 @@ pub fn verify(secret: &[u8], code: &str, now: NaiveDateTime) -> Option<i32> {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/me/card", web::get().to(card))
+        .route("/me/card/photo", web::get().to(photo))
+        .route("/me/card/photo", web::post().to(upload_photo))
         .route("/admin/card-check", web::get().to(check));
 }
 
@@ -76,6 +78,9 @@ struct CardPage {
     status: Status,
     qr_path: String,
     qr_side: usize,
+    /// The photo's version (its change time) when there is one.
+    photo: Option<i64>,
+    error: String,
 }
 
 async fn card(
@@ -84,9 +89,22 @@ async fn card(
     ctx: Ctx,
     CurrentUser(user): CurrentUser,
 ) -> AppResult<HttpResponse> {
+    render(&card_page(&req, &state, ctx, &user, String::new()).await?)
+}
+
+async fn card_page(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    ctx: Ctx,
+    user: &crate::auth::User,
+    error: String,
+) -> AppResult<CardPage> {
     let now = state.config.clock.now();
     let id = user.id;
-    let joined = db::run(&state.pool, move |conn| super::joined_at(conn, id)).await?;
+    let (joined, photo) = db::run(&state.pool, move |conn| {
+        Ok((super::joined_at(conn, id)?, super::model::photo_stamp(conn, id)?))
+    })
+    .await?;
     let status = Status::parse(&user.membership).unwrap_or(Status::Member);
     let code = code_for(&state.config.secret_key, user.id, now);
     let info = req.connection_info();
@@ -96,7 +114,9 @@ async fn card(
         info.host()
     );
     let (qr_path, side) = crate::web::qr_path(&url)?;
-    render(&CardPage {
+    Ok(CardPage {
+        photo: photo.map(|t| t.and_utc().timestamp()),
+        error,
         name: user.name.clone(),
         unit: user.unit_label.clone(),
         number: member_number(user.id),
@@ -108,6 +128,43 @@ async fn card(
     })
 }
 
+/// The member's own card photo.
+async fn photo(state: web::Data<AppState>, CurrentUser(user): CurrentUser) -> AppResult<HttpResponse> {
+    let id = user.id;
+    let data = db::run(&state.pool, move |conn| super::model::photo(conn, id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(crate::images::response(data))
+}
+
+/// Upload a card photo: decoded and re-encoded (nothing of the original file is kept).
+async fn upload_photo(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    CurrentUser(user): CurrentUser,
+    mut mp: crate::web::upload::MultipartForm,
+) -> AppResult<HttpResponse> {
+    let error = match mp.files.pop() {
+        None => Some(mp.file_errors.first().cloned().unwrap_or_else(|| "请选择一张照片".into())),
+        Some(f) => match crate::images::process(f.filename.clone(), f.data.clone()).await? {
+            Err(m) => Some(m),
+            Ok(p) => {
+                let (id, now) = (user.id, state.config.clock.now());
+                db::run(&state.pool, move |conn| super::model::put_photo(conn, id, &p.thumb, now)).await?;
+                None
+            }
+        },
+    };
+    match error {
+        None => Ok(crate::web::redirect_flash("/me/card", "ok", "照片已更新")),
+        Some(m) => {
+            let page = card_page(&req, &state, ctx, &user, m).await?;
+            crate::web::render_status(&page, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}
+
 /// The number printed on the card.
 pub fn member_number(id: i32) -> String {
     format!("ZJ{id:08}")
@@ -117,6 +174,8 @@ pub fn member_number(id: i32) -> String {
 pub struct CheckQuery {
     #[serde(default)]
     code: String,
+    /// Scanning at an activity's entrance: a valid card also checks the member in.
+    activity: Option<i32>,
 }
 
 #[derive(Template)]
@@ -126,6 +185,9 @@ struct CheckPage {
     code: String,
     /// None: nothing checked yet; Some(None): invalid; Some(Some(status)): valid card.
     result: Option<Option<Status>>,
+    activity: Option<i32>,
+    /// The check-in's outcome at an activity.
+    checkin: String,
 }
 
 async fn check(
@@ -135,23 +197,30 @@ async fn check(
     StaffUser(user): StaffUser,
     q: web::Query<CheckQuery>,
 ) -> AppResult<HttpResponse> {
-    let code = q.code.trim().chars().take(100).collect::<String>();
+    // A phone's camera hands over the whole link; the code is its `code=` part.
+    let raw = q.code.trim();
+    let raw = raw.rsplit_once("code=").map_or(raw, |(_, c)| c);
+    let code = raw.split('&').next().unwrap_or("").chars().take(100).collect::<String>();
+    let activity = q.activity;
     if code.is_empty() {
         return render(&CheckPage {
             ctx,
             code,
             result: None,
+            activity,
+            checkin: String::new(),
         });
     }
     let now = state.config.clock.now();
     let actor = Actor::user(&user, client_ip(&req), now);
+    let user = user.clone();
     let member = verify(&state.config.secret_key, &code, now);
-    let result = db::run(&state.pool, move |conn| {
+    let (result, checkin) = db::run(&state.pool, move |conn| {
         let Some(id) = member else {
-            return Ok(None);
+            return Ok((None, String::new()));
         };
         let Some(m) = crate::members::model::find(conn, id)? else {
-            return Ok(None);
+            return Ok((None, String::new()));
         };
         crate::audit::record(
             conn,
@@ -161,16 +230,30 @@ async fn check(
             ("member", Some(m.id)),
             "",
         )?;
-        if m.disabled {
-            return Ok(Some(Status::Left));
-        }
-        Ok::<_, AppError>(Some(Status::parse(&m.status).unwrap_or(Status::Member)))
+        let status = if m.disabled {
+            Status::Left
+        } else {
+            Status::parse(&m.status).unwrap_or(Status::Member)
+        };
+        let checkin = match activity {
+            Some(a) if status.uses_services() => {
+                match crate::activities::service::check_in_card(conn, &user, &actor, a, m.id) {
+                    Ok(msg) => msg.to_string(),
+                    Err(AppError::Validation(msg)) => msg,
+                    Err(e) => return Err(e),
+                }
+            }
+            _ => String::new(),
+        };
+        Ok::<_, AppError>((Some(status), checkin))
     })
     .await?;
     render(&CheckPage {
         ctx,
         code,
         result: Some(result),
+        activity,
+        checkin,
     })
 }
 

@@ -606,3 +606,43 @@ pub fn anonymise(conn: &mut DbConnection, member_id: i32, now: NaiveDateTime) ->
     .execute(conn)?;
     Ok(())
 }
+
+// --- card photo ---------------------------------------------------------------------------
+
+/// Store (or replace) the member's card photo (already re-encoded).
+pub fn put_photo(conn: &mut DbConnection, member_id: i32, data: &[u8], now: NaiveDateTime) -> AppResult<()> {
+    use crate::db::schema::member_photos as p;
+    let changed = diesel::update(p::table.find(member_id))
+        .set((p::data.eq(data), p::mime.eq("image/jpeg"), p::updated_at.eq(now)))
+        .execute(conn)?;
+    if changed == 0 {
+        diesel::insert_into(p::table)
+            .values((
+                p::member_id.eq(member_id),
+                p::mime.eq("image/jpeg"),
+                p::data.eq(data),
+                p::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// When the member's photo was last changed, if they have one.
+pub fn photo_stamp(conn: &mut DbConnection, member_id: i32) -> AppResult<Option<NaiveDateTime>> {
+    use crate::db::schema::member_photos as p;
+    Ok(crate::on_backend!(conn, c => p::table
+        .find(member_id)
+        .select(p::updated_at)
+        .first(c)
+        .optional())?)
+}
+
+pub fn photo(conn: &mut DbConnection, member_id: i32) -> AppResult<Option<Vec<u8>>> {
+    use crate::db::schema::member_photos as p;
+    Ok(crate::on_backend!(conn, c => p::table
+        .find(member_id)
+        .select(p::data)
+        .first(c)
+        .optional())?)
+}

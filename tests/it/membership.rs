@@ -672,3 +672,57 @@ async fn a_member_asks_for_a_transfer_on_their_own_page() {
         .await
         .assert_contains("不能发起转会");
 }
+
+/// At an activity's entrance the cadre scans member cards: a signed-up member is checked in
+/// (once), one who did not sign up is told so; the scanned link works as well as the code.
+#[actix_web::test]
+async fn a_member_card_checks_the_member_in_at_an_activity() {
+    let mut app = spawn_base().await;
+    let (activity, member, other) = app.with(|c, now| {
+        let a = builders::activity(c, now, "第一工程公司工会", "职工趣味运动会", 50, chrono::Duration::minutes(30));
+        builders::sign_up(c, now, "demo-member", a);
+        (a, builders::user(c, "demo-member").id, builders::user(c, "demo-member-b").id)
+    });
+    let now = app.state.config.clock.now();
+    let key = app.state.config.secret_key.clone();
+    let link = format!(
+        "http://example.org/admin/card-check?code={}",
+        zhijia::membership::card::code_for(&key, member, now)
+    );
+    app.login_ok("demo-chair").await;
+    let at = |code: &str| {
+        format!(
+            "/admin/card-check?activity={activity}&code={}",
+            zhijia::text::url_encode(code)
+        )
+    };
+    app.get(&at(&link)).await.assert_status(200).assert_contains("活动签到：签到成功");
+    app.get(&at(&link)).await.assert_status(200).assert_contains("已经签到过了");
+    let theirs = zhijia::membership::card::code_for(&key, other, now);
+    app.get(&at(&theirs)).await.assert_status(200).assert_contains("没有报名这个活动");
+    assert_eq!(app.count("activity_signups WHERE checked_in_at IS NOT NULL"), 1);
+}
+
+/// The card photo is re-encoded (a small JPEG comes back, not the upload) and shown to its
+/// owner only; a file that is not an image is refused.
+#[actix_web::test]
+async fn a_card_photo_is_re_encoded_and_shown_to_its_owner() {
+    let mut app = spawn_base().await;
+    app.login_ok("demo-member").await;
+    let original = crate::showcase::jpeg(900, 1200);
+    app.post_multipart_named("/me/card/photo", &[], &[("photo", "me.jpg", &original)])
+        .await
+        .assert_status(303);
+    app.get("/me/card").await.assert_status(200).assert_contains("/me/card/photo?v=");
+    let r = app.get("/me/card/photo").await;
+    r.assert_status(200);
+    assert_eq!(r.header("content-type"), "image/jpeg");
+    // (The test client keeps bodies as text, so the size is compared, not the pixels.)
+    assert!(r.body.len() < original.len() / 2, "the stored photo is the small re-encoded one");
+    app.post_multipart_named("/me/card/photo", &[], &[("photo", "me.jpg", b"not an image")])
+        .await
+        .assert_status(422);
+    app.logout().await;
+    app.login_ok("demo-member-b").await;
+    app.get("/me/card/photo").await.assert_status(404);
+}
