@@ -709,8 +709,12 @@ async fn a_member_card_checks_the_member_in_at_an_activity() {
 async fn a_card_photo_is_re_encoded_and_shown_to_its_owner() {
     let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
-    let original = crate::showcase::jpeg(900, 1200);
-    app.post_multipart_named("/me/card/photo", &[], &[("photo", "me.jpg", &original)])
+    // A PNG (lossless, large): what comes back is a small JPEG made from its pixels.
+    let img = image::RgbImage::from_fn(900, 1200, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    let original = out.into_inner();
+    app.post_multipart_named("/me/card/photo", &[], &[("photo", "me.png", &original)])
         .await
         .assert_status(303);
     app.get("/me/card").await.assert_status(200).assert_contains("/me/card/photo?v=");

@@ -5,7 +5,7 @@ use crate::helpers::*;
 use crate::news::{assert_inert, XSS};
 
 /// A real JPEG of the given size (a gradient), from the image crate.
-pub fn jpeg(w: u32, h: u32) -> Vec<u8> {
+fn jpeg(w: u32, h: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(w, h, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
     });
