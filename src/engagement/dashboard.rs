@@ -352,6 +352,8 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
 pub struct DashboardPage {
     ctx: Ctx,
     f: Figures,
+    /// 会员管理 figures in the same scope.
+    ms: crate::membership::stats::MembershipFigures,
     weekdays: [&'static str; 7],
 }
 
@@ -367,10 +369,17 @@ async fn page(
     StaffUser(user): StaffUser,
 ) -> AppResult<HttpResponse> {
     let now = state.config.clock.now();
-    let f = db::run(&state.pool, move |conn| compute(conn, &user, now)).await?;
+    let (f, ms) = db::run(&state.pool, move |conn| {
+        Ok((
+            compute(conn, &user, now)?,
+            crate::membership::stats::compute(conn, &user, now)?,
+        ))
+    })
+    .await?;
     render(&DashboardPage {
         ctx,
         f,
+        ms,
         weekdays: ["一", "二", "三", "四", "五", "六", "日"],
     })
 }

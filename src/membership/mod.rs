@@ -10,6 +10,7 @@ pub mod join;
 pub mod join_pages;
 pub mod leave;
 pub mod model;
+pub mod stats;
 pub mod transfer;
 pub mod transfer_pages;
 

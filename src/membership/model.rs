@@ -646,3 +646,63 @@ pub fn photo(conn: &mut DbConnection, member_id: i32) -> AppResult<Option<Vec<u8
         .first(c)
         .optional())?)
 }
+
+// --- dashboard ----------------------------------------------------------------------------
+
+/// (unit path, status, created at) of every member: the membership figures filter by scope.
+pub fn member_rows(conn: &mut DbConnection) -> AppResult<Vec<(i32, String, String, NaiveDateTime)>> {
+    use crate::db::schema::org_units;
+    Ok(crate::on_backend!(conn, c => members::table
+        .inner_join(org_units::table)
+        .filter(members::anonymised_at.is_null())
+        .select((members::id, org_units::path, members::status, members::created_at))
+        .load(c))?)
+}
+
+/// (unit path, at) of the "left" rows since `since`.
+pub fn leaves_since(conn: &mut DbConnection, since: NaiveDateTime) -> AppResult<Vec<(String, NaiveDateTime)>> {
+    use crate::db::schema::org_units;
+    Ok(crate::on_backend!(conn, c => membership_events::table
+        .inner_join(org_units::table)
+        .filter(membership_events::status.eq("left"))
+        .filter(membership_events::at.ge(since))
+        .select((org_units::path, membership_events::at))
+        .load(c))?)
+}
+
+/// (from path, to path, when) of transfers accepted since `since`.
+pub fn transfers_done_since(
+    conn: &mut DbConnection,
+    since: NaiveDateTime,
+) -> AppResult<Vec<(String, String, NaiveDateTime)>> {
+    use crate::db::schema::org_units;
+    let rows: Vec<(i32, i32, NaiveDateTime)> = crate::on_backend!(conn, c => member_transfers::table
+        .filter(member_transfers::state.eq("accepted"))
+        .filter(member_transfers::updated_at.ge(since))
+        .select((member_transfers::from_unit_id, member_transfers::to_unit_id, member_transfers::updated_at))
+        .load(c))?;
+    let paths: std::collections::HashMap<i32, String> = crate::on_backend!(conn, c => org_units::table
+        .select((org_units::id, org_units::path))
+        .load::<(i32, String)>(c))?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|(f, t, at)| {
+            (
+                paths.get(&f).cloned().unwrap_or_default(),
+                paths.get(&t).cloned().unwrap_or_default(),
+                at,
+            )
+        })
+        .collect())
+}
+
+/// Members who have dues for `month`.
+pub fn paid_in(conn: &mut DbConnection, month: &str) -> AppResult<Vec<i32>> {
+    use crate::db::schema::member_dues as d;
+    Ok(crate::on_backend!(conn, c => d::table
+        .filter(d::month.eq(month))
+        .select(d::member_id)
+        .load(c))?)
+}

@@ -333,6 +333,9 @@ async fn a_transfer_hands_open_cases_to_the_new_units_cadres_and_keeps_the_histo
     )
     .await
     .assert_status(303);
+    // Their dashboard counts one transfer in this month; the sender's one out.
+    let d = app.get("/admin/dashboard").await;
+    d.assert_status(200).assert_contains(r#"<td data-label="转入">1</td>"#);
     // The case is now theirs, with a line saying so; the benefit request too.
     let r = app.get(&format!("/admin/grievances/{case}")).await;
     r.assert_status(200)
