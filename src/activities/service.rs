@@ -504,7 +504,9 @@ pub fn check_in_card(
         let Some(s) =
             model::signup_of(conn, id, member_id)?.filter(|s| s.status == SignupStatus::Confirmed)
         else {
-            return Err(AppError::Validation("该会员没有报名这个活动（或仍在候补）".into()));
+            return Err(AppError::Validation(
+                "该会员没有报名这个活动（或仍在候补）".into(),
+            ));
         };
         if s.checked_in_at.is_some() {
             return Ok("该会员已经签到过了");

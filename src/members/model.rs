@@ -182,6 +182,17 @@ pub fn set_grid_cadre(
         .execute(conn)?)
 }
 
+/// The first `limit` active members of a unit (by id).
+pub fn ids_in_unit(conn: &mut DbConnection, unit_id: i32, limit: i64) -> AppResult<Vec<i32>> {
+    Ok(members::table
+        .filter(members::unit_id.eq(unit_id))
+        .filter(members::disabled.eq(false))
+        .select(members::id)
+        .order(members::id.asc())
+        .limit(limit)
+        .load(conn)?)
+}
+
 pub fn any_admin(conn: &mut DbConnection) -> AppResult<bool> {
     let n: i64 = members::table
         .filter(members::is_admin.eq(true))

@@ -78,6 +78,8 @@ struct CardPage {
     status: Status,
     qr_path: String,
     qr_side: usize,
+    /// What the QR code holds (also on the element, for a scanner that reads the page).
+    link: String,
     /// The photo's version (its change time) when there is one.
     photo: Option<i64>,
     error: String,
@@ -102,7 +104,10 @@ async fn card_page(
     let now = state.config.clock.now();
     let id = user.id;
     let (joined, photo) = db::run(&state.pool, move |conn| {
-        Ok((super::joined_at(conn, id)?, super::model::photo_stamp(conn, id)?))
+        Ok((
+            super::joined_at(conn, id)?,
+            super::model::photo_stamp(conn, id)?,
+        ))
     })
     .await?;
     let status = Status::parse(&user.membership).unwrap_or(Status::Member);
@@ -115,6 +120,7 @@ async fn card_page(
     );
     let (qr_path, side) = crate::web::qr_path(&url)?;
     Ok(CardPage {
+        link: url.clone(),
         photo: photo.map(|t| t.and_utc().timestamp()),
         error,
         name: user.name.clone(),
@@ -129,7 +135,10 @@ async fn card_page(
 }
 
 /// The member's own card photo.
-async fn photo(state: web::Data<AppState>, CurrentUser(user): CurrentUser) -> AppResult<HttpResponse> {
+async fn photo(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> AppResult<HttpResponse> {
     let id = user.id;
     let data = db::run(&state.pool, move |conn| super::model::photo(conn, id))
         .await?
@@ -146,12 +155,20 @@ async fn upload_photo(
     mut mp: crate::web::upload::MultipartForm,
 ) -> AppResult<HttpResponse> {
     let error = match mp.files.pop() {
-        None => Some(mp.file_errors.first().cloned().unwrap_or_else(|| "请选择一张照片".into())),
+        None => Some(
+            mp.file_errors
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "请选择一张照片".into()),
+        ),
         Some(f) => match crate::images::process(f.filename.clone(), f.data.clone()).await? {
             Err(m) => Some(m),
             Ok(p) => {
                 let (id, now) = (user.id, state.config.clock.now());
-                db::run(&state.pool, move |conn| super::model::put_photo(conn, id, &p.thumb, now)).await?;
+                db::run(&state.pool, move |conn| {
+                    super::model::put_photo(conn, id, &p.thumb, now)
+                })
+                .await?;
                 None
             }
         },
@@ -200,7 +217,13 @@ async fn check(
     // A phone's camera hands over the whole link; the code is its `code=` part.
     let raw = q.code.trim();
     let raw = raw.rsplit_once("code=").map_or(raw, |(_, c)| c);
-    let code = raw.split('&').next().unwrap_or("").chars().take(100).collect::<String>();
+    let code = raw
+        .split('&')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(100)
+        .collect::<String>();
     let activity = q.activity;
     if code.is_empty() {
         return render(&CheckPage {

@@ -5,6 +5,7 @@
 
 pub mod admin_pages;
 pub mod card;
+pub mod demo;
 pub mod dues;
 pub mod join;
 pub mod join_pages;

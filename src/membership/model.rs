@@ -610,10 +610,19 @@ pub fn anonymise(conn: &mut DbConnection, member_id: i32, now: NaiveDateTime) ->
 // --- card photo ---------------------------------------------------------------------------
 
 /// Store (or replace) the member's card photo (already re-encoded).
-pub fn put_photo(conn: &mut DbConnection, member_id: i32, data: &[u8], now: NaiveDateTime) -> AppResult<()> {
+pub fn put_photo(
+    conn: &mut DbConnection,
+    member_id: i32,
+    data: &[u8],
+    now: NaiveDateTime,
+) -> AppResult<()> {
     use crate::db::schema::member_photos as p;
     let changed = diesel::update(p::table.find(member_id))
-        .set((p::data.eq(data), p::mime.eq("image/jpeg"), p::updated_at.eq(now)))
+        .set((
+            p::data.eq(data),
+            p::mime.eq("image/jpeg"),
+            p::updated_at.eq(now),
+        ))
         .execute(conn)?;
     if changed == 0 {
         diesel::insert_into(p::table)
@@ -650,7 +659,9 @@ pub fn photo(conn: &mut DbConnection, member_id: i32) -> AppResult<Option<Vec<u8
 // --- dashboard ----------------------------------------------------------------------------
 
 /// (unit path, status, created at) of every member: the membership figures filter by scope.
-pub fn member_rows(conn: &mut DbConnection) -> AppResult<Vec<(i32, String, String, NaiveDateTime)>> {
+pub fn member_rows(
+    conn: &mut DbConnection,
+) -> AppResult<Vec<(i32, String, String, NaiveDateTime)>> {
     use crate::db::schema::org_units;
     Ok(crate::on_backend!(conn, c => members::table
         .inner_join(org_units::table)
@@ -660,7 +671,10 @@ pub fn member_rows(conn: &mut DbConnection) -> AppResult<Vec<(i32, String, Strin
 }
 
 /// (unit path, at) of the "left" rows since `since`.
-pub fn leaves_since(conn: &mut DbConnection, since: NaiveDateTime) -> AppResult<Vec<(String, NaiveDateTime)>> {
+pub fn leaves_since(
+    conn: &mut DbConnection,
+    since: NaiveDateTime,
+) -> AppResult<Vec<(String, NaiveDateTime)>> {
     use crate::db::schema::org_units;
     Ok(crate::on_backend!(conn, c => membership_events::table
         .inner_join(org_units::table)
@@ -681,7 +695,8 @@ pub fn transfers_done_since(
         .filter(member_transfers::updated_at.ge(since))
         .select((member_transfers::from_unit_id, member_transfers::to_unit_id, member_transfers::updated_at))
         .load(c))?;
-    let paths: std::collections::HashMap<i32, String> = crate::on_backend!(conn, c => org_units::table
+    let paths: std::collections::HashMap<i32, String> =
+        crate::on_backend!(conn, c => org_units::table
         .select((org_units::id, org_units::path))
         .load::<(i32, String)>(c))?
         .into_iter()
@@ -705,4 +720,28 @@ pub fn paid_in(conn: &mut DbConnection, month: &str) -> AppResult<Vec<i32>> {
         .filter(d::month.eq(month))
         .select(d::member_id)
         .load(c))?)
+}
+
+/// Many dues rows at once (the demo's twelve months): (member, month, fen).
+pub fn insert_dues_batch(
+    conn: &mut DbConnection,
+    rows: &[(i32, String, i64)],
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    use crate::db::schema::member_dues as d;
+    for chunk in rows.chunks(500) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|(m, month, fen)| {
+                (
+                    d::member_id.eq(*m),
+                    d::month.eq(month.as_str()),
+                    d::amount_fen.eq(*fen),
+                    d::imported_at.eq(now),
+                )
+            })
+            .collect();
+        crate::on_backend!(conn, c => diesel::insert_into(d::table).values(&values).execute(c))?;
+    }
+    Ok(())
 }

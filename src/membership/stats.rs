@@ -37,7 +37,10 @@ impl MembershipFigures {
         if self.dues_of == 0 {
             "—".into()
         } else {
-            format!("{:.0}%", self.dues_paid as f64 * 100.0 / self.dues_of as f64)
+            format!(
+                "{:.0}%",
+                self.dues_paid as f64 * 100.0 / self.dues_of as f64
+            )
         }
     }
 }
@@ -46,7 +49,11 @@ fn month_of(t: &NaiveDateTime) -> String {
     crate::time::beijing(t, "%Y-%m")
 }
 
-pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppResult<MembershipFigures> {
+pub fn compute(
+    conn: &mut DbConnection,
+    user: &User,
+    now: NaiveDateTime,
+) -> AppResult<MembershipFigures> {
     let prefixes = scope::manage_prefixes(user);
     let in_scope = |path: &str| {
         prefixes
@@ -92,14 +99,19 @@ pub fn compute(conn: &mut DbConnection, user: &User, now: NaiveDateTime) -> AppR
     for (from, to, at) in model::transfers_done_since(conn, since)? {
         // A move inside the scope is neither in nor out.
         match (in_scope(&from), in_scope(&to)) {
-            (false, true) => bump(month_of(&at), &|x| x.transfers_in = x.transfers_in.saturating_add(1)),
-            (true, false) => bump(month_of(&at), &|x| x.transfers_out = x.transfers_out.saturating_add(1)),
+            (false, true) => bump(month_of(&at), &|x| {
+                x.transfers_in = x.transfers_in.saturating_add(1)
+            }),
+            (true, false) => bump(month_of(&at), &|x| {
+                x.transfers_out = x.transfers_out.saturating_add(1)
+            }),
             _ => {}
         }
     }
     fig.months = months.into_iter().filter(|m| m.month >= first).collect();
     fig.dues_month = super::dues::months_back(now, 1);
-    let paid: std::collections::HashSet<i32> = model::paid_in(conn, &fig.dues_month)?.into_iter().collect();
+    let paid: std::collections::HashSet<i32> =
+        model::paid_in(conn, &fig.dues_month)?.into_iter().collect();
     fig.dues_of = fig.members;
     fig.dues_paid = counted.iter().filter(|id| paid.contains(id)).count() as i64;
     Ok(fig)

@@ -989,3 +989,150 @@ async fn large_text_mode_on_a_phone() {
     }
     c.close().await.unwrap();
 }
+
+/// 会员管理 on a phone: a worker applies at /join, the branch cadre reviews, the chair
+/// approves (the initial password shown once), the new member logs in, changes the password,
+/// shows the member card, and a cadre checks it on the scan page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_a_worker_joins_is_approved_logs_in_and_shows_a_card_that_checks_valid() {
+    let Some((c, _driver)) = browser().await else {
+        return;
+    };
+    let server = start_server(true);
+    let base = format!("http://{}", server.addr);
+    viewport(&c, 375, 812).await;
+    c.goto(&format!("{base}/join")).await.unwrap();
+    for (id, value) in [
+        ("name", "冯晓东"),
+        ("employee_no", "ZJ30001"),
+        ("phone", "13700000001"),
+        (
+            "statement",
+            "本人自愿加入中国工会，遵守工会章程，按时交纳会费。",
+        ),
+    ] {
+        c.find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    c.find(Locator::XPath(
+        "//select[@id='unit_id']/option[contains(., '第一工程公司工会')]\
+         /following-sibling::option[contains(., '机关分会')][1]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    click(&c, "input[name=consent]").await;
+    shot(&c, "join-375.png").await;
+    click(&c, "form button[type=submit]").await;
+    assert!(wait_for_text(&c, "入会申请已提交").await);
+    let code = c
+        .find(Locator::Css(".secret"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(code.len(), 9, "{code}");
+    shot(&c, "joined-375.png").await;
+
+    login(&c, &base, "demo-cadre").await;
+    c.goto(&format!("{base}/admin/membership")).await.unwrap();
+    shot(&c, "membership-admin-375.png").await;
+    let href = c
+        .find(Locator::XPath("//a[contains(., '冯晓东')]"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    c.goto(&format!("{base}{href}")).await.unwrap();
+    shot(&c, "application-375.png").await;
+    click(&c, "button[value=review]").await;
+    assert!(wait_for_text(&c, "待工会审批").await);
+
+    login(&c, &base, "demo-chair").await;
+    c.goto(&format!("{base}{href}")).await.unwrap();
+    click(&c, "button[value=approve]").await;
+    assert!(wait_for_text(&c, "已批准入会").await);
+    let password = c
+        .find(Locator::Css(".secret"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    shot(&c, "approved-375.png").await;
+
+    // The new member's first login goes to the password change.
+    c.delete_all_cookies().await.unwrap();
+    c.goto(&format!("{base}/login")).await.unwrap();
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys("ZJ30001")
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(&password)
+        .await
+        .unwrap();
+    click(&c, "form button[type=submit]").await;
+    c.wait()
+        .for_element(Locator::Id("new_password"))
+        .await
+        .unwrap();
+    c.find(Locator::Id("current"))
+        .await
+        .unwrap()
+        .send_keys(&password)
+        .await
+        .unwrap();
+    for id in ["new_password", "confirm"] {
+        c.find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys("Gonghui-2026-xin")
+            .await
+            .unwrap();
+    }
+    click(&c, "form button[type=submit]").await;
+    c.wait().for_element(Locator::Css(".topbar")).await.unwrap();
+    c.goto(&format!("{base}/me/card")).await.unwrap();
+    assert!(wait_for_text(&c, "电子会员证").await);
+    let src = c.source().await.unwrap();
+    assert!(src.contains("冯晓东") && src.contains("会籍状态"));
+    shot(&c, "member-card-375.png").await;
+    let link = c
+        .find(Locator::Css("svg.qr"))
+        .await
+        .unwrap()
+        .attr("data-link")
+        .await
+        .unwrap()
+        .unwrap();
+
+    login(&c, &base, "demo-cadre").await;
+    let path = link.split_once("/admin/").map(|(_, p)| p).unwrap();
+    c.goto(&format!("{base}/admin/{path}")).await.unwrap();
+    assert!(wait_for_text(&c, "有效").await, "the card checks valid");
+    assert!(c.source().await.unwrap().contains("会籍状态：会员"));
+    shot(&c, "card-check-375.png").await;
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(overflow, serde_json::Value::Bool(false), "wider than 375px");
+    c.close().await.unwrap();
+}

@@ -335,7 +335,8 @@ async fn a_transfer_hands_open_cases_to_the_new_units_cadres_and_keeps_the_histo
     .assert_status(303);
     // Their dashboard counts one transfer in this month; the sender's one out.
     let d = app.get("/admin/dashboard").await;
-    d.assert_status(200).assert_contains(r#"<td data-label="转入">1</td>"#);
+    d.assert_status(200)
+        .assert_contains(r#"<td data-label="转入">1</td>"#);
     // The case is now theirs, with a line saying so; the benefit request too.
     let r = app.get(&format!("/admin/grievances/{case}")).await;
     r.assert_status(200)
@@ -682,9 +683,20 @@ async fn a_member_asks_for_a_transfer_on_their_own_page() {
 async fn a_member_card_checks_the_member_in_at_an_activity() {
     let mut app = spawn_base().await;
     let (activity, member, other) = app.with(|c, now| {
-        let a = builders::activity(c, now, "第一工程公司工会", "职工趣味运动会", 50, chrono::Duration::minutes(30));
+        let a = builders::activity(
+            c,
+            now,
+            "第一工程公司工会",
+            "职工趣味运动会",
+            50,
+            chrono::Duration::minutes(30),
+        );
         builders::sign_up(c, now, "demo-member", a);
-        (a, builders::user(c, "demo-member").id, builders::user(c, "demo-member-b").id)
+        (
+            a,
+            builders::user(c, "demo-member").id,
+            builders::user(c, "demo-member-b").id,
+        )
     });
     let now = app.state.config.clock.now();
     let key = app.state.config.secret_key.clone();
@@ -699,11 +711,23 @@ async fn a_member_card_checks_the_member_in_at_an_activity() {
             zhijia::text::url_encode(code)
         )
     };
-    app.get(&at(&link)).await.assert_status(200).assert_contains("活动签到：签到成功");
-    app.get(&at(&link)).await.assert_status(200).assert_contains("已经签到过了");
+    app.get(&at(&link))
+        .await
+        .assert_status(200)
+        .assert_contains("活动签到：签到成功");
+    app.get(&at(&link))
+        .await
+        .assert_status(200)
+        .assert_contains("已经签到过了");
     let theirs = zhijia::membership::card::code_for(&key, other, now);
-    app.get(&at(&theirs)).await.assert_status(200).assert_contains("没有报名这个活动");
-    assert_eq!(app.count("activity_signups WHERE checked_in_at IS NOT NULL"), 1);
+    app.get(&at(&theirs))
+        .await
+        .assert_status(200)
+        .assert_contains("没有报名这个活动");
+    assert_eq!(
+        app.count("activity_signups WHERE checked_in_at IS NOT NULL"),
+        1
+    );
 }
 
 /// The card photo is re-encoded (a small JPEG comes back, not the upload) and shown to its
@@ -723,18 +747,34 @@ async fn a_card_photo_is_re_encoded_and_shown_to_its_owner() {
     app.post_multipart_named("/me/card/photo", &[], &[("photo", "me.png", &original)])
         .await
         .assert_status(303);
-    app.get("/me/card").await.assert_status(200).assert_contains("/me/card/photo?v=");
+    app.get("/me/card")
+        .await
+        .assert_status(200)
+        .assert_contains("/me/card/photo?v=");
     let r = app.get("/me/card/photo").await;
     r.assert_status(200);
     assert_eq!(r.header("content-type"), "image/jpeg");
     let me = builders::user(&mut app.conn(), "demo-member").id;
-    let stored = zhijia::membership::model::photo(&mut app.conn(), me).unwrap().unwrap();
-    assert_eq!(image::guess_format(&stored).unwrap(), image::ImageFormat::Jpeg);
+    let stored = zhijia::membership::model::photo(&mut app.conn(), me)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        image::guess_format(&stored).unwrap(),
+        image::ImageFormat::Jpeg
+    );
     let img = image::load_from_memory(&stored).unwrap();
-    assert_eq!((img.width(), img.height()), (360, 480), "re-encoded at card size");
-    app.post_multipart_named("/me/card/photo", &[], &[("photo", "me.jpg", b"not an image")])
-        .await
-        .assert_status(422);
+    assert_eq!(
+        (img.width(), img.height()),
+        (360, 480),
+        "re-encoded at card size"
+    );
+    app.post_multipart_named(
+        "/me/card/photo",
+        &[],
+        &[("photo", "me.jpg", b"not an image")],
+    )
+    .await
+    .assert_status(422);
     app.logout().await;
     app.login_ok("demo-member-b").await;
     app.get("/me/card/photo").await.assert_status(404);
