@@ -72,7 +72,7 @@ pub fn seed(
             &input,
             &format!("demo-{i}"),
             secret,
-            at(3000 - 400 * i as i64),
+            at(3000_i64.saturating_sub(400_i64.saturating_mul(i as i64))),
         )?;
         ids.push(id);
     }
