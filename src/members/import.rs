@@ -130,6 +130,11 @@ pub fn read_rows(path: &Path) -> AppResult<Vec<Vec<String>>> {
             let mut rows = Vec::new();
             for rec in reader.records() {
                 let rec = rec.map_err(|e| AppError::Validation(format!("CSV 格式错误：{e}")))?;
+                if rows.len() >= MAX_ROWS as usize || rec.len() > MAX_COLS as usize {
+                    return Err(AppError::Validation(format!(
+                        "表格过大：最多 {MAX_ROWS} 行、{MAX_COLS} 列"
+                    )));
+                }
                 rows.push(rec.iter().map(str::to_string).collect());
             }
             Ok(rows)

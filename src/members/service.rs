@@ -282,6 +282,23 @@ pub fn set_disabled(
         model::set_disabled(conn, id, disabled, actor.now)?;
         if disabled {
             session::delete_for_member(conn, id)?;
+        } else if crate::membership::model::swap_status(
+            conn,
+            id,
+            &[crate::membership::Status::Left],
+            crate::membership::Status::Member,
+            actor.now,
+        )? {
+            // Re-enabling someone who had left makes them a member again (and takes them off
+            // the retention job's list).
+            crate::membership::set_status(
+                conn,
+                actor,
+                id,
+                crate::membership::Status::Member,
+                m.unit_id,
+                "重新启用账号",
+            )?;
         }
         let action = if disabled {
             crate::audit::AuditAction::MemberDisable

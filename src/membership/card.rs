@@ -64,7 +64,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/me/card", web::get().to(card))
         .route("/me/card/photo", web::get().to(photo))
         .route("/me/card/photo", web::post().to(upload_photo))
-        .route("/admin/card-check", web::get().to(check));
+        .route("/admin/card-check", web::get().to(check))
+        .route("/admin/card-check", web::post().to(check_post));
 }
 
 #[derive(Template)]
@@ -214,6 +215,33 @@ async fn check(
     StaffUser(user): StaffUser,
     q: web::Query<CheckQuery>,
 ) -> AppResult<HttpResponse> {
+    check_page(&req, &state, ctx, &user, &q, false).await
+}
+
+/// Scanning at an activity's entrance posts the form: a check-in changes data, so it goes
+/// through CSRF like every other change (a GET only checks the card).
+async fn check_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    StaffUser(user): StaffUser,
+    crate::auth::csrf::Form(q): crate::auth::csrf::Form<CheckQuery>,
+) -> AppResult<HttpResponse> {
+    check_page(&req, &state, ctx, &user, &q, true).await
+}
+
+async fn check_page(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    ctx: Ctx,
+    user: &std::sync::Arc<crate::auth::User>,
+    q: &CheckQuery,
+    check_in: bool,
+) -> AppResult<HttpResponse> {
+    // Cards are checked by cadres and chairs (and administrators), not by finance.
+    if crate::org::scope::manage_prefixes(user).is_some_and(|p| p.is_empty()) {
+        return Err(AppError::Forbidden);
+    }
     // A phone's camera hands over the whole link; the code is its `code=` part.
     let raw = q.code.trim();
     let raw = raw.rsplit_once("code=").map_or(raw, |(_, c)| c);
@@ -235,7 +263,7 @@ async fn check(
         });
     }
     let now = state.config.clock.now();
-    let actor = Actor::user(&user, client_ip(&req), now);
+    let actor = Actor::user(user, client_ip(req), now);
     let user = user.clone();
     let member = verify(&state.config.secret_key, &code, now);
     let (result, checkin) = db::run(&state.pool, move |conn| {
@@ -259,7 +287,7 @@ async fn check(
             Status::parse(&m.status).unwrap_or(Status::Member)
         };
         let checkin = match activity {
-            Some(a) if status.uses_services() => {
+            Some(a) if check_in && status.uses_services() => {
                 match crate::activities::service::check_in_card(conn, &user, &actor, a, m.id) {
                     Ok(msg) => msg.to_string(),
                     Err(AppError::Validation(msg)) => msg,

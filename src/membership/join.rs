@@ -57,7 +57,9 @@ pub static FLOW: Flow<State, Action> = Flow {
         },
         Transition {
             action: Action::Reject,
-            from: &[State::Submitted, State::Reviewed],
+            // From a return too: an applicant who never answers must not hold the employee
+            // number and phone for ever.
+            from: &[State::Submitted, State::Reviewed, State::Returned],
             to: State::Rejected,
         },
         Transition {
@@ -357,6 +359,7 @@ pub fn may_act(user: &User, state: State, action: Action, unit_path: &str) -> bo
     }
     match state {
         State::Submitted => scope::handles(user, unit_path),
+        State::Returned => action == Action::Reject && scope::handles(user, unit_path),
         State::Reviewed => scope::holds_over(user, unit_path, &[Role::Chair]),
         _ => false,
     }
@@ -403,6 +406,12 @@ pub fn decide(
         }
         if !may_act(user, app.state, action, &unit.path) {
             return Err(AppError::Forbidden);
+        }
+        // Two pairs of eyes: whoever reviewed it does not approve it too.
+        if action == Action::Approve && model::reviewer_of(conn, app.id)? == Some(user.id) {
+            return Err(AppError::Validation(
+                "初审和审批须由不同的人办理：请由工会主席审批".into(),
+            ));
         }
         let by = By {
             actor,
@@ -467,9 +476,11 @@ fn create_account(
     app: &Application,
     password_hash: &str,
 ) -> AppResult<i32> {
-    if crate::members::model::find_by_employee_no(conn, &app.employee_no)?.is_some() {
+    if crate::members::model::find_by_employee_no(conn, &app.employee_no)?.is_some()
+        || crate::members::model::phone_taken(conn, &app.phone, None)?
+    {
         return Err(AppError::Validation(
-            "该工号已有会员账号（可能是申请期间由导入建立），请退回或不予通过".into(),
+            "该工号或手机号已有会员账号（可能是申请期间由导入建立），请不予通过".into(),
         ));
     }
     let id = crate::members::model::insert_noted(

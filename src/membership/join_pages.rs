@@ -85,15 +85,29 @@ async fn join_submit(
 ) -> AppResult<HttpResponse> {
     let now = state.config.clock.now();
     let address = client_ip(&req).unwrap_or_default();
+    // Refusals (duplicates) count against the address like wrong progress codes, so the form
+    // cannot be used to look up who is a member at speed.
+    let limiter = req
+        .app_data::<web::Data<JoinLimiter>>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal("join limiter not registered".into()))?;
+    if limiter.0.blocked(&address) {
+        return Err(AppError::TooManyRequests(
+            "尝试次数过多，请 10 分钟后再试".into(),
+        ));
+    }
     let secret = state.config.secret_key.clone();
     let result = match form.parse() {
         Ok(input) => {
-            let i = input.clone();
-            db::run(&state.pool, move |conn| {
-                join::apply(conn, &i, &address, &secret, now)
+            let (i, a) = (input.clone(), address.clone());
+            let r = db::run(&state.pool, move |conn| {
+                join::apply(conn, &i, &a, &secret, now)
             })
-            .await
-            .map(|r| (r, input))
+            .await;
+            if matches!(r, Err(AppError::Fields(_))) {
+                limiter.0.fail(&address);
+            }
+            r.map(|r| (r, input))
         }
         Err(e) => Err(AppError::Fields(e)),
     };
@@ -409,7 +423,14 @@ async fn decide(
         Action::parse(&f.action).ok_or_else(|| AppError::Validation("未知的操作".into()))?;
     let now = state.config.clock.now();
     let actor = Actor::user(&user, client_ip(&req), now);
-    // The initial password is made (and hashed) only for an approval.
+    // The initial password is made (and hashed) only for an approval, and only for someone
+    // who could approve anything at all (hashing is costly).
+    if action == Action::Approve
+        && !user.is_admin
+        && !user.roles.iter().any(|r| r.role == crate::org::Role::Chair)
+    {
+        return Err(AppError::Forbidden);
+    }
     let password = (action == Action::Approve).then(|| crate::auth::random_token(7));
     let hash = match &password {
         Some(p) => state.hasher.hash(p.clone()).await?,
@@ -439,7 +460,7 @@ async fn decide(
             "ok",
             &format!("已{}", action.label()),
         )),
-        Err(AppError::Conflict(m)) => Ok(redirect_flash(
+        Err(AppError::Conflict(m) | AppError::Validation(m)) => Ok(redirect_flash(
             &format!("/admin/membership/applications/{id}"),
             "error",
             &m,

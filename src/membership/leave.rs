@@ -86,6 +86,14 @@ pub fn retire_or_leave(
         } else {
             (Status::Left, AuditAction::MemberLeave)
         };
+        let from: &[Status] = if keep {
+            &[Status::Member]
+        } else {
+            &[Status::Member, Status::Retired]
+        };
+        if !super::model::swap_status(conn, m.id, from, to, actor.now)? {
+            return Err(AppError::Conflict(crate::workflow::CONFLICT.into()));
+        }
         super::set_status(conn, actor, m.id, to, unit.id, &note)?;
         if !keep {
             crate::members::model::set_disabled(conn, m.id, true, actor.now)?;

@@ -70,6 +70,26 @@ pub fn set_member_status(
     Ok(())
 }
 
+/// Change the status only if it is still one of `from` (one guarded UPDATE): false when
+/// another step changed it first.
+pub fn swap_status(
+    conn: &mut DbConnection,
+    member_id: i32,
+    from: &[Status],
+    to: Status,
+    now: NaiveDateTime,
+) -> AppResult<bool> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    let n = diesel::update(
+        members::table
+            .filter(members::id.eq(member_id))
+            .filter(members::status.eq_any(from)),
+    )
+    .set((members::status.eq(to.as_str()), members::updated_at.eq(now)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// The member's history in the order it happened (by row, not by the stamped time).
 pub fn history(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<StatusEvent>> {
     use crate::db::schema::org_units;
@@ -220,20 +240,41 @@ pub fn applications_in(
     states: &[super::join::State],
 ) -> AppResult<Vec<(Application, String)>> {
     use crate::db::schema::org_units;
-    let rows: Vec<(Application, String, String)> = crate::on_backend!(conn, c => membership_applications::table
-        .inner_join(org_units::table)
-        .filter(membership_applications::state.eq_any(states))
-        .select((Application::as_select(), org_units::name, org_units::path))
-        .order(membership_applications::id.desc())
-        .limit(500)
-        .load(c))?;
-    Ok(rows
-        .into_iter()
-        .filter(|(_, _, path)| {
-            prefixes.is_none_or(|ps| ps.iter().any(|p| path.starts_with(p.as_str())))
-        })
-        .map(|(a, name, _)| (a, name))
-        .collect())
+    // The scope is filtered in SQL, before the limit: others' applications cannot push a
+    // branch's own off its list.
+    let rows: Vec<(Application, String)> = crate::on_backend!(conn, c => {
+        let mut q = membership_applications::table
+            .inner_join(org_units::table)
+            .filter(membership_applications::state.eq_any(states))
+            .select((Application::as_select(), org_units::name))
+            .order(membership_applications::id.desc())
+            .limit(500)
+            .into_boxed();
+        if let Some(ps) = prefixes {
+            let mut cond: Box<dyn BoxableExpression<_, _, SqlType = diesel::sql_types::Bool>> =
+                Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 0"));
+            for p in ps {
+                cond = Box::new(cond.or(org_units::path.like(format!("{p}%"))));
+            }
+            q = q.filter(cond);
+        }
+        q.load(c)
+    })?;
+    Ok(rows)
+}
+
+/// Who took the application to "reviewed" last (the approver must be someone else).
+pub fn reviewer_of(conn: &mut DbConnection, application_id: i32) -> AppResult<Option<i32>> {
+    Ok(
+        crate::on_backend!(conn, c => membership_application_events::table
+        .filter(membership_application_events::application_id.eq(application_id))
+        .filter(membership_application_events::to_state.eq("reviewed"))
+        .select(membership_application_events::author_id)
+        .order(membership_application_events::id.desc())
+        .first::<Option<i32>>(c)
+        .optional())?
+        .flatten(),
+    )
 }
 
 pub fn set_application_outcome(
@@ -472,19 +513,18 @@ pub fn put_dues(
     now: NaiveDateTime,
 ) -> AppResult<()> {
     use crate::db::schema::member_dues as d;
-    let changed = diesel::update(d::table.find((member_id, month)))
+    // One statement, so two imports racing on the same month cannot collide on the key.
+    crate::on_backend!(conn, c => diesel::insert_into(d::table)
+        .values((
+            d::member_id.eq(member_id),
+            d::month.eq(month),
+            d::amount_fen.eq(amount_fen),
+            d::imported_at.eq(now),
+        ))
+        .on_conflict((d::member_id, d::month))
+        .do_update()
         .set((d::amount_fen.eq(amount_fen), d::imported_at.eq(now)))
-        .execute(conn)?;
-    if changed == 0 {
-        diesel::insert_into(d::table)
-            .values((
-                d::member_id.eq(member_id),
-                d::month.eq(month),
-                d::amount_fen.eq(amount_fen),
-                d::imported_at.eq(now),
-            ))
-            .execute(conn)?;
-    }
+        .execute(c))?;
     Ok(())
 }
 

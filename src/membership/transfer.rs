@@ -150,11 +150,15 @@ pub fn start(
         return Err(AppError::field("reason", "请写明转会原因（300 字以内）"));
     }
     write_tx(conn, |conn| {
-        let member = crate::members::model::find(conn, member_id)?.ok_or(AppError::NotFound)?;
-        let from = crate::org::model::find(conn, member.unit_id)?.ok_or(AppError::NotFound)?;
-        if member.id != user.id && !scope::handles(user, &from.path) {
-            return Err(AppError::NotFound);
-        }
+        // The member themself, or someone who may manage their account (a cadre cannot move
+        // their chair, a fellow cadre or an administrator).
+        let (member, from) = if member_id == user.id {
+            let m = crate::members::model::find(conn, member_id)?.ok_or(AppError::NotFound)?;
+            let u = crate::org::model::find(conn, m.unit_id)?.ok_or(AppError::NotFound)?;
+            (m, u)
+        } else {
+            crate::members::service::load_in_scope(conn, user, member_id)?
+        };
         let status = Status::parse(&member.status);
         if member.disabled || status != Some(Status::Member) {
             let label = status.map_or_else(|| member.status.clone(), |s| s.label().to_string());
@@ -195,6 +199,16 @@ pub fn start(
             ("member_transfer", Some(id)),
             &format!("{} {} → {}", member.employee_no, from.name, to.name),
         )?;
+        // Guarded: a leave or another transfer that got there first wins.
+        if !super::model::swap_status(
+            conn,
+            member.id,
+            &[Status::Member],
+            Status::Transferring,
+            actor.now,
+        )? {
+            return Err(AppError::Conflict(workflow::CONFLICT.into()));
+        }
         super::set_status(
             conn,
             actor,
@@ -324,6 +338,11 @@ pub fn act(
                 }
             }
             State::Accepted => {
+                if to.disabled {
+                    return Err(AppError::Validation(
+                        "转入单位已停用，请不同意本次转会后重新发起".into(),
+                    ));
+                }
                 model::move_member(conn, member.id, to.id, actor.now)?;
                 super::set_status(
                     conn,

@@ -705,22 +705,29 @@ async fn a_member_card_checks_the_member_in_at_an_activity() {
         zhijia::membership::card::code_for(&key, member, now)
     );
     app.login_ok("demo-chair").await;
-    let at = |code: &str| {
-        format!(
-            "/admin/card-check?activity={activity}&code={}",
-            zhijia::text::url_encode(code)
-        )
-    };
-    app.get(&at(&link))
+    let a = activity.to_string();
+    // A GET (a link someone was made to open) checks the card but checks nobody in.
+    app.get(&format!(
+        "/admin/card-check?activity={activity}&code={}",
+        zhijia::text::url_encode(&link)
+    ))
+    .await
+    .assert_status(200)
+    .assert_contains("有效");
+    assert_eq!(
+        app.count("activity_signups WHERE checked_in_at IS NOT NULL"),
+        0
+    );
+    app.post("/admin/card-check", &[("activity", &a), ("code", &link)])
         .await
         .assert_status(200)
         .assert_contains("活动签到：签到成功");
-    app.get(&at(&link))
+    app.post("/admin/card-check", &[("activity", &a), ("code", &link)])
         .await
         .assert_status(200)
         .assert_contains("已经签到过了");
     let theirs = zhijia::membership::card::code_for(&key, other, now);
-    app.get(&at(&theirs))
+    app.post("/admin/card-check", &[("activity", &a), ("code", &theirs)])
         .await
         .assert_status(200)
         .assert_contains("没有报名这个活动");
@@ -728,6 +735,10 @@ async fn a_member_card_checks_the_member_in_at_an_activity() {
         app.count("activity_signups WHERE checked_in_at IS NOT NULL"),
         1
     );
+    app.logout().await;
+    // Finance does not check cards.
+    app.login_ok("demo-finance").await;
+    app.get("/admin/card-check").await.assert_status(403);
 }
 
 /// The card photo is re-encoded (a small JPEG comes back, not the upload) and shown to its
@@ -778,4 +789,122 @@ async fn a_card_photo_is_re_encoded_and_shown_to_its_owner() {
     app.logout().await;
     app.login_ok("demo-member-b").await;
     app.get("/me/card/photo").await.assert_status(404);
+}
+
+/// Found by review: a cadre cannot put their chair or a fellow cadre into a transfer; whoever
+/// reviewed an application does not approve it too; a returned application the applicant
+/// never answers can still be rejected; re-enabling someone who left makes them a member again.
+#[actix_web::test]
+async fn transfers_and_approvals_keep_to_who_may_do_what() {
+    let mut app = spawn_base().await;
+    let (chair, fellow, to) = {
+        let mut c = app.conn();
+        (
+            builders::user(&mut c, "demo-chair").id,
+            builders::user(&mut c, "demo-cadre").id,
+            builders::user(&mut c, "demo-cadre-b").unit_id,
+        )
+    };
+    app.login_ok("demo-cadre-b").await;
+    for target in [chair, fellow] {
+        app.post(
+            "/admin/membership/transfers/new",
+            &[
+                ("member", &target.to_string()),
+                ("to_unit", &to.to_string()),
+                ("reason", "调动"),
+            ],
+        )
+        .await
+        .assert_status(404);
+    }
+    assert_eq!(app.count("member_transfers"), 0);
+    app.logout().await;
+
+    // The administrator reviews an application; they may not approve it themselves.
+    let unit = builders::user(&mut app.conn(), "demo-member").unit_id;
+    app.post("/join", &pairs(&join_form(unit, "J0100", "13911110100")))
+        .await
+        .assert_status(200);
+    let id = latest_application(&mut app.conn());
+    let path = format!("/admin/membership/applications/{id}");
+    app.login_ok("demo-admin").await;
+    app.post(
+        &path,
+        &[("action", "review"), ("version", "0"), ("reason", "")],
+    )
+    .await
+    .assert_status(303);
+    let r = app
+        .post(
+            &path,
+            &[("action", "approve"), ("version", "1"), ("reason", "")],
+        )
+        .await;
+    r.assert_status(303);
+    assert_eq!(app_state(&mut app.conn(), id).0, "reviewed");
+    app.get(&path).await.assert_contains("须由不同的人办理");
+    // A chair returns it; nobody answers; the branch may still reject it.
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    app.post(
+        &path,
+        &[
+            ("action", "return"),
+            ("version", "1"),
+            ("reason", "请补充岗位"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    app.post(
+        &path,
+        &[
+            ("action", "reject"),
+            ("version", "2"),
+            ("reason", "逾期未补充"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(app_state(&mut app.conn(), id).0, "rejected");
+    app.logout().await;
+
+    // Leaving, then re-enabled: a member again, off the retention list.
+    let m = builders::user(&mut app.conn(), "demo-member-b").id;
+    app.login_ok("demo-admin").await;
+    app.post(
+        &format!("/admin/membership/members/{m}/leave"),
+        &[("choice", "leave"), ("note", "")],
+    )
+    .await
+    .assert_status(303);
+    app.post(&format!("/admin/members/{m}/enable"), &[])
+        .await
+        .assert_status(303);
+    assert_eq!(
+        builders::user(&mut app.conn(), "demo-member-b").membership,
+        "member"
+    );
+}
+
+/// Refused applications count against the address: the form cannot be used to look up who
+/// is already a member at speed.
+#[actix_web::test]
+async fn looking_up_members_through_join_is_slowed_down() {
+    let mut app = spawn_base().await;
+    let unit = builders::user(&mut app.conn(), "demo-member").unit_id;
+    for i in 0..10 {
+        app.post(
+            "/join",
+            &pairs(&join_form(unit, "demo-member", &format!("1391111{i:04}"))),
+        )
+        .await
+        .assert_status(422);
+    }
+    app.post("/join", &pairs(&join_form(unit, "J0200", "13911112000")))
+        .await
+        .assert_status(429);
 }
