@@ -114,17 +114,32 @@ pub fn seed(
         1100,
     )?;
 
-    // A transfer under way: an ordinary member of branch A moving to branch B.
-    let movers = crate::members::model::ids_in_unit(conn, cadre.unit_id, 20)?;
+    // A transfer under way, a retirement and a departure: three members of branch A of their
+    // own (the numbered members ZJ10001… are the load scripts' and tests' and stay members).
     let to = user(conn, "demo-cadre-b")?.unit_id;
-    let mut demo_members: Vec<i32> = Vec::new();
-    for no in ["demo-member", "demo-cadre"] {
-        demo_members.push(user(conn, no)?.id);
+    let mut ordinary = Vec::new();
+    for (no, name, years) in [
+        ("ZJ09001", "韩立新", 6),
+        ("ZJ09002", "秦淑芬", 31),
+        ("ZJ09003", "许文博", 2),
+    ] {
+        let created = crate::time::minus(now, chrono::Duration::days(365 * years));
+        ordinary.push(crate::members::model::insert(
+            conn,
+            &crate::members::model::NewMember {
+                employee_no: no,
+                phone: None,
+                name,
+                unit_id: cadre.unit_id,
+                password_hash: Some(hash),
+                must_change_password: false,
+                is_admin: false,
+                disabled: false,
+                created_at: created,
+                updated_at: created,
+            },
+        )?);
     }
-    let ordinary: Vec<i32> = movers
-        .into_iter()
-        .filter(|id| !demo_members.contains(id))
-        .collect();
     if let [mover, retiree, leaver, ..] = ordinary.as_slice() {
         let actor = Actor::user(&cadre, None, at(900));
         super::transfer::start(conn, &cadre, &actor, *mover, to, "岗位调动至项目一部")?;
