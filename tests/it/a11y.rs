@@ -234,8 +234,15 @@ async fn every_page_passes_an_accessibility_audit_at_phone_and_desktop_width() {
     };
 
     // Logged out: the login page, with an error, the anonymous tracking page and a 404.
-    let mut outside = pages(&["/login", "/grievances/track", "/no-such-page"]);
+    let mut outside = pages(&[
+        "/login",
+        "/grievances/track",
+        "/no-such-page",
+        "/join",
+        "/join/status",
+    ]);
     outside.push(Stop::Invalid("/login".into(), "form[action='/login']"));
+    outside.push(Stop::Invalid("/join".into(), "form[action='/join']"));
     tour.run("anonymous", &outside).await;
 
     // A member: every page of the portal, details found from the lists.
@@ -254,6 +261,8 @@ async fn every_page_passes_an_accessibility_audit_at_phone_and_desktop_width() {
         "/me",
         "/me/password",
         "/me/privacy",
+        "/me/card",
+        "/me/membership",
         "/news/999999999",
     ]);
     member.extend(tour.discover("/news", &[r"^/news/\d+$"]).await);
@@ -308,7 +317,19 @@ async fn every_page_passes_an_accessibility_audit_at_phone_and_desktop_width() {
         "/admin/members/import",
         "/admin/audit",
         "/admin/grievances/WQ-0000-XXXXX",
+        "/admin/membership",
+        "/admin/membership?done=1",
+        "/admin/membership/dues",
+        "/admin/card-check",
+        "/admin/card-check?code=ZJC1.1.2.3",
     ]);
+    chair.extend(
+        tour.discover(
+            "/admin/membership",
+            &[r"^/admin/membership/applications/\d+$", r"^/admin/membership/transfers/\d+$"],
+        )
+        .await,
+    );
     chair.extend(
         tour.discover("/admin/grievances", &[r"^/admin/grievances/WQ-"])
             .await,
