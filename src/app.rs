@@ -82,6 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::members::import_admin::routes(cfg);
     crate::members::admin::routes(cfg);
     crate::membership::routes(cfg);
+    crate::proposals::pages::routes(cfg);
     crate::org::admin::routes(cfg);
     crate::audit::admin::routes(cfg);
     crate::workflow::admin::routes(cfg);
@@ -306,6 +307,10 @@ async fn minute_jobs(state: &web::Data<AppState>, holder: &str) {
         let anonymised = crate::membership::leave::run_retention(conn, now)?;
         if anonymised > 0 {
             log::info!("membership: {anonymised} member(s) past the retention period anonymised");
+        }
+        let late = crate::proposals::run_deadlines(conn, now)?;
+        if late > 0 {
+            log::info!("proposals: {late} answer(s) past their deadline escalated");
         }
         crate::grievances::service::run_deadlines(conn, now)
     })

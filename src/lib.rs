@@ -25,6 +25,7 @@ pub mod membership;
 pub mod news;
 pub mod notifications;
 pub mod org;
+pub mod proposals;
 pub mod search;
 pub mod settings;
 pub mod showcase;

@@ -639,6 +639,103 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    congress_sessions (id) {
+        id -> Integer,
+        name -> Text,
+        opens_at -> Timestamp,
+        closes_at -> Timestamp,
+        min_cosigners -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    congress_committee (member_id) {
+        member_id -> Integer,
+    }
+}
+
+diesel::table! {
+    congress_delegates (session_id, member_id) {
+        session_id -> Integer,
+        member_id -> Integer,
+        delegation -> Text,
+    }
+}
+
+diesel::table! {
+    departments (id) {
+        id -> Integer,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    department_handlers (department_id, member_id) {
+        department_id -> Integer,
+        member_id -> Integer,
+    }
+}
+
+diesel::table! {
+    proposals (id) {
+        id -> Integer,
+        session_id -> Integer,
+        author_id -> Integer,
+        title -> Text,
+        reason -> Text,
+        measures -> Text,
+        category -> Text,
+        state -> Text,
+        version -> Integer,
+        due_at -> Nullable<Timestamp>,
+        overdue -> Bool,
+        merged_into -> Nullable<Integer>,
+        decision_note -> Nullable<Text>,
+        lead_department_id -> Nullable<Integer>,
+        answer -> Nullable<Text>,
+        grade -> Nullable<Text>,
+        answers -> Integer,
+        rating -> Nullable<Text>,
+        submitted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    proposal_cosigners (proposal_id, member_id) {
+        proposal_id -> Integer,
+        member_id -> Integer,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    proposal_departments (proposal_id, department_id) {
+        proposal_id -> Integer,
+        department_id -> Integer,
+        lead -> Bool,
+    }
+}
+
+diesel::table! {
+    proposal_events (id) {
+        id -> Integer,
+        proposal_id -> Integer,
+        kind -> Text,
+        from_state -> Nullable<Text>,
+        to_state -> Nullable<Text>,
+        author_id -> Nullable<Integer>,
+        author_label -> Text,
+        body -> Text,
+        internal -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(members -> org_units (unit_id));
 diesel::joinable!(showcase_posts -> members (member_id));
 diesel::joinable!(comments -> members (member_id));
@@ -647,6 +744,10 @@ diesel::joinable!(activity_signups -> members (member_id));
 diesel::joinable!(survey_answers -> survey_responses (response_id));
 diesel::joinable!(roles -> org_units (unit_id));
 diesel::joinable!(membership_events -> org_units (unit_id));
+diesel::joinable!(congress_delegates -> congress_sessions (session_id));
+diesel::joinable!(proposals -> congress_sessions (session_id));
+diesel::joinable!(department_handlers -> departments (department_id));
+diesel::joinable!(proposal_departments -> departments (department_id));
 diesel::joinable!(membership_applications -> org_units (unit_id));
 diesel::joinable!(roles -> members (member_id));
 diesel::joinable!(sessions -> members (member_id));
@@ -706,4 +807,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     member_transfer_events,
     member_dues,
     member_photos,
+    congress_sessions,
+    congress_committee,
+    congress_delegates,
+    departments,
+    department_handlers,
+    proposals,
+    proposal_cosigners,
+    proposal_departments,
+    proposal_events,
 );

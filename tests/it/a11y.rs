@@ -326,7 +326,10 @@ async fn every_page_passes_an_accessibility_audit_at_phone_and_desktop_width() {
     chair.extend(
         tour.discover(
             "/admin/membership",
-            &[r"^/admin/membership/applications/\d+$", r"^/admin/membership/transfers/\d+$"],
+            &[
+                r"^/admin/membership/applications/\d+$",
+                r"^/admin/membership/transfers/\d+$",
+            ],
         )
         .await,
     );

@@ -31,6 +31,7 @@ mod messy_history;
 mod news;
 mod org;
 mod platform;
+mod proposals;
 mod props;
 mod scope;
 mod showcase;

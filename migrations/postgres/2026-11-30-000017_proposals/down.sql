@@ -1,0 +1,9 @@
+DROP TABLE congress_committee;
+DROP TABLE proposal_events;
+DROP TABLE proposal_departments;
+DROP TABLE proposal_cosigners;
+DROP TABLE proposals;
+DROP TABLE department_handlers;
+DROP TABLE departments;
+DROP TABLE congress_delegates;
+DROP TABLE congress_sessions;

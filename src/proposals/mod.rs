@@ -1,0 +1,690 @@
+//! 职代会提案: a delegate drafts a proposal, other delegates co-sign (附议), it is submitted
+//! within the session's window with enough co-signers, the proposals committee accepts it as
+//! formal (立案), turns it into an opinion (转为意见建议), merges it with another (并案) or
+//! rejects it; an accepted proposal is assigned to a lead department (and co-handling ones)
+//! with a deadline on working days; a handler of the lead department answers with a grade;
+//! the delegate rates the answer, and 不满意 sends it back once for a second answer. Every step
+//! goes through the one transition path of `src/workflow/`.
+
+pub mod model;
+pub mod pages;
+
+use chrono::NaiveDateTime;
+
+use crate::audit::{Actor, AuditAction};
+use crate::auth::User;
+use crate::db::{write_tx, DbConnection};
+use crate::error::{AppError, AppResult};
+use crate::workflow::{self, By, Case, Flow, Line, Record, Transition};
+use model::Proposal;
+
+crate::text_enum! {
+    /// Where a proposal stands. Stored in `proposals.state`.
+    pub enum State {
+        Draft = ("draft", "草稿（征集附议）"),
+        Submitted = ("submitted", "待审查"),
+        Accepted = ("accepted", "已立案待交办"),
+        Assigned = ("assigned", "办理中"),
+        Answered = ("answered", "已答复待评价"),
+        Closed = ("closed", "已办结"),
+        Converted = ("converted", "转为意见建议"),
+        Merged = ("merged", "已并案"),
+        Rejected = ("rejected", "不予立案"),
+    }
+}
+
+crate::text_enum! {
+    pub enum Action {
+        Submit = ("submit", "提交"),
+        Accept = ("accept", "立案"),
+        Convert = ("convert", "转为意见建议"),
+        Merge = ("merge", "并案"),
+        Reject = ("reject", "不予立案"),
+        Assign = ("assign", "交办"),
+        Answer = ("answer", "答复"),
+        Rate = ("rate", "评价"),
+        Reopen = ("reopen", "不满意，再次办理"),
+    }
+}
+
+crate::text_enum! {
+    /// The handling department's grade of its answer.
+    pub enum Grade {
+        A = ("A", "A 已解决"),
+        B = ("B", "B 正在解决或列入计划"),
+        C = ("C", "C 因条件限制暂时无法解决"),
+    }
+}
+
+crate::text_enum! {
+    /// The delegate's rating of the answer.
+    pub enum Rating {
+        Satisfied = ("satisfied", "满意"),
+        Basic = ("basic", "基本满意"),
+        Unsatisfied = ("unsatisfied", "不满意"),
+    }
+}
+
+pub static FLOW: Flow<State, Action> = Flow {
+    table: "proposals",
+    transitions: &[
+        Transition {
+            action: Action::Submit,
+            from: &[State::Draft],
+            to: State::Submitted,
+        },
+        Transition {
+            action: Action::Accept,
+            from: &[State::Submitted],
+            to: State::Accepted,
+        },
+        Transition {
+            action: Action::Convert,
+            from: &[State::Submitted],
+            to: State::Converted,
+        },
+        Transition {
+            action: Action::Merge,
+            from: &[State::Submitted],
+            to: State::Merged,
+        },
+        Transition {
+            action: Action::Reject,
+            from: &[State::Submitted],
+            to: State::Rejected,
+        },
+        Transition {
+            action: Action::Assign,
+            from: &[State::Accepted],
+            to: State::Assigned,
+        },
+        Transition {
+            action: Action::Answer,
+            from: &[State::Assigned],
+            to: State::Answered,
+        },
+        Transition {
+            action: Action::Rate,
+            from: &[State::Answered],
+            to: State::Closed,
+        },
+        Transition {
+            action: Action::Reopen,
+            from: &[State::Answered],
+            to: State::Assigned,
+        },
+    ],
+};
+
+/// Working days a department has to answer, and again after 不满意.
+pub const ANSWER_WORKING_DAYS: u32 = 20;
+pub const REANSWER_WORKING_DAYS: u32 = 10;
+/// 不满意 sends an answer back this many times at most.
+pub const MAX_ANSWERS: i32 = 2;
+
+impl Case for Proposal {
+    type State = State;
+    type Action = Action;
+    fn flow() -> &'static Flow<State, Action> {
+        &FLOW
+    }
+    fn id(&self) -> i32 {
+        self.id
+    }
+    fn state(&self) -> State {
+        self.state
+    }
+    fn version(&self) -> i32 {
+        self.version
+    }
+    fn unit_id(&self) -> i32 {
+        0
+    }
+    fn audit_object(&self) -> (&'static str, String) {
+        ("proposal", self.id.to_string())
+    }
+    fn timeline(
+        &self,
+        conn: &mut DbConnection,
+        line: &Line<'_, State>,
+        at: NaiveDateTime,
+    ) -> AppResult<()> {
+        model::insert_event(
+            conn,
+            self.id,
+            line.kind,
+            Some(self.state.as_str()),
+            line.to.map(State::as_str),
+            line.author,
+            line.body,
+            line.internal,
+            at,
+        )
+    }
+}
+
+/// Who the user is for a proposal.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Standing {
+    pub author: bool,
+    pub cosigner: bool,
+    pub delegate: bool,
+    pub committee: bool,
+    /// A handler of one of its departments (lead or co-handling).
+    pub handler: bool,
+    pub lead_handler: bool,
+}
+
+impl Standing {
+    /// Public once accepted (the board); drafts and submissions to its delegates and the
+    /// committee; handlers see what is assigned to their departments.
+    pub fn may_see(&self, state: State) -> bool {
+        let public = matches!(
+            state,
+            State::Accepted | State::Assigned | State::Answered | State::Closed
+        );
+        public
+            || self.author
+            || self.cosigner
+            || self.committee
+            || self.handler
+            || (self.delegate && matches!(state, State::Draft | State::Submitted))
+    }
+}
+
+pub fn standing(conn: &mut DbConnection, user: &User, p: &Proposal) -> AppResult<Standing> {
+    let handled = model::handled_by(conn, user.id)?;
+    let deps = model::departments_of(conn, p.id)?;
+    Ok(Standing {
+        author: p.author_id == user.id,
+        cosigner: model::cosigners(conn, p.id)?.contains(&user.id),
+        delegate: model::is_delegate(conn, p.session_id, user.id)?,
+        committee: user.is_admin || model::on_committee(conn, user.id)?,
+        handler: deps.iter().any(|d| handled.contains(&d.0)),
+        lead_handler: deps.iter().any(|d| d.2 && handled.contains(&d.0)),
+    })
+}
+
+/// A proposal the user may see, with their standing; `NotFound` otherwise.
+pub fn load_for(conn: &mut DbConnection, user: &User, id: i32) -> AppResult<(Proposal, Standing)> {
+    let p = model::find(conn, id)?.ok_or(AppError::NotFound)?;
+    let s = standing(conn, user, &p)?;
+    if !s.may_see(p.state) {
+        return Err(AppError::NotFound);
+    }
+    Ok((p, s))
+}
+
+/// What a delegate writes.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct DraftForm {
+    #[serde(default)]
+    pub session: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub measures: String,
+    #[serde(default)]
+    pub category: String,
+}
+
+pub const CATEGORIES: &[&str] = &[
+    "生产经营",
+    "劳动保护",
+    "工资福利",
+    "职工培训",
+    "生活后勤",
+    "民主管理",
+    "其他",
+];
+
+/// Draft a proposal: only a delegate of the session.
+pub fn draft(conn: &mut DbConnection, user: &User, actor: &Actor, f: &DraftForm) -> AppResult<i32> {
+    let mut e = crate::forms::FieldErrors::default();
+    let session: i32 = f.session.trim().parse().unwrap_or(0);
+    let title = crate::text::clean(&f.title);
+    let reason = crate::text::clean(&f.reason);
+    let measures = crate::text::clean(&f.measures);
+    if !(4..=60).contains(&title.chars().count()) {
+        e.add("title", "标题请写 4 到 60 个字");
+    }
+    if !(10..=3000).contains(&reason.chars().count()) {
+        e.add("reason", "案由请写 10 到 3000 个字");
+    }
+    if !(10..=3000).contains(&measures.chars().count()) {
+        e.add("measures", "建议措施请写 10 到 3000 个字");
+    }
+    if !CATEGORIES.contains(&f.category.as_str()) {
+        e.add("category", "请选择类别");
+    }
+    if !e.is_empty() {
+        return Err(AppError::Fields(e));
+    }
+    write_tx(conn, |conn| {
+        model::session(conn, session)?.ok_or_else(|| AppError::field("session", "请选择职代会"))?;
+        if !model::is_delegate(conn, session, user.id)? {
+            return Err(AppError::Refused(
+                "只有本次职代会的代表才能提出提案。".into(),
+            ));
+        }
+        let id = model::insert_proposal(
+            conn,
+            session,
+            user.id,
+            &title,
+            &reason,
+            &measures,
+            &f.category,
+            actor.now,
+        )?;
+        model::insert_event(
+            conn,
+            id,
+            "state",
+            None,
+            Some(State::Draft.as_str()),
+            (Some(user.id), &user.name),
+            "起草提案",
+            false,
+            actor.now,
+        )?;
+        crate::audit::record(
+            conn,
+            actor,
+            None,
+            AuditAction::ProposalDraft,
+            ("proposal", Some(id)),
+            &title,
+        )?;
+        Ok(id)
+    })
+}
+
+/// Co-sign (附议) a draft: another delegate of the same session, once.
+pub fn cosign(
+    conn: &mut DbConnection,
+    user: &User,
+    actor: &Actor,
+    id: i32,
+    version: i32,
+) -> AppResult<()> {
+    write_tx(conn, |conn| {
+        let (p, s) = load_for(conn, user, id)?;
+        if p.state != State::Draft || s.author || !s.delegate {
+            return Err(AppError::Refused(
+                "只有本次职代会的其他代表可以附议草稿状态的提案。".into(),
+            ));
+        }
+        if p.version != version {
+            return Err(AppError::Conflict(workflow::CONFLICT.into()));
+        }
+        if !model::cosign(conn, p.id, user.id, actor.now)? {
+            return Err(AppError::Validation("您已经附议过了".into()));
+        }
+        let by = By {
+            actor,
+            label: &user.name,
+            anonymous: false,
+        };
+        let rec = Record {
+            kind: "cosign",
+            notify: vec![(
+                p.author_id,
+                format!("{}附议了您的提案“{}”", user.name, p.title),
+                format!("/proposals/{}", p.id),
+            )],
+            ..Record::new(AuditAction::ProposalCosign)
+        };
+        workflow::touch(conn, &p, &by, &rec)
+    })
+}
+
+/// A step by the author, the committee or a handler, on the proposal they saw at `version`.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Submit,
+    Accept { note: String },
+    Convert { note: String },
+    Merge { into: i32, note: String },
+    Reject { note: String },
+    Assign { lead: i32, co: Vec<i32> },
+    Answer { grade: Grade, text: String },
+    Rate { rating: Rating },
+}
+
+pub fn act(
+    conn: &mut DbConnection,
+    user: &User,
+    actor: &Actor,
+    id: i32,
+    version: i32,
+    step: &Step,
+) -> AppResult<State> {
+    write_tx(conn, |conn| {
+        let (p, s) = load_for(conn, user, id)?;
+        if p.version != version {
+            return Err(AppError::Conflict(workflow::CONFLICT.into()));
+        }
+        let by = By {
+            actor,
+            label: &user.name,
+            anonymous: false,
+        };
+        let link = format!("/proposals/{}", p.id);
+        let committee_only = |s: &Standing| {
+            if s.committee {
+                Ok(())
+            } else {
+                Err(AppError::Forbidden)
+            }
+        };
+        let note_of = |n: &str| -> AppResult<String> {
+            let n = crate::text::clean(n);
+            if !(2..=1000).contains(&n.chars().count()) {
+                return Err(AppError::field("note", "请写明理由（1000 字以内）"));
+            }
+            Ok(n)
+        };
+        match step {
+            Step::Submit => {
+                if !s.author {
+                    return Err(AppError::Forbidden);
+                }
+                let session = model::session(conn, p.session_id)?.ok_or(AppError::NotFound)?;
+                if !session.open_at(actor.now) {
+                    return Err(AppError::Validation(format!(
+                        "不在提案征集期内（{}）",
+                        session.window()
+                    )));
+                }
+                let n = model::cosigners(conn, p.id)?.len();
+                if (n as i64) < i64::from(session.min_cosigners) {
+                    return Err(AppError::Validation(format!(
+                        "提案需要至少 {} 名代表附议才能提交（现有 {n} 名）",
+                        session.min_cosigners
+                    )));
+                }
+                let notify = model::committee(conn)?
+                    .into_iter()
+                    .map(|m| (m, format!("新提案待审查：{}", p.title), link.clone()))
+                    .collect();
+                let rec = Record {
+                    notify,
+                    ..Record::new(AuditAction::ProposalSubmit)
+                };
+                let to = workflow::transition(conn, &p, Action::Submit, None, &by, &rec)?;
+                model::set(
+                    conn,
+                    p.id,
+                    &model::Changes {
+                        submitted_at: Some(Some(actor.now)),
+                        ..Default::default()
+                    },
+                )?;
+                Ok(to)
+            }
+            Step::Accept { note } | Step::Convert { note } | Step::Reject { note } => {
+                committee_only(&s)?;
+                let (action, audit) = match step {
+                    Step::Accept { .. } => (Action::Accept, AuditAction::ProposalAccept),
+                    Step::Convert { .. } => (Action::Convert, AuditAction::ProposalConvert),
+                    _ => (Action::Reject, AuditAction::ProposalReject),
+                };
+                let note = if action == Action::Accept {
+                    crate::text::clean(note)
+                } else {
+                    note_of(note)?
+                };
+                let rec = Record {
+                    body: &note,
+                    notify: people(conn, &p)?
+                        .into_iter()
+                        .map(|m| {
+                            (
+                                m,
+                                format!("提案“{}”：{}", p.title, action.label()),
+                                link.clone(),
+                            )
+                        })
+                        .collect(),
+                    ..Record::new(audit)
+                };
+                let to = workflow::transition(conn, &p, action, None, &by, &rec)?;
+                model::set(
+                    conn,
+                    p.id,
+                    &model::Changes {
+                        decision_note: Some(Some(&note)),
+                        ..Default::default()
+                    },
+                )?;
+                Ok(to)
+            }
+            Step::Merge { into, note } => {
+                committee_only(&s)?;
+                let note = note_of(note)?;
+                let target = model::find(conn, *into)?
+                    .filter(|t| t.id != p.id && t.session_id == p.session_id)
+                    .ok_or_else(|| {
+                        AppError::field("into", "请填写同一次职代会的另一件提案的编号")
+                    })?;
+                // Both proposals' delegates are told.
+                let mut told = people(conn, &p)?;
+                told.extend(people(conn, &target)?);
+                told.sort_unstable();
+                told.dedup();
+                let body = format!("并入提案 #{}“{}”：{note}", target.id, target.title);
+                let rec = Record {
+                    body: &body,
+                    notify: told
+                        .into_iter()
+                        .map(|m| {
+                            (
+                                m,
+                                format!("提案“{}”已与“{}”并案", p.title, target.title),
+                                format!("/proposals/{}", target.id),
+                            )
+                        })
+                        .collect(),
+                    ..Record::new(AuditAction::ProposalMerge)
+                };
+                let to = workflow::transition(conn, &p, Action::Merge, None, &by, &rec)?;
+                model::set(
+                    conn,
+                    p.id,
+                    &model::Changes {
+                        merged_into: Some(Some(target.id)),
+                        decision_note: Some(Some(&note)),
+                        ..Default::default()
+                    },
+                )?;
+                model::insert_event(
+                    conn,
+                    target.id,
+                    "merge",
+                    None,
+                    None,
+                    (Some(user.id), &user.name),
+                    &format!("并入提案 #{}“{}”", p.id, p.title),
+                    false,
+                    actor.now,
+                )?;
+                Ok(to)
+            }
+            Step::Assign { lead, co } => {
+                committee_only(&s)?;
+                let known: Vec<i32> = model::departments(conn)?.into_iter().map(|d| d.0).collect();
+                if !known.contains(lead) || co.iter().any(|d| !known.contains(d)) {
+                    return Err(AppError::field("lead", "请选择主办部门"));
+                }
+                let due = crate::workflow::calendar::Calendar::load(conn)?
+                    .add_working_days(actor.now, ANSWER_WORKING_DAYS);
+                let mut notify = Vec::new();
+                for d in std::iter::once(lead).chain(co.iter()) {
+                    for h in model::handlers_of(conn, *d)? {
+                        notify.push((h, format!("交办提案：{}", p.title), link.clone()));
+                    }
+                }
+                let rec = Record {
+                    notify,
+                    ..Record::new(AuditAction::ProposalAssign)
+                };
+                let to = workflow::transition(conn, &p, Action::Assign, Some(due), &by, &rec)?;
+                model::set_departments(conn, p.id, *lead, co)?;
+                model::set(
+                    conn,
+                    p.id,
+                    &model::Changes {
+                        lead_department_id: Some(Some(*lead)),
+                        ..Default::default()
+                    },
+                )?;
+                Ok(to)
+            }
+            Step::Answer { grade, text } => {
+                // Another department's handler has no such case to answer.
+                if !s.lead_handler {
+                    return Err(AppError::NotFound);
+                }
+                let text = crate::text::clean(text);
+                if !(10..=5000).contains(&text.chars().count()) {
+                    return Err(AppError::field(
+                        "answer",
+                        "答复请写明采取的措施（10 到 5000 字）",
+                    ));
+                }
+                let body = format!("{}。{text}", grade.label());
+                let rec = Record {
+                    body: &body,
+                    notify: vec![(
+                        p.author_id,
+                        format!("您的提案“{}”已答复，请评价", p.title),
+                        link.clone(),
+                    )],
+                    ..Record::new(AuditAction::ProposalAnswer)
+                };
+                let to = workflow::transition(conn, &p, Action::Answer, None, &by, &rec)?;
+                model::set(
+                    conn,
+                    p.id,
+                    &model::Changes {
+                        answer: Some(Some(&text)),
+                        grade: Some(Some(grade.as_str())),
+                        answers: Some(p.answers.saturating_add(1)),
+                        overdue: Some(false),
+                        ..Default::default()
+                    },
+                )?;
+                Ok(to)
+            }
+            Step::Rate { rating } => {
+                if !s.author {
+                    return Err(AppError::Forbidden);
+                }
+                // 不满意 the first time: back to the department once, with a new deadline.
+                let again = *rating == Rating::Unsatisfied && p.answers < MAX_ANSWERS;
+                let (action, due) = if again {
+                    let due = crate::workflow::calendar::Calendar::load(conn)?
+                        .add_working_days(actor.now, REANSWER_WORKING_DAYS);
+                    (Action::Reopen, Some(due))
+                } else {
+                    (Action::Rate, None)
+                };
+                let mut notify = Vec::new();
+                if again {
+                    if let Some(lead) = p.lead_department_id {
+                        for h in model::handlers_of(conn, lead)? {
+                            notify.push((
+                                h,
+                                format!("提案“{}”的答复被评为不满意，请再次办理", p.title),
+                                link.clone(),
+                            ));
+                        }
+                    }
+                }
+                let rec = Record {
+                    body: rating.label(),
+                    notify,
+                    ..Record::new(AuditAction::ProposalRate)
+                };
+                let to = workflow::transition(conn, &p, action, due, &by, &rec)?;
+                model::set(
+                    conn,
+                    p.id,
+                    &model::Changes {
+                        rating: Some(Some(rating.as_str())),
+                        ..Default::default()
+                    },
+                )?;
+                Ok(to)
+            }
+        }
+    })
+}
+
+/// The author and the co-signers.
+fn people(conn: &mut DbConnection, p: &Proposal) -> AppResult<Vec<i32>> {
+    let mut v = vec![p.author_id];
+    v.extend(model::cosigners(conn, p.id)?);
+    Ok(v)
+}
+
+/// The deadline job: an answer past its deadline is marked overdue (once), gets a timeline
+/// line, and the committee and the union's chairs are told, as overdue grievances escalate.
+pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+    let due = model::overdue(conn, &[State::Assigned], now)?;
+    for p in &due {
+        write_tx(conn, |conn| {
+            let actor = Actor::system("办理时限", now);
+            let by = By {
+                actor: &actor,
+                label: "系统",
+                anonymous: false,
+            };
+            let mut notify: Vec<(i32, String, String)> = model::committee(conn)?
+                .into_iter()
+                .map(|m| {
+                    (
+                        m,
+                        format!("提案答复超期：{}", p.title),
+                        format!("/proposals/{}", p.id),
+                    )
+                })
+                .collect();
+            if let Some(root) = crate::org::model::all(conn)?
+                .into_iter()
+                .find(|u| u.parent_id.is_none())
+            {
+                for c in crate::org::model::role_holders(
+                    conn,
+                    crate::db::ids::UnitId(root.id),
+                    &[crate::org::Role::Chair],
+                )? {
+                    notify.push((
+                        c.0,
+                        format!("提案答复超期：{}", p.title),
+                        format!("/proposals/{}", p.id),
+                    ));
+                }
+            }
+            let rec = Record {
+                kind: "overdue",
+                body: "承办部门未在时限内答复，已报工会督办。",
+                notify,
+                ..Record::new(AuditAction::ProposalOverdue)
+            };
+            workflow::touch(conn, p, &by, &rec)?;
+            model::set(
+                conn,
+                p.id,
+                &model::Changes {
+                    overdue: Some(true),
+                    ..Default::default()
+                },
+            )
+        })?;
+    }
+    Ok(due.len())
+}

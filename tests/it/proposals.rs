@@ -1,0 +1,365 @@
+//! 职代会提案 (issue 19): a proposal from draft through co-signing, the committee's review and
+//! assignment, a handler's answer, 不满意 and a second answer, to 满意; the rules that stop it
+//! (too few co-signers, outside the window, not a delegate, another department's handler); a
+//! merge tells both delegates; an overdue answer escalates.
+
+use crate::builders;
+use crate::helpers::*;
+
+/// A session open since yesterday for two weeks; four delegates; demo-chair on the committee;
+/// 人力资源部 handled by road-cadre, 后勤保障部 by sub2-chair. Returns (session, hr, logistics).
+fn setup(conn: &mut zhijia::db::DbConnection, now: chrono::NaiveDateTime) -> (i32, i32, i32) {
+    use zhijia::proposals::model as m;
+    let s = m::insert_session(
+        conn,
+        "第五届第三次职代会",
+        now - chrono::Duration::days(1),
+        now + chrono::Duration::days(14),
+        2,
+        now,
+    )
+    .unwrap();
+    for (no, delegation) in [
+        ("demo-member", "第一工程公司代表团"),
+        ("demo-member-b", "第一工程公司代表团"),
+        ("demo-cadre", "第一工程公司代表团"),
+        ("demo-cadre-b", "第一工程公司代表团"),
+    ] {
+        let id = builders::user(conn, no).id;
+        m::add_delegate(conn, s, id, delegation).unwrap();
+    }
+    let chair = builders::user(conn, "demo-chair").id;
+    m::add_to_committee(conn, chair).unwrap();
+    let hr = m::insert_department(conn, "人力资源部", now).unwrap();
+    let logistics = m::insert_department(conn, "后勤保障部", now).unwrap();
+    let (road, sub2) = (
+        builders::user(conn, "road-cadre").id,
+        builders::user(conn, "sub2-chair").id,
+    );
+    m::add_handler(conn, hr, road).unwrap();
+    m::add_handler(conn, logistics, sub2).unwrap();
+    (s, hr, logistics)
+}
+
+fn state_of(conn: &mut zhijia::db::DbConnection, id: i32) -> (String, i32) {
+    let p = zhijia::proposals::model::find(conn, id).unwrap().unwrap();
+    (p.state.as_str().to_string(), p.version)
+}
+
+fn draft_form(session: i32, title: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("session", session.to_string()),
+        ("title", title.to_string()),
+        ("category", "生活后勤".into()),
+        (
+            "reason",
+            "夜班职工下班后食堂已关门，只能吃泡面，影响身体健康。".into(),
+        ),
+        (
+            "measures",
+            "建议食堂增设夜班餐，晚上十点到十二点供应热食。".into(),
+        ),
+        ("action", "save".into()),
+    ]
+}
+
+async fn draft(
+    app: &mut TestApp<
+        impl actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+            Error = actix_web::Error,
+        >,
+    >,
+    session: i32,
+    title: &str,
+) -> i32 {
+    let form = draft_form(session, title);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = app.post("/proposals/new", &pairs).await;
+    r.assert_status(303);
+    r.location().rsplit('/').next().unwrap().parse().unwrap()
+}
+
+#[actix_web::test]
+async fn a_proposal_goes_from_draft_to_a_second_answer_and_a_satisfied_delegate() {
+    let mut app = spawn_base().await;
+    let (session, hr, _) = app.with(setup);
+    // A non-delegate cannot draft.
+    app.login_ok("demo-finance").await;
+    let form = draft_form(session, "增设夜班餐");
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    app.post("/proposals/new", &pairs).await.assert_status(403);
+    app.logout().await;
+
+    app.login_ok("demo-member").await;
+    let id = draft(&mut app, session, "关于食堂增设夜班餐的提案").await;
+    let path = format!("/proposals/{id}");
+    // Not enough co-signers yet: it stays a draft.
+    app.post(&path, &[("action", "submit"), ("version", "0")])
+        .await
+        .assert_status(303);
+    assert_eq!(state_of(&mut app.conn(), id).0, "draft");
+    app.get(&path)
+        .await
+        .assert_contains("至少 2 名代表附议才能提交（现有 0 名）");
+    app.logout().await;
+    for who in ["demo-member-b", "demo-cadre"] {
+        app.login_ok(who).await;
+        let v = state_of(&mut app.conn(), id).1.to_string();
+        app.post(&path, &[("action", "cosign"), ("version", &v)])
+            .await
+            .assert_status(303);
+        app.logout().await;
+    }
+    app.login_ok("demo-member").await;
+    let v = state_of(&mut app.conn(), id).1.to_string();
+    app.post(&path, &[("action", "submit"), ("version", &v)])
+        .await
+        .assert_status(303);
+    assert_eq!(state_of(&mut app.conn(), id).0, "submitted");
+    app.logout().await;
+
+    // The committee accepts and assigns to 人力资源部.
+    app.login_ok("demo-chair").await;
+    let v = state_of(&mut app.conn(), id).1.to_string();
+    app.post(
+        &path,
+        &[("action", "accept"), ("version", &v), ("note", "")],
+    )
+    .await
+    .assert_status(303);
+    let v = state_of(&mut app.conn(), id).1.to_string();
+    app.post(
+        &path,
+        &[
+            ("action", "assign"),
+            ("version", &v),
+            ("lead", &hr.to_string()),
+        ],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(state_of(&mut app.conn(), id).0, "assigned");
+    app.logout().await;
+
+    // Another department's handler does not see it; the lead's handler answers (grade B).
+    app.login_ok("sub2-chair").await;
+    app.get(&path).await.assert_status(200); // the accepted proposal is on the public board
+    let v = state_of(&mut app.conn(), id).1.to_string();
+    app.post(
+        &path,
+        &[
+            ("action", "answer"),
+            ("version", &v),
+            ("grade", "B"),
+            ("answer", "已列入明年食堂改造计划，先在一食堂试点。"),
+        ],
+    )
+    .await
+    .assert_status(404);
+    app.logout().await;
+    app.login_ok("road-cadre").await;
+    app.post(
+        &path,
+        &[
+            ("action", "answer"),
+            ("version", &v),
+            ("grade", "B"),
+            ("answer", "已列入明年食堂改造计划，先在一食堂试点。"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    app.logout().await;
+    // 不满意: back to the department once.
+    app.login_ok("demo-member").await;
+    let v = state_of(&mut app.conn(), id).1.to_string();
+    app.post(
+        &path,
+        &[
+            ("action", "rate"),
+            ("version", &v),
+            ("rating", "unsatisfied"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(state_of(&mut app.conn(), id).0, "assigned");
+    app.logout().await;
+    app.login_ok("road-cadre").await;
+    let v = state_of(&mut app.conn(), id).1.to_string();
+    app.post(
+        &path,
+        &[
+            ("action", "answer"),
+            ("version", &v),
+            ("grade", "A"),
+            ("answer", "一食堂已于本月起供应夜班餐，二食堂下月开始。"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    let v = state_of(&mut app.conn(), id).1.to_string();
+    app.post(
+        &path,
+        &[("action", "rate"), ("version", &v), ("rating", "satisfied")],
+    )
+    .await
+    .assert_status(303);
+    let p = zhijia::proposals::model::find(&mut app.conn(), id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            p.state.as_str(),
+            p.grade.as_deref(),
+            p.rating.as_deref(),
+            p.answers
+        ),
+        ("closed", Some("A"), Some("satisfied"), 2)
+    );
+    app.get(&path)
+        .await
+        .assert_status(200)
+        .assert_contains("已办结")
+        .assert_contains("A 已解决");
+}
+
+#[actix_web::test]
+async fn outside_the_window_a_proposal_cannot_be_submitted_and_a_merge_tells_both_delegates() {
+    let mut app = spawn_base().await;
+    let (session, _, _) = app.with(setup);
+    let mut ids = Vec::new();
+    for (author, title) in [
+        ("demo-member", "关于食堂增设夜班餐的提案"),
+        ("demo-cadre-b", "建议食堂提供夜班热餐"),
+    ] {
+        app.login_ok(author).await;
+        ids.push(draft(&mut app, session, title).await);
+        app.logout().await;
+    }
+    for id in &ids {
+        for who in ["demo-member-b", "demo-cadre"] {
+            app.login_ok(who).await;
+            let v = state_of(&mut app.conn(), *id).1.to_string();
+            app.post(
+                &format!("/proposals/{id}"),
+                &[("action", "cosign"), ("version", &v)],
+            )
+            .await
+            .assert_status(303);
+            app.logout().await;
+        }
+    }
+    app.login_ok("demo-member").await;
+    let path = format!("/proposals/{}", ids[0]);
+    let v = state_of(&mut app.conn(), ids[0]).1.to_string();
+    app.post(&path, &[("action", "submit"), ("version", &v)])
+        .await
+        .assert_status(303);
+    app.logout().await;
+    // Two weeks on, the window has closed: the second cannot be submitted.
+    app.state.config.clock.advance(15 * 86_400);
+    app.login_ok("demo-cadre-b").await;
+    let second = format!("/proposals/{}", ids[1]);
+    let v = state_of(&mut app.conn(), ids[1]).1.to_string();
+    app.post(&second, &[("action", "submit"), ("version", &v)])
+        .await
+        .assert_status(303);
+    assert_eq!(state_of(&mut app.conn(), ids[1]).0, "draft");
+    app.get(&second).await.assert_contains("不在提案征集期内");
+    app.logout().await;
+    // A merge: both proposals' delegates hear of it.
+    let before = app.count("notifications WHERE title LIKE '%并案%'");
+    app.state.config.clock.advance(-15 * 86_400);
+    app.login_ok("demo-cadre-b").await;
+    app.post(&second, &[("action", "submit"), ("version", &v)])
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    let v = state_of(&mut app.conn(), ids[1]).1.to_string();
+    app.post(
+        &second,
+        &[
+            ("action", "merge"),
+            ("version", &v),
+            ("into", &format!("#{}", ids[0])),
+            ("note", "内容相同，并案办理"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(state_of(&mut app.conn(), ids[1]).0, "merged");
+    // demo-member (author of the first), demo-cadre-b (author of the second) and the two
+    // co-signers of both: four people told once each.
+    assert_eq!(
+        app.count("notifications WHERE title LIKE '%并案%'") - before,
+        4
+    );
+    app.get(&format!("/proposals/{}", ids[0]))
+        .await
+        .assert_contains("并入提案");
+}
+
+#[actix_web::test]
+async fn an_overdue_answer_escalates_to_the_union() {
+    let mut app = spawn_base().await;
+    let (session, hr, _) = app.with(setup);
+    app.login_ok("demo-member").await;
+    let id = draft(&mut app, session, "关于增加班车班次的提案").await;
+    app.logout().await;
+    for who in ["demo-member-b", "demo-cadre"] {
+        app.login_ok(who).await;
+        let v = state_of(&mut app.conn(), id).1.to_string();
+        app.post(
+            &format!("/proposals/{id}"),
+            &[("action", "cosign"), ("version", &v)],
+        )
+        .await
+        .assert_status(303);
+        app.logout().await;
+    }
+    let path = format!("/proposals/{id}");
+    app.login_ok("demo-member").await;
+    let v = state_of(&mut app.conn(), id).1.to_string();
+    app.post(&path, &[("action", "submit"), ("version", &v)])
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    let hr = hr.to_string();
+    for (action, extra) in [("accept", ("note", "")), ("assign", ("lead", hr.as_str()))] {
+        let v = state_of(&mut app.conn(), id).1.to_string();
+        app.post(&path, &[("action", action), ("version", &v), extra])
+            .await
+            .assert_status(303);
+    }
+    assert_eq!(state_of(&mut app.conn(), id).0, "assigned");
+    // Forty days on, nobody answered: the job marks it and tells the committee.
+    app.state.config.clock.advance(40 * 86_400);
+    let now = app.state.config.clock.now();
+    let n = zhijia::proposals::run_deadlines(&mut app.conn(), now).unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        zhijia::proposals::run_deadlines(&mut app.conn(), now).unwrap(),
+        0,
+        "once"
+    );
+    assert!(
+        zhijia::proposals::model::find(&mut app.conn(), id)
+            .unwrap()
+            .unwrap()
+            .overdue
+    );
+    app.session_may_end = true;
+    app.login_ok("demo-member").await;
+    app.get(&path)
+        .await
+        .assert_contains("答复已超期")
+        .assert_contains("已报工会督办");
+    assert!(app.count("notifications WHERE title LIKE '提案答复超期%'") >= 1);
+}
