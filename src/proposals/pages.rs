@@ -20,6 +20,8 @@ use crate::web::{client_ip, redirect_flash, render, render_status, Ctx, FieldErr
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/proposals", web::get().to(list))
+        .route("/proposals/compiled", web::get().to(compiled))
+        .route("/proposals/compiled.xlsx", web::get().to(compiled_xlsx))
         .route("/proposals/new", web::get().to(new_form))
         .route("/proposals/new", web::post().to(create))
         .route("/proposals/{id}", web::get().to(show))
@@ -477,4 +479,53 @@ async fn act(
             render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct SessionQuery {
+    session: Option<i32>,
+}
+
+#[derive(Template)]
+#[template(path = "proposals/compiled.html")]
+struct CompiledPage {
+    ctx: Ctx,
+    session: Session,
+    rows: Vec<super::Compiled>,
+    figures: Vec<super::DepartmentFigures>,
+}
+
+async fn compiled_data(state: &web::Data<AppState>, q: &SessionQuery) -> AppResult<(Session, Vec<super::Compiled>, Vec<super::DepartmentFigures>)> {
+    let wanted = q.session;
+    db::run(&state.pool, move |conn| {
+        let session = match wanted {
+            Some(id) => model::session(conn, id)?,
+            None => model::sessions(conn)?.into_iter().next(),
+        }
+        .ok_or(AppError::NotFound)?;
+        let (rows, figures) = super::compile(conn, session.id)?;
+        Ok((session, rows, figures))
+    })
+    .await
+}
+
+/// The printable compilation (汇编): every member may read it.
+async fn compiled(state: web::Data<AppState>, ctx: Ctx, CurrentUser(_): CurrentUser, q: web::Query<SessionQuery>) -> AppResult<HttpResponse> {
+    let (session, rows, figures) = compiled_data(&state, &q).await?;
+    render(&CompiledPage { ctx, session, rows, figures })
+}
+
+async fn compiled_xlsx(state: web::Data<AppState>, CurrentUser(_): CurrentUser, q: web::Query<SessionQuery>) -> AppResult<HttpResponse> {
+    let (session, rows, figures) = compiled_data(&state, &q).await?;
+    let bytes = super::compiled_xlsx(&session.name, &rows, &figures)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CONTENT_TYPE,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ))
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"proposals-{}.xlsx\"", session.id),
+        ))
+        .body(bytes))
 }

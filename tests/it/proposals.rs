@@ -226,6 +226,38 @@ async fn a_proposal_goes_from_draft_to_a_second_answer_and_a_satisfied_delegate(
         .assert_status(200)
         .assert_contains("已办结")
         .assert_contains("A 已解决");
+    // The compilation: its XLSX read back matches the database, row by row.
+    app.get(&format!("/proposals/compiled?session={session}"))
+        .await
+        .assert_status(200)
+        .assert_contains("提案汇编")
+        .assert_contains("人力资源部");
+    let x = app.get(&format!("/proposals/compiled.xlsx?session={session}")).await;
+    x.assert_status(200);
+    {
+        use calamine::{Data, DataType, Reader, Xlsx};
+        let mut wb: Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(x.bytes.clone())).unwrap();
+        let sheet: Vec<Vec<Data>> = wb.worksheet_range_at(0).unwrap().unwrap().rows().map(|r| r.to_vec()).collect();
+        let data = &sheet[2..];
+        let (rows, figures) = zhijia::proposals::compile(&mut app.conn(), session).unwrap();
+        assert_eq!(data.len(), rows.len());
+        assert_eq!(data.len(), 1);
+        for (x, r) in data.iter().zip(&rows) {
+            assert_eq!(x[0].as_f64().unwrap() as i32, r.p.id);
+            assert_eq!(x[1].to_string(), r.p.title);
+            assert_eq!(x[2].to_string(), "王小明");
+            assert_eq!(x[3].to_string(), "李晓红、张建国");
+            assert_eq!(x[5].to_string(), "人力资源部");
+            assert_eq!(x[8].to_string(), "A 已解决");
+            assert_eq!(x[10].to_string(), "满意");
+        }
+        let deps: Vec<Vec<Data>> = wb.worksheet_range_at(1).unwrap().unwrap().rows().map(|r| r.to_vec()).collect();
+        assert_eq!(deps.len(), figures.len() + 1);
+        assert_eq!(deps[1][0].to_string(), "人力资源部");
+        assert_eq!(deps[1][2].as_f64(), Some(1.0), "one 满意");
+        assert_eq!(deps[1][5].to_string(), "100%");
+    }
 }
 
 #[actix_web::test]
