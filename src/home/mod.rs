@@ -58,6 +58,18 @@ pub fn services_list() -> Vec<Service> {
             href: Some("/surveys"),
         },
         Service {
+            name: "职代会提案",
+            desc: "代表提案、附议、办理答复与评价",
+            icon: "提",
+            href: Some("/proposals"),
+        },
+        Service {
+            name: "电子会员证",
+            desc: "出示会员证，查看会籍和会费",
+            icon: "证",
+            href: Some("/me/card"),
+        },
+        Service {
             name: "风采展示",
             desc: "劳模风采、活动剪影、才艺展示",
             icon: "风",

@@ -123,7 +123,8 @@ pub fn seed(
         ("ZJ09002", "秦淑芬", 31),
         ("ZJ09003", "许文博", 2),
     ] {
-        let created = crate::time::minus(now, chrono::Duration::days(365_i64.saturating_mul(years)));
+        let created =
+            crate::time::minus(now, chrono::Duration::days(365_i64.saturating_mul(years)));
         ordinary.push(crate::members::model::insert(
             conn,
             &crate::members::model::NewMember {

@@ -6,6 +6,7 @@
 //! the delegate rates the answer, and 不满意 sends it back once for a second answer. Every step
 //! goes through the one transition path of `src/workflow/`.
 
+pub mod demo;
 pub mod model;
 pub mod pages;
 
@@ -701,10 +702,18 @@ pub struct Compiled {
 
 impl Compiled {
     pub fn grade_label(&self) -> &str {
-        self.p.grade.as_deref().and_then(Grade::parse).map_or("", Grade::label)
+        self.p
+            .grade
+            .as_deref()
+            .and_then(Grade::parse)
+            .map_or("", Grade::label)
     }
     pub fn rating_label(&self) -> &str {
-        self.p.rating.as_deref().and_then(Rating::parse).map_or("", Rating::label)
+        self.p
+            .rating
+            .as_deref()
+            .and_then(Rating::parse)
+            .map_or("", Rating::label)
     }
 }
 
@@ -721,25 +730,45 @@ pub struct DepartmentFigures {
 impl DepartmentFigures {
     /// 满意 and 基本满意 of those rated.
     pub fn rate(&self) -> String {
-        let rated = self.satisfied.saturating_add(self.basic).saturating_add(self.unsatisfied);
+        let rated = self
+            .satisfied
+            .saturating_add(self.basic)
+            .saturating_add(self.unsatisfied);
         if rated == 0 {
             "—".into()
         } else {
-            format!("{:.0}%", (self.satisfied.saturating_add(self.basic)) as f64 * 100.0 / rated as f64)
+            format!(
+                "{:.0}%",
+                (self.satisfied.saturating_add(self.basic)) as f64 * 100.0 / rated as f64
+            )
         }
     }
 }
 
 /// The session's accepted proposals (立案 and after), oldest first, and satisfaction by lead
 /// department. Review notes are not part of it.
-pub fn compile(conn: &mut DbConnection, session: i32) -> AppResult<(Vec<Compiled>, Vec<DepartmentFigures>)> {
-    let mut list = model::of_session(conn, session, &[State::Accepted, State::Assigned, State::Answered, State::Closed])?;
+pub fn compile(
+    conn: &mut DbConnection,
+    session: i32,
+) -> AppResult<(Vec<Compiled>, Vec<DepartmentFigures>)> {
+    let mut list = model::of_session(
+        conn,
+        session,
+        &[
+            State::Accepted,
+            State::Assigned,
+            State::Answered,
+            State::Closed,
+        ],
+    )?;
     list.reverse();
     let mut out = Vec::with_capacity(list.len());
     let mut figures: Vec<DepartmentFigures> = Vec::new();
     for p in list {
         let name = |conn: &mut DbConnection, id: i32| -> AppResult<String> {
-            Ok(crate::members::model::find(conn, id)?.map(|m| m.name).unwrap_or_default())
+            Ok(crate::members::model::find(conn, id)?
+                .map(|m| m.name)
+                .unwrap_or_default())
         };
         let author = name(conn, p.author_id)?;
         let mut cosigners = Vec::new();
@@ -747,13 +776,20 @@ pub fn compile(conn: &mut DbConnection, session: i32) -> AppResult<(Vec<Compiled
             cosigners.push(name(conn, m)?);
         }
         let deps = model::departments_of(conn, p.id)?;
-        let lead = deps.iter().find(|d| d.2).map(|d| d.1.clone()).unwrap_or_default();
+        let lead = deps
+            .iter()
+            .find(|d| d.2)
+            .map(|d| d.1.clone())
+            .unwrap_or_default();
         let co = deps.iter().filter(|d| !d.2).map(|d| d.1.clone()).collect();
         if !lead.is_empty() {
             let i = match figures.iter().position(|f| f.department == lead) {
                 Some(i) => i,
                 None => {
-                    figures.push(DepartmentFigures { department: lead.clone(), ..Default::default() });
+                    figures.push(DepartmentFigures {
+                        department: lead.clone(),
+                        ..Default::default()
+                    });
                     figures.len().saturating_sub(1)
                 }
             };
@@ -763,48 +799,80 @@ pub fn compile(conn: &mut DbConnection, session: i32) -> AppResult<(Vec<Compiled
                     match p.rating.as_deref().and_then(Rating::parse) {
                         Some(Rating::Satisfied) => f.satisfied = f.satisfied.saturating_add(1),
                         Some(Rating::Basic) => f.basic = f.basic.saturating_add(1),
-                        Some(Rating::Unsatisfied) => f.unsatisfied = f.unsatisfied.saturating_add(1),
+                        Some(Rating::Unsatisfied) => {
+                            f.unsatisfied = f.unsatisfied.saturating_add(1)
+                        }
                         None => {}
                     }
                 }
             }
         }
-        out.push(Compiled { p, author, cosigners, lead, co });
+        out.push(Compiled {
+            p,
+            author,
+            cosigners,
+            lead,
+            co,
+        });
     }
     Ok((out, figures))
 }
 
 /// The compilation as an XLSX workbook: the proposals, and satisfaction by department.
-pub fn compiled_xlsx(session: &str, rows: &[Compiled], figures: &[DepartmentFigures]) -> AppResult<Vec<u8>> {
+pub fn compiled_xlsx(
+    session: &str,
+    rows: &[Compiled],
+    figures: &[DepartmentFigures],
+) -> AppResult<Vec<u8>> {
     use rust_xlsxwriter::{Format, Workbook};
     let err = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("xlsx: {e}"));
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
     let ws = wb.add_worksheet();
     ws.set_name("提案汇编").map_err(err)?;
-    ws.write_string_with_format(0, 0, session, &bold).map_err(err)?;
-    let head = ["编号", "标题", "提案人", "附议人", "类别", "主办部门", "协办部门", "状态", "办理结果", "答复", "代表评价"];
+    ws.write_string_with_format(0, 0, session, &bold)
+        .map_err(err)?;
+    let head = [
+        "编号",
+        "标题",
+        "提案人",
+        "附议人",
+        "类别",
+        "主办部门",
+        "协办部门",
+        "状态",
+        "办理结果",
+        "答复",
+        "代表评价",
+    ];
     for (c, h) in head.iter().enumerate() {
-        ws.write_string_with_format(1, c as u16, *h, &bold).map_err(err)?;
+        ws.write_string_with_format(1, c as u16, *h, &bold)
+            .map_err(err)?;
     }
     for (i, r) in rows.iter().enumerate() {
         let row = (i as u32).saturating_add(2);
         ws.write_number(row, 0, f64::from(r.p.id)).map_err(err)?;
         ws.write_string(row, 1, &r.p.title).map_err(err)?;
         ws.write_string(row, 2, &r.author).map_err(err)?;
-        ws.write_string(row, 3, r.cosigners.join("、")).map_err(err)?;
+        ws.write_string(row, 3, r.cosigners.join("、"))
+            .map_err(err)?;
         ws.write_string(row, 4, &r.p.category).map_err(err)?;
         ws.write_string(row, 5, &r.lead).map_err(err)?;
         ws.write_string(row, 6, r.co.join("、")).map_err(err)?;
         ws.write_string(row, 7, r.p.state.label()).map_err(err)?;
         ws.write_string(row, 8, r.grade_label()).map_err(err)?;
-        ws.write_string(row, 9, r.p.answer.as_deref().unwrap_or("")).map_err(err)?;
+        ws.write_string(row, 9, r.p.answer.as_deref().unwrap_or(""))
+            .map_err(err)?;
         ws.write_string(row, 10, r.rating_label()).map_err(err)?;
     }
     let ws = wb.add_worksheet();
     ws.set_name("部门满意度").map_err(err)?;
-    for (c, h) in ["主办部门", "提案数", "满意", "基本满意", "不满意", "满意率"].iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold).map_err(err)?;
+    for (c, h) in ["主办部门", "提案数", "满意", "基本满意", "不满意", "满意率"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(err)?;
     }
     for (i, f) in figures.iter().enumerate() {
         let row = (i as u32).saturating_add(1);

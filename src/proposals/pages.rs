@@ -495,7 +495,10 @@ struct CompiledPage {
     figures: Vec<super::DepartmentFigures>,
 }
 
-async fn compiled_data(state: &web::Data<AppState>, q: &SessionQuery) -> AppResult<(Session, Vec<super::Compiled>, Vec<super::DepartmentFigures>)> {
+async fn compiled_data(
+    state: &web::Data<AppState>,
+    q: &SessionQuery,
+) -> AppResult<(Session, Vec<super::Compiled>, Vec<super::DepartmentFigures>)> {
     let wanted = q.session;
     db::run(&state.pool, move |conn| {
         let session = match wanted {
@@ -510,12 +513,26 @@ async fn compiled_data(state: &web::Data<AppState>, q: &SessionQuery) -> AppResu
 }
 
 /// The printable compilation (汇编): every member may read it.
-async fn compiled(state: web::Data<AppState>, ctx: Ctx, CurrentUser(_): CurrentUser, q: web::Query<SessionQuery>) -> AppResult<HttpResponse> {
+async fn compiled(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    CurrentUser(_): CurrentUser,
+    q: web::Query<SessionQuery>,
+) -> AppResult<HttpResponse> {
     let (session, rows, figures) = compiled_data(&state, &q).await?;
-    render(&CompiledPage { ctx, session, rows, figures })
+    render(&CompiledPage {
+        ctx,
+        session,
+        rows,
+        figures,
+    })
 }
 
-async fn compiled_xlsx(state: web::Data<AppState>, CurrentUser(_): CurrentUser, q: web::Query<SessionQuery>) -> AppResult<HttpResponse> {
+async fn compiled_xlsx(
+    state: web::Data<AppState>,
+    CurrentUser(_): CurrentUser,
+    q: web::Query<SessionQuery>,
+) -> AppResult<HttpResponse> {
     let (session, rows, figures) = compiled_data(&state, &q).await?;
     let bytes = super::compiled_xlsx(&session.name, &rows, &figures)?;
     Ok(HttpResponse::Ok()

@@ -232,13 +232,21 @@ async fn a_proposal_goes_from_draft_to_a_second_answer_and_a_satisfied_delegate(
         .assert_status(200)
         .assert_contains("提案汇编")
         .assert_contains("人力资源部");
-    let x = app.get(&format!("/proposals/compiled.xlsx?session={session}")).await;
+    let x = app
+        .get(&format!("/proposals/compiled.xlsx?session={session}"))
+        .await;
     x.assert_status(200);
     {
         use calamine::{Data, DataType, Reader, Xlsx};
         let mut wb: Xlsx<_> =
             calamine::open_workbook_from_rs(std::io::Cursor::new(x.bytes.clone())).unwrap();
-        let sheet: Vec<Vec<Data>> = wb.worksheet_range_at(0).unwrap().unwrap().rows().map(|r| r.to_vec()).collect();
+        let sheet: Vec<Vec<Data>> = wb
+            .worksheet_range_at(0)
+            .unwrap()
+            .unwrap()
+            .rows()
+            .map(|r| r.to_vec())
+            .collect();
         let data = &sheet[2..];
         let (rows, figures) = zhijia::proposals::compile(&mut app.conn(), session).unwrap();
         assert_eq!(data.len(), rows.len());
@@ -252,7 +260,13 @@ async fn a_proposal_goes_from_draft_to_a_second_answer_and_a_satisfied_delegate(
             assert_eq!(x[8].to_string(), "A 已解决");
             assert_eq!(x[10].to_string(), "满意");
         }
-        let deps: Vec<Vec<Data>> = wb.worksheet_range_at(1).unwrap().unwrap().rows().map(|r| r.to_vec()).collect();
+        let deps: Vec<Vec<Data>> = wb
+            .worksheet_range_at(1)
+            .unwrap()
+            .unwrap()
+            .rows()
+            .map(|r| r.to_vec())
+            .collect();
         assert_eq!(deps.len(), figures.len() + 1);
         assert_eq!(deps[1][0].to_string(), "人力资源部");
         assert_eq!(deps[1][2].as_f64(), Some(1.0), "one 满意");
