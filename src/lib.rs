@@ -20,6 +20,7 @@ pub mod grievances;
 pub mod home;
 pub mod images;
 pub mod invariants;
+pub mod mailbox;
 pub mod members;
 pub mod membership;
 pub mod news;

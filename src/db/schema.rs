@@ -736,6 +736,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mailbox_letters (id) {
+        id -> Integer,
+        member_id -> Nullable<Integer>,
+        anonymous -> Bool,
+        receipt_hash -> Nullable<Text>,
+        unit_id -> Integer,
+        subject -> Text,
+        body -> Text,
+        state -> Text,
+        version -> Integer,
+        due_at -> Nullable<Timestamp>,
+        answer -> Nullable<Text>,
+        forwarded_to -> Nullable<Integer>,
+        consent_publish -> Bool,
+        published -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mailbox_events (id) {
+        id -> Integer,
+        letter_id -> Integer,
+        kind -> Text,
+        to_state -> Nullable<Text>,
+        author_id -> Nullable<Integer>,
+        author_label -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(members -> org_units (unit_id));
 diesel::joinable!(showcase_posts -> members (member_id));
 diesel::joinable!(comments -> members (member_id));
@@ -746,6 +780,7 @@ diesel::joinable!(roles -> org_units (unit_id));
 diesel::joinable!(membership_events -> org_units (unit_id));
 diesel::joinable!(congress_delegates -> congress_sessions (session_id));
 diesel::joinable!(proposals -> congress_sessions (session_id));
+diesel::joinable!(mailbox_events -> mailbox_letters (letter_id));
 diesel::joinable!(department_handlers -> departments (department_id));
 diesel::joinable!(proposal_departments -> departments (department_id));
 diesel::joinable!(membership_applications -> org_units (unit_id));
@@ -816,4 +851,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     proposal_cosigners,
     proposal_departments,
     proposal_events,
+    mailbox_letters,
+    mailbox_events,
 );

@@ -64,6 +64,12 @@ pub fn services_list() -> Vec<Service> {
             href: Some("/proposals"),
         },
         Service {
+            name: "主席信箱",
+            desc: "给工会主席写信，可匿名",
+            icon: "信",
+            href: Some("/mailbox"),
+        },
+        Service {
             name: "电子会员证",
             desc: "出示会员证，查看会籍和会费",
             icon: "证",

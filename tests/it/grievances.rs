@@ -385,7 +385,7 @@ async fn a_jpg_that_holds_html_is_refused_with_a_clear_message() {
 }
 
 /// Every row of every table, as text (for the anonymity scan).
-fn dump_all(app_conn: &mut zhijia::db::PooledConn) -> Vec<String> {
+pub(crate) fn dump_all(app_conn: &mut zhijia::db::PooledConn) -> Vec<String> {
     use diesel::prelude::*;
     #[derive(QueryableByName)]
     struct Col {

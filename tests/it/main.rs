@@ -26,6 +26,7 @@ mod grievances;
 mod hostile;
 mod import;
 mod invariants;
+mod mailbox;
 mod membership;
 mod messy_history;
 mod news;

@@ -1,0 +1,2 @@
+DROP TABLE mailbox_events;
+DROP TABLE mailbox_letters;

@@ -1,0 +1,460 @@
+//! 主席信箱: any member writes to the chair of their company's union or of the group's union,
+//! named or anonymous. An anonymous letter uses the anonymous mechanics of grievances: no
+//! member, no session or address, the day instead of the time, a receipt code shown once
+//! (only its digest kept), the audit row deferred. The chair answers, forwards to a cadre
+//! (who answers), or turns it into a grievance; the writer sees the answer; letters whose
+//! writer consented may be published with the writer's name removed.
+
+pub mod pages;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::audit::{Actor, AuditAction};
+use crate::auth::User;
+use crate::db::schema::{mailbox_events, mailbox_letters};
+use crate::db::{write_tx, DbConnection};
+use crate::error::{AppError, AppResult};
+use crate::org::Role;
+use crate::workflow::{self, date_only, By, Case, Flow, Line, Record, Transition};
+
+crate::text_enum! {
+    pub enum State {
+        New = ("new", "待答复"),
+        Forwarded = ("forwarded", "已转交办理"),
+        Answered = ("answered", "已答复"),
+        Converted = ("converted", "已转为维权申诉"),
+    }
+}
+
+crate::text_enum! {
+    pub enum Action {
+        Answer = ("answer", "答复"),
+        Forward = ("forward", "转交干部办理"),
+        Convert = ("convert", "转为维权申诉"),
+    }
+}
+
+pub static FLOW: Flow<State, Action> = Flow {
+    table: "mailbox_letters",
+    transitions: &[
+        Transition {
+            action: Action::Answer,
+            from: &[State::New, State::Forwarded],
+            to: State::Answered,
+        },
+        Transition {
+            action: Action::Forward,
+            from: &[State::New],
+            to: State::Forwarded,
+        },
+        Transition {
+            action: Action::Convert,
+            from: &[State::New, State::Forwarded],
+            to: State::Converted,
+        },
+    ],
+};
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = mailbox_letters)]
+pub struct Letter {
+    pub id: i32,
+    pub member_id: Option<i32>,
+    pub anonymous: bool,
+    pub unit_id: i32,
+    pub subject: String,
+    pub body: String,
+    pub state: State,
+    pub version: i32,
+    pub answer: Option<String>,
+    pub forwarded_to: Option<i32>,
+    pub consent_publish: bool,
+    pub published: bool,
+    pub created_at: NaiveDateTime,
+}
+
+impl Letter {
+    pub fn written_on(&self) -> String {
+        crate::time::beijing(&self.created_at, "%Y-%m-%d")
+    }
+}
+
+impl Case for Letter {
+    type State = State;
+    type Action = Action;
+    fn flow() -> &'static Flow<State, Action> {
+        &FLOW
+    }
+    fn id(&self) -> i32 {
+        self.id
+    }
+    fn state(&self) -> State {
+        self.state
+    }
+    fn version(&self) -> i32 {
+        self.version
+    }
+    fn unit_id(&self) -> i32 {
+        self.unit_id
+    }
+    fn audit_object(&self) -> (&'static str, String) {
+        ("mailbox_letter", self.id.to_string())
+    }
+    fn timeline(
+        &self,
+        conn: &mut DbConnection,
+        line: &Line<'_, State>,
+        at: NaiveDateTime,
+    ) -> AppResult<()> {
+        diesel::insert_into(mailbox_events::table)
+            .values((
+                mailbox_events::letter_id.eq(self.id),
+                mailbox_events::kind.eq(line.kind),
+                mailbox_events::to_state.eq(line.to.map(State::as_str)),
+                mailbox_events::author_id.eq(line.author.0),
+                mailbox_events::author_label.eq(line.author.1),
+                mailbox_events::body.eq(line.body),
+                mailbox_events::created_at.eq(at),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+}
+
+/// One line of a letter's timeline: (who, what, when (day), text).
+pub type EventRow = (String, Option<String>, NaiveDateTime, String);
+
+pub fn events(conn: &mut DbConnection, id: i32) -> AppResult<Vec<EventRow>> {
+    Ok(crate::on_backend!(conn, c => mailbox_events::table
+        .filter(mailbox_events::letter_id.eq(id))
+        .select((mailbox_events::author_label, mailbox_events::to_state, mailbox_events::created_at, mailbox_events::body))
+        .order(mailbox_events::id.asc())
+        .load(c))?)
+}
+
+pub fn find(conn: &mut DbConnection, id: i32) -> AppResult<Option<Letter>> {
+    Ok(crate::on_backend!(conn, c => mailbox_letters::table
+        .find(id)
+        .select(Letter::as_select())
+        .first(c)
+        .optional())?)
+}
+
+/// The unions a member may write to: their company's union and the group's (the root).
+pub fn addressees(conn: &mut DbConnection, user: &User) -> AppResult<Vec<crate::org::OrgUnit>> {
+    let ids: Vec<i32> = user
+        .unit_path
+        .split('/')
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let mut out = Vec::new();
+    for id in [ids.first(), ids.get(1)].into_iter().flatten() {
+        if let Some(u) = crate::org::model::find(conn, *id)? {
+            if !out.iter().any(|x: &crate::org::OrgUnit| x.id == u.id) {
+                out.push(u);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct WriteForm {
+    #[serde(default)]
+    pub unit_id: String,
+    #[serde(default)]
+    pub subject: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub anonymous: String,
+    #[serde(default)]
+    pub consent: String,
+}
+
+/// Write a letter. Returns its id and, for an anonymous one, the receipt (shown once).
+pub fn write(
+    conn: &mut DbConnection,
+    user: &User,
+    f: &WriteForm,
+    now: NaiveDateTime,
+) -> AppResult<(i32, Option<String>)> {
+    let mut e = crate::forms::FieldErrors::default();
+    let subject = crate::text::clean(&f.subject);
+    let body = crate::text::clean(&f.body);
+    if !(2..=60).contains(&subject.chars().count()) {
+        e.add("subject", "主题请写 2 到 60 个字");
+    }
+    if !(10..=5000).contains(&body.chars().count()) {
+        e.add("body", "内容请写 10 到 5000 个字");
+    }
+    let unit: i32 = f.unit_id.trim().parse().unwrap_or(0);
+    if !e.is_empty() {
+        return Err(AppError::Fields(e));
+    }
+    let anonymous = f.anonymous == "1";
+    write_tx(conn, |conn| {
+        let to = addressees(conn, user)?
+            .into_iter()
+            .find(|u| u.id == unit)
+            .ok_or_else(|| AppError::field("unit_id", "请选择收信的工会"))?;
+        let receipt = anonymous.then(|| crate::auth::random_token(10));
+        let at = if anonymous { date_only(now) } else { now };
+        let id: i32 = crate::on_backend!(conn, c => diesel::insert_into(mailbox_letters::table)
+            .values((
+                mailbox_letters::member_id.eq((!anonymous).then_some(user.id)),
+                mailbox_letters::anonymous.eq(anonymous),
+                mailbox_letters::receipt_hash.eq(receipt.as_deref().map(receipt_hash)),
+                mailbox_letters::unit_id.eq(to.id),
+                mailbox_letters::subject.eq(&subject),
+                mailbox_letters::body.eq(&body),
+                mailbox_letters::state.eq(State::New),
+                mailbox_letters::consent_publish.eq(f.consent == "1"),
+                mailbox_letters::created_at.eq(at),
+                mailbox_letters::updated_at.eq(at),
+            ))
+            .returning(mailbox_letters::id)
+            .get_result(c))?;
+        let label = if anonymous {
+            "匿名会员"
+        } else {
+            user.name.as_str()
+        };
+        diesel::insert_into(mailbox_events::table)
+            .values((
+                mailbox_events::letter_id.eq(id),
+                mailbox_events::kind.eq("state"),
+                mailbox_events::to_state.eq(State::New.as_str()),
+                mailbox_events::author_id.eq((!anonymous).then_some(user.id)),
+                mailbox_events::author_label.eq(label),
+                mailbox_events::body.eq("来信"),
+                mailbox_events::created_at.eq(at),
+            ))
+            .execute(conn)?;
+        if anonymous {
+            crate::audit::record_anonymous(
+                conn,
+                Some(to.id),
+                AuditAction::MailboxWrite,
+                ("mailbox_letter", &id.to_string()),
+                "",
+                now,
+            )?;
+        } else {
+            crate::audit::record(
+                conn,
+                &Actor::user(user, None, now),
+                Some(to.id),
+                AuditAction::MailboxWrite,
+                ("mailbox_letter", Some(id)),
+                &subject,
+            )?;
+        }
+        for chair in
+            crate::org::model::role_holders(conn, crate::db::ids::UnitId(to.id), &[Role::Chair])?
+        {
+            crate::notifications::notify(
+                conn,
+                chair.0,
+                &format!("主席信箱来信：{subject}"),
+                &format!("/admin/mailbox/{id}"),
+                at,
+            )?;
+        }
+        Ok((id, receipt))
+    })
+}
+
+fn receipt_hash(r: &str) -> String {
+    crate::auth::digest(&[
+        b"zhijia-mailbox",
+        crate::grievances::service::normalize_receipt(r).as_bytes(),
+    ])
+}
+
+/// The anonymous letter behind a receipt.
+pub fn by_receipt(conn: &mut DbConnection, receipt: &str) -> AppResult<Letter> {
+    let h = receipt_hash(receipt);
+    let found: Option<Letter> = crate::on_backend!(conn, c => mailbox_letters::table
+        .filter(mailbox_letters::receipt_hash.eq(h))
+        .select(Letter::as_select())
+        .first(c)
+        .optional())?;
+    found.ok_or(AppError::NotFound)
+}
+
+/// The writer's own named letters, newest first.
+pub fn mine(conn: &mut DbConnection, user: &User) -> AppResult<Vec<Letter>> {
+    Ok(crate::on_backend!(conn, c => mailbox_letters::table
+        .filter(mailbox_letters::member_id.eq(user.id))
+        .select(Letter::as_select())
+        .order(mailbox_letters::id.desc())
+        .load(c))?)
+}
+
+/// Letters the user handles: to a union where they are chair, or forwarded to them.
+pub fn for_staff(conn: &mut DbConnection, user: &User) -> AppResult<Vec<Letter>> {
+    let all: Vec<Letter> = crate::on_backend!(conn, c => mailbox_letters::table
+        .select(Letter::as_select())
+        .order(mailbox_letters::id.desc())
+        .limit(500)
+        .load(c))?;
+    Ok(all.into_iter().filter(|l| handles(user, l)).collect())
+}
+
+/// The chair of the addressed union (or an administrator), or the cadre it was forwarded to.
+pub fn handles(user: &User, l: &Letter) -> bool {
+    user.is_admin
+        || l.forwarded_to == Some(user.id)
+        || user
+            .roles
+            .iter()
+            .any(|r| r.role == Role::Chair && r.unit_id == l.unit_id)
+}
+
+/// Published letters (writer's consent, chair's choice), newest first, without names.
+pub fn published(conn: &mut DbConnection) -> AppResult<Vec<Letter>> {
+    Ok(crate::on_backend!(conn, c => mailbox_letters::table
+        .filter(mailbox_letters::published.eq(true))
+        .filter(mailbox_letters::consent_publish.eq(true))
+        .select(Letter::as_select())
+        .order(mailbox_letters::id.desc())
+        .limit(100)
+        .load(c))?)
+}
+
+#[derive(Debug, Clone)]
+pub enum Step {
+    Answer(String),
+    Forward(i32),
+    Convert,
+    Publish(bool),
+}
+
+/// A step by the chair (or the cadre it was forwarded to) on the letter seen at `version`.
+pub fn act(
+    conn: &mut DbConnection,
+    user: &User,
+    actor: &Actor,
+    id: i32,
+    version: i32,
+    step: &Step,
+) -> AppResult<()> {
+    write_tx(conn, |conn| {
+        let l = find(conn, id)?
+            .filter(|l| handles(user, l))
+            .ok_or(AppError::NotFound)?;
+        if l.version != version {
+            return Err(AppError::Conflict(workflow::CONFLICT.into()));
+        }
+        let by = By {
+            actor,
+            label: &actor.name,
+            anonymous: false,
+        };
+        let link = format!("/mailbox/{}", l.id);
+        let writer: Vec<(i32, String, String)> = l
+            .member_id
+            .map(|m| (m, format!("主席信箱回复：{}", l.subject), link.clone()))
+            .into_iter()
+            .collect();
+        match step {
+            Step::Answer(text) => {
+                let text = crate::text::clean(text);
+                if !(2..=5000).contains(&text.chars().count()) {
+                    return Err(AppError::field("answer", "请填写答复（5000 字以内）"));
+                }
+                let rec = Record {
+                    body: &text,
+                    notify: writer,
+                    ..Record::new(AuditAction::MailboxAnswer)
+                };
+                workflow::transition(conn, &l, Action::Answer, None, &by, &rec)?;
+                set_answer(conn, l.id, &text)
+            }
+            Step::Forward(cadre) => {
+                let unit = crate::org::model::find(conn, l.unit_id)?.ok_or(AppError::NotFound)?;
+                // A cadre or chair of that union or one of its branches.
+                let to = crate::auth::user::load_user(conn, *cadre, "")?
+                    .filter(|u| {
+                        u.roles.iter().any(|r| {
+                            matches!(r.role, Role::Cadre | Role::Chair)
+                                && r.unit_path.starts_with(&unit.path)
+                        })
+                    })
+                    .ok_or_else(|| AppError::field("cadre", "请选择本单位的工会干部"))?;
+                let rec = Record {
+                    body: &format!("转交 {} 办理", to.name),
+                    notify: vec![(
+                        to.id,
+                        format!("主席信箱转交：{}", l.subject),
+                        format!("/admin/mailbox/{}", l.id),
+                    )],
+                    ..Record::new(AuditAction::MailboxForward)
+                };
+                workflow::transition(conn, &l, Action::Forward, None, &by, &rec)?;
+                diesel::update(mailbox_letters::table.find(l.id))
+                    .set(mailbox_letters::forwarded_to.eq(to.id))
+                    .execute(conn)?;
+                Ok(())
+            }
+            Step::Convert => {
+                // The letter becomes a case: named for a named letter, anonymous for an
+                // anonymous one (to the addressed union, nothing linking a member).
+                let form = crate::grievances::service::SubmitForm {
+                    category: "other".into(),
+                    title: l.subject.chars().take(60).collect(),
+                    description: l.body.clone(),
+                    desired_outcome: "（由主席信箱来信转来）".into(),
+                    anonymous: l.anonymous,
+                    unit_id: l.unit_id.to_string(),
+                    submit_token: crate::auth::random_token(16),
+                };
+                let who = match l.member_id {
+                    Some(m) => {
+                        crate::auth::user::load_user(conn, m, "")?.ok_or(AppError::NotFound)?
+                    }
+                    None => user.clone(),
+                };
+                crate::grievances::service::submit(conn, &who, &form, &[], actor.now)?;
+                let rec = Record {
+                    body: "已转为维权申诉，按申诉流程办理",
+                    notify: writer,
+                    ..Record::new(AuditAction::MailboxConvert)
+                };
+                workflow::transition(conn, &l, Action::Convert, None, &by, &rec)?;
+                Ok(())
+            }
+            Step::Publish(on) => {
+                if *on && (!l.consent_publish || l.answer.is_none()) {
+                    return Err(AppError::Validation(
+                        "只能公开来信人同意公开、且已答复的来信".into(),
+                    ));
+                }
+                let rec = Record::new(AuditAction::MailboxPublish);
+                workflow::touch(
+                    conn,
+                    &l,
+                    &by,
+                    &Record {
+                        kind: "publish",
+                        body: if *on { "公开" } else { "取消公开" },
+                        ..rec
+                    },
+                )?;
+                diesel::update(mailbox_letters::table.find(l.id))
+                    .set(mailbox_letters::published.eq(*on))
+                    .execute(conn)?;
+                Ok(())
+            }
+        }
+    })
+}
+
+fn set_answer(conn: &mut DbConnection, id: i32, text: &str) -> AppResult<()> {
+    diesel::update(mailbox_letters::table.find(id))
+        .set(mailbox_letters::answer.eq(text))
+        .execute(conn)?;
+    Ok(())
+}

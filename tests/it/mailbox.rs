@@ -1,0 +1,242 @@
+//! 主席信箱 (issue 19): a named letter answered by the chair and seen by the writer; a letter
+//! forwarded to a cadre who answers; one turned into a grievance; publication only with the
+//! writer's consent and without their name; an anonymous letter leaves nothing that links it
+//! to the member (the all-tables scan the anonymous grievances pass).
+
+use crate::builders;
+use crate::helpers::*;
+
+fn company(app_conn: &mut zhijia::db::DbConnection) -> String {
+    builders::unit_id(app_conn, "第一工程公司工会").to_string()
+}
+
+fn latest(conn: &mut zhijia::db::DbConnection) -> zhijia::mailbox::Letter {
+    use diesel::prelude::*;
+    use zhijia::db::schema::mailbox_letters as l;
+    let id: i32 = zhijia::on_backend!(conn, c => l::table.select(diesel::dsl::max(l::id)).first::<Option<i32>>(c))
+        .unwrap()
+        .unwrap();
+    zhijia::mailbox::find(conn, id).unwrap().unwrap()
+}
+
+#[actix_web::test]
+async fn a_named_letter_is_answered_forwarded_converted_and_published_only_with_consent() {
+    let mut app = spawn_base().await;
+    let to = company(&mut app.conn());
+    app.login_ok("demo-member").await;
+    app.post(
+        "/mailbox",
+        &[("unit_id", &to), ("subject", "食堂"), ("body", "短")],
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("内容请写");
+    let r = app
+        .post(
+            "/mailbox",
+            &[
+                ("unit_id", &to),
+                ("subject", "建议延长食堂晚餐时间"),
+                (
+                    "body",
+                    "项目加班的同事下班时食堂已经关门，建议晚餐供应到八点。",
+                ),
+                ("consent", "1"),
+            ],
+        )
+        .await;
+    r.assert_status(303);
+    let letter = latest(&mut app.conn());
+    assert_eq!(
+        letter.member_id,
+        Some(builders::user(&mut app.conn(), "demo-member").id)
+    );
+    app.logout().await;
+    // Another union's chair does not see it; the company's chair answers and publishes it.
+    app.login_ok("sub2-chair").await;
+    app.get(&format!("/admin/mailbox/{}", letter.id))
+        .await
+        .assert_status(404);
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    let path = format!("/admin/mailbox/{}", letter.id);
+    app.get("/admin/mailbox")
+        .await
+        .assert_contains("建议延长食堂晚餐时间");
+    app.post(
+        &path,
+        &[
+            ("action", "answer"),
+            ("version", "0"),
+            ("answer", "已与后勤商定，下月起晚餐供应到八点。"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    app.post(&path, &[("action", "publish"), ("version", "1")])
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-member-b").await;
+    let p = app.get("/mailbox/public").await;
+    p.assert_status(200)
+        .assert_contains("下月起晚餐供应到八点")
+        .assert_contains("来信人已隐去");
+    assert!(!p.body.contains("王小明"));
+    app.get(&format!("/mailbox/{}", letter.id))
+        .await
+        .assert_status(404);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.get(&format!("/mailbox/{}", letter.id))
+        .await
+        .assert_status(200)
+        .assert_contains("下月起晚餐供应到八点");
+
+    // Without consent it cannot be published; forwarded to a cadre, who answers; another
+    // letter becomes a grievance.
+    app.post(
+        "/mailbox",
+        &[
+            ("unit_id", &to),
+            ("subject", "班车太挤"),
+            ("body", "早班车经常坐不下，希望增加一辆车。"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    let second = latest(&mut app.conn());
+    app.post(
+        "/mailbox",
+        &[
+            ("unit_id", &to),
+            ("subject", "加班费未发"),
+            ("body", "三月份的加班费到现在还没有发，班组长说不清楚。"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    let third = latest(&mut app.conn());
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    let cadre = builders::user(&mut app.conn(), "demo-cadre").id.to_string();
+    app.post(
+        &format!("/admin/mailbox/{}", second.id),
+        &[("action", "forward"), ("version", "0"), ("cadre", &cadre)],
+    )
+    .await
+    .assert_status(303);
+    let cases = app.count("grievances");
+    app.post(
+        &format!("/admin/mailbox/{}", third.id),
+        &[("action", "convert"), ("version", "0")],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(app.count("grievances"), cases + 1);
+    assert_eq!(
+        app.count("grievances WHERE title = '加班费未发' AND anonymous = FALSE"),
+        1
+    );
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    let sp = format!("/admin/mailbox/{}", second.id);
+    app.post(
+        &sp,
+        &[
+            ("action", "answer"),
+            ("version", "1"),
+            ("answer", "下周起早班加开一辆车。"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    app.post(&sp, &[("action", "publish"), ("version", "2")])
+        .await
+        .assert_status(303);
+    assert!(
+        !zhijia::mailbox::find(&mut app.conn(), second.id)
+            .unwrap()
+            .unwrap()
+            .published,
+        "no consent, not published"
+    );
+}
+
+#[actix_web::test]
+async fn an_anonymous_letter_leaves_nothing_that_links_it_to_the_member() {
+    let mut app = spawn_base().await;
+    let to = company(&mut app.conn());
+    app.login_ok("demo-member").await;
+    let member = app.member_id("demo-member");
+    let session_hash = zhijia::auth::hash_token(&app.cookies["zj_session"]);
+    app.get("/mailbox").await;
+    let before: std::collections::HashSet<String> = crate::grievances::dump_all(&mut app.conn())
+        .into_iter()
+        .collect();
+    let r = app
+        .post(
+            "/mailbox",
+            &[
+                ("unit_id", &to),
+                ("subject", "反映班组长作风问题"),
+                ("body", "班组长经常当众辱骂职工，大家敢怒不敢言。"),
+                ("anonymous", "1"),
+            ],
+        )
+        .await;
+    r.assert_status(200).assert_contains("回执码");
+    let receipt = regex_lite::Regex::new(r#"<p class="secret">([0-9A-Z-]+)</p>"#)
+        .unwrap()
+        .captures(&r.body)
+        .unwrap()[1]
+        .to_string();
+    let now = app.state.config.clock.now();
+    let after = crate::grievances::dump_all(&mut app.conn());
+    let new_rows: Vec<&String> = after.iter().filter(|r| !before.contains(*r)).collect();
+    assert!(new_rows.iter().any(|r| r.starts_with("mailbox_letters:")));
+    let exact_time = now.format("%H:%M:%S").to_string();
+    for row in &new_rows {
+        for needle in [
+            "王小明",
+            "demo-member",
+            session_hash.as_str(),
+            exact_time.as_str(),
+            &format!("member_id={member} "),
+            &format!("author_id={member} "),
+            &format!("actor_id={member} "),
+        ] {
+            assert!(
+                !row.contains(needle),
+                "new row links the anonymous letter to the member ({needle}):\n{row}"
+            );
+        }
+    }
+    // The chair answers; the writer reads it with the receipt, logged out.
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    let letter = latest(&mut app.conn());
+    assert_eq!((letter.member_id, letter.anonymous), (None, true));
+    app.get(&format!("/admin/mailbox/{}", letter.id))
+        .await
+        .assert_contains("匿名会员");
+    app.post(
+        &format!("/admin/mailbox/{}", letter.id),
+        &[
+            ("action", "answer"),
+            ("version", "0"),
+            ("answer", "已约谈该班组长，并在班组会上公开道歉。"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-member-b").await;
+    app.post("/mailbox/track", &[("receipt", &receipt)])
+        .await
+        .assert_status(200)
+        .assert_contains("已约谈该班组长");
+    app.post("/mailbox/track", &[("receipt", "AAAA-BBBB-CCCC-DDDD")])
+        .await
+        .assert_status(303);
+}
