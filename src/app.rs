@@ -83,6 +83,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::members::admin::routes(cfg);
     crate::membership::routes(cfg);
     crate::proposals::pages::routes(cfg);
+    crate::proposals::admin::routes(cfg);
     crate::mailbox::pages::routes(cfg);
     crate::org::admin::routes(cfg);
     crate::audit::admin::routes(cfg);

@@ -6,6 +6,7 @@
 //! the delegate rates the answer, and 不满意 sends it back once for a second answer. Every step
 //! goes through the one transition path of `src/workflow/`.
 
+pub mod admin;
 pub mod demo;
 pub mod model;
 pub mod pages;

@@ -421,3 +421,10 @@ pub fn events(
         .filter(|e| with_internal || !e.internal)
         .collect())
 }
+
+pub fn delegate_count(conn: &mut DbConnection, session: i32) -> AppResult<i64> {
+    Ok(crate::on_backend!(conn, c => congress_delegates::table
+        .filter(congress_delegates::session_id.eq(session))
+        .count()
+        .get_result(c))?)
+}

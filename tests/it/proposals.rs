@@ -409,3 +409,87 @@ async fn an_overdue_answer_escalates_to_the_union() {
         .assert_contains("已报工会督办");
     assert!(app.count("notifications WHERE title LIKE '提案答复超期%'") >= 1);
 }
+
+/// The administrator sets a congress up on /admin/congress: a session with its window,
+/// delegates from a list (an unknown employee number is refused by line), the committee and a
+/// department's handler; a cadre cannot.
+#[actix_web::test]
+async fn the_administrator_sets_up_a_session_its_delegates_committee_and_handlers() {
+    let mut app = spawn_base().await;
+    app.login_ok("demo-chair").await;
+    app.get("/admin/congress").await.assert_status(403);
+    app.logout().await;
+    app.login_ok("demo-admin").await;
+    let now = app.state.config.clock.now() + chrono::Duration::hours(8);
+    let local = |d: i64| {
+        (now + chrono::Duration::days(d))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string()
+    };
+    app.post(
+        "/admin/congress",
+        &[
+            ("action", "session"),
+            ("name", "第六届第一次职工代表大会"),
+            ("opens", &local(-1)),
+            ("closes", &local(10)),
+            ("min_cosigners", "1"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    let session = zhijia::proposals::model::sessions(&mut app.conn()).unwrap()[0].clone();
+    assert_eq!(
+        (session.name.as_str(), session.min_cosigners),
+        ("第六届第一次职工代表大会", 1)
+    );
+    let s = session.id.to_string();
+    app.post(
+        "/admin/congress",
+        &[
+            ("action", "delegates"),
+            ("session", &s),
+            ("lines", "demo-member,第一代表团\nnobody,第一代表团"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    app.get("/admin/congress")
+        .await
+        .assert_contains("第 2 行：没有工号为“nobody”的会员");
+    assert_eq!(
+        zhijia::proposals::model::delegate_count(&mut app.conn(), session.id).unwrap(),
+        0,
+        "all or nothing"
+    );
+    app.post(
+        "/admin/congress",
+        &[
+            ("action", "delegates"),
+            ("session", &s),
+            ("lines", "demo-member,第一代表团\ndemo-member-b，第一代表团"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    app.post(
+        "/admin/congress",
+        &[("action", "committee"), ("lines", "demo-chair")],
+    )
+    .await
+    .assert_status(303);
+    app.post(
+        "/admin/congress",
+        &[("action", "handlers"), ("lines", "road-cadre,工会办公室")],
+    )
+    .await
+    .assert_status(303);
+    let page = app.get("/admin/congress").await;
+    page.assert_contains("代表 2 名")
+        .assert_contains("陈志强")
+        .assert_contains("工会办公室");
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    let id = draft(&mut app, session.id, "关于增设职工书屋的提案").await;
+    assert_eq!(state_of(&mut app.conn(), id).0, "draft");
+}
