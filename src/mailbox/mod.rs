@@ -458,3 +458,95 @@ fn set_answer(conn: &mut DbConnection, id: i32, text: &str) -> AppResult<()> {
         .execute(conn)?;
     Ok(())
 }
+
+/// The demo's mailbox: a named letter answered and published, one forwarded, one new, and an
+/// anonymous one.
+pub fn seed_demo(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+    let load = |conn: &mut DbConnection, no: &str| -> AppResult<User> {
+        let id = crate::members::model::find_by_employee_no(conn, no)?
+            .map(|m| m.id)
+            .ok_or(AppError::NotFound)?;
+        crate::auth::user::load_user(conn, id, "")?.ok_or(AppError::NotFound)
+    };
+    let member = load(conn, "demo-member")?;
+    let other = load(conn, "demo-member-b")?;
+    let chair = load(conn, "demo-chair")?;
+    let company = addressees(conn, &member)?
+        .into_iter()
+        .last()
+        .ok_or(AppError::NotFound)?
+        .id
+        .to_string();
+    let day = |d: i64| crate::time::minus(now, chrono::Duration::days(d));
+    let letter = |subject: &str, body: &str, anonymous: bool, consent: bool| WriteForm {
+        unit_id: company.clone(),
+        subject: subject.into(),
+        body: body.into(),
+        anonymous: if anonymous { "1".into() } else { String::new() },
+        consent: if consent { "1".into() } else { String::new() },
+    };
+    let (a, _) = write(
+        conn,
+        &member,
+        &letter(
+            "建议延长食堂晚餐时间",
+            "项目加班的同事下班时食堂已经关门，建议晚餐供应到八点。",
+            false,
+            true,
+        ),
+        day(20),
+    )?;
+    let actor = Actor::user(&chair, None, day(18));
+    act(
+        conn,
+        &chair,
+        &actor,
+        a,
+        0,
+        &Step::Answer("已与后勤商定，下月起晚餐供应到八点，周末照常。".into()),
+    )?;
+    act(conn, &chair, &actor, a, 1, &Step::Publish(true))?;
+    let (b, _) = write(
+        conn,
+        &other,
+        &letter(
+            "班车太挤",
+            "早班车经常坐不下，希望增加一辆车或者错峰发车。",
+            false,
+            false,
+        ),
+        day(6),
+    )?;
+    let cadre = load(conn, "demo-cadre")?;
+    act(
+        conn,
+        &chair,
+        &Actor::user(&chair, None, day(5)),
+        b,
+        0,
+        &Step::Forward(cadre.id),
+    )?;
+    write(
+        conn,
+        &member,
+        &letter(
+            "关于职工书屋开放时间",
+            "职工书屋只在工作日白天开放，上班时间去不了，建议晚上和周末也开放。",
+            false,
+            true,
+        ),
+        day(2),
+    )?;
+    write(
+        conn,
+        &other,
+        &letter(
+            "反映班组长作风问题",
+            "班组长经常当众训斥职工，言语粗暴，希望工会了解情况。",
+            true,
+            false,
+        ),
+        day(1),
+    )?;
+    Ok(4)
+}

@@ -263,6 +263,11 @@ async fn every_page_passes_an_accessibility_audit_at_phone_and_desktop_width() {
         "/me/privacy",
         "/me/card",
         "/me/membership",
+        "/proposals",
+        "/proposals/new",
+        "/proposals/compiled",
+        "/mailbox",
+        "/mailbox/public",
         "/news/999999999",
     ]);
     member.extend(tour.discover("/news", &[r"^/news/\d+$"]).await);
@@ -319,10 +324,16 @@ async fn every_page_passes_an_accessibility_audit_at_phone_and_desktop_width() {
         "/admin/grievances/WQ-0000-XXXXX",
         "/admin/membership",
         "/admin/membership?done=1",
+        "/admin/mailbox",
         "/admin/membership/dues",
         "/admin/card-check",
         "/admin/card-check?code=ZJC1.1.2.3",
     ]);
+    chair.extend(tour.discover("/proposals", &[r"^/proposals/\d+$"]).await);
+    chair.extend(
+        tour.discover("/admin/mailbox", &[r"^/admin/mailbox/\d+$"])
+            .await,
+    );
     chair.extend(
         tour.discover(
             "/admin/membership",
@@ -386,6 +397,7 @@ async fn every_page_passes_an_accessibility_audit_at_phone_and_desktop_width() {
         &pages(&[
             "/admin",
             "/admin/settings/calendar",
+            "/admin/congress",
             "/admin/org",
             "/admin/audit",
         ]),

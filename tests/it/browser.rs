@@ -1136,3 +1136,118 @@ async fn on_a_phone_a_worker_joins_is_approved_logs_in_and_shows_a_card_that_che
     assert_eq!(overflow, serde_json::Value::Bool(false), "wider than 375px");
     c.close().await.unwrap();
 }
+
+/// 职代会提案 on phones and a desktop: a delegate drafts on a phone and a colleague co-signs on
+/// theirs, the committee (the chair) accepts and assigns on a desktop, the handler answers,
+/// the delegate rates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delegates_draft_and_cosign_on_phones_the_committee_assigns_the_handler_answers_the_delegate_rates(
+) {
+    let Some((c, _driver)) = browser().await else {
+        return;
+    };
+    let server = start_server(true);
+    let base = format!("http://{}", server.addr);
+    viewport(&c, 375, 812).await;
+    login(&c, &base, "demo-member").await;
+    c.goto(&format!("{base}/proposals")).await.unwrap();
+    shot(&c, "proposals-375.png").await;
+    click(&c, "a[href^='/proposals/new']").await;
+    c.wait().for_element(Locator::Id("title")).await.unwrap();
+    c.find(Locator::Id("title"))
+        .await
+        .unwrap()
+        .send_keys("关于食堂增设夜班餐的提案")
+        .await
+        .unwrap();
+    click(&c, "button[value=check]").await;
+    assert!(
+        wait_for_text(&c, "已有相似的提案").await,
+        "last year's proposal is found"
+    );
+    shot(&c, "proposal-similar-375.png").await;
+    c.find(Locator::Css("#category option[value='生活后勤']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("reason"))
+        .await
+        .unwrap()
+        .send_keys("二食堂夜班时段仍未供应热食，夜班职工只能吃泡面。")
+        .await
+        .unwrap();
+    c.find(Locator::Id("measures"))
+        .await
+        .unwrap()
+        .send_keys("二食堂比照一食堂供应夜班餐，并增加夜间送餐。")
+        .await
+        .unwrap();
+    click(&c, "button[value=save]").await;
+    assert!(wait_for_text(&c, "提案草稿已保存").await);
+    let url = c.current_url().await.unwrap();
+    let path = url.path().to_string();
+    shot(&c, "proposal-draft-375.png").await;
+    for colleague in ["demo-member-b", "demo-cadre"] {
+        login(&c, &base, colleague).await;
+        c.goto(&format!("{base}{path}")).await.unwrap();
+        click(&c, "button[value=cosign]").await;
+        assert!(wait_for_text(&c, "已附议").await);
+    }
+    shot(&c, "proposal-cosigned-375.png").await;
+    login(&c, &base, "demo-member").await;
+    c.goto(&format!("{base}{path}")).await.unwrap();
+    click(&c, "button[value=submit]").await;
+    assert!(wait_for_text(&c, "待审查").await);
+
+    viewport(&c, 1280, 800).await;
+    login(&c, &base, "demo-chair").await;
+    c.goto(&format!("{base}{path}")).await.unwrap();
+    click(&c, "button[value=accept]").await;
+    assert!(wait_for_text(&c, "已立案待交办").await);
+    c.find(Locator::Css("#lead option:nth-child(3)"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    shot(&c, "proposal-assign-1280.png").await;
+    click(&c, "button[value=assign]").await;
+    assert!(wait_for_text(&c, "办理中").await);
+    let lead = c.source().await.unwrap();
+    assert!(
+        lead.contains("后勤保障部（主办）"),
+        "assigned to 后勤保障部"
+    );
+
+    viewport(&c, 375, 812).await;
+    login(&c, &base, "ZJ10022").await;
+    c.goto(&format!("{base}{path}")).await.unwrap();
+    click(&c, "input[name=grade][value=B]").await;
+    c.find(Locator::Id("answer"))
+        .await
+        .unwrap()
+        .send_keys("二食堂下月起供应夜班餐，夜间送餐列入明年计划。")
+        .await
+        .unwrap();
+    shot(&c, "proposal-answer-375.png").await;
+    click(&c, "button[value=answer]").await;
+    assert!(wait_for_text(&c, "已答复待评价").await);
+
+    login(&c, &base, "demo-member").await;
+    c.goto(&format!("{base}{path}")).await.unwrap();
+    click(&c, "input[name=rating][value=satisfied]").await;
+    click(&c, "button[value=rate]").await;
+    assert!(wait_for_text(&c, "已办结").await);
+    shot(&c, "proposal-closed-375.png").await;
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(overflow, serde_json::Value::Bool(false), "wider than 375px");
+    c.close().await.unwrap();
+}
