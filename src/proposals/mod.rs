@@ -439,8 +439,10 @@ pub fn act(
                 } else {
                     note_of(note)?
                 };
+                // Review notes are the committee's (the writer reads the decision on the page).
                 let rec = Record {
                     body: &note,
+                    internal: true,
                     notify: people(conn, &p)?
                         .into_iter()
                         .map(|m| {
@@ -480,6 +482,7 @@ pub fn act(
                 let body = format!("并入提案 #{}“{}”：{note}", target.id, target.title);
                 let rec = Record {
                     body: &body,
+                    internal: true,
                     notify: told
                         .into_iter()
                         .map(|m| {
