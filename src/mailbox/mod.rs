@@ -24,6 +24,7 @@ crate::text_enum! {
         Forwarded = ("forwarded", "已转交办理"),
         Answered = ("answered", "已答复"),
         Converted = ("converted", "已转为维权申诉"),
+        Suggested = ("suggested", "已转为提案建议"),
     }
 }
 
@@ -32,6 +33,7 @@ crate::text_enum! {
         Answer = ("answer", "答复"),
         Forward = ("forward", "转交干部办理"),
         Convert = ("convert", "转为维权申诉"),
+        Suggest = ("suggest", "转为提案建议"),
     }
 }
 
@@ -313,6 +315,17 @@ pub fn handles(user: &User, l: &Letter) -> bool {
             .any(|r| r.role == Role::Chair && r.unit_id == l.unit_id)
 }
 
+/// Letters offered to the delegates as proposal suggestions (subject and text only), newest
+/// first.
+pub fn suggestions(conn: &mut DbConnection) -> AppResult<Vec<Letter>> {
+    Ok(crate::on_backend!(conn, c => mailbox_letters::table
+        .filter(mailbox_letters::state.eq(State::Suggested))
+        .select(Letter::as_select())
+        .order(mailbox_letters::id.desc())
+        .limit(50)
+        .load(c))?)
+}
+
 /// Published letters (writer's consent, chair's choice), newest first, without names.
 pub fn published(conn: &mut DbConnection) -> AppResult<Vec<Letter>> {
     Ok(crate::on_backend!(conn, c => mailbox_letters::table
@@ -329,6 +342,8 @@ pub enum Step {
     Answer(String),
     Forward(i32),
     Convert,
+    /// Offer it to the congress delegates as a proposal suggestion (without the writer).
+    Suggest,
     Publish(bool),
 }
 
@@ -424,6 +439,15 @@ pub fn act(
                     ..Record::new(AuditAction::MailboxConvert)
                 };
                 workflow::transition(conn, &l, Action::Convert, None, &by, &rec)?;
+                Ok(())
+            }
+            Step::Suggest => {
+                let rec = Record {
+                    body: "已转为职代会提案建议，供代表参考提出提案",
+                    notify: writer,
+                    ..Record::new(AuditAction::MailboxConvert)
+                };
+                workflow::transition(conn, &l, Action::Suggest, None, &by, &rec)?;
                 Ok(())
             }
             Step::Publish(on) => {

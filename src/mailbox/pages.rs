@@ -320,6 +320,7 @@ async fn admin_act(
                 .map_err(|_| AppError::field("cadre", "请选择转交的干部"))?,
         ),
         "convert" => Step::Convert,
+        "suggest" => Step::Suggest,
         "publish" => Step::Publish(true),
         "unpublish" => Step::Publish(false),
         _ => return Err(AppError::Validation("未知的操作".into())),

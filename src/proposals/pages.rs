@@ -73,6 +73,8 @@ struct ListPage {
     drafts: Vec<Row>,
     review: Vec<Row>,
     handling: Vec<Row>,
+    /// Letters the chair offered as proposal suggestions (for delegates).
+    suggestions: Vec<crate::mailbox::Letter>,
 }
 
 async fn list(
@@ -83,7 +85,7 @@ async fn list(
     let page = db::run(&state.pool, move |conn| {
         let session = model::sessions(conn)?.into_iter().next();
         let Some(s) = session.clone() else {
-            return Ok((None, false, vec![], vec![], vec![], vec![], vec![]));
+            return Ok((None, false, vec![], vec![], vec![], vec![], vec![], vec![]));
         };
         let all = model::of_session(conn, s.id, State::ALL)?;
         let delegate = model::is_delegate(conn, s.id, user.id)?;
@@ -118,9 +120,15 @@ async fn list(
                 board.push(p);
             }
         }
+        let suggestions = if delegate {
+            crate::mailbox::suggestions(conn)?
+        } else {
+            Vec::new()
+        };
         Ok((
             Some(s),
             delegate,
+            suggestions,
             rows(conn, board)?,
             rows(conn, mine)?,
             rows(conn, drafts)?,
@@ -129,7 +137,7 @@ async fn list(
         ))
     })
     .await?;
-    let (session, delegate, board, mine, drafts, review, handling) = page;
+    let (session, delegate, suggestions, board, mine, drafts, review, handling) = page;
     render(&ListPage {
         ctx,
         session,
@@ -139,6 +147,7 @@ async fn list(
         drafts,
         review,
         handling,
+        suggestions,
     })
 }
 
