@@ -21,6 +21,10 @@ use crate::web::{client_ip, redirect_flash, render, render_status, Ctx, FieldErr
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/me/membership", web::get().to(mine))
         .route("/me/membership/transfer", web::post().to(start_mine))
+        .route(
+            "/me/membership/transfer/{id}/cancel",
+            web::post().to(cancel_mine),
+        )
         .route("/admin/membership/transfers/new", web::get().to(new_form))
         .route("/admin/membership/transfers/new", web::post().to(start_for))
         .route("/admin/membership/transfers/{id}", web::get().to(show))
@@ -214,6 +218,43 @@ async fn start_mine(
             let page = mine_page(&state, ctx, &user, errors, f.to_unit, f.reason).await?;
             render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    version: i32,
+}
+
+/// The member withdraws their own open transfer.
+async fn cancel_mine(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<i32>,
+    Form(f): Form<CancelForm>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
+    let result = db::run(&state.pool, move |conn| {
+        let t = super::model::find_transfer(conn, id)?
+            .filter(|t| t.member_id == user.id)
+            .ok_or(AppError::NotFound)?;
+        transfer::act(conn, &user, &actor, t.id, f.version, Action::Cancel, "")
+    })
+    .await;
+    match result {
+        Ok(_) => Ok(redirect_flash("/me/membership", "ok", "转会申请已撤回")),
+        Err(AppError::Conflict(m) | AppError::Validation(m)) => {
+            Ok(redirect_flash("/me/membership", "error", &m))
+        }
+        Err(AppError::Forbidden) => Ok(redirect_flash(
+            "/me/membership",
+            "error",
+            "该转会已办结，不能撤回",
+        )),
+        Err(e) => Err(e),
     }
 }
 

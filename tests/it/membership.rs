@@ -675,6 +675,39 @@ async fn a_member_asks_for_a_transfer_on_their_own_page() {
     app.get("/me/membership")
         .await
         .assert_contains("不能发起转会");
+    // The member withdraws it: a member again, the transfer cancelled.
+    let (t, v) = {
+        use diesel::prelude::*;
+        use zhijia::db::schema::member_transfers as mt;
+        let mut conn = app.conn();
+        zhijia::on_backend!(&mut *conn, c => mt::table
+            .select((mt::id, mt::version))
+            .first::<(i32, i32)>(c))
+        .unwrap()
+    };
+    app.post(
+        &format!("/me/membership/transfer/{t}/cancel"),
+        &[("version", &v.to_string())],
+    )
+    .await
+    .assert_status(303);
+    app.get("/me/membership")
+        .await
+        .assert_contains("转会申请已撤回")
+        .assert_contains("已撤回");
+    assert_eq!(
+        builders::user(&mut app.conn(), "demo-member").membership,
+        "member"
+    );
+    // Someone else's transfer cannot be withdrawn by them.
+    app.logout().await;
+    app.login_ok("demo-member-b").await;
+    app.post(
+        &format!("/me/membership/transfer/{t}/cancel"),
+        &[("version", &(v + 1).to_string())],
+    )
+    .await
+    .assert_status(404);
 }
 
 /// At an activity's entrance the cadre scans member cards: a signed-up member is checked in
