@@ -368,6 +368,7 @@ crate::text_enum! {
         MailboxForward = ("mailbox.forward", "转交来信"),
         MailboxConvert = ("mailbox.convert", "来信转为申诉"),
         MailboxPublish = ("mailbox.publish", "公开来信"),
+        MailboxSuggest = ("mailbox.suggest", "来信转为提案建议"),
         ProposalDraft = ("proposal.draft", "起草提案"),
         ProposalCosign = ("proposal.cosign", "附议提案"),
         ProposalSubmit = ("proposal.submit", "提交提案"),

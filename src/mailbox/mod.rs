@@ -55,6 +55,11 @@ pub static FLOW: Flow<State, Action> = Flow {
             from: &[State::New, State::Forwarded],
             to: State::Converted,
         },
+        Transition {
+            action: Action::Suggest,
+            from: &[State::New, State::Forwarded],
+            to: State::Suggested,
+        },
     ],
 };
 
@@ -442,10 +447,16 @@ pub fn act(
                 Ok(())
             }
             Step::Suggest => {
+                // Its text goes before every delegate: only with the writer's consent.
+                if !l.consent_publish {
+                    return Err(AppError::Validation(
+                        "来信人没有同意公开，不能转为提案建议".into(),
+                    ));
+                }
                 let rec = Record {
                     body: "已转为职代会提案建议，供代表参考提出提案",
                     notify: writer,
-                    ..Record::new(AuditAction::MailboxConvert)
+                    ..Record::new(AuditAction::MailboxSuggest)
                 };
                 workflow::transition(conn, &l, Action::Suggest, None, &by, &rec)?;
                 Ok(())

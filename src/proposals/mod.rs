@@ -265,7 +265,17 @@ pub fn draft(conn: &mut DbConnection, user: &User, actor: &Actor, f: &DraftForm)
         return Err(AppError::Fields(e));
     }
     write_tx(conn, |conn| {
-        model::session(conn, session)?.ok_or_else(|| AppError::field("session", "请选择职代会"))?;
+        let s = model::session(conn, session)?
+            .ok_or_else(|| AppError::field("session", "请选择职代会"))?;
+        if actor.now >= s.closes_at {
+            return Err(AppError::field(
+                "session",
+                format!(
+                    "本次职代会的提案征集已于 {} 截止",
+                    crate::time::beijing(&s.closes_at, "%Y-%m-%d")
+                ),
+            ));
+        }
         if !model::is_delegate(conn, session, user.id)? {
             return Err(AppError::Refused(
                 "只有本次职代会的代表才能提出提案。".into(),
@@ -469,10 +479,22 @@ pub fn act(
             Step::Merge { into, note } => {
                 committee_only(&s)?;
                 let note = note_of(note)?;
+                // Into a live proposal of the same session (not a draft, not one that was
+                // itself merged, converted or rejected).
                 let target = model::find(conn, *into)?
                     .filter(|t| t.id != p.id && t.session_id == p.session_id)
+                    .filter(|t| {
+                        matches!(
+                            t.state,
+                            State::Submitted
+                                | State::Accepted
+                                | State::Assigned
+                                | State::Answered
+                                | State::Closed
+                        )
+                    })
                     .ok_or_else(|| {
-                        AppError::field("into", "请填写同一次职代会的另一件提案的编号")
+                        AppError::field("into", "请填写同一次职代会另一件已提交的提案的编号")
                     })?;
                 // Both proposals' delegates are told.
                 let mut told = people(conn, &p)?;
@@ -505,16 +527,18 @@ pub fn act(
                         ..Default::default()
                     },
                 )?;
-                model::insert_event(
+                // The target's line goes through `touch`, which claims its version: two
+                // merges crossing each other cannot both win.
+                let line = format!("并入提案 #{}“{}”", p.id, p.title);
+                workflow::touch(
                     conn,
-                    target.id,
-                    "merge",
-                    None,
-                    None,
-                    (Some(user.id), &user.name),
-                    &format!("并入提案 #{}“{}”", p.id, p.title),
-                    false,
-                    actor.now,
+                    &target,
+                    &by,
+                    &Record {
+                        kind: "merge",
+                        body: &line,
+                        ..Record::new(AuditAction::ProposalMerge)
+                    },
                 )?;
                 Ok(to)
             }
@@ -640,8 +664,10 @@ fn people(conn: &mut DbConnection, p: &Proposal) -> AppResult<Vec<i32>> {
 /// line, and the committee and the union's chairs are told, as overdue grievances escalate.
 pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
     let due = model::overdue(conn, &[State::Assigned], now)?;
+    let mut marked = 0usize;
     for p in &due {
-        write_tx(conn, |conn| {
+        // A handler answering meanwhile wins (`touch` conflicts): skip it, go on.
+        let r = write_tx(conn, |conn| {
             let actor = Actor::system("办理时限", now);
             let by = By {
                 actor: &actor,
@@ -689,9 +715,14 @@ pub fn run_deadlines(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<u
                     ..Default::default()
                 },
             )
-        })?;
+        });
+        match r {
+            Ok(()) => marked = marked.saturating_add(1),
+            Err(AppError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
     }
-    Ok(due.len())
+    Ok(marked)
 }
 
 /// One accepted proposal as the compilation (汇编) lists it.

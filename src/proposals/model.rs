@@ -317,8 +317,11 @@ pub fn set_departments(
         proposal_departments::table.filter(proposal_departments::proposal_id.eq(proposal)),
     )
     .execute(conn)?;
+    let mut co: Vec<i32> = co.iter().copied().filter(|d| *d != lead).collect();
+    co.sort_unstable();
+    co.dedup();
     let mut rows = vec![(lead, true)];
-    rows.extend(co.iter().filter(|d| **d != lead).map(|d| (*d, false)));
+    rows.extend(co.into_iter().map(|d| (d, false)));
     for (d, lead) in rows {
         diesel::insert_into(proposal_departments::table)
             .values((

@@ -222,7 +222,11 @@ fn similar_titles(
     let mut out = Vec::new();
     for s in model::sessions(conn)? {
         for p in model::of_session(conn, s.id, State::ALL)? {
-            if p.state == State::Draft {
+            // What anyone may read: proposals on the public board.
+            if !matches!(
+                p.state,
+                State::Accepted | State::Assigned | State::Answered | State::Closed
+            ) {
                 continue;
             }
             let theirs = bigrams(&p.title);

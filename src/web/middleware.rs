@@ -146,10 +146,15 @@ pub async fn access_log(
 /// tell which surveys are anonymous, so no answer is logged), or health checks.
 fn is_logged(method: &actix_web::http::Method, path: &str) -> bool {
     let survey_answer = method == actix_web::http::Method::POST && path.starts_with("/surveys/");
+    let letter = method == actix_web::http::Method::POST && path == "/mailbox";
     path != "/healthz"
         && !survey_answer
         && !path.starts_with("/grievances/new")
         && !path.starts_with("/grievances/track")
+        // A letter to the chair may be anonymous: its post and its receipt look-ups are not
+        // logged with an address and a time.
+        && !letter
+        && !path.starts_with("/mailbox/track")
 }
 
 /// Views and clicks of logged-in members (see `engagement::page_event` for which pages count).
@@ -224,6 +229,12 @@ mod tests {
         }
         assert!(!super::is_logged(&Method::POST, "/surveys/7"));
         assert!(super::is_logged(&Method::GET, "/surveys/7"));
+        assert!(
+            !super::is_logged(&Method::POST, "/mailbox"),
+            "a letter may be anonymous"
+        );
+        assert!(!super::is_logged(&Method::POST, "/mailbox/track"));
+        assert!(super::is_logged(&Method::GET, "/mailbox"));
         for p in [
             "/",
             "/news",

@@ -161,6 +161,74 @@ async fn a_named_letter_is_answered_forwarded_converted_and_published_only_with_
             .published,
         "no consent, not published"
     );
+    // Without consent it cannot become a proposal suggestion either.
+    app.post(
+        &format!("/admin/mailbox/{}", second.id),
+        &[("action", "suggest"), ("version", "3")],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(
+        zhijia::mailbox::find(&mut app.conn(), second.id)
+            .unwrap()
+            .unwrap()
+            .state
+            .as_str(),
+        "answered"
+    );
+    app.logout().await;
+    // With consent, offered to the congress delegates: they see its text, not its writer.
+    app.login_ok("demo-member").await;
+    app.post(
+        "/mailbox",
+        &[
+            ("unit_id", &to),
+            ("subject", "建议设立职工书屋"),
+            ("body", "园区没有读书的地方，建议在活动中心设立职工书屋。"),
+            ("consent", "1"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    let fourth = latest(&mut app.conn());
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    app.post(
+        &format!("/admin/mailbox/{}", fourth.id),
+        &[("action", "suggest"), ("version", "0")],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(
+        zhijia::mailbox::find(&mut app.conn(), fourth.id)
+            .unwrap()
+            .unwrap()
+            .state
+            .as_str(),
+        "suggested"
+    );
+    app.logout().await;
+    app.with(|c, now| {
+        use zhijia::proposals::model as m;
+        let s = m::insert_session(
+            c,
+            "第五届第三次职代会",
+            now - chrono::Duration::days(1),
+            now + chrono::Duration::days(9),
+            2,
+            now,
+        )
+        .unwrap();
+        let d = builders::user(c, "demo-member-b").id;
+        m::add_delegate(c, s, d, "第一代表团").unwrap();
+    });
+    app.login_ok("demo-member-b").await;
+    let p = app.get("/proposals").await;
+    p.assert_status(200)
+        .assert_contains("来自主席信箱的提案建议")
+        .assert_contains("在活动中心设立职工书屋");
+    let (_, section) = p.body.split_once("来自主席信箱的提案建议").unwrap();
+    assert!(!section.contains("王小明"), "the writer is not shown");
 }
 
 #[actix_web::test]
