@@ -31,10 +31,7 @@ pub struct History {
 }
 
 /// The company of a unit: the second level of its path (the top union counts as its own).
-pub fn company_of(path: &str) -> i32 {
-    let ids: Vec<i32> = path.split('/').filter_map(|s| s.parse().ok()).collect();
-    ids.get(1).or(ids.first()).copied().unwrap_or(0)
-}
+pub use crate::org::scope::company_of;
 
 impl History {
     pub fn load(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<History> {

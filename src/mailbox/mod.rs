@@ -150,14 +150,13 @@ pub fn find(conn: &mut DbConnection, id: i32) -> AppResult<Option<Letter>> {
 
 /// The unions a member may write to: their company's union and the group's (the root).
 pub fn addressees(conn: &mut DbConnection, user: &User) -> AppResult<Vec<crate::org::OrgUnit>> {
-    let ids: Vec<i32> = user
-        .unit_path
-        .split('/')
-        .filter_map(|s| s.parse().ok())
-        .collect();
+    let root = crate::members::service::ancestor_ids(&user.unit_path)
+        .first()
+        .copied();
+    let company = crate::org::scope::company_of(&user.unit_path);
     let mut out = Vec::new();
-    for id in [ids.first(), ids.get(1)].into_iter().flatten() {
-        if let Some(u) = crate::org::model::find(conn, *id)? {
+    for id in root.into_iter().chain([company]) {
+        if let Some(u) = crate::org::model::find(conn, id)? {
             if !out.iter().any(|x: &crate::org::OrgUnit| x.id == u.id) {
                 out.push(u);
             }
@@ -497,12 +496,7 @@ fn set_answer(conn: &mut DbConnection, id: i32, text: &str) -> AppResult<()> {
 /// The demo's mailbox: a named letter answered and published, one forwarded, one new, and an
 /// anonymous one.
 pub fn seed_demo(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
-    let load = |conn: &mut DbConnection, no: &str| -> AppResult<User> {
-        let id = crate::members::model::find_by_employee_no(conn, no)?
-            .map(|m| m.id)
-            .ok_or(AppError::NotFound)?;
-        crate::auth::user::load_user(conn, id, "")?.ok_or(AppError::NotFound)
-    };
+    let load = crate::demo::account;
     let member = load(conn, "demo-member")?;
     let other = load(conn, "demo-member-b")?;
     let chair = load(conn, "demo-chair")?;

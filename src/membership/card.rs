@@ -264,18 +264,48 @@ async fn check_page(
     }
     let now = state.config.clock.now();
     let actor = Actor::user(user, client_ip(req), now);
-    let user = user.clone();
-    let member = verify(&state.config.secret_key, &code, now);
+    let (user, secret, c) = (user.clone(), state.config.secret_key.clone(), code.clone());
     let (result, checkin) = db::run(&state.pool, move |conn| {
-        let Some(id) = member else {
-            return Ok((None, String::new()));
-        };
+        check_card(
+            conn,
+            &user,
+            &actor,
+            &secret,
+            &c,
+            activity.filter(|_| check_in),
+        )
+    })
+    .await?;
+    render(&CheckPage {
+        ctx,
+        code,
+        result: Some(result),
+        activity,
+        checkin,
+    })
+}
+
+/// Check a card's code: the member's status when the code is good (`None` when not), and,
+/// scanning at `activity`, the check-in's outcome. The check and its audit row are one
+/// transaction.
+pub fn check_card(
+    conn: &mut crate::db::DbConnection,
+    user: &crate::auth::User,
+    actor: &Actor,
+    secret: &[u8],
+    code: &str,
+    activity: Option<i32>,
+) -> AppResult<(Option<Status>, String)> {
+    let Some(id) = verify(secret, code, actor.now) else {
+        return Ok((None, String::new()));
+    };
+    crate::db::write_tx(conn, |conn| {
         let Some(m) = crate::members::model::find(conn, id)? else {
             return Ok((None, String::new()));
         };
         crate::audit::record(
             conn,
-            &actor,
+            actor,
             Some(m.unit_id),
             AuditAction::CardCheck,
             ("member", Some(m.id)),
@@ -287,8 +317,8 @@ async fn check_page(
             Status::parse(&m.status).unwrap_or(Status::Member)
         };
         let checkin = match activity {
-            Some(a) if check_in && status.uses_services() => {
-                match crate::activities::service::check_in_card(conn, &user, &actor, a, m.id) {
+            Some(a) if status.uses_services() => {
+                match crate::activities::service::check_in_card(conn, user, actor, a, m.id) {
                     Ok(msg) => msg.to_string(),
                     Err(AppError::Validation(msg)) => msg,
                     Err(e) => return Err(e),
@@ -296,15 +326,7 @@ async fn check_page(
             }
             _ => String::new(),
         };
-        Ok::<_, AppError>((Some(status), checkin))
-    })
-    .await?;
-    render(&CheckPage {
-        ctx,
-        code,
-        result: Some(result),
-        activity,
-        checkin,
+        Ok((Some(status), checkin))
     })
 }
 

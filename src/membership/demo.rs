@@ -9,12 +9,7 @@ use crate::audit::Actor;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 
-fn user(conn: &mut DbConnection, no: &str) -> AppResult<crate::auth::User> {
-    let id = crate::members::model::find_by_employee_no(conn, no)?
-        .map(|m| m.id)
-        .ok_or(AppError::NotFound)?;
-    crate::auth::user::load_user(conn, id, "")?.ok_or(AppError::NotFound)
-}
+use crate::demo::account as user;
 
 /// Seed it; `hash` is the demo password's hash (for the approved applicant's account).
 pub fn seed(

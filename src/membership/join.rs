@@ -436,7 +436,7 @@ pub fn decide(
                 Ok(Some(member_id))
             }
             State::Reviewed => {
-                for chair in chairs_over(conn, &unit)? {
+                for chair in scope::nearest_holders(conn, &unit, &[Role::Chair])? {
                     crate::notifications::notify(
                         conn,
                         chair,
@@ -453,21 +453,6 @@ pub fn decide(
             }
         }
     })
-}
-
-/// The chairs at the unit or above, nearest first found.
-fn chairs_over(conn: &mut DbConnection, unit: &crate::org::OrgUnit) -> AppResult<Vec<i32>> {
-    for id in crate::members::service::ancestor_ids(&unit.path)
-        .iter()
-        .rev()
-    {
-        let holders =
-            crate::org::model::role_holders(conn, crate::db::ids::UnitId(*id), &[Role::Chair])?;
-        if !holders.is_empty() {
-            return Ok(holders.into_iter().map(|m| m.0).collect());
-        }
-    }
-    Ok(Vec::new())
 }
 
 fn create_account(

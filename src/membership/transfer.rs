@@ -13,7 +13,6 @@ use crate::audit::{Actor, AuditAction};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
-use crate::forecast::history::company_of;
 use crate::org::{scope, OrgUnit, Role};
 use crate::workflow::{self, By, Case, Flow, Line, Record, Transition};
 
@@ -108,7 +107,7 @@ impl Case for Transfer {
 
 /// Between two subsidiaries (different second-level units) both steps need a chair.
 pub fn cross_company(from: &OrgUnit, to: &OrgUnit) -> bool {
-    company_of(&from.path) != company_of(&to.path)
+    scope::company_of(&from.path) != scope::company_of(&to.path)
 }
 
 /// Whether the user may release (sending side) or accept (receiving side): a cadre or chair
@@ -238,17 +237,7 @@ fn side_people(
     side: &OrgUnit,
 ) -> AppResult<Vec<i32>> {
     if cross_company(from, to) {
-        for id in crate::members::service::ancestor_ids(&side.path)
-            .iter()
-            .rev()
-        {
-            let h =
-                crate::org::model::role_holders(conn, crate::db::ids::UnitId(*id), &[Role::Chair])?;
-            if !h.is_empty() {
-                return Ok(h.into_iter().map(|m| m.0).collect());
-            }
-        }
-        Ok(Vec::new())
+        scope::nearest_holders(conn, side, &[Role::Chair])
     } else {
         scope::responsible_cadres(conn, side)
     }

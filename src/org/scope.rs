@@ -181,13 +181,28 @@ pub fn managed_unit_ids(conn: &mut DbConnection, user: &User) -> AppResult<Optio
 /// The cadres answerable for a unit: cadres and chairs at the unit itself, else at the nearest
 /// ancestor that has any (a team without its own cadre is served by its branch).
 pub fn responsible_cadres(conn: &mut DbConnection, unit: &OrgUnit) -> AppResult<Vec<i32>> {
+    nearest_holders(conn, unit, &[Role::Cadre, Role::Chair])
+}
+
+/// Holders of `roles` at the unit itself, else at the nearest ancestor that has any.
+pub fn nearest_holders(
+    conn: &mut DbConnection,
+    unit: &OrgUnit,
+    roles: &[Role],
+) -> AppResult<Vec<i32>> {
     for id in path_ids(&unit.path).iter().rev() {
-        let holders = model::role_holders(conn, UnitId(*id), &[Role::Cadre, Role::Chair])?;
+        let holders = model::role_holders(conn, UnitId(*id), roles)?;
         if !holders.is_empty() {
             return Ok(holders.into_iter().map(|m| m.0).collect());
         }
     }
     Ok(Vec::new())
+}
+
+/// The company of a unit: the second level of its path (the top union counts as its own).
+pub fn company_of(path: &str) -> i32 {
+    let ids = path_ids(path);
+    ids.get(1).or(ids.first()).copied().unwrap_or(0)
 }
 
 /// Whether the user handles cases of this unit (cadre or chair at it or above, or admin).

@@ -17,12 +17,7 @@ use crate::auth::User;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 
-fn user(conn: &mut DbConnection, no: &str) -> AppResult<User> {
-    let id = crate::members::model::find_by_employee_no(conn, no)?
-        .map(|m| m.id)
-        .ok_or(AppError::NotFound)?;
-    crate::auth::user::load_user(conn, id, "")?.ok_or(AppError::NotFound)
-}
+use crate::demo::account as user;
 
 struct Demo {
     delegates: Vec<User>,

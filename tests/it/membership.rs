@@ -941,3 +941,57 @@ async fn looking_up_members_through_join_is_slowed_down() {
         .await
         .assert_status(429);
 }
+
+/// Routes with an id, asked for by someone it does not concern: a transfer between two
+/// branches of the first company is 404 to the second company's cadre and to a plain member;
+/// another branch's member cannot be sent into retirement by a cadre.
+#[actix_web::test]
+async fn ids_of_others_are_not_found() {
+    let mut app = spawn_base().await;
+    let (member, to) = {
+        let mut c = app.conn();
+        (
+            builders::user(&mut c, "demo-member").id,
+            builders::user(&mut c, "demo-cadre-b").unit_id,
+        )
+    };
+    app.login_ok("demo-cadre").await;
+    let r = app
+        .post(
+            "/admin/membership/transfers/new",
+            &[
+                ("member", &member.to_string()),
+                ("to_unit", &to.to_string()),
+                ("reason", "工作调动"),
+            ],
+        )
+        .await;
+    r.assert_status(303);
+    let path = r.location().to_string();
+    app.logout().await;
+    app.login_ok("road-cadre").await;
+    app.get(&path).await.assert_status(404);
+    app.post(
+        &path,
+        &[("action", "release"), ("version", "0"), ("note", "")],
+    )
+    .await
+    .assert_status(404);
+    let other = builders::user(&mut app.conn(), "demo-member-b").id;
+    app.get(&format!("/admin/membership/members/{other}/leave"))
+        .await
+        .assert_status(404);
+    app.post(
+        &format!("/admin/membership/members/{other}/leave"),
+        &[("choice", "leave"), ("note", "")],
+    )
+    .await
+    .assert_status(404);
+    app.logout().await;
+    app.login_ok("demo-member-b").await;
+    app.get(&path).await.assert_status(403);
+    assert_eq!(
+        builders::user(&mut app.conn(), "demo-member-b").membership,
+        "member"
+    );
+}
