@@ -129,6 +129,7 @@ pub fn app(
                 .error_handler(|_, _| AppError::Validation("链接参数有误".into()).into()),
         )
         .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+        .wrap(from_fn(crate::web::quota::enforce))
         .wrap(from_fn(crate::web::middleware::catch_panic))
         .wrap(from_fn(crate::web::middleware::site))
         .wrap(Compress::default())
@@ -291,6 +292,7 @@ async fn minute_jobs(state: &web::Data<AppState>, holder: &str) {
         crate::auth::session::purge_expired(conn, now)?;
         crate::audit::release_deferred(conn, now)?;
         crate::members::batches::purge(conn, now)?;
+        crate::web::quota::sweep(conn, now)?;
         // Held for one round: the holder renews it on its next tick; if the holder dies, the
         // lease has lapsed by the round after (a clean stop releases it at once).
         let ttl = chrono::Duration::seconds(every);

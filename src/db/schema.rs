@@ -202,6 +202,15 @@ diesel::table! {
         link -> Text,
         read -> Bool,
         created_at -> Timestamp,
+        public_ref -> Text,
+    }
+}
+
+diesel::table! {
+    write_quotas (key) {
+        key -> Text,
+        window_start -> Timestamp,
+        count -> Integer,
     }
 }
 
@@ -754,6 +763,7 @@ diesel::table! {
         published -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        public_ref -> Text,
     }
 }
 
@@ -853,4 +863,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     proposal_events,
     mailbox_letters,
     mailbox_events,
+    write_quotas,
 );

@@ -284,6 +284,76 @@ pub fn submit(
     })
 }
 
+/// A letter to the chair that becomes a case: filed in the union the letter was addressed to,
+/// with no handler (the chair picks one), never routed to the writer's own grid cadre (who may
+/// be the one the letter complains about). The chair is the actor; an anonymous letter gives an
+/// anonymous case stamped with the day only. Call inside the letter's transaction.
+pub fn file_from_letter(
+    conn: &mut DbConnection,
+    chair: &Actor,
+    letter: &crate::mailbox::Letter,
+) -> AppResult<String> {
+    let limits = limits(conn)?;
+    let public_ref = new_public_ref(conn, chair.now)?;
+    let at = if letter.anonymous {
+        date_only(chair.now)
+    } else {
+        chair.now
+    };
+    let title: String = letter.subject.chars().take(60).collect();
+    let id = model::insert(
+        conn,
+        &NewGrievance {
+            member_id: if letter.anonymous {
+                None
+            } else {
+                letter.member_id
+            },
+            anonymous: letter.anonymous,
+            receipt_hash: None,
+            submit_token: &crate::auth::random_token(16),
+            unit_id: letter.unit_id,
+            handler_id: None,
+            category: "other",
+            title: &title,
+            description: &letter.body,
+            desired_outcome: "（由主席信箱来信转来）",
+            state: State::Submitted,
+            version: 1,
+            due_at: due_for(State::Submitted, &limits, at),
+            overdue: false,
+            escalations: 0,
+            reopened: false,
+            created_at: at,
+            updated_at: at,
+            public_ref: &public_ref,
+        },
+    )?;
+    model::insert_event(
+        conn,
+        &NewEvent {
+            grievance_id: id,
+            kind: "state",
+            from_state: None,
+            to_state: Some(State::Submitted.as_str()),
+            author_id: chair.id,
+            author_label: &chair.name,
+            body: "由主席信箱来信转来",
+            internal: false,
+            created_at: at,
+        },
+    )?;
+    audit::record_as(
+        conn,
+        chair,
+        Some(letter.unit_id),
+        crate::audit::AuditAction::GrievanceSubmit,
+        ("grievance", Some(&public_ref)),
+        "由主席信箱来信转来",
+    )?;
+    Ok(public_ref)
+}
+
 /// Where a new case goes and how it is stamped.
 struct Intake {
     unit: org::OrgUnit,

@@ -5,6 +5,7 @@
 //! (who answers), or turns it into a grievance; the writer sees the answer; letters whose
 //! writer consented may be published with the writer's name removed.
 
+pub mod actions;
 pub mod pages;
 
 use chrono::NaiveDateTime;
@@ -16,7 +17,7 @@ use crate::db::schema::{mailbox_events, mailbox_letters};
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::org::Role;
-use crate::workflow::{self, date_only, By, Case, Flow, Line, Record, Transition};
+use crate::workflow::{date_only, Case, Flow, Line, Transition};
 
 crate::text_enum! {
     pub enum State {
@@ -79,6 +80,9 @@ pub struct Letter {
     pub consent_publish: bool,
     pub published: bool,
     pub created_at: NaiveDateTime,
+    /// The random reference in every link: the id is a sequence that would place an anonymous
+    /// letter between named ones.
+    pub public_ref: String,
 }
 
 impl Letter {
@@ -106,7 +110,7 @@ impl Case for Letter {
         self.unit_id
     }
     fn audit_object(&self) -> (&'static str, String) {
-        ("mailbox_letter", self.id.to_string())
+        ("mailbox_letter", self.public_ref.clone())
     }
     fn timeline(
         &self,
@@ -136,13 +140,13 @@ pub fn events(conn: &mut DbConnection, id: i32) -> AppResult<Vec<EventRow>> {
     Ok(crate::on_backend!(conn, c => mailbox_events::table
         .filter(mailbox_events::letter_id.eq(id))
         .select((mailbox_events::author_label, mailbox_events::to_state, mailbox_events::created_at, mailbox_events::body))
-        .order(mailbox_events::id.asc())
+        .order((mailbox_events::created_at.asc(), mailbox_events::id.asc()))
         .load(c))?)
 }
 
-pub fn find(conn: &mut DbConnection, id: i32) -> AppResult<Option<Letter>> {
+pub fn find(conn: &mut DbConnection, r: &str) -> AppResult<Option<Letter>> {
     Ok(crate::on_backend!(conn, c => mailbox_letters::table
-        .find(id)
+        .filter(mailbox_letters::public_ref.eq(r))
         .select(Letter::as_select())
         .first(c)
         .optional())?)
@@ -179,13 +183,13 @@ pub struct WriteForm {
     pub consent: String,
 }
 
-/// Write a letter. Returns its id and, for an anonymous one, the receipt (shown once).
+/// Write a letter. Returns its reference and, for an anonymous one, the receipt (shown once).
 pub fn write(
     conn: &mut DbConnection,
     user: &User,
     f: &WriteForm,
     now: NaiveDateTime,
-) -> AppResult<(i32, Option<String>)> {
+) -> AppResult<(String, Option<String>)> {
     let mut e = crate::forms::FieldErrors::default();
     let subject = crate::text::clean(&f.subject);
     let body = crate::text::clean(&f.body);
@@ -207,6 +211,7 @@ pub fn write(
             .ok_or_else(|| AppError::field("unit_id", "请选择收信的工会"))?;
         let receipt = anonymous.then(|| crate::auth::random_token(10));
         let at = if anonymous { date_only(now) } else { now };
+        let public_ref = crate::auth::random_token(8);
         let id: i32 = crate::on_backend!(conn, c => diesel::insert_into(mailbox_letters::table)
             .values((
                 mailbox_letters::member_id.eq((!anonymous).then_some(user.id)),
@@ -219,6 +224,7 @@ pub fn write(
                 mailbox_letters::consent_publish.eq(f.consent == "1"),
                 mailbox_letters::created_at.eq(at),
                 mailbox_letters::updated_at.eq(at),
+                mailbox_letters::public_ref.eq(&public_ref),
             ))
             .returning(mailbox_letters::id)
             .get_result(c))?;
@@ -243,17 +249,17 @@ pub fn write(
                 conn,
                 Some(to.id),
                 AuditAction::MailboxWrite,
-                ("mailbox_letter", &id.to_string()),
+                ("mailbox_letter", &public_ref),
                 "",
                 now,
             )?;
         } else {
-            crate::audit::record(
+            crate::audit::record_as(
                 conn,
                 &Actor::user(user, None, now),
                 Some(to.id),
                 AuditAction::MailboxWrite,
-                ("mailbox_letter", Some(id)),
+                ("mailbox_letter", Some(&public_ref)),
                 &subject,
             )?;
         }
@@ -264,11 +270,11 @@ pub fn write(
                 conn,
                 chair.0,
                 &format!("主席信箱来信：{subject}"),
-                &format!("/admin/mailbox/{id}"),
+                &format!("/admin/mailbox/{public_ref}"),
                 at,
             )?;
         }
-        Ok((id, receipt))
+        Ok((public_ref, receipt))
     })
 }
 
@@ -295,18 +301,61 @@ pub fn mine(conn: &mut DbConnection, user: &User) -> AppResult<Vec<Letter>> {
     Ok(crate::on_backend!(conn, c => mailbox_letters::table
         .filter(mailbox_letters::member_id.eq(user.id))
         .select(Letter::as_select())
-        .order(mailbox_letters::id.desc())
+        .order((mailbox_letters::created_at.desc(), mailbox_letters::public_ref.asc()))
+        .limit(200)
         .load(c))?)
 }
 
-/// Letters the user handles: to a union where they are chair, or forwarded to them.
-pub fn for_staff(conn: &mut DbConnection, user: &User) -> AppResult<Vec<Letter>> {
-    let all: Vec<Letter> = crate::on_backend!(conn, c => mailbox_letters::table
-        .select(Letter::as_select())
-        .order(mailbox_letters::id.desc())
-        .limit(500)
-        .load(c))?;
-    Ok(all.into_iter().filter(|l| handles(user, l)).collect())
+/// Letters the user handles, one page of them, newest first: to a union where they are chair,
+/// or forwarded to them (all for an administrator). Filtered in SQL before the page is cut, so
+/// no flood of letters to one union hides another's; ordered by time and the random reference.
+pub fn for_staff(
+    conn: &mut DbConnection,
+    user: &User,
+    pager: &crate::forms::Pager,
+) -> AppResult<Vec<Letter>> {
+    let chaired: Vec<i32> = user
+        .roles
+        .iter()
+        .filter(|r| r.role == Role::Chair)
+        .map(|r| r.unit_id)
+        .collect();
+    let admin = user.is_admin;
+    let uid = user.id;
+    Ok(crate::on_backend!(conn, c => {
+        let mut q = mailbox_letters::table.into_boxed();
+        if !admin {
+            q = q.filter(
+                mailbox_letters::unit_id
+                    .eq_any(&chaired)
+                    .or(mailbox_letters::forwarded_to.eq(uid)),
+            );
+        }
+        q.select(Letter::as_select())
+            .order((mailbox_letters::created_at.desc(), mailbox_letters::public_ref.asc()))
+            .limit(pager.per_page)
+            .offset(pager.offset())
+            .load(c)
+    })?)
+}
+
+/// How many letters `for_staff` pages through.
+pub fn count_for_staff(conn: &mut DbConnection, user: &User) -> AppResult<i64> {
+    let chaired: Vec<i32> = user
+        .roles
+        .iter()
+        .filter(|r| r.role == Role::Chair)
+        .map(|r| r.unit_id)
+        .collect();
+    let mut q = mailbox_letters::table.into_boxed();
+    if !user.is_admin {
+        q = q.filter(
+            mailbox_letters::unit_id
+                .eq_any(chaired)
+                .or(mailbox_letters::forwarded_to.eq(user.id)),
+        );
+    }
+    Ok(q.count().get_result(conn)?)
 }
 
 /// The chair of the addressed union (or an administrator), or the cadre it was forwarded to.
@@ -325,7 +374,7 @@ pub fn suggestions(conn: &mut DbConnection) -> AppResult<Vec<Letter>> {
     Ok(crate::on_backend!(conn, c => mailbox_letters::table
         .filter(mailbox_letters::state.eq(State::Suggested))
         .select(Letter::as_select())
-        .order(mailbox_letters::id.desc())
+        .order((mailbox_letters::created_at.desc(), mailbox_letters::public_ref.asc()))
         .limit(50)
         .load(c))?)
 }
@@ -336,162 +385,12 @@ pub fn published(conn: &mut DbConnection) -> AppResult<Vec<Letter>> {
         .filter(mailbox_letters::published.eq(true))
         .filter(mailbox_letters::consent_publish.eq(true))
         .select(Letter::as_select())
-        .order(mailbox_letters::id.desc())
+        .order((mailbox_letters::created_at.desc(), mailbox_letters::public_ref.asc()))
         .limit(100)
         .load(c))?)
 }
 
-#[derive(Debug, Clone)]
-pub enum Step {
-    Answer(String),
-    Forward(i32),
-    Convert,
-    /// Offer it to the congress delegates as a proposal suggestion (without the writer).
-    Suggest,
-    Publish(bool),
-}
-
-/// A step by the chair (or the cadre it was forwarded to) on the letter seen at `version`.
-pub fn act(
-    conn: &mut DbConnection,
-    user: &User,
-    actor: &Actor,
-    id: i32,
-    version: i32,
-    step: &Step,
-) -> AppResult<()> {
-    write_tx(conn, |conn| {
-        let l = find(conn, id)?
-            .filter(|l| handles(user, l))
-            .ok_or(AppError::NotFound)?;
-        if l.version != version {
-            return Err(AppError::Conflict(workflow::CONFLICT.into()));
-        }
-        let by = By {
-            actor,
-            label: &actor.name,
-            anonymous: false,
-        };
-        let link = format!("/mailbox/{}", l.id);
-        let writer: Vec<(i32, String, String)> = l
-            .member_id
-            .map(|m| (m, format!("主席信箱回复：{}", l.subject), link.clone()))
-            .into_iter()
-            .collect();
-        match step {
-            Step::Answer(text) => {
-                let text = crate::text::clean(text);
-                if !(2..=5000).contains(&text.chars().count()) {
-                    return Err(AppError::field("answer", "请填写答复（5000 字以内）"));
-                }
-                let rec = Record {
-                    body: &text,
-                    notify: writer,
-                    ..Record::new(AuditAction::MailboxAnswer)
-                };
-                workflow::transition(conn, &l, Action::Answer, None, &by, &rec)?;
-                set_answer(conn, l.id, &text)
-            }
-            Step::Forward(cadre) => {
-                let unit = crate::org::model::find(conn, l.unit_id)?.ok_or(AppError::NotFound)?;
-                // A cadre or chair of that union or one of its branches.
-                let to = crate::auth::user::load_user(conn, *cadre, "")?
-                    .filter(|u| {
-                        u.roles.iter().any(|r| {
-                            matches!(r.role, Role::Cadre | Role::Chair)
-                                && r.unit_path.starts_with(&unit.path)
-                        })
-                    })
-                    .ok_or_else(|| AppError::field("cadre", "请选择本单位的工会干部"))?;
-                let rec = Record {
-                    body: &format!("转交 {} 办理", to.name),
-                    notify: vec![(
-                        to.id,
-                        format!("主席信箱转交：{}", l.subject),
-                        format!("/admin/mailbox/{}", l.id),
-                    )],
-                    ..Record::new(AuditAction::MailboxForward)
-                };
-                workflow::transition(conn, &l, Action::Forward, None, &by, &rec)?;
-                diesel::update(mailbox_letters::table.find(l.id))
-                    .set(mailbox_letters::forwarded_to.eq(to.id))
-                    .execute(conn)?;
-                Ok(())
-            }
-            Step::Convert => {
-                // The letter becomes a case: named for a named letter, anonymous for an
-                // anonymous one (to the addressed union, nothing linking a member).
-                let form = crate::grievances::service::SubmitForm {
-                    category: "other".into(),
-                    title: l.subject.chars().take(60).collect(),
-                    description: l.body.clone(),
-                    desired_outcome: "（由主席信箱来信转来）".into(),
-                    anonymous: l.anonymous,
-                    unit_id: l.unit_id.to_string(),
-                    submit_token: crate::auth::random_token(16),
-                };
-                let who = match l.member_id {
-                    Some(m) => {
-                        crate::auth::user::load_user(conn, m, "")?.ok_or(AppError::NotFound)?
-                    }
-                    None => user.clone(),
-                };
-                crate::grievances::service::submit(conn, &who, &form, &[], actor.now)?;
-                let rec = Record {
-                    body: "已转为维权申诉，按申诉流程办理",
-                    notify: writer,
-                    ..Record::new(AuditAction::MailboxConvert)
-                };
-                workflow::transition(conn, &l, Action::Convert, None, &by, &rec)?;
-                Ok(())
-            }
-            Step::Suggest => {
-                // Its text goes before every delegate: only with the writer's consent.
-                if !l.consent_publish {
-                    return Err(AppError::Validation(
-                        "来信人没有同意公开，不能转为提案建议".into(),
-                    ));
-                }
-                let rec = Record {
-                    body: "已转为职代会提案建议，供代表参考提出提案",
-                    notify: writer,
-                    ..Record::new(AuditAction::MailboxSuggest)
-                };
-                workflow::transition(conn, &l, Action::Suggest, None, &by, &rec)?;
-                Ok(())
-            }
-            Step::Publish(on) => {
-                if *on && (!l.consent_publish || l.answer.is_none()) {
-                    return Err(AppError::Validation(
-                        "只能公开来信人同意公开、且已答复的来信".into(),
-                    ));
-                }
-                let rec = Record::new(AuditAction::MailboxPublish);
-                workflow::touch(
-                    conn,
-                    &l,
-                    &by,
-                    &Record {
-                        kind: "publish",
-                        body: if *on { "公开" } else { "取消公开" },
-                        ..rec
-                    },
-                )?;
-                diesel::update(mailbox_letters::table.find(l.id))
-                    .set(mailbox_letters::published.eq(*on))
-                    .execute(conn)?;
-                Ok(())
-            }
-        }
-    })
-}
-
-fn set_answer(conn: &mut DbConnection, id: i32, text: &str) -> AppResult<()> {
-    diesel::update(mailbox_letters::table.find(id))
-        .set(mailbox_letters::answer.eq(text))
-        .execute(conn)?;
-    Ok(())
-}
+pub use actions::{act, Step};
 
 /// The demo's mailbox: a named letter answered and published, one forwarded, one new, and an
 /// anonymous one.
@@ -530,11 +429,11 @@ pub fn seed_demo(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize
         conn,
         &chair,
         &actor,
-        a,
+        &a,
         0,
         &Step::Answer("已与后勤商定，下月起晚餐供应到八点，周末照常。".into()),
     )?;
-    act(conn, &chair, &actor, a, 1, &Step::Publish(true))?;
+    act(conn, &chair, &actor, &a, 1, &Step::Publish(true))?;
     let (b, _) = write(
         conn,
         &other,
@@ -551,7 +450,7 @@ pub fn seed_demo(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize
         conn,
         &chair,
         &Actor::user(&chair, None, day(5)),
-        b,
+        &b,
         0,
         &Step::Forward(cadre.id),
     )?;

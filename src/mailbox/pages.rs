@@ -95,8 +95,8 @@ async fn write(
             ctx,
             receipt: crate::grievances::service::format_receipt(&receipt),
         }),
-        Ok((id, None)) => Ok(redirect_flash(
-            &format!("/mailbox/{id}"),
+        Ok((r, None)) => Ok(redirect_flash(
+            &format!("/mailbox/{r}"),
             "ok",
             "来信已送达，主席答复后会通知您",
         )),
@@ -131,14 +131,14 @@ async fn mine_one(
     state: web::Data<AppState>,
     ctx: Ctx,
     CurrentUser(user): CurrentUser,
-    path: web::Path<i32>,
+    path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
+    let r = path.into_inner();
     let (l, events) = db::run(&state.pool, move |conn| {
-        let l = super::find(conn, id)?
+        let l = super::find(conn, &r)?
             .filter(|l| l.member_id == Some(user.id))
             .ok_or(AppError::NotFound)?;
-        let e = super::events(conn, id)?;
+        let e = super::events(conn, l.id)?;
         Ok((l, e))
     })
     .await?;
@@ -210,15 +210,32 @@ async fn public(
 struct AdminList {
     ctx: Ctx,
     letters: Vec<Letter>,
+    pager: crate::forms::Pager,
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    page: Option<i64>,
 }
 
 async fn admin_list(
     state: web::Data<AppState>,
     ctx: Ctx,
     StaffUser(user): StaffUser,
+    q: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
-    let letters = db::run(&state.pool, move |conn| super::for_staff(conn, &user)).await?;
-    render(&AdminList { ctx, letters })
+    let page = q.page;
+    let (letters, pager) = db::run(&state.pool, move |conn| {
+        let total = super::count_for_staff(conn, &user)?;
+        let pager = crate::forms::Pager::new(page, 30, total);
+        Ok((super::for_staff(conn, &user, &pager)?, pager))
+    })
+    .await?;
+    render(&AdminList {
+        ctx,
+        letters,
+        pager,
+    })
 }
 
 #[derive(Template)]
@@ -247,11 +264,11 @@ async fn admin_page(
     state: &web::Data<AppState>,
     ctx: Ctx,
     user: std::sync::Arc<crate::auth::User>,
-    id: i32,
+    r: String,
     errors: FieldErrors,
 ) -> AppResult<AdminShow> {
     db::run(&state.pool, move |conn| {
-        let l = super::find(conn, id)?
+        let l = super::find(conn, &r)?
             .filter(|l| super::handles(&user, l))
             .ok_or(AppError::NotFound)?;
         let writer = match l.member_id {
@@ -268,7 +285,7 @@ async fn admin_page(
                 .map(|u| u.id)
                 .collect();
         let cadres = crate::members::model::cadres_at(conn, &units)?;
-        let events = super::events(conn, id)?;
+        let events = super::events(conn, l.id)?;
         Ok(AdminShow {
             ctx,
             l,
@@ -285,7 +302,7 @@ async fn admin_show(
     state: web::Data<AppState>,
     ctx: Ctx,
     StaffUser(user): StaffUser,
-    path: web::Path<i32>,
+    path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     render(&admin_page(&state, ctx, user, path.into_inner(), FieldErrors::default()).await?)
 }
@@ -307,7 +324,7 @@ async fn admin_act(
     state: web::Data<AppState>,
     ctx: Ctx,
     StaffUser(user): StaffUser,
-    path: web::Path<i32>,
+    path: web::Path<String>,
     Form(f): Form<ActForm>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
@@ -327,8 +344,9 @@ async fn admin_act(
     };
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let u = user.clone();
+    let r = id.clone();
     let result = db::run(&state.pool, move |conn| {
-        super::act(conn, &u, &actor, id, f.version, &step)
+        super::act(conn, &u, &actor, &r, f.version, &step)
     })
     .await;
     let to = format!("/admin/mailbox/{id}");

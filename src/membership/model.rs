@@ -401,17 +401,29 @@ pub fn transfers_of(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<Tr
         .load(c))?)
 }
 
-/// Transfers in the given states, newest first (the caller filters by scope).
+/// Transfers in the given states from or to one of `units` (`None`: all), newest first:
+/// filtered in SQL before the cap, so transfers elsewhere cannot push the caller's out.
 pub fn transfers_in_states(
     conn: &mut DbConnection,
     states: &[super::transfer::State],
+    units: Option<&[i32]>,
 ) -> AppResult<Vec<Transfer>> {
-    Ok(crate::on_backend!(conn, c => member_transfers::table
-        .filter(member_transfers::state.eq_any(states))
-        .select(Transfer::as_select())
-        .order(member_transfers::id.desc())
-        .limit(500)
-        .load(c))?)
+    Ok(crate::on_backend!(conn, c => {
+        let mut q = member_transfers::table
+            .filter(member_transfers::state.eq_any(states))
+            .into_boxed();
+        if let Some(units) = units {
+            q = q.filter(
+                member_transfers::from_unit_id
+                    .eq_any(units)
+                    .or(member_transfers::to_unit_id.eq_any(units)),
+            );
+        }
+        q.select(Transfer::as_select())
+            .order(member_transfers::id.desc())
+            .limit(500)
+            .load(c)
+    })?)
 }
 
 #[allow(clippy::too_many_arguments)]

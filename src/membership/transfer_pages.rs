@@ -59,8 +59,9 @@ pub fn rows_for(conn: &mut DbConnection, user: &User, done: bool) -> AppResult<V
     } else {
         &[State::Requested, State::Released]
     };
+    let units = scope::managed_unit_ids(conn, user)?;
     let mut out = Vec::new();
-    for t in super::model::transfers_in_states(conn, states)? {
+    for t in super::model::transfers_in_states(conn, states, units.as_deref())? {
         let (Some(from), Some(to)) = (
             crate::org::model::find(conn, t.from_unit_id)?,
             crate::org::model::find(conn, t.to_unit_id)?,

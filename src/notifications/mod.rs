@@ -29,6 +29,7 @@ impl Notification {
 #[diesel(table_name = notifications)]
 pub struct Notification {
     pub id: i32,
+    pub public_ref: String,
     pub title: String,
     pub link: String,
     pub read: bool,
@@ -50,6 +51,7 @@ pub fn notify(
             notifications::link.eq(link),
             notifications::read.eq(false),
             notifications::created_at.eq(at),
+            notifications::public_ref.eq(crate::auth::random_token(8)),
         ))
         .execute(conn)?;
     Ok(())
@@ -91,7 +93,12 @@ async fn list(
         let pager = Pager::new(page, 20, total);
         let rows = notifications::table
             .filter(notifications::member_id.eq(user.id))
-            .order(notifications::id.desc())
+            // By time, then the random reference: an anonymous item (stamped with its day) is
+            // never placed between named ones by a sequence.
+            .order((
+                notifications::created_at.desc(),
+                notifications::public_ref.asc(),
+            ))
             .limit(pager.per_page)
             .offset(pager.offset())
             .select(Notification::as_select())
@@ -102,18 +109,18 @@ async fn list(
     render(&NotificationsPage { ctx, rows, pager })
 }
 
-/// Mark one read and follow its link.
+/// Mark one read and follow its link (reached by its random reference, never its id).
 async fn open(
     state: web::Data<AppState>,
     CurrentUser(user): CurrentUser,
-    path: web::Path<i32>,
+    path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
+    let r = path.into_inner();
     let link = db::run(&state.pool, move |conn| {
-        let link: String = notifications::table
-            .filter(notifications::id.eq(id))
+        let (id, link): (i32, String) = notifications::table
+            .filter(notifications::public_ref.eq(&r))
             .filter(notifications::member_id.eq(user.id))
-            .select(notifications::link)
+            .select((notifications::id, notifications::link))
             .first(conn)
             .optional()?
             .ok_or(AppError::NotFound)?;

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod markdown;
 pub mod middleware;
+pub mod quota;
 pub mod upload;
 
 use std::future::Future;

@@ -16,7 +16,12 @@ fn latest(conn: &mut zhijia::db::DbConnection) -> zhijia::mailbox::Letter {
     let id: i32 = zhijia::on_backend!(conn, c => l::table.select(diesel::dsl::max(l::id)).first::<Option<i32>>(c))
         .unwrap()
         .unwrap();
-    zhijia::mailbox::find(conn, id).unwrap().unwrap()
+    {
+        let r: String =
+            zhijia::on_backend!(conn, c => l::table.find(id).select(l::public_ref).first(c))
+                .unwrap();
+        zhijia::mailbox::find(conn, &r).unwrap().unwrap()
+    }
 }
 
 #[actix_web::test]
@@ -54,12 +59,12 @@ async fn a_named_letter_is_answered_forwarded_converted_and_published_only_with_
     app.logout().await;
     // Another union's chair does not see it; the company's chair answers and publishes it.
     app.login_ok("sub2-chair").await;
-    app.get(&format!("/admin/mailbox/{}", letter.id))
+    app.get(&format!("/admin/mailbox/{}", letter.public_ref))
         .await
         .assert_status(404);
     app.logout().await;
     app.login_ok("demo-chair").await;
-    let path = format!("/admin/mailbox/{}", letter.id);
+    let path = format!("/admin/mailbox/{}", letter.public_ref);
     app.get("/admin/mailbox")
         .await
         .assert_contains("建议延长食堂晚餐时间");
@@ -83,12 +88,12 @@ async fn a_named_letter_is_answered_forwarded_converted_and_published_only_with_
         .assert_contains("下月起晚餐供应到八点")
         .assert_contains("来信人已隐去");
     assert!(!p.body.contains("王小明"));
-    app.get(&format!("/mailbox/{}", letter.id))
+    app.get(&format!("/mailbox/{}", letter.public_ref))
         .await
         .assert_status(404);
     app.logout().await;
     app.login_ok("demo-member").await;
-    app.get(&format!("/mailbox/{}", letter.id))
+    app.get(&format!("/mailbox/{}", letter.public_ref))
         .await
         .assert_status(200)
         .assert_contains("下月起晚餐供应到八点");
@@ -121,14 +126,14 @@ async fn a_named_letter_is_answered_forwarded_converted_and_published_only_with_
     app.login_ok("demo-chair").await;
     let cadre = builders::user(&mut app.conn(), "demo-cadre").id.to_string();
     app.post(
-        &format!("/admin/mailbox/{}", second.id),
+        &format!("/admin/mailbox/{}", second.public_ref),
         &[("action", "forward"), ("version", "0"), ("cadre", &cadre)],
     )
     .await
     .assert_status(303);
     let cases = app.count("grievances");
     app.post(
-        &format!("/admin/mailbox/{}", third.id),
+        &format!("/admin/mailbox/{}", third.public_ref),
         &[("action", "convert"), ("version", "0")],
     )
     .await
@@ -140,7 +145,7 @@ async fn a_named_letter_is_answered_forwarded_converted_and_published_only_with_
     );
     app.logout().await;
     app.login_ok("demo-cadre").await;
-    let sp = format!("/admin/mailbox/{}", second.id);
+    let sp = format!("/admin/mailbox/{}", second.public_ref);
     app.post(
         &sp,
         &[
@@ -155,7 +160,7 @@ async fn a_named_letter_is_answered_forwarded_converted_and_published_only_with_
         .await
         .assert_status(303);
     assert!(
-        !zhijia::mailbox::find(&mut app.conn(), second.id)
+        !zhijia::mailbox::find(&mut app.conn(), &second.public_ref)
             .unwrap()
             .unwrap()
             .published,
@@ -163,13 +168,13 @@ async fn a_named_letter_is_answered_forwarded_converted_and_published_only_with_
     );
     // Without consent it cannot become a proposal suggestion either.
     app.post(
-        &format!("/admin/mailbox/{}", second.id),
+        &format!("/admin/mailbox/{}", second.public_ref),
         &[("action", "suggest"), ("version", "3")],
     )
     .await
     .assert_status(303);
     assert_eq!(
-        zhijia::mailbox::find(&mut app.conn(), second.id)
+        zhijia::mailbox::find(&mut app.conn(), &second.public_ref)
             .unwrap()
             .unwrap()
             .state
@@ -194,13 +199,13 @@ async fn a_named_letter_is_answered_forwarded_converted_and_published_only_with_
     app.logout().await;
     app.login_ok("demo-chair").await;
     app.post(
-        &format!("/admin/mailbox/{}", fourth.id),
+        &format!("/admin/mailbox/{}", fourth.public_ref),
         &[("action", "suggest"), ("version", "0")],
     )
     .await
     .assert_status(303);
     assert_eq!(
-        zhijia::mailbox::find(&mut app.conn(), fourth.id)
+        zhijia::mailbox::find(&mut app.conn(), &fourth.public_ref)
             .unwrap()
             .unwrap()
             .state
@@ -285,11 +290,11 @@ async fn an_anonymous_letter_leaves_nothing_that_links_it_to_the_member() {
     app.login_ok("demo-chair").await;
     let letter = latest(&mut app.conn());
     assert_eq!((letter.member_id, letter.anonymous), (None, true));
-    app.get(&format!("/admin/mailbox/{}", letter.id))
+    app.get(&format!("/admin/mailbox/{}", letter.public_ref))
         .await
         .assert_contains("匿名会员");
     app.post(
-        &format!("/admin/mailbox/{}", letter.id),
+        &format!("/admin/mailbox/{}", letter.public_ref),
         &[
             ("action", "answer"),
             ("version", "0"),
@@ -307,4 +312,197 @@ async fn an_anonymous_letter_leaves_nothing_that_links_it_to_the_member() {
     app.post("/mailbox/track", &[("receipt", "AAAA-BBBB-CCCC-DDDD")])
         .await
         .assert_status(303);
+}
+
+/// The letter names the writer's own grid cadre: turned into a case, it goes to the union it was
+/// addressed to with no handler, and the cadre is neither given it nor told; the chair is the
+/// actor in the audit log.
+#[actix_web::test]
+async fn a_letter_turned_into_a_case_is_not_routed_to_the_writers_grid_cadre() {
+    let mut app = spawn_base().await;
+    let to = company(&mut app.conn());
+    app.login_ok("demo-member").await;
+    app.post(
+        "/mailbox",
+        &[
+            ("unit_id", &to),
+            ("subject", "反映网格干部刁难"),
+            ("body", "我的网格干部多次刁难我办理困难补助，请主席过问。"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    let letter = latest(&mut app.conn());
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    app.post(
+        &format!("/admin/mailbox/{}", letter.public_ref),
+        &[("action", "convert"), ("version", "0")],
+    )
+    .await
+    .assert_status(303);
+    app.logout().await;
+    let cadre = app.member_id("demo-cadre");
+    let chair = app.member_id("demo-chair");
+    assert_eq!(
+        app.count(&format!(
+            "grievances WHERE title = '反映网格干部刁难' AND unit_id = {to} AND handler_id IS NULL"
+        )),
+        1,
+        "filed in the addressed union without a handler"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "notifications WHERE member_id = {cadre} AND title LIKE '%反映网格干部刁难%'"
+        )),
+        0
+    );
+    assert_eq!(
+        app.count(&format!(
+            "audit_log WHERE action = 'grievance.submit' AND object_type = 'grievance' AND actor_id = {chair}"
+        )),
+        1
+    );
+    app.login_ok("demo-cadre").await;
+    for page in ["/admin/grievances", "/admin/inbox", "/notifications"] {
+        let body = app.get(page).await.body;
+        assert!(
+            !body.contains("反映网格干部刁难"),
+            "the accused cadre sees it on {page}"
+        );
+    }
+}
+
+/// Named and anonymous letters interleaved: nothing the chair can read (links, list order,
+/// notifications) carries a sequence that places the anonymous one between the named ones.
+#[actix_web::test]
+async fn anonymous_letters_carry_no_sequence_a_chair_can_see() {
+    let mut app = spawn_base().await;
+    let to = company(&mut app.conn());
+    app.login_ok("demo-member").await;
+    for (subject, anonymous) in [
+        ("第一封实名来信", ""),
+        ("中间的匿名来信", "1"),
+        ("第三封实名来信", ""),
+    ] {
+        let r = app
+            .post(
+                "/mailbox",
+                &[
+                    ("unit_id", &to),
+                    ("subject", subject),
+                    ("body", "这是一封用来检查顺序的来信内容。"),
+                    ("anonymous", anonymous),
+                ],
+            )
+            .await;
+        assert!(r.status == 303 || r.status == 200, "{}", r.status);
+    }
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    let ids: Vec<i32> = app.with(|c, _| {
+        use diesel::prelude::*;
+        use zhijia::db::schema::mailbox_letters as l;
+        zhijia::on_backend!(c, c => l::table.select(l::id).load(c)).unwrap()
+    });
+    let num = regex_lite::Regex::new(r#"href="/(admin/mailbox|notifications)/([^"?]+)""#).unwrap();
+    for page in ["/admin/mailbox", "/notifications"] {
+        let body = app.get(page).await.body;
+        let refs: Vec<String> = num.captures_iter(&body).map(|c| c[2].to_string()).collect();
+        assert!(refs.len() >= 3, "{page}: {refs:?}");
+        for r in &refs {
+            assert!(
+                r.len() >= 12 && !ids.iter().any(|i| i.to_string() == *r),
+                "{page} links by a sequence: {r}"
+            );
+        }
+        // The anonymous letter (stamped with its day) is never listed between the named ones.
+        let pos = |s: &str| body.find(s).unwrap_or_else(|| panic!("{page}: {s}"));
+        let (a, m, b) = (
+            pos("第一封实名来信"),
+            pos("中间的匿名来信"),
+            pos("第三封实名来信"),
+        );
+        assert!(
+            !(a.min(b) < m && m < a.max(b)),
+            "{page} places the anonymous letter"
+        );
+    }
+}
+
+/// One member's flood: quota'd at the tenth letter with a 429 that says when; letters to
+/// another union cannot push the chair's own letters off the list either.
+#[actix_web::test]
+async fn a_flood_of_letters_neither_gets_through_nor_hides_earlier_ones() {
+    let mut app = spawn_base().await;
+    let to = company(&mut app.conn());
+    app.login_ok("demo-member-b").await;
+    app.post(
+        "/mailbox",
+        &[
+            ("unit_id", &to),
+            ("subject", "更早的一封来信"),
+            ("body", "这是洪水之前的一封正常来信。"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        let subject = format!("刷屏来信{i}");
+        let r = app
+            .post(
+                "/mailbox",
+                &[
+                    ("unit_id", &to),
+                    ("subject", &subject),
+                    ("body", "这是一封刷屏的来信，用来挤掉别人的来信。"),
+                ],
+            )
+            .await;
+        statuses.push(r.status);
+        if r.status == 429 {
+            r.assert_contains("已达上限").assert_contains("后再试");
+        }
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert!(statuses[10..].iter().all(|s| *s == 429), "{statuses:?}");
+    app.logout().await;
+    // 520 letters to the group's union (as if from many members) stay out of the company
+    // chair's list; the company's own letters are all there.
+    app.with(|c, now| {
+        use diesel::prelude::*;
+        use zhijia::db::schema::mailbox_letters as l;
+        let root = builders::unit_id(c, "中建华能集团工会");
+        for i in 0..520 {
+            zhijia::on_backend!(c, c => diesel::insert_into(l::table)
+                .values((
+                    l::member_id.eq(None::<i32>),
+                    l::anonymous.eq(true),
+                    l::unit_id.eq(root),
+                    l::subject.eq(format!("给集团的来信{i}")),
+                    l::body.eq("内容"),
+                    l::state.eq("new"),
+                    l::consent_publish.eq(false),
+                    l::created_at.eq(now),
+                    l::updated_at.eq(now),
+                    l::public_ref.eq(format!("flood{i:08}")),
+                ))
+                .execute(c))
+            .unwrap();
+        }
+    });
+    app.login_ok("demo-chair").await;
+    let first = app.get("/admin/mailbox").await;
+    first.assert_status(200);
+    let all = first.body.clone();
+    assert!(all.contains("更早的一封来信"));
+    assert!(!all.contains("给集团的来信"));
+    assert_eq!(all.matches("刷屏来信").count(), 10);
 }
