@@ -143,7 +143,6 @@ pub fn app(
 /// Serve until stopped. Logs the one-time setup link on an install without an administrator.
 pub async fn run(config: Config) -> AppResult<()> {
     let bind = config.bind.clone();
-    let secure = config.secure_cookies;
     let state = build_state(config)?;
     let st = state.clone();
     let now = state.config.clock.now();
@@ -152,11 +151,15 @@ pub async fn run(config: Config) -> AppResult<()> {
     })
     .await?
     {
-        let scheme = if secure { "https" } else { "http" };
+        let link = state.config.absolute(&format!("/setup?token={token}"));
         log::warn!(
-            "no administrator yet: open {scheme}://{bind}/setup?token={token} once to create one (this link stops working afterwards)"
+            "no administrator yet: open {link} once to create one (this link stops working afterwards)"
         );
     }
+    log::info!(
+        "absolute links (QR codes) start with {} (ZHIJIA_PUBLIC_URL)",
+        state.config.public_url
+    );
     // Blocking threads beyond the pool size would only queue for a connection: fewer threads,
     // fewer wake-ups and malloc arenas (measured in docs/performance.md).
     let blocking = (state.config.pool_size as usize).max(2);

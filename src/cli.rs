@@ -56,6 +56,11 @@ pub struct GlobalArgs {
         default_value = ""
     )]
     pub trusted_proxies: String,
+    /// The address users reach the portal at, e.g. https://union.example.com: the only source
+    /// of absolute links (member-card and check-in QR codes, the setup link); request headers
+    /// never are. Default: http:// and the listen address (such links work only on this host)
+    #[arg(long, global = true, env = "ZHIJIA_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// On SIGTERM or Ctrl-C: seconds in-flight requests get to finish (new ones are refused at
     /// once and /readyz answers 503), before buffered counts are written and the instance exits
     #[arg(
@@ -156,6 +161,8 @@ impl GlobalArgs {
             load_or_create_secret(self.secret_key.as_deref(), &Config::data_dir(&database))?;
         let trusted_proxies =
             crate::config::parse_proxies(&self.trusted_proxies).map_err(AppError::Internal)?;
+        let public_url = crate::config::public_url(self.public_url.as_deref(), &self.bind)
+            .map_err(AppError::Internal)?;
         Ok(Config {
             database,
             bind: self.bind.clone(),
@@ -165,6 +172,7 @@ impl GlobalArgs {
             pool_size: self.pool_size,
             clock: Clock::from_env(),
             trusted_proxies,
+            public_url,
             shutdown_secs: self.shutdown_secs,
             job_tick_secs: self.job_tick_secs,
             query_counter: None,

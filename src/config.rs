@@ -105,6 +105,9 @@ pub struct Config {
     pub events: bool,
     /// Peers whose `X-Forwarded-For` names the client (`ZHIJIA_TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Where people reach the portal (`ZHIJIA_PUBLIC_URL`, no trailing slash): the only source
+    /// of absolute links. Never taken from a request's `Host` or `X-Forwarded-*` headers.
+    pub public_url: String,
     /// On SIGTERM: seconds in-flight requests get to finish before the instance exits.
     pub shutdown_secs: u64,
     /// Seconds between rounds of the leased background job (60; the cluster test shortens it).
@@ -123,7 +126,45 @@ pub fn parse_proxies(s: &str) -> Result<Vec<std::net::IpAddr>, String> {
         .collect()
 }
 
+/// `ZHIJIA_PUBLIC_URL`: an `http://` or `https://` address (a path prefix allowed, no query,
+/// no fragment, no user). Unset or empty: `http://` and the listen address, with an unspecified
+/// address (0.0.0.0, [::]) replaced by 127.0.0.1 — links that work on the server itself and
+/// point nowhere else.
+pub fn public_url(given: Option<&str>, bind: &str) -> Result<String, String> {
+    let Some(given) = given.map(str::trim).filter(|g| !g.is_empty()) else {
+        let (host, port) = bind.rsplit_once(':').unwrap_or((bind, "8080"));
+        let host = match host {
+            "" | "0.0.0.0" | "[::]" | "::" => "127.0.0.1",
+            h => h,
+        };
+        return Ok(format!("http://{host}:{port}"));
+    };
+    let url = given.trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("ZHIJIA_PUBLIC_URL: not an http(s) address: {given}"))?;
+    let odd = |c: char| {
+        !c.is_ascii_graphic()
+            || matches!(
+                c,
+                '"' | '\'' | '<' | '>' | '\\' | '`' | '?' | '#' | '@' | '{' | '}'
+            )
+    };
+    if rest.split('/').next().is_none_or(str::is_empty) || rest.contains(odd) {
+        return Err(format!(
+            "ZHIJIA_PUBLIC_URL: not a plain http(s) address: {given}"
+        ));
+    }
+    Ok(url.to_string())
+}
+
 impl Config {
+    /// An absolute link to a path of the portal (`/admin/card-check?code=…`).
+    pub fn absolute(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url)
+    }
+
     /// Directory for the secret key and other local files: beside the SQLite file, else `data/`.
     pub fn data_dir(database: &DbUrl) -> PathBuf {
         match database {
@@ -190,4 +231,40 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     std::fs::write(path, content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_url;
+
+    #[test]
+    fn the_public_url_is_configured_or_the_listen_address_and_never_odd() {
+        assert_eq!(
+            public_url(Some("https://union.example.com/"), "0.0.0.0:8080").as_deref(),
+            Ok("https://union.example.com")
+        );
+        assert_eq!(
+            public_url(Some("https://example.com/zhijia"), "x").as_deref(),
+            Ok("https://example.com/zhijia")
+        );
+        assert_eq!(
+            public_url(None, "0.0.0.0:8080").as_deref(),
+            Ok("http://127.0.0.1:8080")
+        );
+        assert_eq!(
+            public_url(Some(" "), "10.0.0.5:9000").as_deref(),
+            Ok("http://10.0.0.5:9000")
+        );
+        for bad in [
+            "javascript://x",
+            "union.example.com",
+            "https://",
+            "https://a b",
+            "https://x\"onload=\"",
+            "https://x/?q",
+            "https://user@x",
+        ] {
+            assert!(public_url(Some(bad), "127.0.0.1:8080").is_err(), "{bad}");
+        }
+    }
 }

@@ -355,7 +355,6 @@ pub struct VenuePage {
 /// The venue screen: a QR code for the current 30-second window. The page reloads itself every
 /// 10 seconds (meta refresh, no script), so the code shown is never more than 10 s behind.
 async fn venue(
-    req: HttpRequest,
     state: web::Data<AppState>,
     ctx: Ctx,
     StaffUser(user): StaffUser,
@@ -369,12 +368,9 @@ async fn venue(
     })
     .await?;
     let token = service::checkin_token(&state.config.secret_key, &a, service::window_of(now));
-    let info = req.connection_info();
-    let url = format!(
-        "{}://{}/activities/{id}/checkin?t={token}",
-        info.scheme(),
-        info.host()
-    );
+    let url = state
+        .config
+        .absolute(&format!("/activities/{id}/checkin?t={token}"));
     let (qr_path, side) = crate::web::qr_path(&url)?;
     let checked_in = rows.iter().filter(|r| r.signup.checked_in()).count();
     let confirmed = a.confirmed_count;

@@ -85,10 +85,48 @@ pub fn record_as(
     object: (&str, Option<&str>),
     detail: &str,
 ) -> AppResult<()> {
-    insert_entry(conn, actor, unit_id, action.as_str(), object, detail)
+    insert_entry(conn, actor, unit_id, action.as_str(), object, detail)?;
+    Ok(())
+}
+
+/// Another person read a member's personal data (a named letter, an application, a transfer):
+/// one audit row, with the member named as its subject when known, so they find it on
+/// /me/privacy. Nothing is written when the reader is that member. A read changes nothing else,
+/// so the row has its own transaction. Never for anything anonymous: the subject would link it.
+pub fn record_view(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    unit_id: Option<i32>,
+    action: AuditAction,
+    object: (&str, &str),
+    subject: Option<i32>,
+) -> AppResult<()> {
+    if subject.is_some() && subject == actor.id {
+        return Ok(());
+    }
+    crate::db::write_tx(conn, |conn| {
+        let id = insert_entry(
+            conn,
+            actor,
+            unit_id,
+            action.as_str(),
+            (object.0, Some(object.1)),
+            "",
+        )?;
+        if let Some(member) = subject {
+            diesel::insert_into(audit_subjects::table)
+                .values((
+                    audit_subjects::audit_id.eq(id),
+                    audit_subjects::member_id.eq(member),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
 }
 
 /// The audit row itself (the action as stored: a deferred row carries its code as text).
+/// Returns its id.
 fn insert_entry(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -96,8 +134,8 @@ fn insert_entry(
     action: &str,
     object: (&str, Option<&str>),
     detail: &str,
-) -> AppResult<()> {
-    diesel::insert_into(audit_log::table)
+) -> AppResult<i32> {
+    Ok(diesel::insert_into(audit_log::table)
         .values(NewAuditEntry {
             at: actor.now,
             actor_id: actor.id,
@@ -109,8 +147,8 @@ fn insert_entry(
             detail,
             ip: actor.ip.as_deref(),
         })
-        .execute(conn)?;
-    Ok(())
+        .returning(audit_log::id)
+        .get_result(conn)?)
 }
 
 /// An export that names members: one audit row (who, when, how many) and the members it named,
@@ -128,20 +166,14 @@ pub fn record_export(
     members.dedup();
     let object_id = object.1.map(|i| i.to_string());
     let detail = format!("导出名单 {} 人", members.len());
-    let id: i32 = diesel::insert_into(audit_log::table)
-        .values(NewAuditEntry {
-            at: actor.now,
-            actor_id: actor.id,
-            actor_name: &actor.name,
-            unit_id,
-            action: action.as_str(),
-            object_type: object.0,
-            object_id: object_id.as_deref(),
-            detail: &detail,
-            ip: actor.ip.as_deref(),
-        })
-        .returning(audit_log::id)
-        .get_result(conn)?;
+    let id = insert_entry(
+        conn,
+        actor,
+        unit_id,
+        action.as_str(),
+        (object.0, object_id.as_deref()),
+        &detail,
+    )?;
     for chunk in members.chunks(500) {
         let rows: Vec<_> = chunk
             .iter()
@@ -355,11 +387,13 @@ crate::text_enum! {
         MembershipReject = ("membership.reject", "入会申请不予通过"),
         MembershipApprove = ("membership.approve", "批准入会"),
         MembershipStatus = ("membership.status", "会籍变更"),
+        MembershipView = ("membership.view", "查看入会申请"),
         TransferStart = ("transfer.start", "发起转会"),
         TransferRelease = ("transfer.release", "转出单位同意"),
         TransferAccept = ("transfer.accept", "转入单位接收"),
         TransferRefuse = ("transfer.refuse", "转会被拒"),
         TransferCancel = ("transfer.cancel", "撤回转会"),
+        TransferView = ("transfer.view", "查看转会"),
         CaseHandover = ("case.handover", "转会移交事项"),
         CardCheck = ("card.check", "核验会员证"),
         DuesImport = ("dues.import", "导入会费"),
@@ -369,6 +403,7 @@ crate::text_enum! {
         MailboxConvert = ("mailbox.convert", "来信转为申诉"),
         MailboxPublish = ("mailbox.publish", "公开来信"),
         MailboxSuggest = ("mailbox.suggest", "来信转为提案建议"),
+        MailboxView = ("mailbox.view", "查看实名来信"),
         ProposalDraft = ("proposal.draft", "起草提案"),
         ProposalCosign = ("proposal.cosign", "附议提案"),
         ProposalSubmit = ("proposal.submit", "提交提案"),

@@ -1,7 +1,8 @@
 //! 我的数据被谁看过 (/me/privacy): a member's own view of the audit log — who (name and role)
-//! opened their record, a named case or a sensitive benefit request, or exported a list that
-//! named them; when (the day) and what. Anonymous cases are never linked to the member, so their
-//! views cannot appear here.
+//! opened their record, a named case, a sensitive benefit request, a letter they signed, their
+//! membership application or transfer, checked their card, or exported a list that named them;
+//! when (the day) and what. Anonymous cases and letters are never linked to the member, so
+//! their views cannot appear here.
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -9,7 +10,9 @@ use diesel::prelude::*;
 
 use super::{action_label, AuditEntry};
 use crate::auth::user::CurrentUser;
-use crate::db::schema::{audit_log, audit_subjects, benefit_requests, grievances, roles};
+use crate::db::schema::{
+    audit_log, audit_subjects, benefit_requests, grievances, membership_applications, roles,
+};
 use crate::db::{self, DbConnection};
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -27,25 +30,44 @@ pub struct Access {
     pub what: String,
 }
 
+/// What of the member's the log knows by its own reference, and the rows naming the member
+/// as their subject.
+struct Refs {
+    cases: Vec<String>,
+    requests: Vec<String>,
+    applications: Vec<String>,
+    named: Vec<i32>,
+}
+
+fn refs_of(conn: &mut DbConnection, member_id: i32) -> AppResult<Refs> {
+    let ids = |v: Vec<i32>| v.iter().map(i32::to_string).collect::<Vec<_>>();
+    Ok(Refs {
+        cases: grievances::table
+            .filter(grievances::member_id.eq(member_id))
+            .filter(grievances::anonymous.eq(false))
+            .select(grievances::public_ref)
+            .load(conn)?,
+        requests: ids(benefit_requests::table
+            .filter(benefit_requests::member_id.eq(member_id))
+            .select(benefit_requests::id)
+            .load(conn)?),
+        // Read before approval too, when the applicant had no account to name yet.
+        applications: ids(membership_applications::table
+            .filter(membership_applications::member_id.eq(member_id))
+            .select(membership_applications::id)
+            .load(conn)?),
+        named: audit_subjects::table
+            .filter(audit_subjects::member_id.eq(member_id))
+            .select(audit_subjects::audit_id)
+            .load(conn)?,
+    })
+}
+
 /// The newest 200 accesses by others to the member's personal data.
 pub fn accesses(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<Access>> {
+    use crate::audit::AuditAction as A;
     let me = member_id.to_string();
-    let cases: Vec<String> = grievances::table
-        .filter(grievances::member_id.eq(member_id))
-        .filter(grievances::anonymous.eq(false))
-        .select(grievances::public_ref)
-        .load(conn)?;
-    let requests: Vec<String> = benefit_requests::table
-        .filter(benefit_requests::member_id.eq(member_id))
-        .select(benefit_requests::id)
-        .load::<i32>(conn)?
-        .iter()
-        .map(i32::to_string)
-        .collect();
-    let exports: Vec<i32> = audit_subjects::table
-        .filter(audit_subjects::member_id.eq(member_id))
-        .select(audit_subjects::audit_id)
-        .load(conn)?;
+    let refs = refs_of(conn, member_id)?;
     let rows: Vec<AuditEntry> = audit_log::table
         .filter(
             audit_log::actor_id
@@ -54,15 +76,18 @@ pub fn accesses(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<Access
         )
         .filter(
             audit_log::action
-                .eq(crate::audit::AuditAction::MemberView)
+                .eq_any([A::MemberView, A::CardCheck])
                 .and(audit_log::object_id.eq(&me))
                 .or(audit_log::action
-                    .eq(crate::audit::AuditAction::GrievanceView)
-                    .and(audit_log::object_id.eq_any(&cases)))
+                    .eq(A::GrievanceView)
+                    .and(audit_log::object_id.eq_any(&refs.cases)))
                 .or(audit_log::action
-                    .eq(crate::audit::AuditAction::BenefitViewDetails)
-                    .and(audit_log::object_id.eq_any(&requests)))
-                .or(audit_log::id.eq_any(&exports)),
+                    .eq(A::BenefitViewDetails)
+                    .and(audit_log::object_id.eq_any(&refs.requests)))
+                .or(audit_log::action
+                    .eq(A::MembershipView)
+                    .and(audit_log::object_id.eq_any(&refs.applications)))
+                .or(audit_log::id.eq_any(&refs.named)),
         )
         .order(audit_log::id.desc())
         .limit(200)
@@ -71,27 +96,34 @@ pub fn accesses(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<Access
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let role = match r.actor_id {
-            Some(a) => {
-                let mut labels: Vec<&'static str> = roles::table
-                    .filter(roles::member_id.eq(a))
-                    .select(roles::role)
-                    .load::<crate::org::Role>(conn)?
-                    .iter()
-                    .map(|r| r.label())
-                    .collect();
-                labels.dedup();
-                labels.join("、")
-            }
+            Some(a) => role_labels(conn, a)?,
             None => String::new(),
         };
+        let label = action_label(&r.action);
         out.push(Access {
             day: crate::web::date_of(&r.at),
             who: r.actor_name.clone(),
             role,
-            what: format!("{}（{}）", action_label(&r.action), r.detail),
+            what: if r.detail.is_empty() {
+                label.to_string()
+            } else {
+                format!("{label}（{}）", r.detail)
+            },
         });
     }
     Ok(out)
+}
+
+fn role_labels(conn: &mut DbConnection, member_id: i32) -> AppResult<String> {
+    let mut labels: Vec<&'static str> = roles::table
+        .filter(roles::member_id.eq(member_id))
+        .select(roles::role)
+        .load::<crate::org::Role>(conn)?
+        .iter()
+        .map(|r| r.label())
+        .collect();
+    labels.dedup();
+    Ok(labels.join("、"))
 }
 
 #[derive(Template)]

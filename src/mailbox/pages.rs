@@ -299,12 +299,31 @@ async fn admin_page(
 }
 
 async fn admin_show(
+    req: HttpRequest,
     state: web::Data<AppState>,
     ctx: Ctx,
     StaffUser(user): StaffUser,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    render(&admin_page(&state, ctx, user, path.into_inner(), FieldErrors::default()).await?)
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
+    let page = admin_page(&state, ctx, user, path.into_inner(), FieldErrors::default()).await?;
+    // A named letter names its writer: reading it is audited and listed on the writer's
+    // /me/privacy. An anonymous letter is linked to nobody, so its reading is not recorded.
+    if let (false, Some(writer)) = (page.l.anonymous, page.l.member_id) {
+        let (r, unit) = (page.l.public_ref.clone(), page.l.unit_id);
+        db::run(&state.pool, move |conn| {
+            crate::audit::record_view(
+                conn,
+                &actor,
+                Some(unit),
+                crate::audit::AuditAction::MailboxView,
+                ("mailbox_letter", r.as_str()),
+                Some(writer),
+            )
+        })
+        .await?;
+    }
+    render(&page)
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,9 @@
 //! 电子会员证: the member's card (`/me/card`) with a QR code that changes every 30 seconds,
 //! signed with the server's secret so a screenshot stops working within a minute, and the
 //! cadre's scan page (`/admin/card-check`), which says only whether the card is valid and the
-//! member's status.
+//! member's status. The QR link starts with the configured public address, never with what a
+//! request's headers claim. Opening the scan link (a GET anyone can send) only fills the form;
+//! the cadre's POST checks the card and writes the audit row the member sees on /me/privacy.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -87,16 +89,14 @@ struct CardPage {
 }
 
 async fn card(
-    req: HttpRequest,
     state: web::Data<AppState>,
     ctx: Ctx,
     CurrentUser(user): CurrentUser,
 ) -> AppResult<HttpResponse> {
-    render(&card_page(&req, &state, ctx, &user, String::new()).await?)
+    render(&card_page(&state, ctx, &user, String::new()).await?)
 }
 
 async fn card_page(
-    req: &HttpRequest,
     state: &web::Data<AppState>,
     ctx: Ctx,
     user: &crate::auth::User,
@@ -113,12 +113,9 @@ async fn card_page(
     .await?;
     let status = Status::parse(&user.membership).unwrap_or(Status::Member);
     let code = code_for(&state.config.secret_key, user.id, now);
-    let info = req.connection_info();
-    let url = format!(
-        "{}://{}/admin/card-check?code={code}",
-        info.scheme(),
-        info.host()
-    );
+    let url = state
+        .config
+        .absolute(&format!("/admin/card-check?code={code}"));
     let (qr_path, side) = crate::web::qr_path(&url)?;
     Ok(CardPage {
         link: url.clone(),
@@ -149,7 +146,6 @@ async fn photo(
 
 /// Upload a card photo: decoded and re-encoded (nothing of the original file is kept).
 async fn upload_photo(
-    req: HttpRequest,
     state: web::Data<AppState>,
     ctx: Ctx,
     CurrentUser(user): CurrentUser,
@@ -177,7 +173,7 @@ async fn upload_photo(
     match error {
         None => Ok(crate::web::redirect_flash("/me/card", "ok", "照片已更新")),
         Some(m) => {
-            let page = card_page(&req, &state, ctx, &user, m).await?;
+            let page = card_page(&state, ctx, &user, m).await?;
             crate::web::render_status(&page, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
@@ -208,18 +204,27 @@ struct CheckPage {
     checkin: String,
 }
 
+/// The scan link as a phone's camera opens it: the form, filled in with the code, and nothing
+/// checked (a GET changes nothing, not even the audit log).
 async fn check(
-    req: HttpRequest,
-    state: web::Data<AppState>,
     ctx: Ctx,
     StaffUser(user): StaffUser,
     q: web::Query<CheckQuery>,
 ) -> AppResult<HttpResponse> {
-    check_page(&req, &state, ctx, &user, &q, false).await
+    if !checks_cards(&user) {
+        return Err(AppError::Forbidden);
+    }
+    render(&CheckPage {
+        ctx,
+        code: code_of(&q.code),
+        result: None,
+        activity: q.activity,
+        checkin: String::new(),
+    })
 }
 
-/// Scanning at an activity's entrance posts the form: a check-in changes data, so it goes
-/// through CSRF like every other change (a GET only checks the card).
+/// The cadre's check: the card's validity and status, audited, and at an activity's entrance
+/// the check-in — a change, so it goes through CSRF like every other.
 async fn check_post(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -227,32 +232,10 @@ async fn check_post(
     StaffUser(user): StaffUser,
     crate::auth::csrf::Form(q): crate::auth::csrf::Form<CheckQuery>,
 ) -> AppResult<HttpResponse> {
-    check_page(&req, &state, ctx, &user, &q, true).await
-}
-
-async fn check_page(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    ctx: Ctx,
-    user: &std::sync::Arc<crate::auth::User>,
-    q: &CheckQuery,
-    check_in: bool,
-) -> AppResult<HttpResponse> {
-    // Cards are checked by cadres and chairs (and administrators), not by finance.
-    if crate::org::scope::manage_prefixes(user).is_some_and(|p| p.is_empty()) {
+    if !checks_cards(&user) {
         return Err(AppError::Forbidden);
     }
-    // A phone's camera hands over the whole link; the code is its `code=` part.
-    let raw = q.code.trim();
-    let raw = raw.rsplit_once("code=").map_or(raw, |(_, c)| c);
-    let code = raw
-        .split('&')
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(100)
-        .collect::<String>();
-    let activity = q.activity;
+    let (code, activity) = (code_of(&q.code), q.activity);
     if code.is_empty() {
         return render(&CheckPage {
             ctx,
@@ -262,18 +245,10 @@ async fn check_page(
             checkin: String::new(),
         });
     }
-    let now = state.config.clock.now();
-    let actor = Actor::user(user, client_ip(req), now);
-    let (user, secret, c) = (user.clone(), state.config.secret_key.clone(), code.clone());
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
+    let (secret, c) = (state.config.secret_key.clone(), code.clone());
     let (result, checkin) = db::run(&state.pool, move |conn| {
-        check_card(
-            conn,
-            &user,
-            &actor,
-            &secret,
-            &c,
-            activity.filter(|_| check_in),
-        )
+        check_card(conn, &user, &actor, &secret, &c, activity)
     })
     .await?;
     render(&CheckPage {
@@ -283,6 +258,24 @@ async fn check_page(
         activity,
         checkin,
     })
+}
+
+/// Cards are checked by cadres and chairs (and administrators), not by finance.
+fn checks_cards(user: &crate::auth::User) -> bool {
+    !crate::org::scope::manage_prefixes(user).is_some_and(|p| p.is_empty())
+}
+
+/// The code in what was scanned or pasted: a phone's camera hands over the whole link, whose
+/// `code=` part it is.
+fn code_of(scanned: &str) -> String {
+    let raw = scanned.trim();
+    let raw = raw.rsplit_once("code=").map_or(raw, |(_, c)| c);
+    raw.split('&')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(100)
+        .collect()
 }
 
 /// Check a card's code: the member's status when the code is good (`None` when not), and,

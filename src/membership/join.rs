@@ -209,9 +209,11 @@ fn address_hash(address: &str, secret: &[u8]) -> String {
     crate::auth::digest(&[b"zhijia-join-address", secret, address.as_bytes()])
 }
 
-/// File an application. Returns its id and the progress code (shown once). Duplicates (an
-/// account or a live application with the same employee number or phone) go back to their
-/// fields; more than `PER_ADDRESS_PER_DAY` from one address in a day is refused.
+/// File an application. Returns its id and the progress code (shown once). Every application
+/// to an enabled unit is accepted alike — one that repeats an account's or a live application's
+/// employee number or phone too, so /join tells nobody who is a member or has applied: the
+/// reviewer sees the repetition (`duplicates`) and rejects it, and the applicant reads that on
+/// the status page. More than `PER_ADDRESS_PER_DAY` from one address in a day is refused.
 pub fn apply(
     conn: &mut DbConnection,
     input: &JoinInput,
@@ -232,30 +234,6 @@ pub fn apply(
         let unit = crate::org::model::find(conn, input.unit_id)?
             .filter(|u| !u.disabled)
             .ok_or_else(|| AppError::field("unit_id", "请选择所在单位"))?;
-        let mut e = FieldErrors::default();
-        if crate::members::model::find_by_employee_no(conn, &input.employee_no)?.is_some() {
-            e.add(
-                "employee_no",
-                "该工号已是会员账号；如忘记密码，请联系所在工会重置",
-            );
-        }
-        if crate::members::model::phone_taken(conn, &input.phone, None)? {
-            e.add("phone", "该手机号已登记在会员账号中");
-        }
-        let (no_live, phone_live) =
-            model::application_holds(conn, &input.employee_no, &input.phone)?;
-        if no_live {
-            e.add(
-                "employee_no",
-                "该工号已有一份入会申请在办理中，请用手机号和查询码查看进度",
-            );
-        }
-        if phone_live && !e.0.iter().any(|(f, _)| *f == "phone") {
-            e.add("phone", "该手机号已有一份入会申请在办理中");
-        }
-        if !e.is_empty() {
-            return Err(AppError::Fields(e));
-        }
         let id = model::insert_application(
             conn,
             &NewApplication {
@@ -270,15 +248,7 @@ pub fn apply(
                 created_at: now,
                 updated_at: now,
             },
-        )
-        // Two identical applications at once: the unique index refuses the second.
-        .map_err(|e| match e {
-            AppError::Database(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => AppError::field("employee_no", "该工号或手机号已有一份入会申请在办理中"),
-            other => other,
-        })?;
+        )?;
         model::insert_application_event(
             conn,
             id,
@@ -310,6 +280,28 @@ pub fn apply(
         Ok(id)
     })?;
     Ok((id, code))
+}
+
+/// What a live application repeats, for its reviewer: an account with its employee number or
+/// phone, or another live application with either. Nothing once it is decided.
+pub fn duplicates(conn: &mut DbConnection, app: &Application) -> AppResult<Vec<&'static str>> {
+    let mut out = Vec::new();
+    if !matches!(
+        app.state,
+        State::Submitted | State::Returned | State::Reviewed
+    ) {
+        return Ok(out);
+    }
+    if crate::members::model::find_by_employee_no(conn, &app.employee_no)?.is_some() {
+        out.push("该工号已有会员账号（如忘记密码，请告知申请人联系所在工会重置）");
+    }
+    if crate::members::model::phone_taken(conn, &app.phone, None)? {
+        out.push("该手机号已登记在会员账号中");
+    }
+    if model::other_live_applications(conn, app.id, &app.employee_no, &app.phone)? > 0 {
+        out.push("另有一份在办的入会申请使用同一工号或手机号");
+    }
+    Ok(out)
 }
 
 /// The application behind a phone number and progress code (`NotFound` otherwise).

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::join::{self, Action, JoinForm, State};
 use super::model::{Application, TimelineRow};
-use crate::audit::Actor;
+use crate::audit::{Actor, AuditAction};
 use crate::auth::csrf::Form;
 use crate::auth::user::StaffUser;
 use crate::db;
@@ -85,8 +85,8 @@ async fn join_submit(
 ) -> AppResult<HttpResponse> {
     let now = state.config.clock.now();
     let address = client_ip(&req).unwrap_or_default();
-    // Refusals (duplicates) count against the address like wrong progress codes, so the form
-    // cannot be used to look up who is a member at speed.
+    // Refusals count against the address like wrong progress codes. A duplicate is no refusal:
+    // it is accepted like any other application, so the form tells nobody who is a member.
     let limiter = req
         .app_data::<web::Data<JoinLimiter>>()
         .cloned()
@@ -336,6 +336,9 @@ struct ApplicationPage {
     app: Application,
     unit: OrgUnit,
     timeline: Vec<TimelineRow>,
+    /// What the application repeats (an account, another live application): /join says
+    /// nothing of it, so the reviewer rejects it here.
+    duplicates: Vec<&'static str>,
     actions: Vec<Action>,
     errors: FieldErrors,
     reason: String,
@@ -350,10 +353,11 @@ async fn application_page(
     reason: String,
 ) -> AppResult<ApplicationPage> {
     let u = user.clone();
-    let (app, unit, timeline) = db::run(&state.pool, move |conn| {
+    let (app, unit, timeline, duplicates) = db::run(&state.pool, move |conn| {
         let (app, unit) = join::load_for(conn, &u, id)?;
         let timeline = super::model::application_timeline(conn, id)?;
-        Ok((app, unit, timeline))
+        let duplicates = join::duplicates(conn, &app)?;
+        Ok((app, unit, timeline, duplicates))
     })
     .await?;
     let actions = Action::ALL
@@ -366,6 +370,7 @@ async fn application_page(
         app,
         unit,
         timeline,
+        duplicates,
         actions,
         errors,
         reason,
@@ -373,11 +378,13 @@ async fn application_page(
 }
 
 async fn show(
+    req: HttpRequest,
     state: web::Data<AppState>,
     ctx: Ctx,
     StaffUser(user): StaffUser,
     path: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let page = application_page(
         &state,
         ctx,
@@ -386,6 +393,20 @@ async fn show(
         FieldErrors::default(),
         String::new(),
     )
+    .await?;
+    // The applicant's data was shown: audited, and on their /me/privacy once they are a member.
+    let a = &page.app;
+    let (id, unit, member) = (a.id.to_string(), a.unit_id, a.member_id);
+    db::run(&state.pool, move |conn| {
+        crate::audit::record_view(
+            conn,
+            &actor,
+            Some(unit),
+            AuditAction::MembershipView,
+            ("membership_application", id.as_str()),
+            member,
+        )
+    })
     .await?;
     render(&page)
 }

@@ -185,7 +185,8 @@ pub fn find_application(conn: &mut DbConnection, id: i32) -> AppResult<Option<Ap
         .optional())?)
 }
 
-/// The live application (not rejected) behind a phone number and a progress code digest.
+/// The application behind a phone number and a progress code digest (the newest, should two
+/// share both).
 pub fn find_by_code(
     conn: &mut DbConnection,
     phone: &str,
@@ -200,24 +201,25 @@ pub fn find_by_code(
         .optional())?)
 }
 
-/// Whether a live application (not rejected) holds this employee number or phone.
-pub fn application_holds(
+/// Live applications (not yet decided) other than `id` with this employee number or phone.
+pub fn other_live_applications(
     conn: &mut DbConnection,
+    id: i32,
     employee_no: &str,
     phone: &str,
-) -> AppResult<(bool, bool)> {
-    let live = |c: &mut DbConnection, by_no: bool| -> AppResult<bool> {
-        let q = membership_applications::table
-            .filter(membership_applications::state.ne("rejected"))
-            .count();
-        let n: i64 = if by_no {
-            crate::on_backend!(c, c => q.filter(membership_applications::employee_no.eq(employee_no)).get_result(c))?
-        } else {
-            crate::on_backend!(c, c => q.filter(membership_applications::phone.eq(phone)).get_result(c))?
-        };
-        Ok(n > 0)
-    };
-    Ok((live(conn, true)?, live(conn, false)?))
+) -> AppResult<i64> {
+    use super::join::State;
+    let live = [State::Submitted, State::Returned, State::Reviewed];
+    Ok(crate::on_backend!(conn, c => membership_applications::table
+        .filter(membership_applications::id.ne(id))
+        .filter(membership_applications::state.eq_any(live))
+        .filter(
+            membership_applications::employee_no
+                .eq(employee_no)
+                .or(membership_applications::phone.eq(phone)),
+        )
+        .count()
+        .get_result(c))?)
 }
 
 /// Applications from one address digest since `since`.

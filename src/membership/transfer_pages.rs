@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::model::{StatusEvent, TimelineRow, Transfer};
 use super::transfer::{self, Action, State};
 use super::Status;
-use crate::audit::Actor;
+use crate::audit::{Actor, AuditAction};
 use crate::auth::csrf::Form;
 use crate::auth::user::StaffUser;
 use crate::auth::{CurrentUser, User};
@@ -411,11 +411,13 @@ async fn transfer_page(
 }
 
 async fn show(
+    req: HttpRequest,
     state: web::Data<AppState>,
     ctx: Ctx,
     StaffUser(user): StaffUser,
     path: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let page = transfer_page(
         &state,
         ctx,
@@ -424,6 +426,20 @@ async fn show(
         FieldErrors::default(),
         String::new(),
     )
+    .await?;
+    // The member's transfer was shown: audited, and listed on their /me/privacy.
+    let t = &page.row.t;
+    let (id, unit, member) = (t.id.to_string(), t.from_unit_id, t.member_id);
+    db::run(&state.pool, move |conn| {
+        crate::audit::record_view(
+            conn,
+            &actor,
+            Some(unit),
+            AuditAction::TransferView,
+            ("member_transfer", id.as_str()),
+            Some(member),
+        )
+    })
     .await?;
     render(&page)
 }

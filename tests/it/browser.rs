@@ -1123,6 +1123,8 @@ async fn on_a_phone_a_worker_joins_is_approved_logs_in_and_shows_a_card_that_che
     login(&c, &base, "demo-cadre").await;
     let path = link.split_once("/admin/").map(|(_, p)| p).unwrap();
     c.goto(&format!("{base}/admin/{path}")).await.unwrap();
+    // Opening the link only fills the form; the cadre's tap checks the card.
+    click(&c, "#card-check button[type=submit]").await;
     assert!(wait_for_text(&c, "有效").await, "the card checks valid");
     assert!(c.source().await.unwrap().contains("会籍状态：会员"));
     shot(&c, "card-check-375.png").await;

@@ -191,6 +191,9 @@ pub fn test_now() -> chrono::NaiveDateTime {
         .naive_utc()
 }
 
+/// The portal's configured address in tests: the only start an absolute link may have.
+pub const PUBLIC_URL: &str = "https://union.example.test";
+
 pub fn test_config(database: DbUrl) -> Config {
     Config {
         database,
@@ -203,6 +206,7 @@ pub fn test_config(database: DbUrl) -> Config {
         query_counter: Some(Default::default()),
         events: true,
         trusted_proxies: Vec::new(),
+        public_url: PUBLIC_URL.into(),
         shutdown_secs: 5,
         job_tick_secs: 60,
     }

@@ -32,6 +32,7 @@ mod messy_history;
 mod news;
 mod org;
 mod platform;
+mod privacy;
 mod proposals;
 mod props;
 mod scope;

@@ -1,6 +1,7 @@
 //! 会员管理 (issue 18): joining through branch review and chair approval to a first login,
-//! returns and rejections with reasons, duplicates and the per-address limit; a transfer that
-//! hands open cases to the new unit's cadres; the member card's signed, short-lived code.
+//! returns and rejections with reasons, duplicates (accepted like any other application, caught
+//! at review) and the per-address limit; a transfer that hands open cases to the new unit's
+//! cadres; the member card's signed, short-lived code, checked only by a POST.
 
 use crate::builders;
 use crate::helpers::*;
@@ -70,25 +71,12 @@ async fn an_application_goes_from_join_through_branch_and_chair_to_a_first_login
         .assert_status(422)
         .assert_contains("赵新员")
         .assert_contains("请阅读并同意");
-    // An existing member's employee number is caught.
-    app.post(
-        "/join",
-        &pairs(&join_form(unit, "demo-member", "13911110000")),
-    )
-    .await
-    .assert_status(422)
-    .assert_contains("已是会员账号");
     let r = app
         .post("/join", &pairs(&join_form(unit, "J0001", "13911110001")))
         .await;
     r.assert_status(200).assert_contains("入会申请已提交");
     let code = secret_of(&r.body);
     let id = latest_application(&mut app.conn());
-    // The same person again: refused while the first is live.
-    app.post("/join", &pairs(&join_form(unit, "J0001", "13911110002")))
-        .await
-        .assert_status(422)
-        .assert_contains("已有一份入会申请");
     // Progress by phone and code; a wrong code is refused.
     app.post("/join/status", &[("phone", "13911110001"), ("code", &code)])
         .await
@@ -437,28 +425,102 @@ async fn a_card_code_holds_for_under_a_minute_and_a_forged_one_never() {
     let now = app.state.config.clock.now();
     let code = zhijia::membership::card::code_for(&app.state.config.secret_key, member.id, now);
     app.login_ok("demo-cadre").await;
-    let check = |code: &str| format!("/admin/card-check?code={}", zhijia::text::url_encode(code));
-    app.get(&check(&code))
-        .await
-        .assert_status(200)
+    let r = app.post("/admin/card-check", &[("code", &code)]).await;
+    r.assert_status(200)
         .assert_contains("有效")
         .assert_contains("会籍状态：会员");
-    let r = app.get(&check(&code)).await;
     assert!(!r.body.contains("王小明"), "the scan page shows no name");
     let forged = code.replacen(
         &format!(".{}.", member.id),
         &format!(".{}.", member.id + 1),
         1,
     );
-    app.get(&check(&forged))
+    app.post("/admin/card-check", &[("code", &forged)])
         .await
         .assert_status(200)
         .assert_contains("无效");
     app.state.config.clock.advance(61);
-    app.get(&check(&code))
+    app.post("/admin/card-check", &[("code", &code)])
         .await
         .assert_status(200)
         .assert_contains("无效");
+}
+
+/// Found in issue 30: opening the scan link (a GET any page can make a cadre's browser send)
+/// only fills the form — no verdict, no audit row to plant; the cadre's POST checks the card
+/// and writes the one row.
+#[actix_web::test]
+async fn opening_a_scan_link_checks_nothing_and_only_the_post_is_audited() {
+    let mut app = spawn_base().await;
+    let member = app.member_id("demo-member");
+    let now = app.state.config.clock.now();
+    let code = zhijia::membership::card::code_for(&app.state.config.secret_key, member, now);
+    let link = format!("{PUBLIC_URL}/admin/card-check?code={code}");
+    app.login_ok("demo-cadre").await;
+    let r = app
+        .get(&format!(
+            "/admin/card-check?code={}",
+            zhijia::text::url_encode(&link)
+        ))
+        .await;
+    r.assert_status(200)
+        .assert_contains(&format!("value=\"{code}\""))
+        .assert_contains(r#"<form method="post" action="/admin/card-check""#);
+    assert!(
+        !r.body.contains("verdict"),
+        "a GET checks nothing:\n{}",
+        r.body
+    );
+    assert_eq!(
+        app.audit_count("card.check"),
+        0,
+        "a GET writes no audit row"
+    );
+    app.post("/admin/card-check", &[("code", &link)])
+        .await
+        .assert_status(200)
+        .assert_contains("会籍状态：会员");
+    assert_eq!(app.audit_count("card.check"), 1);
+}
+
+/// Found in issue 30: the card's QR link and the venue's check-in link start with the
+/// configured ZHIJIA_PUBLIC_URL; forwarded-host and -proto headers (sent here with no proxy
+/// trusted) change nothing.
+#[actix_web::test]
+async fn qr_links_come_from_the_configured_address_never_from_request_headers() {
+    let mut app = spawn_base().await;
+    let activity = app.with(|c, now| {
+        builders::activity(
+            c,
+            now,
+            "第一工程公司工会",
+            "职工趣味运动会",
+            50,
+            chrono::Duration::minutes(30),
+        )
+    });
+    let forged = |path: &str| {
+        actix_web::test::TestRequest::get()
+            .uri(path)
+            .insert_header(("x-forwarded-host", "evil.example"))
+            .insert_header(("x-forwarded-proto", "javascript"))
+            .insert_header(("forwarded", "proto=javascript;host=evil.example"))
+    };
+    let planted = |body: &str| body.contains("evil.example") || body.contains("javascript:");
+    app.login_ok("demo-member").await;
+    let r = app.send(forged("/me/card")).await;
+    r.assert_status(200).assert_contains(&format!(
+        "data-link=\"{PUBLIC_URL}/admin/card-check?code=ZJC1."
+    ));
+    assert!(!planted(&r.body), "{}", r.body);
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    let r = app
+        .send(forged(&format!("/admin/activities/{activity}/venue")))
+        .await;
+    r.assert_status(200)
+        .assert_contains(&format!("{PUBLIC_URL}/activities/{activity}/checkin?t="));
+    assert!(!planted(&r.body), "{}", r.body);
 }
 
 fn dues_rows(conn: &mut zhijia::db::DbConnection) -> Vec<(i32, String, i64)> {
@@ -739,14 +801,15 @@ async fn a_member_card_checks_the_member_in_at_an_activity() {
     );
     app.login_ok("demo-chair").await;
     let a = activity.to_string();
-    // A GET (a link someone was made to open) checks the card but checks nobody in.
-    app.get(&format!(
-        "/admin/card-check?activity={activity}&code={}",
-        zhijia::text::url_encode(&link)
-    ))
-    .await
-    .assert_status(200)
-    .assert_contains("有效");
+    // A GET (a link someone was made to open) fills the form and checks nobody in.
+    let r = app
+        .get(&format!(
+            "/admin/card-check?activity={activity}&code={}",
+            zhijia::text::url_encode(&link)
+        ))
+        .await;
+    r.assert_status(200).assert_contains("核验并签到");
+    assert!(!r.body.contains("verdict"), "{}", r.body);
     assert_eq!(
         app.count("activity_signups WHERE checked_in_at IS NOT NULL"),
         0
@@ -923,23 +986,69 @@ async fn transfers_and_approvals_keep_to_who_may_do_what() {
     );
 }
 
-/// Refused applications count against the address: the form cannot be used to look up who
-/// is already a member at speed.
+fn application_ids(conn: &mut zhijia::db::DbConnection) -> Vec<i32> {
+    use diesel::prelude::*;
+    use zhijia::db::schema::membership_applications as a;
+    zhijia::on_backend!(conn, c => a::table.select(a::id).order(a::id).load::<i32>(c)).unwrap()
+}
+
+/// Found in issue 30: /join answers alike whether or not the employee number or phone is
+/// known — a member's number, a member's phone, a live application's number and fresh ones
+/// all get the same page and a code (five a day from one address). The reviewer sees the
+/// repetition and rejects it; the applicant reads that with their code.
 #[actix_web::test]
-async fn looking_up_members_through_join_is_slowed_down() {
+async fn join_answers_alike_whether_or_not_the_number_or_phone_is_known() {
     let mut app = spawn_base().await;
     let unit = builders::user(&mut app.conn(), "demo-member").unit_id;
-    for i in 0..10 {
-        app.post(
-            "/join",
-            &pairs(&join_form(unit, "demo-member", &format!("1391111{i:04}"))),
-        )
-        .await
-        .assert_status(422);
+    let tries = [
+        ("J0300", "13911113000"),       // nobody knows these
+        ("demo-member", "13911113001"), // a member's employee number
+        ("J0302", "13800000001"),       // a member's phone
+        ("J0303", "13911113003"),
+        ("J0303", "13911113004"), // the number of a live application
+    ];
+    let (mut pages, mut codes) = (Vec::new(), Vec::new());
+    for (no, phone) in tries {
+        let r = app.post("/join", &pairs(&join_form(unit, no, phone))).await;
+        r.assert_status(200).assert_contains("入会申请已提交");
+        let code = secret_of(&r.body);
+        pages.push(r.body.replace(phone, "PHONE").replace(&code, "CODE"));
+        codes.push(code);
     }
-    app.post("/join", &pairs(&join_form(unit, "J0200", "13911112000")))
+    assert!(pages.iter().all(|p| *p == pages[0]), "one answer for all");
+    app.post("/join", &pairs(&join_form(unit, "J0306", "13911113006")))
         .await
         .assert_status(429);
+    // Until it is reviewed, a repeated application reads like any other.
+    let status = [("phone", "13911113001"), ("code", codes[1].as_str())];
+    app.post("/join/status", &status)
+        .await
+        .assert_status(200)
+        .assert_contains("待分会初审");
+    let ids = application_ids(&mut app.conn());
+    assert_eq!(ids.len(), 5);
+    app.login_ok("demo-cadre").await;
+    let page = |id: i32| format!("/admin/membership/applications/{id}");
+    app.get(&page(ids[0])).await.assert_ok_without("重复申请");
+    for id in [ids[1], ids[2], ids[4]] {
+        app.get(&page(id)).await.assert_contains("重复申请");
+    }
+    app.post(
+        &page(ids[1]),
+        &[
+            ("action", "reject"),
+            ("version", "0"),
+            ("reason", "重复申请，请联系所在工会"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    app.logout().await;
+    app.post("/join/status", &status)
+        .await
+        .assert_status(200)
+        .assert_contains("未通过")
+        .assert_contains("重复申请，请联系所在工会");
 }
 
 /// Routes with an id, asked for by someone it does not concern: a transfer between two
