@@ -1,5 +1,6 @@
 //! Argon2id password hashing on a bounded pool, off the actix worker threads.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use argon2::password_hash::phc::PasswordHash;
@@ -19,6 +20,8 @@ pub struct Hasher {
     cost: HashCost,
     permits: Arc<Semaphore>,
     dummy_hash: Arc<String>,
+    /// Passwords hashed here so far (tests check that imports hash here, off the pool).
+    made: Arc<AtomicU64>,
 }
 
 impl Hasher {
@@ -29,6 +32,7 @@ impl Hasher {
             cost,
             permits: Arc::new(Semaphore::new(threads)),
             dummy_hash: Arc::new(dummy_hash),
+            made: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -39,7 +43,13 @@ impl Hasher {
     pub async fn hash(&self, password: String) -> AppResult<String> {
         let _permit = self.acquire().await?;
         let cost = self.cost;
+        self.made.fetch_add(1, Ordering::Relaxed);
         actix_web::web::block(move || hash_blocking(cost, &password)).await?
+    }
+
+    /// How many passwords this hasher has hashed since it was made.
+    pub fn hashes_made(&self) -> u64 {
+        self.made.load(Ordering::Relaxed)
     }
 
     /// Verify against `hash`, or against a dummy hash when there is none, so that an unknown

@@ -78,9 +78,9 @@ diesel::table! {
         member_id -> Integer,
         file_name -> Text,
         rows_csv -> Text,
-        passwords_csv -> Nullable<Text>,
         done -> Bool,
         created_at -> Timestamp,
+        download -> Nullable<Binary>,
     }
 }
 

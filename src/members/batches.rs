@@ -1,6 +1,7 @@
 //! The `import_batches` table: a roster uploaded in the admin area waits here between its
-//! preview and the confirmation, and the new members' initial passwords wait here until they
-//! are downloaded once (or the batch is a day old).
+//! preview and the confirmation, its initial passwords sealed (hashed, or the reason they were
+//! refused); the file of generated passwords made at the confirmation waits here until it is
+//! downloaded once (or the batch is a day old).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -14,19 +15,19 @@ pub struct Batch {
     pub file_name: String,
     pub rows_csv: String,
     pub done: bool,
-    pub has_passwords: bool,
+    pub has_download: bool,
 }
 
 /// A batch of this member's, else NotFound.
 pub fn find(conn: &mut DbConnection, member_id: i32, token: &str) -> AppResult<Batch> {
-    let (file_name, rows_csv, done, has_passwords) = ib::table
+    let (file_name, rows_csv, done, has_download) = ib::table
         .find(token)
         .filter(ib::member_id.eq(member_id))
         .select((
             ib::file_name,
             ib::rows_csv,
             ib::done,
-            ib::passwords_csv.is_not_null(),
+            ib::download.is_not_null(),
         ))
         .first::<(String, String, bool, bool)>(conn)
         .optional()?
@@ -35,7 +36,7 @@ pub fn find(conn: &mut DbConnection, member_id: i32, token: &str) -> AppResult<B
         file_name,
         rows_csv,
         done,
-        has_passwords,
+        has_download,
     })
 }
 
@@ -73,40 +74,42 @@ pub fn claim(conn: &mut DbConnection, member_id: i32, token: &str) -> AppResult<
     Ok(claimed == 1)
 }
 
-pub fn set_passwords(conn: &mut DbConnection, token: &str, csv: Option<&str>) -> AppResult<()> {
+/// Keep the file of generated passwords (made at the confirmation) until its first download.
+pub fn set_download(conn: &mut DbConnection, token: &str, xlsx: &[u8]) -> AppResult<()> {
     diesel::update(ib::table.find(token))
-        .set(ib::passwords_csv.eq(csv))
+        .set(ib::download.eq(Some(xlsx)))
         .execute(conn)?;
     Ok(())
 }
 
-/// The passwords of this member's batch, removed as they are read: they can be taken once.
-pub fn take_passwords(
+/// The file name and the password file of this member's batch, removed as it is read: it can
+/// be taken once.
+pub fn take_download(
     conn: &mut DbConnection,
     member_id: i32,
     token: &str,
-) -> AppResult<Option<String>> {
-    let text: Option<String> = ib::table
+) -> AppResult<Option<(String, Vec<u8>)>> {
+    let found: Option<(String, Option<Vec<u8>>)> = ib::table
         .find(token)
         .filter(ib::member_id.eq(member_id))
-        .select(ib::passwords_csv)
-        .first::<Option<String>>(conn)
-        .optional()?
-        .flatten();
-    let Some(text) = text else {
+        .select((ib::file_name, ib::download))
+        .first(conn)
+        .optional()?;
+    let Some((file_name, Some(bytes))) = found else {
         return Ok(None);
     };
     let taken = diesel::update(
         ib::table
             .find(token)
-            .filter(ib::passwords_csv.is_not_null()),
+            .filter(ib::member_id.eq(member_id))
+            .filter(ib::download.is_not_null()),
     )
-    .set(ib::passwords_csv.eq(None::<String>))
+    .set(ib::download.eq(None::<Vec<u8>>))
     .execute(conn)?;
-    Ok((taken == 1).then_some(text))
+    Ok((taken == 1).then_some((file_name, bytes)))
 }
 
-/// Batches older than a day are removed with any passwords not downloaded (background job).
+/// Batches older than a day are removed with any password file not downloaded (background job).
 pub fn purge(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
     let cutoff = crate::time::minus(now, chrono::Duration::days(1));
     Ok(diesel::delete(ib::table.filter(ib::created_at.lt(cutoff))).execute(conn)?)

@@ -1,10 +1,11 @@
 //! Roster import from CSV or XLSX. Each row is its own transaction, so one bad row never blocks
 //! the rest; members are matched by employee number, so re-running a file creates no duplicates.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::audit::{self, Actor};
-use crate::auth::password::hash_blocking;
+use crate::auth::password::{basic_password_reason, hash_blocking, Hasher};
 use crate::config::HashCost;
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
@@ -25,6 +26,8 @@ pub struct ImportReport {
     pub passwords: Vec<(String, String, String)>,
     /// Every data row with what happened (or, in a preview, what would happen) to it.
     pub lines: Vec<ImportLine>,
+    /// In a preview: the employee-number cells of the new rows that get a generated password.
+    pub to_generate: Vec<String>,
 }
 
 /// One row's result: `outcome` is new, updated, unchanged or error.
@@ -53,10 +56,35 @@ impl ImportLine {
 /// cadre in the admin area (only the units and members they manage, audited under their name);
 /// a preview checks every row exactly as the import would and writes nothing.
 pub struct ImportRun<'a> {
-    pub cost: HashCost,
+    pub passwords: Passwords<'a>,
     pub now: chrono::NaiveDateTime,
     pub by: Option<(&'a crate::auth::User, Option<String>)>,
     pub preview: bool,
+}
+
+/// Where new members' password hashes come from.
+pub enum Passwords<'a> {
+    /// The password column holds what the file says; hashed here, row by row (the command line,
+    /// whose connection serves nobody else, and the upload's preview, which hashes nothing).
+    Plain(HashCost),
+    /// A stored batch: the password column holds what `seal_passwords` left, and generated
+    /// passwords come hashed beforehand, off the pool.
+    Sealed(&'a Generated),
+}
+
+/// Generated initial passwords with their hashes, by their row's employee-number cell.
+pub type Generated = HashMap<String, (String, String)>;
+
+/// A new row's initial password, decided before anything is written.
+enum Initial {
+    /// Hash `password` when the row is written; hand it out once if it was `generated`.
+    Hash {
+        password: String,
+        cost: HashCost,
+        generated: bool,
+    },
+    /// Hashed beforehand; `shown` is the generated password to hand out once.
+    Ready { hash: String, shown: Option<String> },
 }
 
 impl ImportReport {
@@ -227,7 +255,7 @@ pub fn import_rows(
         conn,
         rows,
         &ImportRun {
-            cost,
+            passwords: Passwords::Plain(cost),
             now,
             by: None,
             preview: false,
@@ -275,6 +303,10 @@ pub fn run(
         match outcome {
             Ok((kind, password)) => {
                 entry.outcome = kind;
+                let given = cols.password.map(cell).is_some_and(|p| !p.is_empty());
+                if how.preview && kind == "new" && !given {
+                    report.to_generate.push(entry.employee_no.clone());
+                }
                 match kind {
                     "new" => report.created = report.created.saturating_add(1),
                     "updated" => report.updated = report.updated.saturating_add(1),
@@ -316,11 +348,37 @@ fn row_outcome(
         return Ok(Err(format!("工号 {} 在文件中重复", input.employee_no)));
     }
     match model::find_by_employee_no(conn, &input.employee_no)? {
+        // An anonymised member is never matched again: that would give the placeholder a name.
+        Some(existing) if existing.anonymised_at.is_some() => {
+            Ok(Err(refused_number(user, &input.employee_no)))
+        }
         Some(existing) => update_existing(conn, how, user, actor, &input, existing),
         None => {
             let given = cols.password.map(cell).filter(|p| !p.is_empty());
-            create_new(conn, how, user, actor, &input, given)
+            match initial_password(how, &input, &cell(cols.employee_no), given) {
+                Ok(initial) => create_new(conn, how, user, actor, &input, initial),
+                Err(msg) => Ok(Err(msg)),
+            }
         }
+    }
+}
+
+/// Why a row may not touch the account that holds its employee number. A cadre hears only
+/// that it is not theirs, whether it is another unit's member, a staff account or an
+/// anonymised one.
+fn refused_number(user: Option<&crate::auth::User>, no: &str) -> String {
+    match user {
+        Some(_) => format!("工号 {no} 不在您的管理范围内"),
+        None => format!("工号 {no} 属于已注销的会员，不能导入"),
+    }
+}
+
+/// Why a row may not use its phone: another account holds it. A cadre hears only that it is
+/// not theirs, not whether it is known elsewhere.
+fn refused_phone(user: Option<&crate::auth::User>) -> String {
+    match user {
+        Some(_) => "手机号不在您的管理范围内".into(),
+        None => "手机号已被其他会员使用".into(),
     }
 }
 
@@ -373,12 +431,7 @@ fn update_existing(
         // is neither changed nor moved in.
         match service::load_in_scope(conn, u, existing.id) {
             Ok(_) => {}
-            Err(AppError::NotFound) => {
-                return Ok(Err(format!(
-                    "工号 {} 已属于您管理范围以外的会员",
-                    input.employee_no
-                )))
-            }
+            Err(AppError::NotFound) => return Ok(Err(refused_number(user, &input.employee_no))),
             Err(e) => return Err(e),
         }
     }
@@ -391,7 +444,7 @@ fn update_existing(
     let phone = input.phone.clone().or(existing.phone.clone());
     if let Some(p) = &phone {
         if model::phone_taken(conn, p, Some(existing.id))? {
-            return Ok(Err("手机号已被其他会员使用".into()));
+            return Ok(Err(refused_phone(user)));
         }
     }
     if how.preview {
@@ -421,6 +474,54 @@ fn update_existing(
     Ok(Ok(("updated", None)))
 }
 
+/// What a new row's password cell (`given`; `key` is its employee-number cell) stands for;
+/// `Err` is the row's reason. Nothing is hashed here.
+fn initial_password(
+    how: &ImportRun<'_>,
+    input: &MemberInput,
+    key: &str,
+    given: Option<String>,
+) -> Result<Initial, String> {
+    let refused = |r: &str| format!("初始密码不符合要求：{r}");
+    match (&how.passwords, given) {
+        (Passwords::Plain(cost), given) => {
+            let generated = given.is_none();
+            let password = given.unwrap_or_else(|| crate::auth::random_token(7));
+            match basic_password_reason(&password, &input.employee_no) {
+                Some(r) => Err(refused(r)),
+                None => Ok(Initial::Hash {
+                    password,
+                    cost: *cost,
+                    generated,
+                }),
+            }
+        }
+        (Passwords::Sealed(_), Some(cell)) => {
+            if let Some(r) = cell.strip_prefix('!') {
+                return Err(refused(r));
+            }
+            if !cell.starts_with("$argon2") {
+                return Err(refused("无法识别"));
+            }
+            Ok(Initial::Ready {
+                hash: cell,
+                shown: None,
+            })
+        }
+        (Passwords::Sealed(made), None) => match made.get(key) {
+            Some((password, hash)) => Ok(Initial::Ready {
+                hash: hash.clone(),
+                shown: Some(password.clone()),
+            }),
+            None if how.preview => Ok(Initial::Ready {
+                hash: String::new(),
+                shown: None,
+            }),
+            None => Err("这一行在预览之后有了变化，请重新上传名册".into()),
+        },
+    }
+}
+
 /// A row for a new account: created with the given or a generated initial password (returned
 /// when generated, so it can be handed out once) unless previewing.
 fn create_new(
@@ -429,27 +530,85 @@ fn create_new(
     user: Option<&crate::auth::User>,
     actor: &Actor,
     input: &MemberInput,
-    given: Option<String>,
+    initial: Initial,
 ) -> AppResult<Result<(&'static str, Option<String>), String>> {
-    let password = given
-        .clone()
-        .unwrap_or_else(|| crate::auth::random_token(7));
-    if let Some(r) = crate::auth::password::basic_password_reason(&password, &input.employee_no) {
-        return Ok(Err(format!("初始密码不符合要求：{r}")));
-    }
     if let Some(p) = &input.phone {
         if model::phone_taken(conn, p, None)? {
-            return Ok(Err("手机号已被其他会员使用".into()));
+            return Ok(Err(refused_phone(user)));
         }
     }
     if how.preview {
         return Ok(Ok(("new", None)));
     }
-    let hash = hash_blocking(how.cost, &password)?;
+    let (hash, shown) = match initial {
+        Initial::Hash {
+            password,
+            cost,
+            generated,
+        } => (
+            hash_blocking(cost, &password)?,
+            generated.then_some(password),
+        ),
+        Initial::Ready { hash, shown } => (hash, shown),
+    };
     match service::create(conn, user, actor, input, &hash, true) {
-        Ok(_) => Ok(Ok(("new", given.is_none().then_some(password)))),
+        Ok(_) => Ok(Ok(("new", shown))),
         Err(e) => Ok(Err(one_line(&e.fields()?))),
     }
+}
+
+/// Make a previewed upload fit to be stored: each initial password the file gives becomes its
+/// argon2 hash when its row would create a member (through the bounded hasher, off the pool),
+/// `!reason` when it is refused, and nothing otherwise. No password is stored in plain text.
+pub async fn seal_passwords(
+    rows: &mut [Vec<String>],
+    lines: &[ImportLine],
+    hasher: &Hasher,
+) -> AppResult<()> {
+    let Some((header, data)) = rows.split_first_mut() else {
+        return Ok(());
+    };
+    let cols = find_columns(header)?;
+    let Some(at) = cols.password else {
+        return Ok(());
+    };
+    let new: HashSet<usize> = lines
+        .iter()
+        .filter(|l| l.outcome == "new")
+        .map(|l| l.line)
+        .collect();
+    for (i, row) in data.iter_mut().enumerate() {
+        let no = row
+            .get(cols.employee_no)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        let no = service::normalize_employee_no(&no).unwrap_or(no);
+        let Some(cell) = row.get_mut(at) else {
+            continue;
+        };
+        let password = cell.trim().to_string();
+        if password.is_empty() {
+            continue;
+        }
+        *cell = match basic_password_reason(&password, &no) {
+            Some(r) => format!("!{r}"),
+            None if new.contains(&i.saturating_add(2)) => hasher.hash(password).await?,
+            None => String::new(),
+        };
+    }
+    Ok(())
+}
+
+/// A generated initial password for each key (a row's employee-number cell), hashed through
+/// the bounded hasher: off the pool, a few at a time however many imports run.
+pub async fn generate_passwords(hasher: &Hasher, keys: Vec<String>) -> AppResult<Generated> {
+    let mut out = Generated::with_capacity(keys.len());
+    for key in keys {
+        let password = crate::auth::random_token(7);
+        let hash = hasher.hash(password.clone()).await?;
+        out.insert(key, (password, hash));
+    }
+    Ok(out)
 }
 
 /// The CLI import: progress bar, then the generated passwords written beside the file.

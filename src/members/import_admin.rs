@@ -1,16 +1,21 @@
 //! Roster import in the admin area: upload a CSV or XLSX, see what each row would do, confirm,
 //! then download the new members' initial passwords once. The same rules and code as the
 //! command line import (`import::run`), limited to the units and members the cadre manages.
+//! Parsing and password hashing run off the pool (the bounded hasher), never inside `db::run`;
+//! no password is stored in plain text.
+
+use std::sync::Arc;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::batches;
-use super::import::{self, ImportLine, ImportRun};
+use super::import::{self, Generated, ImportLine, ImportReport, ImportRun, Passwords};
 use crate::audit::{self, Actor};
 use crate::auth::csrf::Form;
 use crate::auth::user::StaffUser;
+use crate::auth::User;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -108,42 +113,63 @@ async fn upload(
     let cost = state.config.hash_cost;
     let ip = client_ip(&req);
     let name = file.filename.clone();
-    let outcome = db::run(&state.pool, move |conn| {
-        let rows = import::read_upload(&name, &file.data);
-        let rows = match rows {
-            Ok(r) => r,
-            Err(AppError::Validation(m)) => return Ok(Err(m)),
-            Err(e) => return Err(e),
+    let read = web::block(move || import::read_upload(&file.filename, &file.data)).await?;
+    let rows = match read {
+        Ok(r) => r,
+        Err(AppError::Validation(m)) => {
+            return render_status(&empty(ctx, m), StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(e) => return Err(e),
+    };
+    let u = user.clone();
+    let checked = db::run(&state.pool, move |conn| {
+        let how = ImportRun {
+            passwords: Passwords::Plain(cost),
+            now,
+            by: Some((&u, ip)),
+            preview: true,
         };
-        let report = match import::run(
-            conn,
-            &rows,
-            &ImportRun {
-                cost,
-                now,
-                by: Some((&user, ip)),
-                preview: true,
-            },
-            |_| {},
-        ) {
-            Ok(r) => r,
-            Err(AppError::Validation(m)) => return Ok(Err(m)),
-            Err(e) => return Err(e),
-        };
-        let token = crate::auth::random_token(16);
-        batches::insert(conn, &token, user.id, &name, &to_csv(&rows)?, now)?;
-        Ok(Ok((token, name, report.lines)))
+        match import::run(conn, &rows, &how, |_| {}) {
+            Ok(report) => Ok(Ok((rows, report.lines))),
+            Err(AppError::Validation(m)) => Ok(Err(m)),
+            Err(e) => Err(e),
+        }
     })
     .await?;
-    match outcome {
-        Ok((token, file_name, lines)) => render(&ImportPage {
-            token,
-            file_name,
-            lines,
-            ..empty(ctx, String::new())
-        }),
-        Err(m) => render_status(&empty(ctx, m), StatusCode::UNPROCESSABLE_ENTITY),
-    }
+    let (mut rows, lines) = match checked {
+        Ok(x) => x,
+        Err(m) => return render_status(&empty(ctx, m), StatusCode::UNPROCESSABLE_ENTITY),
+    };
+    import::seal_passwords(&mut rows, &lines, &state.hasher).await?;
+    let token = crate::auth::random_token(16);
+    let (t2, n2, csv) = (token.clone(), name.clone(), to_csv(&rows)?);
+    db::run(&state.pool, move |conn| {
+        batches::insert(conn, &t2, user.id, &n2, &csv, now)
+    })
+    .await?;
+    render(&ImportPage {
+        token,
+        file_name: name,
+        lines,
+        ..empty(ctx, String::new())
+    })
+}
+
+/// A stored batch's rows checked again as a preview (its passwords are sealed): writes nothing.
+fn preview_stored(
+    conn: &mut db::DbConnection,
+    user: &User,
+    rows_csv: &str,
+    now: chrono::NaiveDateTime,
+) -> AppResult<ImportReport> {
+    let none = Generated::new();
+    let how = ImportRun {
+        passwords: Passwords::Sealed(&none),
+        now,
+        by: Some((user, None)),
+        preview: true,
+    };
+    import::run(conn, &from_csv(rows_csv)?, &how, |_| {})
 }
 
 /// The preview again, or after the import its result.
@@ -155,28 +181,17 @@ async fn show(
 ) -> AppResult<HttpResponse> {
     let token = path.into_inner();
     let now = state.config.clock.now();
-    let cost = state.config.hash_cost;
     let t2 = token.clone();
     let (file_name, lines, done, passwords_waiting) = db::run(&state.pool, move |conn| {
-        let batches::Batch {
-            file_name,
-            rows_csv,
-            done,
-            has_passwords: waiting,
-        } = batches::find(conn, user.id, &t2)?;
+        let batch = batches::find(conn, user.id, &t2)?;
         // Run as a preview: after the import every row reads as unchanged (or its error).
-        let report = import::run(
-            conn,
-            &from_csv(&rows_csv)?,
-            &ImportRun {
-                cost,
-                now,
-                by: Some((&user, None)),
-                preview: true,
-            },
-            |_| {},
-        )?;
-        Ok((file_name, report.lines, done, waiting))
+        let report = preview_stored(conn, &user, &batch.rows_csv, now)?;
+        Ok((
+            batch.file_name,
+            report.lines,
+            batch.done,
+            batch.has_download,
+        ))
     })
     .await?;
     render(&ImportPage {
@@ -200,59 +215,10 @@ async fn confirm(
     Form(_): Form<Empty>,
 ) -> AppResult<HttpResponse> {
     let token = path.into_inner();
-    let now = state.config.clock.now();
-    let cost = state.config.hash_cost;
-    let ip = client_ip(&req);
-    let t2 = token.clone();
-    let report = db::run(&state.pool, move |conn| {
-        let batch = batches::find(conn, user.id, &t2)?;
-        // Claim the batch first: a second click (or a second tab) imports nothing twice.
-        if !batches::claim(conn, user.id, &t2)? {
-            return Err(AppError::Conflict("这份名册已经导入过了".into()));
-        }
-        let (file_name, rows_csv) = (batch.file_name, batch.rows_csv);
-        let report = import::run(
-            conn,
-            &from_csv(&rows_csv)?,
-            &ImportRun {
-                cost,
-                now,
-                by: Some((&user, ip.clone())),
-                preview: false,
-            },
-            |_| {},
-        )?;
-        let passwords = if report.passwords.is_empty() {
-            None
-        } else {
-            let rows: Vec<Vec<String>> = report
-                .passwords
-                .iter()
-                .map(|(no, name, pw)| vec![no.clone(), name.clone(), pw.clone()])
-                .collect();
-            Some(to_csv(&rows)?)
-        };
-        batches::set_passwords(conn, &t2, passwords.as_deref())?;
-        audit::record(
-            conn,
-            &Actor::user(&user, ip, now),
-            Some(user.unit_id),
-            crate::audit::AuditAction::MemberImport,
-            ("import", None),
-            &format!(
-                "名册“{file_name}”：新建 {} 人，更新 {} 人，未变 {} 人，错误 {} 行",
-                report.created,
-                report.updated,
-                report.unchanged,
-                report.errors.len()
-            ),
-        )?;
-        Ok(report)
-    })
-    .await;
-    match report {
+    let back = format!("/admin/members/import/{token}");
+    match import_batch(&state, user, client_ip(&req), token).await {
         Ok(r) => Ok(redirect_flash(
-            &format!("/admin/members/import/{token}"),
+            &back,
             "ok",
             &format!(
                 "导入完成：新建 {} 人，更新 {} 人，未变 {} 人，错误 {} 行",
@@ -262,16 +228,90 @@ async fn confirm(
                 r.errors.len()
             ),
         )),
-        Err(AppError::Conflict(m)) => Ok(redirect_flash(
-            &format!("/admin/members/import/{token}"),
-            "error",
-            &m,
-        )),
+        Err(AppError::Conflict(m)) => Ok(redirect_flash(&back, "error", &m)),
         Err(e) => Err(e),
     }
 }
 
-/// The new members' initial passwords as XLSX, once: the copy is deleted as it is served.
+/// Confirm a batch without hashing inside a pooled connection: claim it and list the new rows
+/// that need a generated password (`db::run`); generate and hash those through the bounded
+/// hasher; import with every hash ready (`db::run`); make the one-time password file off the
+/// pool and keep it until its first download (`db::run`).
+async fn import_batch(
+    state: &AppState,
+    user: Arc<User>,
+    ip: Option<String>,
+    token: String,
+) -> AppResult<ImportReport> {
+    let now = state.config.clock.now();
+    let (u, t) = (user.clone(), token.clone());
+    let (file_name, rows_csv, to_generate) = db::run(&state.pool, move |conn| {
+        let batch = batches::find(conn, u.id, &t)?;
+        // Claim the batch first: a second click (or a second tab) imports nothing twice.
+        if !batches::claim(conn, u.id, &t)? {
+            return Err(AppError::Conflict("这份名册已经导入过了".into()));
+        }
+        let plan = preview_stored(conn, &u, &batch.rows_csv, now)?;
+        Ok((batch.file_name, batch.rows_csv, plan.to_generate))
+    })
+    .await?;
+    let generated = import::generate_passwords(&state.hasher, to_generate).await?;
+    let report = db::run(&state.pool, move |conn| {
+        write_batch(conn, &user, ip, now, &file_name, &rows_csv, &generated)
+    })
+    .await?;
+    if !report.passwords.is_empty() {
+        let rows: Vec<Vec<String>> = report
+            .passwords
+            .iter()
+            .map(|(no, name, pw)| vec![no.clone(), name.clone(), pw.clone()])
+            .collect();
+        let xlsx = web::block(move || passwords_xlsx(&rows)).await??;
+        db::run(&state.pool, move |conn| {
+            batches::set_download(conn, &token, &xlsx)
+        })
+        .await?;
+    }
+    Ok(report)
+}
+
+/// The import itself, every hash prepared: each row in its own transaction, then the audit row
+/// for the file.
+fn write_batch(
+    conn: &mut db::DbConnection,
+    user: &User,
+    ip: Option<String>,
+    now: chrono::NaiveDateTime,
+    file_name: &str,
+    rows_csv: &str,
+    generated: &Generated,
+) -> AppResult<ImportReport> {
+    let how = ImportRun {
+        passwords: Passwords::Sealed(generated),
+        now,
+        by: Some((user, ip.clone())),
+        preview: false,
+    };
+    let report = import::run(conn, &from_csv(rows_csv)?, &how, |_| {})?;
+    audit::record(
+        conn,
+        &Actor::user(user, ip, now),
+        Some(user.unit_id),
+        crate::audit::AuditAction::MemberImport,
+        ("import", None),
+        &format!(
+            "名册“{file_name}”：新建 {} 人，更新 {} 人，未变 {} 人，错误 {} 行",
+            report.created,
+            report.updated,
+            report.unchanged,
+            report.errors.len()
+        ),
+    )?;
+    Ok(report)
+}
+
+/// The new members' initial passwords as XLSX (made at the confirmation), once: the stored file
+/// is deleted as it is served.
 async fn passwords(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -283,19 +323,18 @@ async fn passwords(
     let ip = client_ip(&req);
     let bytes = db::run(&state.pool, move |conn| {
         crate::db::write_tx(conn, |conn| {
-            let Some(text) = batches::take_passwords(conn, user.id, &token)? else {
+            let Some((file_name, bytes)) = batches::take_download(conn, user.id, &token)? else {
                 return Err(AppError::NotFound);
             };
-            let rows = from_csv(&text)?;
             audit::record(
                 conn,
                 &Actor::user(&user, ip, now),
                 Some(user.unit_id),
                 crate::audit::AuditAction::MemberExport,
                 ("import", None),
-                &format!("下载新会员初始密码 {} 人", rows.len()),
+                &format!("下载名册“{file_name}”的新会员初始密码"),
             )?;
-            passwords_xlsx(&rows)
+            Ok(bytes)
         })
     })
     .await?;

@@ -25,6 +25,8 @@ pub struct Member {
     pub updated_at: NaiveDateTime,
     /// Membership status code (`membership::Status`); the history is in membership_events.
     pub status: String,
+    /// Set when retention replaced the member's personal data: such a row is never matched again.
+    pub anonymised_at: Option<NaiveDateTime>,
 }
 
 impl Member {

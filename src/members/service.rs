@@ -56,6 +56,9 @@ pub fn normalize_phone(raw: &str) -> Result<Option<String>, &'static str> {
     }
 }
 
+/// The employee-number prefix of anonymised members (`membership::model::anonymise`).
+pub const ANONYMISED_PREFIX: &str = "removed-";
+
 pub fn normalize_employee_no(raw: &str) -> Result<String, &'static str> {
     let s = to_halfwidth(raw).trim().to_string();
     if s.is_empty() {
@@ -63,6 +66,11 @@ pub fn normalize_employee_no(raw: &str) -> Result<String, &'static str> {
     }
     if s.chars().count() > 32 {
         return Err("工号不能超过 32 位");
+    }
+    // Retention gives an anonymised member the number `removed-{id}`: a live account must never
+    // hold or claim one.
+    if s.to_ascii_lowercase().starts_with(ANONYMISED_PREFIX) {
+        return Err("工号不能以 removed- 开头");
     }
     if !s
         .chars()
@@ -214,6 +222,7 @@ pub fn create(
 }
 
 /// Edit a member's details; the member and the new unit must both be in the user's scope.
+/// NotFound for an anonymised member (a name is never given back to the placeholder).
 pub fn update(
     conn: &mut DbConnection,
     user: &User,
@@ -223,6 +232,9 @@ pub fn update(
 ) -> AppResult<()> {
     write_tx(conn, |conn| {
         let (before, _) = load_in_scope(conn, user, id)?;
+        if before.anonymised_at.is_some() {
+            return Err(AppError::NotFound);
+        }
         let errors = check_input(conn, Some(user), input, Some(id))?;
         if !errors.is_empty() {
             return Err(AppError::Fields(errors));

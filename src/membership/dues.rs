@@ -77,8 +77,9 @@ fn header_positions(header: &[String]) -> AppResult<(usize, usize, usize)> {
     ))
 }
 
-/// Import dues rows (header first): every row reported; members outside the user's scope are
-/// errors. One transaction and one audit row for the file.
+/// Import dues rows (header first): every row reported; members outside the user's scope,
+/// unknown and anonymised numbers are errors that read alike ("不在您的管理范围内") unless the
+/// user is an administrator. One transaction and one audit row for the file.
 pub fn import(
     conn: &mut DbConnection,
     user: &User,
@@ -148,10 +149,19 @@ fn row_outcome(
         .filter(|f| (0..=MAX_FEN).contains(f))
         .ok_or_else(|| bad("金额应为 0 到 1000000 之间的整数（单位：分）"))?;
     line.amount_fen = fen;
-    let m = crate::members::model::find_by_employee_no(conn, &line.employee_no)?
-        .ok_or_else(|| bad("没有这个工号的会员"))?;
-    let unit = crate::org::model::find(conn, m.unit_id)?.ok_or_else(|| bad("会员的单位不存在"))?;
-    if !scope::manages(user, &unit.path) {
+    // Unknown, anonymised and another unit's numbers read the same to a cadre: the file must not
+    // tell them which numbers exist outside their scope.
+    let found = crate::members::model::find_by_employee_no(conn, &line.employee_no)?
+        .filter(|m| m.anonymised_at.is_none());
+    let Some(m) = found else {
+        return Err(bad(if user.is_admin {
+            "没有这个工号的会员"
+        } else {
+            "不在您的管理范围内"
+        }));
+    };
+    let unit = crate::org::model::find(conn, m.unit_id)?;
+    if !unit.is_some_and(|u| scope::manages(user, &u.path)) {
         return Err(bad("不在您的管理范围内"));
     }
     if !seen.insert((m.id, month.clone())) {

@@ -226,7 +226,7 @@ async fn a_cadre_imports_a_roster_in_the_browser_with_a_preview_and_passwords_on
     r.assert_status(200)
         .assert_contains("预览：新入职名册.csv")
         .assert_contains("“项目一部分会”不在您管理的范围内")
-        .assert_contains("工号 demo-member-b 已属于您管理范围以外的会员")
+        .assert_contains("工号 demo-member-b 不在您的管理范围内")
         .assert_contains("请填写姓名");
     assert_eq!(app.count("members"), before, "a preview writes nothing");
     let token = regex_lite::Regex::new(r#"action="/admin/members/import/([0-9A-Za-z]+)""#)
@@ -323,4 +323,164 @@ fn a_sheet_with_a_far_away_cell_is_refused_as_too_large() {
     wb.save(&p).unwrap();
     let err = read_rows(&p).unwrap_err().to_string();
     assert!(err.contains("表格过大"), "{err}");
+}
+
+/// The confirm form's action on an import preview.
+pub fn confirm_action(body: &str) -> String {
+    regex_lite::Regex::new(r#"action="(/admin/members/import/[0-9A-Za-z]+)""#)
+        .unwrap()
+        .captures(body)
+        .expect("a confirm form")[1]
+        .to_string()
+}
+
+/// The initial password of `employee_no` in a downloaded password file.
+fn password_in(xlsx: &[u8], employee_no: &str) -> String {
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.to_vec())).unwrap();
+    let sheet = wb.worksheet_range("初始密码").unwrap();
+    sheet
+        .rows()
+        .find(|r| r[0] == employee_no)
+        .map(|r| r[2].to_string())
+        .expect("a row for the member")
+}
+
+/// Issue 30, finding 5 (red before: every new row was hashed inside the confirmation's
+/// database call, so the hasher counted nothing): the web import hashes through the bounded
+/// hasher, between database calls — the given passwords at upload, the generated ones after
+/// the batch is claimed and before it is written.
+#[actix_web::test]
+async fn a_web_import_hashes_through_the_bounded_hasher_between_database_calls() {
+    let mut app = spawn_base().await;
+    let mut roster = String::from("工号,姓名,单位,初始密码\n");
+    for i in 0..6 {
+        roster.push_str(&format!("HS{i:03},新人{i},第一工程公司工会/机关分会,\n"));
+    }
+    for i in 6..9 {
+        roster.push_str(&format!(
+            "HS{i:03},新人{i},第一工程公司工会/机关分会,Given-{i}-pass-word\n"
+        ));
+    }
+    app.login_ok("demo-cadre").await;
+    let start = app.state.hasher.hashes_made();
+    let r = app
+        .post_multipart_named(
+            "/admin/members/import",
+            &[],
+            &[("file", "hs.csv", roster.as_bytes())],
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(
+        app.state.hasher.hashes_made() - start,
+        3,
+        "the three given passwords, sealed at upload"
+    );
+    app.post(&confirm_action(&r.body), &[])
+        .await
+        .assert_status(303);
+    assert_eq!(
+        app.state.hasher.hashes_made() - start,
+        9,
+        "and the six generated ones, at the confirmation"
+    );
+    assert_eq!(
+        app.count("members WHERE employee_no LIKE 'HS%' AND password_hash LIKE '$argon2id$%'"),
+        9
+    );
+}
+
+/// Issue 30, finding 9 (red before: the batch kept the given passwords in `rows_csv` until it
+/// was purged, and the generated ones in a text column): no initial password rests in plain
+/// text. The given ones are sealed at upload (hashed, or the reason they were refused); the
+/// generated ones exist only in the one-time file made at the confirmation, gone once served.
+#[actix_web::test]
+async fn a_web_import_keeps_no_initial_password_in_plain_text() {
+    let mut app = spawn_base().await;
+    let roster = "工号,姓名,单位,初始密码\n\
+                  PT001,甲一,第一工程公司工会/机关分会,Given-Secret-2026\n\
+                  PT002,乙二,第一工程公司工会/机关分会,\n\
+                  PT003,丙三,第一工程公司工会/机关分会,short\n";
+    app.login_ok("demo-cadre").await;
+    let r = app
+        .post_multipart_named(
+            "/admin/members/import",
+            &[],
+            &[("file", "pt.csv", roster.as_bytes())],
+        )
+        .await;
+    r.assert_status(200)
+        .assert_contains("初始密码不符合要求：密码至少 10 位");
+    assert_eq!(app.count("import_batches"), 1);
+    for secret in ["Given-Secret-2026", "short"] {
+        assert_eq!(
+            app.count(&format!("import_batches WHERE rows_csv LIKE '%{secret}%'")),
+            0,
+            "{secret} stored in plain text"
+        );
+    }
+    let action = confirm_action(&r.body);
+    // The stored preview still knows why the third row is refused.
+    app.get(&action)
+        .await
+        .assert_status(200)
+        .assert_contains("初始密码不符合要求：密码至少 10 位");
+    let r = app.post(&action, &[]).await;
+    r.assert_status(303);
+    app.get(r.location())
+        .await
+        .assert_contains("导入完成：新建 2 人，更新 0 人，未变 0 人，错误 1 行");
+    let given = zhijia::members::model::password_hash(&mut app.conn(), app.member_id("PT001"))
+        .unwrap()
+        .unwrap();
+    assert!(zhijia::auth::password::verify_blocking(
+        &given,
+        "Given-Secret-2026"
+    ));
+    // The generated password is in the one-time file only, and leaves with it.
+    assert_eq!(app.count("import_batches WHERE download IS NOT NULL"), 1);
+    let x = app.get(&format!("{action}/passwords.xlsx")).await;
+    x.assert_status(200);
+    let generated = password_in(&x.bytes, "PT002");
+    let stored = zhijia::members::model::password_hash(&mut app.conn(), app.member_id("PT002"))
+        .unwrap()
+        .unwrap();
+    assert!(zhijia::auth::password::verify_blocking(&stored, &generated));
+    assert_eq!(app.count("import_batches WHERE download IS NOT NULL"), 0);
+    assert_eq!(
+        app.count(&format!(
+            "import_batches WHERE rows_csv LIKE '%{generated}%' OR file_name LIKE '%{generated}%'"
+        )),
+        0
+    );
+}
+
+/// Issue 30, finding 11 (red before: "工号 … 已属于您管理范围以外的会员" and "手机号已被其他会员
+/// 使用" told a cadre that someone outside their scope holds the number or phone): the import
+/// says only that it is not in their scope.
+#[actix_web::test]
+async fn a_roster_import_tells_a_cadre_only_that_a_number_or_phone_is_not_theirs() {
+    let mut app = spawn_base().await;
+    // demo-member-b (13800000002) is in 项目一部分会, outside demo-cadre's 机关分会.
+    let roster = "工号,姓名,手机,单位\n\
+                  demo-member-b,李晓红,,第一工程公司工会/机关分会\n\
+                  SC001,新人,13800000002,第一工程公司工会/机关分会\n\
+                  SC002,另一人,13911119999,第一工程公司工会/机关分会\n";
+    app.login_ok("demo-cadre").await;
+    let r = app
+        .post_multipart_named(
+            "/admin/members/import",
+            &[],
+            &[("file", "sc.csv", roster.as_bytes())],
+        )
+        .await;
+    r.assert_status(200)
+        .assert_contains("工号 demo-member-b 不在您的管理范围内")
+        .assert_contains("手机号不在您的管理范围内");
+    for leak in ["已属于", "已被其他会员使用", "管理范围以外"] {
+        assert!(!r.body.contains(leak), "{leak}:\n{}", r.body);
+    }
+    assert_eq!(r.body.matches("class=\"badge\">新建<").count(), 1);
 }

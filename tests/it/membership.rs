@@ -558,9 +558,15 @@ async fn a_dues_import_run_twice_gives_the_same_rows_and_the_arrears_list_names_
         .await;
     r.assert_status(200)
         .assert_contains("新增 3 条，更正 0 条，未变 0 条，错误 3 条")
-        .assert_contains("月份应为")
-        .assert_contains("没有这个工号")
-        .assert_contains("不在您的管理范围内");
+        .assert_contains("月份应为");
+    // An unknown number reads exactly like another unit's member (issue 30, finding 11).
+    assert!(!r.body.contains("没有这个工号"), "{}", r.body);
+    assert_eq!(
+        r.body.matches("不在您的管理范围内").count(),
+        2,
+        "{}",
+        r.body
+    );
     let first = dues_rows(&mut app.conn());
     assert_eq!(first.len(), 3);
     let r = app
@@ -607,6 +613,52 @@ async fn a_dues_import_run_twice_gives_the_same_rows_and_the_arrears_list_names_
         .assert_status(200)
         .assert_contains(&months[0])
         .assert_contains("18.00");
+}
+
+/// Issue 30, finding 10 (red before: the placeholder number `removed-{id}` matched the
+/// anonymised row, previewed as 更新 and renamed on confirmation; dues were added to it): an
+/// anonymised member is matched by neither the roster nor the dues import.
+#[actix_web::test]
+async fn an_import_never_gives_an_anonymised_member_a_name_again() {
+    let mut app = spawn_base().await;
+    let id = app.member_id("demo-member");
+    let now = app.state.config.clock.now();
+    zhijia::membership::model::anonymise(&mut app.conn(), id, now).unwrap();
+    let placeholder = format!("removed-{id}");
+    let roster = format!(
+        "工号,姓名,手机,单位\n{placeholder},王小明,13800000001,第一工程公司工会/机关分会\n"
+    );
+    app.login_ok("demo-cadre").await;
+    let r = app
+        .post_multipart_named(
+            "/admin/members/import",
+            &[],
+            &[("file", "r.csv", roster.as_bytes())],
+        )
+        .await;
+    r.assert_status(200)
+        .assert_contains("工号不能以 removed- 开头");
+    assert!(!r.body.contains("class=\"badge\">更新<"), "{}", r.body);
+    app.post(&crate::import::confirm_action(&r.body), &[])
+        .await
+        .assert_status(303);
+    assert_eq!(
+        app.count(&format!(
+            "members WHERE id = {id} AND name = '已注销会员' AND phone IS NULL"
+        )),
+        1,
+        "the placeholder keeps no name"
+    );
+    let dues = format!("工号,月份,金额（分）\n{placeholder},2026-04,1500\n");
+    app.post_multipart_named(
+        "/admin/membership/dues",
+        &[],
+        &[("file", "dues.csv", dues.as_bytes())],
+    )
+    .await
+    .assert_status(200)
+    .assert_contains("不在您的管理范围内");
+    assert_eq!(app.count(&format!("member_dues WHERE member_id = {id}")), 0);
 }
 
 /// Retirement keeps membership; leaving disables the account; the retention job anonymises a
