@@ -26,6 +26,7 @@ pub mod membership;
 pub mod news;
 pub mod notifications;
 pub mod org;
+pub mod personal_data;
 pub mod proposals;
 pub mod search;
 pub mod settings;

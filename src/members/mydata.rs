@@ -15,6 +15,7 @@ use crate::audit::Actor;
 use crate::auth::user::CurrentUser;
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
+use crate::personal_data::{Col, Table, REGISTRY};
 use crate::state::AppState;
 use crate::web::client_ip;
 
@@ -22,65 +23,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/me/data", web::get().to(download));
 }
 
-/// Columns never exported: secrets, search tokens, and bytes (files go in as files).
-const SKIPPED: &[&str] = &[
-    "password_hash",
-    "receipt_hash",
-    "submit_token",
-    "checkin_secret",
-    "title_tokens",
-    "body_tokens",
-    "data",
-    "thumb",
-    "version",
-];
-
-/// (file, table, the condition that picks the member's rows; `?` is the member id, `%K` their
-/// engagement key). Every table with a member column is here.
-pub const PARTS: &[(&str, &str, &str)] = &[
-    ("profile.csv", "members", "id = ?"),
-    ("roles.csv", "roles", "member_id = ?"),
-    ("activity_signups.csv", "activity_signups", "member_id = ?"),
-    (
-        "survey_participation.csv",
-        "survey_participants",
-        "member_id = ?",
-    ),
-    ("survey_responses.csv", "survey_responses", "member_id = ?"),
-    (
-        "survey_answers.csv",
-        "survey_answers",
-        "response_id IN (SELECT id FROM survey_responses WHERE member_id = ?)",
-    ),
-    ("grievances.csv", "grievances", "member_id = ?"),
-    (
-        "grievance_timeline.csv",
-        "grievance_events",
-        "internal = FALSE AND grievance_id IN (SELECT id FROM grievances WHERE member_id = ?)",
-    ),
-    ("benefit_requests.csv", "benefit_requests", "member_id = ?"),
-    (
-        "benefit_timeline.csv",
-        "benefit_events",
-        "request_id IN (SELECT id FROM benefit_requests WHERE member_id = ?)",
-    ),
-    ("showcase_posts.csv", "showcase_posts", "member_id = ?"),
-    ("showcase_likes.csv", "showcase_likes", "member_id = ?"),
-    ("comments.csv", "comments", "member_id = ?"),
-    ("comment_reports.csv", "comment_reports", "member_id = ?"),
-    ("news_reads.csv", "news_reads", "member_id = ?"),
-    ("notifications.csv", "notifications", "member_id = ?"),
-    (
-        "engagement_events.csv",
-        "engagement_events",
-        "member_key = '%K'",
-    ),
-];
-
-#[derive(QueryableByName)]
-struct Col {
-    #[diesel(sql_type = Text)]
-    name: String,
+/// (file, table, the condition that picks the member's rows) for every registry table that
+/// has rows of theirs: `?` is the member id, `%K` their engagement key.
+pub fn parts() -> impl Iterator<Item = (String, &'static Table)> {
+    REGISTRY
+        .iter()
+        .filter(|t| t.mine.is_some())
+        .map(|t| (format!("{}.csv", t.name), t))
 }
 
 #[derive(QueryableByName)]
@@ -89,44 +38,35 @@ struct Line {
     line: String,
 }
 
-fn columns(conn: &mut DbConnection, table: &str) -> AppResult<Vec<String>> {
-    let sql = if crate::db::is_sqlite(conn) {
-        format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid")
-    } else {
-        format!(
-            "SELECT column_name::text AS name FROM information_schema.columns \
-             WHERE table_name = '{table}' ORDER BY ordinal_position"
-        )
-    };
-    Ok(diesel::sql_query(sql)
-        .load::<Col>(conn)?
-        .into_iter()
-        .map(|c| c.name)
-        .filter(|c| !SKIPPED.contains(&c.as_str()))
-        .collect())
+#[derive(QueryableByName)]
+struct Bytes {
+    #[diesel(sql_type = diesel::sql_types::Binary)]
+    data: Vec<u8>,
+}
+
+/// The member's condition for one table (our own integer id and hex digest: nothing typed
+/// by anyone is spliced).
+fn condition(t: &Table, member_id: i32, key: &str) -> String {
+    t.mine
+        .unwrap_or("FALSE")
+        .replace('?', &member_id.to_string())
+        .replace("%K", key)
 }
 
 /// The member's rows of one table as CSV (header first); the number of rows.
-fn table_csv(
-    conn: &mut DbConnection,
-    table: &str,
-    condition: &str,
-    member_id: i32,
-    key: &str,
-) -> AppResult<(Vec<u8>, usize)> {
-    let cols = columns(conn, table)?;
+fn table_csv(conn: &mut DbConnection, t: &Table, cond: &str) -> AppResult<(Vec<u8>, usize)> {
+    let cols: Vec<&str> = t.exported().collect();
     // One text value per row: the columns joined by the unit separator (portable SQL).
     let joined = cols
         .iter()
         .map(|c| format!("COALESCE(CAST({c} AS TEXT), '')"))
         .collect::<Vec<_>>()
         .join(" || '\u{1f}' || ");
-    // The key is our own hex digest and the id an integer: nothing typed by anyone is spliced.
-    let cond = condition
-        .replace('?', &member_id.to_string())
-        .replace("%K", key);
-    let rows = diesel::sql_query(format!("SELECT {joined} AS line FROM {table} WHERE {cond}"))
-        .load::<Line>(conn)?;
+    let rows = diesel::sql_query(format!(
+        "SELECT {joined} AS line FROM {} WHERE {cond}",
+        t.name
+    ))
+    .load::<Line>(conn)?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let csv_err = |e: csv::Error| AppError::Internal(format!("csv: {e}"));
     w.write_record(&cols).map_err(csv_err)?;
@@ -139,6 +79,54 @@ fn table_csv(
     Ok((bytes, rows.len()))
 }
 
+/// The files of one table's rows (its first `File` column), one in memory at a time, named
+/// by the row's first column and, where the table keeps one, the uploaded file name.
+fn table_files<W: Write>(
+    conn: &mut DbConnection,
+    t: &Table,
+    cond: &str,
+    zip: &mut zip::ZipWriter<zip::write::StreamWriter<W>>,
+) -> AppResult<usize> {
+    let Some((file_col, _)) = t.cols.iter().find(|(_, c)| *c == Col::File) else {
+        return Ok(0);
+    };
+    let (key_col, _) = t.cols.first().copied().unwrap_or(("id", Col::Plain));
+    let name_col = if t.cols.iter().any(|(n, _)| *n == "filename") {
+        "filename"
+    } else {
+        "''"
+    };
+    let keys = diesel::sql_query(format!(
+        "SELECT CAST({key_col} AS TEXT) || '\u{1f}' || {name_col} AS line FROM {} WHERE {cond}",
+        t.name
+    ))
+    .load::<Line>(conn)?;
+    let zip_err = |e: zip::result::ZipError| AppError::Internal(format!("zip: {e}"));
+    let opts = zip::write::SimpleFileOptions::default();
+    for k in &keys {
+        let (key, name) = k.line.split_once('\u{1f}').unwrap_or((&k.line, ""));
+        let Ok(key_num) = key.parse::<i64>() else {
+            continue;
+        };
+        let data = diesel::sql_query(format!(
+            "SELECT {file_col} AS data FROM {} WHERE {key_col} = {key_num}",
+            t.name
+        ))
+        .get_result::<Bytes>(conn)?
+        .data;
+        let name = if name.is_empty() {
+            format!("{key}.jpg")
+        } else {
+            format!("{key}-{}", crate::web::upload::clean_filename(name))
+        };
+        zip.start_file(format!("files/{}/{name}", t.name), opts)
+            .map_err(zip_err)?;
+        zip.write_all(&data)
+            .map_err(|e| AppError::Internal(format!("zip: {e}")))?;
+    }
+    Ok(keys.len())
+}
+
 /// Write the whole ZIP for one member to `out` as it is built (no seeking: a stream).
 pub fn build<W: Write>(
     conn: &mut DbConnection,
@@ -146,70 +134,23 @@ pub fn build<W: Write>(
     member_id: i32,
     out: W,
 ) -> AppResult<()> {
-    use crate::db::schema::{attachments, benefit_requests, grievances, images, showcase_posts};
     let key = crate::engagement::member_key(&state.config.secret_key, member_id);
     let zip_err = |e: zip::result::ZipError| AppError::Internal(format!("zip: {e}"));
     let io_err = |e: std::io::Error| AppError::Internal(format!("zip: {e}"));
     let opts = zip::write::SimpleFileOptions::default();
     let mut zip = zip::ZipWriter::new_stream(out);
     let mut index = Vec::new();
-    for (file, table, cond) in PARTS {
-        let (bytes, n) = table_csv(conn, table, cond, member_id, &key)?;
+    let mut files = 0usize;
+    for (file, t) in parts() {
+        let cond = condition(t, member_id, &key);
+        let (bytes, n) = table_csv(conn, t, &cond)?;
         zip.start_file(format!("data/{file}"), opts)
             .map_err(zip_err)?;
         // A BOM, so Excel opens the Chinese text as UTF-8.
         zip.write_all(b"\xEF\xBB\xBF").map_err(io_err)?;
         zip.write_all(&bytes).map_err(io_err)?;
-        index.push((file.to_string(), n));
-    }
-    // The files the member attached (named cases, requests) and their posts' photos.
-    let cases: Vec<i32> = grievances::table
-        .filter(grievances::member_id.eq(member_id))
-        .select(grievances::id)
-        .load(conn)?;
-    let requests: Vec<i32> = benefit_requests::table
-        .filter(benefit_requests::member_id.eq(member_id))
-        .select(benefit_requests::id)
-        .load(conn)?;
-    let posts: Vec<i32> = showcase_posts::table
-        .filter(showcase_posts::member_id.eq(member_id))
-        .select(showcase_posts::id)
-        .load(conn)?;
-    let mut files = 0usize;
-    // One file in memory at a time: the list first, then each file's bytes.
-    for (owner, ids) in [("grievance", &cases), ("benefit", &requests)] {
-        let list: Vec<(i32, i32, String)> = attachments::table
-            .filter(attachments::owner_type.eq(owner))
-            .filter(attachments::owner_id.eq_any(ids))
-            .select((
-                attachments::id,
-                attachments::owner_id,
-                attachments::filename,
-            ))
-            .load(conn)?;
-        for (id, owner_id, name) in list {
-            let data: Vec<u8> = attachments::table
-                .find(id)
-                .select(attachments::data)
-                .first(conn)?;
-            let name = crate::web::upload::clean_filename(&name);
-            zip.start_file(format!("files/{owner}-{owner_id}/{id}-{name}"), opts)
-                .map_err(zip_err)?;
-            zip.write_all(&data).map_err(io_err)?;
-            files = files.saturating_add(1);
-        }
-    }
-    let photos: Vec<(i32, i32)> = images::table
-        .filter(images::owner_type.eq("showcase"))
-        .filter(images::owner_id.eq_any(&posts))
-        .select((images::id, images::owner_id))
-        .load(conn)?;
-    for (id, post) in photos {
-        let data: Vec<u8> = images::table.find(id).select(images::data).first(conn)?;
-        zip.start_file(format!("files/showcase-{post}/{id}.jpg"), opts)
-            .map_err(zip_err)?;
-        zip.write_all(&data).map_err(io_err)?;
-        files = files.saturating_add(1);
+        index.push((file, n));
+        files = files.saturating_add(table_files(conn, t, &cond, &mut zip)?);
     }
     zip.start_file("index.html", opts).map_err(zip_err)?;
     zip.write_all(index_html(&index, files).as_bytes())

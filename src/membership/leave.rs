@@ -130,5 +130,20 @@ pub fn run_retention(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<u
             )
         })?;
     }
-    Ok(due.len())
+    // Applicants who never became members: the same period after their application's end.
+    let stale = super::model::stale_applications(conn, cutoff)?;
+    for app in &stale {
+        write_tx(conn, |conn| {
+            super::model::anonymise_application(conn, app)?;
+            crate::audit::record(
+                conn,
+                &Actor::system("会籍保留期到期", now),
+                None,
+                AuditAction::MemberAnonymise,
+                ("membership_application", Some(app.0)),
+                &format!("入会申请办结满 {years} 年"),
+            )
+        })?;
+    }
+    Ok(due.len().saturating_add(stale.len()))
 }

@@ -619,13 +619,13 @@ pub fn left_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> AppResult<
 }
 
 /// Replace a member's personal data with a placeholder, keeping the row (statistics, dues,
-/// cases and their timelines stay, under the placeholder name). The photo, notifications and
-/// sessions go; the member's lines on case timelines and their applications lose the name.
+/// cases and their timelines stay, under the placeholder name). Then the registry's scrub:
+/// sessions, notifications and the photo go; their name, number and phone are replaced
+/// wherever they were copied (labels, applications, notification titles, audit rows, texts).
 pub fn anonymise(conn: &mut DbConnection, member_id: i32, now: NaiveDateTime) -> AppResult<()> {
-    use crate::db::schema::{
-        benefit_events, grievance_events, member_photos, notifications, sessions,
-    };
-    const PLACEHOLDER: &str = "已注销会员";
+    use crate::personal_data::retention::{scrub, Subject, PLACEHOLDER};
+    let m =
+        crate::members::model::find(conn, member_id)?.ok_or(crate::error::AppError::NotFound)?;
     diesel::update(members::table.find(member_id))
         .set((
             members::name.eq(PLACEHOLDER),
@@ -637,27 +637,63 @@ pub fn anonymise(conn: &mut DbConnection, member_id: i32, now: NaiveDateTime) ->
             members::updated_at.eq(now),
         ))
         .execute(conn)?;
-    diesel::delete(member_photos::table.filter(member_photos::member_id.eq(member_id)))
+    let phone = m.phone.unwrap_or_default();
+    let identifiers = [m.employee_no.as_str(), phone.as_str()];
+    scrub(
+        conn,
+        &Subject {
+            member_id: Some(member_id),
+            name: &m.name,
+            identifiers: &identifiers,
+        },
+    )?;
+    Ok(())
+}
+
+/// Applications of people who never became members, untouched since `cutoff`:
+/// (id, name, employee number, phone).
+pub fn stale_applications(
+    conn: &mut DbConnection,
+    cutoff: NaiveDateTime,
+) -> AppResult<Vec<(i32, String, String, String)>> {
+    use crate::personal_data::retention::PLACEHOLDER;
+    Ok(crate::on_backend!(conn, c => membership_applications::table
+        .filter(membership_applications::member_id.is_null())
+        .filter(membership_applications::updated_at.le(cutoff))
+        .filter(membership_applications::name.ne(PLACEHOLDER))
+        .select((
+            membership_applications::id,
+            membership_applications::name,
+            membership_applications::employee_no,
+            membership_applications::phone,
+        ))
+        .limit(500)
+        .load(c))?)
+}
+
+/// Blank one such application and scrub its applicant's name, number and phone everywhere.
+pub fn anonymise_application(
+    conn: &mut DbConnection,
+    app: &(i32, String, String, String),
+) -> AppResult<()> {
+    use crate::personal_data::retention::{scrub, Subject, PLACEHOLDER};
+    diesel::update(membership_applications::table.find(app.0))
+        .set((
+            membership_applications::name.eq(PLACEHOLDER),
+            membership_applications::employee_no.eq(PLACEHOLDER),
+            membership_applications::phone.eq(PLACEHOLDER),
+            membership_applications::statement.eq(""),
+        ))
         .execute(conn)?;
-    diesel::delete(notifications::table.filter(notifications::member_id.eq(member_id)))
-        .execute(conn)?;
-    diesel::delete(sessions::table.filter(sessions::member_id.eq(member_id))).execute(conn)?;
-    diesel::update(grievance_events::table.filter(grievance_events::author_id.eq(member_id)))
-        .set(grievance_events::author_label.eq(PLACEHOLDER))
-        .execute(conn)?;
-    diesel::update(benefit_events::table.filter(benefit_events::author_id.eq(member_id)))
-        .set(benefit_events::author_label.eq(PLACEHOLDER))
-        .execute(conn)?;
-    diesel::update(
-        membership_applications::table.filter(membership_applications::member_id.eq(member_id)),
-    )
-    .set((
-        membership_applications::name.eq(PLACEHOLDER),
-        membership_applications::phone.eq(format!("removed-{member_id}")),
-        membership_applications::employee_no.eq(format!("removed-{member_id}")),
-        membership_applications::statement.eq(""),
-    ))
-    .execute(conn)?;
+    let identifiers = [app.2.as_str(), app.3.as_str()];
+    scrub(
+        conn,
+        &Subject {
+            member_id: None,
+            name: &app.1,
+            identifiers: &identifiers,
+        },
+    )?;
     Ok(())
 }
 

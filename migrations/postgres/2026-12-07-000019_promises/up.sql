@@ -15,3 +15,22 @@ CREATE TABLE write_quotas (
     window_start TIMESTAMP NOT NULL,
     count INTEGER NOT NULL
 );
+-- The audit log stays append-only, with one exception: retention may replace a departed
+-- member's name, number or phone inside a row with the placeholder; nothing else may change.
+CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'UPDATE'
+        AND NEW.id = OLD.id AND NEW.at = OLD.at
+        AND NEW.actor_id IS NOT DISTINCT FROM OLD.actor_id
+        AND NEW.unit_id IS NOT DISTINCT FROM OLD.unit_id
+        AND NEW.action = OLD.action AND NEW.object_type = OLD.object_type
+        AND NEW.object_id IS NOT DISTINCT FROM OLD.object_id
+        AND (NEW.actor_name = OLD.actor_name OR strpos(NEW.actor_name, '已注销会员') > 0)
+        AND (NEW.detail = OLD.detail OR strpos(NEW.detail, '已注销会员') > 0)
+        AND (NEW.ip IS NOT DISTINCT FROM OLD.ip OR NEW.ip = '已注销会员')
+    THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'audit_log is append-only';
+END;
+$$ LANGUAGE plpgsql;

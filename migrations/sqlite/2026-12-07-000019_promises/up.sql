@@ -15,3 +15,16 @@ CREATE TABLE write_quotas (
     window_start TIMESTAMP NOT NULL,
     count INTEGER NOT NULL
 );
+-- The audit log stays append-only, with one exception: retention may replace a departed
+-- member's name, number or phone inside a row with the placeholder; nothing else may change.
+DROP TRIGGER audit_log_no_update;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+WHEN NOT (
+    NEW.id = OLD.id AND NEW.at = OLD.at AND NEW.actor_id IS OLD.actor_id
+    AND NEW.unit_id IS OLD.unit_id AND NEW.action = OLD.action
+    AND NEW.object_type = OLD.object_type AND NEW.object_id IS OLD.object_id
+    AND (NEW.actor_name = OLD.actor_name OR instr(NEW.actor_name, '已注销会员') > 0)
+    AND (NEW.detail = OLD.detail OR instr(NEW.detail, '已注销会员') > 0)
+    AND (NEW.ip IS OLD.ip OR NEW.ip = '已注销会员')
+)
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;

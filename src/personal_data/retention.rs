@@ -1,0 +1,110 @@
+//! Retention driven by the registry: once a departed member's period is over (or a refused
+//! applicant's), their rows in `DeleteMine` tables go, and in `Scrub` tables their name,
+//! employee number and phone are replaced with the placeholder wherever they were copied:
+//! labels by their link, contact columns in the member's own rows, and any mention in free
+//! text (notification titles, audit details, letter bodies, timelines).
+
+use diesel::sql_types::{Integer, Text};
+use diesel::RunQueryDsl;
+
+use super::{Col, Leave, REGISTRY};
+use crate::db::DbConnection;
+use crate::error::AppResult;
+
+pub const PLACEHOLDER: &str = "已注销会员";
+
+/// Whose data is scrubbed: the member (if they had an account) and the strings that name them.
+pub struct Subject<'a> {
+    pub member_id: Option<i32>,
+    pub name: &'a str,
+    /// Employee number and phone: unique to the person, replaced wherever they appear.
+    pub identifiers: &'a [&'a str],
+}
+
+impl Subject<'_> {
+    /// What is replaced in free text: the name (two characters or more) and the identifiers.
+    fn needles(&self) -> Vec<&str> {
+        std::iter::once(self.name)
+            .filter(|n| n.chars().count() >= 2 && *n != PLACEHOLDER)
+            .chain(self.identifiers.iter().copied())
+            .filter(|n| !n.trim().is_empty())
+            .collect()
+    }
+}
+
+/// Scrub every table the registry marks. Returns the number of rows changed or deleted.
+/// Call inside the transaction that anonymises the member.
+pub fn scrub(conn: &mut DbConnection, who: &Subject<'_>) -> AppResult<usize> {
+    let mut changed = 0usize;
+    for t in REGISTRY {
+        let mine = who
+            .member_id
+            .zip(t.mine)
+            .map(|(id, cond)| cond.replace('?', &id.to_string()));
+        match t.leave {
+            Leave::Keep(_) | Leave::Rewrite(_) => continue,
+            Leave::DeleteMine => {
+                if let Some(cond) = &mine {
+                    // Table names and conditions are the registry's constants.
+                    let sql = format!("DELETE FROM {} WHERE {cond}", t.name);
+                    changed = changed.saturating_add(diesel::sql_query(sql).execute(conn)?);
+                }
+            }
+            Leave::Scrub => {}
+        }
+        for (col, kind) in t.scrubbed() {
+            changed = changed.saturating_add(scrub_column(conn, t.name, col, kind, who, &mine)?);
+        }
+    }
+    Ok(changed)
+}
+
+fn scrub_column(
+    conn: &mut DbConnection,
+    table: &str,
+    col: &str,
+    kind: Col,
+    who: &Subject<'_>,
+    mine: &Option<String>,
+) -> AppResult<usize> {
+    let mut changed = 0usize;
+    match (kind, who.member_id) {
+        // A label: only where its link is the member (a namesake keeps their name).
+        (Col::NameOf(link), Some(id)) => {
+            let sql = format!("UPDATE {table} SET {col} = $1 WHERE {link} = $2");
+            changed = diesel::sql_query(sql)
+                .bind::<Text, _>(PLACEHOLDER)
+                .bind::<Integer, _>(id)
+                .execute(conn)?;
+        }
+        // Contact data in the member's own rows.
+        (Col::Contact, _) => {
+            if let Some(cond) = mine {
+                let sql =
+                    format!("UPDATE {table} SET {col} = $1 WHERE ({cond}) AND {col} IS NOT NULL");
+                changed = diesel::sql_query(sql)
+                    .bind::<Text, _>(PLACEHOLDER)
+                    .execute(conn)?;
+            }
+        }
+        _ => {}
+    }
+    // Mentions anywhere: identifiers in contact columns, the name too in free text.
+    let needles: Vec<&str> = match kind {
+        Col::Text => who.needles(),
+        Col::Contact => who.identifiers.to_vec(),
+        _ => Vec::new(),
+    };
+    for needle in needles.into_iter().filter(|n| !n.trim().is_empty()) {
+        let sql = format!(
+            "UPDATE {table} SET {col} = REPLACE({col}, $1, $2) WHERE {col} LIKE '%' || $1 || '%'"
+        );
+        changed = changed.saturating_add(
+            diesel::sql_query(sql)
+                .bind::<Text, _>(needle)
+                .bind::<Text, _>(PLACEHOLDER)
+                .execute(conn)?,
+        );
+    }
+    Ok(changed)
+}
