@@ -81,6 +81,9 @@ diesel::table! {
         done -> Bool,
         created_at -> Timestamp,
         download -> Nullable<Binary>,
+        progress -> Integer,
+        total -> Integer,
+        summary -> Nullable<Text>,
     }
 }
 

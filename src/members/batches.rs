@@ -14,13 +14,20 @@ use crate::error::{AppError, AppResult};
 pub struct Batch {
     pub file_name: String,
     pub rows_csv: String,
+    /// Confirmed (the import started).
     pub done: bool,
     pub has_download: bool,
+    /// Rows written so far, of `total`.
+    pub progress: i32,
+    pub total: i32,
+    /// The outcome once the import finished: counts, then one line per error.
+    pub summary: Option<String>,
 }
 
 /// A batch of this member's, else NotFound.
 pub fn find(conn: &mut DbConnection, member_id: i32, token: &str) -> AppResult<Batch> {
-    let (file_name, rows_csv, done, has_download) = ib::table
+    type Row = (String, String, bool, bool, i32, i32, Option<String>);
+    let (file_name, rows_csv, done, has_download, progress, total, summary) = ib::table
         .find(token)
         .filter(ib::member_id.eq(member_id))
         .select((
@@ -28,8 +35,11 @@ pub fn find(conn: &mut DbConnection, member_id: i32, token: &str) -> AppResult<B
             ib::rows_csv,
             ib::done,
             ib::download.is_not_null(),
+            ib::progress,
+            ib::total,
+            ib::summary,
         ))
-        .first::<(String, String, bool, bool)>(conn)
+        .first::<Row>(conn)
         .optional()?
         .ok_or(AppError::NotFound)?;
     Ok(Batch {
@@ -37,6 +47,9 @@ pub fn find(conn: &mut DbConnection, member_id: i32, token: &str) -> AppResult<B
         rows_csv,
         done,
         has_download,
+        progress,
+        total,
+        summary,
     })
 }
 
@@ -72,6 +85,22 @@ pub fn claim(conn: &mut DbConnection, member_id: i32, token: &str) -> AppResult<
     .set(ib::done.eq(true))
     .execute(conn)?;
     Ok(claimed == 1)
+}
+
+/// How far the import of a confirmed batch has got.
+pub fn set_progress(conn: &mut DbConnection, token: &str, done: i32, total: i32) -> AppResult<()> {
+    diesel::update(ib::table.find(token))
+        .set((ib::progress.eq(done), ib::total.eq(total)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The import finished (or stopped): its outcome for the page. The rows are no longer needed.
+pub fn finish(conn: &mut DbConnection, token: &str, summary: &str) -> AppResult<()> {
+    diesel::update(ib::table.find(token))
+        .set((ib::summary.eq(Some(summary)), ib::rows_csv.eq("")))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Keep the file of generated passwords (made at the confirmation) until its first download.

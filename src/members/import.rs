@@ -274,6 +274,35 @@ pub fn run(
     let Some((header, data)) = rows.split_first() else {
         return Err(AppError::Validation("文件是空的".into()));
     };
+    let mut report = ImportReport::default();
+    let mut seen = HashSet::new();
+    run_part(
+        conn,
+        header,
+        data,
+        0,
+        how,
+        &mut seen,
+        &mut report,
+        &mut progress,
+    )?;
+    Ok(report)
+}
+
+/// Rows `data` of a file (the `skip` rows before them already done, with the employee numbers
+/// they used in `seen`), added to `report`: a large file runs in parts, each on a connection
+/// of its own for a short while.
+#[allow(clippy::too_many_arguments)]
+pub fn run_part(
+    conn: &mut DbConnection,
+    header: &[String],
+    data: &[Vec<String>],
+    skip: usize,
+    how: &ImportRun<'_>,
+    seen: &mut HashSet<String>,
+    report: &mut ImportReport,
+    progress: &mut dyn FnMut(usize),
+) -> AppResult<()> {
     let cols = find_columns(header)?;
     let units = org::model::all(conn)?;
     let now = how.now;
@@ -282,9 +311,8 @@ pub fn run(
         Some((u, ip)) => Actor::user(u, ip.clone(), now),
         None => Actor::system("名册导入", now),
     };
-    let mut report = ImportReport::default();
-    let mut seen = std::collections::HashSet::new();
     for (i, row) in data.iter().enumerate() {
+        let i = i.saturating_add(skip);
         let line = i.saturating_add(2);
         progress(i.saturating_add(1));
         let cell = |c: usize| row.get(c).map(|s| s.trim().to_string()).unwrap_or_default();
@@ -299,8 +327,7 @@ pub fn run(
             outcome: "error",
             reason: String::new(),
         };
-        let outcome = row_outcome(conn, how, user, &actor, &units, &cols, &cell, &mut seen)?;
-        match outcome {
+        match row_outcome(conn, how, user, &actor, &units, &cols, &cell, seen)? {
             Ok((kind, password)) => {
                 entry.outcome = kind;
                 let given = cols.password.map(cell).is_some_and(|p| !p.is_empty());
@@ -325,7 +352,7 @@ pub fn run(
         }
         report.lines.push(entry);
     }
-    Ok(report)
+    Ok(())
 }
 
 /// One row: `Ok((outcome, generated password))`, or `Err(reason)` for the report.
@@ -486,7 +513,7 @@ fn initial_password(
     match (&how.passwords, given) {
         (Passwords::Plain(cost), given) => {
             let generated = given.is_none();
-            let password = given.unwrap_or_else(|| crate::auth::random_token(7));
+            let password = given.unwrap_or_else(crate::auth::password::activation_code);
             match basic_password_reason(&password, &input.employee_no) {
                 Some(r) => Err(refused(r)),
                 None => Ok(Initial::Hash {
@@ -501,6 +528,7 @@ fn initial_password(
                 return Err(refused(r));
             }
             if !cell.starts_with("$argon2") {
+                // Only a hash sealed at upload: a file cannot plant a code digest.
                 return Err(refused("无法识别"));
             }
             Ok(Initial::Ready {
@@ -543,12 +571,13 @@ fn create_new(
     let (hash, shown) = match initial {
         Initial::Hash {
             password,
-            cost,
-            generated,
+            generated: true,
+            ..
         } => (
-            hash_blocking(cost, &password)?,
-            generated.then_some(password),
+            crate::auth::password::code_digest(&password),
+            Some(password),
         ),
+        Initial::Hash { password, cost, .. } => (hash_blocking(cost, &password)?, None),
         Initial::Ready { hash, shown } => (hash, shown),
     };
     match service::create(conn, user, actor, input, &hash, true) {
@@ -599,16 +628,16 @@ pub async fn seal_passwords(
     Ok(())
 }
 
-/// A generated initial password for each key (a row's employee-number cell), hashed through
-/// the bounded hasher: off the pool, a few at a time however many imports run.
-pub async fn generate_passwords(hasher: &Hasher, keys: Vec<String>) -> AppResult<Generated> {
-    let mut out = Generated::with_capacity(keys.len());
-    for key in keys {
-        let password = crate::auth::random_token(7);
-        let hash = hasher.hash(password.clone()).await?;
-        out.insert(key, (password, hash));
-    }
-    Ok(out)
+/// An activation code for each key (a row's employee-number cell) with its fast digest: no
+/// slow hash, so a large import costs microseconds a row and never queues at the hasher.
+pub fn generate_passwords(keys: Vec<String>) -> Generated {
+    keys.into_iter()
+        .map(|key| {
+            let code = crate::auth::password::activation_code();
+            let digest = crate::auth::password::code_digest(&code);
+            (key, (code, digest))
+        })
+        .collect()
 }
 
 /// The CLI import: progress bar, then the generated passwords written beside the file.

@@ -11,7 +11,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::batches;
-use super::import::{self, Generated, ImportLine, ImportReport, ImportRun, Passwords};
+use super::import::{self, Generated, ImportLine};
+use super::import_job::{self, Job, Pw};
 use crate::audit::{self, Actor};
 use crate::auth::csrf::Form;
 use crate::auth::user::StaffUser;
@@ -40,15 +41,43 @@ pub struct ImportPage {
     /// Set once a file was read: its token, name and rows (previewed, or imported when `done`).
     token: String,
     file_name: String,
+    /// The rows shown: errors first, at most `SHOWN` of them.
     lines: Vec<ImportLine>,
+    /// (new, updated, unchanged, error) over the whole file.
+    counts: [usize; 4],
+    /// More rows than shown.
+    more: usize,
     done: bool,
     passwords_waiting: bool,
     error: String,
+    /// A confirmed import still running: (rows done, rows in all).
+    running: Option<(i32, i32)>,
+    /// A finished import: its outcome line and errors.
+    outcome: Option<(String, Vec<(String, String)>)>,
 }
+
+/// Rows listed on the page: a file of 100,000 rows is counted, not printed.
+const SHOWN: usize = 300;
 
 impl ImportPage {
     fn count(&self, outcome: &str) -> usize {
-        self.lines.iter().filter(|l| l.outcome == outcome).count()
+        match outcome {
+            "new" => self.counts[0],
+            "updated" => self.counts[1],
+            "unchanged" => self.counts[2],
+            _ => self.counts[3],
+        }
+    }
+
+    /// The preview's rows for the page: counted, then errors first, cut at `SHOWN`.
+    fn with_lines(mut self, mut lines: Vec<ImportLine>) -> Self {
+        let n = |o: &str| lines.iter().filter(|l| l.outcome == o).count();
+        self.counts = [n("new"), n("updated"), n("unchanged"), n("error")];
+        lines.sort_by_key(|l| (l.outcome != "error", l.line));
+        self.more = lines.len().saturating_sub(SHOWN);
+        lines.truncate(SHOWN);
+        self.lines = lines;
+        self
     }
 }
 
@@ -58,9 +87,13 @@ fn empty(ctx: Ctx, error: String) -> ImportPage {
         token: String::new(),
         file_name: String::new(),
         lines: Vec::new(),
+        counts: [0; 4],
+        more: 0,
         done: false,
         passwords_waiting: false,
         error,
+        running: None,
+        outcome: None,
     }
 }
 
@@ -121,25 +154,23 @@ async fn upload(
         }
         Err(e) => return Err(e),
     };
-    let u = user.clone();
-    let checked = db::run(&state.pool, move |conn| {
-        let how = ImportRun {
-            passwords: Passwords::Plain(cost),
-            now,
-            by: Some((&u, ip)),
-            preview: true,
-        };
-        match import::run(conn, &rows, &how, |_| {}) {
-            Ok(report) => Ok(Ok((rows, report.lines))),
-            Err(AppError::Validation(m)) => Ok(Err(m)),
-            Err(e) => Err(e),
-        }
-    })
-    .await?;
-    let (mut rows, lines) = match checked {
-        Ok(x) => x,
-        Err(m) => return render_status(&empty(ctx, m), StatusCode::UNPROCESSABLE_ENTITY),
+    let job = Job {
+        user: user.clone(),
+        ip,
+        now,
+        rows: Arc::new(rows),
+        passwords: Pw::Plain(cost),
+        preview: true,
+        token: None,
     };
+    let lines = match import_job::run_in_parts(&state, &job).await {
+        Ok(report) => report.lines,
+        Err(AppError::Validation(m)) => {
+            return render_status(&empty(ctx, m), StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(e) => return Err(e),
+    };
+    let mut rows = Arc::try_unwrap(job.rows).unwrap_or_else(|a| a.as_ref().clone());
     import::seal_passwords(&mut rows, &lines, &state.hasher).await?;
     let token = crate::auth::random_token(16);
     let (t2, n2, csv) = (token.clone(), name.clone(), to_csv(&rows)?);
@@ -147,32 +178,17 @@ async fn upload(
         batches::insert(conn, &t2, user.id, &n2, &csv, now)
     })
     .await?;
-    render(&ImportPage {
-        token,
-        file_name: name,
-        lines,
-        ..empty(ctx, String::new())
-    })
+    render(
+        &ImportPage {
+            token,
+            file_name: name,
+            ..empty(ctx, String::new())
+        }
+        .with_lines(lines),
+    )
 }
 
-/// A stored batch's rows checked again as a preview (its passwords are sealed): writes nothing.
-fn preview_stored(
-    conn: &mut db::DbConnection,
-    user: &User,
-    rows_csv: &str,
-    now: chrono::NaiveDateTime,
-) -> AppResult<ImportReport> {
-    let none = Generated::new();
-    let how = ImportRun {
-        passwords: Passwords::Sealed(&none),
-        now,
-        by: Some((user, None)),
-        preview: true,
-    };
-    import::run(conn, &from_csv(rows_csv)?, &how, |_| {})
-}
-
-/// The preview again, or after the import its result.
+/// The preview again; while the import runs its progress; after it, its outcome.
 async fn show(
     state: web::Data<AppState>,
     ctx: Ctx,
@@ -180,33 +196,57 @@ async fn show(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let token = path.into_inner();
-    let now = state.config.clock.now();
-    let t2 = token.clone();
-    let (file_name, lines, done, passwords_waiting) = db::run(&state.pool, move |conn| {
-        let batch = batches::find(conn, user.id, &t2)?;
-        // Run as a preview: after the import every row reads as unchanged (or its error).
-        let report = preview_stored(conn, &user, &batch.rows_csv, now)?;
-        Ok((
-            batch.file_name,
-            report.lines,
-            batch.done,
-            batch.has_download,
-        ))
-    })
-    .await?;
-    render(&ImportPage {
+    let (u, t2) = (user.clone(), token.clone());
+    let batch = db::run(&state.pool, move |conn| batches::find(conn, u.id, &t2)).await?;
+    let page = ImportPage {
         token,
-        file_name,
-        lines,
-        done,
-        passwords_waiting,
+        file_name: batch.file_name.clone(),
+        done: batch.done,
+        passwords_waiting: batch.has_download,
         ..empty(ctx, String::new())
+    };
+    if let Some(summary) = &batch.summary {
+        return render(&ImportPage {
+            outcome: Some(import_job::read_summary(summary)),
+            ..page
+        });
+    }
+    if batch.done {
+        return render(&ImportPage {
+            running: Some((batch.progress, batch.total)),
+            ..page
+        });
+    }
+    let job = stored_job(&state, user, None, &batch.rows_csv, true, None)?;
+    let report = import_job::run_in_parts(&state, &job).await?;
+    render(&page.with_lines(report.lines))
+}
+
+/// A stored batch's rows as a job (their passwords sealed).
+fn stored_job(
+    state: &AppState,
+    user: Arc<User>,
+    ip: Option<String>,
+    rows_csv: &str,
+    preview: bool,
+    token: Option<String>,
+) -> AppResult<Job> {
+    Ok(Job {
+        user,
+        ip,
+        now: state.config.clock.now(),
+        rows: Arc::new(from_csv(rows_csv)?),
+        passwords: Pw::Sealed(Arc::new(Generated::new())),
+        preview,
+        token,
     })
 }
 
 #[derive(serde::Deserialize)]
 pub struct Empty {}
 
+/// Claim the batch (a second click or tab imports nothing twice) and import it: a file of one
+/// part at once, a larger one by a background task whose progress the page shows.
 async fn confirm(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -216,98 +256,42 @@ async fn confirm(
 ) -> AppResult<HttpResponse> {
     let token = path.into_inner();
     let back = format!("/admin/members/import/{token}");
-    match import_batch(&state, user, client_ip(&req), token).await {
-        Ok(r) => Ok(redirect_flash(
-            &back,
-            "ok",
-            &format!(
-                "导入完成：新建 {} 人，更新 {} 人，未变 {} 人，错误 {} 行",
-                r.created,
-                r.updated,
-                r.unchanged,
-                r.errors.len()
-            ),
-        )),
-        Err(AppError::Conflict(m)) => Ok(redirect_flash(&back, "error", &m)),
-        Err(e) => Err(e),
-    }
-}
-
-/// Confirm a batch without hashing inside a pooled connection: claim it and list the new rows
-/// that need a generated password (`db::run`); generate and hash those through the bounded
-/// hasher; import with every hash ready (`db::run`); make the one-time password file off the
-/// pool and keep it until its first download (`db::run`).
-async fn import_batch(
-    state: &AppState,
-    user: Arc<User>,
-    ip: Option<String>,
-    token: String,
-) -> AppResult<ImportReport> {
-    let now = state.config.clock.now();
     let (u, t) = (user.clone(), token.clone());
-    let (file_name, rows_csv, to_generate) = db::run(&state.pool, move |conn| {
+    let claimed = db::run(&state.pool, move |conn| {
         let batch = batches::find(conn, u.id, &t)?;
-        // Claim the batch first: a second click (or a second tab) imports nothing twice.
         if !batches::claim(conn, u.id, &t)? {
             return Err(AppError::Conflict("这份名册已经导入过了".into()));
         }
-        let plan = preview_stored(conn, &u, &batch.rows_csv, now)?;
-        Ok((batch.file_name, batch.rows_csv, plan.to_generate))
+        Ok(batch)
     })
-    .await?;
-    let generated = import::generate_passwords(&state.hasher, to_generate).await?;
-    let report = db::run(&state.pool, move |conn| {
-        write_batch(conn, &user, ip, now, &file_name, &rows_csv, &generated)
-    })
-    .await?;
-    if !report.passwords.is_empty() {
-        let rows: Vec<Vec<String>> = report
-            .passwords
-            .iter()
-            .map(|(no, name, pw)| vec![no.clone(), name.clone(), pw.clone()])
-            .collect();
-        let xlsx = web::block(move || passwords_xlsx(&rows)).await??;
-        db::run(&state.pool, move |conn| {
-            batches::set_download(conn, &token, &xlsx)
-        })
-        .await?;
-    }
-    Ok(report)
-}
-
-/// The import itself, every hash prepared: each row in its own transaction, then the audit row
-/// for the file.
-fn write_batch(
-    conn: &mut db::DbConnection,
-    user: &User,
-    ip: Option<String>,
-    now: chrono::NaiveDateTime,
-    file_name: &str,
-    rows_csv: &str,
-    generated: &Generated,
-) -> AppResult<ImportReport> {
-    let how = ImportRun {
-        passwords: Passwords::Sealed(generated),
-        now,
-        by: Some((user, ip.clone())),
-        preview: false,
+    .await;
+    let batch = match claimed {
+        Ok(b) => b,
+        Err(AppError::Conflict(m)) => return Ok(redirect_flash(&back, "error", &m)),
+        Err(e) => return Err(e),
     };
-    let report = import::run(conn, &from_csv(rows_csv)?, &how, |_| {})?;
-    audit::record(
-        conn,
-        &Actor::user(user, ip, now),
-        Some(user.unit_id),
-        crate::audit::AuditAction::MemberImport,
-        ("import", None),
-        &format!(
-            "名册“{file_name}”：新建 {} 人，更新 {} 人，未变 {} 人，错误 {} 行",
-            report.created,
-            report.updated,
-            report.unchanged,
-            report.errors.len()
-        ),
+    let job = stored_job(
+        &state,
+        user,
+        client_ip(&req),
+        &batch.rows_csv,
+        false,
+        Some(token),
     )?;
-    Ok(report)
+    if job.total() > import_job::CHUNK {
+        import_job::spawn(state.clone(), job, batch.file_name);
+        return Ok(redirect_flash(
+            &back,
+            "ok",
+            "已开始导入，本页会显示进度；导入期间可以离开本页",
+        ));
+    }
+    let r = import_job::import_batch(&state, job, &batch.file_name).await?;
+    Ok(redirect_flash(
+        &back,
+        "ok",
+        &format!("导入完成：{}", import_job::counts_line(&r)),
+    ))
 }
 
 /// The new members' initial passwords as XLSX (made at the confirmation), once: the stored file
@@ -351,7 +335,7 @@ async fn passwords(
         .body(bytes))
 }
 
-fn passwords_xlsx(rows: &[Vec<String>]) -> AppResult<Vec<u8>> {
+pub fn passwords_xlsx(rows: &[Vec<String>]) -> AppResult<Vec<u8>> {
     use rust_xlsxwriter::{Format, Workbook};
     let err = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("xlsx: {e}"));
     let mut wb = Workbook::new();

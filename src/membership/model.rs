@@ -685,6 +685,15 @@ pub fn anonymise_application(
             membership_applications::statement.eq(""),
         ))
         .execute(conn)?;
+    // The applicant's own lines on its timeline carry no account to scrub by.
+    use crate::db::schema::membership_application_events as e;
+    diesel::update(
+        e::table
+            .filter(e::application_id.eq(app.0))
+            .filter(e::author_id.is_null()),
+    )
+    .set(e::author_label.eq(PLACEHOLDER))
+    .execute(conn)?;
     let identifiers = [app.2.as_str(), app.3.as_str()];
     scrub(
         conn,

@@ -29,8 +29,9 @@ pub enum Col {
     File,
     /// Secrets, digests and pseudonymous keys: never exported, never shown.
     Secret,
-    /// Derived from other columns (search tokens): follows them.
-    Derived,
+    /// Search tokens derived from these columns (joined by a space): re-derived when a scrub
+    /// changes them.
+    Derived(&'static [&'static str]),
 }
 
 /// What the retention job does with a table when a member's data is due.
@@ -74,7 +75,7 @@ impl Table {
     pub fn exported(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.cols
             .iter()
-            .filter(|(_, c)| !matches!(c, Col::Secret | Col::File | Col::Derived))
+            .filter(|(_, c)| !matches!(c, Col::Secret | Col::File | Col::Derived(_)))
             .map(|(n, _)| *n)
     }
 
@@ -89,7 +90,7 @@ impl Table {
     pub fn has_person(&self) -> bool {
         self.cols
             .iter()
-            .any(|(_, c)| !matches!(c, Col::Plain | Col::Derived))
+            .any(|(_, c)| !matches!(c, Col::Plain | Col::Derived(_)))
     }
 }
 

@@ -7,7 +7,7 @@
 use diesel::sql_types::{Integer, Text};
 use diesel::RunQueryDsl;
 
-use super::{Col, Leave, REGISTRY};
+use super::{Col, Leave, Table, REGISTRY};
 use crate::db::DbConnection;
 use crate::error::AppResult;
 
@@ -52,11 +52,73 @@ pub fn scrub(conn: &mut DbConnection, who: &Subject<'_>) -> AppResult<usize> {
             }
             Leave::Scrub => {}
         }
+        let touched = rows_to_rederive(conn, t, who)?;
         for (col, kind) in t.scrubbed() {
             changed = changed.saturating_add(scrub_column(conn, t.name, col, kind, who, &mine)?);
         }
+        rederive(conn, t, &touched)?;
     }
     Ok(changed)
+}
+
+/// Ids of the rows whose token sources mention the subject (before the scrub changes them).
+fn rows_to_rederive(conn: &mut DbConnection, t: &Table, who: &Subject<'_>) -> AppResult<Vec<i32>> {
+    let sources: Vec<&str> = t
+        .cols
+        .iter()
+        .filter_map(|(_, c)| match c {
+            Col::Derived(from) => Some(from.iter().copied()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut ids = Vec::new();
+    for needle in who.needles() {
+        for col in &sources {
+            let sql = format!(
+                "SELECT CAST(id AS TEXT) AS line FROM {} WHERE {col} LIKE '%' || $1 || '%'",
+                t.name
+            );
+            let rows = diesel::sql_query(sql)
+                .bind::<Text, _>(needle)
+                .load::<Line>(conn)?;
+            ids.extend(rows.into_iter().filter_map(|r| r.line.parse::<i32>().ok()));
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Recompute the search tokens of these rows from their (scrubbed) sources.
+fn rederive(conn: &mut DbConnection, t: &Table, ids: &[i32]) -> AppResult<()> {
+    for (col, kind) in t.cols {
+        let Col::Derived(from) = kind else { continue };
+        let joined = from
+            .iter()
+            .map(|c| format!("COALESCE({c}, '')"))
+            .collect::<Vec<_>>()
+            .join(" || ' ' || ");
+        for id in ids {
+            let sql = format!("SELECT {joined} AS line FROM {} WHERE id = $1", t.name);
+            let source = diesel::sql_query(sql)
+                .bind::<Integer, _>(*id)
+                .get_result::<Line>(conn)?
+                .line;
+            let sql = format!("UPDATE {} SET {col} = $1 WHERE id = $2", t.name);
+            diesel::sql_query(sql)
+                .bind::<Text, _>(crate::search::token_string(&source))
+                .bind::<Integer, _>(*id)
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Line {
+    #[diesel(sql_type = Text)]
+    line: String,
 }
 
 fn scrub_column(
@@ -76,6 +138,16 @@ fn scrub_column(
                 .bind::<Text, _>(PLACEHOLDER)
                 .bind::<Integer, _>(id)
                 .execute(conn)?;
+            // Lines she wrote before she had an account (her application's first line).
+            if let Some(cond) = mine {
+                let sql = format!("UPDATE {table} SET {col} = $1 WHERE ({cond}) AND {col} = $2");
+                changed = changed.saturating_add(
+                    diesel::sql_query(sql)
+                        .bind::<Text, _>(PLACEHOLDER)
+                        .bind::<Text, _>(who.name)
+                        .execute(conn)?,
+                );
+            }
         }
         // Contact data in the member's own rows.
         (Col::Contact, _) => {

@@ -238,7 +238,7 @@ pub fn sweep(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
 mod tests {
     //! The route walk: every POST route in the source has a quota or a stated exemption.
 
-    /// (path, file) of every `.route("…", web::post()…)` under `src/`.
+    /// (path, file) of every POST route registered under `src/` (`route(path, web::post()…)`).
     fn post_routes() -> Vec<(String, String)> {
         let mut out = Vec::new();
         let mut dirs = vec![std::path::PathBuf::from(concat!(

@@ -50,7 +50,7 @@ pub const ACCOUNTS: &[(&str, &str, &str, usize, Option<Role>)] = &[
 ];
 
 /// One hash of PASSWORD per test process (hashing is the slow part of making accounts).
-fn password_hash() -> &'static str {
+pub fn password_hash() -> &'static str {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     HASH.get_or_init(|| {
         zhijia::auth::password::hash_blocking(zhijia::config::HashCost::TEST, PASSWORD)

@@ -383,12 +383,16 @@ async fn a_web_import_hashes_through_the_bounded_hasher_between_database_calls()
         .assert_status(303);
     assert_eq!(
         app.state.hasher.hashes_made() - start,
-        9,
-        "and the six generated ones, at the confirmation"
+        3,
+        "the six generated ones are activation codes: no slow hash at the confirmation"
     );
     assert_eq!(
         app.count("members WHERE employee_no LIKE 'HS%' AND password_hash LIKE '$argon2id$%'"),
-        9
+        3
+    );
+    assert_eq!(
+        app.count("members WHERE employee_no LIKE 'HS%' AND password_hash LIKE '$zjcode$%'"),
+        6
     );
 }
 
@@ -483,4 +487,76 @@ async fn a_roster_import_tells_a_cadre_only_that_a_number_or_phone_is_not_theirs
         assert!(!r.body.contains(leak), "{leak}:\n{}", r.body);
     }
     assert_eq!(r.body.matches("class=\"badge\">新建<").count(), 1);
+}
+
+/// A roster larger than one part is imported in the background, in parts: the confirmation
+/// answers at once, the page shows progress until the outcome, members' pages keep answering,
+/// and the activation codes come as one download.
+#[actix_web::test]
+async fn a_large_roster_imports_in_the_background_with_its_progress_on_the_page() {
+    let mut app = spawn_base().await;
+    let n = zhijia::members::import_job::CHUNK * 2 + 37;
+    let mut roster = String::from("工号,姓名,单位\n");
+    for i in 0..n {
+        roster.push_str(&format!("BG{i:05},新人{i},第一工程公司工会/机关分会\n"));
+    }
+    roster.push_str("BG00001,重复的人,第一工程公司工会/机关分会\n");
+    app.login_ok("demo-chair").await;
+    let r = app
+        .post_multipart_named(
+            "/admin/members/import",
+            &[],
+            &[("file", "big.csv", roster.as_bytes())],
+        )
+        .await;
+    r.assert_status(200).assert_contains("另有");
+    let action = confirm_action(&r.body);
+    let r = app.post(&action, &[]).await;
+    r.assert_status(303);
+    let mut page = String::new();
+    for _ in 0..600 {
+        page = app.get(&action).await.body;
+        if page.contains("导入结果") {
+            break;
+        }
+        assert!(page.contains("正在导入"), "{page}");
+        // A member's page answers meanwhile.
+        let status = app.get("/me").await.status.as_u16();
+        assert!(status == 200 || status == 303, "{status}");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(page.contains(&format!("新建 {n} 人")), "{page}");
+    assert!(page.contains("错误 1 行"), "the repeated number: {page}");
+    assert_eq!(app.count("members WHERE employee_no LIKE 'BG%'"), n as i64);
+    assert_eq!(
+        app.count("members WHERE employee_no LIKE 'BG%' AND password_hash LIKE '$zjcode$%'"),
+        n as i64
+    );
+    assert_eq!(
+        app.count("import_batches WHERE rows_csv <> ''"),
+        0,
+        "no roster kept"
+    );
+    let xlsx = app.get(&format!("{action}/passwords.xlsx")).await;
+    xlsx.assert_status(200);
+    app.get(&format!("{action}/passwords.xlsx"))
+        .await
+        .assert_status(404);
+    // A code from the sheet signs its member in (then the password must change).
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.bytes.clone())).unwrap();
+    use calamine::Reader;
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    let row = sheet.rows().nth(1).unwrap();
+    let (no, code) = (row[0].to_string(), row[2].to_string());
+    app.logout().await;
+    let r = app.login(&no, &code).await;
+    assert_eq!(r.status.as_u16(), 303, "{}", r.body);
+    let home = app.get("/").await;
+    assert!(
+        home.location().contains("password") || home.body.contains("修改密码"),
+        "the first login must replace the code"
+    );
+    app.logout().await;
+    assert_ne!(app.login(&no, "wrong-code-0000").await.status.as_u16(), 303);
 }

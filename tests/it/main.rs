@@ -31,6 +31,7 @@ mod membership;
 mod messy_history;
 mod news;
 mod org;
+mod personal_data;
 mod platform;
 mod privacy;
 mod proposals;

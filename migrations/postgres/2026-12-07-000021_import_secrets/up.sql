@@ -4,3 +4,8 @@
 DELETE FROM import_batches;
 ALTER TABLE import_batches DROP COLUMN passwords_csv;
 ALTER TABLE import_batches ADD COLUMN download BYTEA;
+-- A confirmed roster is imported by a background task in parts, its progress kept here for the
+-- page to show; `summary` holds the outcome (counts and errors) once it has finished.
+ALTER TABLE import_batches ADD COLUMN progress INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE import_batches ADD COLUMN total INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE import_batches ADD COLUMN summary TEXT;
