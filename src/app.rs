@@ -141,8 +141,17 @@ pub fn app(
 }
 
 /// Serve until stopped. Logs the one-time setup link on an install without an administrator.
-pub async fn run(config: Config) -> AppResult<()> {
+pub async fn run(mut config: Config) -> AppResult<()> {
     let bind = config.bind.clone();
+    let listener = std::net::TcpListener::bind(&bind)
+        .map_err(|e| AppError::Internal(format!("cannot listen on {bind}: {e}")))?;
+    // Without a configured address, links name the address actually listened on (port 0
+    // picks one when the server starts).
+    if let Ok(addr) = listener.local_addr() {
+        if config.public_url.ends_with(":0") {
+            config.public_url = format!("http://{addr}");
+        }
+    }
     let state = build_state(config)?;
     let st = state.clone();
     let now = state.config.clock.now();
@@ -168,7 +177,7 @@ pub async fn run(config: Config) -> AppResult<()> {
         .shutdown_timeout(state.config.shutdown_secs)
         // Signals are ours: /readyz must fail before the listener closes.
         .disable_signals()
-        .bind(&bind)
+        .listen(listener)
         .map_err(|e| AppError::Internal(format!("cannot listen on {bind}: {e}")))?;
     for addr in server.addrs() {
         log::info!("zhijia listening on http://{addr}");

@@ -10,8 +10,7 @@ use crate::db::schema::attachments;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 
-/// An uploaded file as checked: its name, the type its bytes show, and the bytes.
-pub type TypedFile = (String, &'static str, Vec<u8>);
+pub use crate::web::upload::TypedFile;
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = attachments)]

@@ -80,6 +80,15 @@ pub struct GlobalArgs {
         value_parser = clap::value_parser!(u64).range(2..=3600)
     )]
     pub job_tick_secs: u64,
+    /// Multiply every write quota by this (load tests only; 1 in production)
+    #[arg(
+        long,
+        global = true,
+        env = "ZHIJIA_QUOTA_SCALE",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(i32).range(1..=100_000)
+    )]
+    pub quota_scale: i32,
     /// Do not record engagement events (to measure their cost; the dashboard then stays empty)
     #[arg(long, global = true, env = "ZHIJIA_NO_EVENTS")]
     pub no_events: bool,
@@ -175,6 +184,7 @@ impl GlobalArgs {
             public_url,
             shutdown_secs: self.shutdown_secs,
             job_tick_secs: self.job_tick_secs,
+            quota_scale: self.quota_scale,
             query_counter: None,
             events: !self.no_events,
         })

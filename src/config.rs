@@ -112,6 +112,9 @@ pub struct Config {
     pub shutdown_secs: u64,
     /// Seconds between rounds of the leased background job (60; the cluster test shortens it).
     pub job_tick_secs: u64,
+    /// Multiplies every write quota (`ZHIJIA_QUOTA_SCALE`, 1): only for load tests that send
+    /// one member's writes by the thousand.
+    pub quota_scale: i32,
 }
 
 /// `ZHIJIA_TRUSTED_PROXIES`: comma-separated IP addresses, empty for none.

@@ -1326,13 +1326,7 @@ fn seed_story_activities(conn: &mut DbConnection, now: NaiveDateTime) -> AppResu
 
 /// The rest of each demo member's own story: a benefit request waiting for the chair, one
 /// returned for more material, a showcase post waiting for review, and an open poll.
-/// A seeded account as the app sees a logged-in user (the feature seeders act through it).
-pub fn account(conn: &mut DbConnection, no: &str) -> AppResult<crate::auth::User> {
-    let id = members::find_by_employee_no(conn, no)?
-        .map(|m| m.id)
-        .ok_or(crate::error::AppError::NotFound)?;
-    crate::auth::user::load_user(conn, id, "")?.ok_or(crate::error::AppError::NotFound)
-}
+pub use crate::auth::user::by_employee_no as account;
 
 fn seed_story_cases(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<()> {
     use crate::benefits::service::{self as benefits, ApplyForm, Decision};

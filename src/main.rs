@@ -209,6 +209,16 @@ fn forecast_backtest(
         "done in {:.2} s; 80% intervals: binomial sd × a width calibrated on sequential predictions of the newer training activities",
         started.elapsed().as_secs_f64()
     );
+    println!("simple figures on the same split (MAE):");
+    for (s, mae) in &bt.baselines {
+        let best = if *s == bt.best {
+            "  ← best: the baseline"
+        } else {
+            ""
+        };
+        println!("  {:<14} {mae:>8.2}  {}{best}", s.as_str(), s.label());
+    }
+    println!("  {:<14} {:>8.2}", "model", bt.model_mae);
     for (kind, n, model, base) in &bt.per_kind {
         println!("  {kind}: {n} held out, model MAE {model:.2}, baseline MAE {base:.2}");
     }

@@ -12,7 +12,7 @@ pub struct AppState {
     pub config: Config,
     pub hasher: Hasher,
     /// Unit labels shown on every page, cached by this instance.
-    pub labels: crate::auth::user::UnitLabels,
+    pub labels: crate::org::labels::UnitLabels,
     /// Set when the instance is stopping: /readyz answers 503 so a load balancer moves on.
     pub stopping: std::sync::atomic::AtomicBool,
 }

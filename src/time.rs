@@ -160,3 +160,8 @@ fn chrono_format(t: &NaiveDateTime, fmt: &str) -> String {
     }
     out
 }
+
+/// Midnight of the same day: what anonymous cases store instead of the exact time.
+pub fn date_only(t: NaiveDateTime) -> NaiveDateTime {
+    t.date().and_hms_opt(0, 0, 0).unwrap_or(t)
+}

@@ -209,7 +209,7 @@ pub fn record_anonymous(
     diesel::insert_into(audit_deferred::table)
         .values((
             audit_deferred::release_at.eq(crate::time::plus(now, delay)),
-            audit_deferred::at.eq(crate::workflow::date_only(now)),
+            audit_deferred::at.eq(crate::time::date_only(now)),
             audit_deferred::actor_name.eq(ANONYMOUS),
             audit_deferred::unit_id.eq(unit_id),
             audit_deferred::action.eq(action),

@@ -69,10 +69,7 @@ async fn list(
 ) -> AppResult<HttpResponse> {
     let filter = State::parse(&q.state);
     let (awaiting, rows) = db::run(&state.pool, move |conn| {
-        let awaiting: Vec<Row> = rows_for(conn, &user, Some(State::Submitted))?
-            .into_iter()
-            .filter(|r| r.mine)
-            .collect();
+        let awaiting: Vec<Row> = service::awaiting_rows(conn, &user)?;
         Ok((awaiting, rows_for(conn, &user, filter)?))
     })
     .await?;

@@ -402,6 +402,69 @@ pub fn in_units(
         .load(conn)?)
 }
 
+/// The approval chains of the requests waiting for a decision (a handful of distinct strings).
+pub fn submitted_chains(conn: &mut DbConnection) -> AppResult<Vec<String>> {
+    Ok(benefit_requests::table
+        .filter(benefit_requests::state.eq(State::Submitted))
+        .select(benefit_requests::steps)
+        .distinct()
+        .load(conn)?)
+}
+
+/// Where a request waits for one of the approver's roles: at one of `steps` (chain, index in
+/// it), in one of `units` (where the approver holds that role).
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub units: Vec<i32>,
+    pub steps: Vec<(String, i32)>,
+}
+
+/// Submitted requests waiting at one of `slots`, not filed by `member_id` and with no earlier
+/// step approved by them, newest first. All of it in SQL before the cap, so requests waiting
+/// for someone else never push these out.
+pub fn awaiting(
+    conn: &mut DbConnection,
+    slots: &[Slot],
+    member_id: i32,
+    limit: i64,
+) -> AppResult<Vec<BenefitRequest>> {
+    use crate::db::MultiBackend;
+    use diesel::dsl::sql;
+    use diesel::sql_types::Bool;
+    type Cond = Box<dyn BoxableExpression<benefit_requests::table, MultiBackend, SqlType = Bool>>;
+    if slots.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut at: Cond = Box::new(sql::<Bool>("1 = 0"));
+    for s in slots {
+        let mut steps: Cond = Box::new(sql::<Bool>("1 = 0"));
+        for (chain, step) in &s.steps {
+            steps = Box::new(
+                steps.or(benefit_requests::steps
+                    .eq(chain.clone())
+                    .and(benefit_requests::step.eq(*step))),
+            );
+        }
+        at = Box::new(at.or(benefit_requests::unit_id.eq_any(s.units.clone()).and(steps)));
+    }
+    Ok(benefit_requests::table
+        .filter(benefit_requests::state.eq(State::Submitted))
+        .filter(benefit_requests::member_id.ne(member_id))
+        .filter(diesel::dsl::not(
+            benefit_requests::id.eq_any(
+                benefit_approvals::table
+                    .filter(benefit_approvals::member_id.eq(member_id))
+                    .select(benefit_approvals::request_id),
+            ),
+        ))
+        .into_boxed()
+        .filter(at)
+        .order(benefit_requests::id.desc())
+        .limit(limit)
+        .select(BenefitRequest::as_select())
+        .load(conn)?)
+}
+
 pub fn insert_event(
     conn: &mut DbConnection,
     request_id: i32,

@@ -959,10 +959,65 @@ pub struct Row {
 
 /// Requests in the user's reach, newest first; `mine` marks those awaiting the user's decision.
 pub fn rows_for(conn: &mut DbConnection, user: &User, state: Option<State>) -> AppResult<Vec<Row>> {
-    let units = org::scope::units_for_roles(conn, user, crate::org::Role::ALL)?;
+    let units = org::scope::units_for_roles(conn, user, Role::ALL)?;
     let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
-    let items = model::items(conn)?;
     let reqs = model::in_units(conn, Some(&ids), state, 500)?;
+    to_rows(conn, user, &units, reqs)
+}
+
+/// Requests whose current step is the user's to decide, newest first (the inbox and the top of
+/// the benefits list). Chosen in SQL (the step's role held over the unit, not their own, no
+/// earlier step of theirs) before the cap, so requests waiting for others never push these
+/// out; `may_decide` still confirms each.
+pub fn awaiting_rows(conn: &mut DbConnection, user: &User) -> AppResult<Vec<Row>> {
+    let chains = model::submitted_chains(conn)?;
+    let mut slots = Vec::new();
+    for role in Role::ALL {
+        // A chair also takes the cadre steps.
+        let paths: Vec<String> = user
+            .roles
+            .iter()
+            .filter(|g| g.role == *role || (*role == Role::Cadre && g.role == Role::Chair))
+            .map(|g| g.unit_path.clone())
+            .collect();
+        let mut steps = Vec::new();
+        for chain in &chains {
+            // The same reading of the chain as `BenefitRequest::chain`.
+            steps.extend(
+                chain
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .enumerate()
+                    .filter(|(_, code)| Role::parse(code) == Some(*role))
+                    .filter_map(|(i, _)| i32::try_from(i).ok())
+                    .map(|i| (chain.clone(), i)),
+            );
+        }
+        if paths.is_empty() || steps.is_empty() {
+            continue;
+        }
+        let units = org::model::under_paths(conn, &paths)?
+            .into_iter()
+            .map(|u| u.id)
+            .collect();
+        slots.push(model::Slot { units, steps });
+    }
+    let reqs = model::awaiting(conn, &slots, user.id, 500)?;
+    let units = org::scope::units_for_roles(conn, user, Role::ALL)?;
+    Ok(to_rows(conn, user, &units, reqs)?
+        .into_iter()
+        .filter(|r| r.mine)
+        .collect())
+}
+
+/// List rows for `reqs` (all in `units`), with names and whether each awaits the user.
+fn to_rows(
+    conn: &mut DbConnection,
+    user: &User,
+    units: &[org::OrgUnit],
+    reqs: Vec<BenefitRequest>,
+) -> AppResult<Vec<Row>> {
+    let items = model::items(conn)?;
     let req_ids: Vec<i32> = reqs.iter().map(|r| r.id).collect();
     let approvals = model::approvers_of(conn, &req_ids)?;
     let mut out = Vec::new();

@@ -5,7 +5,6 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use crate::auth::user::StaffUser;
-use crate::benefits::model::State as RequestState;
 use crate::db;
 use crate::error::AppResult;
 use crate::grievances::model::CaseFilter;
@@ -42,11 +41,7 @@ async fn inbox(
     let (rows, pager, benefits) = db::run(&state.pool, move |conn| {
         let (rows, pager, _) =
             crate::grievances::service::case_rows(conn, &user, &filter, true, now)?;
-        let benefits =
-            crate::benefits::service::rows_for(conn, &user, Some(RequestState::Submitted))?
-                .into_iter()
-                .filter(|r| r.mine)
-                .collect();
+        let benefits = crate::benefits::service::awaiting_rows(conn, &user)?;
         Ok((rows, pager, benefits))
     })
     .await?;

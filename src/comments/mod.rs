@@ -96,18 +96,21 @@ const COLS: CommentCols = (
     org_units::name,
 );
 
-/// The visible thread, oldest first (hidden ones left out).
+/// The visible thread, oldest first (hidden ones left out): its newest 500, so a flood of
+/// comments from one member cannot keep everyone's later ones off the page for good.
 pub fn thread(conn: &mut DbConnection, owner: Owner) -> AppResult<Vec<Comment>> {
     let (kind, id) = owner.parts();
-    Ok(crate::on_backend!(conn, c => comments::table
+    let mut rows: Vec<Comment> = crate::on_backend!(conn, c => comments::table
         .inner_join(members::table.inner_join(org_units::table))
         .filter(comments::owner_type.eq(kind))
         .filter(comments::owner_id.eq(id))
         .filter(comments::hidden.eq(false))
-        .order(comments::id.asc())
+        .order(comments::id.desc())
         .limit(500)
         .select(COLS)
-        .load(c))?)
+        .load(c))?;
+    rows.reverse();
+    Ok(rows)
 }
 
 pub const MAX_LEN: usize = 500;
@@ -193,7 +196,7 @@ pub fn report(
                 crate::news::service::readable(conn, user, a, now)?;
             }
             Owner::Showcase(p) => {
-                crate::showcase::service::open(conn, user, p)?;
+                crate::showcase::access::open(conn, user, p)?;
             }
         }
         let already: i64 = comment_reports::table
@@ -274,29 +277,39 @@ pub fn moderate(
     })
 }
 
-/// Reported or hidden comments the cadre may moderate, most reported first.
+/// Reported or hidden comments the cadre may moderate (under an article or a post of a unit
+/// they manage), most reported first. The scope is in SQL before the cap, so reports elsewhere
+/// never push the cadre's own out of the list.
 pub fn queue(conn: &mut DbConnection, user: &User) -> AppResult<Vec<Comment>> {
-    let rows: Vec<Comment> = comments::table
-        .inner_join(members::table.inner_join(org_units::table))
+    let mut q = comments::table
         .filter(comments::report_count.gt(0).or(comments::hidden.eq(true)))
-        .order((
-            comments::hidden.asc(),
-            comments::report_count.desc(),
-            comments::id.desc(),
-        ))
-        .limit(300)
-        .select(COLS)
-        .load(conn)?;
-    let mut out = Vec::new();
-    for c in rows {
-        let Some(owner) = Owner::from_parts(&c.owner_type, c.owner_id) else {
-            continue;
-        };
-        if let Some((_, path)) = owner_unit(conn, owner)? {
-            if scope::manages(user, &path) {
-                out.push(c);
-            }
-        }
+        .into_boxed();
+    if let Some(units) = scope::managed_unit_ids(conn, user)? {
+        let news = news_articles::table
+            .filter(news_articles::unit_id.eq_any(units.clone()))
+            .select(news_articles::id);
+        let posts = showcase_posts::table
+            .filter(showcase_posts::unit_id.eq_any(units))
+            .select(showcase_posts::id);
+        q = q.filter(
+            comments::owner_type
+                .eq("news")
+                .and(comments::owner_id.eq_any(news))
+                .or(comments::owner_type
+                    .eq("showcase")
+                    .and(comments::owner_id.eq_any(posts))),
+        );
     }
-    Ok(out)
+    let order = (
+        comments::hidden.asc(),
+        comments::report_count.desc(),
+        comments::id.desc(),
+    );
+    let ids: Vec<i32> = q.order(order).limit(300).select(comments::id).load(conn)?;
+    Ok(comments::table
+        .inner_join(members::table.inner_join(org_units::table))
+        .filter(comments::id.eq_any(ids))
+        .order(order)
+        .select(COLS)
+        .load(conn)?)
 }

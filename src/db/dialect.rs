@@ -1,6 +1,7 @@
 //! The few statements whose SQL differs between SQLite and PostgreSQL.
 
 use diesel::connection::SimpleConnection;
+use diesel::query_builder::BoxedSqlQuery;
 
 use super::DbConnection;
 use crate::error::{AppError, AppResult};
@@ -78,10 +79,81 @@ impl SearchIndex {
     }
 }
 
-/// Ids matching every query token, best first (title matches rank above body matches).
+/// Whom a search ranks for: the reader's unit path (`org::scope::path_slots`) and the time.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader {
+    pub slots: [i32; crate::org::scope::PATH_SLOTS],
+    pub now: chrono::NaiveDateTime,
+}
+
+impl SearchIndex {
+    /// The rows of the base table a reader may open, the same rules as the pages that list
+    /// them (`#` marks a bind: the time for news, then the eight path slots).
+    fn visible(self) -> &'static str {
+        match self {
+            SearchIndex::News => {
+                "NOT draft AND publish_at <= # AND id IN (SELECT article_id FROM news_audiences \
+                 WHERE unit_id IN (#, #, #, #, #, #, #, #))"
+            }
+            // `PostStatus::Approved`: everyone sees approved posts, nobody else's others.
+            SearchIndex::Showcase => "status = 'approved'",
+            SearchIndex::Activities => {
+                "published AND id IN (SELECT activity_id FROM activity_audiences \
+                 WHERE unit_id IN (#, #, #, #, #, #, #, #))"
+            }
+        }
+    }
+
+    /// Bind what `visible` marks, in order.
+    fn bind_visible<'f, DB, Q>(
+        self,
+        mut q: BoxedSqlQuery<'f, DB, Q>,
+        reader: &Reader,
+    ) -> BoxedSqlQuery<'f, DB, Q>
+    where
+        DB: diesel::backend::Backend
+            + diesel::sql_types::HasSqlType<diesel::sql_types::Timestamp>
+            + diesel::sql_types::HasSqlType<diesel::sql_types::Integer>,
+        chrono::NaiveDateTime: diesel::serialize::ToSql<diesel::sql_types::Timestamp, DB>,
+        i32: diesel::serialize::ToSql<diesel::sql_types::Integer, DB>,
+    {
+        if matches!(self, SearchIndex::News) {
+            q = q.bind::<diesel::sql_types::Timestamp, _>(reader.now);
+        }
+        if !matches!(self, SearchIndex::Showcase) {
+            for id in reader.slots {
+                q = q.bind::<diesel::sql_types::Integer, _>(id);
+            }
+        }
+        q
+    }
+}
+
+/// `sql` with each `#` made a bind marker: `?` on SQLite, `$n` counting from `first` on
+/// PostgreSQL (`first` is `None` for SQLite). Returns the SQL and the next number.
+fn markers(sql: &str, first: Option<usize>) -> (String, usize) {
+    let mut out = String::new();
+    let mut n = first.unwrap_or(1);
+    for ch in sql.chars() {
+        match (ch, first) {
+            ('#', None) => out.push('?'),
+            ('#', Some(_)) => {
+                out.push_str(&format!("${n}"));
+                n = n.saturating_add(1);
+            }
+            _ => out.push(ch),
+        }
+    }
+    (out, n)
+}
+
+/// Ids matching every query token that `reader` may open, best first (title matches rank
+/// above body matches). The reader's rules are part of the statement, before its LIMIT, so
+/// rows they may not see never push theirs out of the results.
 pub fn search(
     conn: &mut DbConnection,
     index: SearchIndex,
+    reader: &Reader,
     tokens: &[String],
     limit: i64,
 ) -> AppResult<Vec<i32>> {
@@ -113,20 +185,36 @@ pub fn search(
                 .map(|t| format!("\"{t}\""))
                 .collect::<Vec<_>>()
                 .join(" AND ");
-            diesel::sql_query(format!(
-                "SELECT rowid AS id FROM {fts} WHERE {fts} MATCH ? ORDER BY bm25({fts}, 10.0, 1.0) LIMIT ?"
-            ))
-            .bind::<Text, _>(q)
-            .bind::<BigInt, _>(limit)
-            .load(c)?
+            let (visible, _) = markers(index.visible(), None);
+            let sql = format!(
+                "SELECT rowid AS id FROM {fts} WHERE {fts} MATCH ? \
+                 AND rowid IN (SELECT id FROM {table} WHERE {visible}) \
+                 ORDER BY bm25({fts}, 10.0, 1.0) LIMIT ?"
+            );
+            let query = diesel::sql_query(sql)
+                .into_boxed::<diesel::sqlite::Sqlite>()
+                .bind::<Text, _>(q);
+            index
+                .bind_visible(query, reader)
+                .bind::<BigInt, _>(limit)
+                .load(c)?
         }
-        DbConnection::Postgres(c) => diesel::sql_query(format!(
-            "SELECT id FROM {table} WHERE search_vec @@ plainto_tsquery('simple', $1) \
-             ORDER BY ts_rank(search_vec, plainto_tsquery('simple', $1), 1) DESC, id DESC LIMIT $2"
-        ))
-        .bind::<Text, _>(clean.join(" "))
-        .bind::<BigInt, _>(limit)
-        .load(c)?,
+        DbConnection::Postgres(c) => {
+            let (visible, next) = markers(index.visible(), Some(2));
+            let sql = format!(
+                "SELECT id FROM {table} WHERE search_vec @@ plainto_tsquery('simple', $1) \
+                 AND {visible} \
+                 ORDER BY ts_rank(search_vec, plainto_tsquery('simple', $1), 1) DESC, id DESC \
+                 LIMIT ${next}"
+            );
+            let query = diesel::sql_query(sql)
+                .into_boxed::<diesel::pg::Pg>()
+                .bind::<Text, _>(clean.join(" "));
+            index
+                .bind_visible(query, reader)
+                .bind::<BigInt, _>(limit)
+                .load(c)?
+        }
     };
     Ok(hits.into_iter().map(|h| h.id).collect())
 }

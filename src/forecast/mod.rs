@@ -11,11 +11,12 @@
 //! sign-up window. The expected count is the sum of the members' probabilities; the 80%
 //! interval's half-width is a multiple of the binomial sd, calibrated on the final weights'
 //! sequential predictions of the newer half of the training activities. The baseline to beat:
-//! the kind's mean sign-up rate × audience size.
+//! the best of the simple figures a cadre would use (`baselines`), measured on the same split.
 
 // A numeric model over fixed-size feature arrays indexed by constants and bounded kind/slot indices.
 #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
+pub mod baselines;
 pub mod history;
 pub mod history_file;
 pub mod service;
@@ -298,16 +299,24 @@ pub struct Model {
     pub trained_at: NaiveDateTime,
     /// From the last backtest: (model MAE, baseline MAE, coverage).
     pub accuracy: Option<Backtest>,
+    /// The past activities' counts, for the simple figures.
+    pub past: baselines::Past,
 }
 
 #[derive(Debug, Clone)]
 pub struct Backtest {
     pub held_out: usize,
     pub model_mae: f64,
+    /// The best simple figure's MAE (`best`).
     pub baseline_mae: f64,
     pub coverage: f64,
-    /// Per activity kind: (kind, held-out activities, model MAE, baseline MAE), by kind name.
+    /// Per activity kind: (kind, held-out activities, model MAE, the best figure's MAE), by
+    /// kind name.
     pub per_kind: Vec<(String, usize, f64, f64)>,
+    /// Every simple figure's MAE on the same split, in `Simple::ALL` order.
+    pub baselines: Vec<(baselines::Simple, f64)>,
+    /// The simple figure with the lowest MAE: the baseline to beat.
+    pub best: baselines::Simple,
 }
 
 impl Backtest {
@@ -562,6 +571,7 @@ fn train_core(rows: &[PastRow], now: NaiveDateTime) -> Model {
         trained_on: rows.len(),
         trained_at: now,
         accuracy: None,
+        past: baselines::Past::of(rows),
     }
 }
 
@@ -574,47 +584,72 @@ impl Model {
             expected: mu,
             low: low as i64,
             high: high as i64,
-            baseline: self
-                .kind_rates
-                .get(&plan.kind)
-                .copied()
-                .unwrap_or(self.overall_rate)
-                * invited.len() as f64,
+            baseline: self.past.predict(
+                self.accuracy
+                    .as_ref()
+                    .map_or(baselines::Simple::KindMedian, |b| b.best),
+                plan,
+                invited.len(),
+            ),
         }
     }
 }
 
 /// Train on all but the most recent `held_out` activities, then predict those in time order
-/// (each prediction knows the outcomes of the activities before it, as it would in use).
+/// (each prediction knows the outcomes of the activities before it, as it would in use); the
+/// simple figures predict the same activities the same way, and the best of them is the
+/// baseline.
 pub fn backtest(h: &History, held_out: usize, now: NaiveDateTime) -> Backtest {
+    use baselines::Simple;
     let split = h.rows.len().saturating_sub(held_out);
     let (past, recent) = h.rows.split_at(split);
     let mut model = train(past, now);
-    let (mut err_m, mut err_b, mut inside) = (0.0, 0.0, 0usize);
-    let mut kinds: std::collections::BTreeMap<String, (usize, f64, f64)> = Default::default();
+    let (mut err_m, mut inside) = (0.0, 0usize);
+    let mut err_s = vec![0.0; Simple::ALL.len()];
+    // kind → (n, model error, each simple figure's error)
+    let mut kinds: std::collections::BTreeMap<String, (usize, f64, Vec<f64>)> = Default::default();
     for r in recent {
         let f = model.forecast(&r.invited, &r.plan);
         let y = r.signed.len() as f64;
         err_m += (f.expected - y).abs();
-        err_b += (f.baseline - y).abs();
-        let k = kinds.entry(r.plan.kind.clone()).or_default();
+        let k = kinds
+            .entry(r.plan.kind.clone())
+            .or_insert_with(|| (0, 0.0, vec![0.0; Simple::ALL.len()]));
         k.0 += 1;
         k.1 += (f.expected - y).abs();
-        k.2 += (f.baseline - y).abs();
+        for (i, s) in Simple::ALL.iter().enumerate() {
+            let e = (model.past.predict(*s, &r.plan, r.invited.len()) - y).abs();
+            err_s[i] += e;
+            k.2[i] += e;
+        }
         if (f.low as f64) <= y && y <= f.high as f64 {
             inside += 1;
         }
         model.counters.add(r);
+        model.past.add(r);
     }
     let n = recent.len().max(1) as f64;
+    let best_i = (0..err_s.len())
+        .min_by(|a, b| {
+            err_s[*a]
+                .partial_cmp(&err_s[*b])
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+        .unwrap_or(0);
     Backtest {
         held_out: recent.len(),
         model_mae: err_m / n,
-        baseline_mae: err_b / n,
+        baseline_mae: err_s[best_i] / n,
         coverage: inside as f64 / n,
         per_kind: kinds
             .into_iter()
-            .map(|(kind, (n, m, b))| (kind, n, m / n as f64, b / n as f64))
+            .map(|(kind, (n, m, s))| (kind, n, m / n as f64, s[best_i] / n as f64))
             .collect(),
+        baselines: Simple::ALL
+            .iter()
+            .zip(&err_s)
+            .map(|(s, e)| (*s, e / n))
+            .collect(),
+        best: Simple::ALL[best_i],
     }
 }

@@ -120,16 +120,25 @@ impl ForecastView {
             .as_ref()
             .and_then(|b| b.per_kind.iter().find(|k| k.0 == self.kind))
             .map(|(_, n, m, b)| {
-                format!("（最近 {n} 个同类活动：模型误差 {m:.1} 人，平均值误差 {b:.1} 人）")
+                format!("（最近 {n} 个同类活动：模型误差 {m:.1} 人，简单估计误差 {b:.1} 人）")
             })
             .unwrap_or_default();
         format!(
-            "“{}”类活动的模型回测不比按同类平均报名率估算更准{figures}，所以这里显示平均值。",
-            self.kind
+            "“{}”类活动的模型回测不比{}更准{figures}，所以这里显示{}的估计。",
+            self.kind,
+            self.baseline_name(),
+            self.baseline_name()
         )
     }
     pub fn rate(&self) -> String {
         format!("{:.0}%", self.f.rate() * 100.0)
+    }
+    /// The baseline in words ("按以往同类活动的中位数").
+    pub fn baseline_name(&self) -> &'static str {
+        self.accuracy
+            .as_ref()
+            .map_or(super::baselines::Simple::KindMedian, |b| b.best)
+            .label()
     }
     pub fn over_capacity(&self) -> bool {
         self.shown() > i64::from(self.capacity)
@@ -143,11 +152,13 @@ impl ForecastView {
     pub fn accuracy_line(&self) -> String {
         match &self.accuracy {
             Some(b) => format!(
-                "回测最近 {} 个活动：平均误差 {:.1} 人（按类型平均报名率估算为 {:.1} 人，降低 {:.0}%）；{:.0}% 的实际人数落在 80% 区间内",
+                "回测最近 {} 个活动：平均误差 {:.1} 人（{}估计为 {:.1} 人，{} {:.0}%）；{:.0}% 的实际人数落在 80% 区间内",
                 b.held_out,
                 b.model_mae,
+                b.best.label(),
                 b.baseline_mae,
-                b.improvement(),
+                if b.improvement() >= 0.0 { "降低" } else { "反而高出" },
+                b.improvement().abs(),
                 b.coverage * 100.0
             ),
             None => "历史活动不足，暂无法评估准确度".into(),
@@ -260,6 +271,8 @@ mod tests {
                 baseline_mae: overall.1,
                 coverage: 0.8,
                 per_kind,
+                baselines: Vec::new(),
+                best: crate::forecast::baselines::Simple::KindMedian,
             }),
             trained_on: 80,
             trained_at: String::new(),
@@ -268,17 +281,20 @@ mod tests {
     }
 
     #[test]
-    fn the_form_leads_with_the_mean_where_the_model_lost_its_backtest_for_the_kind() {
+    fn the_form_leads_with_the_best_simple_figure_where_the_model_lost_its_backtest_for_the_kind() {
         let kinds = vec![
             ("讲座培训".to_string(), 5, 4.0, 3.0),
             ("文体活动".to_string(), 5, 2.0, 3.0),
         ];
         let lost = view("讲座培训", kinds.clone(), (2.5, 3.0));
         assert!(!lost.model_trusted());
-        assert_eq!(lost.shown(), 20, "the kind's mean");
-        assert!(lost
-            .honesty_line()
-            .contains("模型误差 4.0 人，平均值误差 3.0 人"));
+        assert_eq!(lost.shown(), 20, "the best simple figure");
+        let line = lost.honesty_line();
+        assert!(
+            line.contains("模型误差 4.0 人，简单估计误差 3.0 人"),
+            "{line}"
+        );
+        assert!(line.contains("按以往同类活动的中位数"), "{line}");
         let won = view("文体活动", kinds.clone(), (2.5, 3.0));
         assert!(won.model_trusted());
         assert_eq!(won.shown(), 12);

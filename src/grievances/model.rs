@@ -317,9 +317,14 @@ pub fn events(
     if !with_internal {
         q = q.filter(grievance_events::internal.eq(false));
     }
-    Ok(q.order(grievance_events::id.asc())
-        .select(GrievanceEvent::as_select())
-        .load(conn)?)
+    // By time: an anonymous member's line (stamped with its day) stays at the start of its
+    // day, never placed by the sequence between the cadres' lines stamped to the minute.
+    Ok(q.order((
+        grievance_events::created_at.asc(),
+        grievance_events::id.asc(),
+    ))
+    .select(GrievanceEvent::as_select())
+    .load(conn)?)
 }
 
 pub fn insert_attachment(
@@ -416,11 +421,14 @@ pub fn search(
     let total: i64 = build().count().get_result(conn)?;
     let pager = Pager::new(filter.page, per_page, total);
     let rows = build()
-        // Overdue first, then the nearest deadline, then the oldest.
+        // Overdue first, then the nearest deadline, then the oldest; by the filing time and the
+        // random reference, never the sequence, which would place an anonymous case (stamped
+        // with its day) between named ones.
         .order((
             grievances::overdue.desc(),
             grievances::due_at.asc(),
-            grievances::id.asc(),
+            grievances::created_at.asc(),
+            grievances::public_ref.asc(),
         ))
         .limit(pager.per_page)
         .offset(pager.offset())

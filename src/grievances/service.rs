@@ -291,7 +291,7 @@ pub fn submit(
 pub fn file_from_letter(
     conn: &mut DbConnection,
     chair: &Actor,
-    letter: &crate::mailbox::Letter,
+    letter: &FromLetter<'_>,
 ) -> AppResult<String> {
     let limits = limits(conn)?;
     let public_ref = new_public_ref(conn, chair.now)?;
@@ -316,7 +316,7 @@ pub fn file_from_letter(
             handler_id: None,
             category: "other",
             title: &title,
-            description: &letter.body,
+            description: letter.body,
             desired_outcome: "（由主席信箱来信转来）",
             state: State::Submitted,
             version: 1,
@@ -352,6 +352,17 @@ pub fn file_from_letter(
         "由主席信箱来信转来",
     )?;
     Ok(public_ref)
+}
+
+/// What a case made from a letter to the chair takes from it.
+pub struct FromLetter<'a> {
+    /// The writer of a named letter.
+    pub member_id: Option<i32>,
+    pub anonymous: bool,
+    /// The union the letter was addressed to.
+    pub unit_id: i32,
+    pub subject: &'a str,
+    pub body: &'a str,
 }
 
 /// Where a new case goes and how it is stamped.

@@ -114,7 +114,14 @@ fn forward(conn: &mut DbConnection, l: &Letter, by: &By<'_>, cadre: i32) -> AppR
 /// The letter becomes a case in the addressed union with no handler (the chair picks one);
 /// named for a named letter, anonymous for an anonymous one.
 fn convert(conn: &mut DbConnection, l: &Letter, by: &By<'_>) -> AppResult<()> {
-    crate::grievances::service::file_from_letter(conn, by.actor, l)?;
+    let from = crate::grievances::service::FromLetter {
+        member_id: l.member_id,
+        anonymous: l.anonymous,
+        unit_id: l.unit_id,
+        subject: &l.subject,
+        body: &l.body,
+    };
+    crate::grievances::service::file_from_letter(conn, by.actor, &from)?;
     let rec = Record {
         body: "已转为维权申诉，按申诉流程办理",
         notify: to_writer(l),

@@ -209,73 +209,114 @@ pub fn write(
             .into_iter()
             .find(|u| u.id == unit)
             .ok_or_else(|| AppError::field("unit_id", "请选择收信的工会"))?;
-        let receipt = anonymous.then(|| crate::auth::random_token(10));
-        let at = if anonymous { date_only(now) } else { now };
-        let public_ref = crate::auth::random_token(8);
-        let id: i32 = crate::on_backend!(conn, c => diesel::insert_into(mailbox_letters::table)
-            .values((
-                mailbox_letters::member_id.eq((!anonymous).then_some(user.id)),
-                mailbox_letters::anonymous.eq(anonymous),
-                mailbox_letters::receipt_hash.eq(receipt.as_deref().map(receipt_hash)),
-                mailbox_letters::unit_id.eq(to.id),
-                mailbox_letters::subject.eq(&subject),
-                mailbox_letters::body.eq(&body),
-                mailbox_letters::state.eq(State::New),
-                mailbox_letters::consent_publish.eq(f.consent == "1"),
-                mailbox_letters::created_at.eq(at),
-                mailbox_letters::updated_at.eq(at),
-                mailbox_letters::public_ref.eq(&public_ref),
-            ))
-            .returning(mailbox_letters::id)
-            .get_result(c))?;
-        let label = if anonymous {
-            "匿名会员"
-        } else {
-            user.name.as_str()
+        let letter = NewLetter {
+            user,
+            anonymous,
+            unit_id: to.id,
+            subject: &subject,
+            body: &body,
+            consent: f.consent == "1",
+            // An anonymous letter is stamped with its day only.
+            at: if anonymous { date_only(now) } else { now },
         };
-        diesel::insert_into(mailbox_events::table)
-            .values((
-                mailbox_events::letter_id.eq(id),
-                mailbox_events::kind.eq("state"),
-                mailbox_events::to_state.eq(State::New.as_str()),
-                mailbox_events::author_id.eq((!anonymous).then_some(user.id)),
-                mailbox_events::author_label.eq(label),
-                mailbox_events::body.eq("来信"),
-                mailbox_events::created_at.eq(at),
-            ))
-            .execute(conn)?;
-        if anonymous {
-            crate::audit::record_anonymous(
-                conn,
-                Some(to.id),
-                AuditAction::MailboxWrite,
-                ("mailbox_letter", &public_ref),
-                "",
-                now,
-            )?;
-        } else {
-            crate::audit::record_as(
-                conn,
-                &Actor::user(user, None, now),
-                Some(to.id),
-                AuditAction::MailboxWrite,
-                ("mailbox_letter", Some(&public_ref)),
-                &subject,
-            )?;
-        }
-        for chair in
-            crate::org::model::role_holders(conn, crate::db::ids::UnitId(to.id), &[Role::Chair])?
-        {
-            crate::notifications::notify(
-                conn,
-                chair.0,
-                &format!("主席信箱来信：{subject}"),
-                &format!("/admin/mailbox/{public_ref}"),
-                at,
-            )?;
-        }
+        let (public_ref, receipt) = insert_letter(conn, &letter)?;
+        announce(conn, &letter, &public_ref, now)?;
         Ok((public_ref, receipt))
     })
+}
+
+/// A checked letter about to be stored.
+struct NewLetter<'a> {
+    user: &'a User,
+    anonymous: bool,
+    unit_id: i32,
+    subject: &'a str,
+    body: &'a str,
+    consent: bool,
+    at: NaiveDateTime,
+}
+
+/// The letter and its first timeline line; its reference and, if anonymous, the receipt.
+fn insert_letter(
+    conn: &mut DbConnection,
+    l: &NewLetter<'_>,
+) -> AppResult<(String, Option<String>)> {
+    let receipt = l.anonymous.then(|| crate::auth::random_token(10));
+    let public_ref = crate::auth::random_token(8);
+    let writer = (!l.anonymous).then_some(l.user.id);
+    let id: i32 = crate::on_backend!(conn, c => diesel::insert_into(mailbox_letters::table)
+        .values((
+            mailbox_letters::member_id.eq(writer),
+            mailbox_letters::anonymous.eq(l.anonymous),
+            mailbox_letters::receipt_hash.eq(receipt.as_deref().map(receipt_hash)),
+            mailbox_letters::unit_id.eq(l.unit_id),
+            mailbox_letters::subject.eq(l.subject),
+            mailbox_letters::body.eq(l.body),
+            mailbox_letters::state.eq(State::New),
+            mailbox_letters::consent_publish.eq(l.consent),
+            mailbox_letters::created_at.eq(l.at),
+            mailbox_letters::updated_at.eq(l.at),
+            mailbox_letters::public_ref.eq(&public_ref),
+        ))
+        .returning(mailbox_letters::id)
+        .get_result(c))?;
+    let label = if l.anonymous {
+        crate::audit::ANONYMOUS
+    } else {
+        l.user.name.as_str()
+    };
+    diesel::insert_into(mailbox_events::table)
+        .values((
+            mailbox_events::letter_id.eq(id),
+            mailbox_events::kind.eq("state"),
+            mailbox_events::to_state.eq(State::New.as_str()),
+            mailbox_events::author_id.eq(writer),
+            mailbox_events::author_label.eq(label),
+            mailbox_events::body.eq("来信"),
+            mailbox_events::created_at.eq(l.at),
+        ))
+        .execute(conn)?;
+    Ok((public_ref, receipt))
+}
+
+/// Audit the letter (deferred and dated by the day when anonymous) and tell the chairs.
+fn announce(
+    conn: &mut DbConnection,
+    l: &NewLetter<'_>,
+    public_ref: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    if l.anonymous {
+        crate::audit::record_anonymous(
+            conn,
+            Some(l.unit_id),
+            AuditAction::MailboxWrite,
+            ("mailbox_letter", public_ref),
+            "",
+            now,
+        )?;
+    } else {
+        crate::audit::record_as(
+            conn,
+            &Actor::user(l.user, None, now),
+            Some(l.unit_id),
+            AuditAction::MailboxWrite,
+            ("mailbox_letter", Some(public_ref)),
+            l.subject,
+        )?;
+    }
+    let chairs =
+        crate::org::model::role_holders(conn, crate::db::ids::UnitId(l.unit_id), &[Role::Chair])?;
+    for chair in chairs {
+        crate::notifications::notify(
+            conn,
+            chair.0,
+            &format!("主席信箱来信：{}", l.subject),
+            &format!("/admin/mailbox/{public_ref}"),
+            l.at,
+        )?;
+    }
+    Ok(())
 }
 
 fn receipt_hash(r: &str) -> String {
@@ -395,7 +436,7 @@ pub use actions::{act, Step};
 /// The demo's mailbox: a named letter answered and published, one forwarded, one new, and an
 /// anonymous one.
 pub fn seed_demo(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
-    let load = crate::demo::account;
+    let load = crate::auth::user::by_employee_no;
     let member = load(conn, "demo-member")?;
     let other = load(conn, "demo-member-b")?;
     let chair = load(conn, "demo-chair")?;

@@ -212,6 +212,26 @@ pub fn phone_taken(conn: &mut DbConnection, phone: &str, except: Option<i32>) ->
     Ok(n > 0)
 }
 
+/// Active (not disabled) members of the given units, by employee number: (id, name, employee
+/// number, unit id). Disabled ones are left out in SQL, so however many accumulate they never
+/// crowd active members out of a read-receipt count.
+pub fn active_in_units(
+    conn: &mut DbConnection,
+    unit_ids: &[i32],
+) -> AppResult<Vec<(i32, String, String, i32)>> {
+    Ok(members::table
+        .filter(members::unit_id.eq_any(unit_ids.to_vec()))
+        .filter(members::disabled.eq(false))
+        .order(members::employee_no.asc())
+        .select((
+            members::id,
+            members::name,
+            members::employee_no,
+            members::unit_id,
+        ))
+        .load(conn)?)
+}
+
 /// List filter for the admin member page.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 pub struct MemberFilter {

@@ -9,7 +9,7 @@ use crate::audit::Actor;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 
-use crate::demo::account as user;
+use crate::auth::user::by_employee_no as user;
 
 /// Seed it; `hash` is the demo password's hash (for the approved applicant's account).
 pub fn seed(

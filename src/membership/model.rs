@@ -624,8 +624,10 @@ pub fn left_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> AppResult<
 /// wherever they were copied (labels, applications, notification titles, audit rows, texts).
 pub fn anonymise(conn: &mut DbConnection, member_id: i32, now: NaiveDateTime) -> AppResult<()> {
     use crate::personal_data::retention::{scrub, Subject, PLACEHOLDER};
-    let m =
-        crate::members::model::find(conn, member_id)?.ok_or(crate::error::AppError::NotFound)?;
+    let (name, employee_no, phone): (String, String, Option<String>) = members::table
+        .find(member_id)
+        .select((members::name, members::employee_no, members::phone))
+        .first(conn)?;
     diesel::update(members::table.find(member_id))
         .set((
             members::name.eq(PLACEHOLDER),
@@ -637,13 +639,13 @@ pub fn anonymise(conn: &mut DbConnection, member_id: i32, now: NaiveDateTime) ->
             members::updated_at.eq(now),
         ))
         .execute(conn)?;
-    let phone = m.phone.unwrap_or_default();
-    let identifiers = [m.employee_no.as_str(), phone.as_str()];
+    let phone = phone.unwrap_or_default();
+    let identifiers = [employee_no.as_str(), phone.as_str()];
     scrub(
         conn,
         &Subject {
             member_id: Some(member_id),
-            name: &m.name,
+            name: &name,
             identifiers: &identifiers,
         },
     )?;

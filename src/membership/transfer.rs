@@ -149,28 +149,7 @@ pub fn start(
         return Err(AppError::field("reason", "请写明转会原因（300 字以内）"));
     }
     write_tx(conn, |conn| {
-        // The member themself, or someone who may manage their account (a cadre cannot move
-        // their chair, a fellow cadre or an administrator).
-        let (member, from) = if member_id == user.id {
-            let m = crate::members::model::find(conn, member_id)?.ok_or(AppError::NotFound)?;
-            let u = crate::org::model::find(conn, m.unit_id)?.ok_or(AppError::NotFound)?;
-            (m, u)
-        } else {
-            crate::members::service::load_in_scope(conn, user, member_id)?
-        };
-        let status = Status::parse(&member.status);
-        if member.disabled || status != Some(Status::Member) {
-            let label = status.map_or_else(|| member.status.clone(), |s| s.label().to_string());
-            return Err(AppError::Validation(format!(
-                "会籍状态为“{label}”，不能发起转会"
-            )));
-        }
-        let to = crate::org::model::find(conn, to_unit)?
-            .filter(|u| !u.disabled)
-            .ok_or_else(|| AppError::field("to_unit", "请选择转入单位"))?;
-        if to.id == from.id {
-            return Err(AppError::field("to_unit", "转入单位与现在的单位相同"));
-        }
+        let (member, from, to) = who_and_where(conn, user, member_id, to_unit)?;
         let id =
             model::insert_transfer(conn, member.id, from.id, to.id, &reason, user.id, actor.now)
                 .map_err(|e| match e {
@@ -198,35 +177,79 @@ pub fn start(
             ("member_transfer", Some(id)),
             &format!("{} {} → {}", member.employee_no, from.name, to.name),
         )?;
-        // Guarded: a leave or another transfer that got there first wins.
-        if !super::model::swap_status(
-            conn,
-            member.id,
-            &[Status::Member],
-            Status::Transferring,
-            actor.now,
-        )? {
-            return Err(AppError::Conflict(workflow::CONFLICT.into()));
-        }
-        super::set_status(
-            conn,
-            actor,
-            member.id,
-            Status::Transferring,
-            from.id,
-            &format!("转入{}", to.name),
-        )?;
-        for cadre in side_people(conn, &from, &to, &from)? {
-            crate::notifications::notify(
-                conn,
-                cadre,
-                &format!("转会待转出单位同意：{}", member.name),
-                &format!("/admin/membership/transfers/{id}"),
-                actor.now,
-            )?;
-        }
+        mark_transferring(conn, actor, &member, &from, &to, id)?;
         Ok(id)
     })
+}
+
+/// The member (the user themself, or one the user may manage: a cadre cannot move their
+/// chair, a fellow cadre or an administrator), their unit and the unit they go to.
+fn who_and_where(
+    conn: &mut DbConnection,
+    user: &User,
+    member_id: i32,
+    to_unit: i32,
+) -> AppResult<(crate::members::model::Member, OrgUnit, OrgUnit)> {
+    let (member, from) = if member_id == user.id {
+        let m = crate::members::model::find(conn, member_id)?.ok_or(AppError::NotFound)?;
+        let u = crate::org::model::find(conn, m.unit_id)?.ok_or(AppError::NotFound)?;
+        (m, u)
+    } else {
+        crate::members::service::load_in_scope(conn, user, member_id)?
+    };
+    let status = Status::parse(&member.status);
+    if member.disabled || status != Some(Status::Member) {
+        let label = status.map_or_else(|| member.status.clone(), |s| s.label().to_string());
+        return Err(AppError::Validation(format!(
+            "会籍状态为“{label}”，不能发起转会"
+        )));
+    }
+    let to = crate::org::model::find(conn, to_unit)?
+        .filter(|u| !u.disabled)
+        .ok_or_else(|| AppError::field("to_unit", "请选择转入单位"))?;
+    if to.id == from.id {
+        return Err(AppError::field("to_unit", "转入单位与现在的单位相同"));
+    }
+    Ok((member, from, to))
+}
+
+/// The member's status becomes 转会中 (guarded: a leave or another transfer that got there
+/// first wins) and the sending side is told.
+fn mark_transferring(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    member: &crate::members::model::Member,
+    from: &OrgUnit,
+    to: &OrgUnit,
+    id: i32,
+) -> AppResult<()> {
+    if !super::model::swap_status(
+        conn,
+        member.id,
+        &[Status::Member],
+        Status::Transferring,
+        actor.now,
+    )? {
+        return Err(AppError::Conflict(workflow::CONFLICT.into()));
+    }
+    super::set_status(
+        conn,
+        actor,
+        member.id,
+        Status::Transferring,
+        from.id,
+        &format!("转入{}", to.name),
+    )?;
+    for cadre in side_people(conn, from, to, from)? {
+        crate::notifications::notify(
+            conn,
+            cadre,
+            &format!("转会待转出单位同意：{}", member.name),
+            &format!("/admin/membership/transfers/{id}"),
+            actor.now,
+        )?;
+    }
+    Ok(())
 }
 
 /// Who acts for one side: its chairs across subsidiaries, else its responsible cadres.
@@ -314,9 +337,25 @@ pub fn act(
         rec.detail = &member.employee_no;
         rec.notify = vec![(member.id, title, "/me/membership".to_string())];
         let next = workflow::transition(conn, &t, action, None, &by, &rec)?;
+        after_step(conn, actor, &t, &member, (&from, &to), next)?;
+        Ok(next)
+    })
+}
+
+/// What a step sets off: the receiving side told, the member moved and their cases handed
+/// over, or their status back.
+fn after_step(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    t: &Transfer,
+    member: &crate::members::model::Member,
+    (from, to): (&OrgUnit, &OrgUnit),
+    next: State,
+) -> AppResult<()> {
+    {
         match next {
             State::Released => {
-                for p in side_people(conn, &from, &to, &to)? {
+                for p in side_people(conn, from, to, to)? {
                     crate::notifications::notify(
                         conn,
                         p,
@@ -341,7 +380,7 @@ pub fn act(
                     to.id,
                     &format!("由{}转入", from.name),
                 )?;
-                hand_over_cases(conn, actor, member.id, &to)?;
+                hand_over_cases(conn, actor, member.id, to)?;
             }
             State::Refused | State::Cancelled => {
                 super::set_status(
@@ -355,8 +394,8 @@ pub fn act(
             }
             State::Requested => {}
         }
-        Ok(next)
-    })
+        Ok(())
+    }
 }
 
 /// Hand the member's open named grievances and live benefit requests to `to`'s cadres: each

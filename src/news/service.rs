@@ -304,31 +304,22 @@ pub fn read_stats(
         org::model::under_paths(conn, &paths)?
     };
     let unit_ids: Vec<i32> = audience_units.iter().map(|u| u.id).collect();
-    let (members, _) =
-        crate::members::model::search(conn, Some(&unit_ids), &Default::default(), 100_000)?;
+    // (id, name, employee number, unit id) of every active member: no cap for disabled ones
+    // to fill.
+    let members = crate::members::model::active_in_units(conn, &unit_ids)?;
     let readers: std::collections::HashSet<i32> =
         model::readers(conn, article.id)?.into_iter().collect();
     let mut per_unit: Vec<(String, i64, i64)> = Vec::new();
     let mut unread = Vec::new();
     for u in &audience_units {
-        let here: Vec<_> = members
-            .iter()
-            .filter(|m| m.member.unit_id == u.id && !m.member.disabled)
-            .collect();
+        let here: Vec<_> = members.iter().filter(|m| m.3 == u.id).collect();
         if here.is_empty() {
             continue;
         }
-        let read = here
-            .iter()
-            .filter(|m| readers.contains(&m.member.id))
-            .count() as i64;
+        let read = here.iter().filter(|m| readers.contains(&m.0)).count() as i64;
         per_unit.push((u.name.clone(), here.len() as i64, read));
-        for m in here.iter().filter(|m| !readers.contains(&m.member.id)) {
-            unread.push((
-                m.member.name.clone(),
-                m.member.employee_no.clone(),
-                u.name.clone(),
-            ));
+        for m in here.iter().filter(|m| !readers.contains(&m.0)) {
+            unread.push((m.1.clone(), m.2.clone(), u.name.clone()));
         }
     }
     Ok((per_unit, unread))

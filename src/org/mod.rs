@@ -2,6 +2,7 @@
 //! Every feature asks this module, never its own query, whether a user reaches a unit.
 
 pub mod admin;
+pub mod labels;
 pub mod model;
 pub mod scope;
 pub mod service;

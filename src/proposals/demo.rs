@@ -17,7 +17,7 @@ use crate::auth::User;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 
-use crate::demo::account as user;
+use crate::auth::user::by_employee_no as user;
 
 struct Demo {
     delegates: Vec<User>,

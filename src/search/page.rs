@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::activities::model::Activity;
 use crate::auth::{CurrentUser, User};
-use crate::db::dialect::{search as search_ids, SearchIndex};
+use crate::db::dialect::{search as search_ids, Reader, SearchIndex};
 use crate::db::{self, DbConnection};
 use crate::error::AppResult;
 use crate::news::model::Article;
@@ -64,7 +64,8 @@ fn ranked<T: Clone>(ids: &[i32], rows: &[T], id: impl Fn(&T) -> i32, keep: usize
     out
 }
 
-/// Search everything `user` may read at `now`.
+/// Search everything `user` may read at `now`. The index ranks only what the reader may open
+/// (audience, published, approved) before it cuts: matches elsewhere never crowd theirs out.
 pub fn find(
     conn: &mut DbConnection,
     user: &User,
@@ -73,8 +74,12 @@ pub fn find(
 ) -> AppResult<Found> {
     let tokens = super::tokens(text);
     let anc = crate::org::scope::ancestors(user);
+    let reader = Reader {
+        slots: crate::org::scope::path_slots(user),
+        now,
+    };
     // Activities in the reader's audience, upcoming first, then past ones.
-    let act_ids = search_ids(conn, SearchIndex::Activities, &tokens, 100)?;
+    let act_ids = search_ids(conn, SearchIndex::Activities, &reader, &tokens, 100)?;
     let mut activities = Vec::new();
     if !act_ids.is_empty() {
         use crate::activities::model::visible;
@@ -83,13 +88,13 @@ pub fn find(
         activities.truncate(20);
     }
     // Showcase: approved posts only (everyone sees those), best first.
-    let post_ids = search_ids(conn, SearchIndex::Showcase, &tokens, 100)?;
+    let post_ids = search_ids(conn, SearchIndex::Showcase, &reader, &tokens, 100)?;
     let mut posts = Vec::new();
     if !post_ids.is_empty() {
         let (rows, _) = crate::showcase::model::approved(conn, None, Some(&post_ids), 100, 0)?;
         posts = ranked(&post_ids, &rows, |p| p.id, 20);
     }
-    let ids = search_ids(conn, SearchIndex::News, &tokens, 200)?;
+    let ids = search_ids(conn, SearchIndex::News, &reader, &tokens, 200)?;
     let mut news = Vec::new();
     if !ids.is_empty() {
         let (rows, _) = crate::news::model::visible(conn, &anc, now, None, Some(&ids), 200, 0)?;

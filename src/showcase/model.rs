@@ -226,10 +226,21 @@ pub fn by_member(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<Post>
     Ok(rows.into_iter().map(to_post).collect())
 }
 
-/// Posts in a status, oldest first (the review queue; the caller narrows to its scope).
-pub fn by_status(conn: &mut DbConnection, status: PostStatus, limit: i64) -> AppResult<Vec<Post>> {
-    let rows: Vec<Row> = base!()
+/// Posts in a status of units in `unit_ids` (`None`: all), oldest first: the review queue.
+/// The scope is in SQL before the cap, so posts waiting elsewhere never push these out.
+pub fn by_status(
+    conn: &mut DbConnection,
+    status: PostStatus,
+    unit_ids: Option<&[i32]>,
+    limit: i64,
+) -> AppResult<Vec<Post>> {
+    let mut q = base!()
         .filter(showcase_posts::status.eq(status))
+        .into_boxed();
+    if let Some(ids) = unit_ids {
+        q = q.filter(showcase_posts::unit_id.eq_any(ids.to_vec()));
+    }
+    let rows: Vec<Row> = q
         .order(showcase_posts::id.asc())
         .limit(limit)
         .select(cols())

@@ -16,16 +16,7 @@ use crate::workflow::CONFLICT;
 
 pub const MAX_PHOTOS: usize = 9;
 
-pub fn may_view(user: &User, p: &Post) -> bool {
-    p.is_approved() || p.member_id == user.id || scope::manages(user, &p.unit_path)
-}
-
-/// A post the user may see, else 404 (never "exists but hidden").
-pub fn open(conn: &mut DbConnection, user: &User, id: i32) -> AppResult<Post> {
-    model::find(conn, id)?
-        .filter(|p| may_view(user, p))
-        .ok_or(AppError::NotFound)
-}
+pub use super::access::{may_view, open};
 
 /// What the submit form posts (photos come separately).
 #[derive(Debug, Default, Clone)]
@@ -235,15 +226,13 @@ pub fn comment(
     Ok(())
 }
 
-/// Posts waiting for (or past) review that this cadre may decide.
+/// Posts waiting for (or past) review that this cadre may decide: their units' oldest 200,
+/// chosen in SQL, so posts waiting in other units cannot fill the list.
 pub fn queue(
     conn: &mut DbConnection,
     user: &User,
     status: model::PostStatus,
 ) -> AppResult<Vec<Post>> {
-    Ok(model::by_status(conn, status, 1000)?
-        .into_iter()
-        .filter(|p| scope::manages(user, &p.unit_path))
-        .take(200)
-        .collect())
+    let units = scope::managed_unit_ids(conn, user)?;
+    model::by_status(conn, status, units.as_deref(), 200)
 }

@@ -498,11 +498,12 @@ pub fn tally(conn: &mut DbConnection, id: i32) -> AppResult<(Vec<Tally>, i64)> {
                         Vec::new(),
                     )
                 }
-                _ => (
-                    Vec::new(),
-                    None,
-                    mine.iter().filter_map(|a| a.4.clone()).collect(),
-                ),
+                _ => {
+                    // Sorted, not in the order they came in: that order could name a writer.
+                    let mut texts: Vec<String> = mine.iter().filter_map(|a| a.4.clone()).collect();
+                    texts.sort_unstable();
+                    (Vec::new(), None, texts)
+                }
             };
             Tally {
                 q,
@@ -618,30 +619,50 @@ fn answer_sheet(
     for (i, t) in tallies.iter().enumerate() {
         ws.write_string_with_format(0, col(i), &t.q.prompt, bold)?;
     }
-    for (row, (rid, member, _)) in sheets.iter().enumerate() {
+    let mut rows: Vec<(Option<&(String, String)>, Vec<String>)> = sheets
+        .iter()
+        .map(|(rid, member, _)| {
+            let who = member.and_then(|m| names.and_then(|ns| ns.get(&m)));
+            (
+                who,
+                tallies.iter().map(|t| cell(t, answers, *rid)).collect(),
+            )
+        })
+        .collect();
+    // An anonymous survey's sheets by their content, not in the order they came in: that
+    // order could name a respondent.
+    if names.is_none() {
+        rows.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+    }
+    for (row, (who, cells)) in rows.iter().enumerate() {
         let r = (row as u32).saturating_add(1);
         ws.write_number(r, 0, row.saturating_add(1) as f64)?;
-        if let Some((n, u)) = member.and_then(|m| names.and_then(|ns| ns.get(&m))) {
+        if let Some((n, u)) = who {
             ws.write_string(r, 1, n)?;
             ws.write_string(r, 2, u)?;
         }
-        for (i, t) in tallies.iter().enumerate() {
-            let opts = t.q.option_list();
-            let cell: Vec<String> = answers
-                .iter()
-                .filter(|a| a.0 == *rid && a.2 == t.q.id)
-                .map(|a| {
-                    if let Some(c) = a.3 {
-                        opts.get(c as usize).cloned().unwrap_or_default()
-                    } else if let Some(v) = a.5 {
-                        v.to_string()
-                    } else {
-                        a.4.clone().unwrap_or_default()
-                    }
-                })
-                .collect();
-            ws.write_string(r, col(i), cell.join("；"))?;
+        for (i, c) in cells.iter().enumerate() {
+            ws.write_string(r, col(i), c)?;
         }
     }
     Ok(())
+}
+
+/// One answer sheet's answer to one question, as the export shows it.
+fn cell(t: &Tally, answers: &[model::AnswerRow], rid: i32) -> String {
+    let opts = t.q.option_list();
+    answers
+        .iter()
+        .filter(|a| a.0 == rid && a.2 == t.q.id)
+        .map(|a| {
+            if let Some(c) = a.3 {
+                opts.get(c as usize).cloned().unwrap_or_default()
+            } else if let Some(v) = a.5 {
+                v.to_string()
+            } else {
+                a.4.clone().unwrap_or_default()
+            }
+        })
+        .collect::<Vec<String>>()
+        .join("；")
 }

@@ -129,7 +129,10 @@ pub async fn enforce(
         quota.route.as_bytes(),
     ]);
     let now = state.config.clock.now();
-    let (max, window) = (quota.max, quota.window_secs);
+    let (max, window) = (
+        quota.max.saturating_mul(state.config.quota_scale.max(1)),
+        quota.window_secs,
+    );
     let taken = crate::db::run(&state.pool, move |conn| take(conn, &key, max, window, now)).await?;
     match taken {
         Ok(()) => Ok(next.call(req).await?.map_into_left_body()),

@@ -40,7 +40,7 @@ pub struct MultipartForm {
 }
 
 /// A checked attachment: (file name, mime decided from the bytes, bytes).
-pub use crate::attachments::TypedFile;
+pub type TypedFile = (String, &'static str, Vec<u8>);
 
 impl MultipartForm {
     pub fn text(&self, name: &str) -> String {

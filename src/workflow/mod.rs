@@ -6,6 +6,7 @@
 //! several instances at once. A new workflow (membership, proposals) defines its enums, a
 //! `Flow`, implements `Case` for its row, and writes each step as a small function.
 
+pub use crate::time::date_only;
 pub mod admin;
 pub mod calendar;
 pub mod lease;
@@ -284,11 +285,6 @@ fn write_record<C: Case>(
         crate::notifications::notify(conn, *member, title, link, at)?;
     }
     Ok(())
-}
-
-/// Midnight of the same day: what anonymous cases store instead of the exact time.
-pub fn date_only(t: NaiveDateTime) -> NaiveDateTime {
-    t.date().and_hms_opt(0, 0, 0).unwrap_or(t)
 }
 
 #[cfg(test)]

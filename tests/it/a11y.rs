@@ -331,7 +331,7 @@ async fn every_page_passes_an_accessibility_audit_at_phone_and_desktop_width() {
     ]);
     chair.extend(tour.discover("/proposals", &[r"^/proposals/\d+$"]).await);
     chair.extend(
-        tour.discover("/admin/mailbox", &[r"^/admin/mailbox/\d+$"])
+        tour.discover("/admin/mailbox", &[r"^/admin/mailbox/[0-9A-Za-z]{12,}$"])
             .await,
     );
     chair.extend(

@@ -209,6 +209,7 @@ pub fn test_config(database: DbUrl) -> Config {
         public_url: PUBLIC_URL.into(),
         shutdown_secs: 5,
         job_tick_secs: 60,
+        quota_scale: 1,
     }
 }
 
@@ -234,6 +235,30 @@ pub async fn spawn() -> TestApp<
 > {
     let (url, db) = fresh_db();
     spawn_on(url, db).await
+}
+
+/// The base union with a changed configuration (e.g. quotas scaled for a load test).
+pub async fn spawn_base_with(
+    change: impl FnOnce(&mut Config),
+) -> TestApp<
+    impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    >,
+> {
+    let (url, db) = base_db();
+    let mut config = test_config(url);
+    change(&mut config);
+    let state = zhijia::build_state(config).expect("build state");
+    let svc = test::init_service(zhijia::app(state.clone())).await;
+    TestApp {
+        svc,
+        state,
+        cookies: HashMap::new(),
+        session_may_end: false,
+        _db: db,
+    }
 }
 
 /// The app on a given database.
