@@ -20,6 +20,8 @@ modules=(
   "throttle|-f src/auth/service.rs -F reserve -F take -F delay -F purge_throttle -F account_key|auth::"
   "budget|-f src/benefits/service.rs -f src/benefits/model.rs -F reserve_budget -F budget_use -F budget_for|benefits::an_approval benefits::no_budget benefits::return_resubmit benefits::an_amount_over"
   "calendar|-f src/workflow/calendar.rs|calendar grievances::working grievances::time_limits grievances::admins_enter grievances::the_deadline"
+  "proposals|-f src/proposals/actions.rs|proposals:: mailbox::with_consent browser::delegates"
+  "mailbox|-f src/mailbox/actions.rs -f src/mailbox/mod.rs|mailbox:: privacy::reading"
 )
 want=("$@")
 for m in "${modules[@]}"; do

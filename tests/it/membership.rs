@@ -1156,3 +1156,44 @@ async fn ids_of_others_are_not_found() {
         "member"
     );
 }
+
+/// Issue 30, finding 3's second list (red before: the newest 500 transfers site-wide were
+/// taken, then filtered by scope): 520 open transfers in another company leave a branch cadre's
+/// own open transfer on their list.
+#[actix_web::test]
+async fn transfers_elsewhere_never_push_a_cadres_own_off_the_list() {
+    let mut app = spawn_base().await;
+    app.login_ok("demo-member").await;
+    let to = builders::unit_id(&mut app.conn(), "项目一部分会").to_string();
+    app.post(
+        "/me/membership/transfer",
+        &[("to_unit", &to), ("reason", "调到项目一部")],
+    )
+    .await
+    .assert_status(303);
+    app.logout().await;
+    app.with(|c, now| {
+        let road = zhijia::org::model::find_by_name(c, "路桥分会").unwrap()[0].id;
+        let city = zhijia::org::model::find_by_name(c, "市政分会").unwrap()[0].id;
+        let starter = builders::user(c, "road-cadre").id;
+        for id in builders::add_members(c, now, road, "FLOODT", 520) {
+            zhijia::membership::model::insert_transfer(c, id, road, city, "调动", starter, now)
+                .unwrap();
+        }
+    });
+    let mine: i32 = app.with(|c, _| {
+        use diesel::prelude::*;
+        use zhijia::db::schema::member_transfers as t;
+        let me = builders::user(c, "demo-member").id;
+        zhijia::on_backend!(c, c => t::table.filter(t::member_id.eq(me)).select(t::id).first(c))
+            .unwrap()
+    });
+    app.login_ok("demo-cadre").await;
+    let page = app.get("/admin/membership").await;
+    page.assert_status(200);
+    assert!(
+        page.body
+            .contains(&format!("/admin/membership/transfers/{mine}\"")),
+        "the cadre's own transfer is listed"
+    );
+}
