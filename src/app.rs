@@ -320,9 +320,11 @@ async fn minute_jobs(state: &web::Data<AppState>, holder: &str) {
         if days > 0 || purged > 0 {
             log::info!("engagement: {days} day(s) rolled up, {purged} old event(s) removed");
         }
-        let anonymised = crate::membership::leave::run_retention(conn, now)?;
-        if anonymised > 0 {
-            log::info!("membership: {anonymised} member(s) past the retention period anonymised");
+        // A failure here is logged and never stops the deadlines below.
+        match crate::membership::leave::run_retention(conn, now) {
+            Ok(0) => {}
+            Ok(n) => log::info!("membership: {n} member(s) past the retention period anonymised"),
+            Err(e) => log::error!("membership retention failed this round: {e}"),
         }
         let late = crate::proposals::run_deadlines(conn, now)?;
         if late > 0 {

@@ -39,6 +39,15 @@ pub fn act(
         if l.version != version {
             return Err(AppError::Conflict(workflow::CONFLICT.into()));
         }
+        // The cadre a letter was forwarded to answers it; everything else is the chair's.
+        let chair = user.is_admin
+            || user
+                .roles
+                .iter()
+                .any(|r| r.role == Role::Chair && r.unit_id == l.unit_id);
+        if !chair && !matches!(step, Step::Answer(_)) {
+            return Err(AppError::Forbidden);
+        }
         let by = By {
             actor,
             label: &actor.name,

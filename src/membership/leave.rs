@@ -117,8 +117,10 @@ pub fn run_retention(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<u
     let days = i64::from(years).saturating_mul(365);
     let cutoff = crate::time::minus(now, chrono::Duration::days(days));
     let due = super::model::left_before(conn, cutoff)?;
+    let mut done = 0usize;
+    // One transaction each; one that fails is logged and the others still go.
     for id in &due {
-        write_tx(conn, |conn| {
+        let res = write_tx(conn, |conn| {
             super::model::anonymise(conn, *id, now)?;
             crate::audit::record(
                 conn,
@@ -128,12 +130,16 @@ pub fn run_retention(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<u
                 ("member", Some(*id)),
                 &format!("退会满 {years} 年"),
             )
-        })?;
+        });
+        match res {
+            Ok(()) => done = done.saturating_add(1),
+            Err(e) => log::error!("retention of member {id} failed: {e}"),
+        }
     }
     // Applicants who never became members: the same period after their application's end.
     let stale = super::model::stale_applications(conn, cutoff)?;
     for app in &stale {
-        write_tx(conn, |conn| {
+        let res = write_tx(conn, |conn| {
             super::model::anonymise_application(conn, app)?;
             crate::audit::record(
                 conn,
@@ -143,7 +149,11 @@ pub fn run_retention(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<u
                 ("membership_application", Some(app.0)),
                 &format!("入会申请办结满 {years} 年"),
             )
-        })?;
+        });
+        match res {
+            Ok(()) => done = done.saturating_add(1),
+            Err(e) => log::error!("retention of application {} failed: {e}", app.0),
+        }
     }
-    Ok(due.len().saturating_add(stale.len()))
+    Ok(done)
 }

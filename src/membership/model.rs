@@ -673,13 +673,17 @@ pub fn stale_applications(
         .load(c))?)
 }
 
-/// Blank one such application and scrub its applicant's name, number and phone everywhere.
+/// Blank one such application, and its applicant's name, number and phone where the portal
+/// copied them about this application: its timeline, its audit rows, the cadres' notifications.
+/// Nowhere else: an applicant chooses their own name, and "工会" must not scrub the site.
 pub fn anonymise_application(
     conn: &mut DbConnection,
     app: &(i32, String, String, String),
 ) -> AppResult<()> {
-    use crate::personal_data::retention::{scrub, Subject, PLACEHOLDER};
-    diesel::update(membership_applications::table.find(app.0))
+    use crate::db::schema::membership_application_events as e;
+    use crate::personal_data::retention::{replace_values, Bounds, PLACEHOLDER};
+    let (id, name, number, phone) = app;
+    diesel::update(membership_applications::table.find(*id))
         .set((
             membership_applications::name.eq(PLACEHOLDER),
             membership_applications::employee_no.eq(PLACEHOLDER),
@@ -687,24 +691,42 @@ pub fn anonymise_application(
             membership_applications::statement.eq(""),
         ))
         .execute(conn)?;
-    // The applicant's own lines on its timeline carry no account to scrub by.
-    use crate::db::schema::membership_application_events as e;
+    // The applicant's own lines carry no account to scrub by.
     diesel::update(
         e::table
-            .filter(e::application_id.eq(app.0))
+            .filter(e::application_id.eq(*id))
             .filter(e::author_id.is_null()),
     )
     .set(e::author_label.eq(PLACEHOLDER))
     .execute(conn)?;
-    let identifiers = [app.2.as_str(), app.3.as_str()];
-    scrub(
-        conn,
-        &Subject {
-            member_id: None,
-            name: &app.1,
-            identifiers: &identifiers,
-        },
-    )?;
+    let places = [
+        (
+            "membership_application_events",
+            "body",
+            format!("application_id = {id}"),
+        ),
+        (
+            "audit_log",
+            "detail",
+            format!("object_type = 'membership_application' AND object_id = '{id}'"),
+        ),
+        (
+            "notifications",
+            "title",
+            format!("link = '/admin/membership/applications/{id}'"),
+        ),
+    ];
+    for (table, col, cond) in &places {
+        for (needle, bounds) in [
+            (name, Bounds::Anywhere),
+            (number, Bounds::Word),
+            (phone, Bounds::Word),
+        ] {
+            if needle.chars().count() >= 2 && needle != PLACEHOLDER {
+                replace_values(conn, table, col, Some(cond), needle, bounds)?;
+            }
+        }
+    }
     Ok(())
 }
 

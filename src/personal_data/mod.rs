@@ -22,9 +22,13 @@ pub enum Col {
     NameOf(&'static str),
     /// A name, employee number or phone number held as text.
     Contact,
-    /// Free text a person wrote or that may name one (bodies, titles, notes, notification
-    /// titles, audit details).
+    /// Free text a person wrote (bodies, titles, notes): a departed member's number and phone
+    /// are removed everywhere, their name only from their own rows (another person's letter
+    /// or article may name a namesake).
     Text,
+    /// Text the portal composes with people's names (notification titles, audit details):
+    /// the departed member's name, number and phone are removed everywhere.
+    Generated,
     /// Bytes of a photo or an attached file: exported as files, not as CSV columns.
     File,
     /// Secrets, digests and pseudonymous keys: never exported, never shown.
@@ -83,7 +87,12 @@ impl Table {
     pub fn scrubbed(&self) -> impl Iterator<Item = (&'static str, Col)> + '_ {
         self.cols
             .iter()
-            .filter(|(_, c)| matches!(c, Col::Contact | Col::Text | Col::NameOf(_)))
+            .filter(|(_, c)| {
+                matches!(
+                    c,
+                    Col::Contact | Col::Text | Col::Generated | Col::NameOf(_)
+                )
+            })
             .copied()
     }
 

@@ -1,7 +1,7 @@
 //! The registry itself: one entry per table, in schema order. Adding a table or a column means
 //! adding it here (the schema test fails until it is).
 
-use super::Col::{Contact, Derived, File, Link, NameOf, Owner, Plain, Secret, Text};
+use super::Col::{Contact, Derived, File, Generated, Link, NameOf, Owner, Plain, Secret, Text};
 use super::Leave::{DeleteMine, Keep, Rewrite, Scrub};
 use super::Reads::{Audited, NotAudited};
 use super::Table;
@@ -162,7 +162,7 @@ pub static REGISTRY: &[Table] = &[
             ("action", Plain),
             ("object_type", Plain),
             ("object_id", Plain),
-            ("detail", Text),
+            ("detail", Generated),
         ],
     },
     Table {
@@ -179,7 +179,7 @@ pub static REGISTRY: &[Table] = &[
             ("action", Plain),
             ("object_type", Plain),
             ("object_id", Plain),
-            ("detail", Text),
+            ("detail", Generated),
             ("ip", Contact),
         ],
     },
@@ -248,7 +248,7 @@ pub static REGISTRY: &[Table] = &[
         cols: &[
             ("id", Plain),
             ("member_id", Owner),
-            ("title", Text),
+            ("title", Generated),
             ("link", Plain),
             ("read", Plain),
             ("created_at", Plain),

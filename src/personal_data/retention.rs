@@ -1,8 +1,9 @@
-//! Retention driven by the registry: once a departed member's period is over (or a refused
-//! applicant's), their rows in `DeleteMine` tables go, and in `Scrub` tables their name,
-//! employee number and phone are replaced with the placeholder wherever they were copied:
-//! labels by their link, contact columns in the member's own rows, and any mention in free
-//! text (notification titles, audit details, letter bodies, timelines).
+//! Retention driven by the registry: once a departed member's period is over, their rows in
+//! `DeleteMine` tables go, and in `Scrub` tables their name, employee number and phone are
+//! replaced with the placeholder where they were copied: labels by their link, contact columns
+//! in their own rows, number and phone as whole words in any text, the name in text the portal
+//! composed (notification titles, audit details) and in their own writing. A namesake's name
+//! and a longer number that contains theirs are left alone.
 
 use diesel::sql_types::{Integer, Text};
 use diesel::RunQueryDsl;
@@ -22,12 +23,27 @@ pub struct Subject<'a> {
 }
 
 impl Subject<'_> {
-    /// What is replaced in free text: the name (two characters or more) and the identifiers.
+    /// The name as a needle: two characters or more, not the placeholder itself.
+    fn name_needle(&self) -> Option<&str> {
+        Some(self.name).filter(|n| n.chars().count() >= 2 && *n != PLACEHOLDER)
+    }
+
+    /// Number and phone as needles: four characters or more (a shorter one would match
+    /// everywhere), never the placeholder's own `removed-N`.
+    fn identifiers(&self) -> Vec<&str> {
+        self.identifiers
+            .iter()
+            .copied()
+            .map(str::trim)
+            .filter(|n| n.chars().count() >= 4 && !n.starts_with("removed-"))
+            .collect()
+    }
+
+    /// Everything that names the subject (to find the rows whose search tokens change).
     fn needles(&self) -> Vec<&str> {
-        std::iter::once(self.name)
-            .filter(|n| n.chars().count() >= 2 && *n != PLACEHOLDER)
-            .chain(self.identifiers.iter().copied())
-            .filter(|n| !n.trim().is_empty())
+        self.name_needle()
+            .into_iter()
+            .chain(self.identifiers())
             .collect()
     }
 }
@@ -130,53 +146,184 @@ fn scrub_column(
     mine: &Option<String>,
 ) -> AppResult<usize> {
     let mut changed = 0usize;
-    match (kind, who.member_id) {
-        // A label: only where its link is the member (a namesake keeps their name).
-        (Col::NameOf(link), Some(id)) => {
-            let sql = format!("UPDATE {table} SET {col} = $1 WHERE {link} = $2");
-            changed = diesel::sql_query(sql)
-                .bind::<Text, _>(PLACEHOLDER)
-                .bind::<Integer, _>(id)
-                .execute(conn)?;
-            // Lines she wrote before she had an account (her application's first line).
+    let mut set = |conn: &mut DbConnection, cond: &str, value: &str| -> AppResult<()> {
+        let sql = format!("UPDATE {table} SET {col} = $1 WHERE ({cond}) AND {col} IS NOT NULL");
+        let n = diesel::sql_query(sql)
+            .bind::<Text, _>(value)
+            .execute(conn)?;
+        changed = changed.saturating_add(n);
+        Ok(())
+    };
+    match (kind, who.member_id, mine) {
+        // A label: where its link is the member, and in their own rows where it is their name
+        // (lines written before they had an account). A namesake keeps their name.
+        (Col::NameOf(link), Some(id), _) => {
+            set(conn, &format!("{link} = {id}"), PLACEHOLDER)?;
             if let Some(cond) = mine {
-                let sql = format!("UPDATE {table} SET {col} = $1 WHERE ({cond}) AND {col} = $2");
-                changed = changed.saturating_add(
-                    diesel::sql_query(sql)
-                        .bind::<Text, _>(PLACEHOLDER)
-                        .bind::<Text, _>(who.name)
-                        .execute(conn)?,
-                );
+                changed = changed.saturating_add(replace_values(
+                    conn,
+                    table,
+                    col,
+                    Some(cond),
+                    who.name,
+                    Bounds::Whole,
+                )?);
             }
         }
-        // Contact data in the member's own rows.
-        (Col::Contact, _) => {
+        // Contact data: overwritten in the member's own rows; elsewhere only a value that is
+        // exactly their number or phone (the login throttle's key).
+        (Col::Contact, _, _) => {
             if let Some(cond) = mine {
-                let sql =
-                    format!("UPDATE {table} SET {col} = $1 WHERE ({cond}) AND {col} IS NOT NULL");
-                changed = diesel::sql_query(sql)
-                    .bind::<Text, _>(PLACEHOLDER)
-                    .execute(conn)?;
+                set(conn, cond, PLACEHOLDER)?;
+            }
+            for id in who.identifiers() {
+                changed = changed.saturating_add(replace_values(
+                    conn,
+                    table,
+                    col,
+                    None,
+                    id,
+                    Bounds::Whole,
+                )?);
+            }
+        }
+        (Col::Text | Col::Generated, _, _) => {
+            for id in who.identifiers() {
+                changed = changed.saturating_add(replace_values(
+                    conn,
+                    table,
+                    col,
+                    None,
+                    id,
+                    Bounds::Word,
+                )?);
+            }
+            // The name: everywhere in text the portal composed; in free text only in the
+            // member's own rows.
+            let scope = if kind == Col::Generated {
+                Some(None)
+            } else {
+                mine.as_deref().map(Some)
+            };
+            if let (Some(cond), Some(name)) = (scope, who.name_needle()) {
+                changed = changed.saturating_add(replace_values(
+                    conn,
+                    table,
+                    col,
+                    cond,
+                    name,
+                    Bounds::Anywhere,
+                )?);
             }
         }
         _ => {}
     }
-    // Mentions anywhere: identifiers in contact columns, the name too in free text.
-    let needles: Vec<&str> = match kind {
-        Col::Text => who.needles(),
-        Col::Contact => who.identifiers.to_vec(),
-        _ => Vec::new(),
-    };
-    for needle in needles.into_iter().filter(|n| !n.trim().is_empty()) {
-        let sql = format!(
-            "UPDATE {table} SET {col} = REPLACE({col}, $1, $2) WHERE {col} LIKE '%' || $1 || '%'"
-        );
+    Ok(changed)
+}
+
+/// Where a needle counts as found.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Bounds {
+    /// The whole value is the needle.
+    Whole,
+    /// Not inside a longer run of letters and digits (ZJ1001 is not in ZJ10012).
+    Word,
+    /// Anywhere (a Chinese name has no spaces around it).
+    Anywhere,
+}
+
+/// Replace `needle` (as `bounds` says) with the placeholder in every distinct value of the
+/// column that contains it (among the rows `cond` picks): each changed value is written back
+/// with `WHERE col = old`, so no primary key is needed and nothing else in the row changes.
+pub fn replace_values(
+    conn: &mut DbConnection,
+    table: &str,
+    col: &str,
+    cond: Option<&str>,
+    needle: &str,
+    bounds: Bounds,
+) -> AppResult<usize> {
+    let extra = cond.map(|c| format!(" AND ({c})")).unwrap_or_default();
+    let sql = format!(
+        "SELECT DISTINCT CAST({col} AS TEXT) AS line FROM {table} \
+         WHERE {col} LIKE '%' || $1 || '%'{extra}"
+    );
+    let values = diesel::sql_query(sql)
+        .bind::<Text, _>(needle)
+        .load::<Line>(conn)?;
+    let mut changed = 0usize;
+    for v in values {
+        let new = replaced(&v.line, needle, bounds);
+        if new == v.line {
+            continue;
+        }
+        let sql = format!("UPDATE {table} SET {col} = $1 WHERE {col} = $2{extra}");
         changed = changed.saturating_add(
             diesel::sql_query(sql)
-                .bind::<Text, _>(needle)
-                .bind::<Text, _>(PLACEHOLDER)
+                .bind::<Text, _>(&new)
+                .bind::<Text, _>(&v.line)
                 .execute(conn)?,
         );
     }
     Ok(changed)
+}
+
+/// `text` with `needle` replaced by the placeholder where `bounds` allows.
+pub fn replaced(text: &str, needle: &str, bounds: Bounds) -> String {
+    match bounds {
+        Bounds::Whole => {
+            if text == needle {
+                PLACEHOLDER.to_string()
+            } else {
+                text.to_string()
+            }
+        }
+        Bounds::Anywhere => text.replace(needle, PLACEHOLDER),
+        Bounds::Word => {
+            let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+            let mut out = String::with_capacity(text.len());
+            let mut rest = text;
+            while let Some(at) = rest.find(needle) {
+                let (before, from) = rest.split_at(at);
+                let after = from.get(needle.len()..).unwrap_or_default();
+                out.push_str(before);
+                let prev = out.chars().last();
+                if word(prev) || word(after.chars().next()) {
+                    out.push_str(from.get(..needle.len()).unwrap_or_default());
+                } else {
+                    out.push_str(PLACEHOLDER);
+                }
+                rest = after;
+            }
+            out.push_str(rest);
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{replaced, Bounds, PLACEHOLDER};
+
+    #[test]
+    fn a_number_is_replaced_only_as_a_whole_word_and_a_value_only_when_whole() {
+        let p = PLACEHOLDER;
+        assert_eq!(
+            replaced("ZJ1001 与 ZJ10012、xZJ1001", "ZJ1001", Bounds::Word),
+            format!("{p} 与 ZJ10012、xZJ1001")
+        );
+        assert_eq!(
+            replaced("电话13900001111。", "13900001111", Bounds::Word),
+            format!("电话{p}。")
+        );
+        assert_eq!(replaced("2024", "2024", Bounds::Whole), p);
+        assert_eq!(
+            replaced("10.0.2024.1", "2024", Bounds::Whole),
+            "10.0.2024.1"
+        );
+        assert_eq!(
+            replaced("李晓红附议了您的提案", "李晓红", Bounds::Anywhere),
+            format!("{p}附议了您的提案")
+        );
+    }
 }

@@ -619,7 +619,8 @@ fn answer_sheet(
     for (i, t) in tallies.iter().enumerate() {
         ws.write_string_with_format(0, col(i), &t.q.prompt, bold)?;
     }
-    let mut rows: Vec<(Option<&(String, String)>, Vec<String>)> = sheets
+    type Row<'a> = (Option<&'a (String, String)>, Vec<String>);
+    let mut rows: Vec<Row<'_>> = sheets
         .iter()
         .map(|(rid, member, _)| {
             let who = member.and_then(|m| names.and_then(|ns| ns.get(&m)));

@@ -156,6 +156,13 @@ async fn a_named_letter_is_answered_forwarded_converted_and_published_only_with_
     )
     .await
     .assert_status(303);
+    // Publishing is the chair's step (the forwarded cadre is refused), and without the
+    // writer's consent the chair cannot either.
+    app.post(&sp, &[("action", "publish"), ("version", "2")])
+        .await
+        .assert_status(403);
+    app.logout().await;
+    app.login_ok("demo-chair").await;
     app.post(&sp, &[("action", "publish"), ("version", "2")])
         .await
         .assert_status(303);
@@ -169,7 +176,7 @@ async fn a_named_letter_is_answered_forwarded_converted_and_published_only_with_
     // Without consent it cannot become a proposal suggestion either.
     app.post(
         &format!("/admin/mailbox/{}", second.public_ref),
-        &[("action", "suggest"), ("version", "3")],
+        &[("action", "suggest"), ("version", "2")],
     )
     .await
     .assert_status(303);
@@ -473,6 +480,18 @@ async fn a_flood_of_letters_neither_gets_through_nor_hides_earlier_ones() {
         "{statuses:?}"
     );
     assert!(statuses[10..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Found by review: a percent-encoded path reaches the same handler, so it meets the same
+    // quota.
+    app.post(
+        "/%6Dailbox",
+        &[
+            ("unit_id", &to),
+            ("subject", "绕过限额"),
+            ("body", "换一种写法的路径也应当受到同样的限额。"),
+        ],
+    )
+    .await
+    .assert_status(429);
     app.logout().await;
     // 520 letters to the group's union (as if from many members) stay out of the company
     // chair's list; the company's own letters are all there.
@@ -505,4 +524,53 @@ async fn a_flood_of_letters_neither_gets_through_nor_hides_earlier_ones() {
     assert!(all.contains("更早的一封来信"));
     assert!(!all.contains("给集团的来信"));
     assert_eq!(all.matches("刷屏来信").count(), 10);
+}
+
+/// Found by review: the cadre a letter was forwarded to may answer it, but not turn it into a
+/// case, offer it to the congress or publish it (a direct POST is refused).
+#[actix_web::test]
+async fn a_forwarded_cadre_answers_but_takes_no_chairs_step() {
+    let mut app = spawn_base().await;
+    let to = company(&mut app.conn());
+    app.login_ok("demo-member").await;
+    app.post(
+        "/mailbox",
+        &[
+            ("unit_id", &to),
+            ("subject", "转交后的来信"),
+            ("body", "这是一封会被转交给干部办理的来信。"),
+            ("consent", "1"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    let letter = latest(&mut app.conn());
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    let cadre = builders::user(&mut app.conn(), "demo-cadre").id.to_string();
+    let path = format!("/admin/mailbox/{}", letter.public_ref);
+    app.post(
+        &path,
+        &[("action", "forward"), ("version", "0"), ("cadre", &cadre)],
+    )
+    .await
+    .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-cadre").await;
+    for action in ["convert", "suggest", "publish"] {
+        app.post(&path, &[("action", action), ("version", "1")])
+            .await
+            .assert_status(403);
+    }
+    assert_eq!(app.count("grievances WHERE title = '转交后的来信'"), 0);
+    app.post(
+        &path,
+        &[
+            ("action", "answer"),
+            ("version", "1"),
+            ("answer", "已了解，下周答复。"),
+        ],
+    )
+    .await
+    .assert_status(303);
 }

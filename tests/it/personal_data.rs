@@ -232,7 +232,8 @@ where
         let mine = builders::user(c, NUMBER);
         let actor = zhijia::audit::Actor::user(&mine, None, now);
         zhijia::proposals::cosign(c, &mine, &actor, theirs, 0).unwrap();
-        // A colleague mentions her in a letter of their own.
+        // A colleague gives her number and phone in a letter of their own (removed at
+        // retention; a name in someone else's writing is kept: it may be a namesake's).
         let b = builders::user(c, "demo-member-b");
         let company = zhijia::mailbox::addressees(c, &b)
             .unwrap()
@@ -245,7 +246,7 @@ where
             &zhijia::mailbox::WriteForm {
                 unit_id: company.to_string(),
                 subject: "表扬同事".into(),
-                body: format!("{NAME}（工号 {NUMBER}，电话 {PHONE}）经常帮助大家，建议表扬。"),
+                body: format!("工号 {NUMBER} 的同事（电话 {PHONE}）经常帮助大家，建议表扬。"),
                 ..Default::default()
             },
             now,
