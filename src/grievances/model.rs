@@ -349,12 +349,31 @@ pub fn attachments_of(conn: &mut DbConnection, id: i32) -> AppResult<Vec<Attachm
     crate::attachments::list(conn, ("grievance", id))
 }
 
+/// The case's `position`-th file (1-based, in upload order). Cases address their files by
+/// position, never by the attachments table's id: that sequence is shared with benefit
+/// requests and news and would place an anonymous case in time.
 pub fn attachment_data(
     conn: &mut DbConnection,
     id: i32,
-    attachment_id: i32,
+    position: i32,
 ) -> AppResult<Option<(String, String, Vec<u8>)>> {
-    crate::attachments::data(conn, ("grievance", id), attachment_id)
+    use crate::db::schema::attachments as a;
+    let Some(skip) = usize::try_from(position)
+        .ok()
+        .and_then(|p| p.checked_sub(1))
+    else {
+        return Ok(None);
+    };
+    let ids: Vec<i32> = a::table
+        .filter(a::owner_type.eq("grievance"))
+        .filter(a::owner_id.eq(id))
+        .order(a::id.asc())
+        .select(a::id)
+        .load(conn)?;
+    match ids.get(skip) {
+        Some(aid) => crate::attachments::data(conn, ("grievance", id), *aid),
+        None => Ok(None),
+    }
 }
 
 pub fn for_member(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<Grievance>> {

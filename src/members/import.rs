@@ -194,9 +194,9 @@ pub fn read_upload(file_name: &str, data: &[u8]) -> AppResult<Vec<Vec<String>>> 
     rows
 }
 
-/// Rows and columns a roster may have: far above any real one, and small enough that a crafted
+/// Rows and columns a roster may have: a group union of 200,000 members, and small enough that a crafted
 /// sheet (one cell at A1 and one at XFD1048576) cannot make us allocate billions of cells.
-const MAX_ROWS: u32 = 50_000;
+const MAX_ROWS: u32 = 200_000;
 const MAX_COLS: u32 = 30;
 
 /// The first sheet of an XLSX, read cell by cell (not as a dense range) within the limits.

@@ -227,7 +227,8 @@ pub static REGISTRY: &[Table] = &[
             "(owner_type = 'grievance' AND owner_id IN (SELECT id FROM grievances WHERE member_id = ?)) \
              OR (owner_type = 'benefit' AND owner_id IN (SELECT id FROM benefit_requests WHERE member_id = ?))",
         ),
-        leave: Scrub,
+        // Certificates and scans name their owner: deleted; the case or request stays.
+        leave: DeleteMine,
         reads: NotAudited(TIMELINE),
         cols: &[
             ("id", Plain),

@@ -119,7 +119,14 @@ async fn the_whole_named_case_loop_from_filing_to_rating() {
         "opening a named case is audit-logged"
     );
     // The cadre can download the attachment, with download headers.
-    let aid = model::attachments_of(&mut app.conn(), case(&mut app.conn(), &id).id).unwrap()[0].id;
+    // Files are addressed by their position in the case.
+    assert_eq!(
+        model::attachments_of(&mut app.conn(), case(&mut app.conn(), &id).id)
+            .unwrap()
+            .len(),
+        1
+    );
+    let aid = 1;
     let f = app
         .get(&format!("/admin/grievances/{id}/attachments/{aid}"))
         .await;
@@ -281,7 +288,14 @@ async fn other_members_and_unrelated_cadres_get_404() {
     let mut app = spawn_base().await;
     app.login_ok("demo-member").await;
     let id = file_named(&mut app, "排班不公").await;
-    let aid = model::attachments_of(&mut app.conn(), case(&mut app.conn(), &id).id).unwrap()[0].id;
+    // Files are addressed by their position in the case.
+    assert_eq!(
+        model::attachments_of(&mut app.conn(), case(&mut app.conn(), &id).id)
+            .unwrap()
+            .len(),
+        1
+    );
+    let aid = 1;
     app.logout().await;
     app.login_ok("demo-member-b").await;
     app.get(&format!("/grievances/{id}"))
@@ -650,7 +664,10 @@ async fn the_receipt_opens_the_case_and_wrong_codes_look_like_unknown_ones() {
     });
     app.post(
         "/grievances/track/attachment",
-        &[("receipt", &typed), ("attachment_id", &other.to_string())],
+        &[
+            ("receipt", &typed),
+            ("attachment_id", &(other + 100).to_string()),
+        ],
     )
     .await
     .assert_status(404);
@@ -1294,10 +1311,7 @@ async fn anonymous_attachments_carry_no_metadata_and_no_names() {
     let files = model::attachments_of(&mut app.conn(), case(&mut app.conn(), &anon).id).unwrap();
     assert_eq!(files.len(), 2);
     let photo = app
-        .get(&format!(
-            "/admin/grievances/{anon}/attachments/{}",
-            files[0].id
-        ))
+        .get(&format!("/admin/grievances/{anon}/attachments/{}", 1))
         .await;
     photo.assert_status(200);
     let bytes = photo.bytes.as_slice();
@@ -1307,10 +1321,7 @@ async fn anonymous_attachments_carry_no_metadata_and_no_names() {
         .header("content-disposition")
         .contains("%E9%99%84%E4%BB%B61.jpg"));
     let doc = app
-        .get(&format!(
-            "/admin/grievances/{anon}/attachments/{}",
-            files[1].id
-        ))
+        .get(&format!("/admin/grievances/{anon}/attachments/{}", 2))
         .await;
     doc.assert_status(200);
     let bytes = doc.bytes.as_slice();
@@ -1345,10 +1356,7 @@ async fn anonymous_attachments_carry_no_metadata_and_no_names() {
         model::attachments_of(&mut app.conn(), case(&mut app.conn(), &photo_case).id).unwrap();
     assert_eq!(files[0].filename, "现场.jpg");
     let p = app
-        .get(&format!(
-            "/admin/grievances/{photo_case}/attachments/{}",
-            files[0].id
-        ))
+        .get(&format!("/admin/grievances/{photo_case}/attachments/{}", 1))
         .await;
     assert!(!contains(&p.bytes, b"PHONE-MAKER-4711"));
     let _ = named;

@@ -434,6 +434,18 @@ async fn a_member_who_did_everything_gets_it_all_and_leaves_no_trace_after_reten
         })
         .collect();
     assert!(leaks.is_empty(), "rows still naming her: {leaks:#?}");
+    // Her certificates and scans are gone; her card photo too.
+    assert_eq!(
+        app.count(&format!(
+            "attachments WHERE owner_type = 'grievance' AND owner_id IN \
+             (SELECT id FROM grievances WHERE member_id = {me})"
+        )),
+        0
+    );
+    assert_eq!(
+        app.count(&format!("member_photos WHERE member_id = {me}")),
+        0
+    );
 
     // No page or export a member or cadre can reach does either.
     for who in ["demo-admin", "demo-chair", "demo-cadre", "demo-member"] {
