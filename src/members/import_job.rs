@@ -20,6 +20,10 @@ use crate::state::AppState;
 /// Rows per part: small enough that a part takes a fraction of a second.
 pub const CHUNK: usize = 500;
 
+/// Import parts running at once in this instance, however many imports there are: the other
+/// connections of the pool stay free for members' pages (measured in docs/performance.md).
+static PARTS_AT_ONCE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// Where new members' initial passwords come from (owned, so a part can move to a thread).
 #[derive(Clone)]
 pub enum Pw {
@@ -84,6 +88,10 @@ pub async fn run_in_parts(state: &AppState, job: &Job) -> AppResult<ImportReport
     loop {
         let end = start.saturating_add(CHUNK).min(total);
         let j = job.clone();
+        let _turn = PARTS_AT_ONCE
+            .acquire()
+            .await
+            .map_err(|_| AppError::Internal("import slots closed".into()))?;
         let (part, back) = db::run(&state.pool, move |conn| {
             let mut seen = seen;
             let mut part = ImportReport::default();

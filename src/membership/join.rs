@@ -283,8 +283,17 @@ pub fn apply(
 }
 
 /// What a live application repeats, for its reviewer: an account with its employee number or
-/// phone, or another live application with either. Nothing once it is decided.
-pub fn duplicates(conn: &mut DbConnection, app: &Application) -> AppResult<Vec<&'static str>> {
+/// phone among the members the reviewer manages, or another live application with either.
+/// Accounts outside the reviewer's scope are not mentioned (a cadre must not learn through
+/// /join who is a member elsewhere); the chair's approval refuses a number already in use.
+/// Nothing once it is decided.
+pub fn duplicates(
+    conn: &mut DbConnection,
+    user: &User,
+    app: &Application,
+) -> AppResult<Vec<&'static str>> {
+    use crate::db::schema::{members, org_units};
+    use diesel::prelude::*;
     let mut out = Vec::new();
     if !matches!(
         app.state,
@@ -292,10 +301,20 @@ pub fn duplicates(conn: &mut DbConnection, app: &Application) -> AppResult<Vec<&
     ) {
         return Ok(out);
     }
-    if crate::members::model::find_by_employee_no(conn, &app.employee_no)?.is_some() {
+    let in_scope = |conn: &mut DbConnection, by_number: bool| -> AppResult<bool> {
+        let q = members::table.inner_join(org_units::table).into_boxed();
+        let q = if by_number {
+            q.filter(members::employee_no.eq(&app.employee_no))
+        } else {
+            q.filter(members::phone.eq(&app.phone))
+        };
+        let paths: Vec<String> = q.select(org_units::path).load(conn)?;
+        Ok(paths.iter().any(|p| crate::org::scope::manages(user, p)))
+    };
+    if in_scope(conn, true)? {
         out.push("该工号已有会员账号（如忘记密码，请告知申请人联系所在工会重置）");
     }
-    if crate::members::model::phone_taken(conn, &app.phone, None)? {
+    if in_scope(conn, false)? {
         out.push("该手机号已登记在会员账号中");
     }
     if model::other_live_applications(conn, app.id, &app.employee_no, &app.phone)? > 0 {

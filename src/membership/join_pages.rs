@@ -356,7 +356,7 @@ async fn application_page(
     let (app, unit, timeline, duplicates) = db::run(&state.pool, move |conn| {
         let (app, unit) = join::load_for(conn, &u, id)?;
         let timeline = super::model::application_timeline(conn, id)?;
-        let duplicates = join::duplicates(conn, &app)?;
+        let duplicates = join::duplicates(conn, &u, &app)?;
         Ok((app, unit, timeline, duplicates))
     })
     .await?;
