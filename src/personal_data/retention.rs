@@ -188,35 +188,41 @@ fn scrub_column(
             }
         }
         (Col::Text | Col::Generated, _, _) => {
-            for id in who.identifiers() {
-                changed = changed.saturating_add(replace_values(
-                    conn,
-                    table,
-                    col,
-                    None,
-                    id,
-                    Bounds::Word,
-                )?);
-            }
-            // The name: everywhere in text the portal composed; in free text only in the
-            // member's own rows.
-            let scope = if kind == Col::Generated {
-                Some(None)
-            } else {
-                mine.as_deref().map(Some)
-            };
-            if let (Some(cond), Some(name)) = (scope, who.name_needle()) {
-                changed = changed.saturating_add(replace_values(
-                    conn,
-                    table,
-                    col,
-                    cond,
-                    name,
-                    Bounds::Anywhere,
-                )?);
-            }
+            changed = changed.saturating_add(scrub_text(conn, table, col, kind, who, mine)?);
         }
         _ => {}
+    }
+    Ok(changed)
+}
+
+/// Free or composed text: number and phone as whole words everywhere; the name everywhere in
+/// text the portal composed, in free text only in the member's own rows.
+fn scrub_text(
+    conn: &mut DbConnection,
+    table: &str,
+    col: &str,
+    kind: Col,
+    who: &Subject<'_>,
+    mine: &Option<String>,
+) -> AppResult<usize> {
+    let mut changed = 0usize;
+    for id in who.identifiers() {
+        changed = changed.saturating_add(replace_values(conn, table, col, None, id, Bounds::Word)?);
+    }
+    let scope = if kind == Col::Generated {
+        Some(None)
+    } else {
+        mine.as_deref().map(Some)
+    };
+    if let (Some(cond), Some(name)) = (scope, who.name_needle()) {
+        changed = changed.saturating_add(replace_values(
+            conn,
+            table,
+            col,
+            cond,
+            name,
+            Bounds::Anywhere,
+        )?);
     }
     Ok(changed)
 }
