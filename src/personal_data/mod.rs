@@ -7,7 +7,7 @@
 mod registry;
 pub mod retention;
 
-pub use registry::REGISTRY;
+pub use registry::{POSTGRES_ONLY, REGISTRY};
 
 /// What a column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

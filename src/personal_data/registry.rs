@@ -46,6 +46,14 @@ macro_rules! plain {
     };
 }
 
+/// Columns only PostgreSQL has: the weighted `tsvector` each searchable table generates from
+/// its search tokens (derived; it follows them when retention re-derives the tokens).
+pub const POSTGRES_ONLY: &[(&str, &str)] = &[
+    ("news_articles", "search_vec"),
+    ("showcase_posts", "search_vec"),
+    ("activities", "search_vec"),
+];
+
 pub static REGISTRY: &[Table] = &[
     plain!(
         "org_units",

@@ -55,13 +55,14 @@ fn live_schema(conn: &mut zhijia::db::DbConnection) -> Vec<(String, String)> {
 
 /// What the registry misses of a schema, and what it names that the schema lacks.
 fn registry_gaps(schema: &[(String, String)]) -> (Vec<String>, Vec<String>) {
-    use zhijia::personal_data::REGISTRY;
+    use zhijia::personal_data::{POSTGRES_ONLY, REGISTRY};
     let missing = schema
         .iter()
         .filter(|(t, c)| {
             !REGISTRY
                 .iter()
                 .any(|r| r.name == t && r.cols.iter().any(|(n, _)| n == c))
+                && !POSTGRES_ONLY.iter().any(|(pt, pc)| pt == t && pc == c)
         })
         .map(|(t, c)| format!("{t}.{c}"))
         .collect();
