@@ -189,7 +189,7 @@ pub fn take(
     let current = window_of(now, window_secs);
     // A row whose window started before the current one is stale.
     let cutoff = crate::time::minus(current, chrono::Duration::seconds(1));
-    for _ in 0..2 {
+    for _ in 0..4 {
         let room = diesel::update(
             q::table
                 .filter(q::key.eq(key))
@@ -211,14 +211,20 @@ pub fn take(
         if restarted == 1 {
             return Ok(Ok(()));
         }
-        let started: Option<NaiveDateTime> = q::table
+        let row: Option<(NaiveDateTime, i32)> = q::table
             .filter(q::key.eq(key))
-            .select(q::window_start)
+            .select((q::window_start, q::count))
             .first(conn)
             .optional()?;
-        if let Some(start) = started {
-            let ends = crate::time::plus(start, window);
-            return Ok(Err(ends.signed_duration_since(now).num_seconds().max(1)));
+        match row {
+            // Full for this window: refused until it ends.
+            Some((start, count)) if start > cutoff && count >= max => {
+                let ends = crate::time::plus(start, window);
+                return Ok(Err(ends.signed_duration_since(now).num_seconds().max(1)));
+            }
+            // A racing request made the row in between: take from it on the next pass.
+            Some(_) => continue,
+            None => {}
         }
         let inserted = diesel::insert_into(q::table)
             .values((q::key.eq(key), q::window_start.eq(current), q::count.eq(1)))

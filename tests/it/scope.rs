@@ -540,14 +540,24 @@ async fn files_reached_through_another_parent_are_refused() {
     let g1 = zhijia::grievances::model::find_by_ref(&mut app.conn(), &refs[0])
         .unwrap()
         .unwrap();
-    let a1 = zhijia::grievances::model::attachments_of(&mut app.conn(), g1.id).unwrap()[0].id;
+    // A case's files are addressed by their position in that case (never by a global id), so
+    // another case's file has no address through this one: position 1 is each case's own, and
+    // a position past its files is 404.
+    assert_eq!(
+        zhijia::grievances::model::attachments_of(&mut app.conn(), g1.id)
+            .unwrap()
+            .len(),
+        1
+    );
     let (c1, c2) = (&refs[0], &refs[1]);
-    app.get(&format!("/grievances/{c1}/attachments/{a1}"))
+    app.get(&format!("/grievances/{c1}/attachments/1"))
         .await
         .assert_status(200);
-    app.get(&format!("/grievances/{c2}/attachments/{a1}"))
-        .await
-        .assert_status(404);
+    for bad in ["2", "0", "-1", "99999"] {
+        app.get(&format!("/grievances/{c2}/attachments/{bad}"))
+            .await
+            .assert_status(404);
+    }
 
     // Benefit material on the member's side: a file of request 1 asked for under request 2.
     // Both the member's own, so only the parent–child check can refuse.
@@ -584,10 +594,10 @@ async fn files_reached_through_another_parent_are_refused() {
     // The cadre's side of grievances.
     app.cookies.clear();
     app.login_ok("demo-cadre").await;
-    app.get(&format!("/admin/grievances/{c1}/attachments/{a1}"))
+    app.get(&format!("/admin/grievances/{c1}/attachments/1"))
         .await
         .assert_status(200);
-    app.get(&format!("/admin/grievances/{c2}/attachments/{a1}"))
+    app.get(&format!("/admin/grievances/{c2}/attachments/2"))
         .await
         .assert_status(404);
 }
