@@ -94,7 +94,7 @@ impl Past {
             Simple::GroupRecent => {
                 let last: Vec<f64> = group().map(|o| o.signed).collect();
                 let from = last.len().saturating_sub(5);
-                mean(last[from..].iter().copied()).unwrap_or_else(kind_mean)
+                mean(last.get(from..).unwrap_or_default().iter().copied()).unwrap_or_else(kind_mean)
             }
             Simple::GlobalMean => all(),
             Simple::KindRate => {

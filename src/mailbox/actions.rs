@@ -40,11 +40,7 @@ pub fn act(
             return Err(AppError::Conflict(workflow::CONFLICT.into()));
         }
         // The cadre a letter was forwarded to answers it; everything else is the chair's.
-        let chair = user.is_admin
-            || user
-                .roles
-                .iter()
-                .any(|r| r.role == Role::Chair && r.unit_id == l.unit_id);
+        let chair = user.is_admin || super::chaired(user).contains(&l.unit_id);
         if !chair && !matches!(step, Step::Answer(_)) {
             return Err(AppError::Forbidden);
         }

@@ -355,12 +355,7 @@ pub fn for_staff(
     user: &User,
     pager: &crate::forms::Pager,
 ) -> AppResult<Vec<Letter>> {
-    let chaired: Vec<i32> = user
-        .roles
-        .iter()
-        .filter(|r| r.role == Role::Chair)
-        .map(|r| r.unit_id)
-        .collect();
+    let chaired = chaired(user);
     let admin = user.is_admin;
     let uid = user.id;
     Ok(crate::on_backend!(conn, c => {
@@ -380,14 +375,18 @@ pub fn for_staff(
     })?)
 }
 
-/// How many letters `for_staff` pages through.
-pub fn count_for_staff(conn: &mut DbConnection, user: &User) -> AppResult<i64> {
-    let chaired: Vec<i32> = user
-        .roles
+/// The unions where the user is chair (whose letters they handle).
+pub(super) fn chaired(user: &User) -> Vec<i32> {
+    user.roles
         .iter()
         .filter(|r| r.role == Role::Chair)
         .map(|r| r.unit_id)
-        .collect();
+        .collect()
+}
+
+/// How many letters `for_staff` pages through.
+pub fn count_for_staff(conn: &mut DbConnection, user: &User) -> AppResult<i64> {
+    let chaired = chaired(user);
     let mut q = mailbox_letters::table.into_boxed();
     if !user.is_admin {
         q = q.filter(
@@ -401,12 +400,7 @@ pub fn count_for_staff(conn: &mut DbConnection, user: &User) -> AppResult<i64> {
 
 /// The chair of the addressed union (or an administrator), or the cadre it was forwarded to.
 pub fn handles(user: &User, l: &Letter) -> bool {
-    user.is_admin
-        || l.forwarded_to == Some(user.id)
-        || user
-            .roles
-            .iter()
-            .any(|r| r.role == Role::Chair && r.unit_id == l.unit_id)
+    user.is_admin || l.forwarded_to == Some(user.id) || chaired(user).contains(&l.unit_id)
 }
 
 /// Letters offered to the delegates as proposal suggestions (subject and text only), newest

@@ -248,17 +248,7 @@ pub async fn spawn_base_with(
     >,
 > {
     let (url, db) = base_db();
-    let mut config = test_config(url);
-    change(&mut config);
-    let state = zhijia::build_state(config).expect("build state");
-    let svc = test::init_service(zhijia::app(state.clone())).await;
-    TestApp {
-        svc,
-        state,
-        cookies: HashMap::new(),
-        session_may_end: false,
-        _db: db,
-    }
+    spawn_configured(url, db, change).await
 }
 
 /// The app on a given database.
@@ -272,7 +262,24 @@ async fn spawn_on(
         Error = actix_web::Error,
     >,
 > {
-    let state = zhijia::build_state(test_config(url)).expect("build state");
+    spawn_configured(url, db, |_| {}).await
+}
+
+/// The app on a given database with the test configuration, changed by `change`.
+async fn spawn_configured(
+    url: DbUrl,
+    db: TestDb,
+    change: impl FnOnce(&mut Config),
+) -> TestApp<
+    impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    >,
+> {
+    let mut config = test_config(url);
+    change(&mut config);
+    let state = zhijia::build_state(config).expect("build state");
     let svc = test::init_service(zhijia::app(state.clone())).await;
     TestApp {
         svc,
