@@ -268,6 +268,7 @@ fn spawn_jobs(
         }
     });
     let every = state.config.job_tick_secs.max(2);
+    spawn_forecast_job(state.clone(), holder.clone(), every);
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(every));
         // A late round is followed by a full interval, never by a burst of catch-up rounds.
@@ -283,6 +284,39 @@ fn spawn_jobs(
             guarded("deadlines", minute_jobs(&state.shared, &holder)).await;
         }
     })
+}
+
+/// The forecast's own loop (training may take a minute at group scale; it must not hold up
+/// the deadlines): each tick, train under the lease when due, then take up the newest model.
+fn spawn_forecast_job(state: Instance, holder: String, every: u64) {
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(every));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if state.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            guarded("forecast", forecast_round(&state, &holder, every)).await;
+        }
+    });
+}
+
+async fn forecast_round(state: &Instance, holder: &str, every: u64) {
+    let now = state.config.clock.now();
+    let (h, st) = (holder.to_string(), state.forecast.clone());
+    let every = i64::try_from(every).unwrap_or(60);
+    let res = db::run(&state.pool, move |conn| {
+        let trained = crate::forecast::service::train_round(conn, &h, now, every)?;
+        st.refresh_if_newer(conn, now)?;
+        Ok(trained)
+    })
+    .await;
+    match res {
+        Ok(Some(line)) => log::info!("forecast model trained: {line}"),
+        Ok(None) => {}
+        Err(e) => log::warn!("forecast training failed: {e}"),
+    }
 }
 
 /// Run one round of a background job; a panic in it is logged and the next round runs.

@@ -134,8 +134,8 @@ pub enum Command {
         repair: bool,
     },
     /// Measure the sign-up forecast: train on all but the most recent activities, predict those,
-    /// and compare with the naive baseline (mean sign-up rate of the kind). The last line reads
-    /// `model MAE <x>, baseline MAE <y>, improvement <z>%, coverage <w>%`.
+    /// and compare with each simple figure a cadre would use (the best of them is the baseline).
+    /// The last line reads `model MAE <x>, baseline MAE <y>, improvement <z>%, coverage <w>%`.
     ForecastBacktest {
         /// How many of the most recent past activities to hold out (default: a fifth, at least 10)
         #[arg(long)]

@@ -206,7 +206,7 @@ fn forecast_backtest(
     );
     let bt = zhijia::forecast::backtest(&h, k, now);
     println!(
-        "done in {:.2} s; 80% intervals: binomial sd × a width calibrated on sequential predictions of the newer training activities",
+        "done in {:.2} s; point forecast: the median of a count model over the member-level sum and the simple figures; 80% intervals: its negative binomial quantiles, dispersion calibrated on sequential predictions of the newer training activities",
         started.elapsed().as_secs_f64()
     );
     println!("simple figures on the same split (MAE):");

@@ -218,6 +218,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    forecast_models (id) {
+        id -> Integer,
+        trained_at -> Timestamp,
+        activities -> Integer,
+        took_ms -> Integer,
+        model -> Text,
+    }
+}
+
+diesel::table! {
     job_leases (name) {
         name -> Text,
         holder -> Text,
@@ -867,4 +877,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     mailbox_letters,
     mailbox_events,
     write_quotas,
+    forecast_models,
 );

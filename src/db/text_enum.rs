@@ -54,6 +54,21 @@ macro_rules! text_enum {
             }
         }
 
+        // As its code in JSON too (a stored forecast model names its baseline this way).
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let code = String::deserialize(d)?;
+                $name::parse(&code)
+                    .ok_or_else(|| serde::de::Error::custom(format!("unknown code {code}")))
+            }
+        }
+
         impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
         where
             DB: diesel::backend::Backend,

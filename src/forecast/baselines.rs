@@ -132,7 +132,10 @@ mod tests {
                 window_days: 7.0,
                 capacity: 100,
             },
-            invited: (0..invited as i32).map(|m| (m, publisher)).collect(),
+            invited: (0..invited as i32)
+                .map(|m| (m, publisher))
+                .collect::<Vec<_>>()
+                .into(),
             signed: (0..signed as i32).collect(),
             attended: 0,
         }

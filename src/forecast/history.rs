@@ -1,7 +1,8 @@
 //! The activity history as the model sees it: for each past activity, who was invited (members
 //! of its audience, with their company) and who signed up.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 
@@ -15,9 +16,10 @@ pub struct PastRow {
     pub id: i32,
     pub unit_id: i32,
     pub plan: Plan,
-    /// (member id, company unit id)
-    pub invited: Vec<(i32, i32)>,
-    pub signed: HashSet<i32>,
+    /// (member id, company unit id); shared by the activities with the same audience (at group
+    /// scale thousands of activities go to a few hundred audiences of thousands each).
+    pub invited: Arc<[(i32, i32)]>,
+    pub signed: super::IdSet,
     pub attended: usize,
 }
 
@@ -48,7 +50,7 @@ impl History {
                 audiences.entry(a).or_default().push(u);
             }
         }
-        let mut signups: HashMap<i32, (HashSet<i32>, usize)> = HashMap::new();
+        let mut signups: HashMap<i32, (super::IdSet, usize)> = HashMap::new();
         for chunk in ids.chunks(500) {
             for (a, m, checked) in am::signups_of(conn, chunk)? {
                 let e = signups.entry(a).or_default();
@@ -63,9 +65,19 @@ impl History {
             paths,
             members,
         };
+        let mut shared: HashMap<Vec<i32>, Arc<[(i32, i32)]>> = HashMap::new();
         for (id, kind, unit_id, starts, opens, closes, capacity) in past {
-            let aud = audiences.remove(&id).unwrap_or_default();
-            let invited = h.invited(&aud);
+            let mut aud = audiences.remove(&id).unwrap_or_default();
+            aud.sort_unstable();
+            aud.dedup();
+            let invited = match shared.get(&aud) {
+                Some(i) => i.clone(),
+                None => {
+                    let i: Arc<[(i32, i32)]> = h.invited(&aud).into();
+                    shared.insert(aud, i.clone());
+                    i
+                }
+            };
             let (signed, attended) = signups.remove(&id).unwrap_or_default();
             h.rows.push(PastRow {
                 id,

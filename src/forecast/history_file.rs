@@ -5,7 +5,7 @@
 //! member's company); a member's rows for a group's events are the audience of each. Rows are
 //! read one at a time (memory grows with the member × event pairs, not the file's text).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::NaiveDateTime;
@@ -33,7 +33,7 @@ struct Event {
     starts: NaiveDateTime,
     announced: Option<NaiveDateTime>,
     invited: Vec<(i32, i32)>,
-    signed: HashSet<i32>,
+    signed: super::IdSet,
 }
 
 /// Read a history file. Errors name the line (as a spreadsheet counts, the header is line 1).
@@ -98,7 +98,7 @@ pub fn read_from(input: impl std::io::Read) -> Result<History, String> {
             starts,
             announced,
             invited: Vec::new(),
-            signed: HashSet::new(),
+            signed: Default::default(),
         });
         if e.group != group || e.kind != kind || e.starts != starts {
             return Err(format!(
@@ -148,7 +148,7 @@ fn into_history(events: HashMap<i32, Event>) -> History {
                 }),
                 capacity: 0,
             },
-            invited: e.invited,
+            invited: e.invited.into(),
             signed: e.signed,
             attended: 0,
         })
@@ -159,7 +159,7 @@ fn into_history(events: HashMap<i32, Event>) -> History {
     for r in &rows {
         // A group stands for a top-level unit: its path is itself (company_of reads it back).
         paths.insert(r.unit_id, format!("/{}/", r.unit_id));
-        for (m, g) in &r.invited {
+        for (m, g) in r.invited.iter() {
             members.insert(*m, *g);
         }
     }

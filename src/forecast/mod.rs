@@ -21,6 +21,8 @@ pub mod history;
 pub mod history_file;
 pub mod service;
 pub mod slots;
+pub mod stack;
+pub mod store;
 
 use std::collections::HashMap;
 
@@ -40,6 +42,42 @@ pub struct Plan {
     pub capacity: i32,
 }
 
+/// A hasher for the counters' integer keys. std's SipHash guards against keys chosen to
+/// collide, which member and unit ids are not; this one (FxHash's step) is several times
+/// faster on the tens of millions of updates a group-scale training makes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl IdHasher {
+    fn add(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.add(u64::from(*b));
+        }
+    }
+    fn write_i32(&mut self, i: i32) {
+        self.add(u64::from(i as u32));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+}
+
+/// Maps and sets keyed by ids.
+pub type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+pub type IdSet = std::collections::HashSet<i32, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// A member's (invited, signed) overall and per kind (index 0..6).
 type MemberCounts = ([f64; 2], [[f64; 2]; 6]);
 
@@ -51,9 +89,9 @@ type PerKind = [[f64; 2]; 6];
 #[derive(Debug, Clone, Default)]
 pub struct Recent {
     /// member → (decayed invited, decayed signed, invitations since the last sign-up, last sign-up)
-    member: HashMap<i32, (f64, f64, f64, Option<NaiveDateTime>)>,
+    member: IdMap<i32, (f64, f64, f64, Option<NaiveDateTime>)>,
     /// publisher → (decayed invited, decayed signed)
-    publisher: HashMap<i32, [f64; 2]>,
+    publisher: IdMap<i32, [f64; 2]>,
 }
 
 /// Per invitation, a member's older history counts this much less (about the last ten count).
@@ -65,7 +103,7 @@ impl Recent {
     /// Take one past activity's outcome into account (call in time order).
     pub fn add(&mut self, r: &PastRow) {
         let (mut inv, mut sig) = (0.0, 0.0);
-        for (m, _) in &r.invited {
+        for (m, _) in r.invited.iter() {
             let s = r.signed.contains(m);
             let e = self.member.entry(*m).or_default();
             e.0 = e.0 * MEMBER_DECAY + 1.0;
@@ -96,13 +134,13 @@ pub struct Counters {
     /// The kinds with a weight of their own: the five most common in training (the portal's
     /// list or whatever a history file names); every other kind shares the sixth index.
     kinds: Vec<String>,
-    member: HashMap<i32, MemberCounts>,
+    member: IdMap<i32, MemberCounts>,
     /// company → per kind (invited, signed)
-    company: HashMap<i32, PerKind>,
+    company: IdMap<i32, PerKind>,
     /// publisher company → per kind (invited, signed)
-    publisher: HashMap<i32, PerKind>,
+    publisher: IdMap<i32, PerKind>,
     /// series (publisher, kind, weekday, hour) → (invited, signed)
-    series: HashMap<(i32, usize, u32, u32), [f64; 2]>,
+    series: IdMap<(i32, usize, u32, u32), [f64; 2]>,
     kind: PerKind,
     all: [f64; 2],
     pub recent: Recent,
@@ -254,28 +292,43 @@ impl Counters {
     /// totals (not in `recent`).
     pub fn add_signed(&mut self, r: &PastRow, sign: f64) {
         let k = self.kind_index(&r.plan.kind);
-        let key = self.series_key(&r.plan);
-        let series = self.series.entry(key).or_default();
-        let pe = self.publisher.entry(r.plan.publisher).or_default();
-        for (m, c) in &r.invited {
+        // The activity's totals per company (an audience spans one or a few): the shared
+        // counters are updated once per company, not once per member.
+        let mut per_company: Vec<(i32, [f64; 2])> = Vec::new();
+        for (m, c) in r.invited.iter() {
             let s = if r.signed.contains(m) { sign } else { 0.0 };
             let e = self.member.entry(*m).or_default();
             e.0[0] += sign;
             e.0[1] += s;
             e.1[k][0] += sign;
             e.1[k][1] += s;
-            let ce = self.company.entry(*c).or_default();
-            ce[k][0] += sign;
-            ce[k][1] += s;
-            pe[k][0] += sign;
-            pe[k][1] += s;
-            series[0] += sign;
-            series[1] += s;
-            self.kind[k][0] += sign;
-            self.kind[k][1] += s;
-            self.all[0] += sign;
-            self.all[1] += s;
+            match per_company.iter_mut().find(|x| x.0 == *c) {
+                Some(x) => {
+                    x.1[0] += sign;
+                    x.1[1] += s;
+                }
+                None => per_company.push((*c, [sign, s])),
+            }
         }
+        let key = self.series_key(&r.plan);
+        let (mut inv, mut sig) = (0.0, 0.0);
+        for (c, t) in &per_company {
+            let ce = self.company.entry(*c).or_default();
+            ce[k][0] += t[0];
+            ce[k][1] += t[1];
+            inv += t[0];
+            sig += t[1];
+        }
+        let pe = self.publisher.entry(r.plan.publisher).or_default();
+        pe[k][0] += inv;
+        pe[k][1] += sig;
+        let series = self.series.entry(key).or_default();
+        series[0] += inv;
+        series[1] += sig;
+        self.kind[k][0] += inv;
+        self.kind[k][1] += sig;
+        self.all[0] += inv;
+        self.all[1] += sig;
     }
 
     /// Take one past activity into account (call in time order).
@@ -291,9 +344,6 @@ pub struct Model {
     pub weights: Vec<f64>,
     /// Half-width of the 80% interval in binomial standard deviations (calibrated).
     pub width: f64,
-    /// Mean sign-up rate per kind name (the baseline), and over all kinds for a kind not seen.
-    pub kind_rates: HashMap<String, f64>,
-    pub overall_rate: f64,
     pub counters: Counters,
     pub trained_on: usize,
     pub trained_at: NaiveDateTime,
@@ -301,9 +351,12 @@ pub struct Model {
     pub accuracy: Option<Backtest>,
     /// The past activities' counts, for the simple figures.
     pub past: baselines::Past,
+    /// The count-level model over the member-level sum and the simple figures (`stack`);
+    /// `None` on a history too short to fit it, where the sum stands alone.
+    pub stack: Option<stack::Stack>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Backtest {
     pub held_out: usize,
     pub model_mae: f64,
@@ -343,7 +396,11 @@ impl Backtest {
 #[derive(Debug, Clone)]
 pub struct Forecast {
     pub audience: usize,
+    /// The expected count (a mean: what ranks other start times and gives the rate).
     pub expected: f64,
+    /// The point forecast: the median of the predicted counts (what minimises the absolute
+    /// error; below the mean where counts have a long right tail).
+    pub median: f64,
     pub low: i64,
     pub high: i64,
     pub baseline: f64,
@@ -365,13 +422,35 @@ const Z80: f64 = 1.2816;
 /// L2 penalty: strong enough that kind × time-slot cells seen a few times do not overfit.
 const LAMBDA: f64 = 50.0;
 
-/// Train on the given past activities (oldest first), then calibrate the 80% interval on the
-/// final weights' own sequential predictions of the newer half of the training activities
-/// (each predicted from the counters of the activities before it, as in use): the
-/// half-width multiplier is the smallest that holds 80% of those outcomes in the rounded
-/// interval. Calibrating on in-sample fits would understate the error.
+/// Train on the given past activities (oldest first). The member-level model is trained on
+/// all of them; the count-level model (`stack`) on sequential predictions of the newer half
+/// (at most the newest 500) by a member-level model trained on the rest, each knowing only
+/// the activities before it, as in use. Without enough activities for that, the 80 % interval is the binomial sd times a
+/// width calibrated on the final weights' sequential predictions of the newer half.
 pub fn train(rows: &[PastRow], now: NaiveDateTime) -> Model {
+    // At group scale the count model's activities are the newest few hundred: each sequential
+    // prediction walks its whole audience.
+    let cut = (rows.len() / 2).max(rows.len().saturating_sub(MAX_STACK_ACTIVITIES));
+    let stack = if rows.len() - cut >= stack::MIN_SAMPLES && cut >= 20 {
+        let early = train_core(&rows[..cut], now);
+        let (mut counters, mut past) = (early.counters, early.past);
+        let mut samples = Vec::with_capacity(rows.len() - cut);
+        for r in &rows[cut..] {
+            let (sum, _) = predict_with(&early.weights, &counters, &r.invited, &r.plan);
+            let x = stack::inputs(sum, &past, &r.plan, r.invited.len());
+            samples.push((x, r.signed.len() as f64));
+            counters.add(r);
+            past.add(r);
+        }
+        stack::Stack::fit(&samples)
+    } else {
+        None
+    };
     let mut model = train_core(rows, now);
+    if stack.is_some() {
+        model.stack = stack;
+        return model;
+    }
     let mut counters = Counters::for_rows(rows);
     let mut calib: Vec<(f64, f64, f64)> = Vec::new();
     let from = rows.len() / 2;
@@ -387,6 +466,9 @@ pub fn train(rows: &[PastRow], now: NaiveDateTime) -> Model {
     }
     model
 }
+
+/// The most activities the count model is fitted to.
+const MAX_STACK_ACTIVITIES: usize = 500;
 
 /// The share of the calibration slice the interval must hold. Above 80% because the final
 /// weights have seen the slice (their errors there understate new activities') and held-out
@@ -418,33 +500,68 @@ fn bounds(mu: f64, half: f64) -> (f64, f64) {
     ((mu - half).floor().max(0.0), (mu + half).ceil())
 }
 
-/// Newton–Raphson (IRLS) for L2-regularised logistic regression. `pairs` replays the
-/// training pairs (features, outcome) on each pass, so memory does not grow with them.
-fn fit(pairs: impl Fn(&mut dyn FnMut(&[f64; N_FEATURES], f64)), lambda: f64) -> Vec<f64> {
+/// The training pairs, kept sparse (most features are indicators that are zero), with their
+/// outcome and weight (the inverse of the share of their kind of pair that was kept).
+#[derive(Default)]
+struct Pairs {
+    start: Vec<u32>,
+    idx: Vec<u8>,
+    val: Vec<f32>,
+    y: Vec<f32>,
+    w: Vec<f32>,
+}
+
+impl Pairs {
+    fn push(&mut self, x: &[f64; N_FEATURES], y: f64, w: f64) {
+        self.start.push(self.idx.len() as u32);
+        for (i, v) in x.iter().enumerate() {
+            if *v != 0.0 {
+                self.idx.push(i as u8);
+                self.val.push(*v as f32);
+            }
+        }
+        self.y.push(y as f32);
+        self.w.push(w as f32);
+    }
+    fn len(&self) -> usize {
+        self.y.len()
+    }
+    /// Pair `k`'s nonzero features.
+    fn get(&self, k: usize) -> impl Iterator<Item = (usize, f64)> + '_ {
+        let from = self.start[k] as usize;
+        let to = self
+            .start
+            .get(k + 1)
+            .map_or(self.idx.len(), |e| *e as usize);
+        (from..to).map(|i| (self.idx[i] as usize, f64::from(self.val[i])))
+    }
+}
+
+/// Newton–Raphson (IRLS) for weighted L2-regularised logistic regression.
+fn fit(pairs: &Pairs, lambda: f64) -> Vec<f64> {
     let d = N_FEATURES;
     let mut w = vec![0.0; d];
+    let mut nz: Vec<(usize, f64)> = Vec::with_capacity(d);
     for _ in 0..8 {
         let mut grad = vec![0.0; d];
         let mut hess = vec![0.0; d * d];
-        let mut n = 0usize;
-        pairs(&mut |x, y| {
-            n += 1;
-            let z: f64 = x.iter().zip(&w).map(|(a, b)| a * b).sum();
+        for k in 0..pairs.len() {
+            nz.clear();
+            nz.extend(pairs.get(k));
+            let z: f64 = nz.iter().map(|(i, v)| w[*i] * v).sum();
             let p = sigmoid(z);
-            let r = p - y;
-            let s = p * (1.0 - p);
-            for i in 0..d {
-                if x[i] == 0.0 {
-                    continue;
-                }
-                grad[i] += r * x[i];
-                let xi = x[i] * s;
-                for j in i..d {
-                    hess[i * d + j] += xi * x[j];
+            let weight = f64::from(pairs.w[k]);
+            let r = (p - f64::from(pairs.y[k])) * weight;
+            let s = p * (1.0 - p) * weight;
+            for (a, (i, xi)) in nz.iter().enumerate() {
+                grad[*i] += r * xi;
+                for (j, xj) in &nz[a..] {
+                    // Indices ascend within a pair: (i, j) with i <= j is the upper triangle.
+                    hess[i * d + j] += s * xi * xj;
                 }
             }
-        });
-        if n == 0 {
+        }
+        if pairs.len() == 0 {
             break;
         }
         for i in 0..d {
@@ -519,21 +636,47 @@ fn predict_with(w: &[f64], counters: &Counters, invited: &[(i32, i32)], plan: &P
     (mu, var)
 }
 
-/// Replay the training pairs: the totals leave the activity itself out (so rates carry
+/// At most this many silent (and signed-up) pairs are kept for fitting; beyond it a random
+/// share is kept and weighted up, so time and memory stay bounded at group scale.
+const MAX_NEGATIVES: f64 = 300_000.0;
+const MAX_POSITIVES: f64 = 150_000.0;
+
+/// A fixed pseudo-random number in [0, 1) for a (member, activity) pair (the sample is the same
+/// on every run and instance).
+fn pair_unit(m: i32, a: usize) -> f64 {
+    let mut z = (u64::from(m as u32) << 32 | a as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The training pairs in one replay: the totals leave the activity itself out (so rates carry
 /// information from the first activity on without seeing its own outcome); what happened
-/// lately is taken in time order.
-fn training_pairs(rows: &[PastRow], all: &Counters, each: &mut dyn FnMut(&[f64; N_FEATURES], f64)) {
+/// lately is taken in time order. Pairs beyond the caps are sampled and weighted.
+fn training_pairs(rows: &[PastRow], all: &Counters) -> Pairs {
+    let positives: usize = rows.iter().map(|r| r.signed.len()).sum();
+    let total: usize = rows.iter().map(|r| r.invited.len()).sum();
+    let keep_pos = (MAX_POSITIVES / positives.max(1) as f64).min(1.0);
+    let keep_neg = (MAX_NEGATIVES / total.saturating_sub(positives).max(1) as f64).min(1.0);
     let mut counters = all.clone();
     counters.recent = Recent::default();
-    for r in rows {
+    let mut pairs = Pairs::default();
+    for (a, r) in rows.iter().enumerate() {
         counters.add_signed(r, -1.0);
-        for (m, c) in &r.invited {
+        for (m, c) in r.invited.iter() {
+            let signed = r.signed.contains(m);
+            let keep = if signed { keep_pos } else { keep_neg };
+            if keep < 1.0 && pair_unit(*m, a) >= keep {
+                continue;
+            }
             let x = counters.features(*m, *c, &r.plan, &counters.recent);
-            each(&x, if r.signed.contains(m) { 1.0 } else { 0.0 });
+            pairs.push(&x, if signed { 1.0 } else { 0.0 }, 1.0 / keep);
         }
         counters.add_signed(r, 1.0);
         counters.recent.add(r);
     }
+    pairs
 }
 
 /// Train on the given past activities (oldest first); the counters end up holding all of them.
@@ -542,46 +685,71 @@ fn train_core(rows: &[PastRow], now: NaiveDateTime) -> Model {
     for r in rows {
         counters.add(r);
     }
-    let weights = fit(|each| training_pairs(rows, &counters, each), LAMBDA);
-    let mut by_kind: HashMap<&str, (f64, f64)> = HashMap::new();
-    for r in rows {
-        let e = by_kind.entry(r.plan.kind.as_str()).or_default();
-        e.0 += r.invited.len() as f64;
-        e.1 += r.signed.len() as f64;
-    }
-    let (all_inv, all_sig) = by_kind
-        .values()
-        .fold((0.0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1));
-    let overall_rate = if all_inv > 0.0 {
-        all_sig / all_inv
-    } else {
-        0.2
-    };
-    let kind_rates = by_kind
-        .into_iter()
-        .filter(|(_, (inv, _))| *inv > 0.0)
-        .map(|(k, (inv, sig))| (k.to_string(), sig / inv))
-        .collect();
+    let weights = fit(&training_pairs(rows, &counters), LAMBDA);
     Model {
         weights,
         width: Z80,
-        kind_rates,
-        overall_rate,
         counters,
         trained_on: rows.len(),
         trained_at: now,
         accuracy: None,
         past: baselines::Past::of(rows),
+        stack: None,
     }
 }
 
 impl Model {
+    /// What is stored for every instance (no member counters: they name people).
+    pub fn stored(&self) -> store::Stored {
+        store::Stored {
+            weights: self.weights.clone(),
+            width: self.width,
+            kinds: self.counters.kinds.clone(),
+            stack: self.stack.clone(),
+            accuracy: self.accuracy.clone(),
+            trained_on: self.trained_on,
+            trained_at: self.trained_at,
+        }
+    }
+
+    /// A stored model made usable on this instance: its counters rebuilt from the history
+    /// (activities newer than the training count too, as they would in use).
+    pub fn from_stored(s: store::Stored, rows: &[PastRow]) -> Model {
+        let mut counters = Counters {
+            kinds: s.kinds,
+            ..Counters::default()
+        };
+        for r in rows {
+            counters.add(r);
+        }
+        Model {
+            weights: s.weights,
+            width: s.width,
+            counters,
+            trained_on: s.trained_on,
+            trained_at: s.trained_at,
+            accuracy: s.accuracy,
+            past: baselines::Past::of(rows),
+            stack: s.stack,
+        }
+    }
+
     pub fn forecast(&self, invited: &[(i32, i32)], plan: &Plan) -> Forecast {
-        let (mu, var) = predict_with(&self.weights, &self.counters, invited, plan);
-        let (low, high) = bounds(mu, self.width * var.sqrt());
+        let (sum, var) = predict_with(&self.weights, &self.counters, invited, plan);
+        let (expected, median, low, high) = match &self.stack {
+            Some(st) => {
+                let c = st.predict(&stack::inputs(sum, &self.past, plan, invited.len()));
+                (c.mean, c.median, c.low, c.high)
+            }
+            None => {
+                let (low, high) = bounds(sum, self.width * var.sqrt());
+                (sum, sum, low, high)
+            }
+        };
         Forecast {
             audience: invited.len(),
-            expected: mu,
+            expected,
+            median,
             low: low as i64,
             high: high as i64,
             baseline: self.past.predict(
@@ -600,6 +768,13 @@ impl Model {
 /// simple figures predict the same activities the same way, and the best of them is the
 /// baseline.
 pub fn backtest(h: &History, held_out: usize, now: NaiveDateTime) -> Backtest {
+    backtest_model(h, held_out, now).0
+}
+
+/// `backtest`, and the model it measured with its counters brought up to the whole history:
+/// the model the job stores (weights from the older activities, what every member did since in
+/// its counters), so the job trains once, not twice.
+pub fn backtest_model(h: &History, held_out: usize, now: NaiveDateTime) -> (Backtest, Model) {
     use baselines::Simple;
     let split = h.rows.len().saturating_sub(held_out);
     let (past, recent) = h.rows.split_at(split);
@@ -611,12 +786,12 @@ pub fn backtest(h: &History, held_out: usize, now: NaiveDateTime) -> Backtest {
     for r in recent {
         let f = model.forecast(&r.invited, &r.plan);
         let y = r.signed.len() as f64;
-        err_m += (f.expected - y).abs();
+        err_m += (f.median - y).abs();
         let k = kinds
             .entry(r.plan.kind.clone())
             .or_insert_with(|| (0, 0.0, vec![0.0; Simple::ALL.len()]));
         k.0 += 1;
-        k.1 += (f.expected - y).abs();
+        k.1 += (f.median - y).abs();
         for (i, s) in Simple::ALL.iter().enumerate() {
             let e = (model.past.predict(*s, &r.plan, r.invited.len()) - y).abs();
             err_s[i] += e;
@@ -636,7 +811,7 @@ pub fn backtest(h: &History, held_out: usize, now: NaiveDateTime) -> Backtest {
                 .unwrap_or(std::cmp::Ordering::Equal)
         })
         .unwrap_or(0);
-    Backtest {
+    let bt = Backtest {
         held_out: recent.len(),
         model_mae: err_m / n,
         baseline_mae: err_s[best_i] / n,
@@ -651,5 +826,7 @@ pub fn backtest(h: &History, held_out: usize, now: NaiveDateTime) -> Backtest {
             .map(|(s, e)| (*s, e / n))
             .collect(),
         best: Simple::ALL[best_i],
-    }
+    };
+    model.accuracy = Some(bt.clone());
+    (bt, model)
 }

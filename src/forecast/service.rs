@@ -1,18 +1,27 @@
-//! The forecast on the activity form: the model lives in memory per instance, trained on first
-//! use, retrained when a day old (the nightly refresh) or when a cadre asks.
+//! The forecast on the activity form. No request trains: the background job trains under its
+//! lease, once per tick at most across all instances, when there is no model, it is a day old or
+//! a cadre asked, and stores it (`store`); each instance loads the newest stored model and keeps
+//! it in memory. Until there is one, the form shows the best simple figure and says the model is
+//! being prepared.
 
 use std::sync::{Arc, RwLock};
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
 
 use super::history::{company_of, History};
-use super::{backtest, train, Backtest, Forecast, Model, Plan};
+use super::{backtest_model, store, Backtest, Forecast, Model, Plan};
 use crate::db::DbConnection;
 use crate::error::AppResult;
 
-/// The trained model shared by this instance's requests.
+/// The stored model this instance uses, by its id.
+pub struct Ready {
+    pub id: i32,
+    pub model: Model,
+}
+
+/// The model shared by this instance's requests.
 #[derive(Default)]
-pub struct ForecastState(RwLock<Option<Arc<Model>>>);
+pub struct ForecastState(RwLock<Option<Arc<Ready>>>);
 
 /// Hold out the most recent fifth of the history (at least 10) when measuring accuracy.
 pub fn held_out_for(n: usize) -> usize {
@@ -20,37 +29,106 @@ pub fn held_out_for(n: usize) -> usize {
 }
 
 /// Train on the whole history and measure accuracy with a backtest.
-pub fn train_full(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<Model> {
+/// (The stored model's weights are those the backtest measured: trained on the older
+/// activities, with every newer one in its counters.)
+pub fn train_full(h: &History, now: NaiveDateTime) -> Model {
+    backtest_model(h, held_out_for(h.rows.len()), now).1
+}
+
+/// A model older than this is retrained (the nightly refresh).
+const MAX_AGE_HOURS: i64 = 24;
+/// The settings key a cadre's "retrain" sets (the time asked).
+const RETRAIN_ASKED: &str = "forecast.retrain_asked";
+/// The fewest past activities worth a model.
+const MIN_ACTIVITIES: usize = 20;
+/// How long the training lease holds if its holder dies mid-training.
+const LEASE_MINUTES: i64 = 15;
+
+/// Ask the job to retrain at its next round (a cadre's button).
+pub fn ask_retrain(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<()> {
+    // To the microsecond (PostgreSQL's precision): asked a moment after a training is "since".
+    let at = now.and_utc().timestamp_micros().to_string();
+    crate::settings::set(conn, RETRAIN_ASKED, &at, now)
+}
+
+/// Whether the job should train now: no model, a day-old one, or a retrain asked since.
+fn due(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<bool> {
+    let Some((_, trained_at)) = store::latest(conn)? else {
+        return Ok(true);
+    };
+    if now.signed_duration_since(trained_at).num_hours() >= MAX_AGE_HOURS {
+        return Ok(true);
+    }
+    let asked = crate::settings::get(conn, RETRAIN_ASKED)?.and_then(|v| v.parse::<i64>().ok());
+    Ok(asked.is_some_and(|t| t >= trained_at.and_utc().timestamp_micros()))
+}
+
+/// One round of the training job, run by every instance each tick: the lease and the tick's
+/// claim let one instance train per tick. Returns the backtest line when it trained.
+pub fn train_round(
+    conn: &mut DbConnection,
+    holder: &str,
+    now: NaiveDateTime,
+    every_secs: i64,
+) -> AppResult<Option<String>> {
+    use crate::workflow::lease;
+    let ttl = chrono::Duration::minutes(LEASE_MINUTES);
+    if !lease::try_acquire(conn, "forecast", holder, now, ttl)? {
+        return Ok(None);
+    }
+    if !lease::claim_run(conn, "forecast", lease::tick_start(now, every_secs), holder)? {
+        return Ok(None);
+    }
+    if !due(conn, now)? {
+        return Ok(None);
+    }
+    let started = std::time::Instant::now();
     let h = History::load(conn, now)?;
-    let bt = backtest(&h, held_out_for(h.rows.len()), now);
-    let mut m = train(&h.rows, now);
-    m.accuracy = Some(bt);
-    Ok(m)
+    if h.rows.len() < MIN_ACTIVITIES {
+        return Ok(None);
+    }
+    let m = train_full(&h, now);
+    store::save(conn, &m.stored(), started.elapsed().as_millis())?;
+    Ok(m.accuracy.map(|b| b.line()))
 }
 
 impl ForecastState {
-    /// The current model, trained now if there is none, it is a day old, or `retrain`.
-    pub fn model(
-        &self,
-        conn: &mut DbConnection,
-        now: NaiveDateTime,
-        retrain: bool,
-    ) -> AppResult<Arc<Model>> {
-        if !retrain {
-            if let Ok(g) = self.0.read() {
-                if let Some(m) = g
-                    .as_ref()
-                    .filter(|m| now.signed_duration_since(m.trained_at).num_hours() < 24)
-                {
-                    return Ok(m.clone());
-                }
-            }
+    /// The model this instance holds, if any.
+    pub fn current(&self) -> Option<Arc<Ready>> {
+        self.0.read().ok().and_then(|g| g.clone())
+    }
+
+    /// Take up the newest stored model if it is not the one held: its counters are rebuilt
+    /// from `h` (no training). The job calls it every tick; a request only on an instance
+    /// that holds none yet.
+    pub fn refresh(&self, conn: &mut DbConnection, h: &History) -> AppResult<Option<Arc<Ready>>> {
+        let Some((id, _)) = store::latest(conn)? else {
+            return Ok(None);
+        };
+        if let Some(r) = self.current().filter(|r| r.id == id) {
+            return Ok(Some(r));
         }
-        let m = Arc::new(train_full(conn, now)?);
+        let Some(stored) = store::load(conn, id)? else {
+            return Ok(self.current());
+        };
+        let ready = Arc::new(Ready {
+            id,
+            model: Model::from_stored(stored, &h.rows),
+        });
         if let Ok(mut g) = self.0.write() {
-            *g = Some(m.clone());
+            *g = Some(ready.clone());
         }
-        Ok(m)
+        Ok(Some(ready))
+    }
+
+    /// The job's per-tick refresh: load the history only when there is a newer model.
+    pub fn refresh_if_newer(&self, conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<()> {
+        let newest = store::latest(conn)?.map(|l| l.0);
+        if newest.is_some() && newest != self.current().map(|r| r.id) {
+            let h = History::load(conn, now)?;
+            self.refresh(conn, &h)?;
+        }
+        Ok(())
     }
 }
 
@@ -88,16 +166,24 @@ pub struct ForecastView {
     pub trained_on: usize,
     pub trained_at: String,
     pub took_ms: u128,
+    /// No trained model yet: the form shows the best simple figure.
+    pub preparing: bool,
+    /// A cadre has just asked for a retrain.
+    pub asked: bool,
 }
 
 impl ForecastView {
+    /// The point forecast (the median of the predicted counts).
     pub fn expected(&self) -> i64 {
-        self.f.expected.round() as i64
+        self.f.median.round() as i64
     }
     /// Whether the model earned its place for this kind: its backtest on held-out activities
     /// of the kind (at least three) or, without those, overall, beats the kind's mean. When it
     /// does not, the form shows the mean and says why.
     pub fn model_trusted(&self) -> bool {
+        if self.preparing {
+            return false;
+        }
         let Some(b) = &self.accuracy else {
             return true;
         };
@@ -115,6 +201,12 @@ impl ForecastView {
         }
     }
     pub fn honesty_line(&self) -> String {
+        if self.preparing {
+            return format!(
+                "预测模型正在后台准备（首次使用或每日更新，通常几分钟内完成），这里先显示{}的估计。",
+                self.baseline_name()
+            );
+        }
         let figures = self
             .accuracy
             .as_ref()
@@ -167,6 +259,7 @@ impl ForecastView {
 }
 
 /// Forecast a planned activity for an audience (unit ids), with the most similar past ones.
+/// `retrain` asks the job for a new model; nothing here trains.
 pub fn forecast(
     conn: &mut DbConnection,
     state: &ForecastState,
@@ -176,13 +269,58 @@ pub fn forecast(
     retrain: bool,
 ) -> AppResult<ForecastView> {
     let started = std::time::Instant::now();
-    let model = state.model(conn, now, retrain)?;
+    if retrain {
+        ask_retrain(conn, now)?;
+    }
     let h = History::load(conn, now)?;
+    let ready = state.refresh(conn, &h)?;
     let invited = h.invited(audience);
-    let f = model.forecast(&invited, plan);
     let usual = super::slots::usual_times(&h.rows);
-    let alternatives = super::slots::alternatives(&model, &invited, plan, &usual, now);
-    // Evidence: same kind first, then the same publisher / company, the same time slot.
+    let (f, alternatives) = match &ready {
+        Some(r) => (
+            r.model.forecast(&invited, plan),
+            super::slots::alternatives(&r.model, &invited, plan, &usual, now),
+        ),
+        None => {
+            let past = super::baselines::Past::of(&h.rows);
+            let b = past.predict(super::baselines::Simple::KindMedian, plan, invited.len());
+            let f = Forecast {
+                audience: invited.len(),
+                expected: b,
+                median: b,
+                low: 0,
+                high: 0,
+                baseline: b,
+            };
+            (f, Default::default())
+        }
+    };
+    let evidence = evidence(conn, &h, audience, plan)?;
+    Ok(ForecastView {
+        f,
+        kind: plan.kind.clone(),
+        capacity: plan.capacity,
+        evidence,
+        alternatives,
+        accuracy: ready.as_ref().and_then(|r| r.model.accuracy.clone()),
+        trained_on: ready.as_ref().map_or(0, |r| r.model.trained_on),
+        trained_at: ready.as_ref().map_or(String::new(), |r| {
+            crate::web::beijing(&r.model.trained_at, "%m-%d %H:%M")
+        }),
+        took_ms: started.elapsed().as_millis(),
+        preparing: ready.is_none(),
+        asked: retrain,
+    })
+}
+
+/// The five past activities most like the plan: same kind first, then the same publisher /
+/// company, the same time slot; the newest first among equals.
+fn evidence(
+    conn: &mut DbConnection,
+    h: &History,
+    audience: &[i32],
+    plan: &Plan,
+) -> AppResult<Vec<Evidence>> {
     let slot = |t: NaiveDateTime| {
         let l = crate::time::to_beijing(&t);
         (l.weekday().num_days_from_monday() >= 5, l.hour() >= 18)
@@ -191,8 +329,6 @@ pub fn forecast(
         .first()
         .and_then(|u| h.paths.get(u))
         .map_or(0, |p| company_of(p));
-    let titles =
-        crate::activities::model::titles(conn, &h.rows.iter().map(|r| r.id).collect::<Vec<_>>())?;
     let mut scored: Vec<(i32, &super::history::PastRow)> = h
         .rows
         .iter()
@@ -216,9 +352,11 @@ pub fn forecast(
         b.0.cmp(&a.0)
             .then(b.1.plan.starts_at.cmp(&a.1.plan.starts_at))
     });
-    let evidence = scored
+    scored.truncate(5);
+    let titles =
+        crate::activities::model::titles(conn, &scored.iter().map(|r| r.1.id).collect::<Vec<_>>())?;
+    Ok(scored
         .iter()
-        .take(5)
         .map(|(_, r)| Evidence {
             title: titles
                 .iter()
@@ -230,18 +368,7 @@ pub fn forecast(
             signed: r.signed.len(),
             attended: r.attended,
         })
-        .collect();
-    Ok(ForecastView {
-        f,
-        kind: plan.kind.clone(),
-        capacity: plan.capacity,
-        evidence,
-        alternatives,
-        accuracy: model.accuracy.clone(),
-        trained_on: model.trained_on,
-        trained_at: crate::web::beijing(&model.trained_at, "%m-%d %H:%M"),
-        took_ms: started.elapsed().as_millis(),
-    })
+        .collect())
 }
 
 #[cfg(test)]
@@ -257,6 +384,7 @@ mod tests {
             f: Forecast {
                 audience: 100,
                 expected: 12.4,
+                median: 12.0,
                 low: 8,
                 high: 17,
                 baseline: 20.0,
@@ -277,6 +405,8 @@ mod tests {
             trained_on: 80,
             trained_at: String::new(),
             took_ms: 1,
+            preparing: false,
+            asked: false,
         }
     }
 

@@ -19,12 +19,15 @@ const SHOWN: usize = 3;
 pub struct Slot {
     /// UTC start.
     pub starts_at: NaiveDateTime,
+    /// The expected count (ranks the times).
     pub expected: f64,
+    /// The point forecast shown (the median, as the form's own figure).
+    pub point: f64,
 }
 
 impl Slot {
     pub fn shown(&self) -> i64 {
-        self.expected.round() as i64
+        self.point.round() as i64
     }
     /// "周三 19:00（12月2日）"
     pub fn label(&self) -> String {
@@ -122,16 +125,19 @@ pub fn alternatives(
                 window_days: (plan.window_days + shift / 1440.0).max(0.5),
                 ..plan.clone()
             };
-            let expected = model.forecast(invited, &p).expected;
+            let f = model.forecast(invited, &p);
+            let (expected, point) = (f.expected, f.median);
             let e = best.entry(key(&starts_at).0).or_insert(Slot {
                 starts_at,
                 expected,
+                point,
             });
             // Ties go to the earlier day.
             if expected > e.expected + 1e-9 {
                 *e = Slot {
                     starts_at,
                     expected,
+                    point,
                 };
             }
         }
@@ -192,6 +198,7 @@ mod tests {
         let slot = |t: &str, expected: f64| Slot {
             starts_at: at(t),
             expected,
+            point: expected,
         };
         let evening = slot("2026-12-02 19:00", 14.0);
         let weekend = slot("2026-12-05 10:00", 10.0);

@@ -274,6 +274,10 @@ pub static REGISTRY: &[Table] = &[
     plain!("job_leases", ["name", "holder", "expires_at"]),
     plain!("job_runs", ["name", "tick", "holder"]),
     plain!(
+        "forecast_models",
+        ["id", "trained_at", "activities", "took_ms", "model"]
+    ),
+    plain!(
         "benefit_items",
         [
             "id", "name", "category", "description", "amount_mode", "amount_fen", "frequency",

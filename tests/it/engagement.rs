@@ -435,6 +435,7 @@ async fn the_activity_form_forecasts_without_saving() {
     let local =
         |m: i64| zhijia::activities::service::to_local(&(now + chrono::Duration::minutes(m)));
     let before = app.count("activities");
+    app.train_forecast();
     app.login_ok("demo-chair").await;
     let r = app
         .post(
@@ -481,6 +482,7 @@ async fn the_activity_form_shows_the_best_other_times_and_they_hold_when_chosen(
     let a = zhijia::org::model::find_by_name(&mut app.conn(), "第一工程公司工会").unwrap()[0]
         .id
         .to_string();
+    app.train_forecast();
     app.login_ok("demo-chair").await;
     let ask = |starts: chrono::NaiveDateTime| {
         let a = a.clone();

@@ -172,3 +172,87 @@ fn the_backtest_reads_a_history_file_and_refuses_a_bad_row_by_line() {
         "{stderr}"
     );
 }
+
+/// No request trains (issue 32). On an instance without a stored model the activity form
+/// answers at once with the best simple figure, says the model is being prepared and stores
+/// nothing; the job's round, run by three instances on the same tick, trains once; the form
+/// then uses the stored model. A cadre's "retrain" only asks: the request stores nothing, the
+/// next tick trains (one instance of three), and the tick after, with nothing asked, none does.
+#[actix_web::test]
+async fn no_request_trains_the_job_trains_once_per_tick_and_the_form_uses_its_model() {
+    use zhijia::forecast::{service::train_round, store};
+    let mut app = spawn_demo().await;
+    let now = app.state.config.clock.now();
+    let unit = zhijia::org::model::find_by_name(&mut app.conn(), "第一工程公司工会").unwrap()[0]
+        .id
+        .to_string();
+    let local =
+        |m: i64| zhijia::activities::service::to_local(&(now + chrono::Duration::minutes(m)));
+    let (starts, ends) = (local(60 * 24 * 9), local(60 * 24 * 9 + 180));
+    let form = |action: &'static str| {
+        vec![
+            ("title", "周末亲子运动会"),
+            ("kind", "亲子活动"),
+            ("place", "体育馆"),
+            ("starts_at", starts.as_str()),
+            ("ends_at", ends.as_str()),
+            ("capacity", "40"),
+            ("audience", unit.as_str()),
+            ("action", action),
+        ]
+    };
+    macro_rules! models {
+        ($app:expr) => {
+            $app.with(|c, _| store::count(c)).unwrap()
+        };
+    }
+    // Three instances' job rounds on the same tick; how many trained.
+    macro_rules! round {
+        ($app:expr) => {
+            ["instance-1", "instance-2", "instance-3"]
+                .iter()
+                .filter(|h| {
+                    $app.with(|c, now| train_round(c, h, now, 60))
+                        .unwrap()
+                        .is_some()
+                })
+                .count()
+        };
+    }
+    app.login_ok("demo-chair").await;
+    let r = app.post("/admin/activities/new", &form("forecast")).await;
+    r.assert_status(200)
+        .assert_contains("预测模型正在后台准备")
+        .assert_contains("按以往同类活动的中位数估计")
+        .assert_contains("最相似的往期活动");
+    assert!(
+        !r.body.contains("80% 把握") && !r.body.contains("回测最近"),
+        "no model shown"
+    );
+    assert!(
+        !r.body.contains(r#"value="retrain""#),
+        "nothing to retrain yet"
+    );
+    assert_eq!(models!(app), 0, "the request trained nothing");
+
+    assert_eq!(round!(app), 1, "one instance of three trains on a tick");
+    assert_eq!(models!(app), 1);
+    assert_eq!(round!(app), 0, "the same tick does not train again");
+
+    let r = app.post("/admin/activities/new", &form("forecast")).await;
+    r.assert_status(200).assert_contains("回测最近");
+    assert!(!r.body.contains("预测模型正在后台准备"));
+    assert!(
+        r.body.contains("80% 把握") || r.body.contains("模型回测不比"),
+        "the model's forecast or the honest line about it"
+    );
+
+    let r = app.post("/admin/activities/new", &form("retrain")).await;
+    r.assert_status(200).assert_contains("已请求重新训练模型");
+    assert_eq!(models!(app), 1, "asking trains nothing in the request");
+    app.state.config.clock.advance(61);
+    assert_eq!(round!(app), 1, "the next tick trains what was asked");
+    assert_eq!(models!(app), 2);
+    app.state.config.clock.advance(61);
+    assert_eq!(round!(app), 0, "nothing asked, a fresh model: no training");
+}

@@ -593,6 +593,14 @@ where
             .id
     }
 
+    /// The forecast job's training round, as an instance's background job runs it (no request
+    /// trains); the backtest line of the model it stored.
+    pub fn train_forecast(&self) -> String {
+        self.with(|conn, now| zhijia::forecast::service::train_round(conn, "test-job", now, 60))
+            .unwrap()
+            .expect("the job trains when there is no model")
+    }
+
     pub fn count(&self, sql_table: &str) -> i64 {
         use diesel::prelude::*;
         #[derive(QueryableByName)]

@@ -97,6 +97,20 @@ async fn a_named_letter_is_answered_forwarded_converted_and_published_only_with_
         .await
         .assert_status(200)
         .assert_contains("下月起晚餐供应到八点");
+    // The writer was told of the answer, with a link to their letter (mutants: a step's
+    // notification emptied or misaddressed survived every test).
+    let writer = app.member_id("demo-member");
+    assert_eq!(
+        app.count(&format!(
+            "notifications WHERE member_id = {writer} AND title = '主席信箱回复：建议延长食堂晚餐时间' \
+             AND link = '/mailbox/{}'",
+            letter.public_ref
+        )),
+        1
+    );
+    app.get("/notifications")
+        .await
+        .assert_contains("主席信箱回复：建议延长食堂晚餐时间");
 
     // Without consent it cannot be published; forwarded to a cadre, who answers; another
     // letter becomes a grievance.

@@ -10,6 +10,8 @@ use crate::helpers::*;
 pub struct Server {
     pub child: Child,
     pub addr: String,
+    /// The server's database, for a test that changes it behind the server's back.
+    pub db: zhijia::db::DbUrl,
     pub _db: TestDb,
 }
 
@@ -29,8 +31,8 @@ pub fn db_url_string(url: &zhijia::db::DbUrl) -> String {
 
 /// Start the binary (after `zhijia demo` when `demo`) and wait for its address.
 pub fn start_server(demo: bool) -> Server {
-    let (url, db) = fresh_db();
-    let url = db_url_string(&url);
+    let (db_url, db) = fresh_db();
+    let url = db_url_string(&db_url);
     let bin = env!("CARGO_BIN_EXE_zhijia");
     if demo {
         let out = Command::new(bin)
@@ -82,6 +84,7 @@ pub fn start_server(demo: bool) -> Server {
     Server {
         child,
         addr,
+        db: db_url,
         _db: db,
     }
 }
