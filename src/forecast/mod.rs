@@ -128,6 +128,17 @@ impl Recent {
     }
 }
 
+/// Add `t` to the entry of company `c` (a short list: an audience spans one or a few).
+fn add_to(per_company: &mut Vec<(i32, [f64; 2])>, c: i32, t: [f64; 2]) {
+    match per_company.iter_mut().find(|x| x.0 == c) {
+        Some(x) => {
+            x.1[0] += t[0];
+            x.1[1] += t[1];
+        }
+        None => per_company.push((c, t)),
+    }
+}
+
 /// Counters of what happened before a point in time.
 #[derive(Debug, Clone, Default)]
 pub struct Counters {
@@ -292,27 +303,31 @@ impl Counters {
     /// totals (not in `recent`).
     pub fn add_signed(&mut self, r: &PastRow, sign: f64) {
         let k = self.kind_index(&r.plan.kind);
-        // The activity's totals per company (an audience spans one or a few): the shared
-        // counters are updated once per company, not once per member.
+        // One walk of the audience: each member's counts, and the activity's totals per
+        // company, with which the shared counters are updated once per company.
         let mut per_company: Vec<(i32, [f64; 2])> = Vec::new();
         for (m, c) in r.invited.iter() {
             let s = if r.signed.contains(m) { sign } else { 0.0 };
-            let e = self.member.entry(*m).or_default();
-            e.0[0] += sign;
-            e.0[1] += s;
-            e.1[k][0] += sign;
-            e.1[k][1] += s;
-            match per_company.iter_mut().find(|x| x.0 == *c) {
-                Some(x) => {
-                    x.1[0] += sign;
-                    x.1[1] += s;
-                }
-                None => per_company.push((*c, [sign, s])),
-            }
+            self.add_member(*m, k, sign, s);
+            add_to(&mut per_company, *c, [sign, s]);
         }
+        self.add_shared(r, k, &per_company);
+    }
+
+    fn add_member(&mut self, m: i32, k: usize, invited: f64, signed: f64) {
+        let e = self.member.entry(m).or_default();
+        e.0[0] += invited;
+        e.0[1] += signed;
+        e.1[k][0] += invited;
+        e.1[k][1] += signed;
+    }
+
+    /// The counters every member of the audience shares: per company, the publisher's, the
+    /// series', the kind's and all.
+    fn add_shared(&mut self, r: &PastRow, k: usize, per_company: &[(i32, [f64; 2])]) {
         let key = self.series_key(&r.plan);
         let (mut inv, mut sig) = (0.0, 0.0);
-        for (c, t) in &per_company {
+        for (c, t) in per_company {
             let ce = self.company.entry(*c).or_default();
             ce[k][0] += t[0];
             ce[k][1] += t[1];
@@ -329,6 +344,16 @@ impl Counters {
         self.kind[k][1] += sig;
         self.all[0] += inv;
         self.all[1] += sig;
+    }
+
+    /// The activity's (invited, signed) per company, times `sign`.
+    fn per_company(r: &PastRow, sign: f64) -> Vec<(i32, [f64; 2])> {
+        let mut out: Vec<(i32, [f64; 2])> = Vec::new();
+        for (m, c) in r.invited.iter() {
+            let s = if r.signed.contains(m) { sign } else { 0.0 };
+            add_to(&mut out, *c, [sign, s]);
+        }
+        out
     }
 
     /// Take one past activity into account (call in time order).
@@ -663,17 +688,27 @@ fn training_pairs(rows: &[PastRow], all: &Counters) -> Pairs {
     counters.recent = Recent::default();
     let mut pairs = Pairs::default();
     for (a, r) in rows.iter().enumerate() {
-        counters.add_signed(r, -1.0);
+        // Leave the activity out: its share of the shared counters for everyone, and each
+        // kept member's own outcome for that member (the rest of the audience's member counts
+        // do not enter this member's features), so the pass costs one walk of the audience.
+        let k = counters.kind_index(&r.plan.kind);
+        let shared = Counters::per_company(r, 1.0);
+        let minus: Vec<(i32, [f64; 2])> =
+            shared.iter().map(|(c, t)| (*c, [-t[0], -t[1]])).collect();
+        counters.add_shared(r, k, &minus);
         for (m, c) in r.invited.iter() {
             let signed = r.signed.contains(m);
             let keep = if signed { keep_pos } else { keep_neg };
             if keep < 1.0 && pair_unit(*m, a) >= keep {
                 continue;
             }
+            let own = if signed { 1.0 } else { 0.0 };
+            counters.add_member(*m, k, -1.0, -own);
             let x = counters.features(*m, *c, &r.plan, &counters.recent);
-            pairs.push(&x, if signed { 1.0 } else { 0.0 }, 1.0 / keep);
+            counters.add_member(*m, k, 1.0, own);
+            pairs.push(&x, own, 1.0 / keep);
         }
-        counters.add_signed(r, 1.0);
+        counters.add_shared(r, k, &shared);
         counters.recent.add(r);
     }
     pairs
