@@ -472,6 +472,10 @@ async fn forecast(
             .into_iter()
             .filter(|u| managed.contains(u))
             .collect();
+        if audience.is_empty() {
+            // Units outside the cadre's scope only: no audience to forecast for.
+            return Err(AppError::Validation("请选择参加范围".into()));
+        }
         let publisher = audience
             .first()
             .and_then(|u| crate::org::model::find(conn, *u).ok().flatten())
@@ -483,7 +487,7 @@ async fn forecast(
             window_days: closes.signed_duration_since(opens).num_minutes() as f64 / 1440.0,
             capacity,
         };
-        crate::forecast::service::forecast(conn, &st, &audience, &plan, now, retrain)
+        crate::forecast::service::forecast(conn, &st, &audience, &managed, &plan, now, retrain)
     })
     .await?;
     page.forecast = Some(view);

@@ -136,21 +136,27 @@ fn intern(map: &mut HashMap<String, i32>, key: &str, line: u64, what: &str) -> R
 fn into_history(events: HashMap<i32, Event>) -> History {
     let mut rows: Vec<PastRow> = events
         .into_iter()
-        .map(|(id, e)| PastRow {
-            id,
-            unit_id: e.group,
-            plan: Plan {
-                kind: e.kind,
-                publisher: e.group,
-                starts_at: e.starts,
-                window_days: e.announced.map_or(DEFAULT_WINDOW_DAYS, |a| {
-                    ((e.starts - a).num_minutes() as f64 / 1440.0).max(0.0)
-                }),
-                capacity: 0,
-            },
-            invited: e.invited.into(),
-            signed: e.signed,
-            attended: 0,
+        .map(|(id, mut e)| {
+            // A member listed twice for one event is invited once: training leaves each pair's
+            // own outcome out once, so a second copy would leak it into the member's counts.
+            let mut seen = super::IdSet::default();
+            e.invited.retain(|(m, _)| seen.insert(*m));
+            PastRow {
+                id,
+                unit_id: e.group,
+                plan: Plan {
+                    kind: e.kind,
+                    publisher: e.group,
+                    starts_at: e.starts,
+                    window_days: e.announced.map_or(DEFAULT_WINDOW_DAYS, |a| {
+                        ((e.starts - a).num_minutes() as f64 / 1440.0).max(0.0)
+                    }),
+                    capacity: 0,
+                },
+                invited: e.invited.into(),
+                signed: e.signed,
+                attended: 0,
+            }
         })
         .collect();
     rows.sort_by_key(|r| (r.plan.starts_at, r.id));

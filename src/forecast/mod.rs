@@ -421,7 +421,7 @@ impl Backtest {
 #[derive(Debug, Clone)]
 pub struct Forecast {
     pub audience: usize,
-    /// The expected count (a mean: what ranks other start times and gives the rate).
+    /// The expected count (a mean: what ranks other start times).
     pub expected: f64,
     /// The point forecast: the median of the predicted counts (what minimises the absolute
     /// error; below the mean where counts have a long right tail).
@@ -432,11 +432,12 @@ pub struct Forecast {
 }
 
 impl Forecast {
+    /// The rate of the point forecast the form shows beside it (the median, not the mean).
     pub fn rate(&self) -> f64 {
         if self.audience == 0 {
             0.0
         } else {
-            self.expected / self.audience as f64
+            self.median / self.audience as f64
         }
     }
 }
@@ -781,6 +782,12 @@ impl Model {
                 (sum, sum, low, high)
             }
         };
+        // Nobody outside the audience signs up: the count model's figures (which rest on the
+        // kind's and group's past counts too) must not exceed it, and an audience with no
+        // active member forecasts none.
+        let cap = invited.len() as f64;
+        let (expected, median) = (expected.min(cap), median.min(cap));
+        let (low, high) = (low.min(cap), high.min(cap));
         Forecast {
             audience: invited.len(),
             expected,

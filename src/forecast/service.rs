@@ -41,6 +41,9 @@ const MAX_AGE_HOURS: i64 = 24;
 const RETRAIN_ASKED: &str = "forecast.retrain_asked";
 /// The fewest past activities worth a model.
 const MIN_ACTIVITIES: usize = 20;
+/// A cadre's ask is taken up at most this long after the last training: pressing "retrain"
+/// again and again (any staff member can) cannot keep the job training without pause.
+const RETRAIN_GAP_MINUTES: i64 = 10;
 /// How long the training lease holds if its holder dies mid-training.
 const LEASE_MINUTES: i64 = 15;
 
@@ -51,13 +54,22 @@ pub fn ask_retrain(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<()>
     crate::settings::set(conn, RETRAIN_ASKED, &at, now)
 }
 
-/// Whether the job should train now: no model, a day-old one, or a retrain asked since.
+/// Whether the job should train now: no model, a day-old one, or a retrain asked since (at
+/// most one every `RETRAIN_GAP_MINUTES`).
 fn due(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<bool> {
-    let Some((_, trained_at)) = store::latest(conn)? else {
+    let Some((id, trained_at)) = store::latest(conn)? else {
         return Ok(true);
     };
+    // A model this version cannot read (another version's format) is replaced at once, not
+    // after a day of forecasts without it.
+    if store::load(conn, id).is_err() {
+        return Ok(true);
+    }
     if now.signed_duration_since(trained_at).num_hours() >= MAX_AGE_HOURS {
         return Ok(true);
+    }
+    if now.signed_duration_since(trained_at).num_minutes() < RETRAIN_GAP_MINUTES {
+        return Ok(false);
     }
     let asked = crate::settings::get(conn, RETRAIN_ASKED)?.and_then(|v| v.parse::<i64>().ok());
     Ok(asked.is_some_and(|t| t >= trained_at.and_utc().timestamp_micros()))
@@ -108,8 +120,16 @@ impl ForecastState {
         if let Some(r) = self.current().filter(|r| r.id == id) {
             return Ok(Some(r));
         }
-        let Some(stored) = store::load(conn, id)? else {
-            return Ok(self.current());
+        let stored = match store::load(conn, id) {
+            Ok(Some(s)) => s,
+            // Gone (two newer saves kept only the newest two): keep what this instance holds.
+            Ok(None) => return Ok(self.current()),
+            // Unreadable (stored by another version, a damaged row): the form falls back to
+            // what this instance holds or the simple figure instead of failing; `due` retrains.
+            Err(e) => {
+                log::warn!("{e}");
+                return Ok(self.current());
+            }
         };
         let ready = Arc::new(Ready {
             id,
@@ -259,11 +279,13 @@ impl ForecastView {
 }
 
 /// Forecast a planned activity for an audience (unit ids), with the most similar past ones.
-/// `retrain` asks the job for a new model; nothing here trains.
+/// `retrain` asks the job for a new model; nothing here trains. `visible`: the units the cadre
+/// manages (the evidence names only their activities).
 pub fn forecast(
     conn: &mut DbConnection,
     state: &ForecastState,
     audience: &[i32],
+    visible: &[i32],
     plan: &Plan,
     now: NaiveDateTime,
     retrain: bool,
@@ -273,7 +295,12 @@ pub fn forecast(
         ask_retrain(conn, now)?;
     }
     let h = History::load(conn, now)?;
-    let ready = state.refresh(conn, &h)?;
+    // The job takes up a newer model every tick; a request rebuilds the counters only on an
+    // instance that holds none (else every request between a save and the next tick would).
+    let ready = match state.current() {
+        Some(r) => Some(r),
+        None => state.refresh(conn, &h)?,
+    };
     let invited = h.invited(audience);
     let usual = super::slots::usual_times(&h.rows);
     let (f, alternatives) = match &ready {
@@ -295,7 +322,7 @@ pub fn forecast(
             (f, Default::default())
         }
     };
-    let evidence = evidence(conn, &h, audience, plan)?;
+    let evidence = evidence(conn, &h, audience, visible, plan)?;
     Ok(ForecastView {
         f,
         kind: plan.kind.clone(),
@@ -313,14 +340,17 @@ pub fn forecast(
     })
 }
 
-/// The five past activities most like the plan: same kind first, then the same publisher /
-/// company, the same time slot; the newest first among equals.
+/// The five past activities most like the plan, of those published by a unit in `visible`:
+/// same kind first, then the same publisher / company, the same time slot; the newest first
+/// among equals.
 fn evidence(
     conn: &mut DbConnection,
     h: &History,
     audience: &[i32],
+    visible: &[i32],
     plan: &Plan,
 ) -> AppResult<Vec<Evidence>> {
+    let visible: std::collections::HashSet<i32> = visible.iter().copied().collect();
     let slot = |t: NaiveDateTime| {
         let l = crate::time::to_beijing(&t);
         (l.weekday().num_days_from_monday() >= 5, l.hour() >= 18)
@@ -332,6 +362,7 @@ fn evidence(
     let mut scored: Vec<(i32, &super::history::PastRow)> = h
         .rows
         .iter()
+        .filter(|r| visible.contains(&r.unit_id))
         .map(|r| {
             let mut s: i32 = 0;
             if r.plan.kind == plan.kind {

@@ -31,6 +31,11 @@ pub fn db_url_string(url: &zhijia::db::DbUrl) -> String {
 
 /// Start the binary (after `zhijia demo` when `demo`) and wait for its address.
 pub fn start_server(demo: bool) -> Server {
+    start_server_with(demo, &[])
+}
+
+/// `start_server` with more environment for `serve` (e.g. a short job tick).
+pub fn start_server_with(demo: bool, more_env: &[(&str, &str)]) -> Server {
     let (db_url, db) = fresh_db();
     let url = db_url_string(&db_url);
     let bin = env!("CARGO_BIN_EXE_zhijia");
@@ -62,6 +67,7 @@ pub fn start_server(demo: bool) -> Server {
             "smoke-test-secret-key-0123456789abcdef",
         )
         .env("RUST_LOG", "info")
+        .envs(more_env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
