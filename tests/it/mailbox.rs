@@ -563,6 +563,20 @@ async fn a_forwarded_cadre_answers_but_takes_no_chairs_step() {
     app.login_ok("demo-chair").await;
     let cadre = builders::user(&mut app.conn(), "demo-cadre").id.to_string();
     let path = format!("/admin/mailbox/{}", letter.public_ref);
+    // A cadre of another union is no forwarding target (mutants: the unit check survived).
+    let elsewhere = builders::user(&mut app.conn(), "road-cadre").id.to_string();
+    app.post(
+        &path,
+        &[
+            ("action", "forward"),
+            ("version", "0"),
+            ("cadre", &elsewhere),
+        ],
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("请选择本单位的工会干部");
+    assert_eq!(latest(&mut app.conn()).version, 0, "nothing changed");
     app.post(
         &path,
         &[("action", "forward"), ("version", "0"), ("cadre", &cadre)],
@@ -587,4 +601,13 @@ async fn a_forwarded_cadre_answers_but_takes_no_chairs_step() {
     )
     .await
     .assert_status(303);
+    // The answer is on the letter's timeline, by its author (mutants: a step's timeline
+    // text emptied survived).
+    assert_eq!(
+        app.count(&format!(
+            "mailbox_events WHERE letter_id = {} AND body = '已了解，下周答复。'",
+            letter.id
+        )),
+        1
+    );
 }
