@@ -81,6 +81,13 @@ async fn a_named_letter_is_answered_forwarded_converted_and_published_only_with_
     app.post(&path, &[("action", "publish"), ("version", "1")])
         .await
         .assert_status(303);
+    assert_eq!(
+        app.count(&format!(
+            "mailbox_events WHERE letter_id = {} AND kind = 'publish' AND body = '公开'",
+            letter.id
+        )),
+        1
+    );
     app.logout().await;
     app.login_ok("demo-member-b").await;
     let p = app.get("/mailbox/public").await;
@@ -610,4 +617,82 @@ async fn a_forwarded_cadre_answers_but_takes_no_chairs_step() {
         )),
         1
     );
+}
+
+/// Each of the chair's steps leaves its line on the letter's timeline and tells whom it
+/// concerns: the cadre a letter is forwarded to, the writer of a letter turned into a case or
+/// a proposal suggestion (mutants: a step's timeline text or notification emptied survived
+/// every other test).
+#[actix_web::test]
+async fn every_step_leaves_its_line_and_tells_whom_it_concerns() {
+    let mut app = spawn_base().await;
+    let to = company(&mut app.conn());
+    app.login_ok("demo-member").await;
+    let writer = app.member_id("demo-member");
+    let mut letters = Vec::new();
+    for subject in ["步骤一转交", "步骤二转申诉", "步骤三转建议"] {
+        app.post(
+            "/mailbox",
+            &[
+                ("unit_id", &to),
+                ("subject", subject),
+                ("body", "这是一封用来检查每个步骤记录的来信。"),
+                ("consent", "1"),
+            ],
+        )
+        .await
+        .assert_status(303);
+        letters.push(latest(&mut app.conn()));
+    }
+    app.logout().await;
+    app.login_ok("demo-chair").await;
+    let cadre = builders::user(&mut app.conn(), "demo-cadre");
+    let admin_path = |l: &zhijia::mailbox::Letter| format!("/admin/mailbox/{}", l.public_ref);
+    let cadre_id = cadre.id.to_string();
+    for (l, action) in letters.iter().zip(["forward", "convert", "suggest"]) {
+        app.post(
+            &admin_path(l),
+            &[("action", action), ("version", "0"), ("cadre", &cadre_id)],
+        )
+        .await
+        .assert_status(303);
+    }
+    let lines = [
+        format!("转交 {} 办理", cadre.name),
+        "已转为维权申诉，按申诉流程办理".to_string(),
+        "已转为职代会提案建议，供代表参考提出提案".to_string(),
+    ];
+    for (l, body) in letters.iter().zip(&lines) {
+        assert_eq!(
+            app.count(&format!(
+                "mailbox_events WHERE letter_id = {} AND body = '{body}'",
+                l.id
+            )),
+            1,
+            "{body}"
+        );
+    }
+    let told = |m: i32, title: &str, link: &str| {
+        format!("notifications WHERE member_id = {m} AND title = '{title}' AND link = '{link}'")
+    };
+    assert_eq!(
+        app.count(&told(
+            cadre.id,
+            "主席信箱转交：步骤一转交",
+            &admin_path(&letters[0])
+        )),
+        1
+    );
+    for l in &letters[1..] {
+        assert_eq!(
+            app.count(&told(
+                writer,
+                &format!("主席信箱回复：{}", l.subject),
+                &format!("/mailbox/{}", l.public_ref)
+            )),
+            1,
+            "{}",
+            l.subject
+        );
+    }
 }

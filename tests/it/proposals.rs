@@ -221,6 +221,35 @@ async fn a_proposal_goes_from_draft_to_a_second_answer_and_a_satisfied_delegate(
         ),
         ("closed", Some("A"), Some("satisfied"), 2)
     );
+    // Each step's line on the timeline and whom it told (mutants: a step's timeline text or
+    // notification emptied survived).
+    let line =
+        |like: &str| format!("proposal_events WHERE proposal_id = {id} AND body LIKE '{like}'");
+    for like in [
+        "%已列入明年食堂改造计划，先在一食堂试点。",
+        "%一食堂已于本月起供应夜班餐，二食堂下月开始。",
+        "不满意",
+        "满意",
+    ] {
+        assert_eq!(app.count(&line(like)), 1, "{like}");
+    }
+    let author = app.member_id("demo-member");
+    let told = |m: i32, like: &str| {
+        format!("notifications WHERE member_id = {m} AND title LIKE '{like}' AND link = '{path}'")
+    };
+    assert_eq!(
+        app.count(&told(
+            author,
+            "您的提案“关于食堂增设夜班餐的提案”已答复，请评价"
+        )),
+        2
+    );
+    assert!(app.count(&told(author, "提案“关于食堂增设夜班餐的提案”：%")) >= 1);
+    assert!(
+        app.count(
+            "notifications WHERE title = '提案“关于食堂增设夜班餐的提案”的答复被评为不满意，请再次办理'"
+        ) >= 1
+    );
     app.get(&path)
         .await
         .assert_status(200)
