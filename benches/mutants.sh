@@ -20,8 +20,8 @@ modules=(
   "throttle|-f src/auth/service.rs -F reserve -F take -F delay -F purge_throttle -F account_key|auth::"
   "budget|-f src/benefits/service.rs -f src/benefits/model.rs -F reserve_budget -F budget_use -F budget_for|benefits::an_approval benefits::no_budget benefits::return_resubmit benefits::an_amount_over"
   "calendar|-f src/workflow/calendar.rs|calendar grievances::working grievances::time_limits grievances::admins_enter grievances::the_deadline"
-  "proposals|-f src/proposals/actions.rs|proposals:: mailbox::with_consent browser::delegates"
-  "mailbox|-f src/mailbox/actions.rs -f src/mailbox/mod.rs|mailbox:: privacy::reading"
+  "proposals|-f src/proposals/actions.rs|proposals:: mailbox::with_consent"
+  "mailbox|-f src/mailbox/actions.rs|mailbox:: privacy::reading"
 )
 want=("$@")
 for m in "${modules[@]}"; do
@@ -30,8 +30,10 @@ for m in "${modules[@]}"; do
   echo "==> $name: $select  (tests: $filters)"
   # shellcheck disable=SC2086
   mkdir -p "$out_root/$name"
+  # cargo-mutants does not know AppResult<T> is a Result: its "replace the body" mutants of such
+  # functions are AppResult::new(…), which never compiles; skipping them halves the run.
   cargo mutants --in-place --baseline skip --timeout 120 --build-timeout 900 \
-    $select -o "$out_root/$name" -- --test it --lib -- $filters || true
+    --exclude-re "AppResult::" $select -o "$out_root/$name" -- --test it --lib -- $filters || true
   out="$out_root/$name/mutants.out"
   n() { if [ -f "$out/$1.txt" ]; then wc -l <"$out/$1.txt"; else echo 0; fi; }
   printf '%s: caught %s, missed %s, timeout %s, unviable %s\n' "$name" \

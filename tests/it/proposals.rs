@@ -221,6 +221,13 @@ async fn a_proposal_goes_from_draft_to_a_second_answer_and_a_satisfied_delegate(
         ),
         ("closed", Some("A"), Some("satisfied"), 2)
     );
+    // The decision is audited as an acceptance (mutants: its audit code fell through).
+    assert_eq!(
+        app.count(&format!(
+            "audit_log WHERE action = 'proposal.accept' AND object_id = '{id}'"
+        )),
+        1
+    );
     // Each step's line on the timeline and whom it told (mutants: a step's timeline text or
     // notification emptied survived).
     let line =
@@ -378,6 +385,28 @@ async fn outside_the_window_a_proposal_cannot_be_submitted_and_a_merge_tells_bot
     app.get(&format!("/proposals/{}", ids[0]))
         .await
         .assert_contains("并入提案");
+    // The committee turns the first into an opinion (意见建议), audited as that, not as a
+    // rejection (mutants: the decision's audit code fell through to 不予立案 unnoticed).
+    let first = format!("/proposals/{}", ids[0]);
+    let v = state_of(&mut app.conn(), ids[0]).1.to_string();
+    app.post(
+        &first,
+        &[
+            ("action", "convert"),
+            ("version", &v),
+            ("note", "属于日常工作意见，转相关部门参考办理"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(
+        app.count(&format!(
+            "audit_log WHERE action = 'proposal.convert' AND object_id = '{}'",
+            ids[0]
+        )),
+        1
+    );
+    assert_eq!(app.count("audit_log WHERE action = 'proposal.reject'"), 0);
 }
 
 #[actix_web::test]
