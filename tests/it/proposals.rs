@@ -407,6 +407,14 @@ async fn outside_the_window_a_proposal_cannot_be_submitted_and_a_merge_tells_bot
         1
     );
     assert_eq!(app.count("audit_log WHERE action = 'proposal.reject'"), 0);
+    // Its note is on the timeline, as the committee's own (internal) line.
+    assert_eq!(
+        app.count(&format!(
+            "proposal_events WHERE proposal_id = {} AND body = '属于日常工作意见，转相关部门参考办理' AND internal",
+            ids[0]
+        )),
+        1
+    );
 }
 
 #[actix_web::test]
