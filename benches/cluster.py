@@ -326,17 +326,21 @@ def browsing(cl, db):
 
 def jobs(db):
     # Three instances tick every 2 s: over 12 s that is 18 chances to run, 6 ticks to run in.
-    first = db.n("SELECT COALESCE(max(extract(epoch FROM tick))::bigint, 0) FROM job_runs")
+    # (The deadlines job; the forecast job claims its own ticks under its own name.)
+    first = db.n("SELECT COALESCE(max(extract(epoch FROM tick))::bigint, 0) FROM job_runs WHERE name = 'deadlines'")
     time.sleep(12)
     ticks = [int(t) for t in db.q(
-        f"SELECT extract(epoch FROM tick)::bigint FROM job_runs WHERE extract(epoch FROM tick) > {first} ORDER BY tick"
+        f"SELECT extract(epoch FROM tick)::bigint FROM job_runs WHERE name = 'deadlines' AND extract(epoch FROM tick) > {first} ORDER BY tick"
     ).split()]
-    holders = db.n(f"SELECT count(DISTINCT holder) FROM job_runs WHERE extract(epoch FROM tick) > {first}")
+    holders = db.n(f"SELECT count(DISTINCT holder) FROM job_runs WHERE name = 'deadlines' AND extract(epoch FROM tick) > {first}")
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
     # (A tick may be skipped when the holder's timer lands on a boundary; none is ever doubled:
     # the key on (job, tick) refuses a second run.)
     check(4 <= len(ticks) <= 6 and all(g in (2, 4) for g in gaps),
           f"the job ran once per tick, no tick doubled ({len(ticks)} runs in 12 s, gaps {set(gaps)}, {holders} holder(s))")
+    # The forecast model: trained once by one of the three (its job: lease + per-tick claim).
+    models = db.n("SELECT count(*) FROM forecast_models")
+    check(models == 1, f"three instances trained one forecast model ({models})")
 
 
 def counting(db):

@@ -84,10 +84,27 @@ pub fn train_round(
     every_secs: i64,
 ) -> AppResult<Option<String>> {
     use crate::workflow::lease;
+    // The lease is held only while training (checked again under it): an instance that stops
+    // between trainings leaves none behind.
+    if !due(conn, now)? {
+        return Ok(None);
+    }
     let ttl = chrono::Duration::minutes(LEASE_MINUTES);
     if !lease::try_acquire(conn, "forecast", holder, now, ttl)? {
         return Ok(None);
     }
+    let trained = train_under_lease(conn, holder, now, every_secs);
+    lease::release(conn, "forecast", holder)?;
+    trained
+}
+
+fn train_under_lease(
+    conn: &mut DbConnection,
+    holder: &str,
+    now: NaiveDateTime,
+    every_secs: i64,
+) -> AppResult<Option<String>> {
+    use crate::workflow::lease;
     if !lease::claim_run(conn, "forecast", lease::tick_start(now, every_secs), holder)? {
         return Ok(None);
     }

@@ -59,6 +59,16 @@ pub fn claim_run(
     Ok(claimed == 1)
 }
 
+/// Give up the lease `name` if `holder` has it (a job done before its time is up).
+pub fn release(conn: &mut DbConnection, name: &str, holder: &str) -> AppResult<usize> {
+    Ok(diesel::delete(
+        job_leases::table
+            .filter(job_leases::name.eq(name))
+            .filter(job_leases::holder.eq(holder)),
+    )
+    .execute(conn)?)
+}
+
 /// Give up every lease `holder` has (an instance stopping): the next instance's tick takes them
 /// without waiting for them to lapse.
 pub fn release_all(conn: &mut DbConnection, holder: &str) -> AppResult<usize> {

@@ -364,6 +364,20 @@ async fn outside_the_window_a_proposal_cannot_be_submitted_and_a_merge_tells_bot
     app.logout().await;
     app.login_ok("demo-chair").await;
     let v = state_of(&mut app.conn(), ids[1]).1.to_string();
+    // Not into itself (mutants: the "another proposal of the same session" check weakened).
+    app.post(
+        &second,
+        &[
+            ("action", "merge"),
+            ("version", &v),
+            ("into", &format!("#{}", ids[1])),
+            ("note", "内容相同，并案办理"),
+        ],
+    )
+    .await
+    .assert_status(422)
+    .assert_contains("请填写同一次职代会另一件已提交的提案的编号");
+    assert_eq!(state_of(&mut app.conn(), ids[1]).0, "submitted");
     app.post(
         &second,
         &[
@@ -376,6 +390,13 @@ async fn outside_the_window_a_proposal_cannot_be_submitted_and_a_merge_tells_bot
     .await
     .assert_status(303);
     assert_eq!(state_of(&mut app.conn(), ids[1]).0, "merged");
+    assert_eq!(
+        app.count(&format!(
+            "proposal_events WHERE proposal_id = {} AND body LIKE '并入提案 #{}%内容相同，并案办理' AND internal",
+            ids[1], ids[0]
+        )),
+        1
+    );
     // demo-member (author of the first), demo-cadre-b (author of the second) and the two
     // co-signers of both: four people told once each.
     assert_eq!(
