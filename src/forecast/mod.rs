@@ -457,11 +457,13 @@ pub fn train(rows: &[PastRow], now: NaiveDateTime) -> Model {
     // At group scale the count model's activities are the newest few hundred: each sequential
     // prediction walks its whole audience.
     let cut = (rows.len() / 2).max(rows.len().saturating_sub(MAX_STACK_ACTIVITIES));
-    let stack = if rows.len() - cut >= stack::MIN_SAMPLES && cut >= 20 {
-        let early = train_core(&rows[..cut], now);
+    // (cut ≤ len: both halves exist, the newer possibly empty.)
+    let (older, newer) = rows.split_at(cut.min(rows.len()));
+    let stack = if newer.len() >= stack::MIN_SAMPLES && older.len() >= 20 {
+        let early = train_core(older, now);
         let (mut counters, mut past) = (early.counters, early.past);
-        let mut samples = Vec::with_capacity(rows.len() - cut);
-        for r in &rows[cut..] {
+        let mut samples = Vec::with_capacity(newer.len());
+        for r in newer {
             let (sum, _) = predict_with(&early.weights, &counters, &r.invited, &r.plan);
             let x = stack::inputs(sum, &past, &r.plan, r.invited.len());
             samples.push((x, r.signed.len() as f64));

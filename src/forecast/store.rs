@@ -73,8 +73,3 @@ pub fn save(conn: &mut DbConnection, model: &Stored, took_ms: u128) -> AppResult
         Ok(id)
     })
 }
-
-/// How many models are stored (tests: one per training).
-pub fn count(conn: &mut DbConnection) -> AppResult<i64> {
-    Ok(fm::table.count().get_result(conn)?)
-}

@@ -785,6 +785,25 @@ async fn on_a_phone_a_member_signs_up_checks_in_by_qr_and_answers_a_survey() {
     c.close().await.unwrap();
 }
 
+/// Ask for the forecast again every half second (up to 60 s) until the page shows `text`: the
+/// instance's job trains and takes up newer stored models at its tick. The last page source.
+async fn forecast_until(c: &fantoccini::Client, text: &str) -> String {
+    let mut source = String::new();
+    for _ in 0..120 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        click(c, "button[value=forecast]").await;
+        c.wait()
+            .for_element(Locator::Css("#forecast"))
+            .await
+            .unwrap();
+        source = c.source().await.unwrap();
+        if source.contains(text) {
+            break;
+        }
+    }
+    source
+}
+
 /// Store a copy of the newest forecast model whose backtest says it lost to the best simple
 /// figure on `kind` (none when empty), as a retrain on such a history would: the server takes
 /// up the newer model at its next request.
@@ -871,16 +890,8 @@ async fn a_chair_sees_the_dashboard_and_a_forecast_on_phone_and_desktop() {
             .unwrap();
         // The instance's job trains the model when it starts; until it has, the form says
         // the model is being prepared (and shows the simple figure). Ask again until it is.
-        for _ in 0..120 {
-            if !c.source().await.unwrap().contains("预测模型正在后台准备") {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            click(&c, "button[value=forecast]").await;
-            c.wait()
-                .for_element(Locator::Css("#forecast"))
-                .await
-                .unwrap();
+        if c.source().await.unwrap().contains("预测模型正在后台准备") {
+            forecast_until(&c, "80% 把握").await;
         }
         c.execute(
             "document.getElementById('forecast').scrollIntoView()",
@@ -892,19 +903,7 @@ async fn a_chair_sees_the_dashboard_and_a_forecast_on_phone_and_desktop() {
         if w == 375 {
             forecast_lost_for(&server.db, "亲子活动");
             // The instance's job takes up the newer model at its next tick.
-            let mut source = String::new();
-            for _ in 0..40 {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                click(&c, "button[value=forecast]").await;
-                c.wait()
-                    .for_element(Locator::Css("#forecast"))
-                    .await
-                    .unwrap();
-                source = c.source().await.unwrap();
-                if source.contains("模型回测不比") {
-                    break;
-                }
-            }
+            let source = forecast_until(&c, "模型回测不比").await;
             assert!(
                 source.contains("模型回测不比") && !source.contains("80% 把握"),
                 "the form leads with the simple figure where the model lost"
@@ -917,17 +916,7 @@ async fn a_chair_sees_the_dashboard_and_a_forecast_on_phone_and_desktop() {
             .unwrap();
             shot(&c, "activity-forecast-lost-375.png").await;
             forecast_lost_for(&server.db, "");
-            for _ in 0..40 {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                click(&c, "button[value=forecast]").await;
-                c.wait()
-                    .for_element(Locator::Css("#forecast"))
-                    .await
-                    .unwrap();
-                if c.source().await.unwrap().contains("80% 把握") {
-                    break;
-                }
-            }
+            forecast_until(&c, "80% 把握").await;
         }
         let source = c.source().await.unwrap();
         assert!(source.contains("80% 把握"));

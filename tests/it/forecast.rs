@@ -180,7 +180,7 @@ fn the_backtest_reads_a_history_file_and_refuses_a_bad_row_by_line() {
 /// next tick trains (one instance of three), and the tick after, with nothing asked, none does.
 #[actix_web::test]
 async fn no_request_trains_the_job_trains_once_per_tick_and_the_form_uses_its_model() {
-    use zhijia::forecast::{service::train_round, store};
+    use zhijia::forecast::service::train_round;
     let mut app = spawn_demo().await;
     let now = app.state.config.clock.now();
     let unit = zhijia::org::model::find_by_name(&mut app.conn(), "第一工程公司工会").unwrap()[0]
@@ -201,11 +201,6 @@ async fn no_request_trains_the_job_trains_once_per_tick_and_the_form_uses_its_mo
             ("action", action),
         ]
     };
-    macro_rules! models {
-        ($app:expr) => {
-            $app.with(|c, _| store::count(c)).unwrap()
-        };
-    }
     // Three instances' job rounds on the same tick; how many trained.
     macro_rules! round {
         ($app:expr) => {
@@ -233,10 +228,14 @@ async fn no_request_trains_the_job_trains_once_per_tick_and_the_form_uses_its_mo
         !r.body.contains(r#"value="retrain""#),
         "nothing to retrain yet"
     );
-    assert_eq!(models!(app), 0, "the request trained nothing");
+    assert_eq!(
+        app.count("forecast_models"),
+        0,
+        "the request trained nothing"
+    );
 
     assert_eq!(round!(app), 1, "one instance of three trains on a tick");
-    assert_eq!(models!(app), 1);
+    assert_eq!(app.count("forecast_models"), 1);
     assert_eq!(round!(app), 0, "the same tick does not train again");
 
     let r = app.post("/admin/activities/new", &form("forecast")).await;
@@ -249,7 +248,11 @@ async fn no_request_trains_the_job_trains_once_per_tick_and_the_form_uses_its_mo
 
     let r = app.post("/admin/activities/new", &form("retrain")).await;
     r.assert_status(200).assert_contains("已请求重新训练模型");
-    assert_eq!(models!(app), 1, "asking trains nothing in the request");
+    assert_eq!(
+        app.count("forecast_models"),
+        1,
+        "asking trains nothing in the request"
+    );
     app.state.config.clock.advance(61);
     assert_eq!(
         round!(app),
@@ -258,7 +261,7 @@ async fn no_request_trains_the_job_trains_once_per_tick_and_the_form_uses_its_mo
     );
     app.state.config.clock.advance(10 * 60);
     assert_eq!(round!(app), 1, "then the next tick trains what was asked");
-    assert_eq!(models!(app), 2);
+    assert_eq!(app.count("forecast_models"), 2);
     app.state.config.clock.advance(61);
     assert_eq!(round!(app), 0, "nothing asked, a fresh model: no training");
 }
