@@ -91,6 +91,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::audit::privacy::routes(cfg);
     crate::members::mydata::routes(cfg);
     crate::notifications::routes(cfg);
+    crate::channels::routes(cfg);
     crate::cadre::routes(cfg);
     crate::grievances::routes(cfg);
     crate::benefits::routes(cfg);
@@ -186,6 +187,7 @@ pub async fn run(mut config: Config) -> AppResult<()> {
     let holder = crate::auth::random_token(8);
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
     let jobs = spawn_jobs(state.clone(), holder.clone(), jobs_stopped);
+    let sender_done = spawn_sender(&state, &holder);
     let server = server.run();
     stop_on_signal(state.clone(), server.handle());
     let result = server
@@ -195,6 +197,17 @@ pub async fn run(mut config: Config) -> AppResult<()> {
     // and events, and hands the lease on at once.
     let _ = stop_jobs.send(true);
     let _ = jobs.await;
+    // The sender finishes the batch in hand (its sends time out within seconds), so its claims
+    // are written before the lease goes.
+    state
+        .stopping
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..150 {
+        if sender_done.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     flush_buffers(&state).await;
     let released = db::run(&state.pool, move |conn| {
         crate::workflow::lease::release_all(conn, &holder)
@@ -286,6 +299,21 @@ fn spawn_jobs(
     })
 }
 
+/// The outbox sender on a thread of its own (its HTTP calls block; they must not take the
+/// pages' blocking threads). Returns the flag it sets when it has stopped.
+fn spawn_sender(state: &Instance, holder: &str) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = crate::outbox::sender::Sender::new(state.pool.clone(), state.config.clone());
+    let shared = state.shared.clone();
+    crate::outbox::sender::spawn(
+        std::sync::Arc::new(sender),
+        holder.to_string(),
+        move || shared.stopping.load(std::sync::atomic::Ordering::SeqCst),
+        done.clone(),
+    );
+    done
+}
+
 /// The forecast's own loop (training may take a minute at group scale; it must not hold up
 /// the deadlines): each tick, train under the lease when due, then take up the newest model.
 fn spawn_forecast_job(state: Instance, holder: String, every: u64) {
@@ -354,6 +382,7 @@ async fn minute_jobs(state: &web::Data<AppState>, holder: &str) {
         if days > 0 || purged > 0 {
             log::info!("engagement: {days} day(s) rolled up, {purged} old event(s) removed");
         }
+        crate::outbox::model::purge(conn, now)?;
         // A failure here is logged and never stops the deadlines below.
         match crate::membership::leave::run_retention(conn, now) {
             Ok(0) => {}

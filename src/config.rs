@@ -115,6 +115,92 @@ pub struct Config {
     /// Multiplies every write quota (`ZHIJIA_QUOTA_SCALE`, 1): only for load tests that send
     /// one member's writes by the thousand.
     pub quota_scale: i32,
+    /// The roads out of the portal (WeCom, WeChat, SMS, e-mail): each `None` until configured.
+    pub channels: ChannelsConfig,
+}
+
+/// A secret from the environment: never printed (`Config` derives `Debug`).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// WeCom (企业微信) application: corp id, agent id, secret, API base.
+#[derive(Clone, Debug)]
+pub struct WecomConfig {
+    pub corp_id: String,
+    pub agent_id: i64,
+    pub secret: Secret,
+    pub api: String,
+}
+
+/// WeChat official account (公众号): app id, secret, API base.
+#[derive(Clone, Debug)]
+pub struct WechatConfig {
+    pub app_id: String,
+    pub secret: Secret,
+    pub api: String,
+}
+
+/// The SMS gateway: one JSON POST, signed with the key.
+#[derive(Clone, Debug)]
+pub struct SmsConfig {
+    pub url: String,
+    pub key: Secret,
+}
+
+/// SMTP: `smtp://` or `smtps://` URL (credentials inside it) and the From address.
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    pub url: Secret,
+    pub from: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ChannelsConfig {
+    pub wecom: Option<WecomConfig>,
+    pub wechat: Option<WechatConfig>,
+    pub sms: Option<SmsConfig>,
+    pub smtp: Option<SmtpConfig>,
+    /// Sends in flight at once (`ZHIJIA_OUTBOX_WORKERS`, 4).
+    pub workers: usize,
+}
+
+/// An API base URL from the environment: `https://`, or `http://` to this machine only (the
+/// tests' fake providers). Anything else could turn the sender into a probe of the internal
+/// network, so start-up refuses it.
+pub fn api_base(name: &str, given: &str) -> Result<String, String> {
+    let url = given.trim().trim_end_matches('/');
+    let refuse = || format!("{name}: must be https://…, or http:// on 127.0.0.1 or [::1]: {given}");
+    let (https, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(r), _) => (true, r),
+        (None, Some(r)) => (false, r),
+        _ => return Err(refuse()),
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty()
+        || authority.contains('@')
+        || rest.contains(|c: char| !c.is_ascii_graphic() || matches!(c, '?' | '#' | '\\'))
+    {
+        return Err(refuse());
+    }
+    if !https {
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        let loopback = host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+        if !loopback {
+            return Err(refuse());
+        }
+    }
+    Ok(url.to_string())
 }
 
 /// `ZHIJIA_TRUSTED_PROXIES`: comma-separated IP addresses, empty for none.
@@ -238,7 +324,32 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::public_url;
+    use super::{api_base, public_url};
+
+    #[test]
+    fn an_api_base_is_https_or_this_machine_and_secrets_never_print() {
+        assert_eq!(
+            api_base("X", "https://qyapi.weixin.qq.com/").as_deref(),
+            Ok("https://qyapi.weixin.qq.com")
+        );
+        assert!(api_base("X", "http://127.0.0.1:9").is_ok());
+        assert!(api_base("X", "http://[::1]:9/api").is_ok());
+        for bad in [
+            "http://10.0.0.1",
+            "http://169.254.169.254/latest",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.nip.io",
+            "ftp://x",
+            "https://user@x",
+            "https://x/?a",
+            "https://",
+            "gopher://127.0.0.1",
+        ] {
+            assert!(api_base("X", bad).is_err(), "{bad}");
+        }
+        let s = super::Secret("hunter2".into());
+        assert_eq!(format!("{s:?}"), "***");
+    }
 
     #[test]
     fn the_public_url_is_configured_or_the_listen_address_and_never_odd() {

@@ -48,3 +48,8 @@ pub fn clean(s: &str) -> String {
         .filter(|c| *c == '\n' || !c.is_control())
         .collect()
 }
+
+/// At most `n` characters of `s` (whole characters, never a split UTF-8 sequence).
+pub fn clip(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}

@@ -5,6 +5,7 @@ use super::model::SignupStatus;
 use chrono::NaiveDateTime;
 
 use super::model::{self, Activity, ActivityData, Attendee, KINDS};
+use crate::outbox::{Kind, Out};
 use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
@@ -412,6 +413,7 @@ pub fn cancel(
             &format!("候补成功：您已获得“{}”的名额", a.title),
             &format!("/activities/{id}"),
             now,
+            Out::Full(Kind::Waitlist),
         )?;
         Ok(Some(next.member_id))
     })

@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 
 use super::model::{self, Action, BenefitItem, BenefitRequest, RequestChanges, State};
 use super::service::{reserve_budget, FLOW};
+use crate::outbox::{Kind, Out};
 use crate::auth::User;
 use crate::db::ids::{MemberId, RequestId, UnitId};
 use crate::db::DbConnection;
@@ -50,6 +51,10 @@ impl Case for BenefitRequest {
             line.body,
             at,
         )
+    }
+    /// A benefit's name can say too much (illness, hardship): the kind's fixed text.
+    fn outward(&self, kind: Kind) -> Out {
+        Out::Generic(kind)
     }
 }
 

@@ -9,6 +9,7 @@ use super::actions;
 use super::model::{
     self, Action, BenefitItem, BenefitRequest, NewBenefitRequest, State, CATEGORIES,
 };
+use crate::outbox::{Kind, Out};
 use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::ids::{MemberId, RequestId};
@@ -303,7 +304,8 @@ pub fn apply(
         )?;
         let req = model::request(conn, id)?.ok_or(AppError::NotFound)?;
         for (m, title, link) in actions::step_recipients(conn, &req, &item, &[])? {
-            notify(conn, m, &title, &link, now)?;
+            // A benefit's name can say too much (illness, hardship): the kind's fixed text.
+            notify(conn, m, &title, &link, now, Out::Generic(Kind::Approval))?;
         }
         Ok(id)
     })

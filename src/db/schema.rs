@@ -793,6 +793,93 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox_messages (id) {
+        id -> Integer,
+        member_id -> Integer,
+        kind -> Text,
+        title -> Text,
+        link -> Text,
+        urgent -> Bool,
+        created_at -> Timestamp,
+        planned_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outbox_deliveries (id) {
+        id -> Integer,
+        message_id -> Integer,
+        member_id -> Integer,
+        channel -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_at -> Timestamp,
+        idem_key -> Text,
+        claim_token -> Nullable<Text>,
+        claim_until -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        provider_ref -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        merged_into -> Nullable<Integer>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    channel_bindings (id) {
+        id -> Integer,
+        member_id -> Integer,
+        channel -> Text,
+        address -> Text,
+        unreachable_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    channel_prefs (member_id, kind) {
+        member_id -> Integer,
+        kind -> Text,
+        channels -> Text,
+    }
+}
+
+diesel::table! {
+    channel_profiles (member_id) {
+        member_id -> Integer,
+        quiet_start -> Integer,
+        quiet_end -> Integer,
+        consent -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    channel_consents (id) {
+        id -> Integer,
+        member_id -> Integer,
+        given -> Bool,
+        version -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oauth_codes (code_hash) {
+        code_hash -> Text,
+        used_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox_announced (article_id) {
+        article_id -> Integer,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(members -> org_units (unit_id));
 diesel::joinable!(showcase_posts -> members (member_id));
 diesel::joinable!(comments -> members (member_id));
@@ -817,6 +904,7 @@ diesel::joinable!(benefit_events -> benefit_requests (request_id));
 diesel::joinable!(benefit_approvals -> benefit_requests (request_id));
 diesel::joinable!(news_articles -> news_categories (category_id));
 diesel::joinable!(news_audiences -> news_articles (article_id));
+diesel::joinable!(outbox_deliveries -> outbox_messages (message_id));
 diesel::joinable!(news_reads -> news_articles (article_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -878,4 +966,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     mailbox_events,
     write_quotas,
     forecast_models,
+    outbox_messages,
+    outbox_deliveries,
+    channel_bindings,
+    channel_prefs,
+    channel_profiles,
+    channel_consents,
+    oauth_codes,
+    outbox_announced,
 );

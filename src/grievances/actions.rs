@@ -8,6 +8,7 @@ use chrono::NaiveDateTime;
 
 use super::model::{self, Action, Grievance, GrievanceChanges, State};
 use super::service::{due_for, text_or, Limits, FLOW};
+use crate::outbox::{Kind, Out};
 use crate::audit::Actor;
 use crate::auth::User;
 use crate::db::DbConnection;
@@ -57,6 +58,14 @@ impl Case for Grievance {
                 created_at: at,
             },
         )
+    }
+    /// A complaint's title never leaves the portal; an anonymous case sends nothing at all.
+    fn outward(&self, kind: Kind) -> Out {
+        if self.anonymous {
+            Out::Never
+        } else {
+            Out::Generic(kind)
+        }
     }
 }
 

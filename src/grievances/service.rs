@@ -7,6 +7,7 @@ use super::actions;
 use super::model::{
     self, Action, Grievance, GrievanceChanges, NewEvent, NewGrievance, State, CATEGORIES,
 };
+use crate::outbox::{Kind, Out};
 use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
@@ -451,6 +452,13 @@ fn announce(
             &format!("新的维权申诉：{}", form.title.trim()),
             &format!("/admin/grievances/{public_ref}"),
             intake.at,
+            // Nothing about an anonymous case leaves the portal: a message timed to the
+            // filing would say when it was written.
+            if form.anonymous {
+                Out::Never
+            } else {
+                Out::Generic(Kind::Approval)
+            },
         )?;
     }
     Ok(())

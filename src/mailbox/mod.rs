@@ -11,6 +11,7 @@ pub mod pages;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::outbox::{Kind, Out};
 use crate::audit::{Actor, AuditAction};
 use crate::auth::User;
 use crate::db::schema::{mailbox_events, mailbox_letters};
@@ -130,6 +131,13 @@ impl Case for Letter {
             ))
             .execute(conn)?;
         Ok(())
+    }
+    fn outward(&self, kind: Kind) -> Out {
+        if self.anonymous {
+            Out::Never
+        } else {
+            Out::Generic(kind)
+        }
     }
 }
 
@@ -314,6 +322,11 @@ fn announce(
             &format!("主席信箱来信：{}", l.subject),
             &format!("/admin/mailbox/{public_ref}"),
             l.at,
+            if l.anonymous {
+                Out::Never
+            } else {
+                Out::Generic(Kind::Approval)
+            },
         )?;
     }
     Ok(())

@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use crate::outbox::{Kind, Out};
 use crate::audit::{self, Actor};
 use crate::auth::{session, User};
 use crate::db::ids::{MemberId, UnitId};
@@ -347,6 +348,7 @@ pub fn reset_password(
             &format!("您的密码已被 {} 重置；如非本人要求，请联系工会", actor.name),
             "/me/password",
             actor.now,
+            Out::Full(Kind::Account),
         )?;
         audit::record(
             conn,

@@ -7,6 +7,7 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use super::model::{self, Application, NewApplication};
+use crate::outbox::{Kind, Out};
 use crate::audit::{Actor, AuditAction};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
@@ -110,6 +111,9 @@ impl Case for Application {
             line.body,
             at,
         )
+    }
+    fn outward(&self, kind: Kind) -> Out {
+        Out::Full(kind)
     }
 }
 
@@ -275,6 +279,7 @@ pub fn apply(
                 &format!("新的入会申请：{}", input.name),
                 &format!("/admin/membership/applications/{id}"),
                 now,
+                Out::Full(Kind::Approval),
             )?;
         }
         Ok(id)
@@ -454,6 +459,7 @@ pub fn decide(
                         &format!("入会申请待审批：{}", app.name),
                         &format!("/admin/membership/applications/{}", app.id),
                         actor.now,
+                        Out::Full(Kind::Approval),
                     )?;
                 }
                 Ok(None)

@@ -9,6 +9,7 @@ use chrono::NaiveDateTime;
 
 use super::model::{self, Transfer};
 use super::Status;
+use crate::outbox::{Kind, Out};
 use crate::audit::{Actor, AuditAction};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
@@ -102,6 +103,9 @@ impl Case for Transfer {
             line.body,
             at,
         )
+    }
+    fn outward(&self, kind: Kind) -> Out {
+        Out::Full(kind)
     }
 }
 
@@ -247,6 +251,7 @@ fn mark_transferring(
             &format!("转会待转出单位同意：{}", member.name),
             &format!("/admin/membership/transfers/{id}"),
             actor.now,
+            Out::Full(Kind::Approval),
         )?;
     }
     Ok(())
@@ -362,6 +367,7 @@ fn after_step(
                         &format!("转会待接收：{}（来自{}）", member.name, from.name),
                         &format!("/admin/membership/transfers/{}", t.id),
                         actor.now,
+                        Out::Full(Kind::Approval),
                     )?;
                 }
             }

@@ -10,6 +10,7 @@ use crate::auth::CurrentUser;
 use crate::db::schema::notifications;
 use crate::db::{self, DbConnection};
 use crate::error::{AppError, AppResult};
+pub use crate::outbox::Out;
 use crate::state::AppState;
 use crate::web::{redirect, redirect_flash, render, Ctx, Pager};
 
@@ -36,14 +37,19 @@ pub struct Notification {
     pub created_at: NaiveDateTime,
 }
 
-/// Notify one member. Call inside the transaction of the change it reports.
+/// Notify one member. Call inside the transaction of the change it reports: the in-app
+/// notification and, unless `out` is `Never`, its outbox message (WeCom, WeChat, SMS, e-mail)
+/// are written together, so a rolled-back change sends nothing. The message links to the
+/// notification, which opens `link` once the member has signed in.
 pub fn notify(
     conn: &mut DbConnection,
     member_id: i32,
     title: &str,
     link: &str,
     at: NaiveDateTime,
+    out: Out,
 ) -> AppResult<()> {
+    let public_ref = crate::auth::random_token(8);
     diesel::insert_into(notifications::table)
         .values((
             notifications::member_id.eq(member_id),
@@ -51,10 +57,11 @@ pub fn notify(
             notifications::link.eq(link),
             notifications::read.eq(false),
             notifications::created_at.eq(at),
-            notifications::public_ref.eq(crate::auth::random_token(8)),
+            notifications::public_ref.eq(&public_ref),
         ))
         .execute(conn)?;
-    Ok(())
+    let opens = format!("/notifications/{public_ref}");
+    crate::outbox::model::enqueue(conn, member_id, out, title, &opens, at)
 }
 
 pub fn unread_count(conn: &mut DbConnection, member_id: i32) -> AppResult<i64> {

@@ -7,6 +7,8 @@ use super::Reads::{Audited, NotAudited};
 use super::Table;
 
 const NO_PERSON: &str = "holds nothing about a person";
+const OUTBOX: &str = "read by the sender; administrators see kind, channel and error, never the text";
+const OWN_SETTINGS: &str = "the member's own channel settings";
 const TIMELINE: &str = "read with the case it belongs to, whose opening is audited";
 
 /// Columns every workflow timeline has.
@@ -277,6 +279,102 @@ pub static REGISTRY: &[Table] = &[
         "forecast_models",
         ["id", "trained_at", "activities", "took_ms", "model"]
     ),
+    Table {
+        name: "outbox_messages",
+        mine: Some("member_id = ?"),
+        leave: DeleteMine,
+        reads: NotAudited(OUTBOX),
+        cols: &[
+            ("id", Plain),
+            ("member_id", Owner),
+            ("kind", Plain),
+            ("title", Generated),
+            ("link", Plain),
+            ("urgent", Plain),
+            ("created_at", Plain),
+            ("planned_at", Plain),
+        ],
+    },
+    Table {
+        name: "outbox_deliveries",
+        mine: Some("member_id = ?"),
+        leave: DeleteMine,
+        reads: NotAudited(OUTBOX),
+        cols: &[
+            ("id", Plain),
+            ("message_id", Plain),
+            ("member_id", Owner),
+            ("channel", Plain),
+            ("state", Plain),
+            ("attempts", Plain),
+            ("next_at", Plain),
+            ("idem_key", Secret),
+            ("claim_token", Secret),
+            ("claim_until", Plain),
+            ("sent_at", Plain),
+            ("provider_ref", Plain),
+            // A provider's error may echo the address it could not reach.
+            ("last_error", Generated),
+            ("merged_into", Plain),
+            ("created_at", Plain),
+            ("updated_at", Plain),
+        ],
+    },
+    Table {
+        name: "channel_bindings",
+        mine: Some("member_id = ?"),
+        leave: DeleteMine,
+        reads: NotAudited("only the member and the sender read them"),
+        cols: &[
+            ("id", Plain),
+            ("member_id", Owner),
+            ("channel", Plain),
+            ("address", Contact),
+            ("unreachable_at", Plain),
+            ("created_at", Plain),
+        ],
+    },
+    Table {
+        name: "channel_prefs",
+        mine: Some("member_id = ?"),
+        leave: DeleteMine,
+        reads: NotAudited(OWN_SETTINGS),
+        cols: &[("member_id", Owner), ("kind", Plain), ("channels", Plain)],
+    },
+    Table {
+        name: "channel_profiles",
+        mine: Some("member_id = ?"),
+        leave: DeleteMine,
+        reads: NotAudited(OWN_SETTINGS),
+        cols: &[
+            ("member_id", Owner),
+            ("quiet_start", Plain),
+            ("quiet_end", Plain),
+            ("consent", Plain),
+            ("updated_at", Plain),
+        ],
+    },
+    Table {
+        name: "channel_consents",
+        mine: Some("member_id = ?"),
+        leave: Keep("proof that consent was given or withdrawn (PIPL); holds no name"),
+        reads: NotAudited(OWN_SETTINGS),
+        cols: &[
+            ("id", Plain),
+            ("member_id", Owner),
+            ("given", Plain),
+            ("version", Plain),
+            ("at", Plain),
+        ],
+    },
+    Table {
+        name: "oauth_codes",
+        mine: None,
+        leave: Keep("digests of one-time sign-in codes, deleted within an hour"),
+        reads: NotAudited("only the server reads it"),
+        cols: &[("code_hash", Secret), ("used_at", Plain)],
+    },
+    plain!("outbox_announced", ["article_id", "at"]),
     plain!(
         "benefit_items",
         [

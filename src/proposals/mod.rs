@@ -14,6 +14,7 @@ pub mod pages;
 
 use chrono::NaiveDateTime;
 
+use crate::outbox::{Kind, Out};
 use crate::audit::{Actor, AuditAction};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
@@ -163,6 +164,9 @@ impl Case for Proposal {
             line.internal,
             at,
         )
+    }
+    fn outward(&self, kind: Kind) -> Out {
+        Out::Full(kind)
     }
 }
 

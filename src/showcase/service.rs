@@ -4,6 +4,7 @@
 use chrono::NaiveDateTime;
 
 use super::model::{self, NewPost, Post, CATEGORIES};
+use crate::outbox::{Kind, Out};
 use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::comments::{self, Owner};
@@ -95,6 +96,7 @@ pub fn submit(
                     &format!("新的风采投稿待审核：{title}"),
                     "/admin/showcase",
                     now,
+                    Out::Full(Kind::Approval),
                 )?;
             }
         }
@@ -162,6 +164,7 @@ pub fn decide(
             &msg,
             &format!("/showcase/{id}"),
             actor.now,
+            Out::Full(Kind::Progress),
         )?;
         Ok(())
     })

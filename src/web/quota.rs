@@ -62,6 +62,8 @@ pub const QUOTAS: &[Quota] = &[
     quota("/proposals/{id}", 120, HOUR),
     quota("/me/card/photo", 20, DAY),
     quota("/me/membership/transfer", 10, DAY),
+    quota("/me/channels/consent", 20, DAY),
+    quota("/me/channels/email", 10, DAY),
     quota("/me/membership/transfer/{id}/cancel", 10, DAY),
     quota("/join", 20, DAY),
     quota("/join/status", 60, HOUR),
@@ -69,6 +71,8 @@ pub const QUOTAS: &[Quota] = &[
     quota("/admin/members/import", 30, HOUR),
     quota("/admin/members/import/{token}", 30, HOUR),
     quota("/admin/membership/dues", 30, HOUR),
+    // Each one is a real message through a paid channel.
+    quota("/admin/settings/channels/test", 20, HOUR),
 ];
 
 /// POST routes without a quota, and why.
@@ -84,6 +88,14 @@ pub const EXEMPT: &[(&str, &str)] = &[
         "updates the member's own row; wrong current passwords are throttled like logins",
     ),
     ("/me/large-text", "updates the member's own setting"),
+    (
+        "/me/channels",
+        "updates the member's own preferences and quiet hours",
+    ),
+    (
+        "/me/channels/{channel}/unbind",
+        "removes the member's own binding",
+    ),
     (
         "/notifications/read-all",
         "updates the member's own notifications",

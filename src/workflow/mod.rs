@@ -18,6 +18,7 @@ use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
 use crate::audit::{self, Actor};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
+use crate::outbox::{Kind, Out};
 
 /// A workflow state or action: a `text_enum!` code.
 pub trait Code: Copy + PartialEq + std::fmt::Debug + 'static {
@@ -122,6 +123,10 @@ pub trait Case {
         line: &Line<'_, Self::State>,
         at: NaiveDateTime,
     ) -> AppResult<()>;
+    /// How much of a notification of `kind` about this case may leave the portal (WeCom,
+    /// WeChat, SMS, e-mail): `Out::Never` for an anonymous case. No default: each kind of case
+    /// decides, and a step by an anonymous member sends nothing out whatever it says.
+    fn outward(&self, kind: Kind) -> Out;
 }
 
 /// Who acts. An anonymous member's steps are stored date-only and audited late
@@ -282,7 +287,12 @@ fn write_record<C: Case>(
         )?;
     }
     for (member, title, link) in &rec.notify {
-        crate::notifications::notify(conn, *member, title, link, at)?;
+        let out = if by.anonymous {
+            Out::Never
+        } else {
+            case.outward(Kind::of_link(link))
+        };
+        crate::notifications::notify(conn, *member, title, link, at, out)?;
     }
     Ok(())
 }

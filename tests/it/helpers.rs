@@ -210,6 +210,7 @@ pub fn test_config(database: DbUrl) -> Config {
         shutdown_secs: 5,
         job_tick_secs: 60,
         quota_scale: 1,
+        channels: Default::default(),
     }
 }
 

@@ -1,0 +1,767 @@
+//! The outbox's SQL: messages written with the change they report, deliveries planned, claimed
+//! and finished by the sender, and the member's bindings, preferences and consent.
+
+use std::collections::HashMap;
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::kind::{Channel, Kind, Out, State, CONSENT_VERSION};
+use super::plan::{Facts, DEFAULT_QUIET};
+use crate::db::schema::{
+    channel_bindings, channel_consents, channel_prefs, channel_profiles, members, oauth_codes,
+    outbox_deliveries as d, outbox_messages as m,
+};
+use crate::db::DbConnection;
+use crate::error::AppResult;
+use crate::time::{minus, plus};
+
+/// What leaves the portal is short: WeCom's text card title holds 128 bytes.
+const TEXT_CHARS: usize = 60;
+
+/// Queue one message for `member` in the caller's transaction (nothing for `Out::Never`).
+/// `link` is the portal path the message opens.
+pub fn enqueue(
+    conn: &mut DbConnection,
+    member: i32,
+    out: Out,
+    title: &str,
+    link: &str,
+    at: NaiveDateTime,
+) -> AppResult<()> {
+    let (kind, text) = match out {
+        Out::Never => return Ok(()),
+        Out::Generic(k) => (k, k.generic_text().to_string()),
+        Out::Full(k) => (k, title.chars().take(TEXT_CHARS).collect()),
+    };
+    diesel::insert_into(m::table)
+        .values((
+            m::member_id.eq(member),
+            m::kind.eq(kind),
+            m::title.eq(text),
+            m::link.eq(link),
+            m::urgent.eq(kind.urgent()),
+            m::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A message not yet turned into deliveries.
+#[derive(Queryable, Debug, Clone)]
+pub struct Unplanned {
+    pub id: i32,
+    pub member_id: i32,
+    pub kind: Kind,
+    pub urgent: bool,
+}
+
+pub fn unplanned(conn: &mut DbConnection, n: i64) -> AppResult<Vec<Unplanned>> {
+    Ok(m::table
+        .filter(m::planned_at.is_null())
+        .order(m::id)
+        .limit(n)
+        .select((m::id, m::member_id, m::kind, m::urgent))
+        .load(conn)?)
+}
+
+/// What the planner needs about each member: consent, quiet hours, preferences and reach.
+pub fn facts(conn: &mut DbConnection, ids: &[i32]) -> AppResult<HashMap<i32, Facts>> {
+    let mut out: HashMap<i32, Facts> = ids.iter().map(|&id| (id, Facts::default())).collect();
+    let profiles: Vec<(i32, i32, i32, bool)> = channel_profiles::table
+        .filter(channel_profiles::member_id.eq_any(ids))
+        .select((
+            channel_profiles::member_id,
+            channel_profiles::quiet_start,
+            channel_profiles::quiet_end,
+            channel_profiles::consent,
+        ))
+        .load(conn)?;
+    for (id, start, end, consent) in profiles {
+        if let Some(f) = out.get_mut(&id) {
+            f.consent = consent;
+            f.quiet = Some((start, end));
+        }
+    }
+    let prefs: Vec<(i32, String, String)> = channel_prefs::table
+        .filter(channel_prefs::member_id.eq_any(ids))
+        .select((
+            channel_prefs::member_id,
+            channel_prefs::kind,
+            channel_prefs::channels,
+        ))
+        .load(conn)?;
+    for (id, kind, channels) in prefs {
+        if let (Some(f), Some(kind)) = (out.get_mut(&id), Kind::parse(&kind)) {
+            f.prefs.push((kind, parse_channels(&channels)));
+        }
+    }
+    let bound: Vec<(i32, Channel)> = channel_bindings::table
+        .filter(channel_bindings::member_id.eq_any(ids))
+        .filter(channel_bindings::unreachable_at.is_null())
+        .select((channel_bindings::member_id, channel_bindings::channel))
+        .load(conn)?;
+    for (id, ch) in bound {
+        if let Some(f) = out.get_mut(&id) {
+            f.reachable.push(ch);
+        }
+    }
+    let phones: Vec<i32> = members::table
+        .filter(members::id.eq_any(ids))
+        .filter(members::phone.is_not_null().and(members::phone.ne("")))
+        .filter(members::disabled.eq(false))
+        .select(members::id)
+        .load(conn)?;
+    for id in phones {
+        if let Some(f) = out.get_mut(&id) {
+            f.reachable.push(Channel::Sms);
+        }
+    }
+    Ok(out)
+}
+
+pub fn parse_channels(s: &str) -> Vec<Channel> {
+    s.split(',').filter_map(Channel::parse).collect()
+}
+
+/// One planned delivery of a message.
+pub struct Planned {
+    pub channel: Channel,
+    pub state: State,
+    pub next_at: NaiveDateTime,
+}
+
+/// Record the plan of one message (once: a message another round planned is left alone).
+pub fn save_plan(
+    conn: &mut DbConnection,
+    msg: &Unplanned,
+    plan: &[Planned],
+    now: NaiveDateTime,
+) -> AppResult<bool> {
+    let taken = diesel::update(m::table.filter(m::id.eq(msg.id)).filter(m::planned_at.is_null()))
+        .set(m::planned_at.eq(now))
+        .execute(conn)?;
+    if taken != 1 {
+        return Ok(false);
+    }
+    for p in plan {
+        diesel::insert_into(d::table)
+            .values((
+                d::message_id.eq(msg.id),
+                d::member_id.eq(msg.member_id),
+                d::channel.eq(p.channel),
+                d::state.eq(p.state),
+                d::next_at.eq(p.next_at),
+                d::idem_key.eq(format!("zj-{}", crate::auth::random_token(12))),
+                d::created_at.eq(now),
+                d::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(true)
+}
+
+/// How long after a lost claim a resend is still caught by the provider's own duplicate check
+/// (WeCom's `duplicate_check_interval` we send, WeChat's `client_msg_id`, our SMS gateway's
+/// idempotency key). E-mail has none: an e-mail in doubt is never resent.
+pub fn dedupe_window(ch: Channel) -> Duration {
+    match ch {
+        Channel::Wecom => Duration::hours(4),
+        Channel::Wechat => Duration::minutes(10),
+        Channel::Sms => Duration::hours(24),
+        Channel::Email => Duration::zero(),
+    }
+}
+
+pub const IN_DOUBT: &str = "发送途中实例中断，已超出服务商防重窗口，为免重复未再发送";
+
+/// Deliveries whose sender died mid-send: sent again (same key) while the provider would still
+/// drop a duplicate, else marked failed for an administrator to look at.
+pub fn recover(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+    let mut n = 0;
+    for ch in Channel::ALL {
+        let window = dedupe_window(*ch);
+        if window > Duration::zero() {
+            n += diesel::update(
+                d::table
+                    .filter(d::state.eq(State::Sending))
+                    .filter(d::channel.eq(ch))
+                    .filter(d::claim_until.lt(now))
+                    // The first attempt was at claim_until − CLAIM; resend inside the window.
+                    .filter(d::claim_until.gt(minus(now, window - claim_ttl()))),
+            )
+            .set((
+                d::state.eq(State::Retry),
+                d::next_at.eq(now),
+                d::claim_token.eq(None::<String>),
+                d::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        }
+    }
+    n += diesel::update(
+        d::table
+            .filter(d::state.eq(State::Sending))
+            .filter(d::claim_until.lt(now)),
+    )
+    .set((
+        d::state.eq(State::Failed),
+        d::last_error.eq(IN_DOUBT),
+        d::claim_token.eq(None::<String>),
+        d::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n)
+}
+
+/// How long a claim is good for: longer than one round of sends with their timeouts.
+pub fn claim_ttl() -> Duration {
+    Duration::seconds(120)
+}
+
+/// One delivery claimed for sending, with what it needs.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub id: i32,
+    pub member_id: i32,
+    pub channel: Channel,
+    pub attempts: i32,
+    pub idem_key: String,
+    pub kind: Kind,
+    pub title: String,
+    pub link: String,
+    /// Userid, openid, phone or e-mail address; `None` when it is gone (unbound since).
+    pub address: Option<String>,
+    pub consent: bool,
+    /// Deliveries sent with this one as a digest (WeCom bursts).
+    pub merged: i64,
+}
+
+type DueRow = (i32, i32, Channel, i32, String, Kind, String, String);
+
+/// Claim up to `n` due deliveries for this round (`token` marks them ours until `now + ttl`).
+/// A row another sender claimed first is skipped.
+pub fn claim(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    n: i64,
+    token: &str,
+) -> AppResult<Vec<Due>> {
+    let due = [State::Queued, State::Retry, State::Held];
+    let rows: Vec<DueRow> = d::table
+        .inner_join(m::table)
+        .filter(d::state.eq_any(due))
+        .filter(d::next_at.le(now))
+        .order((d::next_at, d::id))
+        .limit(n)
+        .select((
+            d::id,
+            d::member_id,
+            d::channel,
+            d::attempts,
+            d::idem_key,
+            m::kind,
+            m::title,
+            m::link,
+        ))
+        .load(conn)?;
+    let until = plus(now, claim_ttl());
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, member_id, channel, attempts, idem_key, kind, title, link) in rows {
+        let took = diesel::update(d::table.filter(d::id.eq(id)).filter(d::state.eq_any(due)))
+            .set((
+                d::state.eq(State::Sending),
+                d::claim_token.eq(token),
+                d::claim_until.eq(until),
+                d::attempts.eq(attempts + 1),
+                d::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        if took == 1 {
+            out.push(Due {
+                id,
+                member_id,
+                channel,
+                attempts: attempts + 1,
+                idem_key,
+                kind,
+                title,
+                link,
+                address: None,
+                consent: false,
+                merged: 0,
+            });
+        }
+    }
+    fill_addresses(conn, &mut out)?;
+    Ok(out)
+}
+
+fn fill_addresses(conn: &mut DbConnection, due: &mut [Due]) -> AppResult<()> {
+    let ids: Vec<i32> = due.iter().map(|x| x.member_id).collect();
+    let consent: HashMap<i32, bool> = channel_profiles::table
+        .filter(channel_profiles::member_id.eq_any(&ids))
+        .select((channel_profiles::member_id, channel_profiles::consent))
+        .load::<(i32, bool)>(conn)?
+        .into_iter()
+        .collect();
+    let bound: HashMap<(i32, Channel), String> = channel_bindings::table
+        .filter(channel_bindings::member_id.eq_any(&ids))
+        .select((
+            channel_bindings::member_id,
+            channel_bindings::channel,
+            channel_bindings::address,
+        ))
+        .load::<(i32, Channel, String)>(conn)?
+        .into_iter()
+        .map(|(id, ch, a)| ((id, ch), a))
+        .collect();
+    let phones: HashMap<i32, Option<String>> = members::table
+        .filter(members::id.eq_any(&ids))
+        .select((members::id, members::phone))
+        .load::<(i32, Option<String>)>(conn)?
+        .into_iter()
+        .collect();
+    for x in due.iter_mut() {
+        x.consent = consent.get(&x.member_id).copied().unwrap_or(false);
+        x.address = match x.channel {
+            Channel::Sms => phones.get(&x.member_id).cloned().flatten(),
+            ch => bound.get(&(x.member_id, ch)).cloned(),
+        }
+        .filter(|a| !a.is_empty());
+    }
+    Ok(())
+}
+
+/// Of a member's never-tried WeCom deliveries in this claim, all but the newest go as one digest
+/// with it (WeCom drops what exceeds its per-member limits without a word).
+pub fn merge_bursts(
+    conn: &mut DbConnection,
+    due: &mut Vec<Due>,
+    min: usize,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let mut by_member: HashMap<i32, Vec<usize>> = HashMap::new();
+    for (i, x) in due.iter().enumerate() {
+        if x.channel == Channel::Wecom && x.attempts == 1 {
+            by_member.entry(x.member_id).or_default().push(i);
+        }
+    }
+    let mut drop = Vec::new();
+    for idx in by_member.values().filter(|v| v.len() >= min) {
+        let Some((&keep, rest)) = idx.split_last() else {
+            continue;
+        };
+        let ids: Vec<i32> = rest.iter().filter_map(|&i| due.get(i)).map(|x| x.id).collect();
+        let Some(survivor) = due.get(keep).map(|x| x.id) else {
+            continue;
+        };
+        diesel::update(d::table.filter(d::id.eq_any(&ids)))
+            .set((
+                d::state.eq(State::Merged),
+                d::merged_into.eq(survivor),
+                d::claim_token.eq(None::<String>),
+                d::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        if let Some(x) = due.get_mut(keep) {
+            x.merged = i64::try_from(ids.len()).unwrap_or(0);
+        }
+        drop.extend_from_slice(rest);
+    }
+    drop.sort_unstable();
+    for i in drop.into_iter().rev() {
+        due.remove(i);
+    }
+    Ok(())
+}
+
+/// Deliveries already merged into `id` (a resend of a digest says the same count).
+pub fn merged_count(conn: &mut DbConnection, id: i32) -> AppResult<i64> {
+    Ok(d::table
+        .filter(d::merged_into.eq(id))
+        .count()
+        .get_result(conn)?)
+}
+
+/// WeCom messages tried for a member since `since` (the pace counts every attempt: one that
+/// reached WeCom counts there whatever came back).
+pub fn tried_since(
+    conn: &mut DbConnection,
+    member: i32,
+    ch: Channel,
+    since: NaiveDateTime,
+) -> AppResult<i64> {
+    Ok(d::table
+        .filter(d::member_id.eq(member))
+        .filter(d::channel.eq(ch))
+        .filter(d::sent_at.ge(since))
+        .filter(d::state.ne(State::Merged))
+        .count()
+        .get_result(conn)?)
+}
+
+/// The end of one delivery's claim.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    pub state: State,
+    pub next_at: Option<NaiveDateTime>,
+    pub provider_ref: Option<String>,
+    pub error: Option<String>,
+    /// Give an attempt back (a pace deferral is not an attempt).
+    pub uncount: bool,
+}
+
+/// Write the result of a claim; false when the claim was lost (another sender recovered it),
+/// in which case nothing is written.
+pub fn finish(
+    conn: &mut DbConnection,
+    id: i32,
+    token: &str,
+    f: &Finish,
+    now: NaiveDateTime,
+) -> AppResult<bool> {
+    let target = d::table
+        .filter(d::id.eq(id))
+        .filter(d::claim_token.eq(token))
+        .filter(d::state.eq(State::Sending));
+    let n = if f.uncount {
+        diesel::update(target)
+            .set((
+                d::state.eq(f.state),
+                d::next_at.eq(f.next_at.unwrap_or(now)),
+                d::claim_token.eq(None::<String>),
+                d::attempts.eq(d::attempts - 1),
+                d::updated_at.eq(now),
+            ))
+            .execute(conn)?
+    } else {
+        diesel::update(target)
+            .set((
+                d::state.eq(f.state),
+                d::next_at.eq(f.next_at.unwrap_or(now)),
+                d::claim_token.eq(None::<String>),
+                d::provider_ref.eq(&f.provider_ref),
+                d::last_error.eq(&f.error),
+                // Every attempt that may have reached the provider: what WeCom's pace counts.
+                d::sent_at.eq(now),
+                d::updated_at.eq(now),
+            ))
+            .execute(conn)?
+    };
+    Ok(n == 1)
+}
+
+/// A provider reported the member unreachable on `ch` (left the WeCom app's scope, stopped
+/// following the account): the next plan tries their next channel.
+pub fn mark_unreachable(
+    conn: &mut DbConnection,
+    member: i32,
+    ch: Channel,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    diesel::update(
+        channel_bindings::table
+            .filter(channel_bindings::member_id.eq(member))
+            .filter(channel_bindings::channel.eq(ch)),
+    )
+    .set(channel_bindings::unreachable_at.eq(now))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Deliveries per channel and state since `since` (the administrator's figures).
+pub fn figures(
+    conn: &mut DbConnection,
+    since: NaiveDateTime,
+) -> AppResult<Vec<(Channel, State, i64)>> {
+    Ok(d::table
+        .filter(d::created_at.ge(since))
+        .group_by((d::channel, d::state))
+        .select((d::channel, d::state, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
+/// A failed delivery as the administrator sees it: never the text or the address.
+#[derive(Queryable, Debug, Clone)]
+pub struct FailedRow {
+    pub id: i32,
+    pub channel: Channel,
+    pub kind: Kind,
+    pub attempts: i32,
+    pub error: Option<String>,
+    pub at: NaiveDateTime,
+}
+
+pub fn failed(conn: &mut DbConnection, limit: i64) -> AppResult<Vec<FailedRow>> {
+    Ok(d::table
+        .inner_join(m::table)
+        .filter(d::state.eq(State::Failed))
+        .order(d::updated_at.desc())
+        .limit(limit)
+        .select((d::id, d::channel, m::kind, d::attempts, d::last_error, d::updated_at))
+        .load(conn)?)
+}
+
+/// A member's recent deliveries (their own /me/channels page).
+#[derive(Queryable, Debug, Clone)]
+pub struct MineRow {
+    pub channel: Channel,
+    pub state: State,
+    pub kind: Kind,
+    pub title: String,
+    pub at: NaiveDateTime,
+}
+
+pub fn mine(conn: &mut DbConnection, member: i32, limit: i64) -> AppResult<Vec<MineRow>> {
+    Ok(d::table
+        .inner_join(m::table)
+        .filter(d::member_id.eq(member))
+        .order(d::id.desc())
+        .limit(limit)
+        .select((d::channel, d::state, m::kind, m::title, d::updated_at))
+        .load(conn)?)
+}
+
+/// Old rows go: finished deliveries and their messages after 90 days, failed ones after 180,
+/// used OAuth codes after an hour.
+pub fn purge(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+    let done = [State::Sent, State::Merged, State::Skipped];
+    let mut n = diesel::delete(
+        d::table
+            .filter(d::state.eq_any(done))
+            .filter(d::updated_at.lt(minus(now, Duration::days(90)))),
+    )
+    .execute(conn)?;
+    n += diesel::delete(
+        d::table
+            .filter(d::state.eq(State::Failed))
+            .filter(d::updated_at.lt(minus(now, Duration::days(180)))),
+    )
+    .execute(conn)?;
+    let pending = d::table.select(d::message_id);
+    n += diesel::delete(
+        m::table
+            .filter(m::planned_at.lt(minus(now, Duration::days(90))))
+            .filter(m::id.ne_all(pending)),
+    )
+    .execute(conn)?;
+    n += diesel::delete(oauth_codes::table.filter(oauth_codes::used_at.lt(minus(now, Duration::hours(1)))))
+        .execute(conn)?;
+    Ok(n)
+}
+
+// ---- the member's own settings ----
+
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub quiet_start: i32,
+    pub quiet_end: i32,
+    pub consent: bool,
+}
+
+pub fn profile(conn: &mut DbConnection, member: i32) -> AppResult<Profile> {
+    let row: Option<(i32, i32, bool)> = channel_profiles::table
+        .find(member)
+        .select((
+            channel_profiles::quiet_start,
+            channel_profiles::quiet_end,
+            channel_profiles::consent,
+        ))
+        .first(conn)
+        .optional()?;
+    let (quiet_start, quiet_end) = DEFAULT_QUIET;
+    Ok(row.map_or(
+        Profile {
+            quiet_start,
+            quiet_end,
+            consent: false,
+        },
+        |(s, e, c)| Profile {
+            quiet_start: s,
+            quiet_end: e,
+            consent: c,
+        },
+    ))
+}
+
+fn ensure_profile(conn: &mut DbConnection, member: i32, now: NaiveDateTime) -> AppResult<()> {
+    let (s, e) = DEFAULT_QUIET;
+    crate::on_backend!(conn, c => diesel::insert_into(channel_profiles::table)
+        .values((
+            channel_profiles::member_id.eq(member),
+            channel_profiles::quiet_start.eq(s),
+            channel_profiles::quiet_end.eq(e),
+            channel_profiles::consent.eq(false),
+            channel_profiles::updated_at.eq(now),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(())
+}
+
+/// Give or withdraw consent: the profile's flag and one appended record, together.
+pub fn set_consent(
+    conn: &mut DbConnection,
+    member: i32,
+    given: bool,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    ensure_profile(conn, member, now)?;
+    diesel::update(channel_profiles::table.find(member))
+        .set((
+            channel_profiles::consent.eq(given),
+            channel_profiles::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::insert_into(channel_consents::table)
+        .values((
+            channel_consents::member_id.eq(member),
+            channel_consents::given.eq(given),
+            channel_consents::version.eq(CONSENT_VERSION),
+            channel_consents::at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The member's consent record, newest first.
+pub fn consents(
+    conn: &mut DbConnection,
+    member: i32,
+) -> AppResult<Vec<(bool, String, NaiveDateTime)>> {
+    Ok(channel_consents::table
+        .filter(channel_consents::member_id.eq(member))
+        .order(channel_consents::id.desc())
+        .limit(20)
+        .select((
+            channel_consents::given,
+            channel_consents::version,
+            channel_consents::at,
+        ))
+        .load(conn)?)
+}
+
+pub fn set_quiet(
+    conn: &mut DbConnection,
+    member: i32,
+    (start, end): (i32, i32),
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    ensure_profile(conn, member, now)?;
+    diesel::update(channel_profiles::table.find(member))
+        .set((
+            channel_profiles::quiet_start.eq(start),
+            channel_profiles::quiet_end.eq(end),
+            channel_profiles::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The member's choice per kind (kinds absent: the defaults).
+pub fn prefs(conn: &mut DbConnection, member: i32) -> AppResult<Vec<(Kind, Vec<Channel>)>> {
+    let rows: Vec<(String, String)> = channel_prefs::table
+        .filter(channel_prefs::member_id.eq(member))
+        .select((channel_prefs::kind, channel_prefs::channels))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(k, c)| Kind::parse(&k).map(|k| (k, parse_channels(&c))))
+        .collect())
+}
+
+pub fn set_prefs(
+    conn: &mut DbConnection,
+    member: i32,
+    prefs: &[(Kind, Vec<Channel>)],
+) -> AppResult<()> {
+    diesel::delete(channel_prefs::table.filter(channel_prefs::member_id.eq(member))).execute(conn)?;
+    for (kind, channels) in prefs {
+        let list: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
+        diesel::insert_into(channel_prefs::table)
+            .values((
+                channel_prefs::member_id.eq(member),
+                channel_prefs::kind.eq(kind.as_str()),
+                channel_prefs::channels.eq(list.join(",")),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A member's bindings: channel, address, unreachable since.
+pub fn bindings(
+    conn: &mut DbConnection,
+    member: i32,
+) -> AppResult<Vec<(Channel, String, Option<NaiveDateTime>)>> {
+    Ok(channel_bindings::table
+        .filter(channel_bindings::member_id.eq(member))
+        .order(channel_bindings::id)
+        .select((
+            channel_bindings::channel,
+            channel_bindings::address,
+            channel_bindings::unreachable_at,
+        ))
+        .load(conn)?)
+}
+
+/// The member bound to `address` on `ch`.
+pub fn bound_member(conn: &mut DbConnection, ch: Channel, address: &str) -> AppResult<Option<i32>> {
+    Ok(channel_bindings::table
+        .filter(channel_bindings::channel.eq(ch))
+        .filter(channel_bindings::address.eq(address))
+        .select(channel_bindings::member_id)
+        .first(conn)
+        .optional()?)
+}
+
+/// Bind `address` on `ch` to `member`, replacing the member's earlier binding there. False when
+/// the address is bound to someone else.
+pub fn bind(
+    conn: &mut DbConnection,
+    member: i32,
+    ch: Channel,
+    address: &str,
+    now: NaiveDateTime,
+) -> AppResult<bool> {
+    if bound_member(conn, ch, address)?.is_some_and(|m| m != member) {
+        return Ok(false);
+    }
+    unbind(conn, member, ch)?;
+    diesel::insert_into(channel_bindings::table)
+        .values((
+            channel_bindings::member_id.eq(member),
+            channel_bindings::channel.eq(ch),
+            channel_bindings::address.eq(address),
+            channel_bindings::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+pub fn unbind(conn: &mut DbConnection, member: i32, ch: Channel) -> AppResult<usize> {
+    Ok(diesel::delete(
+        channel_bindings::table
+            .filter(channel_bindings::member_id.eq(member))
+            .filter(channel_bindings::channel.eq(ch)),
+    )
+    .execute(conn)?)
+}
+
+/// Use a one-time OAuth code: false when it was used before.
+pub fn use_code(conn: &mut DbConnection, code: &str, now: NaiveDateTime) -> AppResult<bool> {
+    let n = crate::on_backend!(conn, c => diesel::insert_into(oauth_codes::table)
+        .values((
+            oauth_codes::code_hash.eq(crate::auth::digest(&[b"oauth-code", code.as_bytes()])),
+            oauth_codes::used_at.eq(now),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(n == 1)
+}
+
+/// Counts of outbox rows (tests and the demo).
+pub fn count_messages(conn: &mut DbConnection) -> AppResult<i64> {
+    Ok(m::table.count().get_result(conn)?)
+}

@@ -1,0 +1,364 @@
+//! The sender: one thread per instance; under the `outbox` lease (so one instance of many
+//! sends) each round plans new messages, recovers lapsed claims, claims due deliveries, sends
+//! them on a few threads of its own and writes each result against its claim token.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{Duration, NaiveDateTime};
+
+use super::adapters::{self, Ctx};
+use super::http::{Outcome, Tokens};
+use super::kind::{Channel, Kind, State};
+use super::model::{self, Due, Finish, Planned};
+use super::plan;
+use crate::config::Config;
+use crate::db::{self, DbConnection};
+use crate::error::AppResult;
+
+const LEASE: &str = "outbox";
+/// Messages planned per round.
+const PLAN_BATCH: i64 = 500;
+
+/// What one round did (tests and logs).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub leased: bool,
+    pub planned: usize,
+    pub recovered: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub deferred: usize,
+}
+
+impl Report {
+    pub fn busy(&self) -> bool {
+        self.planned + self.recovered + self.sent + self.retried + self.failed + self.skipped > 0
+    }
+}
+
+pub struct Sender {
+    pool: db::Pool,
+    config: Config,
+    agent: ureq::Agent,
+    tokens: Tokens,
+    /// Channels resting after a rate-limit answer, until the instant given.
+    paused: Mutex<HashMap<Channel, Instant>>,
+}
+
+impl Sender {
+    pub fn new(pool: db::Pool, config: Config) -> Sender {
+        Sender {
+            pool,
+            config,
+            agent: super::http::agent(std::time::Duration::from_secs(8)),
+            tokens: Tokens::default(),
+            paused: Mutex::default(),
+        }
+    }
+
+    /// The channels configured on this instance and not switched off by an administrator.
+    pub fn enabled(conn: &mut DbConnection, config: &Config) -> AppResult<Vec<Channel>> {
+        let configured = adapters::configured(&config.channels);
+        let off = crate::settings::get(conn, OFF_KEY)?.unwrap_or_default();
+        let off = model::parse_channels(&off);
+        Ok(configured.into_iter().filter(|c| !off.contains(c)).collect())
+    }
+
+    /// One round. Does nothing (and says so) without the lease.
+    pub fn run_once(&self, holder: &str) -> AppResult<Report> {
+        let now = self.config.clock.now();
+        let mut conn = self.pool.get()?;
+        let mut report = Report::default();
+        let ttl = model::claim_ttl();
+        if !crate::workflow::lease::try_acquire(&mut conn, LEASE, holder, now, ttl)? {
+            return Ok(report);
+        }
+        report.leased = true;
+        let enabled = Self::enabled(&mut conn, &self.config)?;
+        report.planned = plan_round(&mut conn, &enabled, now)?;
+        report.recovered = db::write_tx(&mut conn, |c| model::recover(c, now))?;
+        let token = crate::auth::random_token(12);
+        let batch = i64::try_from(self.config.channels.workers.max(1) * 3).unwrap_or(12);
+        let due = db::write_tx(&mut conn, |c| {
+            let mut due = model::claim(c, now, batch, &token)?;
+            model::merge_bursts(c, &mut due, 3, now)?;
+            for x in due.iter_mut().filter(|x| x.attempts > 1) {
+                x.merged = model::merged_count(c, x.id)?;
+            }
+            Ok(due)
+        })?;
+        if due.is_empty() {
+            return Ok(report);
+        }
+        let (go, mut done) = self.gate(&mut conn, due, &enabled, now)?;
+        let templates = templates(&mut conn)?;
+        drop(conn);
+        let outcomes = self.send_all(&go, &templates);
+        for (x, o) in go.into_iter().zip(outcomes) {
+            let f = self.judge(&x, o, now);
+            done.push((x, f));
+        }
+        let mut conn = self.pool.get()?;
+        let now = self.config.clock.now();
+        db::write_tx(&mut conn, |c| {
+            for (x, f) in &done {
+                if f.error.as_deref() == Some(UNREACHABLE_MARK) {
+                    model::mark_unreachable(c, x.member_id, x.channel, now)?;
+                }
+                if !model::finish(c, x.id, &token, f, now)? {
+                    log::warn!("outbox: the claim on delivery {} was lost; its result dropped", x.id);
+                    continue;
+                }
+                match f.state {
+                    State::Sent => report.sent += 1,
+                    State::Failed => report.failed += 1,
+                    State::Skipped => report.skipped += 1,
+                    _ if f.uncount => report.deferred += 1,
+                    _ => report.retried += 1,
+                }
+            }
+            Ok(())
+        })?;
+        Ok(report)
+    }
+
+    /// What needs no network: consent withdrawn, no address, channel off, a paused channel and
+    /// WeCom's per-member pace. Returns the deliveries to send and those already decided.
+    #[allow(clippy::type_complexity)]
+    fn gate(
+        &self,
+        conn: &mut DbConnection,
+        due: Vec<Due>,
+        enabled: &[Channel],
+        now: NaiveDateTime,
+    ) -> AppResult<(Vec<Due>, Vec<(Due, Finish)>)> {
+        let (mut go, mut done) = (Vec::new(), Vec::new());
+        let mut paced: HashMap<i32, (i64, i64)> = HashMap::new();
+        for x in due {
+            let skip = |why: &str| Finish {
+                state: State::Skipped,
+                next_at: None,
+                provider_ref: None,
+                error: Some(why.to_string()),
+                uncount: false,
+            };
+            if !x.consent {
+                done.push((x, skip("会员未同意或已撤回同意")));
+                continue;
+            }
+            if !enabled.contains(&x.channel) {
+                done.push((x, skip("通道已关闭")));
+                continue;
+            }
+            if x.address.is_none() {
+                done.push((x, skip("会员已解除绑定或没有联系方式")));
+                continue;
+            }
+            if let Some(until) = self.paused_until(x.channel) {
+                let secs = i64::try_from(until.saturating_duration_since(Instant::now()).as_secs())
+                    .unwrap_or(60);
+                done.push((x, defer(now + Duration::seconds(secs.max(1)))));
+                continue;
+            }
+            if x.channel == Channel::Wecom {
+                let counts = match paced.get(&x.member_id) {
+                    Some(c) => *c,
+                    None => (
+                        model::tried_since(conn, x.member_id, x.channel, now - Duration::minutes(1))?,
+                        model::tried_since(conn, x.member_id, x.channel, now - Duration::hours(1))?,
+                    ),
+                };
+                if let Some(later) = plan::wecom_pace(now, counts.0, counts.1) {
+                    done.push((x, defer(later)));
+                    continue;
+                }
+                paced.insert(x.member_id, (counts.0 + 1, counts.1 + 1));
+            }
+            go.push(x);
+        }
+        Ok((go, done))
+    }
+
+    fn paused_until(&self, ch: Channel) -> Option<Instant> {
+        let map = self.paused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(&ch).copied().filter(|t| *t > Instant::now())
+    }
+
+    /// Send on `workers` threads of our own; results in the order of `go`.
+    fn send_all(&self, go: &[Due], templates: &HashMap<Kind, String>) -> Vec<Outcome> {
+        let ctx = Ctx {
+            agent: &self.agent,
+            tokens: &self.tokens,
+            channels: &self.config.channels,
+            public_url: &self.config.public_url,
+            templates,
+        };
+        let next = AtomicUsize::new(0);
+        let results: Vec<Mutex<Option<Outcome>>> = go.iter().map(|_| Mutex::new(None)).collect();
+        let workers = self.config.channels.workers.clamp(1, 32).min(go.len());
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let (Some(x), Some(slot)) = (go.get(i), results.get(i)) else {
+                        break;
+                    };
+                    let o = adapters::send(&ctx, x);
+                    *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(o);
+                });
+            }
+        });
+        results
+            .into_iter()
+            .map(|m| {
+                m.into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .unwrap_or_else(|| Outcome::Retry("发送线程异常".into()))
+            })
+            .collect()
+    }
+
+    /// An outcome becomes the delivery's next state.
+    fn judge(&self, x: &Due, o: Outcome, now: NaiveDateTime) -> Finish {
+        let fin = |state, next_at, provider_ref, error| Finish {
+            state,
+            next_at,
+            provider_ref,
+            error,
+            uncount: false,
+        };
+        let retry = |e: String, wait: Duration| {
+            if x.attempts >= plan::MAX_ATTEMPTS {
+                fin(State::Failed, None, None, Some(format!("重试 {} 次仍失败：{e}", x.attempts)))
+            } else {
+                fin(State::Retry, Some(now + wait), None, Some(e))
+            }
+        };
+        match o {
+            Outcome::Sent(r) => fin(State::Sent, None, r, None),
+            Outcome::Retry(e) => retry(e, plan::backoff(x.attempts, f64::from(x.id.rem_euclid(97)) / 97.0)),
+            Outcome::Paused(e) => {
+                let mut map = self.paused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                map.insert(x.channel, Instant::now() + std::time::Duration::from_secs(60));
+                retry(e, Duration::seconds(61))
+            }
+            Outcome::Failed(e) => fin(State::Failed, None, None, Some(e)),
+            Outcome::Unreachable(e) => {
+                log::info!("outbox: member {} unreachable on {}: {e}", x.member_id, x.channel);
+                fin(State::Failed, None, None, Some(UNREACHABLE_MARK.into()))
+            }
+        }
+    }
+}
+
+/// The failed delivery's error when the provider could not reach the member there.
+pub const UNREACHABLE_MARK: &str = "服务商无法送达该会员（已解除该通道，之后改走其他通道）";
+/// Settings key: channels an administrator switched off.
+pub const OFF_KEY: &str = "channels.off";
+/// Settings key prefix: WeChat template id per kind.
+pub const TEMPLATE_KEY: &str = "channels.wechat.template.";
+
+fn defer(at: NaiveDateTime) -> Finish {
+    Finish {
+        state: State::Retry,
+        next_at: Some(at),
+        provider_ref: None,
+        error: None,
+        uncount: true,
+    }
+}
+
+fn templates(conn: &mut DbConnection) -> AppResult<HashMap<Kind, String>> {
+    let mut out = HashMap::new();
+    for k in Kind::ALL {
+        if let Some(t) = crate::settings::get(conn, &format!("{TEMPLATE_KEY}{}", k.as_str()))? {
+            if !t.trim().is_empty() {
+                out.insert(*k, t.trim().to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Turn new messages into deliveries: channels by consent, preference and reach; held for quiet
+/// hours. One transaction per round, so a message is planned exactly once.
+fn plan_round(conn: &mut DbConnection, enabled: &[Channel], now: NaiveDateTime) -> AppResult<usize> {
+    let msgs = model::unplanned(conn, PLAN_BATCH)?;
+    if msgs.is_empty() {
+        return Ok(0);
+    }
+    let mut ids: Vec<i32> = msgs.iter().map(|m| m.member_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let facts = model::facts(conn, &ids)?;
+    db::write_tx(conn, |c| {
+        let mut n = 0;
+        for msg in &msgs {
+            let f = facts.get(&msg.member_id).cloned().unwrap_or_default();
+            let quiet = f.quiet.unwrap_or(plan::DEFAULT_QUIET);
+            let held = plan::held_until(now, msg.urgent, quiet, msg.member_id);
+            let planned: Vec<Planned> = plan::choose(msg.kind, &f, enabled)
+                .into_iter()
+                .map(|channel| Planned {
+                    channel,
+                    state: if held.is_some() { State::Held } else { State::Queued },
+                    next_at: held.unwrap_or(now),
+                })
+                .collect();
+            if model::save_plan(c, msg, &planned, now)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    })
+}
+
+/// The sender's thread: rounds until the instance stops; a busy round is followed at once by
+/// the next, an idle one by a two-second rest. `done` turns true when it has finished.
+pub fn spawn(
+    sender: Arc<Sender>,
+    holder: String,
+    stopping: impl Fn() -> bool + Send + 'static,
+    done: Arc<AtomicBool>,
+) {
+    let started = std::thread::Builder::new()
+        .name("outbox".into())
+        .spawn(move || {
+            while !stopping() {
+                let busy = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    sender.run_once(&holder)
+                })) {
+                    Ok(Ok(r)) => {
+                        if r.sent + r.failed > 0 {
+                            log::info!(
+                                "outbox: {} sent, {} failed, {} to retry, {} deferred",
+                                r.sent, r.failed, r.retried, r.deferred
+                            );
+                        }
+                        r.busy()
+                    }
+                    Ok(Err(e)) => {
+                        log::warn!("outbox round failed: {e}");
+                        false
+                    }
+                    Err(p) => {
+                        let msg = crate::web::middleware::panic_message(p.as_ref());
+                        log::error!("outbox round panicked: {msg}");
+                        false
+                    }
+                };
+                if !busy {
+                    std::thread::sleep(std::time::Duration::from_secs(2));
+                }
+            }
+            done.store(true, Ordering::SeqCst);
+        });
+    if let Err(e) = started {
+        log::error!("cannot start the outbox sender: {e}");
+    }
+}
