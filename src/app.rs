@@ -23,6 +23,8 @@ pub struct Instance {
     pub events: web::Data<crate::engagement::EventBuffer>,
     /// This instance's trained sign-up forecast.
     pub forecast: web::Data<crate::forecast::service::ForecastState>,
+    /// The sign-in handlers' HTTP client and WeCom token (OAuth from the WeCom/WeChat menus).
+    pub oauth: web::Data<crate::channels::oauth::Client>,
     /// Wrong receipt codes per address (anonymous grievance follow-up).
     pub track: web::Data<crate::grievances::handlers::TrackLimiter>,
     /// Wrong progress codes per address (入会 applications).
@@ -61,6 +63,7 @@ pub fn build_state(config: Config) -> AppResult<Instance> {
         views: web::Data::new(Default::default()),
         events: web::Data::new(events),
         forecast: web::Data::new(Default::default()),
+        oauth: web::Data::new(Default::default()),
         track: web::Data::new(crate::grievances::handlers::TrackLimiter(
             crate::web::RateLimiter::new(10, std::time::Duration::from_secs(600)),
         )),
@@ -121,6 +124,7 @@ pub fn app(
         .app_data(state.views)
         .app_data(state.events)
         .app_data(state.forecast)
+        .app_data(state.oauth)
         .app_data(state.track)
         .app_data(state.join)
         .app_data(web::FormConfig::default().limit(64 * 1024))

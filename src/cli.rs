@@ -177,6 +177,7 @@ impl ChannelArgs {
             sms,
             smtp,
             workers: usize::from(self.outbox_workers),
+            timeout_ms: 0,
         })
     }
 }

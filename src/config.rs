@@ -168,6 +168,8 @@ pub struct ChannelsConfig {
     pub smtp: Option<SmtpConfig>,
     /// Sends in flight at once (`ZHIJIA_OUTBOX_WORKERS`, 4).
     pub workers: usize,
+    /// Timeout of one provider request in milliseconds (0: 8 s; tests shorten it).
+    pub timeout_ms: u64,
 }
 
 /// An API base URL from the environment: `https://`, or `http://` to this machine only (the

@@ -3,6 +3,7 @@
 //! messages (`admin`). The rules are here, the SQL in `outbox::model`.
 
 pub mod admin;
+pub mod oauth;
 pub mod pages;
 
 use chrono::NaiveDateTime;
@@ -14,6 +15,7 @@ use crate::outbox::model;
 use crate::outbox::{Channel, Kind};
 
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    oauth::routes(cfg);
     pages::routes(cfg);
     admin::routes(cfg);
 }

@@ -52,10 +52,14 @@ pub struct Sender {
 
 impl Sender {
     pub fn new(pool: db::Pool, config: Config) -> Sender {
+        let timeout = match config.channels.timeout_ms {
+            0 => 8000,
+            ms => ms,
+        };
         Sender {
             pool,
             config,
-            agent: super::http::agent(std::time::Duration::from_secs(8)),
+            agent: super::http::agent(std::time::Duration::from_millis(timeout)),
             tokens: Tokens::default(),
             paused: Mutex::default(),
         }
@@ -287,7 +291,7 @@ fn templates(conn: &mut DbConnection) -> AppResult<HashMap<Kind, String>> {
 
 /// Turn new messages into deliveries: channels by consent, preference and reach; held for quiet
 /// hours. One transaction per round, so a message is planned exactly once.
-fn plan_round(conn: &mut DbConnection, enabled: &[Channel], now: NaiveDateTime) -> AppResult<usize> {
+pub fn plan_round(conn: &mut DbConnection, enabled: &[Channel], now: NaiveDateTime) -> AppResult<usize> {
     let msgs = model::unplanned(conn, PLAN_BATCH)?;
     if msgs.is_empty() {
         return Ok(0);

@@ -11,6 +11,7 @@
 )]
 
 mod builders;
+mod fakes;
 mod helpers;
 
 mod a11y;
@@ -30,6 +31,7 @@ mod mailbox;
 mod membership;
 mod messy_history;
 mod news;
+mod outbox;
 mod org;
 mod personal_data;
 mod platform;

@@ -279,7 +279,14 @@ async fn read_all_marks_every_notification_of_the_member_and_no_one_elses() {
     let other = app.member_id("demo-member-b");
     let now = app.state.config.clock.now();
     for (who, title) in [(me, "通知一"), (me, "通知二"), (other, "别人的通知")] {
-        zhijia::notifications::notify(&mut app.conn(), who, title, "/", now).unwrap();
+        zhijia::notifications::notify(
+            &mut app.conn(),
+            who,
+            title,
+            "/",
+            now,
+            zhijia::outbox::Out::Never,
+        ).unwrap();
     }
     let unread = |app_conn: &mut zhijia::db::PooledConn, m: i32| -> i64 {
         use diesel::prelude::*;

@@ -24,10 +24,12 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The page the message opens: its notification (read on opening), or the list for a digest.
+    /// The page the message opens: its notification (read on opening), or the list for a
+    /// digest (marked with the delivery's key: two digests alike would be one duplicate to
+    /// WeCom's check, and the second dropped).
     pub fn url(&self, x: &Due) -> String {
         if x.merged > 0 {
-            format!("{}/notifications", self.public_url)
+            format!("{}/notifications?d={}", self.public_url, x.idem_key)
         } else {
             format!("{}{}", self.public_url, x.link)
         }
