@@ -765,3 +765,51 @@ pub fn use_code(conn: &mut DbConnection, code: &str, now: NaiveDateTime) -> AppR
 pub fn count_messages(conn: &mut DbConnection) -> AppResult<i64> {
     Ok(m::table.count().get_result(conn)?)
 }
+
+/// Mandatory notices have no in-app notification (the home page lists the unread ones): each
+/// one published in the last week and not yet announced becomes one message for every member of
+/// its audience who consented and has not read it, written with its `outbox_announced` row.
+pub fn announce_notices(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+    use crate::db::schema::{news_articles as a, outbox_announced};
+    use diesel::sql_types::{Integer, Text, Timestamp};
+    let due: Vec<(i32, String)> = a::table
+        .filter(a::mandatory.eq(true))
+        .filter(a::draft.eq(false))
+        .filter(a::publish_at.le(now))
+        .filter(a::publish_at.ge(minus(now, Duration::days(7))))
+        .filter(diesel::dsl::not(a::id.eq_any(outbox_announced::table.select(outbox_announced::article_id))))
+        .order(a::id)
+        .limit(20)
+        .select((a::id, a::title))
+        .load(conn)?;
+    let mut n = 0;
+    for (id, title) in due {
+        n += crate::db::write_tx(conn, |c| {
+            let first = crate::on_backend!(c, cc => diesel::insert_into(outbox_announced::table)
+                .values((outbox_announced::article_id.eq(id), outbox_announced::at.eq(now)))
+                .on_conflict_do_nothing()
+                .execute(cc))?;
+            if first != 1 {
+                return Ok(0);
+            }
+            let text: String = title.chars().take(TEXT_CHARS).collect();
+            Ok(diesel::sql_query(
+                "INSERT INTO outbox_messages (member_id, kind, title, link, urgent, created_at) \
+                 SELECT m.id, $1, $2, $3, FALSE, $4 FROM members m \
+                 JOIN org_units u ON u.id = m.unit_id \
+                 JOIN channel_profiles p ON p.member_id = m.id AND p.consent = TRUE \
+                 WHERE m.disabled = FALSE \
+                 AND EXISTS (SELECT 1 FROM news_audiences na JOIN org_units au ON au.id = na.unit_id \
+                             WHERE na.article_id = $5 AND u.path LIKE au.path || '%') \
+                 AND NOT EXISTS (SELECT 1 FROM news_reads r WHERE r.article_id = $5 AND r.member_id = m.id)",
+            )
+            .bind::<Text, _>(Kind::Notice.as_str())
+            .bind::<Text, _>(&text)
+            .bind::<Text, _>(format!("/news/{id}"))
+            .bind::<Timestamp, _>(now)
+            .bind::<Integer, _>(id)
+            .execute(c)?)
+        })?;
+    }
+    Ok(n)
+}

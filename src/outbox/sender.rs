@@ -84,6 +84,9 @@ impl Sender {
         }
         report.leased = true;
         let enabled = Self::enabled(&mut conn, &self.config)?;
+        if !enabled.is_empty() {
+            model::announce_notices(&mut conn, now)?;
+        }
         report.planned = plan_round(&mut conn, &enabled, now)?;
         report.recovered = db::write_tx(&mut conn, |c| model::recover(c, now))?;
         let token = crate::auth::random_token(12);

@@ -673,3 +673,39 @@ async fn wechat_sign_in_by_openid_and_an_unconfigured_provider_is_not_found() {
     plain.get("/auth/wecom/start").await.assert_status(404);
     plain.get("/auth/sms/start").await.assert_status(404);
 }
+
+/// A mandatory notice (no in-app notification: the home page lists it) goes once to each
+/// member of its audience who consented and has not read it, and never twice.
+#[actix_web::test]
+async fn a_mandatory_notice_reaches_its_audience_once() {
+    let fakes = Fakes::start();
+    let app = spawn_base_with(|c| c.channels = fakes.channels()).await;
+    let (me, other) = (app.member_id("demo-member"), app.member_id("demo-member-b"));
+    reachable(&app.state, me);
+    let id = app.with(|c, now| {
+        crate::builders::article(c, now, "第一工程公司工会", "关于开展安全生产月活动的通知", "全体职工必读。", false)
+    });
+    let unread_only = app.with(|c, now| {
+        crate::builders::article(c, now, "中建华能集团工会", "已读过的必读通知", "正文", false)
+    });
+    app.with(|c, now| {
+        use zhijia::db::schema::news_articles as a;
+        diesel::update(a::table.filter(a::id.eq_any([id, unread_only])))
+            .set(a::mandatory.eq(true))
+            .execute(c)
+            .unwrap();
+        zhijia::news::model::record_read(c, unread_only, me, now).unwrap();
+    });
+    let s = sender(&app.state);
+    let r = drain(&s);
+    assert_eq!((r.planned, r.sent), (1, 2), "WeCom and e-mail: {r:?}");
+    let sent = fakes.accepted("wecom");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["textcard"]["url"], format!("{PUBLIC_URL}/news/{id}"));
+    assert_eq!(sent[0]["textcard"]["description"], "关于开展安全生产月活动的通知");
+    let to: Vec<i32> = m::table.select(m::member_id).load(&mut app.conn()).unwrap();
+    assert_eq!(to, [me], "member {other} gave no consent");
+    app.state.config.clock.advance(600);
+    assert!(!drain(&s).busy());
+    assert_eq!(fakes.accepted("wecom").len(), 1);
+}
