@@ -111,13 +111,14 @@ pub fn seed(state: &AppState) -> AppResult<()> {
         })?;
         let pr = write_tx(&mut conn, |conn| crate::proposals::demo::seed(conn, now))?;
         let ml = write_tx(&mut conn, |conn| crate::mailbox::seed_demo(conn, now))?;
+        let ob = write_tx(&mut conn, |conn| crate::outbox::demo::seed(conn, now))?;
         let ev = write_tx(&mut conn, |conn| {
             seed_engagement(conn, &state.config.secret_key, now)
         })?;
         crate::engagement::housekeeping(&mut conn, now)?;
         println!(
             "已创建 {n} 名会员、{g} 件维权申诉、{b} 件普惠申请、{a} 篇资讯、{s} 篇风采展示、\
-             {act} 个活动（{signups} 人次报名，含 12 个月历史）、{sv} 份问卷、{ap} 份入会申请和 12 个月会费、{pr} 件职代会提案、{ml} 封主席信箱来信、{ev} 条参与行为记录（{:.1} 秒）。",
+             {act} 个活动（{signups} 人次报名，含 12 个月历史）、{sv} 份问卷、{ap} 份入会申请和 12 个月会费、{pr} 件职代会提案、{ml} 封主席信箱来信、{ob} 条站外提醒记录、{ev} 条参与行为记录（{:.1} 秒）。",
             started.elapsed().as_secs_f32()
         );
     }

@@ -4,6 +4,7 @@
 //! paces, sends and retries. Anonymous cases and letters never reach it (`Out::Never`).
 
 pub mod adapters;
+pub mod demo;
 pub mod http;
 pub mod kind;
 pub mod model;

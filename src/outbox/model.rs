@@ -813,3 +813,49 @@ pub fn announce_notices(conn: &mut DbConnection, now: NaiveDateTime) -> AppResul
     }
     Ok(n)
 }
+
+/// The newest messages of these members (the demo gives them a delivery history).
+pub fn recent_messages(
+    conn: &mut DbConnection,
+    members: &[i32],
+    n: i64,
+) -> AppResult<Vec<(i32, i32, NaiveDateTime)>> {
+    Ok(m::table
+        .filter(m::member_id.eq_any(members))
+        .order(m::id.desc())
+        .limit(n)
+        .select((m::id, m::member_id, m::created_at))
+        .load(conn)?)
+}
+
+/// A delivery with a given outcome, written directly (the demo has no network).
+pub fn record_delivery(
+    conn: &mut DbConnection,
+    message: i32,
+    member: i32,
+    ch: Channel,
+    state: State,
+    next_at: NaiveDateTime,
+    error: Option<&str>,
+) -> AppResult<()> {
+    let tried = !matches!(state, State::Held | State::Queued);
+    diesel::update(m::table.find(message))
+        .set(m::planned_at.eq(next_at))
+        .execute(conn)?;
+    diesel::insert_into(d::table)
+        .values((
+            d::message_id.eq(message),
+            d::member_id.eq(member),
+            d::channel.eq(ch),
+            d::state.eq(state),
+            d::attempts.eq(if tried { 1 } else { 0 }),
+            d::next_at.eq(next_at),
+            d::idem_key.eq(format!("zj-{}", crate::auth::random_token(12))),
+            d::sent_at.eq(tried.then_some(next_at)),
+            d::last_error.eq(error),
+            d::created_at.eq(next_at),
+            d::updated_at.eq(next_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
