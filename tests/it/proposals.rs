@@ -130,6 +130,16 @@ async fn a_proposal_goes_from_draft_to_a_second_answer_and_a_satisfied_delegate(
     .await
     .assert_status(303);
     let v = state_of(&mut app.conn(), id).1.to_string();
+    // A department that does not exist, as lead or co-organiser: refused, nothing changes
+    // (mutants: the department check weakened).
+    for (lead, co) in [("999999", None), (hr.to_string().as_str(), Some("999999"))] {
+        let mut f = vec![("action", "assign"), ("version", v.as_str()), ("lead", lead)];
+        if let Some(co) = co {
+            f.push(("co", co));
+        }
+        app.post(&path, &f).await.assert_status(422).assert_contains("请选择主办部门");
+        assert_eq!(state_of(&mut app.conn(), id).0, "accepted");
+    }
     app.post(
         &path,
         &[
@@ -141,6 +151,14 @@ async fn a_proposal_goes_from_draft_to_a_second_answer_and_a_satisfied_delegate(
     .await
     .assert_status(303);
     assert_eq!(state_of(&mut app.conn(), id).0, "assigned");
+    // The lead department's handler is told (mutants: the assignment's notifications dropped).
+    let road = app.member_id("road-cadre");
+    assert_eq!(
+        app.count(&format!(
+            "notifications WHERE member_id = {road} AND title LIKE '交办提案：%'"
+        )),
+        1
+    );
     app.logout().await;
 
     // Another department's handler does not see it; the lead's handler answers (grade B).
@@ -390,6 +408,18 @@ async fn outside_the_window_a_proposal_cannot_be_submitted_and_a_merge_tells_bot
     .await
     .assert_status(303);
     assert_eq!(state_of(&mut app.conn(), ids[1]).0, "merged");
+    // The merged proposal points at its target and keeps the note; the target's timeline has
+    // a merge line (mutants: these fields dropped).
+    let merged = zhijia::proposals::model::find(&mut app.conn(), ids[1]).unwrap().unwrap();
+    assert_eq!(merged.merged_into, Some(ids[0]));
+    assert_eq!(merged.decision_note.as_deref(), Some("内容相同，并案办理"));
+    assert_eq!(
+        app.count(&format!(
+            "proposal_events WHERE proposal_id = {} AND kind = 'merge'",
+            ids[0]
+        )),
+        1
+    );
     assert_eq!(
         app.count(&format!(
             "proposal_events WHERE proposal_id = {} AND body LIKE '并入提案 #{}%内容相同，并案办理' AND internal",
