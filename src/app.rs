@@ -307,8 +307,10 @@ fn spawn_jobs(
 /// pages' blocking threads). Returns the flag it sets when it has stopped.
 fn spawn_sender(state: &Instance, holder: &str) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sender = crate::outbox::sender::Sender::new(state.pool.clone(), state.config.clone());
     let shared = state.shared.clone();
+    let watching = state.shared.clone();
+    let sender = crate::outbox::sender::Sender::new(state.pool.clone(), state.config.clone())
+        .with_stop(move || watching.stopping.load(std::sync::atomic::Ordering::SeqCst));
     crate::outbox::sender::spawn(
         std::sync::Arc::new(sender),
         holder.to_string(),

@@ -96,8 +96,10 @@ pub struct GlobalArgs {
     pub channels: ChannelArgs,
 }
 
-/// The roads out of the portal. Secrets only from the environment; a channel is configured when
-/// all of its settings are given.
+/// The roads out of the portal; a channel is configured when all of its settings are given.
+/// Its secrets (`ZHIJIA_WECOM_SECRET`, `ZHIJIA_WECHAT_SECRET`, `ZHIJIA_SMS_KEY`,
+/// `ZHIJIA_SMTP_URL`) are read from the environment only, never from a flag (argv is visible to
+/// every user of the machine).
 #[derive(Args, Debug, Clone, Default)]
 pub struct ChannelArgs {
     /// WeCom (企业微信) corp id
@@ -106,30 +108,18 @@ pub struct ChannelArgs {
     /// WeCom application (agent) id
     #[arg(long, global = true, env = "ZHIJIA_WECOM_AGENT_ID")]
     pub wecom_agent_id: Option<i64>,
-    /// WeCom application secret (environment only)
-    #[arg(long, global = true, env = "ZHIJIA_WECOM_SECRET", hide_env_values = true)]
-    pub wecom_secret: Option<String>,
     /// WeCom API base
     #[arg(long, global = true, env = "ZHIJIA_WECOM_API", default_value = "https://qyapi.weixin.qq.com")]
     pub wecom_api: String,
     /// WeChat official account (公众号) app id
     #[arg(long, global = true, env = "ZHIJIA_WECHAT_APP_ID")]
     pub wechat_app_id: Option<String>,
-    /// WeChat official account secret (environment only)
-    #[arg(long, global = true, env = "ZHIJIA_WECHAT_SECRET", hide_env_values = true)]
-    pub wechat_secret: Option<String>,
     /// WeChat API base
     #[arg(long, global = true, env = "ZHIJIA_WECHAT_API", default_value = "https://api.weixin.qq.com")]
     pub wechat_api: String,
     /// SMS gateway URL (one signed JSON POST per message)
     #[arg(long, global = true, env = "ZHIJIA_SMS_URL")]
     pub sms_url: Option<String>,
-    /// SMS gateway signing key (environment only)
-    #[arg(long, global = true, env = "ZHIJIA_SMS_KEY", hide_env_values = true)]
-    pub sms_key: Option<String>,
-    /// SMTP server, smtp://user:pass@host:587 or smtps://… (environment only)
-    #[arg(long, global = true, env = "ZHIJIA_SMTP_URL", hide_env_values = true)]
-    pub smtp_url: Option<String>,
     /// From address of e-mail notifications
     #[arg(long, global = true, env = "ZHIJIA_MAIL_FROM")]
     pub mail_from: Option<String>,
@@ -143,7 +133,8 @@ impl ChannelArgs {
     pub fn config(&self) -> Result<crate::config::ChannelsConfig, String> {
         use crate::config::{api_base, Secret};
         let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
-        let wecom = match (set(&self.wecom_corp_id), self.wecom_agent_id, set(&self.wecom_secret)) {
+        let secret = |name: &str| set(&std::env::var(name).ok());
+        let wecom = match (set(&self.wecom_corp_id), self.wecom_agent_id, secret("ZHIJIA_WECOM_SECRET")) {
             (Some(corp_id), Some(agent_id), Some(secret)) => Some(crate::config::WecomConfig {
                 corp_id,
                 agent_id,
@@ -152,7 +143,7 @@ impl ChannelArgs {
             }),
             _ => None,
         };
-        let wechat = match (set(&self.wechat_app_id), set(&self.wechat_secret)) {
+        let wechat = match (set(&self.wechat_app_id), secret("ZHIJIA_WECHAT_SECRET")) {
             (Some(app_id), Some(secret)) => Some(crate::config::WechatConfig {
                 app_id,
                 secret: Secret(secret),
@@ -160,15 +151,18 @@ impl ChannelArgs {
             }),
             _ => None,
         };
-        let sms = match (set(&self.sms_url), set(&self.sms_key)) {
+        let sms = match (set(&self.sms_url), secret("ZHIJIA_SMS_KEY")) {
             (Some(url), Some(key)) => Some(crate::config::SmsConfig {
                 url: api_base("ZHIJIA_SMS_URL", &url)?,
                 key: Secret(key),
             }),
             _ => None,
         };
-        let smtp = match (set(&self.smtp_url), set(&self.mail_from)) {
-            (Some(url), Some(from)) => Some(crate::config::SmtpConfig { url: Secret(url), from }),
+        let smtp = match (secret("ZHIJIA_SMTP_URL"), set(&self.mail_from)) {
+            (Some(url), Some(from)) => Some(crate::config::SmtpConfig {
+                url: Secret(crate::config::smtp_url(&url)?),
+                from,
+            }),
             _ => None,
         };
         Ok(crate::config::ChannelsConfig {

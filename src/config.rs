@@ -173,8 +173,9 @@ pub struct ChannelsConfig {
 }
 
 /// An API base URL from the environment: `https://`, or `http://` to this machine only (the
-/// tests' fake providers). Anything else could turn the sender into a probe of the internal
-/// network, so start-up refuses it.
+/// tests' fake providers, a local relay). Plain HTTP elsewhere would carry secrets and tokens
+/// in the clear, so start-up refuses it. (An https host is the operator's choice: the value
+/// comes from the environment, never from a request.)
 pub fn api_base(name: &str, given: &str) -> Result<String, String> {
     let url = given.trim().trim_end_matches('/');
     let refuse = || format!("{name}: must be https://…, or http:// on 127.0.0.1 or [::1]: {given}");
@@ -324,6 +325,37 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     std::fs::write(path, content)
 }
 
+/// `ZHIJIA_SMTP_URL`: TLS from the start (`smtps://`) or STARTTLS required
+/// (`smtp://…?tls=required`); plain `smtp://` only to this machine (a local relay), since lettre
+/// sends the password and every mail in the clear there. Errors never repeat the URL (it holds
+/// the password).
+pub fn smtp_url(url: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("ZHIJIA_SMTP_URL: {why}");
+    let rest = url
+        .strip_prefix("smtps://")
+        .map(|r| (true, r))
+        .or_else(|| url.strip_prefix("smtp://").map(|r| (false, r)));
+    let Some((tls, rest)) = rest else {
+        return Err(bad("must start with smtps:// or smtp://"));
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    let starttls = rest.contains("tls=required");
+    let local = host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !(tls || starttls || local) {
+        return Err(bad("use smtps://… or smtp://…?tls=required (plain smtp:// only to 127.0.0.1)"));
+    }
+    lettre::SmtpTransport::from_url(url).map_err(|_| bad("cannot be read"))?;
+    Ok(url.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::{api_base, public_url};
@@ -351,6 +383,14 @@ mod tests {
         }
         let s = super::Secret("hunter2".into());
         assert_eq!(format!("{s:?}"), "***");
+        use super::smtp_url;
+        assert!(smtp_url("smtps://u:p@mail.example.com:465").is_ok());
+        assert!(smtp_url("smtp://u:p@mail.example.com:587?tls=required").is_ok());
+        assert!(smtp_url("smtp://127.0.0.1:2525").is_ok());
+        for bad in ["smtp://u:p@mail.example.com:587", "http://x", "smtp://", "mail.example.com"] {
+            let e = smtp_url(bad).unwrap_err();
+            assert!(!e.contains(":p@"), "{e}");
+        }
     }
 
     #[test]

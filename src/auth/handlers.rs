@@ -171,6 +171,13 @@ async fn logout(
     let mut res = redirect_flash("/login", "ok", "您已安全退出");
     res.add_cookie(&gone)
         .map_err(|e| AppError::Internal(format!("cookie: {e}")))?;
+    // A WeCom/WeChat identity waiting to be bound (channels::oauth) is not offered to the
+    // next person who signs in on this device.
+    let mut pending = Cookie::new("zj_bind", "");
+    pending.set_path("/");
+    pending.make_removal();
+    res.add_cookie(&pending)
+        .map_err(|e| AppError::Internal(format!("cookie: {e}")))?;
     Ok(res)
 }
 

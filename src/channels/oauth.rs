@@ -40,6 +40,8 @@ const TEN_MINUTES: i64 = 600;
 pub struct Client {
     agent: ureq::Agent,
     tokens: Tokens,
+    /// Callbacks per address: each may cost calls to the provider (shared quota).
+    limiter: crate::web::RateLimiter,
 }
 
 impl Default for Client {
@@ -47,6 +49,7 @@ impl Default for Client {
         Client {
             agent: crate::outbox::http::agent(std::time::Duration::from_secs(5)),
             tokens: Tokens::default(),
+            limiter: crate::web::RateLimiter::new(20, std::time::Duration::from_secs(600)),
         }
     }
 }
@@ -119,7 +122,11 @@ async fn start(
         _ => return Err(AppError::NotFound),
     };
     let mut res = redirect(&url);
-    res.add_cookie(&cookie(STATE_COOKIE, format!("{nonce}|{next}"), state.config.secure_cookies))
+    // Encoded: a cookie value holds no `;`, no spaces and nothing beyond ASCII; a long return
+    // path is not worth a cookie the browser would drop.
+    let next = if next.len() > 512 { "/".to_string() } else { next };
+    let kept = format!("{nonce}|{}", crate::text::url_encode(&next));
+    res.add_cookie(&cookie(STATE_COOKIE, kept, state.config.secure_cookies))
         .map_err(|e| AppError::Internal(format!("cookie: {e}")))?;
     Ok(res)
 }
@@ -134,7 +141,25 @@ pub struct CallbackQuery {
 
 const STALE: &str = "登录链接已失效或不是从本浏览器发起的，请从企业微信或公众号菜单重新打开职工之家";
 
+/// The callback; whatever it comes to, the state cookie is used up.
 async fn callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    client: web::Data<Client>,
+    path: web::Path<String>,
+    q: web::Query<CallbackQuery>,
+) -> HttpResponse {
+    let mut res = match sign_in(req, state, client, path, q).await {
+        Ok(r) => r,
+        Err(e) => actix_web::ResponseError::error_response(&e),
+    };
+    if let Err(e) = res.add_cookie(&gone(STATE_COOKIE)) {
+        log::warn!("oauth: cookie: {e}");
+    }
+    res
+}
+
+async fn sign_in(
     req: HttpRequest,
     state: web::Data<AppState>,
     client: web::Data<Client>,
@@ -142,14 +167,23 @@ async fn callback(
     q: web::Query<CallbackQuery>,
 ) -> AppResult<HttpResponse> {
     let ch = provider(&state, &path.into_inner())?;
+    let who = client_ip(&req).unwrap_or_default();
+    if client.limiter.blocked(&who) {
+        return Err(AppError::TooManyRequests("登录尝试过于频繁，请十分钟后再从菜单打开".into()));
+    }
+    client.limiter.fail(&who);
     let kept = req.cookie(STATE_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
     let (nonce, next) = kept.split_once('|').unwrap_or(("", "/"));
+    let next = serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("n={next}"))
+        .ok()
+        .and_then(|v| v.into_iter().next())
+        .map_or_else(|| "/".to_string(), |(_, v)| v);
     let expected = state_of(&state.config.secret_key, nonce);
     if nonce.is_empty() || !crate::auth::constant_time_eq(&q.state, &expected) {
         return Err(AppError::Refused(STALE.into()));
     }
     let code = q.code.clone();
-    if code.is_empty() || code.len() > 512 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if code.is_empty() || code.len() > 256 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         return Err(AppError::Refused(STALE.into()));
     }
     let now = state.config.clock.now();
@@ -164,7 +198,7 @@ async fn callback(
             log::warn!("oauth {ch}: {e}");
             AppError::Refused("暂时无法确认您的身份，请稍后从菜单重新打开".into())
         })?;
-    let next = safe_next(Some(next));
+    let next = safe_next(Some(&next));
     let a2 = address.clone();
     let member = db::run(&state.pool, move |conn| model::bound_member(conn, ch, &a2)).await?;
     let Some(member) = member else {
@@ -173,8 +207,6 @@ async fn callback(
         let mac = digest(&[&state.config.secret_key, b"oauth-bind", ch.as_str().as_bytes(), address.as_bytes(), exp.as_bytes()]);
         let mut res = redirect("/login?next=/me/channels/bind");
         res.add_cookie(&cookie(BIND_COOKIE, format!("{ch}|{address}|{exp}|{mac}"), state.config.secure_cookies))
-            .map_err(|e| AppError::Internal(format!("cookie: {e}")))?;
-        res.add_cookie(&gone(STATE_COOKIE))
             .map_err(|e| AppError::Internal(format!("cookie: {e}")))?;
         return Ok(res);
     };
@@ -199,8 +231,6 @@ async fn callback(
     c.set_same_site(SameSite::Lax);
     let mut res = redirect(&next);
     res.add_cookie(&c)
-        .map_err(|e| AppError::Internal(format!("cookie: {e}")))?;
-    res.add_cookie(&gone(STATE_COOKIE))
         .map_err(|e| AppError::Internal(format!("cookie: {e}")))?;
     Ok(res)
 }
@@ -236,7 +266,7 @@ fn identify(
                     Some(t) => t,
                     None => {
                         let q = [("corpid", w.corp_id.as_str()), ("corpsecret", w.secret.0.as_str())];
-                        let r = get(&client.agent, &format!("{}/cgi-bin/gettoken", w.api), &q)?;
+                        let r = get(&client.agent, &format!("{}/cgi-bin/gettoken", w.api), &q).map_err(|f| f.text)?;
                         let v: serde_json::Value = serde_json::from_str(&r.body).map_err(|_| "令牌应答无法解析".to_string())?;
                         let t = v["access_token"].as_str().unwrap_or_default().to_string();
                         if t.is_empty() {
@@ -247,7 +277,7 @@ fn identify(
                     }
                 };
                 let q = [("access_token", token.as_str()), ("code", code)];
-                let r = get(&client.agent, &format!("{}/cgi-bin/auth/getuserinfo", w.api), &q)?;
+                let r = get(&client.agent, &format!("{}/cgi-bin/auth/getuserinfo", w.api), &q).map_err(|f| f.text)?;
                 let u: WecomUser = serde_json::from_str(&r.body).map_err(|_| "应答无法解析".to_string())?;
                 match u.err.errcode {
                     0 if !u.userid.is_empty() => return Ok(u.userid),
@@ -266,7 +296,7 @@ fn identify(
                 ("code", code),
                 ("grant_type", "authorization_code"),
             ];
-            let r = get(&client.agent, &format!("{}/sns/oauth2/access_token", w.api), &q)?;
+            let r = get(&client.agent, &format!("{}/sns/oauth2/access_token", w.api), &q).map_err(|f| f.text)?;
             let u: WechatUser = serde_json::from_str(&r.body).map_err(|_| "应答无法解析".to_string())?;
             if u.err.errcode == 0 && !u.openid.is_empty() {
                 Ok(u.openid)
@@ -322,20 +352,20 @@ async fn bind(
         return Ok(redirect_flash("/me/channels", "error", STALE));
     };
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
-    let ok = db::run(&state.pool, move |conn| {
+    let res = db::run(&state.pool, move |conn| {
         db::write_tx(conn, |c| {
             if !model::bind(c, user.id, ch, &address, actor.now)? {
-                return Ok(false);
+                // Rolled back (on PostgreSQL a refused insert ends the transaction anyway).
+                return Err(AppError::Validation(format!("这个{}账号已绑定其他会员，请联系工会", ch.label())));
             }
-            crate::audit::record(c, &actor, None, crate::audit::AuditAction::ChannelBind, ("member", Some(user.id)), ch.label())?;
-            Ok(true)
+            crate::audit::record(c, &actor, None, crate::audit::AuditAction::ChannelBind, ("member", Some(user.id)), ch.label())
         })
     })
-    .await?;
-    let mut res = if ok {
-        redirect_flash("/me/channels", "ok", &format!("已绑定{}：以后从菜单打开职工之家无需输入密码", ch.label()))
-    } else {
-        redirect_flash("/me/channels", "error", &format!("这个{}账号已绑定其他会员，请联系工会", ch.label()))
+    .await;
+    let mut res = match res {
+        Ok(()) => redirect_flash("/me/channels", "ok", &format!("已绑定{}：以后从菜单打开职工之家无需输入密码", ch.label())),
+        Err(AppError::Validation(m)) => redirect_flash("/me/channels", "error", &m),
+        Err(e) => return Err(e),
     };
     res.add_cookie(&gone(BIND_COOKIE))
         .map_err(|e| AppError::Internal(format!("cookie: {e}")))?;

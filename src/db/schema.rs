@@ -822,6 +822,8 @@ diesel::table! {
         provider_ref -> Nullable<Text>,
         last_error -> Nullable<Text>,
         merged_into -> Nullable<Integer>,
+        first_try_at -> Nullable<Timestamp>,
+        in_doubt -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }

@@ -112,8 +112,9 @@ impl Case for Application {
             at,
         )
     }
+    /// The applicant's name and words come from a public form: the fixed text only.
     fn outward(&self, kind: Kind) -> Out {
-        Out::Full(kind)
+        Out::Generic(kind)
     }
 }
 
@@ -279,7 +280,8 @@ pub fn apply(
                 &format!("新的入会申请：{}", input.name),
                 &format!("/admin/membership/applications/{id}"),
                 now,
-                Out::Full(Kind::Approval),
+                // The name is typed by anyone on the public form: not sent in the union's name.
+                Out::Generic(Kind::Approval),
             )?;
         }
         Ok(id)
@@ -459,7 +461,7 @@ pub fn decide(
                         &format!("入会申请待审批：{}", app.name),
                         &format!("/admin/membership/applications/{}", app.id),
                         actor.now,
-                        Out::Full(Kind::Approval),
+                        Out::Generic(Kind::Approval),
                     )?;
                 }
                 Ok(None)

@@ -98,6 +98,9 @@ pub fn retire_or_leave(
         if !keep {
             crate::members::model::set_disabled(conn, m.id, true, actor.now)?;
             crate::auth::session::delete_for_member(conn, m.id)?;
+            // No more messages: bindings go (a WeCom userid may be given to someone else),
+            // consent is withdrawn on the record, and what waits is not sent.
+            crate::outbox::model::forget(conn, m.id, actor.now)?;
         }
         crate::audit::record(
             conn,

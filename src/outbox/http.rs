@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 pub enum Outcome {
     /// Accepted by the provider (its message id, when it gives one).
     Sent(Option<String>),
-    /// Worth another try later: a timeout, a refused connection, a 5xx, "busy".
+    /// Worth another try later: a refused connection, a 5xx, "busy" (nothing was delivered).
     Retry(String),
+    /// The request may have reached the provider (a timeout, a connection cut mid-way): a
+    /// resend is safe only inside the provider's duplicate window, and never by e-mail.
+    Doubt(String),
     /// The provider's rate limit: retry, and give the channel a rest.
     Paused(String),
     /// Will never succeed as it is.
@@ -37,18 +40,41 @@ pub fn agent(timeout: Duration) -> ureq::Agent {
         .into()
 }
 
-/// Errors name the kind of failure, never the URL (it may hold an access token).
-fn describe(e: &ureq::Error) -> String {
-    match e {
-        ureq::Error::Timeout(_) => "连接服务商超时".into(),
-        ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
-            "无法连接服务商".into()
+/// A request that got no answer: what to tell the administrator, and whether the provider may
+/// have received it.
+#[derive(Debug, Clone)]
+pub struct Fail {
+    pub text: String,
+    pub doubt: bool,
+}
+
+impl Fail {
+    /// As an outcome: in doubt, or simply worth another try.
+    pub fn outcome(self) -> Outcome {
+        if self.doubt {
+            Outcome::Doubt(self.text)
+        } else {
+            Outcome::Retry(self.text)
         }
-        other => format!("请求失败：{}", crate::text::clip(&other.to_string(), 80)),
     }
 }
 
-fn read(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Reply, String> {
+/// Errors name the kind of failure, never the error's own text: some of ureq's carry the URL,
+/// and WeCom's URLs hold the access token (and `gettoken`'s the secret).
+fn describe(e: &ureq::Error) -> Fail {
+    let (text, doubt) = match e {
+        ureq::Error::Timeout(_) => ("连接服务商超时", true),
+        ureq::Error::Io(_) => ("与服务商的连接中断", true),
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => ("无法连接服务商", false),
+        _ => ("请求服务商失败", false),
+    };
+    Fail {
+        text: text.into(),
+        doubt,
+    }
+}
+
+fn read(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Reply, Fail> {
     let mut resp = resp.map_err(|e| describe(&e))?;
     let status = resp.status().as_u16();
     let body = resp
@@ -60,7 +86,7 @@ fn read(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<R
     Ok(Reply { status, body })
 }
 
-pub fn get(agent: &ureq::Agent, url: &str, query: &[(&str, &str)]) -> Result<Reply, String> {
+pub fn get(agent: &ureq::Agent, url: &str, query: &[(&str, &str)]) -> Result<Reply, Fail> {
     let mut req = agent.get(url);
     for (k, v) in query {
         req = req.query(*k, *v);
@@ -74,7 +100,7 @@ pub fn post_json(
     query: &[(&str, &str)],
     headers: &[(&str, &str)],
     body: &str,
-) -> Result<Reply, String> {
+) -> Result<Reply, Fail> {
     let mut req = agent.post(url).content_type("application/json; charset=utf-8");
     for (k, v) in query {
         req = req.query(*k, *v);
@@ -113,9 +139,13 @@ impl Tokens {
     }
 
     pub fn put(&self, name: &'static str, token: String, expires_in: u64) {
-        let life = Duration::from_secs(expires_in.saturating_sub(300).max(60));
+        // A provider's figure is not trusted: at most two hours (WeCom's and WeChat's own).
+        let life = Duration::from_secs(expires_in.clamp(360, 7200).saturating_sub(300));
+        let Some(until) = Instant::now().checked_add(life) else {
+            return;
+        };
         let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.insert(name, (token, Instant::now() + life));
+        map.insert(name, (token, until));
     }
 
     pub fn forget(&self, name: &'static str) {

@@ -32,19 +32,43 @@ pub fn enqueue(
     let (kind, text) = match out {
         Out::Never => return Ok(()),
         Out::Generic(k) => (k, k.generic_text().to_string()),
+        // A title with anything like a link in it (a name typed on the public join form, a
+        // post's title) would be someone's words sent in the union's name: the fixed text.
+        Out::Full(k) if looks_like_link(title) => (k, k.generic_text().to_string()),
         Out::Full(k) => (k, title.chars().take(TEXT_CHARS).collect()),
     };
-    diesel::insert_into(m::table)
-        .values((
-            m::member_id.eq(member),
-            m::kind.eq(kind),
-            m::title.eq(text),
-            m::link.eq(link),
-            m::urgent.eq(kind.urgent()),
-            m::created_at.eq(at),
-        ))
-        .execute(conn)?;
+    // Only for a member who agreed: nothing is kept for the others (they may agree later;
+    // what happened before stays in the portal).
+    use diesel::sql_types::{Bool, Integer, Text, Timestamp};
+    diesel::sql_query(
+        "INSERT INTO outbox_messages (member_id, kind, title, link, urgent, created_at) \
+         SELECT member_id, $1, $2, $3, $4, $5 FROM channel_profiles \
+         WHERE member_id = $6 AND consent = TRUE",
+    )
+    .bind::<Text, _>(kind.as_str())
+    .bind::<Text, _>(&text)
+    .bind::<Text, _>(link)
+    .bind::<Bool, _>(kind.urgent())
+    .bind::<Timestamp, _>(at)
+    .bind::<Integer, _>(member)
+    .execute(conn)?;
     Ok(())
+}
+
+/// Something a phone would make clickable: a scheme, `www.`, or a dotted host name.
+pub fn looks_like_link(s: &str) -> bool {
+    let lower = crate::text::to_halfwidth(s).to_ascii_lowercase();
+    if lower.contains("://") || lower.contains("www.") {
+        return true;
+    }
+    // host.tld: letters or digits, a dot, then two or more letters.
+    let b = lower.as_bytes();
+    b.windows(3).enumerate().any(|(i, w)| {
+        w[0].is_ascii_alphanumeric()
+            && w[1] == b'.'
+            && w[2].is_ascii_alphabetic()
+            && b.get(i + 3).is_some_and(u8::is_ascii_alphabetic)
+    })
 }
 
 /// A message not yet turned into deliveries.
@@ -77,9 +101,15 @@ pub fn facts(conn: &mut DbConnection, ids: &[i32]) -> AppResult<HashMap<i32, Fac
             channel_profiles::consent,
         ))
         .load(conn)?;
+    let active: Vec<i32> = members::table
+        .filter(members::id.eq_any(ids))
+        .filter(members::disabled.eq(false))
+        .select(members::id)
+        .load(conn)?;
     for (id, start, end, consent) in profiles {
         if let Some(f) = out.get_mut(&id) {
-            f.consent = consent;
+            // A disabled account (left, or switched off) gets nothing.
+            f.consent = consent && active.contains(&id);
             f.quiet = Some((start, end));
         }
     }
@@ -194,6 +224,7 @@ pub fn recover(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> 
                 d::state.eq(State::Retry),
                 d::next_at.eq(now),
                 d::claim_token.eq(None::<String>),
+                d::in_doubt.eq(true),
                 d::updated_at.eq(now),
             ))
             .execute(conn)?;
@@ -235,9 +266,12 @@ pub struct Due {
     pub consent: bool,
     /// Deliveries sent with this one as a digest (WeCom bursts).
     pub merged: i64,
+    pub first_try_at: Option<NaiveDateTime>,
+    /// An earlier attempt may have reached the provider.
+    pub in_doubt: bool,
 }
 
-type DueRow = (i32, i32, Channel, i32, String, Kind, String, String);
+type DueRow = (i32, i32, Channel, i32, String, Kind, String, String, Option<NaiveDateTime>, bool);
 
 /// Claim up to `n` due deliveries for this round (`token` marks them ours until `now + ttl`).
 /// A row another sender claimed first is skipped.
@@ -263,17 +297,21 @@ pub fn claim(
             m::kind,
             m::title,
             m::link,
+            d::first_try_at,
+            d::in_doubt,
         ))
         .load(conn)?;
     let until = plus(now, claim_ttl());
     let mut out = Vec::with_capacity(rows.len());
-    for (id, member_id, channel, attempts, idem_key, kind, title, link) in rows {
+    for (id, member_id, channel, attempts, idem_key, kind, title, link, first, in_doubt) in rows {
+        let first_try_at = Some(first.unwrap_or(now));
         let took = diesel::update(d::table.filter(d::id.eq(id)).filter(d::state.eq_any(due)))
             .set((
                 d::state.eq(State::Sending),
                 d::claim_token.eq(token),
                 d::claim_until.eq(until),
                 d::attempts.eq(attempts + 1),
+                d::first_try_at.eq(first_try_at),
                 d::updated_at.eq(now),
             ))
             .execute(conn)?;
@@ -290,6 +328,8 @@ pub fn claim(
                 address: None,
                 consent: false,
                 merged: 0,
+                first_try_at,
+                in_doubt,
             });
         }
     }
@@ -318,12 +358,15 @@ fn fill_addresses(conn: &mut DbConnection, due: &mut [Due]) -> AppResult<()> {
         .collect();
     let phones: HashMap<i32, Option<String>> = members::table
         .filter(members::id.eq_any(&ids))
+        .filter(members::disabled.eq(false))
         .select((members::id, members::phone))
         .load::<(i32, Option<String>)>(conn)?
         .into_iter()
         .collect();
     for x in due.iter_mut() {
-        x.consent = consent.get(&x.member_id).copied().unwrap_or(false);
+        // A disabled account (left, or switched off) gets nothing, whatever it agreed to.
+        x.consent = consent.get(&x.member_id).copied().unwrap_or(false)
+            && phones.contains_key(&x.member_id);
         x.address = match x.channel {
             Channel::Sms => phones.get(&x.member_id).cloned().flatten(),
             ch => bound.get(&(x.member_id, ch)).cloned(),
@@ -343,7 +386,8 @@ pub fn merge_bursts(
 ) -> AppResult<()> {
     let mut by_member: HashMap<i32, Vec<usize>> = HashMap::new();
     for (i, x) in due.iter().enumerate() {
-        if x.channel == Channel::Wecom && x.attempts == 1 {
+        // Only never-sent rows that carry no digest of their own.
+        if x.channel == Channel::Wecom && x.attempts == 1 && x.merged == 0 && !x.in_doubt {
             by_member.entry(x.member_id).or_default().push(i);
         }
     }
@@ -410,6 +454,10 @@ pub struct Finish {
     pub error: Option<String>,
     /// Give an attempt back (a pace deferral is not an attempt).
     pub uncount: bool,
+    /// The request went out (what WeCom's pace counts).
+    pub tried: bool,
+    /// The provider may have received it though no answer came.
+    pub doubt: bool,
 }
 
 /// Write the result of a claim; false when the claim was lost (another sender recovered it),
@@ -443,12 +491,21 @@ pub fn finish(
                 d::claim_token.eq(None::<String>),
                 d::provider_ref.eq(&f.provider_ref),
                 d::last_error.eq(&f.error),
-                // Every attempt that may have reached the provider: what WeCom's pace counts.
-                d::sent_at.eq(now),
                 d::updated_at.eq(now),
             ))
             .execute(conn)?
     };
+    if n == 1 && (f.tried || f.doubt) {
+        // Every attempt that may have reached the provider: what WeCom's pace counts.
+        diesel::update(d::table.filter(d::id.eq(id)))
+            .set(d::sent_at.eq(now))
+            .execute(conn)?;
+    }
+    if n == 1 && f.doubt {
+        diesel::update(d::table.filter(d::id.eq(id)))
+            .set(d::in_doubt.eq(true))
+            .execute(conn)?;
+    }
     Ok(n == 1)
 }
 
@@ -729,15 +786,23 @@ pub fn bind(
         return Ok(false);
     }
     unbind(conn, member, ch)?;
-    diesel::insert_into(channel_bindings::table)
+    let res = diesel::insert_into(channel_bindings::table)
         .values((
             channel_bindings::member_id.eq(member),
             channel_bindings::channel.eq(ch),
             channel_bindings::address.eq(address),
             channel_bindings::created_at.eq(now),
         ))
-        .execute(conn)?;
-    Ok(true)
+        .execute(conn);
+    match res {
+        Ok(_) => Ok(true),
+        // Bound at the same moment by another request (a double click): theirs stands.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub fn unbind(conn: &mut DbConnection, member: i32, ch: Channel) -> AppResult<usize> {
@@ -857,5 +922,27 @@ pub fn record_delivery(
             d::updated_at.eq(next_at),
         ))
         .execute(conn)?;
+    Ok(())
+}
+
+/// A member who left: their bindings go, their consent is withdrawn (recorded) and nothing
+/// waiting for them is sent.
+pub fn forget(conn: &mut DbConnection, member: i32, now: NaiveDateTime) -> AppResult<()> {
+    diesel::delete(channel_bindings::table.filter(channel_bindings::member_id.eq(member)))
+        .execute(conn)?;
+    if profile(conn, member)?.consent {
+        set_consent(conn, member, false, now)?;
+    }
+    diesel::update(
+        d::table
+            .filter(d::member_id.eq(member))
+            .filter(d::state.eq_any([State::Queued, State::Held, State::Retry])),
+    )
+    .set((
+        d::state.eq(State::Skipped),
+        d::last_error.eq("会员已退会"),
+        d::updated_at.eq(now),
+    ))
+    .execute(conn)?;
     Ok(())
 }

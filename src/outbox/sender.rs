@@ -48,6 +48,8 @@ pub struct Sender {
     tokens: Tokens,
     /// Channels resting after a rate-limit answer, until the instant given.
     paused: Mutex<HashMap<Channel, Instant>>,
+    /// True once the instance is stopping: no new send starts.
+    stop: Box<dyn Fn() -> bool + Send + Sync>,
 }
 
 impl Sender {
@@ -62,7 +64,14 @@ impl Sender {
             agent: super::http::agent(std::time::Duration::from_millis(timeout)),
             tokens: Tokens::default(),
             paused: Mutex::default(),
+            stop: Box::new(|| false),
         }
+    }
+
+    /// Stop starting sends once `stop` says so (the instance is shutting down).
+    pub fn with_stop(mut self, stop: impl Fn() -> bool + Send + Sync + 'static) -> Sender {
+        self.stop = Box::new(stop);
+        self
     }
 
     /// The channels configured on this instance and not switched off by an administrator.
@@ -93,10 +102,12 @@ impl Sender {
         let batch = i64::try_from(self.config.channels.workers.max(1) * 3).unwrap_or(12);
         let due = db::write_tx(&mut conn, |c| {
             let mut due = model::claim(c, now, batch, &token)?;
-            model::merge_bursts(c, &mut due, 3, now)?;
-            for x in due.iter_mut().filter(|x| x.attempts > 1) {
+            // A digest keeps its count whenever it goes (a deferral or a retry); then new
+            // bursts are merged.
+            for x in due.iter_mut().filter(|x| x.channel == Channel::Wecom) {
                 x.merged = model::merged_count(c, x.id)?;
             }
+            model::merge_bursts(c, &mut due, 3, now)?;
             Ok(due)
         })?;
         if due.is_empty() {
@@ -105,9 +116,15 @@ impl Sender {
         let (go, mut done) = self.gate(&mut conn, due, &enabled, now)?;
         let templates = templates(&mut conn)?;
         drop(conn);
-        let outcomes = self.send_all(&go, &templates);
+        // Sends start only while the claims are safely ours (and the instance is not stopping);
+        // what was not started goes back to the queue, untouched.
+        let deadline = Instant::now() + std::time::Duration::from_secs(90);
+        let outcomes = self.send_all(&go, &templates, deadline);
         for (x, o) in go.into_iter().zip(outcomes) {
-            let f = self.judge(&x, o, now);
+            let f = match o {
+                Some(o) => self.judge(&x, o, now),
+                None => defer(now),
+            };
             done.push((x, f));
         }
         let mut conn = self.pool.get()?;
@@ -153,7 +170,21 @@ impl Sender {
                 provider_ref: None,
                 error: Some(why.to_string()),
                 uncount: false,
+                tried: false,
+                doubt: false,
             };
+            // An earlier attempt may have arrived: resend only while the provider would drop
+            // the repeat (never for e-mail, whose window is nil).
+            let window = model::dedupe_window(x.channel) - Duration::seconds(60);
+            if x.in_doubt && x.first_try_at.is_none_or(|t| now >= t + window) {
+                let f = Finish {
+                    state: State::Failed,
+                    error: Some(model::IN_DOUBT.into()),
+                    ..skip("")
+                };
+                done.push((x, f));
+                continue;
+            }
             if !x.consent {
                 done.push((x, skip("会员未同意或已撤回同意")));
                 continue;
@@ -196,8 +227,14 @@ impl Sender {
         map.get(&ch).copied().filter(|t| *t > Instant::now())
     }
 
-    /// Send on `workers` threads of our own; results in the order of `go`.
-    fn send_all(&self, go: &[Due], templates: &HashMap<Kind, String>) -> Vec<Outcome> {
+    /// Send on `workers` threads of our own; results in the order of `go` (`None`: not started,
+    /// the deadline passed or the instance is stopping).
+    fn send_all(
+        &self,
+        go: &[Due],
+        templates: &HashMap<Kind, String>,
+        deadline: Instant,
+    ) -> Vec<Option<Outcome>> {
         let ctx = Ctx {
             agent: &self.agent,
             tokens: &self.tokens,
@@ -215,6 +252,9 @@ impl Sender {
                     let (Some(x), Some(slot)) = (go.get(i), results.get(i)) else {
                         break;
                     };
+                    if Instant::now() >= deadline || (self.stop)() {
+                        break;
+                    }
                     let o = adapters::send(&ctx, x);
                     *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(o);
                 });
@@ -222,11 +262,7 @@ impl Sender {
         });
         results
             .into_iter()
-            .map(|m| {
-                m.into_inner()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .unwrap_or_else(|| Outcome::Retry("发送线程异常".into()))
-            })
+            .map(|m| m.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
             .collect()
     }
 
@@ -238,6 +274,8 @@ impl Sender {
             provider_ref,
             error,
             uncount: false,
+            tried: true,
+            doubt: false,
         };
         let retry = |e: String, wait: Duration| {
             if x.attempts >= plan::MAX_ATTEMPTS {
@@ -246,9 +284,18 @@ impl Sender {
                 fin(State::Retry, Some(now + wait), None, Some(e))
             }
         };
+        let wait = plan::backoff(x.attempts, f64::from(x.id.rem_euclid(97)) / 97.0);
         match o {
             Outcome::Sent(r) => fin(State::Sent, None, r, None),
-            Outcome::Retry(e) => retry(e, plan::backoff(x.attempts, f64::from(x.id.rem_euclid(97)) / 97.0)),
+            Outcome::Retry(e) => retry(e, wait),
+            // SMTP has no duplicate check: an e-mail that may have arrived is never sent again.
+            Outcome::Doubt(e) if x.channel == Channel::Email => {
+                fin(State::Failed, None, None, Some(format!("{e}，为免重复未再发送")))
+            }
+            Outcome::Doubt(e) => Finish {
+                doubt: true,
+                ..retry(e, wait)
+            },
             Outcome::Paused(e) => {
                 let mut map = self.paused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 map.insert(x.channel, Instant::now() + std::time::Duration::from_secs(60));
@@ -277,6 +324,8 @@ fn defer(at: NaiveDateTime) -> Finish {
         provider_ref: None,
         error: None,
         uncount: true,
+        tried: false,
+        doubt: false,
     }
 }
 

@@ -279,22 +279,7 @@ pub static REGISTRY: &[Table] = &[
         "forecast_models",
         ["id", "trained_at", "activities", "took_ms", "model"]
     ),
-    Table {
-        name: "outbox_messages",
-        mine: Some("member_id = ?"),
-        leave: DeleteMine,
-        reads: NotAudited(OUTBOX),
-        cols: &[
-            ("id", Plain),
-            ("member_id", Owner),
-            ("kind", Plain),
-            ("title", Generated),
-            ("link", Plain),
-            ("urgent", Plain),
-            ("created_at", Plain),
-            ("planned_at", Plain),
-        ],
-    },
+    // Deliveries before their messages: retention deletes in this order (foreign key).
     Table {
         name: "outbox_deliveries",
         mine: Some("member_id = ?"),
@@ -316,8 +301,26 @@ pub static REGISTRY: &[Table] = &[
             // A provider's error may echo the address it could not reach.
             ("last_error", Generated),
             ("merged_into", Plain),
+            ("first_try_at", Plain),
+            ("in_doubt", Plain),
             ("created_at", Plain),
             ("updated_at", Plain),
+        ],
+    },
+    Table {
+        name: "outbox_messages",
+        mine: Some("member_id = ?"),
+        leave: DeleteMine,
+        reads: NotAudited(OUTBOX),
+        cols: &[
+            ("id", Plain),
+            ("member_id", Owner),
+            ("kind", Plain),
+            ("title", Generated),
+            ("link", Plain),
+            ("urgent", Plain),
+            ("created_at", Plain),
+            ("planned_at", Plain),
         ],
     },
     Table {

@@ -96,7 +96,7 @@ pub fn submit(
                     &format!("新的风采投稿待审核：{title}"),
                     "/admin/showcase",
                     now,
-                    Out::Full(Kind::Approval),
+                    Out::Generic(Kind::Approval),
                 )?;
             }
         }

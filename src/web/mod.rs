@@ -142,15 +142,29 @@ pub fn redirect_flash(to: &str, kind: &str, message: &str) -> HttpResponse {
     cookie.set_http_only(true);
     cookie.set_same_site(actix_web::cookie::SameSite::Lax);
     HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, to))
+        .insert_header((header::LOCATION, location(to)))
         .cookie(cookie)
         .finish()
 }
 
 pub fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, to))
+        .insert_header((header::LOCATION, location(to)))
         .finish()
+}
+
+/// A `Location` value: bytes beyond ASCII (a Chinese search in a return path) and controls
+/// percent-encoded, as a browser would; a raw one makes no valid header at all.
+fn location(to: &str) -> String {
+    let mut out = String::with_capacity(to.len());
+    for b in to.bytes() {
+        if b.is_ascii_graphic() {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -62,6 +62,16 @@ fn reachable(state: &zhijia::app::Instance, member: i32) {
     }
 }
 
+/// Every member of the base union agrees (so a test of what is *not* queued can fail).
+fn everyone_agrees(state: &zhijia::app::Instance) {
+    use zhijia::db::schema::members;
+    let mut conn = state.pool.get().unwrap();
+    let ids: Vec<i32> = members::table.select(members::id).load(&mut conn).unwrap();
+    for id in ids {
+        model::set_consent(&mut conn, id, true, state.config.clock.now()).unwrap();
+    }
+}
+
 fn prefer(state: &zhijia::app::Instance, member: i32, prefs: &[(Kind, Vec<Channel>)]) {
     model::set_prefs(&mut state.pool.get().unwrap(), member, prefs).unwrap();
 }
@@ -212,6 +222,61 @@ async fn a_lapsed_claim_is_resent_inside_the_window_and_never_duplicated() {
     assert!(st.contains(&(Channel::Email, State::Failed, 1)), "{st:?}");
     let failed = model::failed(&mut app.conn(), 10).unwrap();
     assert_eq!(failed[0].error.as_deref(), Some(model::IN_DOUBT));
+    // A lost answer from WeChat (the request arrived), then the provider is down long enough
+    // that the retry would come after WeChat's ten-minute duplicate window: never resent.
+    prefer(&app.state, member, &[(Kind::Progress, vec![Channel::Wechat])]);
+    fakes.script(&[Fault::Stall, Fault::Http500, Fault::Http500]);
+    notify(&app.state, member, "微信", Out::Full(Kind::Progress));
+    let clock = &app.state.config.clock;
+    // Attempts at +0 (lost), +200 s and +400 s (500s); at +600 s the window has passed.
+    let mut failed = 0;
+    for _ in 0..4 {
+        failed += s.run_once(HOLDER).unwrap().failed;
+        clock.advance(200);
+    }
+    assert_eq!(failed, 1);
+    assert_eq!(fakes.accepted("wechat").len(), 1, "the stalled request only");
+    let st = states(&app.state);
+    assert_eq!(st.last(), Some(&(Channel::Wechat, State::Failed, 4)));
+}
+
+/// A member who leaves gets nothing more: bindings go, consent is withdrawn on the record,
+/// waiting messages are not sent; and retention can still remove their rows afterwards.
+#[actix_web::test]
+async fn a_member_who_leaves_gets_nothing_more_and_retention_removes_their_rows() {
+    let fakes = Fakes::start();
+    let mut app = spawn_base_with(|c| c.channels = fakes.channels()).await;
+    let member = app.member_id("demo-member");
+    reachable(&app.state, member);
+    prefer(&app.state, member, &[(Kind::Progress, vec![Channel::Wecom])]);
+    notify(&app.state, member, "白天的", Out::Full(Kind::Progress));
+    let s = sender(&app.state);
+    assert_eq!(drain(&s).sent, 1);
+    app.state.config.clock.advance(12 * 3600 + 1800);
+    notify(&app.state, member, "夜里的", Out::Full(Kind::Progress));
+    drain(&s);
+    assert!(states(&app.state).contains(&(Channel::Wecom, State::Held, 0)));
+    app.login_ok("demo-admin").await;
+    app.post(
+        &format!("/admin/membership/members/{member}/leave"),
+        &[("choice", "leave"), ("note", "本人申请")],
+    )
+    .await
+    .assert_status(303);
+    assert!(model::bindings(&mut app.conn(), member).unwrap().is_empty());
+    assert!(!model::profile(&mut app.conn(), member).unwrap().consent);
+    app.state.config.clock.advance(9 * 3600);
+    drain(&s);
+    assert_eq!(fakes.accepted("wecom").len(), 1);
+    assert!(states(&app.state).contains(&(Channel::Wecom, State::Skipped, 0)));
+    // Retention: deliveries go before their messages (a foreign key), in one transaction.
+    zhijia::db::write_tx(&mut app.conn(), |c| {
+        zhijia::membership::model::anonymise(c, member, app.state.config.clock.now())
+    })
+    .unwrap();
+    assert_eq!(app.count(&format!("outbox_deliveries WHERE member_id = {member}")), 0);
+    assert_eq!(app.count(&format!("outbox_messages WHERE member_id = {member}")), 0);
+    assert_eq!(app.count(&format!("channel_consents WHERE member_id = {member}")), 2, "kept: the record");
 }
 
 #[actix_web::test]
@@ -315,11 +380,11 @@ async fn preferences_and_consent_are_honoured_even_for_queued_messages() {
     let app = spawn_base_with(|c| c.channels = fakes.channels()).await;
     let member = app.member_id("demo-member");
     let s = sender(&app.state);
-    // No consent: nothing is planned for any channel.
+    // No consent: nothing is even queued.
     notify(&app.state, member, "未同意", Out::Full(Kind::Progress));
     let r = drain(&s);
-    assert_eq!((r.planned, r.sent), (1, 0));
-    assert!(states(&app.state).is_empty());
+    assert_eq!((r.planned, r.sent), (0, 0));
+    assert_eq!(app.count("outbox_messages"), 0);
     reachable(&app.state, member);
     // A kind turned off, and the social kind (off by default): nothing.
     prefer(&app.state, member, &[(Kind::Progress, vec![])]);
@@ -344,6 +409,7 @@ async fn preferences_and_consent_are_honoured_even_for_queued_messages() {
 async fn a_rolled_back_change_leaves_no_notification_and_no_outbox_message() {
     let app = spawn_base().await;
     let member = app.member_id("demo-member");
+    everyone_agrees(&app.state);
     let mut conn = app.conn();
     let now = app.state.config.clock.now();
     let res: Result<(), zhijia::error::AppError> = zhijia::db::write_tx(&mut conn, |c| {
@@ -355,6 +421,17 @@ async fn a_rolled_back_change_leaves_no_notification_and_no_outbox_message() {
     assert_eq!((app.count("notifications"), app.count("outbox_messages")), (0, 0));
     notify(&app.state, member, "会发生", Out::Full(Kind::Progress));
     assert_eq!((app.count("notifications"), app.count("outbox_messages")), (1, 1));
+    // Nothing is kept for a member who did not agree; a title with a link in it goes out as
+    // the kind's fixed text (a name typed on the public join form, say).
+    let other = app.member_id("demo-member-b");
+    model::set_consent(&mut app.conn(), other, false, app.state.config.clock.now()).unwrap();
+    notify(&app.state, other, "不会排队", Out::Full(Kind::Progress));
+    assert_eq!(app.count("outbox_messages"), 1);
+    for title in ["王小明 http://evil.example/k", "工资卡异常速登 evil.cn 核验", "ｗｗｗ．ｅｖｉｌ．ｃｎ"] {
+        notify(&app.state, member, title, Out::Full(Kind::Approval));
+    }
+    let titles: Vec<String> = m::table.order(m::id).select(m::title).load(&mut app.conn()).unwrap();
+    assert_eq!(&titles[1..], [Kind::Approval.generic_text(); 3]);
 }
 
 #[actix_web::test]
@@ -388,6 +465,7 @@ async fn a_burst_on_wecom_goes_as_digests_under_the_per_member_limit() {
 #[actix_web::test]
 async fn an_anonymous_case_or_letter_sends_nothing_external() {
     let mut app = spawn_base().await;
+    everyone_agrees(&app.state);
     app.login_ok("demo-member").await;
     let token = zhijia::auth::random_token(16);
     let unit = crate::builders::unit_id(&mut app.conn(), "第一工程公司工会").to_string();
@@ -642,6 +720,13 @@ async fn wecom_sign_in_binds_once_then_signs_in_by_code_and_refuses_replays_and_
         })
         .unwrap();
     }
+    // A return path in Chinese (a search) survives the round trip.
+    let state = start_oauth(&mut app, "wecom", "/search%3Fq%3D%E5%B7%A5%E4%BC%9A").await;
+    fakes.with(|f| f.codes.insert("CODE7".into(), "WangXM".into()));
+    let r = app.get(&format!("/auth/wecom/callback?code=CODE7&state={state}")).await;
+    r.assert_status(303);
+    assert!(r.location().starts_with("/search?q="), "{}", r.location());
+    app.logout().await;
     // Unbound: the next code leads to the password again.
     app.login_ok("demo-member").await;
     app.post("/me/channels/wecom/unbind", &[]).await.assert_status(303);

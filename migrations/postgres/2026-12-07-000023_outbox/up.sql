@@ -31,6 +31,10 @@ CREATE TABLE outbox_deliveries (
     last_error TEXT,
     -- A burst to one member on WeCom goes as one digest: the delivery it went with.
     merged_into INTEGER,
+    -- The first attempt, and whether a later one may repeat a request that reached the provider
+    -- (a lost claim or a timeout): such a resend goes only inside the provider's dedupe window.
+    first_try_at TIMESTAMP,
+    in_doubt BOOLEAN NOT NULL DEFAULT FALSE,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );

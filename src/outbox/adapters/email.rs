@@ -47,12 +47,21 @@ pub fn send(ctx: &Ctx<'_>, x: &Due) -> Outcome {
         Ok(b) => b.timeout(Some(std::time::Duration::from_secs(10))).build(),
         Err(_) => return Outcome::Failed("ZHIJIA_SMTP_URL 无效".into()),
     };
+    // A server that cannot be reached has received nothing: worth another try. Once the
+    // conversation is under way, a failure may come after the message was accepted.
+    if !transport.test_connection().unwrap_or(false) {
+        return Outcome::Retry("无法连接邮件服务器".into());
+    }
     match transport.send(&msg) {
         Ok(r) => Outcome::Sent(r.message().next().map(|m| crate::text::clip(m, 80))),
         Err(e) if e.is_permanent() => Outcome::Failed(format!(
             "邮件服务器拒收：{}",
             e.status().map(|c| c.to_string()).unwrap_or_default()
         )),
-        Err(_) => Outcome::Retry("邮件服务器暂不可用".into()),
+        Err(e) if e.is_transient() => Outcome::Retry(format!(
+            "邮件服务器暂不接收：{}",
+            e.status().map(|c| c.to_string()).unwrap_or_default()
+        )),
+        Err(_) => Outcome::Doubt("与邮件服务器的连接中断".into()),
     }
 }

@@ -32,7 +32,7 @@ pub fn send(ctx: &Ctx<'_>, x: &Due) -> Outcome {
         ("Idempotency-Key", x.idem_key.as_str()),
     ];
     match post_json(ctx.agent, &cfg.url, &[], &headers, &body) {
-        Err(e) => Outcome::Retry(e),
+        Err(e) => e.outcome(),
         Ok(r) if (200..300).contains(&r.status) => {
             let id = serde_json::from_str::<serde_json::Value>(&r.body)
                 .ok()
@@ -41,10 +41,7 @@ pub fn send(ctx: &Ctx<'_>, x: &Due) -> Outcome {
         }
         Ok(r) if r.status == 429 => Outcome::Paused("HTTP 429".into()),
         Ok(r) if r.status >= 500 => Outcome::Retry(format!("HTTP {}", r.status)),
-        Ok(r) => Outcome::Failed(format!(
-            "HTTP {}：{}",
-            r.status,
-            crate::text::clip(&r.body, 120)
-        )),
+        // Not the gateway's body: it may echo the number and the text.
+        Ok(r) => Outcome::Failed(format!("HTTP {}：短信网关拒绝", r.status)),
     }
 }

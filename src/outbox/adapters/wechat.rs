@@ -39,7 +39,7 @@ fn token(ctx: &Ctx<'_>, cfg: &WechatConfig) -> Result<String, Outcome> {
     })
     .to_string();
     let url = format!("{}/cgi-bin/stable_token", cfg.api);
-    let reply = post_json(ctx.agent, &url, &[], &[], &body).map_err(Outcome::Retry)?;
+    let reply = post_json(ctx.agent, &url, &[], &[], &body).map_err(|f| Outcome::Retry(f.text))?;
     if reply.status >= 500 {
         return Err(Outcome::Retry(format!("获取令牌：HTTP {}", reply.status)));
     }
@@ -84,7 +84,7 @@ pub fn send(ctx: &Ctx<'_>, x: &Due) -> Outcome {
         };
         let reply = match post_json(ctx.agent, &url, &[("access_token", &token)], &[], &body) {
             Ok(r) => r,
-            Err(e) => return Outcome::Retry(e),
+            Err(e) => return e.outcome(),
         };
         if reply.status >= 500 || reply.status == 429 {
             return Outcome::Retry(format!("HTTP {}", reply.status));

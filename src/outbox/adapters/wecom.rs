@@ -36,7 +36,7 @@ fn token(ctx: &Ctx<'_>, cfg: &WecomConfig) -> Result<String, Outcome> {
     }
     let url = format!("{}/cgi-bin/gettoken", cfg.api);
     let query = [("corpid", cfg.corp_id.as_str()), ("corpsecret", cfg.secret.0.as_str())];
-    let reply = get(ctx.agent, &url, &query).map_err(Outcome::Retry)?;
+    let reply = get(ctx.agent, &url, &query).map_err(|f| Outcome::Retry(f.text))?;
     if reply.status >= 500 {
         return Err(Outcome::Retry(format!("获取令牌：HTTP {}", reply.status)));
     }
@@ -81,7 +81,7 @@ pub fn send(ctx: &Ctx<'_>, x: &Due) -> Outcome {
         };
         let reply = match post_json(ctx.agent, &url, &[("access_token", &token)], &[], &body) {
             Ok(r) => r,
-            Err(e) => return Outcome::Retry(e),
+            Err(e) => return e.outcome(),
         };
         if reply.status >= 500 || reply.status == 429 {
             return Outcome::Retry(format!("HTTP {}", reply.status));
