@@ -239,6 +239,11 @@ async fn a_proposal_goes_from_draft_to_a_second_answer_and_a_satisfied_delegate(
         ),
         ("closed", Some("A"), Some("satisfied"), 2)
     );
+    // The answer is kept (mutants: the field dropped).
+    assert_eq!(
+        p.answer.as_deref(),
+        Some("一食堂已于本月起供应夜班餐，二食堂下月开始。")
+    );
     // The decision is audited as an acceptance (mutants: its audit code fell through).
     assert_eq!(
         app.count(&format!(
@@ -525,6 +530,76 @@ async fn an_overdue_answer_escalates_to_the_union() {
         .assert_contains("答复已超期")
         .assert_contains("已报工会督办");
     assert!(app.count("notifications WHERE title LIKE '提案答复超期%'") >= 1);
+    // The department answers late: no longer overdue. Unsatisfied twice: back once, then
+    // closed (mutants: the overdue flag kept, the second reopening allowed).
+    app.logout().await;
+    let answer = |app_conn: &mut zhijia::db::DbConnection| {
+        state_of(app_conn, id).1.to_string()
+    };
+    for round in 0..2 {
+        app.login_ok("road-cadre").await;
+        let v = answer(&mut app.conn());
+        app.post(
+            &path,
+            &[
+                ("action", "answer"),
+                ("version", &v),
+                ("grade", "C"),
+                ("answer", "已与公交公司协商，早晚高峰各加一班。"),
+            ],
+        )
+        .await
+        .assert_status(303);
+        let p = zhijia::proposals::model::find(&mut app.conn(), id).unwrap().unwrap();
+        assert!(!p.overdue, "answered, round {round}");
+        app.logout().await;
+        app.login_ok("demo-member").await;
+        let v = answer(&mut app.conn());
+        app.post(&path, &[("action", "rate"), ("version", &v), ("rating", "unsatisfied")])
+            .await
+            .assert_status(303);
+        app.logout().await;
+        let expected = if round == 0 { "assigned" } else { "closed" };
+        assert_eq!(state_of(&mut app.conn(), id).0, expected, "round {round}");
+    }
+}
+
+/// Satisfied with the first answer: closed at once, never back to the department (mutants:
+/// the reopening condition weakened to "or").
+#[actix_web::test]
+async fn a_first_answer_rated_satisfied_closes_the_proposal() {
+    let mut app = spawn_base().await;
+    let (session, hr, _) = app.with(setup);
+    app.login_ok("demo-member").await;
+    let id = draft(&mut app, session, "关于延长图书室开放时间的提案").await;
+    app.logout().await;
+    let path = format!("/proposals/{id}");
+    for who in ["demo-member-b", "demo-cadre"] {
+        app.login_ok(who).await;
+        let v = state_of(&mut app.conn(), id).1.to_string();
+        app.post(&path, &[("action", "cosign"), ("version", &v)])
+            .await
+            .assert_status(303);
+        app.logout().await;
+    }
+    let hr = hr.to_string();
+    let steps: [(&str, &str, Vec<(&str, &str)>); 5] = [
+        ("demo-member", "submit", vec![]),
+        ("demo-chair", "accept", vec![("note", "")]),
+        ("demo-chair", "assign", vec![("lead", hr.as_str())]),
+        ("road-cadre", "answer", vec![("grade", "A"), ("answer", "自下月起图书室晚上开放到九点。")]),
+        ("demo-member", "rate", vec![("rating", "satisfied")]),
+    ];
+    for (who, action, extra) in steps {
+        app.login_ok(who).await;
+        let v = state_of(&mut app.conn(), id).1.to_string();
+        let mut f = vec![("action", action), ("version", v.as_str())];
+        f.extend(extra);
+        app.post(&path, &f).await.assert_status(303);
+        app.logout().await;
+    }
+    let p = zhijia::proposals::model::find(&mut app.conn(), id).unwrap().unwrap();
+    assert_eq!((p.state.as_str(), p.answers), ("closed", 1));
 }
 
 /// The administrator sets a congress up on /admin/congress: a session with its window,
