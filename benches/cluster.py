@@ -13,14 +13,18 @@ Checks:
   6. under a steady load of members filing cases and signing up, kill -9 a random instance,
      several rounds: every acknowledged case is in the database once, no sign-up exceeds the
      capacity (and `zhijia check` finds nothing), retried posts never make a second case;
-  7. SIGTERM: each instance exits in time, writes its buffers and gives up its leases.
+  7. the outbox (issue 33): 600 messages to 100 members through a fake WeCom and a fake SMS
+     gateway (each drops a repeat as the real ones do), kill -9 a random instance while they
+     drain, several rounds: every message is delivered (alone or in a digest), no delivery
+     reaches the provider under two different requests, nothing fails;
+  8. SIGTERM: each instance exits in time, writes its buffers and gives up its leases.
 
 Usage: benches/cluster.py --bin target/debug/zhijia --pg postgres://postgres@127.0.0.1:5432/postgres
        [--rounds 5] [--keep]
 Needs nginx (Debian package) and psql. Stdlib only.
 """
-import argparse, datetime, http.client, os, random, re, shutil, signal, subprocess, sys, tempfile
-import threading, time, urllib.parse
+import argparse, datetime, http.client, http.server, json, os, random, re, shutil, signal
+import subprocess, sys, tempfile, threading, time, urllib.parse
 
 NGINX_PORT = 18100
 PORTS = [18101, 18102, 18103]
@@ -132,9 +136,55 @@ class Browser:
             fail(f"login of {user}: {st}")
 
 
+class FakeProviders:
+    """WeCom (gettoken, message/send: a repeated identical request is dropped, as WeCom's
+    duplicate check does) and an SMS gateway (a repeated Idempotency-Key is dropped), each
+    answering after a short random delay so that kills land mid-send."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.requests = {}  # key -> requests seen (the first delivered, the rest dropped)
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def reply(self, obj, status=200):
+                body = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self.reply({"errcode": 0, "errmsg": "ok", "access_token": "tok", "expires_in": 7200})
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                time.sleep(random.uniform(0.02, 0.15))
+                if self.path.startswith("/sms"):
+                    key = "sms:" + self.headers.get("Idempotency-Key", "")
+                else:
+                    key = "wecom:" + body.decode("utf-8", "replace")
+                with fake.lock:
+                    fake.requests[key] = fake.requests.get(key, 0) + 1
+                self.reply({"errcode": 0, "errmsg": "ok", "msgid": "m", "id": "s"})
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def delivered(self):
+        with self.lock:
+            return dict(self.requests)
+
+
 class Cluster:
-    def __init__(self, binary, db, workdir):
+    def __init__(self, binary, db, workdir, fake_port=None):
         self.binary, self.db, self.dir = binary, db, workdir
+        self.fake_port = fake_port
         self.procs = {}
 
     def env(self, port):
@@ -145,6 +195,19 @@ class Cluster:
             "ZHIJIA_POOL_SIZE": "4", "ZHIJIA_JOB_TICK_SECS": "2", "ZHIJIA_SHUTDOWN_SECS": "5",
             "RUST_LOG": "info",
         })
+        if self.fake_port:
+            api = f"http://127.0.0.1:{self.fake_port}"
+            e.update({
+                "ZHIJIA_WECOM_CORP_ID": "corp", "ZHIJIA_WECOM_AGENT_ID": "1000002",
+                "ZHIJIA_WECOM_SECRET": "cluster-wecom-secret", "ZHIJIA_WECOM_API": api,
+                "ZHIJIA_SMS_URL": f"{api}/sms", "ZHIJIA_SMS_KEY": "cluster-sms-key",
+                # A killed sender's claims lapse within seconds, not minutes.
+                "ZHIJIA_OUTBOX_CLAIM_SECS": "6",
+                # As in production, one address for all: a resend must be the same request
+                # (the first run of this check, with each instance's own address, found WeCom
+                # given a second, different request for 19 of 600 deliveries).
+                "ZHIJIA_PUBLIC_URL": f"http://127.0.0.1:{NGINX_PORT}",
+            })
         return e
 
     def start(self, port):
@@ -154,6 +217,10 @@ class Cluster:
 
     def wait_ready(self, port, timeout=60):
         wait_ok(port, "/readyz", timeout)
+
+    def log(self, port):
+        with open(os.path.join(self.dir, f"zhijia-{port}.log"), "rb") as f:
+            return f.read().decode("utf-8", "replace")
 
     def logs(self):
         text = ""
@@ -248,7 +315,8 @@ def main():
     db.admin("DROP DATABASE IF EXISTS zhijia_cluster WITH (FORCE)")
     db.admin("CREATE DATABASE zhijia_cluster")
     started = time.time()
-    cl = Cluster(binary, db, work)
+    fake = FakeProviders()
+    cl = Cluster(binary, db, work, fake.port)
     nginx = None
     try:
         subprocess.run([binary, "demo"], env=cl.env(PORTS[0]), check=True,
@@ -268,6 +336,7 @@ def main():
         counting(db)
         forecast(db)
         crashes(cl, db, a.rounds)
+        outbox(cl, db, fake, a.rounds)
         stopping(cl, db)
         print(f"cluster test passed in {time.time() - started:.0f} s", flush=True)
     finally:
@@ -464,6 +533,77 @@ def crashes(cl, db, rounds):
           f"the seats filled and no sign-up over the capacity ({confirmed} of 3 confirmed, {waiting} waiting)")
     r = subprocess.run([cl.binary, "check"], env=cl.env(PORTS[0]), capture_output=True, text=True)
     check(r.returncode == 0, f"zhijia check finds no broken count: {r.stdout.strip()[-200:]}")
+
+
+def outbox(cl, db, fake, rounds):
+    members = "SELECT id FROM members WHERE employee_no LIKE 'ZJ1%' ORDER BY id LIMIT 100"
+    db.q(f"""
+        INSERT INTO channel_profiles (member_id, quiet_start, quiet_end, consent, updated_at)
+          SELECT id, 0, 0, TRUE, now() FROM ({members}) m
+          ON CONFLICT (member_id) DO UPDATE SET consent = TRUE, quiet_start = 0, quiet_end = 0;
+        INSERT INTO channel_bindings (member_id, channel, address, created_at)
+          SELECT id, 'wecom', 'u' || id, now() FROM ({members}) m WHERE id % 2 = 0
+          ON CONFLICT DO NOTHING;
+        INSERT INTO outbox_messages (member_id, kind, title, link, urgent, created_at)
+          SELECT m.id, 'progress', '集群消息 ' || g, '/notifications/x' || m.id || '-' || g, FALSE, now()
+          FROM ({members}) m, generate_series(1, 6) g;""")
+    ours = "outbox_deliveries d JOIN outbox_messages o ON o.id = d.message_id WHERE o.title LIKE '集群消息 %'"
+    sent_so_far = lambda: db.n(f"SELECT count(*) FROM {ours} AND d.state = 'sent'")
+    # Each round: once sending is under way, kill the instance holding the sender's lease
+    # while it sends (its claims lapse; another instance takes over).
+    last = 0
+    for r in range(rounds):
+        deadline = time.time() + 30
+        while sent_so_far() <= last and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(random.uniform(0.0, 0.3))
+        holder = db.q("SELECT holder FROM job_leases WHERE name = 'outbox'")
+        victim = next((p for p in PORTS if holder and f"held as {holder}" in cl.log(p)), random.choice(PORTS))
+        cl.procs[victim].send_signal(signal.SIGKILL)
+        cl.procs[victim].wait()
+        last = sent_so_far()
+        print(f"outbox round {r + 1}: killed the sender on {victim} ({last} sent so far)", flush=True)
+        cl.start(victim)
+        cl.wait_ready(victim)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        left = db.n(f"SELECT count(*) FROM outbox_messages WHERE title LIKE '集群消息 %' AND planned_at IS NULL")
+        left += db.n(f"SELECT count(*) FROM {ours} AND d.state NOT IN ('sent', 'merged', 'failed', 'skipped')")
+        if left == 0:
+            break
+        time.sleep(1)
+    messages = db.n("SELECT count(*) FROM outbox_messages WHERE title LIKE '集群消息 %'")
+    done = db.n(f"SELECT count(DISTINCT d.message_id) FROM {ours} AND d.state IN ('sent', 'merged')")
+    bad = db.q(f"SELECT d.state || ' ' || coalesce(d.last_error, '') FROM {ours} "
+               "AND d.state NOT IN ('sent', 'merged') LIMIT 3")
+    check(messages == 600 and done == messages,
+          f"every message delivered, alone or in a digest ({done} of {messages}; {bad!r})")
+    sent = db.n(f"SELECT count(*) FROM {ours} AND d.state = 'sent'")
+    sms_keys = set("sms:" + k for k in db.q(f"SELECT d.idem_key FROM {ours} AND d.channel = 'sms'").split())
+    ids = set(db.q(f"SELECT id FROM ({members}) m").split())
+
+    def is_ours(key):
+        if key.startswith("sms:"):
+            return key in sms_keys
+        touser = json.loads(key[len("wecom:"):]).get("touser", "")
+        return touser.startswith("u") and touser[1:] in ids
+
+    seen = fake.delivered()
+    keys = [k for k in seen if is_ours(k)]
+    ours_keys = len(keys)
+    resent = sum(seen[k] - 1 for k in keys)
+    print(f"outbox: {sent} deliveries sent for {messages} messages, {ours_keys} distinct requests "
+          f"reached the providers, {resent} repeats dropped by them", flush=True)
+    if ours_keys != sent:
+        by_user = {}
+        for k in keys:
+            if k.startswith("wecom:"):
+                v = json.loads(k[len("wecom:"):])
+                by_user.setdefault(v["touser"], []).append(v["textcard"])
+        odd = {u: cards for u, cards in by_user.items() if len(cards) > 6}
+        print(f"members with more than six distinct WeCom requests: {list(odd.items())[:2]}", flush=True)
+    check(ours_keys == sent, "no delivery reached a provider under two different requests "
+          f"({ours_keys} distinct requests for {sent} sent deliveries)")
 
 
 def stopping(cl, db):

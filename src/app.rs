@@ -189,6 +189,7 @@ pub async fn run(mut config: Config) -> AppResult<()> {
     }
     // This instance's name on job leases, given up when it stops.
     let holder = crate::auth::random_token(8);
+    log::info!("job leases are held as {holder}");
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
     let jobs = spawn_jobs(state.clone(), holder.clone(), jobs_stopped);
     let sender_done = spawn_sender(&state, &holder);

@@ -127,6 +127,10 @@ pub struct ChannelArgs {
     #[arg(long, global = true, env = "ZHIJIA_OUTBOX_WORKERS", default_value_t = 4,
           value_parser = clap::value_parser!(u16).range(1..=32))]
     pub outbox_workers: u16,
+    /// Seconds the outbox sender's lease and claims last (checks only: 120 in production)
+    #[arg(long, global = true, env = "ZHIJIA_OUTBOX_CLAIM_SECS", default_value_t = 120, hide = true,
+          value_parser = clap::value_parser!(u64).range(5..=600))]
+    pub outbox_claim_secs: u64,
 }
 
 impl ChannelArgs {
@@ -172,6 +176,7 @@ impl ChannelArgs {
             smtp,
             workers: usize::from(self.outbox_workers),
             timeout_ms: 0,
+            claim_secs: self.outbox_claim_secs,
         })
     }
 }
@@ -254,6 +259,14 @@ impl GlobalArgs {
             crate::config::parse_proxies(&self.trusted_proxies).map_err(AppError::Internal)?;
         let public_url = crate::config::public_url(self.public_url.as_deref(), &self.bind)
             .map_err(AppError::Internal)?;
+        let channels = self.channels.config().map_err(AppError::Internal)?;
+        if self.public_url.is_none() && !crate::outbox::adapters::configured(&channels).is_empty() {
+            log::warn!(
+                "ZHIJIA_PUBLIC_URL is not set: messages link to {public_url}; give every instance \
+                 the same address, or a resend after a crash is a different request that the \
+                 provider's duplicate check cannot catch"
+            );
+        }
         Ok(Config {
             database,
             bind: self.bind.clone(),
@@ -269,7 +282,7 @@ impl GlobalArgs {
             quota_scale: self.quota_scale,
             query_counter: None,
             events: !self.no_events,
-            channels: self.channels.config().map_err(AppError::Internal)?,
+            channels,
         })
     }
 }

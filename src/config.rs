@@ -170,6 +170,18 @@ pub struct ChannelsConfig {
     pub workers: usize,
     /// Timeout of one provider request in milliseconds (0: 8 s; tests shorten it).
     pub timeout_ms: u64,
+    /// Seconds a sender's lease and claims last (0: 120; the cluster check shortens it so a
+    /// killed sender's work is taken over within seconds).
+    pub claim_secs: u64,
+}
+
+impl ChannelsConfig {
+    pub fn claim_ttl(&self) -> chrono::Duration {
+        chrono::Duration::seconds(match self.claim_secs {
+            0 => 120,
+            s => i64::try_from(s).unwrap_or(120),
+        })
+    }
 }
 
 /// An API base URL from the environment: `https://`, or `http://` to this machine only (the

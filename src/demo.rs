@@ -89,6 +89,7 @@ pub fn seed(state: &AppState) -> AppResult<()> {
         // One hash for every demo account: they share the published demo password anyway.
         let hash = hash_blocking(state.config.hash_cost, DEMO_PASSWORD)?;
         let n = write_tx(&mut conn, |conn| seed_in(conn, &hash, now))?;
+        write_tx(&mut conn, |conn| crate::outbox::demo::agree(conn, now))?;
         // The working-day calendar first: the seeded cases' time limits count by it.
         let days = crate::workflow::calendar::parse_lines(crate::workflow::calendar::DEMO_2026)
             .map_err(|e| crate::error::AppError::Internal(e.join("; ")))?;

@@ -16,9 +16,10 @@ const BOUND: &[(&str, &[(Channel, &str)])] = &[
     ("demo-chair", &[(Channel::Wecom, "ChenZhiQiang")]),
 ];
 
-pub fn seed(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+/// First, before the demo's cases: four accounts agree and bind, so the demo's own steps queue
+/// their messages. Returns their ids.
+pub fn agree(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<Vec<i32>> {
     let mut ids = Vec::new();
-    let mut first = std::collections::HashMap::new();
     for (login, bindings) in BOUND {
         let Some(user) = crate::members::model::find_by_employee_no(conn, login)? else {
             continue;
@@ -27,10 +28,23 @@ pub fn seed(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
         for (ch, address) in *bindings {
             model::bind(conn, user.id, *ch, address, now - Duration::days(20))?;
         }
-        if let Some((ch, _)) = bindings.first() {
-            first.insert(user.id, *ch);
-        }
         ids.push(user.id);
+    }
+    Ok(ids)
+}
+
+/// Last: the newest messages of those accounts get a history (held, refused, sent); the older
+/// ones count as long planned (the demo's past is not sent again when channels are set up).
+pub fn seed(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+    let mut ids = Vec::new();
+    let mut first = std::collections::HashMap::new();
+    for (login, bindings) in BOUND {
+        if let (Some(user), Some((ch, _))) =
+            (crate::members::model::find_by_employee_no(conn, login)?, bindings.first())
+        {
+            first.insert(user.id, *ch);
+            ids.push(user.id);
+        }
     }
     // The next 07:04 Beijing (23:04 UTC).
     let seven = {
@@ -66,5 +80,6 @@ pub fn seed(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
             n += 1;
         }
     }
+    model::mark_planned(conn, &ids, now)?;
     Ok(n)
 }

@@ -207,7 +207,7 @@ pub const IN_DOUBT: &str = "发送途中实例中断，已超出服务商防重�
 
 /// Deliveries whose sender died mid-send: sent again (same key) while the provider would still
 /// drop a duplicate, else marked failed for an administrator to look at.
-pub fn recover(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
+pub fn recover(conn: &mut DbConnection, now: NaiveDateTime, ttl: Duration) -> AppResult<usize> {
     let mut n = 0;
     for ch in Channel::ALL {
         let window = dedupe_window(*ch);
@@ -218,7 +218,7 @@ pub fn recover(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> 
                     .filter(d::channel.eq(ch))
                     .filter(d::claim_until.lt(now))
                     // The first attempt was at claim_until − CLAIM; resend inside the window.
-                    .filter(d::claim_until.gt(minus(now, window - claim_ttl()))),
+                    .filter(d::claim_until.gt(minus(now, window - ttl))),
             )
             .set((
                 d::state.eq(State::Retry),
@@ -243,11 +243,6 @@ pub fn recover(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> 
     ))
     .execute(conn)?;
     Ok(n)
-}
-
-/// How long a claim is good for: longer than one round of sends with their timeouts.
-pub fn claim_ttl() -> Duration {
-    Duration::seconds(120)
 }
 
 /// One delivery claimed for sending, with what it needs.
@@ -280,6 +275,7 @@ pub fn claim(
     now: NaiveDateTime,
     n: i64,
     token: &str,
+    ttl: Duration,
 ) -> AppResult<Vec<Due>> {
     let due = [State::Queued, State::Retry, State::Held];
     let rows: Vec<DueRow> = d::table
@@ -301,7 +297,7 @@ pub fn claim(
             d::in_doubt,
         ))
         .load(conn)?;
-    let until = plus(now, claim_ttl());
+    let until = plus(now, ttl);
     let mut out = Vec::with_capacity(rows.len());
     for (id, member_id, channel, attempts, idem_key, kind, title, link, first, in_doubt) in rows {
         let first_try_at = Some(first.unwrap_or(now));
@@ -945,4 +941,15 @@ pub fn forget(conn: &mut DbConnection, member: i32, now: NaiveDateTime) -> AppRe
     ))
     .execute(conn)?;
     Ok(())
+}
+
+/// Messages of these members not yet planned count as planned (the demo's past).
+pub fn mark_planned(conn: &mut DbConnection, members: &[i32], now: NaiveDateTime) -> AppResult<usize> {
+    Ok(diesel::update(
+        m::table
+            .filter(m::member_id.eq_any(members))
+            .filter(m::planned_at.is_null()),
+    )
+    .set(m::planned_at.eq(now))
+    .execute(conn)?)
 }

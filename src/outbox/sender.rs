@@ -87,7 +87,8 @@ impl Sender {
         let now = self.config.clock.now();
         let mut conn = self.pool.get()?;
         let mut report = Report::default();
-        let ttl = model::claim_ttl();
+        // Longer than one round of sends (the round stops starting sends at 3/4 of it).
+        let ttl = self.config.channels.claim_ttl();
         if !crate::workflow::lease::try_acquire(&mut conn, LEASE, holder, now, ttl)? {
             return Ok(report);
         }
@@ -97,11 +98,11 @@ impl Sender {
             model::announce_notices(&mut conn, now)?;
         }
         report.planned = plan_round(&mut conn, &enabled, now)?;
-        report.recovered = db::write_tx(&mut conn, |c| model::recover(c, now))?;
+        report.recovered = db::write_tx(&mut conn, |c| model::recover(c, now, ttl))?;
         let token = crate::auth::random_token(12);
         let batch = i64::try_from(self.config.channels.workers.max(1) * 3).unwrap_or(12);
         let due = db::write_tx(&mut conn, |c| {
-            let mut due = model::claim(c, now, batch, &token)?;
+            let mut due = model::claim(c, now, batch, &token, ttl)?;
             // A digest keeps its count whenever it goes (a deferral or a retry); then new
             // bursts are merged.
             for x in due.iter_mut().filter(|x| x.channel == Channel::Wecom) {
@@ -118,7 +119,7 @@ impl Sender {
         drop(conn);
         // Sends start only while the claims are safely ours (and the instance is not stopping);
         // what was not started goes back to the queue, untouched.
-        let deadline = Instant::now() + std::time::Duration::from_secs(90);
+        let deadline = Instant::now() + (ttl * 3 / 4).to_std().unwrap_or_default();
         let outcomes = self.send_all(&go, &templates, deadline);
         for (x, o) in go.into_iter().zip(outcomes) {
             let f = match o {

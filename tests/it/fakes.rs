@@ -137,6 +137,7 @@ impl Fakes {
             }),
             workers: 4,
             timeout_ms: TIMEOUT_MS,
+            claim_secs: 0,
         }
     }
 

@@ -194,7 +194,8 @@ async fn a_lapsed_claim_is_resent_inside_the_window_and_never_duplicated() {
     let mut conn = app.conn();
     let enabled = Sender::enabled(&mut conn, &app.state.config).unwrap();
     zhijia::outbox::sender::plan_round(&mut conn, &enabled, now).unwrap();
-    let due = model::claim(&mut conn, now, 10, "dead-instance").unwrap();
+    let ttl = app.state.config.channels.claim_ttl();
+    let due = model::claim(&mut conn, now, 10, "dead-instance", ttl).unwrap();
     assert_eq!(due.len(), 2);
     let (agent, tokens) = (zhijia::outbox::http::agent(std::time::Duration::from_secs(2)), Default::default());
     let ctx = Ctx {
