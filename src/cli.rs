@@ -109,13 +109,23 @@ pub struct ChannelArgs {
     #[arg(long, global = true, env = "ZHIJIA_WECOM_AGENT_ID")]
     pub wecom_agent_id: Option<i64>,
     /// WeCom API base
-    #[arg(long, global = true, env = "ZHIJIA_WECOM_API", default_value = "https://qyapi.weixin.qq.com")]
+    #[arg(
+        long,
+        global = true,
+        env = "ZHIJIA_WECOM_API",
+        default_value = "https://qyapi.weixin.qq.com"
+    )]
     pub wecom_api: String,
     /// WeChat official account (公众号) app id
     #[arg(long, global = true, env = "ZHIJIA_WECHAT_APP_ID")]
     pub wechat_app_id: Option<String>,
     /// WeChat API base
-    #[arg(long, global = true, env = "ZHIJIA_WECHAT_API", default_value = "https://api.weixin.qq.com")]
+    #[arg(
+        long,
+        global = true,
+        env = "ZHIJIA_WECHAT_API",
+        default_value = "https://api.weixin.qq.com"
+    )]
     pub wechat_api: String,
     /// SMS gateway URL (one signed JSON POST per message)
     #[arg(long, global = true, env = "ZHIJIA_SMS_URL")]
@@ -136,9 +146,18 @@ pub struct ChannelArgs {
 impl ChannelArgs {
     pub fn config(&self) -> Result<crate::config::ChannelsConfig, String> {
         use crate::config::{api_base, Secret};
-        let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+        let set = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
         let secret = |name: &str| set(&std::env::var(name).ok());
-        let wecom = match (set(&self.wecom_corp_id), self.wecom_agent_id, secret("ZHIJIA_WECOM_SECRET")) {
+        let wecom = match (
+            set(&self.wecom_corp_id),
+            self.wecom_agent_id,
+            secret("ZHIJIA_WECOM_SECRET"),
+        ) {
             (Some(corp_id), Some(agent_id), Some(secret)) => Some(crate::config::WecomConfig {
                 corp_id,
                 agent_id,

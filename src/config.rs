@@ -360,9 +360,13 @@ pub fn smtp_url(url: &str) -> Result<String, String> {
         return Err(bad("no host"));
     }
     let starttls = rest.contains("tls=required");
-    let local = host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let local = host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback());
     if !(tls || starttls || local) {
-        return Err(bad("use smtps://… or smtp://…?tls=required (plain smtp:// only to 127.0.0.1)"));
+        return Err(bad(
+            "use smtps://… or smtp://…?tls=required (plain smtp:// only to 127.0.0.1)",
+        ));
     }
     lettre::SmtpTransport::from_url(url).map_err(|_| bad("cannot be read"))?;
     Ok(url.to_string())
@@ -399,9 +403,17 @@ mod tests {
         assert!(smtp_url("smtps://u:p@mail.example.com:465").is_ok());
         assert!(smtp_url("smtp://u:p@mail.example.com:587?tls=required").is_ok());
         assert!(smtp_url("smtp://127.0.0.1:2525").is_ok());
-        for bad in ["smtp://u:p@mail.example.com:587", "http://x", "smtp://", "mail.example.com"] {
-            let e = smtp_url(bad).unwrap_err();
-            assert!(!e.contains(":p@"), "{e}");
+        for bad in [
+            "smtp://u:p@mail.example.com:587",
+            "http://x",
+            "smtp://",
+            "mail.example.com",
+        ] {
+            let e = smtp_url(bad).err().unwrap_or_default();
+            assert!(
+                e.starts_with("ZHIJIA_SMTP_URL") && !e.contains(":p@"),
+                "{bad}: {e}"
+            );
         }
     }
 

@@ -5,13 +5,13 @@ use super::model::SignupStatus;
 use chrono::NaiveDateTime;
 
 use super::model::{self, Activity, ActivityData, Attendee, KINDS};
-use crate::outbox::{Kind, Out};
 use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
 use crate::org::scope;
+use crate::outbox::{Kind, Out};
 
 /// The check-in QR code changes every 30 s; a token older than 60 s is refused.
 pub const TOKEN_STEP_SECS: i64 = 30;

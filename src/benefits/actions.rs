@@ -6,12 +6,12 @@ use chrono::NaiveDateTime;
 
 use super::model::{self, Action, BenefitItem, BenefitRequest, RequestChanges, State};
 use super::service::{reserve_budget, FLOW};
-use crate::outbox::{Kind, Out};
 use crate::auth::User;
 use crate::db::ids::{MemberId, RequestId, UnitId};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 use crate::org::{self, Role};
+use crate::outbox::{Kind, Out};
 use crate::workflow::{self, By, Case, Line, Record};
 
 impl Case for BenefitRequest {

@@ -9,7 +9,6 @@ use super::actions;
 use super::model::{
     self, Action, BenefitItem, BenefitRequest, NewBenefitRequest, State, CATEGORIES,
 };
-use crate::outbox::{Kind, Out};
 use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::ids::{MemberId, RequestId};
@@ -18,6 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
 use crate::notifications::notify;
 use crate::org::{self, Role};
+use crate::outbox::{Kind, Out};
 use crate::text::to_halfwidth;
 use crate::workflow::{self, By, Flow, Transition};
 

@@ -46,7 +46,11 @@ impl ChannelsPage {
     }
 }
 
-async fn show(state: web::Data<AppState>, ctx: Ctx, AdminUser(_): AdminUser) -> AppResult<HttpResponse> {
+async fn show(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    AdminUser(_): AdminUser,
+) -> AppResult<HttpResponse> {
     let config = state.config.clone();
     let now = config.clock.now();
     let (enabled, figures, templates, failed) = db::run(&state.pool, move |conn| {
@@ -57,7 +61,7 @@ async fn show(state: web::Data<AppState>, ctx: Ctx, AdminUser(_): AdminUser) -> 
         }
         Ok((
             Sender::enabled(conn, &config)?,
-            model::figures(conn, now - chrono::Duration::days(30))?,
+            model::figures(conn, crate::time::minus(now, chrono::Duration::days(30)))?,
             templates,
             model::failed(conn, 50)?,
         ))
@@ -67,7 +71,7 @@ async fn show(state: web::Data<AppState>, ctx: Ctx, AdminUser(_): AdminUser) -> 
     let rows = Channel::ALL
         .iter()
         .map(|&channel| {
-            let mut counts = [0; 4];
+            let mut counts = [0i64; 4];
             for (_, st, n) in figures.iter().filter(|(c, _, _)| *c == channel) {
                 let slot = match st {
                     State::Sent | State::Merged => 0,
@@ -76,7 +80,7 @@ async fn show(state: web::Data<AppState>, ctx: Ctx, AdminUser(_): AdminUser) -> 
                     _ => 1,
                 };
                 if let Some(c) = counts.get_mut(slot) {
-                    *c += n;
+                    *c = c.saturating_add(*n);
                 }
             }
             ChannelRow {
@@ -131,11 +135,22 @@ async fn save(
             for (k, v) in &templates {
                 crate::settings::set(c, &format!("{TEMPLATE_KEY}{}", k.as_str()), v, actor.now)?;
             }
-            audit::record(c, &actor, None, AuditAction::SettingsChange, ("settings", None), "消息渠道")
+            audit::record(
+                c,
+                &actor,
+                None,
+                AuditAction::SettingsChange,
+                ("settings", None),
+                "消息渠道",
+            )
         })
     })
     .await?;
-    Ok(redirect_flash("/admin/settings/channels", "ok", "渠道设置已保存"))
+    Ok(redirect_flash(
+        "/admin/settings/channels",
+        "ok",
+        "渠道设置已保存",
+    ))
 }
 
 #[derive(Deserialize)]
@@ -160,7 +175,14 @@ async fn test(
                 actor.now,
                 Out::Full(Kind::Account),
             )?;
-            audit::record(c, &actor, None, AuditAction::ChannelTest, ("settings", None), "")
+            audit::record(
+                c,
+                &actor,
+                None,
+                AuditAction::ChannelTest,
+                ("settings", None),
+                "",
+            )
         })
     })
     .await?;

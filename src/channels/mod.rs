@@ -21,7 +21,12 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
 }
 
 /// Give or withdraw consent: the flag, the appended record and the audit row together.
-pub fn set_consent(conn: &mut DbConnection, actor: &Actor, member: i32, given: bool) -> AppResult<()> {
+pub fn set_consent(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    member: i32,
+    given: bool,
+) -> AppResult<()> {
     write_tx(conn, |c| {
         model::set_consent(c, member, given, actor.now)?;
         audit::record(
@@ -50,7 +55,9 @@ pub fn parse_choice(v: &str) -> Result<Option<Vec<Channel>>, String> {
 pub fn parse_minutes(v: &str) -> Result<i32, String> {
     let (h, m) = v.trim().split_once(':').unwrap_or((v.trim(), "0"));
     match (h.parse::<i32>(), m.parse::<i32>()) {
-        (Ok(h), Ok(m)) if (0..24).contains(&h) && (0..60).contains(&m) => Ok(h * 60 + m),
+        (Ok(h), Ok(m)) if (0..24).contains(&h) && (0..60).contains(&m) => {
+            Ok(h.saturating_mul(60).saturating_add(m))
+        }
         _ => Err("请选择 00:00 到 23:59 之间的时间".into()),
     }
 }
@@ -70,29 +77,57 @@ pub fn save_settings(
 }
 
 /// Bind an e-mail address (checked for shape; one address, one member).
-pub fn bind_email(conn: &mut DbConnection, actor: &Actor, member: i32, address: &str) -> AppResult<()> {
+pub fn bind_email(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    member: i32,
+    address: &str,
+) -> AppResult<()> {
     let address = address.trim().to_ascii_lowercase();
     let shaped = address.len() <= 120
         && address.split_once('@').is_some_and(|(user, host)| {
             !user.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.')
         })
-        && address.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | ',' | ';' | '\\'));
+        && address
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | ',' | ';' | '\\'));
     if !shaped {
-        return Err(AppError::Validation("请填写正确的邮箱地址，如 zhangsan@example.com".into()));
+        return Err(AppError::Validation(
+            "请填写正确的邮箱地址，如 zhangsan@example.com".into(),
+        ));
     }
     write_tx(conn, |c| {
         if !model::bind(c, member, Channel::Email, &address, actor.now)? {
             return Err(AppError::Validation("这个邮箱已被其他会员绑定".into()));
         }
-        audit::record(c, actor, None, AuditAction::ChannelBind, ("member", Some(member)), Channel::Email.label())
+        audit::record(
+            c,
+            actor,
+            None,
+            AuditAction::ChannelBind,
+            ("member", Some(member)),
+            Channel::Email.label(),
+        )
     })
 }
 
-pub fn unbind(conn: &mut DbConnection, actor: &Actor, member: i32, ch: Channel) -> AppResult<usize> {
+pub fn unbind(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    member: i32,
+    ch: Channel,
+) -> AppResult<usize> {
     write_tx(conn, |c| {
         let n = model::unbind(c, member, ch)?;
         if n > 0 {
-            audit::record(c, actor, None, AuditAction::ChannelUnbind, ("member", Some(member)), ch.label())?;
+            audit::record(
+                c,
+                actor,
+                None,
+                AuditAction::ChannelUnbind,
+                ("member", Some(member)),
+                ch.label(),
+            )?;
         }
         Ok(n)
     })

@@ -124,7 +124,11 @@ async fn start(
     let mut res = redirect(&url);
     // Encoded: a cookie value holds no `;`, no spaces and nothing beyond ASCII; a long return
     // path is not worth a cookie the browser would drop.
-    let next = if next.len() > 512 { "/".to_string() } else { next };
+    let next = if next.len() > 512 {
+        "/".to_string()
+    } else {
+        next
+    };
     let kept = format!("{nonce}|{}", crate::text::url_encode(&next));
     res.add_cookie(&cookie(STATE_COOKIE, kept, state.config.secure_cookies))
         .map_err(|e| AppError::Internal(format!("cookie: {e}")))?;
@@ -139,7 +143,8 @@ pub struct CallbackQuery {
     state: String,
 }
 
-const STALE: &str = "登录链接已失效或不是从本浏览器发起的，请从企业微信或公众号菜单重新打开职工之家";
+const STALE: &str =
+    "登录链接已失效或不是从本浏览器发起的，请从企业微信或公众号菜单重新打开职工之家";
 
 /// The callback; whatever it comes to, the state cookie is used up.
 async fn callback(
@@ -169,10 +174,41 @@ async fn sign_in(
     let ch = provider(&state, &path.into_inner())?;
     let who = client_ip(&req).unwrap_or_default();
     if client.limiter.blocked(&who) {
-        return Err(AppError::TooManyRequests("登录尝试过于频繁，请十分钟后再从菜单打开".into()));
+        return Err(AppError::TooManyRequests(
+            "登录尝试过于频繁，请十分钟后再从菜单打开".into(),
+        ));
     }
     client.limiter.fail(&who);
-    let kept = req.cookie(STATE_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
+    let (next, code) = checked(&req, &state, &q)?;
+    let now = state.config.clock.now();
+    let c2 = code.clone();
+    if !db::run(&state.pool, move |conn| model::use_code(conn, &c2, now)).await? {
+        return Err(AppError::Refused(
+            "这个登录链接已经用过，请从菜单重新打开职工之家".into(),
+        ));
+    }
+    let config = state.config.clone();
+    let address = web::block(move || identify(&client, &config.channels, ch, &code))
+        .await?
+        .map_err(|e| {
+            log::warn!("oauth {ch}: {e}");
+            AppError::Refused("暂时无法确认您的身份，请稍后从菜单重新打开".into())
+        })?;
+    let a2 = address.clone();
+    let member = db::run(&state.pool, move |conn| model::bound_member(conn, ch, &a2)).await?;
+    match member {
+        Some(member) => signed_in(&req, &state, member, ch, &next).await,
+        None => to_binding(&state, ch, &address),
+    }
+}
+
+/// The return path kept with the nonce and the code, once `state` matches and the code looks
+/// like one.
+fn checked(req: &HttpRequest, state: &AppState, q: &CallbackQuery) -> AppResult<(String, String)> {
+    let kept = req
+        .cookie(STATE_COOKIE)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
     let (nonce, next) = kept.split_once('|').unwrap_or(("", "/"));
     let next = serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("n={next}"))
         .ok()
@@ -183,34 +219,56 @@ async fn sign_in(
         return Err(AppError::Refused(STALE.into()));
     }
     let code = q.code.clone();
-    if code.is_empty() || code.len() > 256 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if code.is_empty()
+        || code.len() > 256
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         return Err(AppError::Refused(STALE.into()));
     }
-    let now = state.config.clock.now();
-    let c2 = code.clone();
-    if !db::run(&state.pool, move |conn| model::use_code(conn, &c2, now)).await? {
-        return Err(AppError::Refused("这个登录链接已经用过，请从菜单重新打开职工之家".into()));
-    }
-    let config = state.config.clone();
-    let address = web::block(move || identify(&client, &config.channels, ch, &code))
-        .await?
-        .map_err(|e| {
-            log::warn!("oauth {ch}: {e}");
-            AppError::Refused("暂时无法确认您的身份，请稍后从菜单重新打开".into())
-        })?;
-    let next = safe_next(Some(&next));
-    let a2 = address.clone();
-    let member = db::run(&state.pool, move |conn| model::bound_member(conn, ch, &a2)).await?;
-    let Some(member) = member else {
-        // Not bound yet: a signed, short-lived note of the identity, then the password once.
-        let exp = (now.and_utc().timestamp() + TEN_MINUTES).to_string();
-        let mac = digest(&[&state.config.secret_key, b"oauth-bind", ch.as_str().as_bytes(), address.as_bytes(), exp.as_bytes()]);
+    Ok((safe_next(Some(&next)), code))
+}
+
+/// Not bound yet: a signed, short-lived note of the identity, then the password once.
+fn to_binding(state: &AppState, ch: Channel, address: &str) -> AppResult<HttpResponse> {
+    {
+        let exp = state
+            .config
+            .clock
+            .now()
+            .and_utc()
+            .timestamp()
+            .saturating_add(TEN_MINUTES)
+            .to_string();
+        let mac = digest(&[
+            &state.config.secret_key,
+            b"oauth-bind",
+            ch.as_str().as_bytes(),
+            address.as_bytes(),
+            exp.as_bytes(),
+        ]);
         let mut res = redirect("/login?next=/me/channels/bind");
-        res.add_cookie(&cookie(BIND_COOKIE, format!("{ch}|{address}|{exp}|{mac}"), state.config.secure_cookies))
-            .map_err(|e| AppError::Internal(format!("cookie: {e}")))?;
-        return Ok(res);
-    };
-    let ip = client_ip(&req);
+        res.add_cookie(&cookie(
+            BIND_COOKIE,
+            format!("{ch}|{address}|{exp}|{mac}"),
+            state.config.secure_cookies,
+        ))
+        .map_err(|e| AppError::Internal(format!("cookie: {e}")))?;
+        Ok(res)
+    }
+}
+
+/// A bound member: the same session a password gives.
+async fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+    member: i32,
+    ch: Channel,
+    next: &str,
+) -> AppResult<HttpResponse> {
+    let now = state.config.clock.now();
+    let ip = client_ip(req);
     let ua = req
         .headers()
         .get(actix_web::http::header::USER_AGENT)
@@ -229,7 +287,7 @@ async fn sign_in(
     c.set_http_only(true);
     c.set_secure(state.config.secure_cookies);
     c.set_same_site(SameSite::Lax);
-    let mut res = redirect(&next);
+    let mut res = redirect(next);
     res.add_cookie(&c)
         .map_err(|e| AppError::Internal(format!("cookie: {e}")))?;
     Ok(res)
@@ -262,23 +320,12 @@ fn identify(
     match (ch, &channels.wecom, &channels.wechat) {
         (Channel::Wecom, Some(w), _) => {
             for first in [true, false] {
-                let token = match client.tokens.get("wecom") {
-                    Some(t) => t,
-                    None => {
-                        let q = [("corpid", w.corp_id.as_str()), ("corpsecret", w.secret.0.as_str())];
-                        let r = get(&client.agent, &format!("{}/cgi-bin/gettoken", w.api), &q).map_err(|f| f.text)?;
-                        let v: serde_json::Value = serde_json::from_str(&r.body).map_err(|_| "令牌应答无法解析".to_string())?;
-                        let t = v["access_token"].as_str().unwrap_or_default().to_string();
-                        if t.is_empty() {
-                            return Err(format!("获取令牌失败：{}", crate::text::clip(&r.body, 120)));
-                        }
-                        client.tokens.put("wecom", t.clone(), v["expires_in"].as_u64().unwrap_or(7200));
-                        t
-                    }
-                };
+                let token = wecom_token(client, w)?;
                 let q = [("access_token", token.as_str()), ("code", code)];
-                let r = get(&client.agent, &format!("{}/cgi-bin/auth/getuserinfo", w.api), &q).map_err(|f| f.text)?;
-                let u: WecomUser = serde_json::from_str(&r.body).map_err(|_| "应答无法解析".to_string())?;
+                let url = format!("{}/cgi-bin/auth/getuserinfo", w.api);
+                let r = get(&client.agent, &url, &q).map_err(|f| f.text)?;
+                let u: WecomUser =
+                    serde_json::from_str(&r.body).map_err(|_| "应答无法解析".to_string())?;
                 match u.err.errcode {
                     0 if !u.userid.is_empty() => return Ok(u.userid),
                     // Not a member of the corp (an outside contact): never signed in.
@@ -296,8 +343,10 @@ fn identify(
                 ("code", code),
                 ("grant_type", "authorization_code"),
             ];
-            let r = get(&client.agent, &format!("{}/sns/oauth2/access_token", w.api), &q).map_err(|f| f.text)?;
-            let u: WechatUser = serde_json::from_str(&r.body).map_err(|_| "应答无法解析".to_string())?;
+            let url = format!("{}/sns/oauth2/access_token", w.api);
+            let r = get(&client.agent, &url, &q).map_err(|f| f.text)?;
+            let u: WechatUser =
+                serde_json::from_str(&r.body).map_err(|_| "应答无法解析".to_string())?;
             if u.err.errcode == 0 && !u.openid.is_empty() {
                 Ok(u.openid)
             } else {
@@ -308,12 +357,51 @@ fn identify(
     }
 }
 
+/// The WeCom access token of the sign-in handlers (cached until it expires).
+fn wecom_token(client: &Client, w: &crate::config::WecomConfig) -> Result<String, String> {
+    if let Some(t) = client.tokens.get("wecom") {
+        return Ok(t);
+    }
+    let q = [
+        ("corpid", w.corp_id.as_str()),
+        ("corpsecret", w.secret.0.as_str()),
+    ];
+    let r = get(&client.agent, &format!("{}/cgi-bin/gettoken", w.api), &q).map_err(|f| f.text)?;
+    let v: serde_json::Value =
+        serde_json::from_str(&r.body).map_err(|_| "令牌应答无法解析".to_string())?;
+    let t = v
+        .get("access_token")
+        .and_then(|t| t.as_str())
+        .unwrap_or_default()
+        .to_string();
+    if t.is_empty() {
+        let e: Errcode = serde_json::from_value(v).unwrap_or_default();
+        return Err(format!("获取令牌失败：{}", code_text(&e)));
+    }
+    let life = v_expires(&r.body);
+    client.tokens.put("wecom", t.clone(), life);
+    Ok(t)
+}
+
+fn v_expires(body: &str) -> u64 {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("expires_in").and_then(serde_json::Value::as_u64))
+        .unwrap_or(7200)
+}
+
 /// The identity a callback left for binding, if its MAC and time still hold.
 fn pending(req: &HttpRequest, state: &AppState) -> Option<(Channel, String)> {
     let v = req.cookie(BIND_COOKIE)?.value().to_string();
     let mut parts = v.splitn(4, '|');
     let (ch, address, exp, mac) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let expected = digest(&[&state.config.secret_key, b"oauth-bind", ch.as_bytes(), address.as_bytes(), exp.as_bytes()]);
+    let expected = digest(&[
+        &state.config.secret_key,
+        b"oauth-bind",
+        ch.as_bytes(),
+        address.as_bytes(),
+        exp.as_bytes(),
+    ]);
     let live = exp.parse::<i64>().ok()? > state.config.clock.now().and_utc().timestamp();
     (crate::auth::constant_time_eq(mac, &expected) && live)
         .then(|| Channel::parse(ch).map(|c| (c, address.to_string())))
@@ -356,14 +444,28 @@ async fn bind(
         db::write_tx(conn, |c| {
             if !model::bind(c, user.id, ch, &address, actor.now)? {
                 // Rolled back (on PostgreSQL a refused insert ends the transaction anyway).
-                return Err(AppError::Validation(format!("这个{}账号已绑定其他会员，请联系工会", ch.label())));
+                return Err(AppError::Validation(format!(
+                    "这个{}账号已绑定其他会员，请联系工会",
+                    ch.label()
+                )));
             }
-            crate::audit::record(c, &actor, None, crate::audit::AuditAction::ChannelBind, ("member", Some(user.id)), ch.label())
+            crate::audit::record(
+                c,
+                &actor,
+                None,
+                crate::audit::AuditAction::ChannelBind,
+                ("member", Some(user.id)),
+                ch.label(),
+            )
         })
     })
     .await;
     let mut res = match res {
-        Ok(()) => redirect_flash("/me/channels", "ok", &format!("已绑定{}：以后从菜单打开职工之家无需输入密码", ch.label())),
+        Ok(()) => redirect_flash(
+            "/me/channels",
+            "ok",
+            &format!("已绑定{}：以后从菜单打开职工之家无需输入密码", ch.label()),
+        ),
         Err(AppError::Validation(m)) => redirect_flash("/me/channels", "error", &m),
         Err(e) => return Err(e),
     };

@@ -76,7 +76,14 @@ fn mask(ch: Channel, a: &str) -> String {
             Some((u, h)) => format!("{}***@{h}", u.chars().take(2).collect::<String>()),
             None => "***".into(),
         },
-        _ if chars.len() > 6 => format!("{}***{}", keep(3), chars.iter().skip(chars.len() - 2).collect::<String>()),
+        _ if chars.len() > 6 => format!(
+            "{}***{}",
+            keep(3),
+            chars
+                .iter()
+                .skip(chars.len().saturating_sub(2))
+                .collect::<String>()
+        ),
         _ => format!("{}***", keep(1)),
     }
 }
@@ -136,7 +143,11 @@ async fn page(
     })
 }
 
-async fn show(state: web::Data<AppState>, ctx: Ctx, CurrentUser(_): CurrentUser) -> AppResult<HttpResponse> {
+async fn show(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    CurrentUser(_): CurrentUser,
+) -> AppResult<HttpResponse> {
     render(&page(&state, ctx, Vec::new(), String::new()).await?)
 }
 
@@ -160,7 +171,12 @@ async fn save(
             Err(e) => errors.push(format!("{}：{e}", kind.label())),
         }
     }
-    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    };
     let quiet = match (
         crate::channels::parse_minutes(field("quiet_start")),
         crate::channels::parse_minutes(field("quiet_end")),
@@ -253,7 +269,10 @@ async fn unbind(
 ) -> AppResult<HttpResponse> {
     let ch = Channel::parse(&path.into_inner()).ok_or(AppError::NotFound)?;
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
-    let n = db::run(&state.pool, move |conn| crate::channels::unbind(conn, &actor, user.id, ch)).await?;
+    let n = db::run(&state.pool, move |conn| {
+        crate::channels::unbind(conn, &actor, user.id, ch)
+    })
+    .await?;
     Ok(redirect_flash(
         "/me/channels",
         "ok",

@@ -8,12 +8,12 @@ use chrono::NaiveDateTime;
 
 use super::model::{self, Action, Grievance, GrievanceChanges, State};
 use super::service::{due_for, text_or, Limits, FLOW};
-use crate::outbox::{Kind, Out};
 use crate::audit::Actor;
 use crate::auth::User;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 use crate::org::{scope, OrgUnit};
+use crate::outbox::{Kind, Out};
 use crate::workflow::{self, date_only, By, Case, Line, Record};
 
 impl Case for Grievance {

@@ -7,7 +7,6 @@ use super::actions;
 use super::model::{
     self, Action, Grievance, GrievanceChanges, NewEvent, NewGrievance, State, CATEGORIES,
 };
-use crate::outbox::{Kind, Out};
 use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
@@ -15,6 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
 use crate::notifications::notify;
 use crate::org::{self, scope};
+use crate::outbox::{Kind, Out};
 use crate::workflow::calendar::Calendar;
 use crate::workflow::{self, date_only, By, Flow, Transition};
 

@@ -11,13 +11,13 @@ pub mod pages;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::outbox::{Kind, Out};
 use crate::audit::{Actor, AuditAction};
 use crate::auth::User;
 use crate::db::schema::{mailbox_events, mailbox_letters};
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::org::Role;
+use crate::outbox::{Kind, Out};
 use crate::workflow::{date_only, Case, Flow, Line, Transition};
 
 crate::text_enum! {

@@ -3,7 +3,6 @@
 
 use diesel::prelude::*;
 
-use crate::outbox::{Kind, Out};
 use crate::audit::{self, Actor};
 use crate::auth::{session, User};
 use crate::db::ids::{MemberId, UnitId};
@@ -11,6 +10,7 @@ use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
 use crate::org::{self, scope, Role};
+use crate::outbox::{Kind, Out};
 use crate::text::to_halfwidth;
 
 use super::model::{self, Member, MemberChanges, NewMember};

@@ -7,13 +7,13 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use super::model::{self, Application, NewApplication};
-use crate::outbox::{Kind, Out};
 use crate::audit::{Actor, AuditAction};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
 use crate::org::{scope, Role};
+use crate::outbox::{Kind, Out};
 use crate::workflow::{self, By, Case, Flow, Line, Record, Transition};
 
 crate::text_enum! {

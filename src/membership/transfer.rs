@@ -9,12 +9,12 @@ use chrono::NaiveDateTime;
 
 use super::model::{self, Transfer};
 use super::Status;
-use crate::outbox::{Kind, Out};
 use crate::audit::{Actor, AuditAction};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::org::{scope, OrgUnit, Role};
+use crate::outbox::{Kind, Out};
 use crate::workflow::{self, By, Case, Flow, Line, Record, Transition};
 
 crate::text_enum! {

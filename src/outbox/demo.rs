@@ -10,8 +10,17 @@ use crate::db::DbConnection;
 use crate::error::AppResult;
 
 const BOUND: &[(&str, &[(Channel, &str)])] = &[
-    ("demo-member", &[(Channel::Wecom, "WangXiaoMing"), (Channel::Wechat, "oDemo-7f3a9c2e")]),
-    ("demo-member-b", &[(Channel::Email, "lixiaohong@example.com")]),
+    (
+        "demo-member",
+        &[
+            (Channel::Wecom, "WangXiaoMing"),
+            (Channel::Wechat, "oDemo-7f3a9c2e"),
+        ],
+    ),
+    (
+        "demo-member-b",
+        &[(Channel::Email, "lixiaohong@example.com")],
+    ),
     ("demo-cadre", &[(Channel::Wecom, "ZhangJianGuo")]),
     ("demo-chair", &[(Channel::Wecom, "ChenZhiQiang")]),
 ];
@@ -24,9 +33,20 @@ pub fn agree(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<Vec<i32>>
         let Some(user) = crate::members::model::find_by_employee_no(conn, login)? else {
             continue;
         };
-        model::set_consent(conn, user.id, true, now - Duration::days(20))?;
+        model::set_consent(
+            conn,
+            user.id,
+            true,
+            crate::time::minus(now, Duration::days(20)),
+        )?;
         for (ch, address) in *bindings {
-            model::bind(conn, user.id, *ch, address, now - Duration::days(20))?;
+            model::bind(
+                conn,
+                user.id,
+                *ch,
+                address,
+                crate::time::minus(now, Duration::days(20)),
+            )?;
         }
         ids.push(user.id);
     }
@@ -39,9 +59,10 @@ pub fn seed(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
     let mut ids = Vec::new();
     let mut first = std::collections::HashMap::new();
     for (login, bindings) in BOUND {
-        if let (Some(user), Some((ch, _))) =
-            (crate::members::model::find_by_employee_no(conn, login)?, bindings.first())
-        {
+        if let (Some(user), Some((ch, _))) = (
+            crate::members::model::find_by_employee_no(conn, login)?,
+            bindings.first(),
+        ) {
             first.insert(user.id, *ch);
             ids.push(user.id);
         }
@@ -52,10 +73,10 @@ pub fn seed(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
         if today > now {
             today
         } else {
-            today + Duration::days(1)
+            crate::time::plus(today, Duration::days(1))
         }
     };
-    let mut n = 0;
+    let mut n = 0usize;
     for id in &ids {
         let ch = first.get(id).copied().unwrap_or(Channel::Wecom);
         // Each account's newest message waits for the morning, the one before was refused by
@@ -63,7 +84,11 @@ pub fn seed(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
         for (i, (msg, member, _)) in model::recent_messages(conn, &[*id], 5)?.iter().enumerate() {
             // Within the last days (the demo's cases are older; finished deliveries are
             // purged after 90 days).
-            let at = now - Duration::hours(7 * i64::try_from(i).unwrap_or(0) + 3);
+            let hours = i64::try_from(i)
+                .unwrap_or(0)
+                .saturating_mul(7)
+                .saturating_add(3);
+            let at = crate::time::minus(now, Duration::hours(hours));
             match i {
                 0 => model::record_delivery(conn, *msg, *member, ch, State::Held, seven, None)?,
                 1 if ch == Channel::Wecom => model::record_delivery(
@@ -77,7 +102,7 @@ pub fn seed(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
                 )?,
                 _ => model::record_delivery(conn, *msg, *member, ch, State::Sent, at, None)?,
             }
-            n += 1;
+            n = n.saturating_add(1);
         }
     }
     model::mark_planned(conn, &ids, now)?;

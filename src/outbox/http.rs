@@ -101,7 +101,9 @@ pub fn post_json(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Result<Reply, Fail> {
-    let mut req = agent.post(url).content_type("application/json; charset=utf-8");
+    let mut req = agent
+        .post(url)
+        .content_type("application/json; charset=utf-8");
     for (k, v) in query {
         req = req.query(*k, *v);
     }
@@ -122,7 +124,11 @@ pub struct Errcode {
 
 /// `errcode errmsg`, short: what the administrator sees.
 pub fn code_text(e: &Errcode) -> String {
-    format!("错误码 {}：{}", e.errcode, crate::text::clip(&e.errmsg, 120))
+    format!(
+        "错误码 {}：{}",
+        e.errcode,
+        crate::text::clip(&e.errmsg, 120)
+    )
 }
 
 /// Access tokens per provider, in memory only (never in the database or a log), refreshed
@@ -132,7 +138,10 @@ pub struct Tokens(Mutex<HashMap<&'static str, (String, Instant)>>);
 
 impl Tokens {
     pub fn get(&self, name: &'static str) -> Option<String> {
-        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(name)
             .filter(|(_, until)| *until > Instant::now())
             .map(|(t, _)| t.clone())
@@ -144,12 +153,18 @@ impl Tokens {
         let Some(until) = Instant::now().checked_add(life) else {
             return;
         };
-        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.insert(name, (token, until));
     }
 
     pub fn forget(&self, name: &'static str) {
-        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.remove(name);
     }
 }

@@ -63,11 +63,8 @@ pub fn looks_like_link(s: &str) -> bool {
     }
     // host.tld: letters or digits, a dot, then two or more letters.
     let b = lower.as_bytes();
-    b.windows(3).enumerate().any(|(i, w)| {
-        w[0].is_ascii_alphanumeric()
-            && w[1] == b'.'
-            && w[2].is_ascii_alphabetic()
-            && b.get(i + 3).is_some_and(u8::is_ascii_alphabetic)
+    b.windows(4).any(|w| {
+        matches!(w, [a, b'.', c, d] if a.is_ascii_alphanumeric() && c.is_ascii_alphabetic() && d.is_ascii_alphabetic())
     })
 }
 
@@ -168,9 +165,13 @@ pub fn save_plan(
     plan: &[Planned],
     now: NaiveDateTime,
 ) -> AppResult<bool> {
-    let taken = diesel::update(m::table.filter(m::id.eq(msg.id)).filter(m::planned_at.is_null()))
-        .set(m::planned_at.eq(now))
-        .execute(conn)?;
+    let taken = diesel::update(
+        m::table
+            .filter(m::id.eq(msg.id))
+            .filter(m::planned_at.is_null()),
+    )
+    .set(m::planned_at.eq(now))
+    .execute(conn)?;
     if taken != 1 {
         return Ok(false);
     }
@@ -208,40 +209,47 @@ pub const IN_DOUBT: &str = "发送途中实例中断，已超出服务商防重�
 /// Deliveries whose sender died mid-send: sent again (same key) while the provider would still
 /// drop a duplicate, else marked failed for an administrator to look at.
 pub fn recover(conn: &mut DbConnection, now: NaiveDateTime, ttl: Duration) -> AppResult<usize> {
-    let mut n = 0;
+    let mut n = 0usize;
     for ch in Channel::ALL {
         let window = dedupe_window(*ch);
         if window > Duration::zero() {
-            n += diesel::update(
-                d::table
-                    .filter(d::state.eq(State::Sending))
-                    .filter(d::channel.eq(ch))
-                    .filter(d::claim_until.lt(now))
-                    // The first attempt was at claim_until − CLAIM; resend inside the window.
-                    .filter(d::claim_until.gt(minus(now, window - ttl))),
-            )
-            .set((
-                d::state.eq(State::Retry),
-                d::next_at.eq(now),
-                d::claim_token.eq(None::<String>),
-                d::in_doubt.eq(true),
-                d::updated_at.eq(now),
-            ))
-            .execute(conn)?;
+            n = n.saturating_add(
+                diesel::update(
+                    d::table
+                        .filter(d::state.eq(State::Sending))
+                        .filter(d::channel.eq(ch))
+                        .filter(d::claim_until.lt(now))
+                        // The first attempt was at claim_until − CLAIM; resend inside the window.
+                        .filter(
+                            d::claim_until
+                                .gt(minus(now, window.checked_sub(&ttl).unwrap_or_default())),
+                        ),
+                )
+                .set((
+                    d::state.eq(State::Retry),
+                    d::next_at.eq(now),
+                    d::claim_token.eq(None::<String>),
+                    d::in_doubt.eq(true),
+                    d::updated_at.eq(now),
+                ))
+                .execute(conn)?,
+            );
         }
     }
-    n += diesel::update(
-        d::table
-            .filter(d::state.eq(State::Sending))
-            .filter(d::claim_until.lt(now)),
-    )
-    .set((
-        d::state.eq(State::Failed),
-        d::last_error.eq(IN_DOUBT),
-        d::claim_token.eq(None::<String>),
-        d::updated_at.eq(now),
-    ))
-    .execute(conn)?;
+    n = n.saturating_add(
+        diesel::update(
+            d::table
+                .filter(d::state.eq(State::Sending))
+                .filter(d::claim_until.lt(now)),
+        )
+        .set((
+            d::state.eq(State::Failed),
+            d::last_error.eq(IN_DOUBT),
+            d::claim_token.eq(None::<String>),
+            d::updated_at.eq(now),
+        ))
+        .execute(conn)?,
+    );
     Ok(n)
 }
 
@@ -266,7 +274,18 @@ pub struct Due {
     pub in_doubt: bool,
 }
 
-type DueRow = (i32, i32, Channel, i32, String, Kind, String, String, Option<NaiveDateTime>, bool);
+type DueRow = (
+    i32,
+    i32,
+    Channel,
+    i32,
+    String,
+    Kind,
+    String,
+    String,
+    Option<NaiveDateTime>,
+    bool,
+);
 
 /// Claim up to `n` due deliveries for this round (`token` marks them ours until `now + ttl`).
 /// A row another sender claimed first is skipped.
@@ -306,7 +325,7 @@ pub fn claim(
                 d::state.eq(State::Sending),
                 d::claim_token.eq(token),
                 d::claim_until.eq(until),
-                d::attempts.eq(attempts + 1),
+                d::attempts.eq(attempts.saturating_add(1)),
                 d::first_try_at.eq(first_try_at),
                 d::updated_at.eq(now),
             ))
@@ -316,7 +335,7 @@ pub fn claim(
                 id,
                 member_id,
                 channel,
-                attempts: attempts + 1,
+                attempts: attempts.saturating_add(1),
                 idem_key,
                 kind,
                 title,
@@ -392,7 +411,11 @@ pub fn merge_bursts(
         let Some((&keep, rest)) = idx.split_last() else {
             continue;
         };
-        let ids: Vec<i32> = rest.iter().filter_map(|&i| due.get(i)).map(|x| x.id).collect();
+        let ids: Vec<i32> = rest
+            .iter()
+            .filter_map(|&i| due.get(i))
+            .map(|x| x.id)
+            .collect();
         let Some(survivor) = due.get(keep).map(|x| x.id) else {
             continue;
         };
@@ -469,13 +492,15 @@ pub fn finish(
         .filter(d::id.eq(id))
         .filter(d::claim_token.eq(token))
         .filter(d::state.eq(State::Sending));
+    #[allow(clippy::arithmetic_side_effects)] // `attempts - 1` builds SQL, not Rust arithmetic
+    let minus_one = d::attempts - 1;
     let n = if f.uncount {
         diesel::update(target)
             .set((
                 d::state.eq(f.state),
                 d::next_at.eq(f.next_at.unwrap_or(now)),
                 d::claim_token.eq(None::<String>),
-                d::attempts.eq(d::attempts - 1),
+                d::attempts.eq(minus_one),
                 d::updated_at.eq(now),
             ))
             .execute(conn)?
@@ -552,7 +577,14 @@ pub fn failed(conn: &mut DbConnection, limit: i64) -> AppResult<Vec<FailedRow>> 
         .filter(d::state.eq(State::Failed))
         .order(d::updated_at.desc())
         .limit(limit)
-        .select((d::id, d::channel, m::kind, d::attempts, d::last_error, d::updated_at))
+        .select((
+            d::id,
+            d::channel,
+            m::kind,
+            d::attempts,
+            d::last_error,
+            d::updated_at,
+        ))
         .load(conn)?)
 }
 
@@ -586,21 +618,29 @@ pub fn purge(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
             .filter(d::updated_at.lt(minus(now, Duration::days(90)))),
     )
     .execute(conn)?;
-    n += diesel::delete(
-        d::table
-            .filter(d::state.eq(State::Failed))
-            .filter(d::updated_at.lt(minus(now, Duration::days(180)))),
-    )
-    .execute(conn)?;
+    n = n.saturating_add(
+        diesel::delete(
+            d::table
+                .filter(d::state.eq(State::Failed))
+                .filter(d::updated_at.lt(minus(now, Duration::days(180)))),
+        )
+        .execute(conn)?,
+    );
     let pending = d::table.select(d::message_id);
-    n += diesel::delete(
-        m::table
-            .filter(m::planned_at.lt(minus(now, Duration::days(90))))
-            .filter(m::id.ne_all(pending)),
-    )
-    .execute(conn)?;
-    n += diesel::delete(oauth_codes::table.filter(oauth_codes::used_at.lt(minus(now, Duration::hours(1)))))
-        .execute(conn)?;
+    n = n.saturating_add(
+        diesel::delete(
+            m::table
+                .filter(m::planned_at.lt(minus(now, Duration::days(90))))
+                .filter(m::id.ne_all(pending)),
+        )
+        .execute(conn)?,
+    );
+    n = n.saturating_add(
+        diesel::delete(
+            oauth_codes::table.filter(oauth_codes::used_at.lt(minus(now, Duration::hours(1)))),
+        )
+        .execute(conn)?,
+    );
     Ok(n)
 }
 
@@ -729,7 +769,8 @@ pub fn set_prefs(
     member: i32,
     prefs: &[(Kind, Vec<Channel>)],
 ) -> AppResult<()> {
-    diesel::delete(channel_prefs::table.filter(channel_prefs::member_id.eq(member))).execute(conn)?;
+    diesel::delete(channel_prefs::table.filter(channel_prefs::member_id.eq(member)))
+        .execute(conn)?;
     for (kind, channels) in prefs {
         let list: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
         diesel::insert_into(channel_prefs::table)
@@ -838,14 +879,16 @@ pub fn announce_notices(conn: &mut DbConnection, now: NaiveDateTime) -> AppResul
         .filter(a::draft.eq(false))
         .filter(a::publish_at.le(now))
         .filter(a::publish_at.ge(minus(now, Duration::days(7))))
-        .filter(diesel::dsl::not(a::id.eq_any(outbox_announced::table.select(outbox_announced::article_id))))
+        .filter(diesel::dsl::not(a::id.eq_any(
+            outbox_announced::table.select(outbox_announced::article_id),
+        )))
         .order(a::id)
         .limit(20)
         .select((a::id, a::title))
         .load(conn)?;
-    let mut n = 0;
+    let mut n = 0usize;
     for (id, title) in due {
-        n += crate::db::write_tx(conn, |c| {
+        n = n.saturating_add(crate::db::write_tx(conn, |c| {
             let first = crate::on_backend!(c, cc => diesel::insert_into(outbox_announced::table)
                 .values((outbox_announced::article_id.eq(id), outbox_announced::at.eq(now)))
                 .on_conflict_do_nothing()
@@ -870,7 +913,7 @@ pub fn announce_notices(conn: &mut DbConnection, now: NaiveDateTime) -> AppResul
             .bind::<Timestamp, _>(now)
             .bind::<Integer, _>(id)
             .execute(c)?)
-        })?;
+        })?);
     }
     Ok(n)
 }
@@ -944,7 +987,11 @@ pub fn forget(conn: &mut DbConnection, member: i32, now: NaiveDateTime) -> AppRe
 }
 
 /// Messages of these members not yet planned count as planned (the demo's past).
-pub fn mark_planned(conn: &mut DbConnection, members: &[i32], now: NaiveDateTime) -> AppResult<usize> {
+pub fn mark_planned(
+    conn: &mut DbConnection,
+    members: &[i32],
+    now: NaiveDateTime,
+) -> AppResult<usize> {
     Ok(diesel::update(
         m::table
             .filter(m::member_id.eq_any(members))

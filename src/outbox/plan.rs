@@ -47,8 +47,14 @@ pub fn choose(kind: Kind, facts: &Facts, enabled: &[Channel]) -> Vec<Channel> {
 
 /// Minutes after midnight, Beijing time, of a UTC instant.
 fn beijing_minutes(at: NaiveDateTime) -> i32 {
-    let local = at + Duration::seconds(BEIJING);
-    i32::try_from(local.hour() * 60 + local.minute()).unwrap_or(0)
+    let local = crate::time::plus(at, Duration::seconds(BEIJING));
+    i32::try_from(
+        local
+            .hour()
+            .saturating_mul(60)
+            .saturating_add(local.minute()),
+    )
+    .unwrap_or(0)
 }
 
 fn in_quiet(minute: i32, (start, end): (i32, i32)) -> bool {
@@ -64,17 +70,26 @@ fn in_quiet(minute: i32, (start, end): (i32, i32)) -> bool {
 /// When a message planned at `now` may go: `None` at once; else the end of the member's quiet
 /// hours plus 1–9 minutes spread by member, never on the minutes :00 and :30 (WeCom's advice
 /// for scheduled sends).
-pub fn held_until(now: NaiveDateTime, urgent: bool, quiet: (i32, i32), member: i32) -> Option<NaiveDateTime> {
+pub fn held_until(
+    now: NaiveDateTime,
+    urgent: bool,
+    quiet: (i32, i32),
+    member: i32,
+) -> Option<NaiveDateTime> {
     let minute = beijing_minutes(now);
     if urgent || !in_quiet(minute, quiet) {
         return None;
     }
     let (_, end) = quiet;
-    let wait = (end - minute).rem_euclid(24 * 60);
-    let mut at = now.with_second(0).unwrap_or(now) + Duration::minutes(i64::from(wait));
-    at += Duration::minutes(1 + i64::from(member.rem_euclid(9)));
-    if at.minute() % 30 == 0 {
-        at += Duration::minutes(1);
+    let wait = end.saturating_sub(minute).rem_euclid(24 * 60);
+    let spread = i64::from(member.rem_euclid(9)).saturating_add(1);
+    let plus = |t, m: i64| crate::time::plus(t, Duration::minutes(m));
+    let mut at = plus(
+        now.with_second(0).unwrap_or(now),
+        i64::from(wait).saturating_add(spread),
+    );
+    if at.minute().rem_euclid(30) == 0 {
+        at = plus(at, 1);
     }
     Some(at)
 }
@@ -86,7 +101,7 @@ pub fn backoff(attempts: i32, jitter: f64) -> Duration {
     // Truncation of a small positive float: jitter is in [0, 1).
     #[allow(clippy::cast_possible_truncation)]
     let extra = (secs as f64 * 0.1 * jitter.clamp(0.0, 1.0)) as i64;
-    Duration::seconds(secs + extra)
+    Duration::seconds(secs.saturating_add(extra))
 }
 
 /// Attempts after which a delivery is given up.
@@ -101,9 +116,9 @@ pub const WECOM_PER_HOUR: i64 = 600;
 /// (`None`: now).
 pub fn wecom_pace(now: NaiveDateTime, last_minute: i64, last_hour: i64) -> Option<NaiveDateTime> {
     if last_hour >= WECOM_PER_HOUR {
-        Some(now + Duration::minutes(10))
+        Some(crate::time::plus(now, Duration::minutes(10)))
     } else if last_minute >= WECOM_PER_MINUTE {
-        Some(now + Duration::seconds(61))
+        Some(crate::time::plus(now, Duration::seconds(61)))
     } else {
         None
     }
@@ -140,13 +155,21 @@ mod tests {
 
     #[test]
     fn channels_follow_consent_preferences_and_reach() {
-        let enabled = [Channel::Wecom, Channel::Wechat, Channel::Sms, Channel::Email];
+        let enabled = [
+            Channel::Wecom,
+            Channel::Wechat,
+            Channel::Sms,
+            Channel::Email,
+        ];
         let mut f = Facts {
             consent: true,
             reachable: vec![Channel::Wechat, Channel::Sms, Channel::Email],
             ..Facts::default()
         };
-        assert_eq!(choose(Kind::Progress, &f, &enabled), [Channel::Wechat, Channel::Email]);
+        assert_eq!(
+            choose(Kind::Progress, &f, &enabled),
+            [Channel::Wechat, Channel::Email]
+        );
         assert_eq!(choose(Kind::Social, &f, &enabled), []);
         assert_eq!(choose(Kind::Progress, &f, &[Channel::Sms]), [Channel::Sms]);
         f.prefs = vec![(Kind::Progress, vec![Channel::Sms, Channel::Wecom])];

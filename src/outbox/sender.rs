@@ -37,7 +37,16 @@ pub struct Report {
 
 impl Report {
     pub fn busy(&self) -> bool {
-        self.planned + self.recovered + self.sent + self.retried + self.failed + self.skipped > 0
+        [
+            self.planned,
+            self.recovered,
+            self.sent,
+            self.retried,
+            self.failed,
+            self.skipped,
+        ]
+        .iter()
+        .any(|n| *n > 0)
     }
 }
 
@@ -79,7 +88,10 @@ impl Sender {
         let configured = adapters::configured(&config.channels);
         let off = crate::settings::get(conn, OFF_KEY)?.unwrap_or_default();
         let off = model::parse_channels(&off);
-        Ok(configured.into_iter().filter(|c| !off.contains(c)).collect())
+        Ok(configured
+            .into_iter()
+            .filter(|c| !off.contains(c))
+            .collect())
     }
 
     /// One round. Does nothing (and says so) without the lease.
@@ -100,7 +112,8 @@ impl Sender {
         report.planned = plan_round(&mut conn, &enabled, now)?;
         report.recovered = db::write_tx(&mut conn, |c| model::recover(c, now, ttl))?;
         let token = crate::auth::random_token(12);
-        let batch = i64::try_from(self.config.channels.workers.max(1) * 3).unwrap_or(12);
+        let batch = i64::try_from(self.config.channels.workers.clamp(1, 32).saturating_mul(3))
+            .unwrap_or(12);
         let due = db::write_tx(&mut conn, |c| {
             let mut due = model::claim(c, now, batch, &token, ttl)?;
             // A digest keeps its count whenever it goes (a deferral or a retry); then new
@@ -119,7 +132,14 @@ impl Sender {
         drop(conn);
         // Sends start only while the claims are safely ours (and the instance is not stopping);
         // what was not started goes back to the queue, untouched.
-        let deadline = Instant::now() + (ttl * 3 / 4).to_std().unwrap_or_default();
+        let quarter = ttl
+            .to_std()
+            .unwrap_or_default()
+            .checked_div(4)
+            .unwrap_or_default();
+        let deadline = Instant::now()
+            .checked_add(quarter.saturating_mul(3))
+            .unwrap_or_else(Instant::now);
         let outcomes = self.send_all(&go, &templates, deadline);
         for (x, o) in go.into_iter().zip(outcomes) {
             let f = match o {
@@ -136,16 +156,20 @@ impl Sender {
                     model::mark_unreachable(c, x.member_id, x.channel, now)?;
                 }
                 if !model::finish(c, x.id, &token, f, now)? {
-                    log::warn!("outbox: the claim on delivery {} was lost; its result dropped", x.id);
+                    log::warn!(
+                        "outbox: the claim on delivery {} was lost; its result dropped",
+                        x.id
+                    );
                     continue;
                 }
-                match f.state {
-                    State::Sent => report.sent += 1,
-                    State::Failed => report.failed += 1,
-                    State::Skipped => report.skipped += 1,
-                    _ if f.uncount => report.deferred += 1,
-                    _ => report.retried += 1,
-                }
+                let count = match f.state {
+                    State::Sent => &mut report.sent,
+                    State::Failed => &mut report.failed,
+                    State::Skipped => &mut report.skipped,
+                    _ if f.uncount => &mut report.deferred,
+                    _ => &mut report.retried,
+                };
+                *count = count.saturating_add(1);
             }
             Ok(())
         })?;
@@ -165,66 +189,82 @@ impl Sender {
         let (mut go, mut done) = (Vec::new(), Vec::new());
         let mut paced: HashMap<i32, (i64, i64)> = HashMap::new();
         for x in due {
-            let skip = |why: &str| Finish {
-                state: State::Skipped,
-                next_at: None,
-                provider_ref: None,
-                error: Some(why.to_string()),
-                uncount: false,
-                tried: false,
-                doubt: false,
-            };
-            // An earlier attempt may have arrived: resend only while the provider would drop
-            // the repeat (never for e-mail, whose window is nil).
-            let window = model::dedupe_window(x.channel) - Duration::seconds(60);
-            if x.in_doubt && x.first_try_at.is_none_or(|t| now >= t + window) {
-                let f = Finish {
-                    state: State::Failed,
-                    error: Some(model::IN_DOUBT.into()),
-                    ..skip("")
-                };
-                done.push((x, f));
-                continue;
-            }
-            if !x.consent {
-                done.push((x, skip("会员未同意或已撤回同意")));
-                continue;
-            }
-            if !enabled.contains(&x.channel) {
-                done.push((x, skip("通道已关闭")));
-                continue;
-            }
-            if x.address.is_none() {
-                done.push((x, skip("会员已解除绑定或没有联系方式")));
-                continue;
-            }
-            if let Some(until) = self.paused_until(x.channel) {
-                let secs = i64::try_from(until.saturating_duration_since(Instant::now()).as_secs())
-                    .unwrap_or(60);
-                done.push((x, defer(now + Duration::seconds(secs.max(1)))));
-                continue;
-            }
-            if x.channel == Channel::Wecom {
-                let counts = match paced.get(&x.member_id) {
-                    Some(c) => *c,
-                    None => (
-                        model::tried_since(conn, x.member_id, x.channel, now - Duration::minutes(1))?,
-                        model::tried_since(conn, x.member_id, x.channel, now - Duration::hours(1))?,
-                    ),
-                };
-                if let Some(later) = plan::wecom_pace(now, counts.0, counts.1) {
-                    done.push((x, defer(later)));
-                    continue;
+            match self.verdict(&x, enabled, now) {
+                Some(f) => done.push((x, f)),
+                None if x.channel == Channel::Wecom => {
+                    let counts = match paced.get(&x.member_id) {
+                        Some(c) => *c,
+                        None => {
+                            let since = |d| crate::time::minus(now, d);
+                            let (m, h) = (Duration::minutes(1), Duration::hours(1));
+                            let minute =
+                                model::tried_since(conn, x.member_id, x.channel, since(m))?;
+                            let hour = model::tried_since(conn, x.member_id, x.channel, since(h))?;
+                            (minute, hour)
+                        }
+                    };
+                    if let Some(later) = plan::wecom_pace(now, counts.0, counts.1) {
+                        done.push((x, defer(later)));
+                        continue;
+                    }
+                    let next = (counts.0.saturating_add(1), counts.1.saturating_add(1));
+                    paced.insert(x.member_id, next);
+                    go.push(x);
                 }
-                paced.insert(x.member_id, (counts.0 + 1, counts.1 + 1));
+                None => go.push(x),
             }
-            go.push(x);
         }
         Ok((go, done))
     }
 
+    /// A delivery decided without sending: in doubt past the provider's window, no consent, a
+    /// channel off, no address, a paused channel. `None`: it may go.
+    fn verdict(&self, x: &Due, enabled: &[Channel], now: NaiveDateTime) -> Option<Finish> {
+        let skip = |why: &str| Finish {
+            state: State::Skipped,
+            next_at: None,
+            provider_ref: None,
+            error: Some(why.to_string()),
+            uncount: false,
+            tried: false,
+            doubt: false,
+        };
+        // An earlier attempt may have arrived: resend only while the provider would drop the
+        // repeat (never for e-mail, whose window is nil).
+        let window = model::dedupe_window(x.channel)
+            .checked_sub(&Duration::seconds(60))
+            .unwrap_or_default();
+        if x.in_doubt
+            && x.first_try_at
+                .is_none_or(|t| now >= crate::time::plus(t, window))
+        {
+            return Some(Finish {
+                state: State::Failed,
+                error: Some(model::IN_DOUBT.into()),
+                ..skip("")
+            });
+        }
+        if !x.consent {
+            return Some(skip("会员未同意或已撤回同意"));
+        }
+        if !enabled.contains(&x.channel) {
+            return Some(skip("通道已关闭"));
+        }
+        if x.address.is_none() {
+            return Some(skip("会员已解除绑定或没有联系方式"));
+        }
+        self.paused_until(x.channel).map(|until| {
+            let secs = i64::try_from(until.saturating_duration_since(Instant::now()).as_secs())
+                .unwrap_or(60);
+            defer(crate::time::plus(now, Duration::seconds(secs.max(1))))
+        })
+    }
+
     fn paused_until(&self, ch: Channel) -> Option<Instant> {
-        let map = self.paused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = self
+            .paused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(&ch).copied().filter(|t| *t > Instant::now())
     }
 
@@ -257,13 +297,18 @@ impl Sender {
                         break;
                     }
                     let o = adapters::send(&ctx, x);
-                    *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(o);
+                    *slot
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(o);
                 });
             }
         });
         results
             .into_iter()
-            .map(|m| m.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
+            .map(|m| {
+                m.into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+            })
             .collect()
     }
 
@@ -280,9 +325,19 @@ impl Sender {
         };
         let retry = |e: String, wait: Duration| {
             if x.attempts >= plan::MAX_ATTEMPTS {
-                fin(State::Failed, None, None, Some(format!("重试 {} 次仍失败：{e}", x.attempts)))
+                fin(
+                    State::Failed,
+                    None,
+                    None,
+                    Some(format!("重试 {} 次仍失败：{e}", x.attempts)),
+                )
             } else {
-                fin(State::Retry, Some(now + wait), None, Some(e))
+                fin(
+                    State::Retry,
+                    Some(crate::time::plus(now, wait)),
+                    None,
+                    Some(e),
+                )
             }
         };
         let wait = plan::backoff(x.attempts, f64::from(x.id.rem_euclid(97)) / 97.0);
@@ -290,21 +345,36 @@ impl Sender {
             Outcome::Sent(r) => fin(State::Sent, None, r, None),
             Outcome::Retry(e) => retry(e, wait),
             // SMTP has no duplicate check: an e-mail that may have arrived is never sent again.
-            Outcome::Doubt(e) if x.channel == Channel::Email => {
-                fin(State::Failed, None, None, Some(format!("{e}，为免重复未再发送")))
-            }
+            Outcome::Doubt(e) if x.channel == Channel::Email => fin(
+                State::Failed,
+                None,
+                None,
+                Some(format!("{e}，为免重复未再发送")),
+            ),
             Outcome::Doubt(e) => Finish {
                 doubt: true,
                 ..retry(e, wait)
             },
             Outcome::Paused(e) => {
-                let mut map = self.paused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                map.insert(x.channel, Instant::now() + std::time::Duration::from_secs(60));
+                let mut map = self
+                    .paused
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                map.insert(
+                    x.channel,
+                    Instant::now()
+                        .checked_add(std::time::Duration::from_secs(60))
+                        .unwrap_or_else(Instant::now),
+                );
                 retry(e, Duration::seconds(61))
             }
             Outcome::Failed(e) => fin(State::Failed, None, None, Some(e)),
             Outcome::Unreachable(e) => {
-                log::info!("outbox: member {} unreachable on {}: {e}", x.member_id, x.channel);
+                log::info!(
+                    "outbox: member {} unreachable on {}: {e}",
+                    x.member_id,
+                    x.channel
+                );
                 fin(State::Failed, None, None, Some(UNREACHABLE_MARK.into()))
             }
         }
@@ -344,7 +414,11 @@ fn templates(conn: &mut DbConnection) -> AppResult<HashMap<Kind, String>> {
 
 /// Turn new messages into deliveries: channels by consent, preference and reach; held for quiet
 /// hours. One transaction per round, so a message is planned exactly once.
-pub fn plan_round(conn: &mut DbConnection, enabled: &[Channel], now: NaiveDateTime) -> AppResult<usize> {
+pub fn plan_round(
+    conn: &mut DbConnection,
+    enabled: &[Channel],
+    now: NaiveDateTime,
+) -> AppResult<usize> {
     let msgs = model::unplanned(conn, PLAN_BATCH)?;
     if msgs.is_empty() {
         return Ok(0);
@@ -354,7 +428,7 @@ pub fn plan_round(conn: &mut DbConnection, enabled: &[Channel], now: NaiveDateTi
     ids.dedup();
     let facts = model::facts(conn, &ids)?;
     db::write_tx(conn, |c| {
-        let mut n = 0;
+        let mut n = 0usize;
         for msg in &msgs {
             let f = facts.get(&msg.member_id).cloned().unwrap_or_default();
             let quiet = f.quiet.unwrap_or(plan::DEFAULT_QUIET);
@@ -363,12 +437,16 @@ pub fn plan_round(conn: &mut DbConnection, enabled: &[Channel], now: NaiveDateTi
                 .into_iter()
                 .map(|channel| Planned {
                     channel,
-                    state: if held.is_some() { State::Held } else { State::Queued },
+                    state: if held.is_some() {
+                        State::Held
+                    } else {
+                        State::Queued
+                    },
                     next_at: held.unwrap_or(now),
                 })
                 .collect();
             if model::save_plan(c, msg, &planned, now)? {
-                n += 1;
+                n = n.saturating_add(1);
             }
         }
         Ok(n)
@@ -391,10 +469,13 @@ pub fn spawn(
                     sender.run_once(&holder)
                 })) {
                     Ok(Ok(r)) => {
-                        if r.sent + r.failed > 0 {
+                        if r.sent > 0 || r.failed > 0 {
                             log::info!(
                                 "outbox: {} sent, {} failed, {} to retry, {} deferred",
-                                r.sent, r.failed, r.retried, r.deferred
+                                r.sent,
+                                r.failed,
+                                r.retried,
+                                r.deferred
                             );
                         }
                         r.busy()

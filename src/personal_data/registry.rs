@@ -7,7 +7,8 @@ use super::Reads::{Audited, NotAudited};
 use super::Table;
 
 const NO_PERSON: &str = "holds nothing about a person";
-const OUTBOX: &str = "read by the sender; administrators see kind, channel and error, never the text";
+const OUTBOX: &str =
+    "read by the sender; administrators see kind, channel and error, never the text";
 const OWN_SETTINGS: &str = "the member's own channel settings";
 const TIMELINE: &str = "read with the case it belongs to, whose opening is audited";
 

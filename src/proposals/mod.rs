@@ -14,11 +14,11 @@ pub mod pages;
 
 use chrono::NaiveDateTime;
 
-use crate::outbox::{Kind, Out};
 use crate::audit::{Actor, AuditAction};
 use crate::auth::User;
 use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
+use crate::outbox::{Kind, Out};
 use crate::workflow::{self, By, Case, Flow, Line, Record, Transition};
 use model::Proposal;
 

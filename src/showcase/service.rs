@@ -4,7 +4,6 @@
 use chrono::NaiveDateTime;
 
 use super::model::{self, NewPost, Post, CATEGORIES};
-use crate::outbox::{Kind, Out};
 use crate::audit::{self, Actor};
 use crate::auth::User;
 use crate::comments::{self, Owner};
@@ -13,6 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
 use crate::images::{self, Processed};
 use crate::org::scope;
+use crate::outbox::{Kind, Out};
 use crate::workflow::CONFLICT;
 
 pub const MAX_PHOTOS: usize = 9;

@@ -59,10 +59,18 @@ pub(crate) async fn browser_with(more: &[&str]) -> Option<(fantoccini::Client, D
     let guard = Driver(child);
     let mut caps = serde_json::Map::new();
     let mut args = vec![
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-        "--force-device-scale-factor=1", "--lang=zh-CN",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        "--lang=zh-CN",
     ];
     args.extend_from_slice(more);
     caps.insert(
@@ -1326,7 +1334,8 @@ async fn delegates_draft_and_cosign_on_phones_the_committee_assigns_the_handler_
 
 /// The WeChat built-in browser's user agent (a phone): the page members reach from the
 /// official account's menu.
-const WECHAT_UA: &str = "--user-agent=Mozilla/5.0 (Linux; Android 13; V2227A Build/TP1A.220624.014; wv) \
+const WECHAT_UA: &str =
+    "--user-agent=Mozilla/5.0 (Linux; Android 13; V2227A Build/TP1A.220624.014; wv) \
     AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 \
     XWEB/1160065 MMWEBSDK/20231202 MMWEBID/2247 MicroMessenger/8.0.47.2560(0x28002F30) \
     WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64";
@@ -1339,7 +1348,10 @@ async fn in_wechat_on_a_phone_a_member_sets_reminders_and_an_admin_sees_the_chan
     let server = start_server(true);
     let base = format!("http://{}", server.addr);
     viewport(&c, 375, 812).await;
-    let ua = c.execute("return navigator.userAgent", vec![]).await.unwrap();
+    let ua = c
+        .execute("return navigator.userAgent", vec![])
+        .await
+        .unwrap();
     assert!(ua.as_str().unwrap().contains("MicroMessenger"), "{ua}");
     login(&c, &base, "demo-member").await;
     c.goto(&format!("{base}/me")).await.unwrap();
@@ -1347,18 +1359,32 @@ async fn in_wechat_on_a_phone_a_member_sets_reminders_and_an_admin_sees_the_chan
     assert!(wait_for_text(&c, "已绑定的渠道").await);
     // The demo member agreed and bound WeCom and WeChat; the history shows what went out.
     let page = c.source().await.unwrap();
-    for text in ["撤回同意", "企业微信：Wan***ng", "微信公众号", "最近发送", "已发送", "免打扰时段暂缓"] {
+    for text in [
+        "撤回同意",
+        "企业微信：Wan***ng",
+        "微信公众号",
+        "最近发送",
+        "已发送",
+        "免打扰时段暂缓",
+    ] {
         assert!(page.contains(text), "{text} missing from /me/channels");
     }
     let wide = c
-        .execute("return document.documentElement.scrollWidth > window.innerWidth", vec![])
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth",
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(wide, serde_json::Value::Bool(false), "wider than 375px");
     shot(&c, "channels-wechat-375.png").await;
     // Quiet hours changed and saved without script.
-    c.find(fantoccini::Locator::Css("#quiet_start")).await.unwrap()
-        .select_by_value("23:00").await.unwrap();
+    c.find(fantoccini::Locator::Css("#quiet_start"))
+        .await
+        .unwrap()
+        .select_by_value("23:00")
+        .await
+        .unwrap();
     click(&c, "form[action='/me/channels'] button[type=submit]").await;
     assert!(wait_for_text(&c, "提醒设置已保存").await);
     let page = c.source().await.unwrap();
@@ -1371,10 +1397,15 @@ async fn in_wechat_on_a_phone_a_member_sets_reminders_and_an_admin_sees_the_chan
     login(&c, &base, "demo-admin").await;
     for (w, h) in [(375, 812), (1280, 800)] {
         viewport(&c, w, h).await;
-        c.goto(&format!("{base}/admin/settings/channels")).await.unwrap();
+        c.goto(&format!("{base}/admin/settings/channels"))
+            .await
+            .unwrap();
         assert!(wait_for_text(&c, "发送失败的消息").await);
         let page = c.source().await.unwrap();
-        assert!(page.contains("未配置") && page.contains("81013"), "the demo's failed message");
+        assert!(
+            page.contains("未配置") && page.contains("81013"),
+            "the demo's failed message"
+        );
         shot(&c, &format!("admin-channels-{w}.png")).await;
     }
     c.close().await.unwrap();

@@ -88,7 +88,10 @@ impl Fakes {
                         .route("/cgi-bin/gettoken", web::get().to(wecom_token))
                         .route("/cgi-bin/message/send", web::post().to(wecom_send))
                         .route("/cgi-bin/stable_token", web::post().to(wechat_token))
-                        .route("/cgi-bin/message/template/send", web::post().to(wechat_send))
+                        .route(
+                            "/cgi-bin/message/template/send",
+                            web::post().to(wechat_send),
+                        )
                         .route("/sms", web::post().to(sms_send))
                         .route("/cgi-bin/auth/getuserinfo", web::get().to(wecom_userinfo))
                         .route("/sns/oauth2/access_token", web::get().to(wechat_oauth))
@@ -142,7 +145,11 @@ impl Fakes {
     }
 
     pub fn script(&self, faults: &[Fault]) {
-        self.state.lock().unwrap().script.extend(faults.iter().cloned());
+        self.state
+            .lock()
+            .unwrap()
+            .script
+            .extend(faults.iter().cloned());
     }
 
     pub fn accepted(&self, provider: &str) -> Vec<Value> {
@@ -188,7 +195,8 @@ async fn wecom_token(st: web::Data<Shared>, q: web::Query<Value>) -> HttpRespons
     let mut s = st.lock().unwrap();
     s.tokens_issued += 1;
     s.token = format!("tok-{}", s.tokens_issued);
-    HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok", "access_token": s.token, "expires_in": 7200}))
+    HttpResponse::Ok()
+        .json(json!({"errcode": 0, "errmsg": "ok", "access_token": s.token, "expires_in": 7200}))
 }
 
 fn token_ok(st: &Shared, req: &HttpRequest) -> bool {
@@ -200,29 +208,39 @@ fn token_ok(st: &Shared, req: &HttpRequest) -> bool {
 
 async fn wecom_send(st: web::Data<Shared>, req: HttpRequest, body: String) -> HttpResponse {
     if !token_ok(&st, &req) {
-        return HttpResponse::Ok().json(json!({"errcode": 40014, "errmsg": "invalid access_token"}));
+        return HttpResponse::Ok()
+            .json(json!({"errcode": 40014, "errmsg": "invalid access_token"}));
     }
     let v: Value = serde_json::from_str(&body).unwrap_or_default();
     let user = v["touser"].as_str().unwrap_or_default().to_string();
     match next_fault(&st) {
         Some(Fault::Http500) => return HttpResponse::InternalServerError().finish(),
         Some(Fault::ExpireToken) => {
-            return HttpResponse::Ok().json(json!({"errcode": 42001, "errmsg": "access_token expired"}))
+            return HttpResponse::Ok()
+                .json(json!({"errcode": 42001, "errmsg": "access_token expired"}))
         }
-        Some(Fault::Errcode(c)) => return HttpResponse::Ok().json(json!({"errcode": c, "errmsg": "fake error"})),
+        Some(Fault::Errcode(c)) => {
+            return HttpResponse::Ok().json(json!({"errcode": c, "errmsg": "fake error"}))
+        }
         Some(Fault::InvalidUser) => {
-            return HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok", "invaliduser": user.to_uppercase()}))
+            return HttpResponse::Ok()
+                .json(json!({"errcode": 0, "errmsg": "ok", "invaliduser": user.to_uppercase()}))
         }
         Some(Fault::Stall) => {
             // WeCom's duplicate check is on the whole request body.
             accept(&st, "wecom", body.clone(), v);
             stall().await;
-            return HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok", "msgid": "m-late"}));
+            return HttpResponse::Ok()
+                .json(json!({"errcode": 0, "errmsg": "ok", "msgid": "m-late"}));
         }
         None => {}
     }
     let dup_check = v["enable_duplicate_check"] == json!(1);
-    let key = if dup_check { body.clone() } else { zhijia::auth::random_token(8) };
+    let key = if dup_check {
+        body.clone()
+    } else {
+        zhijia::auth::random_token(8)
+    };
     accept(&st, "wecom", key, v);
     HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok", "msgid": "m-1"}))
 }
@@ -237,7 +255,11 @@ async fn wechat_token(st: web::Data<Shared>, body: web::Json<Value>) -> HttpResp
     HttpResponse::Ok().json(json!({"access_token": s.token, "expires_in": 7200}))
 }
 
-async fn wechat_send(st: web::Data<Shared>, req: HttpRequest, body: web::Json<Value>) -> HttpResponse {
+async fn wechat_send(
+    st: web::Data<Shared>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> HttpResponse {
     if !token_ok(&st, &req) {
         return HttpResponse::Ok().json(json!({"errcode": 40001, "errmsg": "invalid credential"}));
     }
@@ -246,11 +268,15 @@ async fn wechat_send(st: web::Data<Shared>, req: HttpRequest, body: web::Json<Va
     match next_fault(&st) {
         Some(Fault::Http500) => return HttpResponse::InternalServerError().finish(),
         Some(Fault::ExpireToken) => {
-            return HttpResponse::Ok().json(json!({"errcode": 40001, "errmsg": "invalid credential"}))
+            return HttpResponse::Ok()
+                .json(json!({"errcode": 40001, "errmsg": "invalid credential"}))
         }
-        Some(Fault::Errcode(c)) => return HttpResponse::Ok().json(json!({"errcode": c, "errmsg": "fake error"})),
+        Some(Fault::Errcode(c)) => {
+            return HttpResponse::Ok().json(json!({"errcode": c, "errmsg": "fake error"}))
+        }
         Some(Fault::InvalidUser) => {
-            return HttpResponse::Ok().json(json!({"errcode": 43004, "errmsg": "require subscribe"}))
+            return HttpResponse::Ok()
+                .json(json!({"errcode": 43004, "errmsg": "require subscribe"}))
         }
         Some(Fault::Stall) => {
             accept(&st, "wechat", key, v);
@@ -271,7 +297,8 @@ async fn sms_send(st: web::Data<Shared>, req: HttpRequest, body: String) -> Http
             .unwrap_or_default()
             .to_string()
     };
-    let expected = zhijia::outbox::adapters::sms::signature(SMS_KEY, &h("X-Zhijia-Timestamp"), &body);
+    let expected =
+        zhijia::outbox::adapters::sms::signature(SMS_KEY, &h("X-Zhijia-Timestamp"), &body);
     if h("X-Zhijia-Signature") != expected {
         st.lock().unwrap().bad_signatures += 1;
         return HttpResponse::Unauthorized().finish();
@@ -281,8 +308,10 @@ async fn sms_send(st: web::Data<Shared>, req: HttpRequest, body: String) -> Http
     match next_fault(&st) {
         Some(Fault::Http500) => return HttpResponse::InternalServerError().finish(),
         Some(Fault::Errcode(c)) => {
-            return HttpResponse::build(actix_web::http::StatusCode::from_u16(u16::try_from(c).unwrap()).unwrap())
-                .body("fake refusal")
+            return HttpResponse::build(
+                actix_web::http::StatusCode::from_u16(u16::try_from(c).unwrap()).unwrap(),
+            )
+            .body("fake refusal")
         }
         Some(Fault::Stall) => {
             accept(&st, "sms", key, v);
@@ -296,15 +325,19 @@ async fn sms_send(st: web::Data<Shared>, req: HttpRequest, body: String) -> Http
 }
 
 /// A code is good once (WeCom 40029 after that).
-async fn wecom_userinfo(st: web::Data<Shared>, req: HttpRequest, q: web::Query<Value>) -> HttpResponse {
+async fn wecom_userinfo(
+    st: web::Data<Shared>,
+    req: HttpRequest,
+    q: web::Query<Value>,
+) -> HttpResponse {
     if !token_ok(&st, &req) {
-        return HttpResponse::Ok().json(json!({"errcode": 40014, "errmsg": "invalid access_token"}));
+        return HttpResponse::Ok()
+            .json(json!({"errcode": 40014, "errmsg": "invalid access_token"}));
     }
     let code = q.get("code").and_then(Value::as_str).unwrap_or_default();
     match st.lock().unwrap().codes.remove(code) {
-        Some(id) if id.starts_with("wmOUT") => {
-            HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok", "openid": id, "external_userid": id}))
-        }
+        Some(id) if id.starts_with("wmOUT") => HttpResponse::Ok()
+            .json(json!({"errcode": 0, "errmsg": "ok", "openid": id, "external_userid": id})),
         Some(id) => HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok", "userid": id})),
         None => HttpResponse::Ok().json(json!({"errcode": 40029, "errmsg": "invalid code"})),
     }
@@ -375,7 +408,12 @@ fn smtp_session(stream: std::net::TcpStream, st: &Shared) -> std::io::Result<()>
                 .find_map(|l| l.strip_prefix("Message-ID: "))
                 .unwrap_or_default()
                 .to_string();
-            accept(st, "smtp", zhijia::auth::random_token(8), json!({"message_id": id, "data": data}));
+            accept(
+                st,
+                "smtp",
+                zhijia::auth::random_token(8),
+                json!({"message_id": id, "data": data}),
+            );
             out.write_all(b"250 OK queued as fake\r\n")?;
         } else if cmd == "QUIT" {
             out.write_all(b"221 bye\r\n")?;

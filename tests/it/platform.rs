@@ -286,7 +286,8 @@ async fn read_all_marks_every_notification_of_the_member_and_no_one_elses() {
             "/",
             now,
             zhijia::outbox::Out::Never,
-        ).unwrap();
+        )
+        .unwrap();
     }
     let unread = |app_conn: &mut zhijia::db::PooledConn, m: i32| -> i64 {
         use diesel::prelude::*;

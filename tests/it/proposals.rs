@@ -133,11 +133,18 @@ async fn a_proposal_goes_from_draft_to_a_second_answer_and_a_satisfied_delegate(
     // A department that does not exist, as lead or co-organiser: refused, nothing changes
     // (mutants: the department check weakened).
     for (lead, co) in [("999999", None), (hr.to_string().as_str(), Some("999999"))] {
-        let mut f = vec![("action", "assign"), ("version", v.as_str()), ("lead", lead)];
+        let mut f = vec![
+            ("action", "assign"),
+            ("version", v.as_str()),
+            ("lead", lead),
+        ];
         if let Some(co) = co {
             f.push(("co", co));
         }
-        app.post(&path, &f).await.assert_status(422).assert_contains("请选择主办部门");
+        app.post(&path, &f)
+            .await
+            .assert_status(422)
+            .assert_contains("请选择主办部门");
         assert_eq!(state_of(&mut app.conn(), id).0, "accepted");
     }
     app.post(
@@ -415,7 +422,9 @@ async fn outside_the_window_a_proposal_cannot_be_submitted_and_a_merge_tells_bot
     assert_eq!(state_of(&mut app.conn(), ids[1]).0, "merged");
     // The merged proposal points at its target and keeps the note; the target's timeline has
     // a merge line (mutants: these fields dropped).
-    let merged = zhijia::proposals::model::find(&mut app.conn(), ids[1]).unwrap().unwrap();
+    let merged = zhijia::proposals::model::find(&mut app.conn(), ids[1])
+        .unwrap()
+        .unwrap();
     assert_eq!(merged.merged_into, Some(ids[0]));
     assert_eq!(merged.decision_note.as_deref(), Some("内容相同，并案办理"));
     assert_eq!(
@@ -533,9 +542,7 @@ async fn an_overdue_answer_escalates_to_the_union() {
     // The department answers late: no longer overdue. Unsatisfied twice: back once, then
     // closed (mutants: the overdue flag kept, the second reopening allowed).
     app.logout().await;
-    let answer = |app_conn: &mut zhijia::db::DbConnection| {
-        state_of(app_conn, id).1.to_string()
-    };
+    let answer = |app_conn: &mut zhijia::db::DbConnection| state_of(app_conn, id).1.to_string();
     for round in 0..2 {
         app.login_ok("road-cadre").await;
         let v = answer(&mut app.conn());
@@ -550,14 +557,23 @@ async fn an_overdue_answer_escalates_to_the_union() {
         )
         .await
         .assert_status(303);
-        let p = zhijia::proposals::model::find(&mut app.conn(), id).unwrap().unwrap();
+        let p = zhijia::proposals::model::find(&mut app.conn(), id)
+            .unwrap()
+            .unwrap();
         assert!(!p.overdue, "answered, round {round}");
         app.logout().await;
         app.login_ok("demo-member").await;
         let v = answer(&mut app.conn());
-        app.post(&path, &[("action", "rate"), ("version", &v), ("rating", "unsatisfied")])
-            .await
-            .assert_status(303);
+        app.post(
+            &path,
+            &[
+                ("action", "rate"),
+                ("version", &v),
+                ("rating", "unsatisfied"),
+            ],
+        )
+        .await
+        .assert_status(303);
         app.logout().await;
         let expected = if round == 0 { "assigned" } else { "closed" };
         assert_eq!(state_of(&mut app.conn(), id).0, expected, "round {round}");
@@ -583,11 +599,16 @@ async fn a_first_answer_rated_satisfied_closes_the_proposal() {
         app.logout().await;
     }
     let hr = hr.to_string();
-    let steps: [(&str, &str, Vec<(&str, &str)>); 5] = [
+    type Step<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
+    let steps: [Step; 5] = [
         ("demo-member", "submit", vec![]),
         ("demo-chair", "accept", vec![("note", "")]),
         ("demo-chair", "assign", vec![("lead", hr.as_str())]),
-        ("road-cadre", "answer", vec![("grade", "A"), ("answer", "自下月起图书室晚上开放到九点。")]),
+        (
+            "road-cadre",
+            "answer",
+            vec![("grade", "A"), ("answer", "自下月起图书室晚上开放到九点。")],
+        ),
         ("demo-member", "rate", vec![("rating", "satisfied")]),
     ];
     for (who, action, extra) in steps {
@@ -598,7 +619,9 @@ async fn a_first_answer_rated_satisfied_closes_the_proposal() {
         app.post(&path, &f).await.assert_status(303);
         app.logout().await;
     }
-    let p = zhijia::proposals::model::find(&mut app.conn(), id).unwrap().unwrap();
+    let p = zhijia::proposals::model::find(&mut app.conn(), id)
+        .unwrap()
+        .unwrap();
     assert_eq!((p.state.as_str(), p.answers), ("closed", 1));
 }
 

@@ -38,7 +38,7 @@ impl Ctx<'_> {
     /// The text: the message's own, or the digest's count.
     pub fn text(x: &Due) -> String {
         if x.merged > 0 {
-            format!("您有 {} 条新消息，请点开查看。", x.merged + 1)
+            format!("您有 {} 条新消息，请点开查看。", x.merged.saturating_add(1))
         } else {
             x.title.clone()
         }

@@ -47,7 +47,8 @@ fn token(ctx: &Ctx<'_>, cfg: &WechatConfig) -> Result<String, Outcome> {
         .map_err(|_| Outcome::Retry("获取令牌：无法解析应答".into()))?;
     match t.err.errcode {
         0 if !t.access_token.is_empty() => {
-            ctx.tokens.put("wechat", t.access_token.clone(), t.expires_in);
+            ctx.tokens
+                .put("wechat", t.access_token.clone(), t.expires_in);
             Ok(t.access_token)
         }
         -1 => Err(Outcome::Retry(format!("获取令牌：{}", code_text(&t.err)))),

@@ -35,7 +35,10 @@ fn token(ctx: &Ctx<'_>, cfg: &WecomConfig) -> Result<String, Outcome> {
         return Ok(t);
     }
     let url = format!("{}/cgi-bin/gettoken", cfg.api);
-    let query = [("corpid", cfg.corp_id.as_str()), ("corpsecret", cfg.secret.0.as_str())];
+    let query = [
+        ("corpid", cfg.corp_id.as_str()),
+        ("corpsecret", cfg.secret.0.as_str()),
+    ];
     let reply = get(ctx.agent, &url, &query).map_err(|f| Outcome::Retry(f.text))?;
     if reply.status >= 500 {
         return Err(Outcome::Retry(format!("获取令牌：HTTP {}", reply.status)));
@@ -44,7 +47,8 @@ fn token(ctx: &Ctx<'_>, cfg: &WecomConfig) -> Result<String, Outcome> {
         .map_err(|_| Outcome::Retry("获取令牌：无法解析应答".into()))?;
     match t.err.errcode {
         0 if !t.access_token.is_empty() => {
-            ctx.tokens.put("wecom", t.access_token.clone(), t.expires_in);
+            ctx.tokens
+                .put("wecom", t.access_token.clone(), t.expires_in);
             Ok(t.access_token)
         }
         -1 => Err(Outcome::Retry(format!("获取令牌：{}", code_text(&t.err)))),
@@ -90,7 +94,11 @@ pub fn send(ctx: &Ctx<'_>, x: &Due) -> Outcome {
             return Outcome::Retry(format!("HTTP {}：无法解析应答", reply.status));
         };
         return match r.err.errcode {
-            0 if r.invaliduser.split('|').any(|u| u.eq_ignore_ascii_case(user)) => {
+            0 if r
+                .invaliduser
+                .split('|')
+                .any(|u| u.eq_ignore_ascii_case(user)) =>
+            {
                 Outcome::Unreachable("成员不在应用可见范围".into())
             }
             0 => Outcome::Sent(Some(r.msgid).filter(|m| !m.is_empty())),
