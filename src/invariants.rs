@@ -8,7 +8,9 @@
 //! - every budget: approved and paid requests drawing on it sum to at most its plan;
 //! - every grievance and benefit request: its state is the state its last state event moved to;
 //! - every survey: as many answer sheets as participants (anonymous ones too);
-//! - every benefit request: one approval row per step passed (all of its chain once approved).
+//! - every benefit request: one approval row per step passed (all of its chain once approved);
+//! - no outbox message (WeCom, WeChat, SMS, e-mail) is about an anonymous grievance or letter:
+//!   none opens a notification that links to one.
 
 use std::collections::HashMap;
 
@@ -53,7 +55,35 @@ pub fn check(conn: &mut DbConnection) -> AppResult<Vec<Violation>> {
     check_states(conn, &mut out)?;
     check_surveys(conn, &mut out)?;
     check_approvals(conn, &mut out)?;
+    check_outbox(conn, &mut out)?;
     Ok(out)
+}
+
+/// Outbox messages that open a notification about an anonymous case or letter: a join on
+/// the rows, not a trust in the call sites.
+fn check_outbox(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult<()> {
+    use diesel::sql_types::Integer;
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Integer)]
+        id: i32,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT o.id FROM outbox_messages o \
+         JOIN notifications n ON o.link = '/notifications/' || n.public_ref \
+         WHERE EXISTS (SELECT 1 FROM grievances g WHERE g.anonymous \
+                       AND n.link LIKE '%/grievances/' || g.public_ref || '%') \
+            OR EXISTS (SELECT 1 FROM mailbox_letters l WHERE l.anonymous \
+                       AND n.link LIKE '%/mailbox/' || l.public_ref || '%')",
+    )
+    .load(conn)?;
+    out.extend(rows.into_iter().map(|r| Violation {
+        what: "outbox message",
+        id: r.id,
+        detail: "is about an anonymous grievance or letter".into(),
+        repairable: false,
+    }));
+    Ok(())
 }
 
 fn check_activities(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult<()> {

@@ -639,6 +639,38 @@ async fn an_anonymous_case_or_letter_sends_nothing_external() {
     .assert_status(303);
     assert!(app.count("notifications") > notes_before);
     assert_eq!(app.count("outbox_messages"), 0);
+    // `zhijia check` walks the rows for the same promise: clean now, and it would see a message
+    // that opened a notification about the anonymous case.
+    let outbox_violations = |app_conn: &mut zhijia::db::DbConnection| {
+        zhijia::invariants::check(app_conn)
+            .unwrap()
+            .into_iter()
+            .filter(|v| v.what == "outbox message")
+            .count()
+    };
+    assert_eq!(outbox_violations(&mut app.conn()), 0);
+    let leaked: String = notifications::table
+        .filter(notifications::link.like(format!("%{case}%")))
+        .select(notifications::public_ref)
+        .first(&mut app.conn())
+        .unwrap();
+    let mut conn = app.conn();
+    zhijia::db::write_tx(&mut conn, |c| {
+        diesel::insert_into(m::table)
+            .values((
+                m::member_id.eq(app.member_id("demo-chair")),
+                m::kind.eq("approval"),
+                m::title.eq("x"),
+                m::link.eq(format!("/notifications/{leaked}")),
+                m::urgent.eq(false),
+                m::created_at.eq(app.state.config.clock.now()),
+            ))
+            .execute(c)?;
+        assert_eq!(outbox_violations(c), 1);
+        Err::<(), _>(zhijia::error::AppError::Conflict("roll back".into()))
+    })
+    .unwrap_err();
+    drop(conn);
     // A named case: out as the fixed text, the title stays in the portal.
     app.logout().await;
     app.login_ok("demo-member").await;
