@@ -1,6 +1,6 @@
 //! Login, logout, password change and first-run setup pages.
 
-use actix_web::cookie::{Cookie, SameSite};
+use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -132,15 +132,10 @@ async fn login(
     })
     .await?;
     // A fresh session id at every login: a token planted before login is worthless.
-    let mut cookie = Cookie::new(session::COOKIE, token);
-    cookie.set_path("/");
-    cookie.set_http_only(true);
-    cookie.set_secure(state.config.secure_cookies);
-    cookie.set_same_site(SameSite::Lax);
-    Ok(HttpResponse::SeeOther()
-        .insert_header((actix_web::http::header::LOCATION, next))
-        .cookie(cookie)
-        .finish())
+    let mut res = redirect(&next);
+    res.add_cookie(&session::cookie(token, state.config.secure_cookies))
+        .map_err(|e| AppError::Internal(format!("cookie: {e}")))?;
+    Ok(res)
 }
 
 fn human_wait(secs: i64) -> String {

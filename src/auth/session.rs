@@ -9,6 +9,17 @@ use crate::error::AppResult;
 
 pub const COOKIE: &str = "zj_session";
 
+/// The session cookie a sign-in sets (password or WeCom/WeChat menu alike): a fresh id every
+/// time, HttpOnly, Lax, Secure when the portal is served over HTTPS.
+pub fn cookie(token: String, secure: bool) -> actix_web::cookie::Cookie<'static> {
+    let mut c = actix_web::cookie::Cookie::new(COOKIE, token);
+    c.set_path("/");
+    c.set_http_only(true);
+    c.set_secure(secure);
+    c.set_same_site(actix_web::cookie::SameSite::Lax);
+    c
+}
+
 /// Idle and absolute lifetimes: cadres (anyone with a role, and admins) get the shorter ones.
 pub fn lifetimes(is_staff: bool) -> (Duration, Duration) {
     if is_staff {

@@ -282,13 +282,8 @@ async fn signed_in(
         AppError::NotFound => AppError::Refused("账号已停用，请联系工会".into()),
         e => e,
     })?;
-    let mut c = Cookie::new(session::COOKIE, token);
-    c.set_path("/");
-    c.set_http_only(true);
-    c.set_secure(state.config.secure_cookies);
-    c.set_same_site(SameSite::Lax);
     let mut res = redirect(next);
-    res.add_cookie(&c)
+    res.add_cookie(&session::cookie(token, state.config.secure_cookies))
         .map_err(|e| AppError::Internal(format!("cookie: {e}")))?;
     Ok(res)
 }
@@ -320,7 +315,8 @@ fn identify(
     match (ch, &channels.wecom, &channels.wechat) {
         (Channel::Wecom, Some(w), _) => {
             for first in [true, false] {
-                let token = wecom_token(client, w)?;
+                let token = crate::outbox::adapters::wecom::token(&client.agent, &client.tokens, w)
+                    .map_err(|o| format!("获取令牌失败：{o:?}"))?;
                 let q = [("access_token", token.as_str()), ("code", code)];
                 let url = format!("{}/cgi-bin/auth/getuserinfo", w.api);
                 let r = get(&client.agent, &url, &q).map_err(|f| f.text)?;
@@ -355,39 +351,6 @@ fn identify(
         }
         _ => Err("渠道未配置".into()),
     }
-}
-
-/// The WeCom access token of the sign-in handlers (cached until it expires).
-fn wecom_token(client: &Client, w: &crate::config::WecomConfig) -> Result<String, String> {
-    if let Some(t) = client.tokens.get("wecom") {
-        return Ok(t);
-    }
-    let q = [
-        ("corpid", w.corp_id.as_str()),
-        ("corpsecret", w.secret.0.as_str()),
-    ];
-    let r = get(&client.agent, &format!("{}/cgi-bin/gettoken", w.api), &q).map_err(|f| f.text)?;
-    let v: serde_json::Value =
-        serde_json::from_str(&r.body).map_err(|_| "令牌应答无法解析".to_string())?;
-    let t = v
-        .get("access_token")
-        .and_then(|t| t.as_str())
-        .unwrap_or_default()
-        .to_string();
-    if t.is_empty() {
-        let e: Errcode = serde_json::from_value(v).unwrap_or_default();
-        return Err(format!("获取令牌失败：{}", code_text(&e)));
-    }
-    let life = v_expires(&r.body);
-    client.tokens.put("wecom", t.clone(), life);
-    Ok(t)
-}
-
-fn v_expires(body: &str) -> u64 {
-    serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("expires_in").and_then(serde_json::Value::as_u64))
-        .unwrap_or(7200)
 }
 
 /// The identity a callback left for binding, if its MAC and time still hold.

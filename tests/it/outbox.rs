@@ -761,6 +761,11 @@ async fn the_member_sets_consent_preferences_quiet_hours_and_bindings() {
     app.post("/me/channels/pigeon/unbind", &[])
         .await
         .assert_status(404);
+    // Unbinding acts on the caller's own binding only: the other member's e-mail stays.
+    app.post("/me/channels/email/unbind", &[])
+        .await
+        .assert_status(303);
+    assert_eq!(model::bindings(&mut app.conn(), member).unwrap().len(), 1);
     app.logout().await;
     app.login_ok("demo-member").await;
     app.post("/me/channels/email/unbind", &[])

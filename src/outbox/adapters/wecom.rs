@@ -4,7 +4,7 @@
 
 use super::Ctx;
 use crate::config::WecomConfig;
-use crate::outbox::http::{code_text, get, post_json, Errcode, Outcome};
+use crate::outbox::http::{code_text, get, post_json, Errcode, Outcome, Tokens};
 use crate::outbox::model::Due;
 
 #[derive(serde::Deserialize)]
@@ -30,8 +30,10 @@ struct SendReply {
 /// Codes that mean the token is bad: fetch a new one and send again (once).
 const TOKEN_CODES: [i64; 3] = [40014, 42001, 41001];
 
-fn token(ctx: &Ctx<'_>, cfg: &WecomConfig) -> Result<String, Outcome> {
-    if let Some(t) = ctx.tokens.get("wecom") {
+/// The application's access token, cached in `tokens` until it expires (the sender's and the
+/// sign-in handlers' caches alike).
+pub fn token(agent: &ureq::Agent, tokens: &Tokens, cfg: &WecomConfig) -> Result<String, Outcome> {
+    if let Some(t) = tokens.get("wecom") {
         return Ok(t);
     }
     let url = format!("{}/cgi-bin/gettoken", cfg.api);
@@ -39,7 +41,7 @@ fn token(ctx: &Ctx<'_>, cfg: &WecomConfig) -> Result<String, Outcome> {
         ("corpid", cfg.corp_id.as_str()),
         ("corpsecret", cfg.secret.0.as_str()),
     ];
-    let reply = get(ctx.agent, &url, &query).map_err(|f| Outcome::Retry(f.text))?;
+    let reply = get(agent, &url, &query).map_err(|f| Outcome::Retry(f.text))?;
     if reply.status >= 500 {
         return Err(Outcome::Retry(format!("获取令牌：HTTP {}", reply.status)));
     }
@@ -47,8 +49,7 @@ fn token(ctx: &Ctx<'_>, cfg: &WecomConfig) -> Result<String, Outcome> {
         .map_err(|_| Outcome::Retry("获取令牌：无法解析应答".into()))?;
     match t.err.errcode {
         0 if !t.access_token.is_empty() => {
-            ctx.tokens
-                .put("wecom", t.access_token.clone(), t.expires_in);
+            tokens.put("wecom", t.access_token.clone(), t.expires_in);
             Ok(t.access_token)
         }
         -1 => Err(Outcome::Retry(format!("获取令牌：{}", code_text(&t.err)))),
@@ -79,7 +80,7 @@ pub fn send(ctx: &Ctx<'_>, x: &Due) -> Outcome {
     .to_string();
     let url = format!("{}/cgi-bin/message/send", cfg.api);
     for first in [true, false] {
-        let token = match token(ctx, cfg) {
+        let token = match token(ctx.agent, ctx.tokens, cfg) {
             Ok(t) => t,
             Err(o) => return o,
         };
