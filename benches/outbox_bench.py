@@ -6,7 +6,7 @@ instance's resident memory while it drains, and the home page's latency before a
 drain (median and p99). Stdlib only; SQLite.
 
 Usage: benches/outbox_bench.py --bin target/release/zhijia [--messages 100000] [--workers 8]
-       [--latency-ms 20] [--rate 1000] [--keep]
+       [--latency-ms 20] [--rate 1000] [--pace 900] [--keep]
 """
 import argparse, http.client, http.server, json, os, random, re, shutil, sqlite3, statistics
 import subprocess, sys, tempfile, threading, time, urllib.parse
@@ -117,16 +117,19 @@ def main():
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--latency-ms", type=float, default=20)
     ap.add_argument("--rate", type=int, default=1000, help="the gateway's limit, requests a second")
+    ap.add_argument("--pace", type=int, default=0,
+                    help="ZHIJIA_OUTBOX_RATE, the sender's requests a second (default: 90%% of --rate)")
     ap.add_argument("--timeout", type=int, default=3600)
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="zhijia-outbox-bench-")
     db_path = os.path.join(work, "z.db")
     gw = Gateway(a.latency_ms / 1000, a.rate)
+    pace = a.pace or max(1, a.rate * 9 // 10)
     env = dict(os.environ, ZHIJIA_DATABASE_URL=f"sqlite://{db_path}", ZHIJIA_BIND=f"127.0.0.1:{PORT}",
                ZHIJIA_PUBLIC_URL="https://union.example.test", RUST_LOG="warn",
                ZHIJIA_SMS_URL=f"http://127.0.0.1:{gw.port}/sms", ZHIJIA_SMS_KEY="bench-key",
-               ZHIJIA_OUTBOX_WORKERS=str(a.workers))
+               ZHIJIA_OUTBOX_WORKERS=str(a.workers), ZHIJIA_OUTBOX_RATE=str(pace))
     proc = None
     try:
         subprocess.run([a.bin, "demo"], env=env, check=True, stdout=subprocess.DEVNULL)
@@ -184,7 +187,7 @@ def main():
         print(json.dumps({
             "messages": a.messages, "delivered": done, "gateway_accepted": accepted, "seconds": round(took, 1),
             "per_second": round(done / took, 1), "gateway_repeats": gw.repeats, "gateway_429": gw.refused,
-            "workers": a.workers, "latency_ms": a.latency_ms, "rate_limit": a.rate,
+            "workers": a.workers, "latency_ms": a.latency_ms, "rate_limit": a.rate, "pace": pace,
             "rss_mb": {"idle": round(rss_idle, 1), "median": round(statistics.median(rss), 1), "max": round(max(rss), 1)},
             "home_ms_before": {"p50": round(pct(before, 0.5), 1), "p99": round(pct(before, 0.99), 1)},
             "home_ms_during": {"p50": round(pct(during, 0.5), 1), "p99": round(pct(during, 0.99), 1), "n": len(during)},

@@ -137,6 +137,10 @@ pub struct ChannelArgs {
     #[arg(long, global = true, env = "ZHIJIA_OUTBOX_WORKERS", default_value_t = 4,
           value_parser = clap::value_parser!(u16).range(1..=32))]
     pub outbox_workers: u16,
+    /// Requests a second the sender makes to each provider (the provider's own limit or below)
+    #[arg(long, global = true, env = "ZHIJIA_OUTBOX_RATE", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub outbox_rate: u32,
     /// Seconds the outbox sender's lease and claims last (checks only: 120 in production)
     #[arg(long, global = true, env = "ZHIJIA_OUTBOX_CLAIM_SECS", default_value_t = 120, hide = true,
           value_parser = clap::value_parser!(u64).range(5..=600))]
@@ -196,6 +200,7 @@ impl ChannelArgs {
             workers: usize::from(self.outbox_workers),
             timeout_ms: 0,
             claim_secs: self.outbox_claim_secs,
+            rate: self.outbox_rate,
         })
     }
 }

@@ -173,9 +173,20 @@ pub struct ChannelsConfig {
     /// Seconds a sender's lease and claims last (0: 120; the cluster check shortens it so a
     /// killed sender's work is taken over within seconds).
     pub claim_secs: u64,
+    /// Requests a second to each provider (`ZHIJIA_OUTBOX_RATE`; 0: 100). Above its limit a
+    /// gateway answers 429 and WeCom drops or refuses, so the sender paces itself below it.
+    pub rate: u32,
 }
 
 impl ChannelsConfig {
+    /// Requests a second to one provider.
+    pub fn rate(&self) -> u32 {
+        match self.rate {
+            0 => 100,
+            r => r,
+        }
+    }
+
     pub fn claim_ttl(&self) -> chrono::Duration {
         chrono::Duration::seconds(match self.claim_secs {
             0 => 120,

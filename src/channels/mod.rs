@@ -76,12 +76,22 @@ pub fn save_settings(
     })
 }
 
-/// Bind an e-mail address (checked for shape; one address, one member).
-pub fn bind_email(
+/// How long the link in a confirmation mail works.
+pub const EMAIL_CONFIRM_HOURS: i64 = 24;
+/// The confirmation page (the mail's link adds `?code=…`).
+pub const EMAIL_CONFIRM_PATH: &str = "/me/channels/email/confirm";
+
+/// Ask to bind an e-mail address: checked for shape, then a one-time link is mailed to it
+/// through the outbox; the address is bound only when its owner opens the link while signed
+/// in (`confirm_email`). Nothing else goes to an unconfirmed address, so a typed address can
+/// neither receive the union's mail uninvited nor be squatted (the binding's uniqueness
+/// applies at confirmation).
+pub fn request_email(
     conn: &mut DbConnection,
     actor: &Actor,
     member: i32,
     address: &str,
+    email_on: bool,
 ) -> AppResult<()> {
     let address = address.trim().to_ascii_lowercase();
     let shaped = address.len() <= 120
@@ -96,10 +106,79 @@ pub fn bind_email(
             "请填写正确的邮箱地址，如 zhangsan@example.com".into(),
         ));
     }
+    if !email_on {
+        return Err(AppError::Validation(
+            "工会尚未开通邮件提醒，暂时不能绑定邮箱".into(),
+        ));
+    }
+    let code = crate::auth::random_token(16);
+    let until = crate::time::plus(actor.now, chrono::Duration::hours(EMAIL_CONFIRM_HOURS));
     write_tx(conn, |c| {
+        if !model::profile(c, member)?.consent {
+            return Err(AppError::Validation(
+                "请先同意接收站外提醒，再绑定邮箱".into(),
+            ));
+        }
+        if model::bound_member(c, Channel::Email, &address)?.is_some_and(|m| m != member) {
+            return Err(AppError::Validation("这个邮箱已被其他会员绑定".into()));
+        }
+        let pending = (address.clone(), code_digest(member, &code), until);
+        model::set_pending_email(c, member, Some(&pending), actor.now)?;
+        model::enqueue_to(
+            c,
+            member,
+            Kind::Account,
+            "请确认绑定职工之家邮件提醒（24 小时内有效）",
+            &format!("{EMAIL_CONFIRM_PATH}?code={code}"),
+            (Channel::Email, &address),
+            actor.now,
+        )?;
+        audit::record(
+            c,
+            actor,
+            None,
+            AuditAction::ChannelBind,
+            ("member", Some(member)),
+            "邮箱（已发确认邮件）",
+        )
+    })
+}
+
+/// The code's digest, tied to the member: a code is good only for the member who asked.
+fn code_digest(member: i32, code: &str) -> String {
+    crate::auth::digest(&[b"email-confirm", &member.to_le_bytes(), code.as_bytes()])
+}
+
+/// The member's pending address when `code` is its live code (for the confirmation page).
+pub fn pending_for(
+    conn: &mut DbConnection,
+    member: i32,
+    code: &str,
+    now: NaiveDateTime,
+) -> AppResult<String> {
+    match model::pending_email(conn, member)? {
+        Some((address, digest, until)) if digest == code_digest(member, code) && now < until => {
+            Ok(address)
+        }
+        _ => Err(AppError::Validation(
+            "确认链接无效或已过期（24 小时内有效），请在“消息提醒”页重新绑定邮箱".into(),
+        )),
+    }
+}
+
+/// Open the link while signed in: the pending address becomes the member's e-mail binding.
+pub fn confirm_email(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    member: i32,
+    code: &str,
+) -> AppResult<()> {
+    write_tx(conn, |c| {
+        let address = pending_for(c, member, code, actor.now)?;
         if !model::bind(c, member, Channel::Email, &address, actor.now)? {
             return Err(AppError::Validation("这个邮箱已被其他会员绑定".into()));
         }
+        model::set_pending_email(c, member, None, actor.now)?;
         audit::record(
             c,
             actor,

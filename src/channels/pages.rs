@@ -22,6 +22,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/me/channels", web::post().to(save))
         .route("/me/channels/consent", web::post().to(consent))
         .route("/me/channels/email", web::post().to(bind_email))
+        .route("/me/channels/email/confirm", web::get().to(confirm_page))
+        .route("/me/channels/email/confirm", web::post().to(confirm))
         .route("/me/channels/{channel}/unbind", web::post().to(unbind));
 }
 
@@ -50,6 +52,8 @@ pub struct MePage {
     quiet_end: String,
     recent: Vec<MineRow>,
     email: String,
+    /// The masked address waiting for confirmation, and until when (Beijing time).
+    pending: Option<(String, String)>,
     errors: Vec<String>,
 }
 
@@ -96,17 +100,20 @@ async fn page(
 ) -> AppResult<MePage> {
     let member = ctx.user()?.id;
     let config = state.config.clone();
-    let (profile, consents, bindings, prefs, enabled, recent) = db::run(&state.pool, move |conn| {
-        Ok((
-            model::profile(conn, member)?,
-            model::consents(conn, member)?,
-            model::bindings(conn, member)?,
-            model::prefs(conn, member)?,
-            Sender::enabled(conn, &config)?,
-            model::mine(conn, member, 20)?,
-        ))
-    })
-    .await?;
+    let now = state.config.clock.now();
+    let (profile, consents, bindings, prefs, enabled, recent, pending) =
+        db::run(&state.pool, move |conn| {
+            Ok((
+                model::profile(conn, member)?,
+                model::consents(conn, member)?,
+                model::bindings(conn, member)?,
+                model::prefs(conn, member)?,
+                Sender::enabled(conn, &config)?,
+                model::mine(conn, member, 20)?,
+                model::pending_email(conn, member)?.filter(|p| p.2 > now),
+            ))
+        })
+        .await?;
     let kinds = Kind::ALL
         .iter()
         .map(|&kind| KindRow {
@@ -139,6 +146,12 @@ async fn page(
         quiet_end: hhmm(profile.quiet_end),
         recent,
         email,
+        pending: pending.map(|(a, _, until)| {
+            (
+                mask(Channel::Email, &a),
+                crate::web::beijing(&until, "%m-%d %H:%M"),
+            )
+        }),
         errors,
     })
 }
@@ -243,12 +256,21 @@ async fn bind_email(
 ) -> AppResult<HttpResponse> {
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
     let address = f.address.clone();
+    let config = state.config.clone();
     let res = db::run(&state.pool, move |conn| {
-        crate::channels::bind_email(conn, &actor, user.id, &address)
+        let on = Sender::enabled(conn, &config)?.contains(&Channel::Email);
+        crate::channels::request_email(conn, &actor, user.id, &address, on)
     })
     .await;
     match res {
-        Ok(()) => Ok(redirect_flash("/me/channels", "ok", "邮箱已绑定")),
+        Ok(()) => Ok(redirect_flash(
+            "/me/channels",
+            "ok",
+            &format!(
+                "确认邮件已发往 {}，请在 24 小时内打开邮件中的链接完成绑定",
+                mask(Channel::Email, &f.address.trim().to_ascii_lowercase())
+            ),
+        )),
         Err(AppError::Validation(m)) => {
             let p = page(&state, ctx, vec![m], crate::text::clip(&f.address, 120)).await?;
             render_status(&p, StatusCode::UNPROCESSABLE_ENTITY)
@@ -282,4 +304,79 @@ async fn unbind(
             format!("没有绑定{}", ch.label())
         },
     ))
+}
+
+#[derive(Template)]
+#[template(path = "channels/email_confirm.html")]
+pub struct ConfirmPage {
+    ctx: Ctx,
+    code: String,
+    /// The masked address, when the code is good.
+    address: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+/// The mail's link: a page with a button, never a change on GET (mail scanners open links).
+async fn confirm_page(
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    CurrentUser(user): CurrentUser,
+    q: web::Query<CodeForm>,
+) -> AppResult<HttpResponse> {
+    let code = crate::text::clip(&q.code, 64);
+    let now = state.config.clock.now();
+    let c = code.clone();
+    let res = db::run(&state.pool, move |conn| {
+        crate::channels::pending_for(conn, user.id, &c, now)
+    })
+    .await;
+    confirm_render(ctx, code, res)
+}
+
+async fn confirm(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ctx: Ctx,
+    CurrentUser(user): CurrentUser,
+    Form(f): Form<CodeForm>,
+) -> AppResult<HttpResponse> {
+    let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
+    let code = crate::text::clip(&f.code, 64);
+    let c = code.clone();
+    let res = db::run(&state.pool, move |conn| {
+        crate::channels::confirm_email(conn, &actor, user.id, &c)
+    })
+    .await;
+    match res {
+        Ok(()) => Ok(redirect_flash("/me/channels", "ok", "邮箱已绑定")),
+        Err(e) => confirm_render(ctx, code, Err(e)),
+    }
+}
+
+fn confirm_render(ctx: Ctx, code: String, res: AppResult<String>) -> AppResult<HttpResponse> {
+    let (address, error) = match res {
+        Ok(a) => (Some(mask(Channel::Email, &a)), None),
+        Err(AppError::Validation(m)) => (None, Some(m)),
+        Err(e) => return Err(e),
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render_status(
+        &ConfirmPage {
+            ctx,
+            code,
+            address,
+            error,
+        },
+        status,
+    )
 }

@@ -826,6 +826,7 @@ diesel::table! {
         in_doubt -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        to_address -> Nullable<Text>,
     }
 }
 
@@ -855,6 +856,9 @@ diesel::table! {
         quiet_end -> Integer,
         consent -> Bool,
         updated_at -> Timestamp,
+        email_pending -> Nullable<Text>,
+        email_code_digest -> Nullable<Text>,
+        email_pending_until -> Nullable<Timestamp>,
     }
 }
 

@@ -272,6 +272,8 @@ pub struct Due {
     pub first_try_at: Option<NaiveDateTime>,
     /// An earlier attempt may have reached the provider.
     pub in_doubt: bool,
+    /// Sent to this address, not the member's binding (an e-mail address being confirmed).
+    pub to_address: Option<String>,
 }
 
 type DueRow = (
@@ -285,6 +287,7 @@ type DueRow = (
     String,
     Option<NaiveDateTime>,
     bool,
+    Option<String>,
 );
 
 /// Claim up to `n` due deliveries for this round (`token` marks them ours until `now + ttl`).
@@ -314,11 +317,13 @@ pub fn claim(
             m::link,
             d::first_try_at,
             d::in_doubt,
+            d::to_address,
         ))
         .load(conn)?;
     let until = plus(now, ttl);
     let mut out = Vec::with_capacity(rows.len());
-    for (id, member_id, channel, attempts, idem_key, kind, title, link, first, in_doubt) in rows {
+    for (id, member_id, channel, attempts, idem_key, kind, title, link, first, in_doubt, to) in rows
+    {
         let first_try_at = Some(first.unwrap_or(now));
         let took = diesel::update(d::table.filter(d::id.eq(id)).filter(d::state.eq_any(due)))
             .set((
@@ -345,6 +350,7 @@ pub fn claim(
                 merged: 0,
                 first_try_at,
                 in_doubt,
+                to_address: to,
             });
         }
     }
@@ -382,9 +388,10 @@ fn fill_addresses(conn: &mut DbConnection, due: &mut [Due]) -> AppResult<()> {
         // A disabled account (left, or switched off) gets nothing, whatever it agreed to.
         x.consent = consent.get(&x.member_id).copied().unwrap_or(false)
             && phones.contains_key(&x.member_id);
-        x.address = match x.channel {
-            Channel::Sms => phones.get(&x.member_id).cloned().flatten(),
-            ch => bound.get(&(x.member_id, ch)).cloned(),
+        x.address = match (x.channel, &x.to_address) {
+            (_, Some(to)) => Some(to.clone()),
+            (Channel::Sms, None) => phones.get(&x.member_id).cloned().flatten(),
+            (ch, None) => bound.get(&(x.member_id, ch)).cloned(),
         }
         .filter(|a| !a.is_empty());
     }
@@ -851,6 +858,89 @@ pub fn unbind(conn: &mut DbConnection, member: i32, ch: Channel) -> AppResult<us
     .execute(conn)?)
 }
 
+/// An e-mail address waiting for its owner's confirmation: (address, code digest, lapses at).
+pub type PendingEmail = (String, String, NaiveDateTime);
+
+pub fn pending_email(conn: &mut DbConnection, member: i32) -> AppResult<Option<PendingEmail>> {
+    let row: Option<(Option<String>, Option<String>, Option<NaiveDateTime>)> =
+        channel_profiles::table
+            .find(member)
+            .select((
+                channel_profiles::email_pending,
+                channel_profiles::email_code_digest,
+                channel_profiles::email_pending_until,
+            ))
+            .first(conn)
+            .optional()?;
+    Ok(match row {
+        Some((Some(a), Some(d), Some(u))) => Some((a, d, u)),
+        _ => None,
+    })
+}
+
+/// Set (or with `None`, clear) the member's pending e-mail address.
+pub fn set_pending_email(
+    conn: &mut DbConnection,
+    member: i32,
+    pending: Option<&PendingEmail>,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    ensure_profile(conn, member, now)?;
+    diesel::update(channel_profiles::table.find(member))
+        .set((
+            channel_profiles::email_pending.eq(pending.map(|p| p.0.clone())),
+            channel_profiles::email_code_digest.eq(pending.map(|p| p.1.clone())),
+            channel_profiles::email_pending_until.eq(pending.map(|p| p.2)),
+            channel_profiles::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Queue one message to one address on one channel, outside the planner (a confirmation
+/// mail to an address not yet bound). Only for a consenting member, like `enqueue`: false when
+/// nothing was queued.
+#[allow(clippy::too_many_arguments)]
+pub fn enqueue_to(
+    conn: &mut DbConnection,
+    member: i32,
+    kind: Kind,
+    title: &str,
+    link: &str,
+    (channel, address): (Channel, &str),
+    now: NaiveDateTime,
+) -> AppResult<bool> {
+    if !profile(conn, member)?.consent {
+        return Ok(false);
+    }
+    let id: i32 = diesel::insert_into(m::table)
+        .values((
+            m::member_id.eq(member),
+            m::kind.eq(kind.as_str()),
+            m::title.eq(title),
+            m::link.eq(link),
+            m::urgent.eq(kind.urgent()),
+            m::created_at.eq(now),
+            m::planned_at.eq(now),
+        ))
+        .returning(m::id)
+        .get_result(conn)?;
+    diesel::insert_into(d::table)
+        .values((
+            d::message_id.eq(id),
+            d::member_id.eq(member),
+            d::channel.eq(channel),
+            d::state.eq(State::Queued),
+            d::next_at.eq(now),
+            d::idem_key.eq(format!("zj-{}", crate::auth::random_token(12))),
+            d::to_address.eq(address),
+            d::created_at.eq(now),
+            d::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
 /// Use a one-time OAuth code: false when it was used before.
 pub fn use_code(conn: &mut DbConnection, code: &str, now: NaiveDateTime) -> AppResult<bool> {
     let n = crate::on_backend!(conn, c => diesel::insert_into(oauth_codes::table)
@@ -968,6 +1058,13 @@ pub fn record_delivery(
 /// waiting for them is sent.
 pub fn forget(conn: &mut DbConnection, member: i32, now: NaiveDateTime) -> AppResult<()> {
     diesel::delete(channel_bindings::table.filter(channel_bindings::member_id.eq(member)))
+        .execute(conn)?;
+    diesel::update(channel_profiles::table.find(member))
+        .set((
+            channel_profiles::email_pending.eq(None::<String>),
+            channel_profiles::email_code_digest.eq(None::<String>),
+            channel_profiles::email_pending_until.eq(None::<NaiveDateTime>),
+        ))
         .execute(conn)?;
     if profile(conn, member)?.consent {
         set_consent(conn, member, false, now)?;

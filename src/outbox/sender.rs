@@ -55,8 +55,11 @@ pub struct Sender {
     config: Config,
     agent: ureq::Agent,
     tokens: Tokens,
-    /// Channels resting after a rate-limit answer, until the instant given.
-    paused: Mutex<HashMap<Channel, Instant>>,
+    /// Channels resting after a rate-limit answer, until the time given (the config's clock,
+    /// so a test can move past a pause without sleeping).
+    paused: Mutex<HashMap<Channel, NaiveDateTime>>,
+    /// Requests spaced per channel below the provider's limit.
+    pace: Pace,
     /// True once the instance is stopping: no new send starts.
     stop: Box<dyn Fn() -> bool + Send + Sync>,
 }
@@ -69,6 +72,7 @@ impl Sender {
         };
         Sender {
             pool,
+            pace: Pace::new(config.channels.rate()),
             config,
             agent: super::http::agent(std::time::Duration::from_millis(timeout)),
             tokens: Tokens::default(),
@@ -112,8 +116,7 @@ impl Sender {
         report.planned = plan_round(&mut conn, &enabled, now)?;
         report.recovered = db::write_tx(&mut conn, |c| model::recover(c, now, ttl))?;
         let token = crate::auth::random_token(12);
-        let batch = i64::try_from(self.config.channels.workers.clamp(1, 32).saturating_mul(3))
-            .unwrap_or(12);
+        let batch = claim_size(&self.config.channels, ttl);
         let due = db::write_tx(&mut conn, |c| {
             let mut due = model::claim(c, now, batch, &token, ttl)?;
             // A digest keeps its count whenever it goes (a deferral or a retry); then new
@@ -253,19 +256,15 @@ impl Sender {
         if x.address.is_none() {
             return Some(skip("会员已解除绑定或没有联系方式"));
         }
-        self.paused_until(x.channel).map(|until| {
-            let secs = i64::try_from(until.saturating_duration_since(Instant::now()).as_secs())
-                .unwrap_or(60);
-            defer(crate::time::plus(now, Duration::seconds(secs.max(1))))
-        })
+        self.paused_until(x.channel, now).map(defer)
     }
 
-    fn paused_until(&self, ch: Channel) -> Option<Instant> {
+    fn paused_until(&self, ch: Channel, now: NaiveDateTime) -> Option<NaiveDateTime> {
         let map = self
             .paused
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(&ch).copied().filter(|t| *t > Instant::now())
+        map.get(&ch).copied().filter(|t| *t > now)
     }
 
     /// Send on `workers` threads of our own; results in the order of `go` (`None`: not started,
@@ -295,6 +294,14 @@ impl Sender {
                     };
                     if Instant::now() >= deadline || (self.stop)() {
                         break;
+                    }
+                    // A channel that answered "too many" rests; its slot in the pace may lie
+                    // past the deadline. Either way this one waits for a later round.
+                    let now = self.config.clock.now();
+                    if self.paused_until(x.channel, now).is_some()
+                        || !self.pace.take(x.channel, deadline)
+                    {
+                        continue;
                     }
                     let o = adapters::send(&ctx, x);
                     *slot
@@ -360,12 +367,7 @@ impl Sender {
                     .paused
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                map.insert(
-                    x.channel,
-                    Instant::now()
-                        .checked_add(std::time::Duration::from_secs(60))
-                        .unwrap_or_else(Instant::now),
-                );
+                map.insert(x.channel, crate::time::plus(now, Duration::seconds(60)));
                 retry(e, Duration::seconds(61))
             }
             Outcome::Failed(e) => fin(State::Failed, None, None, Some(e)),
@@ -387,6 +389,57 @@ pub const UNREACHABLE_MARK: &str = "服务商无法送达该会员（已解除�
 pub const OFF_KEY: &str = "channels.off";
 /// Settings key prefix: WeChat template id per kind.
 pub const TEMPLATE_KEY: &str = "channels.wechat.template.";
+
+/// Deliveries claimed per round: what the pace lets out before the round stops starting sends
+/// (¾ of the claim time), at least a few per worker, at most 1,000 (one transaction's worth).
+fn claim_size(channels: &crate::config::ChannelsConfig, ttl: Duration) -> i64 {
+    let workers = i64::try_from(channels.workers.clamp(1, 32)).unwrap_or(4);
+    let paced = i64::from(channels.rate())
+        .saturating_mul(ttl.num_seconds())
+        .saturating_mul(3)
+        / 4;
+    paced.clamp(workers.saturating_mul(3), 1000)
+}
+
+/// Requests spaced evenly per channel: each takes the next free slot, `gap` after the one
+/// before (one sender per cluster holds the lease, so this is the cluster's pace).
+struct Pace {
+    gap: std::time::Duration,
+    next: Mutex<HashMap<Channel, Instant>>,
+}
+
+impl Pace {
+    fn new(per_second: u32) -> Pace {
+        Pace {
+            gap: std::time::Duration::from_secs(1)
+                .checked_div(per_second.max(1))
+                .unwrap_or_default(),
+            next: Mutex::default(),
+        }
+    }
+
+    /// Wait for this channel's next slot; `false` (and no slot used) if it lies past `deadline`.
+    fn take(&self, ch: Channel, deadline: Instant) -> bool {
+        let at = {
+            let mut next = self
+                .next
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = Instant::now();
+            let at = next.get(&ch).copied().filter(|t| *t > now).unwrap_or(now);
+            if at >= deadline {
+                return false;
+            }
+            next.insert(ch, at.checked_add(self.gap).unwrap_or(at));
+            at
+        };
+        let wait = at.saturating_duration_since(Instant::now());
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+        true
+    }
+}
 
 fn defer(at: NaiveDateTime) -> Finish {
     Finish {

@@ -306,6 +306,7 @@ pub static REGISTRY: &[Table] = &[
             ("in_doubt", Plain),
             ("created_at", Plain),
             ("updated_at", Plain),
+            ("to_address", Contact),
         ],
     },
     Table {
@@ -356,6 +357,9 @@ pub static REGISTRY: &[Table] = &[
             ("quiet_end", Plain),
             ("consent", Plain),
             ("updated_at", Plain),
+            ("email_pending", Contact),
+            ("email_code_digest", Secret),
+            ("email_pending_until", Plain),
         ],
     },
     Table {

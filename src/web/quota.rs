@@ -64,6 +64,7 @@ pub const QUOTAS: &[Quota] = &[
     quota("/me/membership/transfer", 10, DAY),
     quota("/me/channels/consent", 20, DAY),
     quota("/me/channels/email", 10, DAY),
+    quota("/me/channels/email/confirm", 30, DAY),
     quota("/me/channels/bind", 20, DAY),
     quota("/me/membership/transfer/{id}/cancel", 10, DAY),
     quota("/join", 20, DAY),

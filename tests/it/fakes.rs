@@ -31,6 +31,8 @@ pub struct FakeState {
     pub script: VecDeque<Fault>,
     pub tokens_issued: usize,
     pub send_requests: usize,
+    /// When each send request arrived (any provider).
+    pub arrivals: Vec<std::time::Instant>,
     /// Accepted messages per provider: (provider, body).
     pub accepted: Vec<(&'static str, Value)>,
     /// Requests a provider dropped as duplicates.
@@ -141,6 +143,7 @@ impl Fakes {
             workers: 4,
             timeout_ms: TIMEOUT_MS,
             claim_secs: 0,
+            rate: 0,
         }
     }
 
@@ -170,6 +173,7 @@ impl Fakes {
 fn next_fault(st: &Shared) -> Option<Fault> {
     let mut s = st.lock().unwrap();
     s.send_requests += 1;
+    s.arrivals.push(std::time::Instant::now());
     s.script.pop_front()
 }
 

@@ -197,6 +197,73 @@ async fn a_500_a_lost_response_and_an_expired_token_are_retried_and_delivered_on
     assert!(!s.run_once(HOLDER).unwrap().busy());
 }
 
+/// A provider's "too many" (HTTP 429; WeCom and WeChat 45009) rests that channel for a minute
+/// on the portal's clock: what comes meanwhile waits, untried; then both go, once each.
+#[actix_web::test]
+async fn a_rate_limit_answer_rests_the_channel_for_a_minute() {
+    let fakes = Fakes::start();
+    let app = spawn_base_with(|c| c.channels = fakes.channels()).await;
+    let member = app.member_id("demo-member");
+    reachable(&app.state, member);
+    prefer(&app.state, member, &[(Kind::Progress, vec![Channel::Sms])]);
+    fakes.script(&[Fault::Errcode(429)]);
+    notify(&app.state, member, "第一条进展", Out::Full(Kind::Progress));
+    let s = sender(&app.state);
+    let clock = &app.state.config.clock;
+    let r = s.run_once(HOLDER).unwrap();
+    assert_eq!((r.sent, r.retried), (0, 1), "{r:?}");
+    notify(&app.state, member, "第二条进展", Out::Full(Kind::Progress));
+    let r = s.run_once(HOLDER).unwrap();
+    assert_eq!((r.sent, r.deferred), (0, 1), "the channel rests: {r:?}");
+    clock.advance(30);
+    assert!(!s.run_once(HOLDER).unwrap().busy(), "still resting");
+    assert_eq!(
+        fakes.with(|f| f.send_requests),
+        1,
+        "nothing asked of the gateway meanwhile"
+    );
+    clock.advance(35);
+    assert_eq!(drain(&s).sent, 2);
+    let texts: Vec<String> = fakes
+        .accepted("sms")
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("第一条进展")));
+    assert!(texts.iter().any(|t| t.contains("第二条进展")));
+}
+
+/// The sender spaces its requests to one provider at the configured rate (the gateway refuses
+/// above its limit): twelve messages at 5 a second take at least 11 gaps of 200 ms.
+#[actix_web::test]
+async fn the_sender_paces_each_provider_at_the_configured_rate() {
+    let fakes = Fakes::start();
+    let app = spawn_base_with(|c| {
+        c.channels = fakes.channels();
+        c.channels.rate = 5;
+    })
+    .await;
+    let member = app.member_id("demo-member");
+    reachable(&app.state, member);
+    prefer(&app.state, member, &[(Kind::Progress, vec![Channel::Sms])]);
+    for i in 0..12 {
+        notify(
+            &app.state,
+            member,
+            &format!("进展 {i}"),
+            Out::Full(Kind::Progress),
+        );
+    }
+    let r = drain(&sender(&app.state));
+    assert_eq!(r.sent, 12, "{r:?}");
+    let arrivals = fakes.with(|f| f.arrivals.clone());
+    assert_eq!(arrivals.len(), 12);
+    let span = arrivals[11].duration_since(arrivals[0]);
+    // 11 gaps of 200 ms is 2.2 s; the first request may arrive a little after its slot.
+    assert!(span >= std::time::Duration::from_millis(1900), "{span:?}");
+}
+
 /// An instance killed after sending and before writing the result: its claim lapses and the
 /// next sender resends the same request, which the provider drops, inside the provider's
 /// window; an e-mail (SMTP has no duplicate check) is never resent and shows as failed.
@@ -744,14 +811,76 @@ async fn the_member_sets_consent_preferences_quiet_hours_and_bindings() {
         .await
         .assert_status(422)
         .assert_contains("请填写正确的邮箱地址");
+    // An address is bound only once its owner opens the link mailed to it.
     app.post("/me/channels/email", &[("address", "Wang@Example.test")])
         .await
         .assert_status(303);
     app.get("/me/channels")
         .await
-        .assert_contains("wa***@example.test")
+        .assert_contains("待确认：wa***@example.test")
         .assert_ok_without("Wang@Example.test");
-    // Another member cannot take the same address.
+    assert!(model::bindings(&mut app.conn(), member).unwrap().is_empty());
+    let r = drain(&sender(&app.state));
+    assert_eq!(
+        r.sent, 1,
+        "only the confirmation goes to the address: {r:?}"
+    );
+    let mail = fakes.accepted("smtp");
+    assert_eq!(mail.len(), 1);
+    assert!(mail[0]["data"]
+        .as_str()
+        .unwrap()
+        .contains("To: wang@example.test"));
+    let link: String = m::table
+        .filter(m::member_id.eq(member))
+        .filter(m::kind.eq("account"))
+        .select(m::link)
+        .first(&mut app.conn())
+        .unwrap();
+    let code = link
+        .strip_prefix("/me/channels/email/confirm?code=")
+        .unwrap()
+        .to_string();
+    let confirm = format!("/me/channels/email/confirm?code={code}");
+    // Opening the link changes nothing (mail scanners open links); a wrong code is refused.
+    app.get(&confirm)
+        .await
+        .assert_status(200)
+        .assert_contains("确认绑定");
+    assert!(model::bindings(&mut app.conn(), member).unwrap().is_empty());
+    app.post("/me/channels/email/confirm", &[("code", "WRONGCODE")])
+        .await
+        .assert_status(422)
+        .assert_contains("确认链接无效或已过期");
+    // Another member cannot use the code, nor take the address pending or bound.
+    app.logout().await;
+    app.login_ok("demo-member-b").await;
+    app.get(&confirm).await.assert_status(422);
+    app.post("/me/channels/email/confirm", &[("code", code.as_str())])
+        .await
+        .assert_status(422);
+    app.post("/me/channels/email", &[("address", "wang@example.test")])
+        .await
+        .assert_status(422)
+        .assert_contains("请先同意");
+    app.post("/me/channels/consent", &[("given", "1")])
+        .await
+        .assert_status(303);
+    app.logout().await;
+    app.login_ok("demo-member").await;
+    app.post("/me/channels/email/confirm", &[("code", code.as_str())])
+        .await
+        .assert_status(303);
+    app.get("/me/channels")
+        .await
+        .assert_contains("邮箱已绑定")
+        .assert_contains("wa***@example.test")
+        .assert_ok_without("待确认");
+    assert_eq!(model::bindings(&mut app.conn(), member).unwrap().len(), 1);
+    // The code is used up.
+    app.post("/me/channels/email/confirm", &[("code", code.as_str())])
+        .await
+        .assert_status(422);
     app.logout().await;
     app.login_ok("demo-member-b").await;
     app.post("/me/channels/email", &[("address", "wang@example.test")])
