@@ -59,6 +59,7 @@ pub fn build_state(config: Config) -> AppResult<Instance> {
             hasher,
             labels: Default::default(),
             stopping: Default::default(),
+            metrics: Default::default(),
         }),
         views: web::Data::new(Default::default()),
         events: web::Data::new(events),
@@ -138,6 +139,8 @@ pub fn app(
         .wrap(from_fn(crate::web::middleware::catch_panic))
         .wrap(from_fn(crate::web::middleware::site))
         .wrap(Compress::default())
+        .wrap(from_fn(crate::web::middleware::head_as_get))
+        .wrap(from_fn(crate::web::middleware::metrics))
         .wrap(from_fn(crate::web::middleware::access_log))
         .configure(configure)
         .default_service(web::to(|| async {
@@ -282,7 +285,7 @@ fn spawn_jobs(
         let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(2));
         loop {
             tick.tick().await;
-            guarded("flush", flush_buffers(&views)).await;
+            guarded(&views.metrics, "flush", flush_buffers(&views)).await;
         }
     });
     let every = state.config.job_tick_secs.max(2);
@@ -299,7 +302,12 @@ fn spawn_jobs(
             {
                 break;
             }
-            guarded("deadlines", minute_jobs(&state.shared, &holder)).await;
+            guarded(
+                &state.metrics,
+                "deadlines",
+                minute_jobs(&state.shared, &holder),
+            )
+            .await;
         }
     })
 }
@@ -311,7 +319,8 @@ fn spawn_sender(state: &Instance, holder: &str) -> std::sync::Arc<std::sync::ato
     let shared = state.shared.clone();
     let watching = state.shared.clone();
     let sender = crate::outbox::sender::Sender::new(state.pool.clone(), state.config.clone())
-        .with_stop(move || watching.stopping.load(std::sync::atomic::Ordering::SeqCst));
+        .with_stop(move || watching.stopping.load(std::sync::atomic::Ordering::SeqCst))
+        .with_metrics(state.metrics.clone());
     crate::outbox::sender::spawn(
         std::sync::Arc::new(sender),
         holder.to_string(),
@@ -332,7 +341,12 @@ fn spawn_forecast_job(state: Instance, holder: String, every: u64) {
             if state.stopping.load(std::sync::atomic::Ordering::SeqCst) {
                 break;
             }
-            guarded("forecast", forecast_round(&state, &holder, every)).await;
+            guarded(
+                &state.metrics,
+                "forecast",
+                forecast_round(&state, &holder, every),
+            )
+            .await;
         }
     });
 }
@@ -355,9 +369,17 @@ async fn forecast_round(state: &Instance, holder: &str, every: u64) {
 }
 
 /// Run one round of a background job; a panic in it is logged and the next round runs.
-async fn guarded(name: &str, job: impl std::future::Future<Output = ()>) {
+/// Each round counts in `/metrics` (rounds, panics, duration).
+async fn guarded(
+    metrics: &crate::metrics::Registry,
+    name: &'static str,
+    job: impl std::future::Future<Output = ()>,
+) {
     use futures_util::FutureExt;
-    if let Err(payload) = std::panic::AssertUnwindSafe(job).catch_unwind().await {
+    let start = std::time::Instant::now();
+    let res = std::panic::AssertUnwindSafe(job).catch_unwind().await;
+    metrics.job(name, res.is_ok(), start.elapsed());
+    if let Err(payload) = res {
         let msg = crate::web::middleware::panic_message(payload.as_ref());
         log::error!("background job {name} panicked: {msg}; it runs again on the next tick");
     }

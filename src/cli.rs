@@ -44,6 +44,14 @@ pub struct GlobalArgs {
     /// Mark cookies Secure: set this when users reach the portal over HTTPS
     #[arg(long, global = true, env = "ZHIJIA_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Bearer token for `/metrics` (Prometheus text format); unset: no `/metrics` at all
+    #[arg(
+        long,
+        global = true,
+        env = "ZHIJIA_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
     /// Database connections per instance
     #[arg(long, global = true, env = "ZHIJIA_POOL_SIZE", default_value_t = 8)]
     pub pool_size: u32,
@@ -296,6 +304,12 @@ impl GlobalArgs {
             bind: self.bind.clone(),
             secret_key,
             secure_cookies: self.secure_cookies,
+            metrics_token: self
+                .metrics_token
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| crate::config::Secret(t.to_string())),
             hash_cost: HashCost::PRODUCTION,
             pool_size: self.pool_size,
             clock: Clock::from_env(),

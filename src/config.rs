@@ -96,6 +96,8 @@ pub struct Config {
     pub secret_key: Vec<u8>,
     /// Mark cookies `Secure` (set when served behind HTTPS).
     pub secure_cookies: bool,
+    /// Bearer token that opens `/metrics` (`ZHIJIA_METRICS_TOKEN`); unset: no `/metrics`.
+    pub metrics_token: Option<Secret>,
     pub hash_cost: HashCost,
     pub pool_size: u32,
     pub clock: Clock,

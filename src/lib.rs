@@ -24,6 +24,7 @@ pub mod invariants;
 pub mod mailbox;
 pub mod members;
 pub mod membership;
+pub mod metrics;
 pub mod news;
 pub mod notifications;
 pub mod org;

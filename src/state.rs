@@ -15,4 +15,6 @@ pub struct AppState {
     pub labels: crate::org::labels::UnitLabels,
     /// Set when the instance is stopping: /readyz answers 503 so a load balancer moves on.
     pub stopping: std::sync::atomic::AtomicBool,
+    /// Counters for `/metrics` (kept only when a metrics token is set).
+    pub metrics: std::sync::Arc<crate::metrics::Registry>,
 }

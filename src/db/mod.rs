@@ -49,6 +49,19 @@ macro_rules! on_backend {
 pub struct Pool {
     inner: r2d2::Pool<Manager>,
     permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// How long `run` waited for a connection (its turn, then the checkout): `/metrics`.
+    waits: std::sync::Arc<crate::metrics::Histogram>,
+}
+
+impl Pool {
+    pub fn waits(&self) -> &crate::metrics::Histogram {
+        &self.waits
+    }
+
+    /// Turns free right now (at most the pool's size).
+    pub fn free_turns(&self) -> usize {
+        self.permits.available_permits()
+    }
 }
 
 impl std::ops::Deref for Pool {
@@ -201,6 +214,7 @@ fn build_pool_with(manager: Manager, url: &DbUrl, max_size: u32) -> AppResult<Po
     Ok(Pool {
         inner,
         permits: std::sync::Arc::new(tokio::sync::Semaphore::new(size as usize)),
+        waits: std::sync::Arc::default(),
     })
 }
 
@@ -232,14 +246,16 @@ where
     F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
     T: Send + 'static,
 {
+    let asked = std::time::Instant::now();
     let _turn = pool
         .permits
         .acquire()
         .await
         .map_err(|_| AppError::Internal("database pool closed".into()))?;
-    let pool = pool.inner.clone();
+    let (waits, pool) = (pool.waits.clone(), pool.inner.clone());
     actix_web::web::block(move || {
         let mut conn = pool.get()?;
+        waits.observe(asked.elapsed());
         f(&mut conn)
     })
     .await?

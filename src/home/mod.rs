@@ -1,6 +1,8 @@
 //! The staff home (`/`), the personal centre (`/me`), the section landing pages that later
 //! features fill, the admin overview (`/admin`) and `/healthz`.
 
+pub mod metrics;
+
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use diesel::connection::SimpleConnection;
@@ -20,7 +22,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/services", web::get().to(services))
         .route("/admin", web::get().to(admin_home))
         .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics::metrics));
 }
 
 /// A service tile; `href` is None until the feature ships.

@@ -617,6 +617,21 @@ pub fn mine(conn: &mut DbConnection, member: i32, limit: i64) -> AppResult<Vec<M
 
 /// Old rows go: finished deliveries and their messages after 90 days, failed ones after 180,
 /// used OAuth codes after an hour.
+/// Deliveries waiting or in flight by state, and messages not yet planned (`/metrics`).
+pub fn depths(conn: &mut DbConnection) -> AppResult<(Vec<(State, i64)>, i64)> {
+    use diesel::dsl::count_star;
+    let by_state = d::table
+        .filter(d::state.eq_any([State::Queued, State::Held, State::Retry, State::Sending]))
+        .group_by(d::state)
+        .select((d::state, count_star()))
+        .load(conn)?;
+    let unplanned = m::table
+        .filter(m::planned_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok((by_state, unplanned))
+}
+
 pub fn purge(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<usize> {
     let done = [State::Sent, State::Merged, State::Skipped];
     let mut n = diesel::delete(

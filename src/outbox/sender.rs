@@ -62,6 +62,8 @@ pub struct Sender {
     pace: Pace,
     /// True once the instance is stopping: no new send starts.
     stop: Box<dyn Fn() -> bool + Send + Sync>,
+    /// Rounds and their duration for `/metrics`.
+    metrics: Option<Arc<crate::metrics::Registry>>,
 }
 
 impl Sender {
@@ -78,12 +80,18 @@ impl Sender {
             tokens: Tokens::default(),
             paused: Mutex::default(),
             stop: Box::new(|| false),
+            metrics: None,
         }
     }
 
     /// Stop starting sends once `stop` says so (the instance is shutting down).
     pub fn with_stop(mut self, stop: impl Fn() -> bool + Send + Sync + 'static) -> Sender {
         self.stop = Box::new(stop);
+        self
+    }
+
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Registry>) -> Sender {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -518,6 +526,7 @@ pub fn spawn(
         .name("outbox".into())
         .spawn(move || {
             while !stopping() {
+                let start = Instant::now();
                 let busy = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     sender.run_once(&holder)
                 })) {
@@ -531,18 +540,22 @@ pub fn spawn(
                                 r.deferred
                             );
                         }
-                        r.busy()
+                        Some(r.busy())
                     }
                     Ok(Err(e)) => {
                         log::warn!("outbox round failed: {e}");
-                        false
+                        None
                     }
                     Err(p) => {
                         let msg = crate::web::middleware::panic_message(p.as_ref());
                         log::error!("outbox round panicked: {msg}");
-                        false
+                        None
                     }
                 };
+                if let Some(m) = &sender.metrics {
+                    m.job("outbox", busy.is_some(), start.elapsed());
+                }
+                let busy = busy.unwrap_or(false);
                 if !busy {
                     std::thread::sleep(std::time::Duration::from_secs(2));
                 }

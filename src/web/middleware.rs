@@ -36,7 +36,8 @@ pub async fn site(
         None
     };
 
-    let is_get = req.method() == actix_web::http::Method::GET;
+    let is_get = req.method() == actix_web::http::Method::GET
+        && req.extensions().get::<HeadRequest>().is_none();
     let mut res = next.call(req).await?;
 
     let status = res.status();
@@ -245,4 +246,51 @@ mod tests {
             assert!(super::is_logged(&Method::GET, p), "{p}");
         }
     }
+}
+
+/// Requests and latency by route for `/metrics`, only when an operator set a metrics token
+/// (off by default: then this costs nothing).
+pub async fn metrics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let registry = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .filter(|s| s.config.metrics_token.is_some())
+        .map(|s| s.metrics.clone());
+    let Some(registry) = registry else {
+        return next.call(req).await;
+    };
+    let start = std::time::Instant::now();
+    let method = req.method().to_string();
+    let res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "(unmatched)".into());
+    registry.request(&route, &method, res.status().as_u16(), start.elapsed());
+    Ok(res)
+}
+
+/// Marks a `HEAD` request answered as a `GET` (it is not a page view).
+#[derive(Clone, Copy)]
+pub struct HeadRequest;
+
+/// `HEAD` answers like `GET` with the same status and headers and no body (uptime monitors and
+/// load balancers use it; the routes are registered for GET only, so it was a 404). Safe because
+/// a GET handler never changes anything.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, Error> {
+    if req.method() != actix_web::http::Method::HEAD {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    req.head_mut().method = actix_web::http::Method::GET;
+    req.extensions_mut().insert(HeadRequest);
+    let res = next.call(req).await?;
+    Ok(res.map_body(|head, _| {
+        head.headers_mut().remove(header::CONTENT_LENGTH);
+        actix_web::body::BoxBody::new(())
+    }))
 }

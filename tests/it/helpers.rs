@@ -200,6 +200,7 @@ pub fn test_config(database: DbUrl) -> Config {
         bind: "127.0.0.1:0".into(),
         secret_key: b"test-secret-key-test-secret-key-0123456789".to_vec(),
         secure_cookies: false,
+        metrics_token: None,
         hash_cost: HashCost::TEST,
         pool_size: 4,
         clock: Clock::starting_at(test_now()),

@@ -90,6 +90,108 @@ async fn healthz_answers_ok_when_the_database_answers() {
     assert_eq!(r.body, "ok");
 }
 
+/// Uptime monitors and load balancers probe with HEAD: it answers like GET, without a body,
+/// and a page behind sign-in still redirects.
+#[actix_web::test]
+async fn head_answers_like_get_without_a_body() {
+    let mut app = spawn_base().await;
+    for path in ["/healthz", "/login", "/join"] {
+        let r = app
+            .send(
+                actix_web::test::TestRequest::default()
+                    .method(actix_web::http::Method::HEAD)
+                    .uri(path),
+            )
+            .await;
+        r.assert_status(200);
+        assert!(r.body.is_empty(), "HEAD {path} sent a body");
+    }
+    let r = app
+        .send(
+            actix_web::test::TestRequest::default()
+                .method(actix_web::http::Method::HEAD)
+                .uri("/me"),
+        )
+        .await;
+    r.assert_status(303);
+    let r = app
+        .send(
+            actix_web::test::TestRequest::default()
+                .method(actix_web::http::Method::HEAD)
+                .uri("/no-such-page"),
+        )
+        .await;
+    r.assert_status(404);
+    assert!(r.body.is_empty());
+    app.login_ok("demo-member").await;
+    let r = app
+        .send(
+            actix_web::test::TestRequest::default()
+                .method(actix_web::http::Method::HEAD)
+                .uri("/"),
+        )
+        .await;
+    r.assert_status(200);
+    assert!(r.body.is_empty());
+    assert!(r.header("content-type").starts_with("text/html"));
+}
+
+/// `/metrics` does not exist without a token; with one it wants the bearer token, and its
+/// request counter moves by exactly the requests made.
+#[actix_web::test]
+async fn metrics_need_their_token_and_count_the_requests_made() {
+    let mut off = spawn().await;
+    off.get("/metrics").await.assert_status(404);
+    let mut app = spawn_base_with(|c| {
+        c.metrics_token = Some(zhijia::config::Secret("scrape-token-0123456789".into()));
+    })
+    .await;
+    app.get("/metrics").await.assert_status(401);
+    let wrong = actix_web::test::TestRequest::get()
+        .uri("/metrics")
+        .insert_header(("authorization", "Bearer scrape-token-012345678"));
+    app.send(wrong).await.assert_status(401);
+    let scrape = || {
+        actix_web::test::TestRequest::get()
+            .uri("/metrics")
+            .insert_header(("authorization", "Bearer scrape-token-0123456789"))
+    };
+    let count = |body: &str| -> u64 {
+        body.lines()
+            .find(|l| {
+                l.starts_with(
+                    "zhijia_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"}",
+                )
+            })
+            .map_or(0, |l| l.rsplit(' ').next().unwrap().parse().unwrap())
+    };
+    let first = app.send(scrape()).await;
+    first.assert_status(200);
+    assert!(first
+        .header("content-type")
+        .starts_with("text/plain; version=0.0.4"));
+    let before = count(&first.body);
+    for _ in 0..3 {
+        app.get("/healthz").await.assert_status(200);
+    }
+    let second = app.send(scrape()).await;
+    assert_eq!(count(&second.body), before + 3, "{}", second.body);
+    for needle in [
+        "zhijia_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"}",
+        "zhijia_db_pool_wait_seconds_count",
+        "zhijia_db_pool_connections{state=\"open\"}",
+        "zhijia_outbox_queue{state=\"unplanned\"} 0",
+        "zhijia_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"401\"} 2",
+    ] {
+        assert!(
+            second.body.contains(needle),
+            "{needle} missing:\n{}",
+            second.body
+        );
+    }
+    assert_eq!(app.state.metrics.requests_of("/healthz"), before + 3);
+}
+
 #[actix_web::test]
 async fn the_setup_token_works_exactly_once() {
     let mut app = spawn().await;
