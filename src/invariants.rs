@@ -56,7 +56,41 @@ pub fn check(conn: &mut DbConnection) -> AppResult<Vec<Violation>> {
     check_surveys(conn, &mut out)?;
     check_approvals(conn, &mut out)?;
     check_outbox(conn, &mut out)?;
+    check_dues(conn, &mut out)?;
     Ok(out)
+}
+
+/// A member's `last_dues_month` is the newest month of their dues rows (the arrears list
+/// trusts it): a row written around `put_dues` would leave a member listed as behind.
+fn check_dues(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult<()> {
+    use diesel::sql_types::{Integer, Nullable, Text};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Integer)]
+        id: i32,
+        #[diesel(sql_type = Nullable<Text>)]
+        kept: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        actual: Option<String>,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT m.id, m.last_dues_month AS kept, d.actual FROM members m \
+         LEFT JOIN (SELECT member_id, MAX(month) AS actual FROM member_dues GROUP BY member_id) d \
+           ON d.member_id = m.id \
+         WHERE m.last_dues_month IS DISTINCT FROM d.actual",
+    )
+    .load(conn)?;
+    out.extend(rows.into_iter().map(|r| Violation {
+        what: "member dues",
+        id: r.id,
+        detail: format!(
+            "last paid month kept as {} but the dues rows say {}",
+            r.kept.as_deref().unwrap_or("none"),
+            r.actual.as_deref().unwrap_or("none")
+        ),
+        repairable: true,
+    }));
+    Ok(())
 }
 
 /// Outbox messages that open a notification about an anonymous case or letter: a join on
@@ -384,6 +418,9 @@ pub fn repair(conn: &mut DbConnection, actor: &Actor) -> AppResult<Vec<Violation
                                 .eq(i32::try_from(visible).unwrap_or(i32::MAX)),
                         ))
                         .execute(conn)?;
+                }
+                "member dues" => {
+                    crate::membership::model::refresh_last_dues(conn, &[v.id])?;
                 }
                 _ => continue,
             }

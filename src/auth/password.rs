@@ -19,7 +19,9 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 pub struct Hasher {
     cost: HashCost,
     permits: Arc<Semaphore>,
-    dummy_hash: Arc<String>,
+    /// Made on the first sign-in attempt for an unknown account, not at start: a hash touches
+    /// `m_kib` (19 MiB) that the allocator may keep, and an idle instance should stay small.
+    dummy_hash: Arc<std::sync::OnceLock<String>>,
     /// Passwords hashed here so far (tests check that imports hash here, off the pool).
     made: Arc<AtomicU64>,
 }
@@ -27,11 +29,12 @@ pub struct Hasher {
 impl Hasher {
     pub fn new(cost: HashCost) -> AppResult<Self> {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let dummy_hash = hash_blocking(cost, "zhijia-dummy-password-for-timing")?;
+        // The parameters are checked now, so a bad cost still stops the start.
+        argon(cost)?;
         Ok(Hasher {
             cost,
             permits: Arc::new(Semaphore::new(threads)),
-            dummy_hash: Arc::new(dummy_hash),
+            dummy_hash: Arc::default(),
             made: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -56,12 +59,20 @@ impl Hasher {
     /// account costs the same time as a wrong password.
     pub async fn verify(&self, hash: Option<String>, password: String) -> AppResult<bool> {
         let _permit = self.acquire().await?;
-        let (target, real) = match hash {
-            Some(h) => (h, true),
-            None => (self.dummy_hash.as_ref().clone(), false),
-        };
-        let ok = actix_web::web::block(move || verify_blocking(&target, &password)).await?;
-        Ok(ok && real)
+        let (dummy, cost) = (self.dummy_hash.clone(), self.cost);
+        let ok = actix_web::web::block(move || match hash {
+            Some(h) => verify_blocking(&h, &password),
+            None => {
+                let target = dummy.get_or_init(|| {
+                    hash_blocking(cost, "zhijia-dummy-password-for-timing").unwrap_or_default()
+                });
+                // The same work as a wrong password; the answer is no either way.
+                let _ = verify_blocking(target, &password);
+                false
+            }
+        })
+        .await?;
+        Ok(ok)
     }
 
     async fn acquire(&self) -> AppResult<tokio::sync::SemaphorePermit<'_>> {

@@ -51,6 +51,9 @@ pub struct BenefitListPage {
     ctx: Ctx,
     awaiting: Vec<Row>,
     rows: Vec<Row>,
+    pager: crate::forms::Pager,
+    /// The filter as a query string, for the pager's links.
+    query_base: String,
     states: Vec<(&'static str, &'static str)>,
     state: String,
 }
@@ -59,6 +62,7 @@ pub struct BenefitListPage {
 pub struct ListQuery {
     #[serde(default)]
     state: String,
+    page: Option<i64>,
 }
 
 async fn list(
@@ -68,15 +72,18 @@ async fn list(
     q: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     let filter = State::parse(&q.state);
-    let (awaiting, rows) = db::run(&state.pool, move |conn| {
+    let page = q.page;
+    let (awaiting, (rows, pager)) = db::run(&state.pool, move |conn| {
         let awaiting: Vec<Row> = service::awaiting_rows(conn, &user)?;
-        Ok((awaiting, rows_for(conn, &user, filter)?))
+        Ok((awaiting, rows_for(conn, &user, filter, page)?))
     })
     .await?;
     render(&BenefitListPage {
         ctx,
         awaiting,
         rows,
+        pager,
+        query_base: format!("state={}", filter.map_or("", State::as_str)),
         states: State::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
         state: filter.map_or("", State::as_str).to_string(),
     })

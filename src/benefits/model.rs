@@ -382,12 +382,13 @@ pub fn live_count(
     Ok(q.count().get_result(conn)?)
 }
 
-/// Requests in the given units (None: all), optionally in one state, newest first.
+/// Requests in the given units (None: all), optionally in one state, newest first: `limit`
+/// from `offset`.
 pub fn in_units(
     conn: &mut DbConnection,
     unit_ids: Option<&[i32]>,
     state: Option<State>,
-    limit: i64,
+    (limit, offset): (i64, i64),
 ) -> AppResult<Vec<BenefitRequest>> {
     let mut q = benefit_requests::table.into_boxed();
     if let Some(ids) = unit_ids {
@@ -398,8 +399,25 @@ pub fn in_units(
     }
     Ok(q.order(benefit_requests::id.desc())
         .limit(limit)
+        .offset(offset)
         .select(BenefitRequest::as_select())
         .load(conn)?)
+}
+
+/// How many requests `in_units` would list without a limit.
+pub fn count_in_units(
+    conn: &mut DbConnection,
+    unit_ids: Option<&[i32]>,
+    state: Option<State>,
+) -> AppResult<i64> {
+    let mut q = benefit_requests::table.into_boxed();
+    if let Some(ids) = unit_ids {
+        q = q.filter(benefit_requests::unit_id.eq_any(ids.to_vec()));
+    }
+    if let Some(s) = state {
+        q = q.filter(benefit_requests::state.eq(s));
+    }
+    Ok(q.count().get_result(conn)?)
 }
 
 /// The approval chains of the requests waiting for a decision (a handful of distinct strings).

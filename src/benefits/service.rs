@@ -614,11 +614,13 @@ pub fn mark_paid(
 pub fn payout_rows(conn: &mut DbConnection, user: &User) -> AppResult<Vec<PayoutRow>> {
     let units = org::scope::units_for_roles(conn, user, &[Role::Finance])?;
     let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
-    let reqs = model::in_units(conn, Some(&ids), Some(State::Approved), 5000)?;
+    let reqs = model::in_units(conn, Some(&ids), Some(State::Approved), (5000, 0))?;
     let items = model::items(conn)?;
+    let member_ids: Vec<i32> = reqs.iter().map(|r| r.member_id).collect();
+    let names = crate::members::model::names_of(conn, &member_ids)?;
     let mut rows = Vec::new();
     for r in reqs {
-        let m = crate::members::model::find(conn, r.member_id)?.ok_or(AppError::NotFound)?;
+        let (name, employee_no) = names.get(&r.member_id).cloned().ok_or(AppError::NotFound)?;
         rows.push(PayoutRow {
             item: items
                 .iter()
@@ -630,8 +632,8 @@ pub fn payout_rows(conn: &mut DbConnection, user: &User) -> AppResult<Vec<Payout
                 .find(|u| u.id == r.unit_id)
                 .map(|u| u.name.clone())
                 .unwrap_or_default(),
-            name: m.name,
-            employee_no: m.employee_no,
+            name,
+            employee_no,
             req: r,
         });
     }
@@ -959,12 +961,20 @@ pub struct Row {
     pub mine: bool,
 }
 
-/// Requests in the user's reach, newest first; `mine` marks those awaiting the user's decision.
-pub fn rows_for(conn: &mut DbConnection, user: &User, state: Option<State>) -> AppResult<Vec<Row>> {
+/// Requests in the user's reach, newest first, one page of 50; `mine` marks those awaiting
+/// the user's decision.
+pub fn rows_for(
+    conn: &mut DbConnection,
+    user: &User,
+    state: Option<State>,
+    page: Option<i64>,
+) -> AppResult<(Vec<Row>, crate::forms::Pager)> {
     let units = org::scope::units_for_roles(conn, user, Role::ALL)?;
     let ids: Vec<i32> = units.iter().map(|u| u.id).collect();
-    let reqs = model::in_units(conn, Some(&ids), state, 500)?;
-    to_rows(conn, user, &units, reqs)
+    let total = model::count_in_units(conn, Some(&ids), state)?;
+    let pager = crate::forms::Pager::new(page, 50, total);
+    let reqs = model::in_units(conn, Some(&ids), state, (pager.per_page, pager.offset()))?;
+    Ok((to_rows(conn, user, &units, reqs)?, pager))
 }
 
 /// Requests whose current step is the user's to decide, newest first (the inbox and the top of
@@ -1021,17 +1031,22 @@ fn to_rows(
 ) -> AppResult<Vec<Row>> {
     let items = model::items(conn)?;
     let req_ids: Vec<i32> = reqs.iter().map(|r| r.id).collect();
-    let approvals = model::approvers_of(conn, &req_ids)?;
-    let mut out = Vec::new();
+    let mut approvals: std::collections::HashMap<i32, Vec<MemberId>> =
+        std::collections::HashMap::new();
+    for (r, m) in model::approvers_of(conn, &req_ids)? {
+        approvals.entry(r).or_default().push(m);
+    }
+    let member_ids: Vec<i32> = reqs.iter().map(|r| r.member_id).collect();
+    let names = crate::members::model::names_of(conn, &member_ids)?;
+    let units: std::collections::HashMap<i32, &org::OrgUnit> =
+        units.iter().map(|u| (u.id, u)).collect();
+    let mut out = Vec::with_capacity(reqs.len());
     for req in reqs {
-        let approvers: Vec<MemberId> = approvals
-            .iter()
-            .filter(|(r, _)| *r == req.id)
-            .map(|(_, m)| *m)
-            .collect();
-        let unit = units.iter().find(|u| u.id == req.unit_id);
-        let member = crate::members::model::find(conn, req.member_id)?
-            .map(|m| m.name)
+        let approvers = approvals.remove(&req.id).unwrap_or_default();
+        let unit = units.get(&req.unit_id).copied();
+        let member = names
+            .get(&req.member_id)
+            .map(|(n, _)| n.clone())
             .unwrap_or_default();
         out.push(Row {
             mine: unit.is_some_and(|u| may_decide(user, &req, &approvers, &u.path).is_ok()),

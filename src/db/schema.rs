@@ -30,6 +30,7 @@ diesel::table! {
         large_text -> Bool,
         status -> Text,
         anonymised_at -> Nullable<Timestamp>,
+        last_dues_month -> Nullable<Text>,
     }
 }
 

@@ -456,6 +456,31 @@ pub fn search(
     Ok((rows, pager))
 }
 
+/// How many open cases a cadre may handle (the cadre home's figure): the cases of their units
+/// plus those assigned to them elsewhere, as two counts, each on its own index (one `OR`
+/// across two columns made SQLite scan every case).
+pub fn open_count(
+    conn: &mut DbConnection,
+    unit_ids: Option<&[i32]>,
+    handler: i32,
+) -> AppResult<i64> {
+    let open = grievances::table.filter(grievances::state.eq_any(OPEN_STATES));
+    let Some(ids) = unit_ids else {
+        return Ok(open.count().get_result(conn)?);
+    };
+    let mine: i64 = open
+        .filter(grievances::unit_id.eq_any(ids))
+        .count()
+        .get_result(conn)?;
+    let assigned: i64 = grievances::table
+        .filter(grievances::state.eq_any(OPEN_STATES))
+        .filter(grievances::handler_id.eq(handler))
+        .filter(grievances::unit_id.ne_all(ids))
+        .count()
+        .get_result(conn)?;
+    Ok(mine.saturating_add(assigned))
+}
+
 /// Open cases whose deadline has passed (for the escalation job).
 pub fn past_due(
     conn: &mut DbConnection,

@@ -250,15 +250,12 @@ async fn admin_home(
         .iter()
         .map(|g| (g.unit_name.clone(), g.role.label()))
         .collect();
-    let now = state.config.clock.now();
     let (member_count, unit_count, inbox_count) = db::run(&state.pool, move |conn| {
         let units = scope::managed_units(conn, &user)?;
         let ids: Option<Vec<i32>> = (!user.is_admin).then(|| units.iter().map(|u| u.id).collect());
         let n = crate::members::service::count_in(conn, ids.as_deref())?;
-        let filter = crate::grievances::model::CaseFilter::default();
-        let (_, inbox) =
-            crate::grievances::model::search(conn, ids.as_deref(), user.id, &filter, true, now, 1)?;
-        Ok((n, units.len(), inbox.total))
+        let inbox = crate::grievances::model::open_count(conn, ids.as_deref(), user.id)?;
+        Ok((n, units.len(), inbox))
     })
     .await?;
     render(&AdminHomePage {

@@ -390,3 +390,23 @@ pub fn set_large_text(conn: &mut DbConnection, id: i32, on: bool) -> AppResult<(
         .execute(conn)?;
     Ok(())
 }
+
+/// Names and employee numbers of these members in one query per 500 (lists that show who
+/// asked: no lookup per row).
+pub fn names_of(
+    conn: &mut DbConnection,
+    ids: &[i32],
+) -> AppResult<std::collections::HashMap<i32, (String, String)>> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(i32, String, String)> = members::table
+            .filter(members::id.eq_any(chunk))
+            .select((members::id, members::name, members::employee_no))
+            .load(conn)?;
+        out.extend(rows.into_iter().map(|(id, n, e)| (id, (n, e))));
+    }
+    Ok(out)
+}

@@ -37,6 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize)]
 pub struct DuesQuery {
     months: Option<u32>,
+    page: Option<i64>,
 }
 
 fn months_of(q: Option<u32>) -> u32 {
@@ -49,6 +50,7 @@ struct DuesPage {
     ctx: Ctx,
     months: u32,
     arrears: Vec<Arrear>,
+    pager: crate::forms::Pager,
     report: Vec<DuesLine>,
     error: String,
     years: u32,
@@ -56,6 +58,10 @@ struct DuesPage {
 }
 
 impl DuesPage {
+    fn query_base(&self) -> String {
+        format!("months={}", self.months)
+    }
+
     fn count(&self, outcome: &str) -> usize {
         self.report.iter().filter(|l| l.outcome == outcome).count()
     }
@@ -65,23 +71,31 @@ async fn page(
     state: &web::Data<AppState>,
     ctx: Ctx,
     user: &std::sync::Arc<crate::auth::User>,
-    months: u32,
+    (months, page): (u32, Option<i64>),
     report: Vec<DuesLine>,
     error: String,
 ) -> AppResult<DuesPage> {
+    const PER_PAGE: i64 = 50;
     let now = state.config.clock.now();
     let u = user.clone();
-    let (arrears, years) = db::run(&state.pool, move |conn| {
+    let ((total, arrears), years) = db::run(&state.pool, move |conn| {
+        let offset = page
+            .unwrap_or(1)
+            .max(1)
+            .saturating_sub(1)
+            .saturating_mul(PER_PAGE);
         Ok((
-            dues::arrears(conn, &u, months, now)?,
+            dues::arrears(conn, &u, months, now, (PER_PAGE, offset))?,
             super::leave::retention_years(conn)?,
         ))
     })
     .await?;
+    let pager = crate::forms::Pager::new(page, PER_PAGE, total);
     Ok(DuesPage {
         ctx,
         months,
         arrears,
+        pager,
         report,
         error,
         years,
@@ -100,7 +114,7 @@ async fn dues_page(
             &state,
             ctx,
             &user,
-            months_of(q.months),
+            (months_of(q.months), q.page),
             Vec::new(),
             String::new(),
         )
@@ -121,7 +135,7 @@ async fn dues_import(
             .first()
             .cloned()
             .unwrap_or_else(|| "请选择会费文件（CSV 或 XLSX）".into());
-        let p = page(&state, ctx, &user, 3, Vec::new(), msg).await?;
+        let p = page(&state, ctx, &user, (3, None), Vec::new(), msg).await?;
         return render_status(&p, StatusCode::UNPROCESSABLE_ENTITY);
     };
     let actor = Actor::user(&user, client_ip(&req), state.config.clock.now());
@@ -132,9 +146,9 @@ async fn dues_import(
     })
     .await;
     match result {
-        Ok(report) => render(&page(&state, ctx, &user, 3, report, String::new()).await?),
+        Ok(report) => render(&page(&state, ctx, &user, (3, None), report, String::new()).await?),
         Err(AppError::Validation(m)) => {
-            let p = page(&state, ctx, &user, 3, Vec::new(), m).await?;
+            let p = page(&state, ctx, &user, (3, None), Vec::new(), m).await?;
             render_status(&p, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => Err(e),
@@ -151,7 +165,7 @@ async fn arrears_xlsx(
     let now = state.config.clock.now();
     let actor = Actor::user(&user, client_ip(&req), now);
     let bytes = db::run(&state.pool, move |conn| {
-        let rows = dues::arrears(conn, &user, months, now)?;
+        let (_, rows) = dues::arrears(conn, &user, months, now, (0, 0))?;
         let ids: Vec<i32> = rows.iter().map(|r| r.member_id).collect();
         crate::audit::record_export(
             conn,

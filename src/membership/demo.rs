@@ -153,7 +153,8 @@ pub fn seed(
 
     // Twelve months of dues (0.5 % of a notional wage) for everyone who is a member; one member
     // in fifteen has paid nothing for the last four months.
-    let rows = super::model::members_with_last_dues(conn, None)?;
+    // Everyone counts as behind a month far in the future: every member and retiree.
+    let (_, rows) = super::model::arrears(conn, None, "9999-12", (i64::MAX, 0))?;
     let mut dues = Vec::new();
     for (i, m) in rows.iter().enumerate() {
         let fen = 1500_i64.saturating_add((m.member_id.rem_euclid(20) as i64).saturating_mul(100));

@@ -201,19 +201,27 @@ pub struct Arrear {
     pub last_paid: Option<String>,
 }
 
-/// Members in the user's scope with no dues for the last `months` months (up to last month).
+/// Members in the user's scope with no dues for the last `months` months (up to last month):
+/// how many, and `limit` of them from `offset` (`limit` 0: all of them, for the export).
 pub fn arrears(
     conn: &mut DbConnection,
     user: &User,
     months: u32,
     now: NaiveDateTime,
-) -> AppResult<Vec<Arrear>> {
+    (limit, offset): (i64, i64),
+) -> AppResult<(i64, Vec<Arrear>)> {
     let since = months_back(now, months);
-    let prefixes = scope::manage_prefixes(user);
-    Ok(model::members_with_last_dues(conn, prefixes.as_deref())?
-        .into_iter()
-        .filter(|r| r.last_paid.as_deref().is_none_or(|m| m < since.as_str()))
-        .collect())
+    let units: Option<Vec<i32>> = match scope::manage_prefixes(user) {
+        None => None,
+        Some(prefixes) => Some(
+            crate::org::model::under_paths(conn, &prefixes)?
+                .into_iter()
+                .map(|u| u.id)
+                .collect(),
+        ),
+    };
+    let limit = if limit == 0 { i64::MAX } else { limit };
+    model::arrears(conn, units.as_deref(), &since, (limit, offset))
 }
 
 /// The arrears list as an XLSX workbook.

@@ -539,6 +539,16 @@ pub fn put_dues(
         .do_update()
         .set((d::amount_fen.eq(amount_fen), d::imported_at.eq(now)))
         .execute(c))?;
+    // The member's newest paid month moves only forward (the arrears list reads it).
+    diesel::update(
+        members::table.filter(members::id.eq(member_id)).filter(
+            members::last_dues_month
+                .is_null()
+                .or(members::last_dues_month.lt(month)),
+        ),
+    )
+    .set(members::last_dues_month.eq(month))
+    .execute(conn)?;
     Ok(())
 }
 
@@ -553,38 +563,66 @@ pub fn dues_of(conn: &mut DbConnection, member_id: i32) -> AppResult<Vec<(String
         .load(c))?)
 }
 
-/// Members (member or retired, not disabled) in units under the prefixes (all for `None`)
-/// with their unit name and their last paid month.
-pub fn members_with_last_dues(
+/// Members (member or retired, not disabled) in `units` (all for `None`) with no dues paid
+/// from `since` ("YYYY-MM") on: how many, and `limit` of them from `offset` in id order, with
+/// their unit name and last paid month. One indexed filter on `members.last_dues_month`.
+pub fn arrears(
     conn: &mut DbConnection,
-    prefixes: Option<&[String]>,
-) -> AppResult<Vec<super::dues::Arrear>> {
-    use crate::db::schema::{member_dues as d, org_units};
-    let rows: Vec<(i32, String, String, String, String)> = crate::on_backend!(conn, c => members::table
-        .inner_join(org_units::table)
-        .filter(members::disabled.eq(false))
-        .filter(members::status.eq_any(["member", "retired"]))
-        .select((members::id, members::name, members::employee_no, org_units::name, org_units::path))
+    units: Option<&[i32]>,
+    since: &str,
+    (limit, offset): (i64, i64),
+) -> AppResult<(i64, Vec<super::dues::Arrear>)> {
+    use crate::db::schema::org_units;
+    let build = || {
+        let mut q = members::table
+            .filter(members::disabled.eq(false))
+            .filter(members::status.eq_any(["member", "retired"]))
+            .filter(
+                members::last_dues_month
+                    .is_null()
+                    .or(members::last_dues_month.lt(since.to_string())),
+            )
+            .into_boxed();
+        if let Some(ids) = units {
+            q = q.filter(members::unit_id.eq_any(ids.to_vec()));
+        }
+        q
+    };
+    let total: i64 = build().count().get_result(conn)?;
+    let rows: Vec<(i32, String, String, i32, Option<String>)> = build()
         .order(members::id.asc())
-        .load(c))?;
-    let last: Vec<(i32, Option<String>)> = crate::on_backend!(conn, c => d::table
-        .group_by(d::member_id)
-        .select((d::member_id, diesel::dsl::max(d::month)))
-        .load(c))?;
-    let last: std::collections::HashMap<i32, Option<String>> = last.into_iter().collect();
-    Ok(rows
+        .limit(limit)
+        .offset(offset)
+        .select((
+            members::id,
+            members::name,
+            members::employee_no,
+            members::unit_id,
+            members::last_dues_month,
+        ))
+        .load(conn)?;
+    let mut unit_ids: Vec<i32> = rows.iter().map(|r| r.3).collect();
+    unit_ids.sort_unstable();
+    unit_ids.dedup();
+    let names: std::collections::HashMap<i32, String> = org_units::table
+        .filter(org_units::id.eq_any(&unit_ids))
+        .select((org_units::id, org_units::name))
+        .load::<(i32, String)>(conn)?
         .into_iter()
-        .filter(|r| prefixes.is_none_or(|ps| ps.iter().any(|p| r.4.starts_with(p.as_str()))))
+        .collect();
+    let out = rows
+        .into_iter()
         .map(
-            |(member_id, name, employee_no, unit, _)| super::dues::Arrear {
-                last_paid: last.get(&member_id).cloned().flatten(),
+            |(member_id, name, employee_no, unit, last_paid)| super::dues::Arrear {
                 member_id,
                 name,
                 employee_no,
-                unit,
+                unit: names.get(&unit).cloned().unwrap_or_default(),
+                last_paid,
             },
         )
-        .collect())
+        .collect();
+    Ok((total, out))
 }
 
 /// Dues collected per month since `from` (inclusive, "YYYY-MM"): (month, members paid).
@@ -865,6 +903,27 @@ pub fn insert_dues_batch(
             })
             .collect();
         crate::on_backend!(conn, c => diesel::insert_into(d::table).values(&values).execute(c))?;
+        let ids: Vec<i32> = chunk.iter().map(|(m, _, _)| *m).collect();
+        refresh_last_dues(conn, &ids)?;
+    }
+    Ok(())
+}
+
+/// Recompute these members' newest paid month from their dues rows.
+pub fn refresh_last_dues(conn: &mut DbConnection, ids: &[i32]) -> AppResult<()> {
+    use crate::db::schema::member_dues as d;
+    use diesel::dsl::max;
+    for chunk in ids.chunks(500) {
+        diesel::update(members::table.filter(members::id.eq_any(chunk)))
+            .set(
+                members::last_dues_month.eq(d::table
+                    .filter(d::member_id.eq(members::id))
+                    .select(max(d::month))
+                    .single_value()
+                    .assume_not_null()
+                    .nullable()),
+            )
+            .execute(conn)?;
     }
     Ok(())
 }

@@ -83,6 +83,8 @@ pub static REGISTRY: &[Table] = &[
             ("large_text", Plain),
             ("status", Plain),
             ("anonymised_at", Plain),
+            // Derived from member_dues (kept, like them).
+            ("last_dues_month", Plain),
         ],
     },
     Table {

@@ -289,8 +289,6 @@ pub async fn head_as_get(
     req.head_mut().method = actix_web::http::Method::GET;
     req.extensions_mut().insert(HeadRequest);
     let res = next.call(req).await?;
-    Ok(res.map_body(|head, _| {
-        head.headers_mut().remove(header::CONTENT_LENGTH);
-        actix_web::body::BoxBody::new(())
-    }))
+    // No body and no length (`()` would claim a length of 0, which a HEAD must not).
+    Ok(res.map_body(|_, _| actix_web::body::BoxBody::new(actix_web::body::None::new())))
 }

@@ -552,8 +552,13 @@ async fn the_payout_export_reads_back_with_the_same_rows_and_total() {
     let range = wb.worksheet_range_at(0).unwrap().unwrap();
     let rows: Vec<Vec<Data>> = range.rows().map(|r| r.to_vec()).collect();
     let data = &rows[1..rows.len() - 1];
-    let db_rows =
-        model::in_units(&mut app.conn(), None, Some(model::State::Approved), 10_000).unwrap();
+    let db_rows = model::in_units(
+        &mut app.conn(),
+        None,
+        Some(model::State::Approved),
+        (10_000, 0),
+    )
+    .unwrap();
     assert!(!db_rows.is_empty(), "approved, unpaid requests");
     assert_eq!(data.len(), 3);
     assert_eq!(data.len(), db_rows.len());
@@ -881,4 +886,51 @@ async fn no_budget_for_the_year_blocks_approval_and_withdraw_or_resubmit_in_the_
         .assert_status(422)
         .assert_contains(&format!("{year} 年没有可用的普惠类预算"));
     assert_eq!(req(&mut app.conn(), id).state, model::State::Submitted);
+}
+
+/// The cadre's list pages by 50 with a fixed number of statements per page (names in one
+/// query, not one per row), and its pages together list every request once.
+#[actix_web::test]
+async fn the_request_list_pages_by_fifty_without_a_query_per_row() {
+    let mut app = spawn_base().await;
+    app.with(benefit_catalogue);
+    let first = app.with(|c, now| benefit_request(c, now, "demo-member", "丧葬慰问", "500", false));
+    // 119 copies of it (distinct submit tokens): 120 requests in the chair's scope.
+    for i in 0..119 {
+        use diesel::RunQueryDsl;
+        diesel::sql_query(format!(
+            "INSERT INTO benefit_requests (item_id, member_id, unit_id, year, amount_fen, \
+             event_key, details, steps, step, state, version, due_at, submit_token, created_at, updated_at) \
+             SELECT item_id, member_id, unit_id, year, amount_fen, event_key, details, steps, step, state, \
+             version, due_at, 'copy-{i}', created_at, updated_at FROM benefit_requests WHERE id = {first}"
+        ))
+        .execute(&mut app.conn())
+        .unwrap();
+    }
+    assert_eq!(app.count("benefit_requests"), 120);
+    app.login_ok("demo-chair").await;
+    // Once first: the instance's caches (unit labels) fill on the first page.
+    app.get("/admin/benefits").await.assert_status(200);
+    let mut counts = Vec::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for page in 1..=3 {
+        let path = format!("/admin/benefits?state=&page={page}");
+        app.take_queries();
+        let r = app.get(&path).await;
+        r.assert_status(200);
+        counts.push(app.take_queries());
+        let list = r.body.split("class=\"filters\"").nth(1).unwrap();
+        for part in list.split("href=\"/admin/benefits/").skip(1) {
+            if let Some(id) = part.split('"').next().and_then(|s| s.parse::<i32>().ok()) {
+                ids.insert((page, id));
+            }
+        }
+        if page == 1 {
+            r.assert_contains("第 1 / 3 页 · 共 120 条");
+        }
+    }
+    // 50, 50 and 20 rows: the same statements.
+    assert!(counts.iter().all(|n| *n == counts[0]), "{counts:?}");
+    let listed: std::collections::BTreeSet<i32> = ids.iter().map(|(_, id)| *id).collect();
+    assert_eq!(listed.len(), 120, "every request on exactly one page");
 }

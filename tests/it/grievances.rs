@@ -1476,3 +1476,57 @@ async fn cadre_actions_out_of_order_are_refused_assign_and_escalate_work_and_unr
         assert!(last.iter().any(|e| e.body.contains("自动办结")));
     }
 }
+
+/// The cadre home's count of open cases (two indexed counts) equals the inbox's total (one
+/// `OR` query) for every scope, a case assigned to a cadre outside their units included.
+#[actix_web::test]
+async fn the_cadre_homes_open_count_equals_the_inboxs_total() {
+    use diesel::prelude::*;
+    use zhijia::db::schema::grievances;
+    let app = spawn_base().await;
+    let now = app.state.config.clock.now();
+    let mut conn = app.conn();
+    for (who, title) in [
+        ("demo-member", "加班费未发"),
+        ("demo-member-b", "宿舍漏水"),
+        ("demo-member", "工伤报销慢"),
+    ] {
+        crate::builders::grievance(&mut conn, now, who, title);
+    }
+    // One case of the other branch handed to demo-cadre.
+    let cadre = app.member_id("demo-cadre");
+    diesel::update(grievances::table.filter(grievances::title.eq("宿舍漏水")))
+        .set(grievances::handler_id.eq(cadre))
+        .execute(&mut conn)
+        .unwrap();
+    let a = crate::builders::unit_id(&mut conn, "项目一部分会");
+    let b = crate::builders::unit_id(&mut conn, "路桥分会");
+    let all: Vec<i32> = zhijia::db::schema::org_units::table
+        .select(zhijia::db::schema::org_units::id)
+        .load(&mut conn)
+        .unwrap();
+    let filter = model::CaseFilter::default();
+    let mut seen = Vec::new();
+    for (ids, handler) in [
+        (None, cadre),
+        (Some(all.clone()), cadre),
+        (Some(vec![a]), cadre),
+        (Some(vec![b]), cadre),
+        (Some(vec![a]), app.member_id("demo-cadre-b")),
+        (Some(vec![]), cadre),
+    ] {
+        let count = model::open_count(&mut conn, ids.as_deref(), handler).unwrap();
+        let (_, pager) =
+            model::search(&mut conn, ids.as_deref(), handler, &filter, true, now, 1).unwrap();
+        assert_eq!(count, pager.total, "{ids:?} {handler}");
+        seen.push(count);
+    }
+    assert_eq!(seen[0], 3);
+    let handled: i64 = grievances::table
+        .filter(grievances::handler_id.eq(cadre))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert!(handled >= 1);
+    assert_eq!(seen[5], handled, "no units: the cases handed to them alone");
+}

@@ -993,3 +993,83 @@ async fn a_comment_on_an_article_with_comments_off_is_refused_and_not_stored() {
         .assert_contains("这篇资讯未开放评论");
     assert_eq!(app.count("comments"), before);
 }
+
+/// Search keeps to what the member may read before it ranks (issue 34): 250 articles of
+/// another subsidiary with the word twice in the title rank above the one article of the
+/// member's own branch that has it once in the body, and that one is still found; none of
+/// the others is shown.
+#[actix_web::test]
+async fn search_finds_the_members_article_under_many_better_ranked_invisible_ones() {
+    let mut app = spawn_base().await;
+    let now = app.state.config.clock.now();
+    let member = app.member_id("demo-member");
+    let (own_unit, other_unit) = {
+        let mut conn = app.conn();
+        let own = crate::builders::user(&mut conn, "demo-member").unit_id;
+        let other = crate::builders::unit_id(&mut conn, "路桥分会");
+        (own, other)
+    };
+    let put = |unit: i32, title: &str, body: &str| {
+        use zhijia::news::model as news;
+        let mut conn = app.conn();
+        let category = news::categories(&mut conn).unwrap()[0].id;
+        let published = now - chrono::Duration::hours(1);
+        let data = news::ArticleData {
+            category_id: category,
+            unit_id: unit,
+            title,
+            summary: "",
+            body_md: body,
+            pinned: false,
+            mandatory: false,
+            draft: false,
+            publish_at: published,
+            title_tokens: &zhijia::search::token_string(title),
+            body_tokens: &zhijia::search::token_string(body),
+            comments_enabled: false,
+            updated_at: published,
+        };
+        let id = news::insert(&mut conn, &data, member, published).unwrap();
+        news::set_audience(&mut conn, id, &[unit]).unwrap();
+        id
+    };
+    let mut hidden = Vec::new();
+    for i in 0..250 {
+        hidden.push(put(
+            other_unit,
+            &format!("安全生产月 安全生产检查通报（第{i}期）"),
+            "路桥分会安全生产检查情况。",
+        ));
+    }
+    let visible = put(own_unit, "本周工作安排", "周五下午学习安全生产有关规定。");
+    // The direct computation: the member's visible articles with the word.
+    let user = zhijia::auth::user::load_user(&mut app.conn(), member, "")
+        .unwrap()
+        .unwrap();
+    let anc = zhijia::org::scope::ancestors(&user);
+    let (list, _) =
+        zhijia::news::model::visible(&mut app.conn(), &anc, now, None, None, 1000, 0).unwrap();
+    let direct: Vec<i32> = list
+        .iter()
+        .filter(|a| a.title.contains("安全生产") || a.id == visible)
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(
+        direct,
+        vec![visible],
+        "only one of them is the member's to read"
+    );
+    app.login_ok("demo-member").await;
+    let r = app.get("/search?q=安全生产").await;
+    r.assert_status(200);
+    assert!(
+        r.body.contains(&format!("/news/{visible}\"")),
+        "the member's own article is found"
+    );
+    for id in &hidden {
+        assert!(
+            !r.body.contains(&format!("/news/{id}\"")),
+            "article {id} leaked"
+        );
+    }
+}

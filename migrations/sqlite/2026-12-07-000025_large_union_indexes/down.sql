@@ -1,0 +1,14 @@
+DROP INDEX grievances_handler;
+DROP INDEX members_active_unit;
+DROP INDEX engagement_events_member;
+DROP INDEX comments_member;
+DROP INDEX survey_responses_member;
+DROP INDEX survey_participants_member;
+DROP INDEX showcase_likes_member;
+DROP INDEX news_articles_author;
+DROP INDEX activities_author;
+DROP INDEX member_transfers_member;
+DROP INDEX membership_applications_member;
+DROP INDEX mailbox_letters_member;
+DROP INDEX proposal_cosigners_member;
+DROP INDEX benefit_approvals_member;
