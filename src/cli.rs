@@ -292,6 +292,17 @@ impl GlobalArgs {
         let public_url = crate::config::public_url(self.public_url.as_deref(), &self.bind)
             .map_err(AppError::Internal)?;
         let channels = self.channels.config().map_err(AppError::Internal)?;
+        if self
+            .metrics_token
+            .as_deref()
+            .is_some_and(|t| !t.trim().is_empty() && t.trim().chars().count() < 24)
+        {
+            return Err(AppError::Internal(
+                "ZHIJIA_METRICS_TOKEN: at least 24 characters (anyone who guesses it reads the \
+                 metrics)"
+                    .into(),
+            ));
+        }
         if self.public_url.is_none() && !crate::outbox::adapters::configured(&channels).is_empty() {
             log::warn!(
                 "ZHIJIA_PUBLIC_URL is not set: messages link to {public_url}; give every instance \

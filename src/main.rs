@@ -22,6 +22,9 @@ fn main() -> ExitCode {
         .filter_module("lettre", log::LevelFilter::Warn)
         .init();
     let cli = Cli::parse();
+    if matches!(cli.command, None | Some(Command::Serve)) {
+        tune_allocator();
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -30,6 +33,39 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// mimalloc reads its options from the environment once, before `main` runs, so a serving
+/// instance re-executes itself once with two of them (unless the operator set them): arenas
+/// committed as they are used rather than up front, and freed pages given back after 100 ms
+/// rather than 1 s (a purge runs only on later allocations, so an idle instance never reached
+/// it). Idle memory after start, measured in docs/performance.md: 62 MB → see there.
+#[cfg(unix)]
+fn tune_allocator() {
+    use std::os::unix::process::CommandExt;
+    const MARK: &str = "ZHIJIA_ALLOCATOR_TUNED";
+    if std::env::var_os(MARK).is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(std::env::args_os().skip(1)).env(MARK, "1");
+    for (k, v) in [
+        ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),
+        ("MIMALLOC_PURGE_DELAY", "100"),
+    ] {
+        if std::env::var_os(k).is_none() {
+            cmd.env(k, v);
+        }
+    }
+    // `exec` returns only when it failed (say, the binary was replaced on disk).
+    let err = cmd.exec();
+    log::warn!("serving without the allocator settings: cannot re-execute ({err})");
+}
+
+#[cfg(not(unix))]
+fn tune_allocator() {}
 
 fn describe(e: &AppError) -> String {
     match e {

@@ -100,7 +100,9 @@ pub fn request_email(
         })
         && address
             .chars()
-            .all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | ',' | ';' | '\\'));
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | ',' | ';' | '\\'))
+        // What the mailer will accept (`a@b@c.d` passes the shape above).
+        && address.parse::<lettre::Address>().is_ok();
     if !shaped {
         return Err(AppError::Validation(
             "请填写正确的邮箱地址，如 zhangsan@example.com".into(),
@@ -121,6 +123,13 @@ pub fn request_email(
         }
         if model::bound_member(c, Channel::Email, &address)?.is_some_and(|m| m != member) {
             return Err(AppError::Validation("这个邮箱已被其他会员绑定".into()));
+        }
+        // Whoever asks: an address gets a few confirmation mails a day, never a flood.
+        let day_ago = crate::time::minus(actor.now, chrono::Duration::hours(24));
+        if model::mails_to(c, &address, day_ago)? >= 3 {
+            return Err(AppError::Validation(
+                "这个邮箱 24 小时内已收到 3 封确认邮件，请查收或明天再试".into(),
+            ));
         }
         let pending = (address.clone(), code_digest(member, &code), until);
         model::set_pending_email(c, member, Some(&pending), actor.now)?;

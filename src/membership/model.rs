@@ -589,6 +589,14 @@ pub fn arrears(
         q
     };
     let total: i64 = build().count().get_result(conn)?;
+    // A page past the end shows the last one.
+    let last_page_start = total
+        .saturating_sub(1)
+        .max(0)
+        .checked_div(limit.max(1))
+        .unwrap_or(0)
+        .saturating_mul(limit.max(1));
+    let offset = offset.min(last_page_start);
     let rows: Vec<(i32, String, String, i32, Option<String>)> = build()
         .order(members::id.asc())
         .limit(limit)

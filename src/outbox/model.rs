@@ -912,6 +912,15 @@ pub fn set_pending_email(
     Ok(())
 }
 
+/// Messages sent or queued to this address outside the planner since `since` (any member).
+pub fn mails_to(conn: &mut DbConnection, address: &str, since: NaiveDateTime) -> AppResult<i64> {
+    Ok(d::table
+        .filter(d::to_address.eq(address))
+        .filter(d::created_at.ge(since))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Queue one message to one address on one channel, outside the planner (a confirmation
 /// mail to an address not yet bound). Only for a consenting member, like `enqueue`: false when
 /// nothing was queued.

@@ -159,14 +159,27 @@ impl Sender {
             };
             done.push((x, f));
         }
+        self.finish_all(&token, &done, &mut report)?;
+        Ok(report)
+    }
+
+    /// Write each result against the claim token, in one transaction.
+    fn finish_all(
+        &self,
+        token: &str,
+        done: &[(Due, Finish)],
+        report: &mut Report,
+    ) -> AppResult<()> {
         let mut conn = self.pool.get()?;
         let now = self.config.clock.now();
         db::write_tx(&mut conn, |c| {
-            for (x, f) in &done {
-                if f.error.as_deref() == Some(UNREACHABLE_MARK) {
+            for (x, f) in done {
+                // A confirmation mail to an address not yet bound says nothing about the
+                // member's bound one.
+                if f.error.as_deref() == Some(UNREACHABLE_MARK) && x.to_address.is_none() {
                     model::mark_unreachable(c, x.member_id, x.channel, now)?;
                 }
-                if !model::finish(c, x.id, &token, f, now)? {
+                if !model::finish(c, x.id, token, f, now)? {
                     log::warn!(
                         "outbox: the claim on delivery {} was lost; its result dropped",
                         x.id
@@ -183,8 +196,7 @@ impl Sender {
                 *count = count.saturating_add(1);
             }
             Ok(())
-        })?;
-        Ok(report)
+        })
     }
 
     /// What needs no network: consent withdrawn, no address, channel off, a paused channel and
@@ -267,6 +279,17 @@ impl Sender {
         self.paused_until(x.channel, now).map(defer)
     }
 
+    /// A rate-limit answer: the channel rests for a minute from `now`.
+    fn pause(&self, ch: Channel, now: NaiveDateTime) {
+        let until = crate::time::plus(now, Duration::seconds(60));
+        let mut map = self
+            .paused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let t = map.entry(ch).or_insert(until);
+        *t = (*t).max(until);
+    }
+
     fn paused_until(&self, ch: Channel, now: NaiveDateTime) -> Option<NaiveDateTime> {
         let map = self
             .paused
@@ -312,6 +335,10 @@ impl Sender {
                         continue;
                     }
                     let o = adapters::send(&ctx, x);
+                    // Rest the channel at once, so the rest of this round waits too.
+                    if matches!(o, Outcome::Paused(_)) {
+                        self.pause(x.channel, self.config.clock.now());
+                    }
                     *slot
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(o);
@@ -370,14 +397,8 @@ impl Sender {
                 doubt: true,
                 ..retry(e, wait)
             },
-            Outcome::Paused(e) => {
-                let mut map = self
-                    .paused
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                map.insert(x.channel, crate::time::plus(now, Duration::seconds(60)));
-                retry(e, Duration::seconds(61))
-            }
+            // The channel was paused when the answer came (`send_all`).
+            Outcome::Paused(e) => retry(e, Duration::seconds(61)),
             Outcome::Failed(e) => fin(State::Failed, None, None, Some(e)),
             Outcome::Unreachable(e) => {
                 log::info!(
@@ -399,14 +420,16 @@ pub const OFF_KEY: &str = "channels.off";
 pub const TEMPLATE_KEY: &str = "channels.wechat.template.";
 
 /// Deliveries claimed per round: what the pace lets out before the round stops starting sends
-/// (¾ of the claim time), at least a few per worker, at most 1,000 (one transaction's worth).
+/// (¾ of the claim time), at least a few per worker, at most 200: a sender killed mid-round
+/// leaves its claim, and a claimed e-mail is never resent (SMTP has no duplicate check), so the
+/// claim is what a crash can cost in e-mails shown as failed.
 fn claim_size(channels: &crate::config::ChannelsConfig, ttl: Duration) -> i64 {
     let workers = i64::try_from(channels.workers.clamp(1, 32)).unwrap_or(4);
     let paced = i64::from(channels.rate())
         .saturating_mul(ttl.num_seconds())
         .saturating_mul(3)
         / 4;
-    paced.clamp(workers.saturating_mul(3), 1000)
+    paced.clamp(workers.saturating_mul(3), 200)
 }
 
 /// Requests spaced evenly per channel: each takes the next free slot, `gap` after the one

@@ -321,7 +321,9 @@ pub static REGISTRY: &[Table] = &[
             ("member_id", Owner),
             ("kind", Plain),
             ("title", Generated),
-            ("link", Plain),
+            // An e-mail confirmation's link carries its one-time code: never exported (the
+            // member could otherwise confirm an address they do not own).
+            ("link", Secret),
             ("urgent", Plain),
             ("created_at", Plain),
             ("planned_at", Plain),

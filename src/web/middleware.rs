@@ -146,16 +146,20 @@ pub async fn access_log(
 /// (an anonymous survey's answers would be ordered like the access log's lines; the log cannot
 /// tell which surveys are anonymous, so no answer is logged), or health checks.
 fn is_logged(method: &actix_web::http::Method, path: &str) -> bool {
+    path != "/healthz" && !may_be_anonymous(method, path)
+}
+
+/// A request that may come from a member who must stay anonymous: neither logged nor counted.
+fn may_be_anonymous(method: &actix_web::http::Method, path: &str) -> bool {
     let survey_answer = method == actix_web::http::Method::POST && path.starts_with("/surveys/");
     let letter = method == actix_web::http::Method::POST && path == "/mailbox";
-    path != "/healthz"
-        && !survey_answer
+    !(!survey_answer
         && !path.starts_with("/grievances/new")
         && !path.starts_with("/grievances/track")
         // A letter to the chair may be anonymous: its post and its receipt look-ups are not
         // logged with an address and a time.
         && !letter
-        && !path.starts_with("/mailbox/track")
+        && !path.starts_with("/mailbox/track"))
 }
 
 /// Views and clicks of logged-in members (see `engagement::page_event` for which pages count).
@@ -258,11 +262,19 @@ pub async fn metrics(
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .filter(|s| s.config.metrics_token.is_some())
         .map(|s| s.metrics.clone());
-    let Some(registry) = registry else {
+    // Not the routes the access log leaves out either: counts by time would date an anonymous
+    // grievance, letter or survey answer to the scrape interval.
+    let Some(registry) = registry.filter(|_| !may_be_anonymous(req.method(), req.path())) else {
         return next.call(req).await;
     };
     let start = std::time::Instant::now();
-    let method = req.method().to_string();
+    // A label from a fixed set: any other method name (actix accepts any token) is "other",
+    // so requests cannot grow the label set without bound.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_string();
     let res = next.call(req).await?;
     let route = res
         .request()
@@ -276,15 +288,30 @@ pub async fn metrics(
 #[derive(Clone, Copy)]
 pub struct HeadRequest;
 
-/// `HEAD` answers like `GET` with the same status and headers and no body (uptime monitors and
-/// load balancers use it; the routes are registered for GET only, so it was a 404). Safe because
-/// a GET handler never changes anything.
+/// Pages a `HEAD` may ask for: the ones monitors and balancers probe, whose GET changes
+/// nothing. Some GETs do change something (a one-time password file is used up, an OAuth code
+/// spent, a view counted), and a HEAD sent ahead of a download would spend them unseen.
+fn head_allowed(path: &str) -> bool {
+    matches!(
+        path,
+        "/" | "/healthz" | "/readyz" | "/login" | "/join" | "/services"
+    ) || path.starts_with("/static/")
+}
+
+/// `HEAD` on the pages above answers like `GET` with the same status and headers and no body
+/// (the routes are registered for GET only, so it was a 404); elsewhere 405 with `Allow: GET`.
 pub async fn head_as_get(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, Error> {
     if req.method() != actix_web::http::Method::HEAD {
         return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    if !head_allowed(req.path()) {
+        let res = actix_web::HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, "GET, POST"))
+            .finish();
+        return Ok(req.into_response(res));
     }
     req.head_mut().method = actix_web::http::Method::GET;
     req.extensions_mut().insert(HeadRequest);

@@ -811,6 +811,10 @@ async fn the_member_sets_consent_preferences_quiet_hours_and_bindings() {
         .await
         .assert_status(422)
         .assert_contains("请填写正确的邮箱地址");
+    app.post("/me/channels/email", &[("address", "wang@ex@ample.test")])
+        .await
+        .assert_status(422)
+        .assert_contains("请填写正确的邮箱地址");
     // An address is bound only once its owner opens the link mailed to it.
     app.post("/me/channels/email", &[("address", "Wang@Example.test")])
         .await
@@ -881,6 +885,19 @@ async fn the_member_sets_consent_preferences_quiet_hours_and_bindings() {
     app.post("/me/channels/email/confirm", &[("code", code.as_str())])
         .await
         .assert_status(422);
+    // Three confirmation mails a day to one address, whoever asks.
+    for _ in 0..2 {
+        app.post("/me/channels/email", &[("address", "other@example.test")])
+            .await
+            .assert_status(303);
+    }
+    app.post("/me/channels/email", &[("address", "other@example.test")])
+        .await
+        .assert_status(303);
+    app.post("/me/channels/email", &[("address", "other@example.test")])
+        .await
+        .assert_status(422)
+        .assert_contains("24 小时内已收到 3 封确认邮件");
     app.logout().await;
     app.login_ok("demo-member-b").await;
     app.post("/me/channels/email", &[("address", "wang@example.test")])
