@@ -606,6 +606,7 @@ pub async fn seal_passwords(
         .filter(|l| l.outcome == "new")
         .map(|l| l.line)
         .collect();
+    let mut jobs = Vec::new();
     for (i, row) in data.iter_mut().enumerate() {
         let no = row
             .get(cols.employee_no)
@@ -621,9 +622,23 @@ pub async fn seal_passwords(
         }
         *cell = match basic_password_reason(&password, &no) {
             Some(r) => format!("!{r}"),
-            None if new.contains(&i.saturating_add(2)) => hasher.hash(password).await?,
+            None if new.contains(&i.saturating_add(2)) => {
+                jobs.push((i, password));
+                String::new()
+            }
             None => String::new(),
         };
+    }
+    // As many hashes at once as the hasher admits (one per core), not one after another.
+    use futures_util::StreamExt;
+    let width = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut hashed = futures_util::stream::iter(jobs)
+        .map(|(i, password)| async move { (i, hasher.hash(password).await) })
+        .buffer_unordered(width);
+    while let Some((i, hash)) = hashed.next().await {
+        if let Some(cell) = data.get_mut(i).and_then(|row| row.get_mut(at)) {
+            *cell = hash?;
+        }
     }
     Ok(())
 }
