@@ -29,10 +29,11 @@ def cpu_ticks(pid):
     return int(parts[11]) + int(parts[12])
 
 
-def rss_mib(pid):
+def rss_mib(pid, field="VmRSS"):
+    """Resident memory of the process (`VmHWM`: its peak so far), MiB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -79,6 +80,8 @@ def main():
     try:
         wait("http://127.0.0.1:18081/news")
         wait("http://127.0.0.1:18090/healthz")
+        time.sleep(3)  # settled: the start's own work done
+        idle = {n: rss_mib(p.pid) for n, p in procs.items()}
         # Log in as demo-member like a browser: anchor cookie + CSRF token, then the form.
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -123,7 +126,12 @@ def main():
                 cpu = sum(x[2] for x in rows) / len(rows)
                 ratio = f"{rps / ref:.0%}" if name == "zhijia" else ""
                 print(f"| {test} | {name} | {rps:,.0f} | {p99:.2f} | {cpu:.0f} | {ratio} |")
-        print(f"\nRSS after the run: zhijia {rss_mib(procs['zhijia'].pid):.1f} MiB, reference {rss_mib(procs['reference'].pid):.1f} MiB")
+        time.sleep(3)
+        print("\n| RSS (MiB) | idle after start | peak during the run | 3 s after the run |")
+        print("|---|---|---|---|")
+        for n in ["reference", "zhijia"]:
+            pid = procs[n].pid
+            print(f"| {n} | {idle[n]:.1f} | {rss_mib(pid, 'VmHWM'):.1f} | {rss_mib(pid):.1f} |")
     finally:
         for p in procs.values():
             os.killpg(p.pid, signal.SIGTERM)
