@@ -203,6 +203,8 @@ fn survey_lines(
 ) -> AppResult<Vec<(String, i64, i64)>> {
     let mut surveys = Vec::new();
     let all = crate::org::model::all(conn)?;
+    // Members per unit once, summed per survey's audience (it was a count per survey).
+    let per_unit: HashMap<i32, i64> = figures::member_count(conn, None)?.into_iter().collect();
     for (title, n, aud) in figures::surveys_since(conn, scope, from)? {
         let paths: Vec<&str> = all
             .iter()
@@ -214,10 +216,10 @@ fn survey_lines(
             .filter(|u| paths.iter().any(|p| u.path.starts_with(p)))
             .map(|u| u.id)
             .collect();
-        let size: i64 = figures::member_count(conn, Some(&in_aud))?
+        let size: i64 = in_aud
             .iter()
-            .map(|c| c.1)
-            .sum();
+            .filter_map(|u| per_unit.get(u))
+            .fold(0i64, |a, n| a.saturating_add(*n));
         surveys.push((title, n, size));
     }
     Ok(surveys)

@@ -150,23 +150,17 @@ pub mod figures {
         conn: &mut DbConnection,
         units: Option<&[i32]>,
     ) -> AppResult<Vec<(i32, i64)>> {
-        let rows: Vec<i32> = match units {
-            Some(u) => members::table
-                .filter(members::disabled.eq(false))
-                .filter(members::unit_id.eq_any(u.to_vec()))
-                .select(members::unit_id)
+        // Counted in SQL on the (disabled, unit_id) index: one row per unit, not per member.
+        let active = members::table.filter(members::disabled.eq(false));
+        let count = (members::unit_id, diesel::dsl::count_star());
+        Ok(match units {
+            Some(u) => active
+                .filter(members::unit_id.eq_any(u))
+                .group_by(members::unit_id)
+                .select(count)
                 .load(conn)?,
-            None => members::table
-                .filter(members::disabled.eq(false))
-                .select(members::unit_id)
-                .load(conn)?,
-        };
-        let mut counts: HashMap<i32, i64> = HashMap::new();
-        for u in rows {
-            let n = counts.entry(u).or_insert(0);
-            *n = n.saturating_add(1);
-        }
-        Ok(counts.into_iter().collect())
+            None => active.group_by(members::unit_id).select(count).load(conn)?,
+        })
     }
 
     /// (sign-ups confirmed, checked in) for activities published in scope that started in [from, to).

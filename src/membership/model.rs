@@ -827,16 +827,43 @@ pub fn photo(conn: &mut DbConnection, member_id: i32) -> AppResult<Option<Vec<u8
 
 // --- dashboard ----------------------------------------------------------------------------
 
-/// (unit path, status, created at) of every member: the membership figures filter by scope.
-pub fn member_rows(
-    conn: &mut DbConnection,
-) -> AppResult<Vec<(i32, String, String, NaiveDateTime)>> {
-    use crate::db::schema::org_units;
+/// Members not anonymised, counted per (unit, status) in SQL.
+pub fn status_counts(conn: &mut DbConnection) -> AppResult<Vec<(i32, String, i64)>> {
     Ok(crate::on_backend!(conn, c => members::table
-        .inner_join(org_units::table)
         .filter(members::anonymised_at.is_null())
-        .select((members::id, org_units::path, members::status, members::created_at))
+        .group_by((members::unit_id, members::status))
+        .select((members::unit_id, members::status, diesel::dsl::count_star()))
         .load(c))?)
+}
+
+/// (unit, created at) of the members not anonymised created since `since`.
+pub fn created_since(
+    conn: &mut DbConnection,
+    since: NaiveDateTime,
+) -> AppResult<Vec<(i32, NaiveDateTime)>> {
+    Ok(crate::on_backend!(conn, c => members::table
+        .filter(members::anonymised_at.is_null())
+        .filter(members::created_at.ge(since))
+        .select((members::unit_id, members::created_at))
+        .load(c))?)
+}
+
+/// Members (status member, not anonymised) in `units` (None: all) with dues for `month`.
+pub fn paid_count(conn: &mut DbConnection, units: Option<&[i32]>, month: &str) -> AppResult<i64> {
+    use crate::db::schema::member_dues as d;
+    let mut q = members::table
+        .filter(members::anonymised_at.is_null())
+        .filter(members::status.eq("member"))
+        .filter(diesel::dsl::exists(
+            d::table
+                .filter(d::member_id.eq(members::id))
+                .filter(d::month.eq(month.to_string())),
+        ))
+        .into_boxed();
+    if let Some(u) = units {
+        q = q.filter(members::unit_id.eq_any(u.to_vec()));
+    }
+    Ok(q.count().get_result(conn)?)
 }
 
 /// (unit path, at) of the "left" rows since `since`.
@@ -880,15 +907,6 @@ pub fn transfers_done_since(
             )
         })
         .collect())
-}
-
-/// Members who have dues for `month`.
-pub fn paid_in(conn: &mut DbConnection, month: &str) -> AppResult<Vec<i32>> {
-    use crate::db::schema::member_dues as d;
-    Ok(crate::on_backend!(conn, c => d::table
-        .filter(d::month.eq(month))
-        .select(d::member_id)
-        .load(c))?)
 }
 
 /// Many dues rows at once (the demo's twelve months): (member, month, fen).

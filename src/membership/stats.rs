@@ -74,23 +74,31 @@ pub fn compute(
         }
     };
     let mut fig = MembershipFigures::default();
-    let mut counted: Vec<i32> = Vec::new();
-    for (id, path, status, created) in model::member_rows(conn)? {
-        if !in_scope(&path) {
+    // Counts per unit from SQL, summed over the units in scope (at most a few hundred rows),
+    // never a row per member.
+    let paths: std::collections::HashMap<i32, String> = crate::org::model::all(conn)?
+        .into_iter()
+        .map(|u| (u.id, u.path))
+        .collect();
+    let unit_in_scope = |id: &i32| paths.get(id).is_some_and(|p| in_scope(p));
+    for (unit, status, n) in model::status_counts(conn)? {
+        if !unit_in_scope(&unit) {
             continue;
         }
-        match status.as_str() {
-            "member" => {
-                fig.members = fig.members.saturating_add(1);
-                counted.push(id);
-            }
-            "retired" => fig.retired = fig.retired.saturating_add(1),
-            "transferring" => fig.transferring = fig.transferring.saturating_add(1),
-            _ => {}
-        }
-        bump(month_of(&created), &|x| x.joins = x.joins.saturating_add(1));
+        let slot = match status.as_str() {
+            "member" => &mut fig.members,
+            "retired" => &mut fig.retired,
+            "transferring" => &mut fig.transferring,
+            _ => continue,
+        };
+        *slot = slot.saturating_add(n);
     }
     let since = crate::time::minus(now, chrono::Duration::days(372));
+    for (unit, created) in model::created_since(conn, since)? {
+        if unit_in_scope(&unit) {
+            bump(month_of(&created), &|x| x.joins = x.joins.saturating_add(1));
+        }
+    }
     for (path, at) in model::leaves_since(conn, since)? {
         if in_scope(&path) {
             bump(month_of(&at), &|x| x.leaves = x.leaves.saturating_add(1));
@@ -110,9 +118,14 @@ pub fn compute(
     }
     fig.months = months.into_iter().filter(|m| m.month >= first).collect();
     fig.dues_month = super::dues::months_back(now, 1);
-    let paid: std::collections::HashSet<i32> =
-        model::paid_in(conn, &fig.dues_month)?.into_iter().collect();
+    let scope_units: Option<Vec<i32>> = prefixes.as_ref().map(|_| {
+        paths
+            .iter()
+            .filter(|(_, p)| in_scope(p))
+            .map(|(id, _)| *id)
+            .collect()
+    });
     fig.dues_of = fig.members;
-    fig.dues_paid = counted.iter().filter(|id| paid.contains(id)).count() as i64;
+    fig.dues_paid = model::paid_count(conn, scope_units.as_deref(), &fig.dues_month)?;
     Ok(fig)
 }

@@ -1305,3 +1305,88 @@ async fn the_arrears_list_equals_a_direct_computation_from_the_dues_rows() {
         .unwrap()
         .is_empty());
 }
+
+/// The dashboard's membership figures (counts per unit in SQL, summed over the scope) equal a
+/// direct computation over every member row, for each staff scope: members, retired,
+/// transferring, joins per month, last month's payers.
+#[actix_web::test]
+async fn the_membership_figures_equal_a_direct_computation_over_the_rows() {
+    use diesel::prelude::*;
+    use zhijia::db::schema::{member_dues as d, members as m, org_units as u};
+    use zhijia::membership::dues::months_back;
+    let app = spawn_base().await;
+    let now = app.state.config.clock.now();
+    let extra = app.members_with_sessions("路桥分会", "fig-", 12);
+    let last = months_back(now, 1);
+    {
+        let mut conn = app.conn();
+        for (i, s) in extra.iter().enumerate() {
+            if i % 3 != 0 {
+                zhijia::membership::model::put_dues(&mut conn, s.member_id, &last, 1500, now)
+                    .unwrap();
+            }
+        }
+        diesel::update(m::table.find(extra[1].member_id))
+            .set(m::status.eq("retired"))
+            .execute(&mut conn)
+            .unwrap();
+        diesel::update(m::table.find(extra[2].member_id))
+            .set(m::status.eq("transferring"))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let mut conn = app.conn();
+    let rows: Vec<(
+        i32,
+        String,
+        String,
+        chrono::NaiveDateTime,
+        Option<chrono::NaiveDateTime>,
+    )> = m::table
+        .inner_join(u::table)
+        .select((m::id, u::path, m::status, m::created_at, m::anonymised_at))
+        .load(&mut conn)
+        .unwrap();
+    let payers: Vec<i32> = d::table
+        .filter(d::month.eq(&last))
+        .select(d::member_id)
+        .load(&mut conn)
+        .unwrap();
+    for who in ["demo-admin", "demo-chair", "demo-cadre", "demo-cadre-b"] {
+        let user = builders::user(&mut conn, who);
+        let prefixes = zhijia::org::scope::manage_prefixes(&user);
+        let mine: Vec<_> = rows
+            .iter()
+            .filter(|r| r.4.is_none())
+            .filter(|r| {
+                prefixes
+                    .as_ref()
+                    .is_none_or(|ps| ps.iter().any(|p| r.1.starts_with(p.as_str())))
+            })
+            .collect();
+        let count = |s: &str| mine.iter().filter(|r| r.2 == s).count() as i64;
+        let fig = zhijia::membership::stats::compute(&mut conn, &user, now).unwrap();
+        assert_eq!(
+            (fig.members, fig.retired, fig.transferring),
+            (count("member"), count("retired"), count("transferring")),
+            "{who}"
+        );
+        let paid = mine
+            .iter()
+            .filter(|r| r.2 == "member" && payers.contains(&r.0))
+            .count() as i64;
+        assert_eq!(
+            (fig.dues_paid, fig.dues_of),
+            (paid, count("member")),
+            "{who}"
+        );
+        for month in &fig.months {
+            let joins = mine
+                .iter()
+                .filter(|r| zhijia::time::beijing(&r.3, "%Y-%m") == month.month)
+                .count() as i64;
+            assert_eq!(month.joins, joins, "{who} {}", month.month);
+        }
+        assert!(fig.months.iter().map(|x| x.joins).sum::<i64>() > 0, "{who}");
+    }
+}
