@@ -143,6 +143,11 @@ fn row_outcome(
     let bad = |m: &str| AppError::Validation(m.to_string());
     let month = parse_month(&line.month).ok_or_else(|| bad("月份应为 2026-05 这样的年月"))?;
     line.month.clone_from(&month);
+    // Payroll deducts for this month, at most the next: a later month is a typo (2062 for
+    // 2026) that would count the member as paid for decades.
+    if month > months_ahead(now, 1) {
+        return Err(bad("月份不能晚于下个月，请检查是否填错年份"));
+    }
     let fen: i64 = amount
         .parse()
         .ok()
@@ -174,6 +179,21 @@ fn row_outcome(
             Ok(if old.is_some() { "updated" } else { "added" })
         }
     }
+}
+
+/// The month `n` months after the month of `now` (Beijing), as "YYYY-MM".
+pub fn months_ahead(now: NaiveDateTime, n: u32) -> String {
+    let d = crate::time::beijing_date(&now);
+    let total = d
+        .year()
+        .saturating_mul(12)
+        .saturating_add(d.month0() as i32)
+        .saturating_add(n as i32);
+    format!(
+        "{:04}-{:02}",
+        total.div_euclid(12),
+        total.rem_euclid(12).saturating_add(1)
+    )
 }
 
 /// The month `n` months before the month of `now` (Beijing), as "YYYY-MM".
@@ -259,6 +279,18 @@ mod tests {
         assert_eq!(parse_month("2026-13"), None);
         assert_eq!(parse_month("May 2026"), None);
         assert_eq!(parse_month(""), None);
+    }
+
+    #[test]
+    fn months_ahead_and_back_cross_the_year_in_beijing_time() {
+        use super::{months_ahead, months_back};
+        // 2026-12-31 17:00 UTC is already 2027-01-01 in Beijing.
+        let t = chrono::NaiveDate::from_ymd_opt(2026, 12, 31)
+            .and_then(|d| d.and_hms_opt(17, 0, 0))
+            .unwrap_or_default();
+        assert_eq!(months_ahead(t, 1), "2027-02");
+        assert_eq!(months_ahead(t, 0), "2027-01");
+        assert_eq!(months_back(t, 1), "2026-12");
     }
 
     #[test]

@@ -548,6 +548,7 @@ async fn a_dues_import_run_twice_gives_the_same_rows_and_the_arrears_list_names_
         csv.push_str(&format!("demo-member,{m},1500\n"));
     }
     csv.push_str("demo-member,2026-13,1500\nnobody,2026-01,1500\nroad-cadre,2026-01,1500\n");
+    csv.push_str("demo-member,2062-01,1500\n");
     app.login_ok("demo-cadre").await;
     let r = app
         .post_multipart_named(
@@ -557,8 +558,9 @@ async fn a_dues_import_run_twice_gives_the_same_rows_and_the_arrears_list_names_
         )
         .await;
     r.assert_status(200)
-        .assert_contains("新增 3 条，更正 0 条，未变 0 条，错误 3 条")
-        .assert_contains("月份应为");
+        .assert_contains("新增 3 条，更正 0 条，未变 0 条，错误 4 条")
+        .assert_contains("月份应为")
+        .assert_contains("月份不能晚于下个月");
     // An unknown number reads exactly like another unit's member (issue 30, finding 11).
     assert!(!r.body.contains("没有这个工号"), "{}", r.body);
     assert_eq!(
@@ -577,7 +579,7 @@ async fn a_dues_import_run_twice_gives_the_same_rows_and_the_arrears_list_names_
         )
         .await;
     r.assert_status(200)
-        .assert_contains("新增 0 条，更正 0 条，未变 3 条，错误 3 条");
+        .assert_contains("新增 0 条，更正 0 条，未变 3 条，错误 4 条");
     assert_eq!(
         dues_rows(&mut app.conn()),
         first,
