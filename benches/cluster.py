@@ -203,6 +203,9 @@ class Cluster:
                 "ZHIJIA_SMS_URL": f"{api}/sms", "ZHIJIA_SMS_KEY": "cluster-sms-key",
                 # A killed sender's claims lapse within seconds, not minutes.
                 "ZHIJIA_OUTBOX_CLAIM_SECS": "6",
+                # Slow enough that every kill below lands while the sender is sending (at the
+                # default 100/s the 600 messages were out before the third kill).
+                "ZHIJIA_OUTBOX_RATE": "25",
                 # As in production, one address for all: a resend must be the same request
                 # (the first run of this check, with each instance's own address, found WeCom
                 # given a second, different request for 19 of 600 deliveries).
@@ -565,6 +568,7 @@ def outbox(cl, db, fake, rounds):
         print(f"outbox round {r + 1}: killed the sender on {victim} ({last} sent so far)", flush=True)
         cl.start(victim)
         cl.wait_ready(victim)
+    last_kill = time.time()
     deadline = time.time() + 120
     while time.time() < deadline:
         left = db.n(f"SELECT count(*) FROM outbox_messages WHERE title LIKE '集群消息 %' AND planned_at IS NULL")
@@ -604,6 +608,9 @@ def outbox(cl, db, fake, rounds):
         print(f"members with more than six distinct WeCom requests: {list(odd.items())[:2]}", flush=True)
     check(ours_keys == sent, "no delivery reached a provider under two different requests "
           f"({ours_keys} distinct requests for {sent} sent deliveries)")
+    # A killed instance's leases stay until they lapse (6 s) and a live instance takes them over
+    # (its next round, within 2 s); the stop check that follows is about clean stops only.
+    time.sleep(max(0.0, last_kill + 10 - time.time()))
 
 
 def stopping(cl, db):
