@@ -151,15 +151,14 @@ fn is_logged(method: &actix_web::http::Method, path: &str) -> bool {
 
 /// A request that may come from a member who must stay anonymous: neither logged nor counted.
 fn may_be_anonymous(method: &actix_web::http::Method, path: &str) -> bool {
-    let survey_answer = method == actix_web::http::Method::POST && path.starts_with("/surveys/");
-    let letter = method == actix_web::http::Method::POST && path == "/mailbox";
-    !(!survey_answer
-        && !path.starts_with("/grievances/new")
-        && !path.starts_with("/grievances/track")
+    let post = method == actix_web::http::Method::POST;
+    (post && path.starts_with("/surveys/"))
+        || path.starts_with("/grievances/new")
+        || path.starts_with("/grievances/track")
         // A letter to the chair may be anonymous: its post and its receipt look-ups are not
         // logged with an address and a time.
-        && !letter
-        && !path.starts_with("/mailbox/track"))
+        || (post && path == "/mailbox")
+        || path.starts_with("/mailbox/track")
 }
 
 /// Views and clicks of logged-in members (see `engagement::page_event` for which pages count).
@@ -299,7 +298,7 @@ fn head_allowed(path: &str) -> bool {
 }
 
 /// `HEAD` on the pages above answers like `GET` with the same status and headers and no body
-/// (the routes are registered for GET only, so it was a 404); elsewhere 405 with `Allow: GET`.
+/// (the routes are registered for GET only, so it was a 404); elsewhere 405 with `Allow`.
 pub async fn head_as_get(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
