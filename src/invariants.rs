@@ -74,10 +74,12 @@ fn check_dues(conn: &mut DbConnection, out: &mut Vec<Violation>) -> AppResult<()
         actual: Option<String>,
     }
     let rows: Vec<Row> = diesel::sql_query(
-        "SELECT m.id, m.last_dues_month AS kept, d.actual FROM members m \
-         LEFT JOIN (SELECT member_id, MAX(month) AS actual FROM member_dues GROUP BY member_id) d \
-           ON d.member_id = m.id \
-         WHERE m.last_dues_month IS DISTINCT FROM d.actual",
+        // One key lookup per member (the dues key starts with the member): a join to a grouped
+        // subquery ran for minutes on SQLite at 100,000 members.
+        "SELECT id, kept, actual FROM (SELECT m.id, m.last_dues_month AS kept, \
+           (SELECT MAX(d.month) FROM member_dues d WHERE d.member_id = m.id) AS actual \
+           FROM members m) t \
+         WHERE kept IS DISTINCT FROM actual",
     )
     .load(conn)?;
     out.extend(rows.into_iter().map(|r| Violation {
