@@ -183,27 +183,21 @@ fn row_outcome(
 
 /// The month `n` months after the month of `now` (Beijing), as "YYYY-MM".
 pub fn months_ahead(now: NaiveDateTime, n: u32) -> String {
-    let d = crate::time::beijing_date(&now);
-    let total = d
-        .year()
-        .saturating_mul(12)
-        .saturating_add(d.month0() as i32)
-        .saturating_add(n as i32);
-    format!(
-        "{:04}-{:02}",
-        total.div_euclid(12),
-        total.rem_euclid(12).saturating_add(1)
-    )
+    month_offset(now, i32::try_from(n).unwrap_or(i32::MAX))
 }
 
 /// The month `n` months before the month of `now` (Beijing), as "YYYY-MM".
 pub fn months_back(now: NaiveDateTime, n: u32) -> String {
+    month_offset(now, i32::try_from(n).unwrap_or(i32::MAX).saturating_neg())
+}
+
+fn month_offset(now: NaiveDateTime, delta: i32) -> String {
     let d = crate::time::beijing_date(&now);
     let total = d
         .year()
         .saturating_mul(12)
         .saturating_add(d.month0() as i32)
-        .saturating_sub(n as i32);
+        .saturating_add(delta);
     format!(
         "{:04}-{:02}",
         total.div_euclid(12),

@@ -261,8 +261,20 @@ pub fn article(
     body: &str,
     comments: bool,
 ) -> i32 {
-    use zhijia::news::model as news;
     let unit_id = unit_id(conn, unit);
+    article_in(conn, now, unit_id, title, body, comments)
+}
+
+/// `article`, for a unit given by id (names such as 机关分会 repeat in the tree).
+pub fn article_in(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    unit_id: i32,
+    title: &str,
+    body: &str,
+    comments: bool,
+) -> i32 {
+    use zhijia::news::model as news;
     let category = news::categories(conn).unwrap()[0].id;
     let admin = members::find_by_employee_no(conn, "demo-admin")
         .unwrap()

@@ -1010,28 +1010,7 @@ async fn search_finds_the_members_article_under_many_better_ranked_invisible_one
         (own, other)
     };
     let put = |unit: i32, title: &str, body: &str| {
-        use zhijia::news::model as news;
-        let mut conn = app.conn();
-        let category = news::categories(&mut conn).unwrap()[0].id;
-        let published = now - chrono::Duration::hours(1);
-        let data = news::ArticleData {
-            category_id: category,
-            unit_id: unit,
-            title,
-            summary: "",
-            body_md: body,
-            pinned: false,
-            mandatory: false,
-            draft: false,
-            publish_at: published,
-            title_tokens: &zhijia::search::token_string(title),
-            body_tokens: &zhijia::search::token_string(body),
-            comments_enabled: false,
-            updated_at: published,
-        };
-        let id = news::insert(&mut conn, &data, member, published).unwrap();
-        news::set_audience(&mut conn, id, &[unit]).unwrap();
-        id
+        crate::builders::article_in(&mut app.conn(), now, unit, title, body, false)
     };
     let mut hidden = Vec::new();
     for i in 0..250 {
